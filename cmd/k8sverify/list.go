@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/report"
+)
+
+// listOptions are the flags of `k8sverify list`.
+type listOptions struct {
+	kinds     []string
+	platforms []string
+	output    string
+	offline   bool
+}
+
+func newListCmd(g *globalOptions) *cobra.Command {
+	o := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "list VERSION",
+		Short: "List a release's artifacts, where each lives and who must have signed it",
+		Long: `List the binaries, tarballs and container images of a Kubernetes release:
+where each is published, the identity that must have signed it, whether a
+signature is expected for this release, and the release's known signing
+incidents with their public sources.
+
+VERSION is v1.24.17, 1.24.17 or latest-1.24 (read from stable-1.24.txt on the
+download site). Online, the release SBOM is read and compared with the
+embedded catalog; with --offline only the catalog is used. The catalog covers
+` + catalogCoverage() + `.`,
+		Example: `  k8sverify list v1.24.17 --offline
+  k8sverify list latest-1.24 --kind image -o json
+  k8sverify list 1.24.0 --kind binary --platform linux/amd64 --platform windows/amd64`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("list takes one VERSION (e.g. v1.24.17, 1.24.17 or latest-1.24), got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runList(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.kinds, "kind", nil, "artifact kinds to list: binary, tarball, image (comma-separated; default all)")
+	f.StringSliceVar(&o.platforms, "platform", nil, "platforms to list, os/arch (repeatable; default all)")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&o.offline, "offline", false, "use only the embedded catalog, no network")
+	return cmd
+}
+
+// catalogCoverage says which versions the embedded catalog covers.
+func catalogCoverage() string {
+	vs := artifacts.CatalogVersions()
+	if len(vs) == 0 {
+		return "no versions"
+	}
+	return vs[0].String() + " … " + vs[len(vs)-1].String()
+}
+
+func runList(ctx context.Context, g *globalOptions, o *listOptions, version string, stdout, stderr io.Writer) error {
+	kinds, platforms, err := o.parse()
+	if err != nil {
+		return err
+	}
+	var open artifacts.Opener
+	if !o.offline {
+		open = httpOpener{c: g.httpClient().Client()}
+	}
+	v, err := artifacts.ResolveVersion(ctx, version, g.endpoints.DownloadURL, open)
+	if err != nil {
+		return listError(err)
+	}
+	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
+		Version:   v,
+		Locations: artifacts.Locations{DownloadURL: g.endpoints.DownloadURL, Registry: g.endpoints.Registry},
+		SBOMURL:   g.endpoints.SBOMURL,
+		Open:      open,
+	})
+	if err != nil {
+		return listError(err)
+	}
+	rel := listing.Release.Filter(kinds, platforms)
+	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {
+		return err
+	}
+	for _, w := range listing.Warnings {
+		fmt.Fprintf(stderr, "WARNING: %s\n", w)
+	}
+	diffs := selectDifferences(listing.Differences, rel)
+	reportDifferences(stderr, diffs)
+	if o.output == "json" {
+		return report.WriteReleaseJSON(stdout, rel, diffs, listing.Warnings)
+	}
+	return report.WriteReleaseTable(stdout, rel)
+}
+
+// parse checks the flags before anything is fetched.
+func (o *listOptions) parse() ([]artifacts.Kind, []artifacts.Platform, error) {
+	if o.output != "table" && o.output != "json" {
+		return nil, nil, usageErrorf("-o %q: want table or json", o.output)
+	}
+	var kinds []artifacts.Kind
+	for _, s := range o.kinds {
+		k, err := artifacts.ParseKind(strings.TrimSpace(s))
+		if err != nil {
+			return nil, nil, usageErrorf("--kind: %v", err)
+		}
+		kinds = append(kinds, k)
+	}
+	var platforms []artifacts.Platform
+	for _, s := range o.platforms {
+		p, err := artifacts.ParsePlatform(strings.TrimSpace(s))
+		if err != nil {
+			return nil, nil, usageErrorf("--platform: %v", err)
+		}
+		platforms = append(platforms, p)
+	}
+	return kinds, platforms, nil
+}
+
+// listError gives an error of listing its exit code: what the user asked
+// for does not exist or needs the network (2), or it could not be had (3).
+func listError(err error) error {
+	switch {
+	case errors.Is(err, artifacts.ErrMalformedVersion), errors.Is(err, artifacts.ErrUnknownVersion):
+		return usageError(err)
+	case errors.Is(err, artifacts.ErrNeedsNetwork):
+		return usageErrorf("%v; with --offline name the version, e.g. %s (the embedded catalog covers %s)", err, newestCatalogVersion(), catalogCoverage())
+	case errors.Is(err, evidence.ErrNotFound):
+		return usageErrorf("no such release: %v", err)
+	}
+	return &exitError{code: ExitIncomplete, err: err}
+}
+
+func newestCatalogVersion() string {
+	vs := artifacts.CatalogVersions()
+	if len(vs) == 0 {
+		return "v1.24.17"
+	}
+	return vs[len(vs)-1].String()
+}
+
+// checkSelection refuses a selection that matches nothing: an empty list is
+// never presented as a result.
+func checkSelection(all, selected *artifacts.Release, kinds []artifacts.Kind, platforms []artifacts.Platform) error {
+	kindNames := func() string {
+		if len(kinds) == 0 {
+			return "artifacts"
+		}
+		var s []string
+		for _, k := range kinds {
+			s = append(s, string(k)+"s")
+		}
+		return strings.Join(s, " or ")
+	}
+	have := all.Platforms(kinds...)
+	for _, p := range platforms {
+		found := false
+		for _, a := range selected.Artifacts {
+			if a.Platform == p {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return usageErrorf("%s publishes no %s for %s; it has them for: %s", all.Version, kindNames(), p, platformList(have))
+		}
+	}
+	if len(selected.Artifacts) == 0 {
+		return usageErrorf("%s publishes no %s", all.Version, kindNames())
+	}
+	return nil
+}
+
+func platformList(ps []artifacts.Platform) string {
+	if len(ps) == 0 {
+		return "no platform"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// selectDifferences keeps the differences about selected artifacts (the
+// listed release is the union of SBOM and catalog, so every difference is
+// one of its artifacts).
+func selectDifferences(diffs []artifacts.Difference, selected *artifacts.Release) []artifacts.Difference {
+	ids := map[string]bool{}
+	for _, a := range selected.Artifacts {
+		ids[a.ID()] = true
+	}
+	var out []artifacts.Difference
+	for _, d := range diffs {
+		if ids[d.Artifact.ID()] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// maxDifferencesShown bounds the differences printed on stderr; JSON has all.
+const maxDifferencesShown = 20
+
+func reportDifferences(w io.Writer, diffs []artifacts.Difference) {
+	if len(diffs) == 0 {
+		return
+	}
+	what := "artifacts"
+	if len(diffs) == 1 {
+		what = "artifact"
+	}
+	fmt.Fprintf(w, "WARNING: the release SBOM and the embedded catalog disagree on %d %s (both are listed):\n", len(diffs), what)
+	for i, d := range diffs {
+		if i == maxDifferencesShown {
+			fmt.Fprintf(w, "WARNING:   … and %d more (see -o json, \"differences\")\n", len(diffs)-i)
+			break
+		}
+		fmt.Fprintf(w, "WARNING:   %s\n", d)
+	}
+}
+
+// httpOpener streams a document over HTTP: the SBOM can be large, and it is
+// parsed as it arrives.
+type httpOpener struct{ c *http.Client }
+
+func (o httpOpener) Open(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", evidence.Redact(url), err)
+	}
+	req.Header.Set("User-Agent", "k8sverify")
+	resp, err := o.c.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) && ue.Unwrap() != nil {
+			err = ue.Unwrap() // *url.Error repeats the unredacted URL
+		}
+		return nil, fmt.Errorf("GET %s: %w", evidence.Redact(url), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, &evidence.HTTPError{Method: http.MethodGet, URL: evidence.Redact(url), StatusCode: resp.StatusCode}
+	}
+	return resp.Body, nil
+}

@@ -1,0 +1,93 @@
+// Command testworld serves a complete, signed Kubernetes release on
+// loopback for people and scripts:
+//
+//	go run ./internal/testworld/cmd/testworld -dir DIR [-version v1.24.17] [-latency 50ms] [-fault KIND=TARGET]...
+//
+// It writes DIR/world.json (URLs, registry, trusted root, artifacts) and
+// DIR/env (the K8SVERIFY_* variables), prints one line when ready, and
+// serves until interrupted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+type faultList []testworld.Fault
+
+func (f *faultList) String() string { return fmt.Sprint(*f) }
+func (f *faultList) Set(s string) error {
+	fault, err := testworld.ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, fault)
+	return nil
+}
+
+func main() {
+	var (
+		o      testworld.Options
+		faults faultList
+		kinds  string
+	)
+	flag.StringVar(&o.Dir, "dir", "", "directory for world.json, env and trusted_root.json (required)")
+	flag.StringVar(&o.Version, "version", "v1.24.17", "release version to build (any version of the catalog)")
+	flag.DurationVar(&o.Latency, "latency", 0, "latency added to every HTTP request (e.g. 50ms)")
+	flag.BoolVar(&o.Small, "small", false, "a small release: linux/amd64 and linux/arm64, two images")
+	flag.IntVar(&o.FileSize, "file-size", 1024, "size of each binary and tarball in bytes")
+	flag.StringVar(&kinds, "kind", "", "restrict to kinds, comma separated (binary,tarball,image)")
+	flag.Var(&faults, "fault", "inject a fault KIND=TARGET or KIND*N=TARGET (repeatable); kinds: "+faultKinds())
+	flag.Parse()
+	if o.Dir == "" || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: testworld -dir DIR [-version V] [-latency D] [-fault KIND=TARGET]...")
+		os.Exit(2)
+	}
+	for _, k := range strings.Split(kinds, ",") {
+		if k == "" {
+			continue
+		}
+		kind, err := artifacts.ParseKind(k)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testworld:", err)
+			os.Exit(2)
+		}
+		o.Kinds = append(o.Kinds, kind)
+	}
+	o.Faults = faults
+	dir, err := filepath.Abs(o.Dir)
+	if err == nil {
+		o.Dir = dir
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	w, err := testworld.Start(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testworld:", err)
+		os.Exit(1)
+	}
+	defer w.Close()
+	fmt.Printf("testworld ready: %s with %d artifacts in %s; registry %s, download %s, rekor %s; env in %s\n",
+		w.Version, len(w.Release.Artifacts), time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL,
+		filepath.Join(w.Dir, "env"))
+	<-ctx.Done()
+}
+
+func faultKinds() string {
+	var s []string
+	for _, k := range testworld.FaultKinds {
+		s = append(s, string(k))
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,226 @@
+package testworld
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FaultKind is a fault or forgery the world can inject for one artifact.
+type FaultKind string
+
+// Forgeries: the evidence lies. Each must make verification fail.
+const (
+	// FaultFlipByte serves the file with one byte flipped; its sums and
+	// signature are those of the genuine file.
+	FaultFlipByte FaultKind = "flip-byte"
+	// FaultBadSHA256 publishes a .sha256 that disagrees with the signed digest.
+	FaultBadSHA256 FaultKind = "bad-sha256"
+	// FaultForeignIdentity signs with a certificate for another identity.
+	FaultForeignIdentity FaultKind = "foreign-identity"
+	// FaultForeignIssuer signs with the right identity from another OIDC issuer.
+	FaultForeignIssuer FaultKind = "foreign-issuer"
+	// FaultForeignCA signs with a certificate from another CA.
+	FaultForeignCA FaultKind = "foreign-ca"
+	// FaultReplay publishes the signature of another artifact.
+	FaultReplay FaultKind = "replay"
+	// FaultExpiredCert signs with a certificate that expired before the
+	// log entry's integrated time.
+	FaultExpiredCert FaultKind = "expired-cert"
+	// FaultForgedSET serves a signed entry timestamp not signed by the log.
+	FaultForgedSET FaultKind = "forged-set"
+	// FaultNotInLog signs without recording the signature in the log.
+	FaultNotInLog FaultKind = "not-in-log"
+	// FaultUnsigned publishes no signature.
+	FaultUnsigned FaultKind = "unsigned"
+	// FaultGarbageSignature publishes bytes that are no signature
+	// (blobs: .sig and .cert; images: the signature annotations).
+	FaultGarbageSignature FaultKind = "garbage-signature"
+	// FaultPayloadDigest (images) signs a payload naming another digest.
+	FaultPayloadDigest FaultKind = "payload-digest"
+	// FaultMissing removes the artifact itself.
+	FaultMissing FaultKind = "missing"
+)
+
+// HTTP faults: the network misbehaves for the artifact's requests.
+const (
+	FaultHTTP500  FaultKind = "http-500"
+	FaultHTTP429  FaultKind = "http-429" // with Retry-After: 1
+	FaultSlow     FaultKind = "slow"     // answers after 5 s
+	FaultTruncate FaultKind = "truncate" // body cut short of its Content-Length
+	FaultReset    FaultKind = "reset"    // connection reset
+)
+
+// FaultKinds lists every fault kind.
+var FaultKinds = []FaultKind{
+	FaultFlipByte, FaultBadSHA256, FaultForeignIdentity, FaultForeignIssuer, FaultForeignCA,
+	FaultReplay, FaultExpiredCert, FaultForgedSET, FaultNotInLog, FaultUnsigned,
+	FaultGarbageSignature, FaultPayloadDigest, FaultMissing,
+	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset,
+}
+
+// IsHTTP reports whether the fault is injected at the HTTP layer.
+func (k FaultKind) IsHTTP() bool {
+	switch k {
+	case FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset:
+		return true
+	}
+	return false
+}
+
+// Fault applies a fault kind to one artifact. Target names the artifact:
+// a release file by its path below /release/<version>/ (e.g.
+// "bin/linux/amd64/kubectl", "kubernetes-server-linux-amd64.tar.gz"), an
+// image by its repository (e.g. "kube-apiserver-amd64" or, for the index,
+// "kube-apiserver").
+type Fault struct {
+	Kind   FaultKind
+	Target string
+	// Times limits an HTTP fault to the first n requests (0: every request).
+	Times int
+}
+
+// ParseFault parses "KIND=TARGET" or "KIND*N=TARGET" (an HTTP fault for the
+// first N requests only).
+func ParseFault(s string) (Fault, error) {
+	k, target, ok := strings.Cut(s, "=")
+	if !ok || target == "" {
+		return Fault{}, fmt.Errorf("fault %q: want KIND=TARGET", s)
+	}
+	f := Fault{Target: target}
+	if kind, n, ok := strings.Cut(k, "*"); ok {
+		times, err := strconv.Atoi(n)
+		if err != nil || times < 1 {
+			return Fault{}, fmt.Errorf("fault %q: bad count %q", s, n)
+		}
+		k, f.Times = kind, times
+	}
+	for _, known := range FaultKinds {
+		if string(known) == k {
+			f.Kind = known
+			return f, nil
+		}
+	}
+	return Fault{}, fmt.Errorf("fault %q: unknown kind %q", s, k)
+}
+
+func (f Fault) String() string {
+	if f.Times > 0 {
+		return fmt.Sprintf("%s*%d=%s", f.Kind, f.Times, f.Target)
+	}
+	return string(f.Kind) + "=" + f.Target
+}
+
+// httpFaults injects latency and HTTP faults in front of a handler. Rules
+// match request paths by prefix.
+type httpFaults struct {
+	next    http.Handler
+	latency time.Duration
+
+	mu    sync.Mutex
+	rules []*httpRule
+}
+
+type httpRule struct {
+	prefix string // a path, matched with its side files (path.sig, …), or a prefix ending in /
+	kind   FaultKind
+	left   int // requests left to fault; <0: unlimited
+}
+
+func (h *httpFaults) add(prefix string, kind FaultKind, times int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	left := -1
+	if times > 0 {
+		left = times
+	}
+	h.rules = append(h.rules, &httpRule{prefix: prefix, kind: kind, left: left})
+}
+
+func (h *httpFaults) match(path string) (FaultKind, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.rules {
+		hit := path == r.prefix || strings.HasPrefix(path, r.prefix+".") ||
+			(strings.HasSuffix(r.prefix, "/") && strings.HasPrefix(path, r.prefix))
+		if hit && r.left != 0 {
+			if r.left > 0 {
+				r.left--
+			}
+			return r.kind, true
+		}
+	}
+	return "", false
+}
+
+func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.latency > 0 {
+		select {
+		case <-time.After(h.latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	kind, ok := h.match(r.URL.Path)
+	if !ok {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	switch kind {
+	case FaultHTTP500:
+		http.Error(w, "injected fault: internal server error", http.StatusInternalServerError)
+	case FaultHTTP429:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "injected fault: too many requests", http.StatusTooManyRequests)
+	case FaultSlow:
+		select {
+		case <-time.After(5 * time.Second):
+			h.next.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	case FaultTruncate:
+		rec := &recorder{header: http.Header{}, code: http.StatusOK}
+		h.next.ServeHTTP(rec, r)
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		body := rec.body.Bytes()
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.code)
+		_, _ = w.Write(body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		panic(http.ErrAbortHandler) // close the connection mid-body
+	case FaultReset:
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic(http.ErrAbortHandler)
+		}
+		conn, _, err := hj.Hijack()
+		if err != nil {
+			return
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST instead of FIN
+		}
+		_ = conn.Close()
+	default:
+		h.next.ServeHTTP(w, r)
+	}
+}
+
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }

@@ -1,0 +1,296 @@
+package testworld
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+	"os"
+	"sync"
+	"time"
+
+	ct "github.com/google/certificate-transparency-go"
+	cttls "github.com/google/certificate-transparency-go/tls"
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+	ctx509util "github.com/google/certificate-transparency-go/x509util"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// Object identifiers of the certificate extensions Fulcio writes.
+var (
+	oidCTPoison        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 3}
+	oidSCTList         = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 2}
+	oidIssuerV1        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+	oidIssuerV2        = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+	asn1Null           = []byte{0x05, 0x00}
+	fulcioCertValidity = 10 * time.Minute
+)
+
+// Sigstore is a virtual Sigstore instance: a Fulcio-style CA (root and
+// intermediate) whose leaf certificates carry an embedded SCT from the
+// instance's CT log, and a Rekor transparency log. It is modelled on
+// sigstore-go's testing/ca.VirtualSigstore, whose leaf certificates carry
+// no SCT.
+type Sigstore struct {
+	RootCert         *x509.Certificate
+	IntermediateCert *x509.Certificate
+	intermediateKey  *ecdsa.PrivateKey
+	ctKey            *ecdsa.PrivateKey
+	ctLogID          [32]byte
+	// Log is the instance's Rekor log.
+	Log     *RekorLog
+	created time.Time
+
+	mu     sync.Mutex
+	serial int64
+}
+
+// NewSigstore creates a virtual Sigstore whose Rekor log will be served at
+// rekorURL (recorded in the trusted root).
+func NewSigstore(rekorURL string) (*Sigstore, error) {
+	rootCert, rootKey, err := ca.GenerateRootCa()
+	if err != nil {
+		return nil, fmt.Errorf("root CA: %w", err)
+	}
+	interCert, interKey, err := generateIntermediate(rootCert, rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("intermediate CA: %w", err)
+	}
+	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ctID, err := keyID(ctKey.Public())
+	if err != nil {
+		return nil, err
+	}
+	log, err := NewRekorLog(rekorURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Sigstore{
+		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey,
+		ctKey: ctKey, ctLogID: ctID, Log: log, created: time.Now(),
+	}, nil
+}
+
+// generateIntermediate issues the Fulcio intermediate like
+// ca.GenerateFulcioIntermediate, but valid as long as the root (its
+// helper's starts two minutes ago, too late for a certificate that expired
+// before it was logged, one of the world's forgeries).
+func generateIntermediate(rootCert *x509.Certificate, rootKey crypto.Signer) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: "sigstore-intermediate", Organization: []string{"sigstore.dev"}},
+		NotBefore:             rootCert.NotBefore,
+		NotAfter:              rootCert.NotAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, t, rootCert, key.Public(), rootKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// keyID is the SHA-256 of the PKIX encoding of a public key, the log ID of
+// CT and Rekor logs.
+func keyID(pub crypto.PublicKey) ([32]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(der), nil
+}
+
+// CertOptions shape a leaf certificate.
+type CertOptions struct {
+	Identity string // subject alternative name (email)
+	Issuer   string // OIDC issuer
+	// NotBefore of the certificate; default one minute ago. The certificate
+	// is valid for ten minutes, like Fulcio's.
+	NotBefore time.Time
+	// NoSCT issues a certificate without embedded SCT.
+	NoSCT bool
+}
+
+// IssueCertificate issues a Fulcio-style leaf certificate for key the way
+// Fulcio does: a precertificate is logged with the CT log, and the final
+// certificate embeds the SCT the log returned.
+func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.Certificate, error) {
+	notBefore := o.NotBefore
+	if notBefore.IsZero() {
+		notBefore = time.Now().Add(-time.Minute)
+	}
+	s.mu.Lock()
+	s.serial++
+	serial := big.NewInt(s.serial<<20 | time.Now().UnixNano()&0xfffff)
+	s.mu.Unlock()
+	issuerV2, err := asn1.MarshalWithParams(o.Issuer, "utf8")
+	if err != nil {
+		return nil, err
+	}
+	template := func(last pkix.Extension) *x509.Certificate {
+		return &x509.Certificate{
+			SerialNumber:   serial,
+			EmailAddresses: []string{o.Identity},
+			NotBefore:      notBefore.Truncate(time.Second),
+			NotAfter:       notBefore.Add(fulcioCertValidity).Truncate(time.Second),
+			KeyUsage:       x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+			SubjectKeyId:   subjectKeyID(pub),
+			ExtraExtensions: []pkix.Extension{
+				{Id: oidIssuerV1, Value: []byte(o.Issuer)},
+				{Id: oidIssuerV2, Value: issuerV2},
+				last,
+			},
+		}
+	}
+	if o.NoSCT {
+		t := template(pkix.Extension{})
+		t.ExtraExtensions = t.ExtraExtensions[:2]
+		return s.sign(t, pub)
+	}
+	pre, err := s.sign(template(pkix.Extension{Id: oidCTPoison, Critical: true, Value: asn1Null}), pub)
+	if err != nil {
+		return nil, fmt.Errorf("precertificate: %w", err)
+	}
+	sctExt, err := s.logPrecertificate(pre, notBefore)
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(template(sctExt), pub)
+}
+
+func (s *Sigstore) sign(t *x509.Certificate, pub crypto.PublicKey) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, t, s.IntermediateCert, pub, s.intermediateKey)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+func subjectKeyID(pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256(der)
+	return sum[:20]
+}
+
+// logPrecertificate has the CT log sign an SCT over the precertificate and
+// returns the SCT list extension of the final certificate.
+func (s *Sigstore) logPrecertificate(pre *x509.Certificate, at time.Time) (pkix.Extension, error) {
+	chain, err := ctx509.ParseCertificates(append(append([]byte{}, pre.Raw...), s.IntermediateCert.Raw...))
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("parse precertificate chain: %w", err)
+	}
+	ts := uint64(at.UnixMilli())
+	leaf, err := ct.MerkleTreeLeafFromChain(chain, ct.PrecertLogEntryType, ts)
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("CT leaf: %w", err)
+	}
+	sct := ct.SignedCertificateTimestamp{
+		SCTVersion: ct.V1,
+		LogID:      ct.LogID{KeyID: s.ctLogID},
+		Timestamp:  ts,
+	}
+	input, err := ct.SerializeSCTSignatureInput(sct, ct.LogEntry{Leaf: *leaf})
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("SCT input: %w", err)
+	}
+	sig, err := cttls.CreateSignature(*s.ctKey, cttls.SHA256, input)
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("sign SCT: %w", err)
+	}
+	sct.Signature = ct.DigitallySigned(sig)
+	list, err := ctx509util.MarshalSCTsIntoSCTList([]*ct.SignedCertificateTimestamp{&sct})
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	listBytes, err := cttls.Marshal(*list)
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	value, err := asn1.Marshal(listBytes)
+	if err != nil {
+		return pkix.Extension{}, err
+	}
+	return pkix.Extension{Id: oidSCTList, Value: value}, nil
+}
+
+// ChainPEM returns the intermediate and root certificates, PEM encoded, as
+// cosign's chain annotation carries them.
+func (s *Sigstore) ChainPEM() []byte {
+	pem, err := cryptoutils.MarshalCertificatesToPEM([]*x509.Certificate{s.IntermediateCert, s.RootCert})
+	if err != nil {
+		panic(err) // the certificates were created here
+	}
+	return pem
+}
+
+// TrustedRoot returns the instance's trusted root, in the format of the
+// public-good instance's trusted_root.json.
+func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
+	start := s.created.Add(-6 * time.Hour)
+	fulcio := &root.FulcioCertificateAuthority{
+		Root:                s.RootCert,
+		Intermediates:       []*x509.Certificate{s.IntermediateCert},
+		ValidityPeriodStart: start,
+		URI:                 "https://fulcio.testworld.local",
+	}
+	ctLog := &root.TransparencyLog{
+		BaseURL:             "https://ctfe.testworld.local/test",
+		ID:                  s.ctLogID[:],
+		ValidityPeriodStart: start,
+		HashFunc:            crypto.SHA256,
+		PublicKey:           s.ctKey.Public(),
+		SignatureHashFunc:   crypto.SHA256,
+	}
+	rekor := s.Log.TransparencyLog(start)
+	return root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{fulcio},
+		map[string]*root.TransparencyLog{fmt.Sprintf("%x", s.ctLogID): ctLog},
+		nil,
+		map[string]*root.TransparencyLog{s.Log.LogIDHex(): rekor})
+}
+
+// WriteTrustedRoot writes trusted_root.json to path.
+func (s *Sigstore) WriteTrustedRoot(path string) error {
+	tr, err := s.TrustedRoot()
+	if err != nil {
+		return err
+	}
+	data, err := tr.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// CTLogPublicKeyPEM returns the CT log's public key (for cosign's
+// SIGSTORE_CT_LOG_PUBLIC_KEY_FILE).
+func (s *Sigstore) CTLogPublicKeyPEM() []byte {
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(s.ctKey.Public())
+	if err != nil {
+		panic(err)
+	}
+	return pem
+}

@@ -1,0 +1,133 @@
+// Package artifacts says what a Kubernetes release is made of: its version,
+// its binaries, tarballs and images per platform, where each lives, and who
+// must have signed it. The data for known release lines is embedded in the
+// binary (the catalog); the release SBOM extends it to any release online.
+package artifacts
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is the kind of a release artifact.
+type Kind string
+
+// The kinds of artifact a release is made of.
+const (
+	KindBinary  Kind = "binary"
+	KindTarball Kind = "tarball"
+	KindImage   Kind = "image"
+)
+
+// Kinds lists every artifact kind in report order.
+var Kinds = []Kind{KindBinary, KindTarball, KindImage}
+
+// ParseKind parses "binary", "tarball" or "image".
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown kind %q (want one of binary, tarball, image)", s)
+}
+
+// Platform is an operating system and architecture, as in "linux/amd64".
+// The zero Platform means "not platform specific" (source tarballs, indexes).
+type Platform struct {
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
+}
+
+// String returns "os/arch", or "" for the zero Platform.
+func (p Platform) String() string {
+	if p.OS == "" && p.Arch == "" {
+		return ""
+	}
+	return p.OS + "/" + p.Arch
+}
+
+// IsZero reports whether p names no platform.
+func (p Platform) IsZero() bool { return p.OS == "" && p.Arch == "" }
+
+// Compare orders platforms by OS, then architecture; the zero Platform
+// comes first.
+func (p Platform) Compare(q Platform) int {
+	if c := strings.Compare(p.OS, q.OS); c != 0 {
+		return c
+	}
+	return strings.Compare(p.Arch, q.Arch)
+}
+
+// ParsePlatform parses "os/arch".
+func ParsePlatform(s string) (Platform, error) {
+	os, arch, ok := strings.Cut(s, "/")
+	if !ok || os == "" || arch == "" || strings.Contains(arch, "/") {
+		return Platform{}, fmt.Errorf("malformed platform %q (want os/arch, e.g. linux/amd64)", s)
+	}
+	return Platform{OS: os, Arch: arch}, nil
+}
+
+// Signing says whether a signature is expected for an artifact.
+type Signing string
+
+const (
+	// SigningExpected: the release process signed this artifact.
+	SigningExpected Signing = "expected"
+	// SigningNotExpected: this release predates signing of this kind.
+	SigningNotExpected Signing = "not-expected"
+	// SigningProbe: it is not known; look for a signature and report what is found.
+	SigningProbe Signing = "probe"
+)
+
+// Identity is the keyless identity that must have signed an artifact:
+// the certificate's subject alternative name and OIDC issuer.
+type Identity struct {
+	SAN    string `json:"san"`
+	Issuer string `json:"issuer"`
+}
+
+// The release team's keyless identities (DESIGN.md section 1).
+var (
+	// ImageSigner signs container images (krel-trust).
+	ImageSigner = Identity{SAN: "krel-trust@k8s-releng-prod.iam.gserviceaccount.com", Issuer: GoogleIssuer}
+	// BlobSigner signs binaries, tarballs and SBOMs (krel-staging).
+	BlobSigner = Identity{SAN: "krel-staging@k8s-releng-prod.iam.gserviceaccount.com", Issuer: GoogleIssuer}
+)
+
+// GoogleIssuer is the OIDC issuer of Google service accounts.
+const GoogleIssuer = "https://accounts.google.com"
+
+// Artifact is one thing a release publishes.
+type Artifact struct {
+	Kind Kind `json:"kind"`
+	// Name is the file name of a binary or tarball ("kubectl.exe",
+	// "kubernetes-server-linux-amd64.tar.gz") or the image name without
+	// registry, architecture suffix and tag ("kube-apiserver").
+	Name string `json:"name"`
+	// Platform is the platform the artifact is built for; zero for
+	// platform-independent tarballs and for multi-arch image indexes.
+	Platform Platform `json:"platform,omitzero"`
+	// Location is the download URL of a binary or tarball, or the image
+	// reference (registry/name:tag) of an image.
+	Location string `json:"location"`
+	// Signer is the identity that must have signed the artifact.
+	Signer Identity `json:"signer"`
+	// Signing says whether a signature is expected in this release.
+	Signing Signing `json:"signing"`
+	// SHA256 and SHA512 are the file checksums the release SBOM records
+	// for a binary or tarball; empty when not known (the catalog has none).
+	SHA256 string `json:"sha256,omitempty"`
+	SHA512 string `json:"sha512,omitempty"`
+}
+
+// ID names the artifact uniquely within its release, e.g.
+// "binary kubectl linux/amd64", "image kube-apiserver linux/arm64" or, for
+// a multi-arch index, "image kube-apiserver".
+func (a Artifact) ID() string {
+	s := string(a.Kind) + " " + a.Name
+	if !a.Platform.IsZero() {
+		s += " " + a.Platform.String()
+	}
+	return s
+}

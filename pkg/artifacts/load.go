@@ -1,0 +1,124 @@
+package artifacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrNeedsNetwork is returned when a request cannot be answered offline,
+// such as resolving "latest-1.24". Test with errors.Is.
+var ErrNeedsNetwork = errors.New("needs the network")
+
+// Opener opens a URL for reading. The caller closes the body. An error for
+// an absent document should satisfy the caller's own not-found test (the
+// CLI uses evidence.ErrNotFound); LoadRelease passes errors through
+// wrapped.
+type Opener interface {
+	Open(ctx context.Context, url string) (io.ReadCloser, error)
+}
+
+// ResolveVersion parses "v1.24.17", "1.24.17" or "latest-1.24". The
+// newest release of a line is read from
+// <downloadURL>/release/stable-<line>.txt through open; with a nil open
+// (offline) "latest-…" is an error wrapping ErrNeedsNetwork.
+func ResolveVersion(ctx context.Context, s, downloadURL string, open Opener) (Version, error) {
+	line, ok := ParseLatest(s)
+	if !ok {
+		return ParseVersion(s)
+	}
+	url := fmt.Sprintf("%s/release/stable-%s.txt", strings.TrimRight(downloadURL, "/"), line.Line())
+	if open == nil {
+		return Version{}, fmt.Errorf("%s %w: it is read from %s", s, ErrNeedsNetwork, url)
+	}
+	body, err := open.Open(ctx, url)
+	if err != nil {
+		return Version{}, fmt.Errorf("resolve %s: %w", s, err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, 256))
+	if err != nil {
+		return Version{}, fmt.Errorf("resolve %s: read %s: %w", s, url, err)
+	}
+	v, err := ParseVersion(strings.TrimSpace(string(data)))
+	if err != nil {
+		return Version{}, fmt.Errorf("resolve %s: %s: %w", s, url, err)
+	}
+	if v.Major != line.Major || v.Minor != line.Minor {
+		return Version{}, fmt.Errorf("resolve %s: %s names %s, which is not of line %s", s, url, v, line.Line())
+	}
+	return v, nil
+}
+
+// ReleaseRequest asks LoadRelease for a release.
+type ReleaseRequest struct {
+	Version Version
+	// Locations are where the release's artifacts are published.
+	Locations Locations
+	// SBOMURL is the SBOM site: the release SBOM is
+	// <SBOMURL>/<version>/release.
+	SBOMURL string
+	// Open fetches the SBOM. Nil means offline: the catalog only.
+	Open Opener
+}
+
+// ReleaseListing is a release as LoadRelease found it.
+type ReleaseListing struct {
+	Release *Release
+	// Differences are what the SBOM and the catalog disagree on.
+	Differences []Difference
+	// Warnings say what went wrong on the way, e.g. that the SBOM could not
+	// be fetched and only the catalog was used. They deserve the user's
+	// attention.
+	Warnings []string
+}
+
+// LoadRelease returns the release req asks for. Offline it is the
+// catalog's (an error wrapping ErrUnknownVersion for versions the catalog
+// does not cover). Online it is the release SBOM merged with the catalog
+// when the catalog covers the version, with their differences; when the
+// SBOM cannot be had, the catalog alone, with a warning saying so; and an
+// error when neither is available.
+func LoadRelease(ctx context.Context, req ReleaseRequest) (*ReleaseListing, error) {
+	catalog, catErr := CatalogRelease(req.Version, req.Locations)
+	if req.Open == nil {
+		if catErr != nil {
+			return nil, catErr
+		}
+		return &ReleaseListing{Release: catalog}, nil
+	}
+	url := fmt.Sprintf("%s/%s/release", strings.TrimRight(req.SBOMURL, "/"), req.Version)
+	online, err := fetchSBOMRelease(ctx, req, url)
+	if err != nil {
+		if catErr != nil {
+			return nil, fmt.Errorf("%w (%v)", err, catErr)
+		}
+		return &ReleaseListing{Release: catalog, Warnings: []string{
+			fmt.Sprintf("could not use the release SBOM of %s: %v", req.Version, err),
+			fmt.Sprintf("listing %s from the embedded catalog ONLY: what was actually published was not checked", req.Version),
+		}}, nil
+	}
+	if catErr != nil {
+		return &ReleaseListing{Release: online}, nil
+	}
+	return &ReleaseListing{Release: Merge(catalog, online), Differences: Diff(catalog, online)}, nil
+}
+
+func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Release, error) {
+	body, err := req.Open.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("get the release SBOM: %w", err)
+	}
+	defer body.Close()
+	s, err := ParseSBOM(body)
+	if err != nil {
+		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
+	}
+	r, err := ReleaseFromSBOM(req.Version, s, req.Locations)
+	if err != nil {
+		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
+	}
+	return r, nil
+}

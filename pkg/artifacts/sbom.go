@@ -1,0 +1,424 @@
+package artifacts
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Limits of the SBOM parser. Memory use is bounded by them, not by the
+// size of the document: a 1 GiB SBOM streams through in a few MiB.
+const (
+	// MaxSBOMLine is the longest line of a tag-value SBOM, and the longest
+	// single string, number or run of white space of a JSON SBOM.
+	MaxSBOMLine = 1 << 20
+	// MaxSBOMEntries is how many release images and files an SBOM may list.
+	MaxSBOMEntries = 1 << 16
+	// maxJSONDepth bounds the nesting of a JSON SBOM.
+	maxJSONDepth = 64
+)
+
+// SBOM formats ParseSBOM understands.
+const (
+	FormatSPDXTagValue = "spdx-tag-value"
+	FormatSPDXJSON     = "spdx-json"
+)
+
+// ErrMalformedSBOM is wrapped by every error of ParseSBOM about the
+// document itself (as opposed to a failing reader). Test with errors.Is.
+var ErrMalformedSBOM = errors.New("malformed SBOM")
+
+// SBOMError is an error at a line of an SBOM.
+type SBOMError struct {
+	Line int // 1-based
+	Err  error
+}
+
+func (e *SBOMError) Error() string { return fmt.Sprintf("sbom line %d: %v", e.Line, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *SBOMError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrMalformedSBOM) true.
+func (e *SBOMError) Is(target error) bool { return target == ErrMalformedSBOM }
+
+func lineErrorf(line int, format string, args ...any) error {
+	return &SBOMError{Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// SBOM is what a release SBOM says about the release's artifacts: the
+// container images and the release files (binaries under bin/<os>/<arch>/
+// and kubernetes*.tar.gz tarballs) it lists. Other packages and files
+// (source dependencies, image layers) are counted but not kept.
+type SBOM struct {
+	// Format is FormatSPDXTagValue or FormatSPDXJSON.
+	Format string
+	// SPDXVersion is e.g. "SPDX-2.3".
+	SPDXVersion string
+	// Name is the document name.
+	Name string
+	// Images are the packages that name a container image by reference.
+	Images []SBOMImage
+	// Files are the release files, with their checksums.
+	Files []SBOMFile
+	// Packages and FileEntries count every package and file of the document.
+	Packages, FileEntries int
+}
+
+// SBOMImage is a container image an SBOM lists.
+type SBOMImage struct {
+	// Reference as listed, e.g. "registry.k8s.io/kube-apiserver-amd64:v1.24.17".
+	Reference string
+	// Registry is the host ("registry.k8s.io"), Repository the path below
+	// it ("kube-apiserver-amd64"), Tag the tag ("v1.24.17").
+	Registry, Repository, Tag string
+	// SPDXID of the package.
+	SPDXID string
+	// Digest is the digest of the package URL ("sha256:…"), if any. For
+	// images built into archives it need not be the registry's manifest
+	// digest.
+	Digest string
+	// Line is where the package starts (tag-value) or its line (JSON).
+	Line int
+}
+
+// SBOMFile is a release file an SBOM lists.
+type SBOMFile struct {
+	// Path as listed, without a leading "./" or "/", e.g.
+	// "bin/linux/amd64/kubectl" or "kubernetes-server-linux-amd64.tar.gz".
+	Path string
+	// SPDXID of the file.
+	SPDXID string
+	// SHA256 and SHA512 checksums in lower-case hex, empty when not listed.
+	SHA256, SHA512 string
+	// Line is where the file entry starts.
+	Line int
+}
+
+// ParseSBOM reads an SPDX 2.x document, tag-value or JSON (detected from
+// its first non-blank character), and returns the release images and
+// files it lists. It streams: memory is bounded by MaxSBOMLine and
+// MaxSBOMEntries, not by the size of the input. Errors about the document
+// are *SBOMError naming the line, and wrap ErrMalformedSBOM.
+func ParseSBOM(r io.Reader) (*SBOM, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	line := 1
+	for {
+		c, err := br.Peek(1)
+		if err == io.EOF {
+			if line == 1 {
+				return nil, lineErrorf(1, "empty input: not an SPDX document")
+			}
+			return nil, lineErrorf(line, "only white space: not an SPDX document")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read sbom: %w", err)
+		}
+		switch c[0] {
+		case ' ', '\t', '\r':
+			_, _ = br.ReadByte()
+			continue
+		case '\n':
+			_, _ = br.ReadByte()
+			line++
+			continue
+		case 0xEF: // UTF-8 byte order mark
+			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+				_, _ = br.Discard(3)
+				continue
+			}
+		case '{':
+			return parseSPDXJSON(br, line)
+		}
+		return parseSPDXTagValue(br, line)
+	}
+}
+
+// sbomBuilder collects the release entries of an SBOM.
+type sbomBuilder struct {
+	s *SBOM
+}
+
+func (b *sbomBuilder) checkSPDXVersion(line int, v string) error {
+	if !strings.HasPrefix(v, "SPDX-2.") {
+		return lineErrorf(line, "unsupported SPDX version %q (want SPDX-2.x)", v)
+	}
+	b.s.SPDXVersion = v
+	return nil
+}
+
+func (b *sbomBuilder) full(line int) error {
+	if len(b.s.Images)+len(b.s.Files) >= MaxSBOMEntries {
+		return lineErrorf(line, "more than %d release images and files", MaxSBOMEntries)
+	}
+	return nil
+}
+
+// element is a package or file entry being read.
+type element struct {
+	isFile    bool
+	line      int
+	name      string
+	spdxID    string
+	checksums map[string]string // upper-case algorithm -> lower-case hex
+	purl      string
+}
+
+var checksumLen = map[string]int{"MD5": 32, "SHA1": 40, "SHA224": 56, "SHA256": 64, "SHA384": 96, "SHA512": 128}
+
+// addChecksum records "ALG", "hex"; it checks the hex of known algorithms,
+// which also catches documents cut off in the middle of a checksum.
+func (e *element) addChecksum(line int, alg, value string) error {
+	alg = strings.ToUpper(strings.TrimSpace(alg))
+	value = strings.ToLower(strings.TrimSpace(value))
+	if want, ok := checksumLen[alg]; ok {
+		if _, err := hex.DecodeString(value); err != nil || len(value) != want {
+			return lineErrorf(line, "%s checksum %q is not %d hex digits", alg, shorten(value), want)
+		}
+	}
+	if e.checksums == nil {
+		e.checksums = map[string]string{}
+	}
+	e.checksums[alg] = value
+	return nil
+}
+
+// imageRefRE matches host/path:tag where the host has a dot or a port.
+var imageRefRE = regexp.MustCompile(`^([a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+(?::[0-9]+)?|localhost(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+)/([a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$`)
+
+// spdxImageIDRE matches the SPDXID bom gives an image package,
+// SPDXRef-Package-<host>-<name>-<tag>, e.g.
+// SPDXRef-Package-registry.k8s.io-kube-apiserver-amd64-v1.24.17.
+var spdxImageIDRE = regexp.MustCompile(`^SPDXRef-Package-([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]+)-([a-z0-9]+(?:[._-][a-z0-9]+)*?)-(v[0-9]+\.[0-9]+\.[0-9]+(?:[-.][A-Za-z0-9.-]*)?)$`)
+
+func (b *sbomBuilder) finish(e *element) error {
+	if e == nil {
+		return nil
+	}
+	what := "package"
+	if e.isFile {
+		what = "file"
+	}
+	if e.name == "" {
+		return lineErrorf(e.line, "%s without a name", what)
+	}
+	if e.spdxID == "" {
+		return lineErrorf(e.line, "%s %q has no SPDXID", what, shorten(e.name))
+	}
+	if e.isFile {
+		b.s.FileEntries++
+		p := strings.TrimPrefix(strings.TrimPrefix(e.name, "./"), "/")
+		if !isReleaseFile(p) {
+			return nil
+		}
+		if err := b.full(e.line); err != nil {
+			return err
+		}
+		b.s.Files = append(b.s.Files, SBOMFile{Path: p, SPDXID: e.spdxID, SHA256: e.checksums["SHA256"], SHA512: e.checksums["SHA512"], Line: e.line})
+		return nil
+	}
+	b.s.Packages++
+	img, ok := imageFromPackage(e.name, e.spdxID)
+	if !ok {
+		return nil
+	}
+	if err := b.full(e.line); err != nil {
+		return err
+	}
+	img.SPDXID, img.Line = e.spdxID, e.line
+	img.Digest = digestFromPurl(e.purl)
+	b.s.Images = append(b.s.Images, img)
+	return nil
+}
+
+func imageFromPackage(name, spdxID string) (SBOMImage, bool) {
+	if m := imageRefRE.FindStringSubmatch(name); m != nil {
+		return SBOMImage{Reference: name, Registry: m[1], Repository: m[2], Tag: m[3]}, true
+	}
+	// Fall back to the SPDXID only for a package named by a bare image
+	// name: Go modules ("github.com/spf13/cobra") have IDs of the same
+	// shape, and layers and digests have "sha256" in theirs.
+	if strings.ContainsAny(name, "/:@") || strings.Contains(spdxID, "sha256") {
+		return SBOMImage{}, false
+	}
+	if m := spdxImageIDRE.FindStringSubmatch(spdxID); m != nil {
+		return SBOMImage{Reference: m[1] + "/" + m[2] + ":" + m[3], Registry: m[1], Repository: m[2], Tag: m[3]}, true
+	}
+	return SBOMImage{}, false
+}
+
+// digestFromPurl returns the digest of pkg:oci/name@sha256:…?…, if any.
+func digestFromPurl(purl string) string {
+	_, rest, ok := strings.Cut(purl, "@")
+	if !ok {
+		return ""
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	rest, _, _ = strings.Cut(rest, "#")
+	d, err := url.PathUnescape(rest)
+	if err != nil || !strings.HasPrefix(d, "sha256:") {
+		return ""
+	}
+	return d
+}
+
+// isReleaseFile reports whether p is bin/<os>/<arch>/<name> or a
+// kubernetes*.tar.gz tarball.
+func isReleaseFile(p string) bool {
+	if _, _, ok := binaryPath(p); ok {
+		return true
+	}
+	return isReleaseTarball(path.Base(p))
+}
+
+// binaryPath splits ".../bin/<os>/<arch>/<name>".
+func binaryPath(p string) (Platform, string, bool) {
+	parts := strings.Split(p, "/")
+	n := len(parts)
+	if n < 4 || parts[n-4] != "bin" || parts[n-3] == "" || parts[n-2] == "" || parts[n-1] == "" {
+		return Platform{}, "", false
+	}
+	return Platform{OS: parts[n-3], Arch: parts[n-2]}, parts[n-1], true
+}
+
+func isReleaseTarball(name string) bool {
+	return strings.HasPrefix(name, "kubernetes") && strings.HasSuffix(name, ".tar.gz")
+}
+
+func shorten(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// ---- SPDX tag-value ----
+
+func parseSPDXTagValue(br *bufio.Reader, firstLine int) (*SBOM, error) {
+	b := &sbomBuilder{s: &SBOM{Format: FormatSPDXTagValue}}
+	tail := &tailReader{r: br}
+	sc := bufio.NewScanner(tail)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxSBOMLine+1)
+	line := firstLine - 1
+	var (
+		cur        *element
+		sawVersion bool
+		textTag    string // inside a multi-line <text> value of this tag
+		textLine   int
+	)
+	for sc.Scan() {
+		line++
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if textTag != "" {
+			if strings.Contains(text, "</text>") {
+				textTag = ""
+			}
+			continue
+		}
+		trimmed := strings.TrimSpace(text)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		tag, value, ok := strings.Cut(text, ":")
+		tag = strings.TrimSpace(tag)
+		if !ok || tag == "" || strings.ContainsAny(tag, " \t<>{}") {
+			if !sawVersion {
+				return nil, lineErrorf(line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got %q", shorten(trimmed))
+			}
+			return nil, lineErrorf(line, "malformed line %q: want \"Tag: value\"", shorten(trimmed))
+		}
+		value = strings.TrimSpace(value)
+		if strings.HasPrefix(value, "<text>") && !strings.Contains(value, "</text>") {
+			textTag, textLine = tag, line
+			continue
+		}
+		if !sawVersion {
+			if tag != "SPDXVersion" {
+				return nil, lineErrorf(line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got tag %q", shorten(tag))
+			}
+			if err := b.checkSPDXVersion(line, value); err != nil {
+				return nil, err
+			}
+			sawVersion = true
+			continue
+		}
+		switch tag {
+		case "DocumentName":
+			b.s.Name = value
+		case "PackageName", "FileName":
+			if err := b.finish(cur); err != nil {
+				return nil, err
+			}
+			cur = &element{isFile: tag == "FileName", line: line, name: value}
+		case "SnippetSPDXID", "LicenseID":
+			// Snippets and extracted licenses end the current element.
+			if err := b.finish(cur); err != nil {
+				return nil, err
+			}
+			cur = nil
+		case "SPDXID":
+			if cur != nil && cur.spdxID == "" {
+				cur.spdxID = value
+			}
+		case "PackageChecksum", "FileChecksum":
+			if cur == nil || cur.isFile != (tag == "FileChecksum") {
+				return nil, lineErrorf(line, "%s outside a %s", tag, map[bool]string{true: "file", false: "package"}[tag == "FileChecksum"])
+			}
+			alg, hexValue, ok := strings.Cut(value, ":")
+			if !ok {
+				return nil, lineErrorf(line, "malformed checksum %q: want \"ALGORITHM: hex\"", shorten(value))
+			}
+			if err := cur.addChecksum(line, alg, hexValue); err != nil {
+				return nil, err
+			}
+		case "ExternalRef":
+			if cur != nil && !cur.isFile {
+				if f := strings.Fields(value); len(f) == 3 && f[1] == "purl" {
+					cur.purl = f[2]
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, lineErrorf(line+1, "line longer than %d bytes", MaxSBOMLine)
+		}
+		return nil, fmt.Errorf("read sbom after line %d: %w", line, err)
+	}
+	if textTag != "" {
+		return nil, lineErrorf(line, "input ends inside the <text> value of %s begun on line %d: the document is truncated", textTag, textLine)
+	}
+	if !sawVersion {
+		return nil, lineErrorf(line, "not an SPDX document: no SPDXVersion")
+	}
+	if err := b.finish(cur); err != nil {
+		return nil, err
+	}
+	if tail.n > 0 && tail.last != '\n' {
+		return nil, lineErrorf(line, "no newline at the end of the input: the document looks truncated")
+	}
+	return b.s, nil
+}
+
+// tailReader remembers the last byte read.
+type tailReader struct {
+	r    io.Reader
+	last byte
+	n    int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last = p[n-1]
+		t.n += int64(n)
+	}
+	return n, err
+}

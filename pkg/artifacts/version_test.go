@@ -1,0 +1,111 @@
+package artifacts
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestParseVersion(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Version
+		ok   bool
+	}{
+		{"v1.24.17", Version{1, 24, 17}, true},
+		{"1.24.17", Version{1, 24, 17}, true},
+		{"v1.24.0", Version{1, 24, 0}, true},
+		{"v0.0.0", Version{0, 0, 0}, true},
+		{"banana", Version{}, false},
+		{"", Version{}, false},
+		{"v1.24", Version{}, false},
+		{"v1.24.17.1", Version{}, false},
+		{"v1.24.017", Version{}, false},
+		{"v1.24.-1", Version{}, false},
+		{"V1.24.17", Version{}, false},
+		{" v1.24.17", Version{}, false},
+		{"v1.24.17-rc.1", Version{}, false},
+		{"v1.24.99999", Version{}, false},
+		{"latest-1.24", Version{}, false},
+	} {
+		got, err := ParseVersion(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("ParseVersion(%q) = %v, %v", tc.in, got, err)
+		}
+		if err != nil && !errors.Is(err, ErrMalformedVersion) {
+			t.Errorf("ParseVersion(%q): %v does not wrap ErrMalformedVersion", tc.in, err)
+		}
+	}
+}
+
+func TestParseLatest(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Version
+		ok   bool
+	}{
+		{"latest-1.24", Version{Major: 1, Minor: 24}, true},
+		{"latest-1.3", Version{Major: 1, Minor: 3}, true},
+		{"latest", Version{}, false},
+		{"latest-1.24.1", Version{}, false},
+		{"latest-v1.24", Version{}, false},
+		{"v1.24.17", Version{}, false},
+	} {
+		got, ok := ParseLatest(tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("ParseLatest(%q) = %v, %v", tc.in, got, ok)
+		}
+	}
+}
+
+func TestVersionOrderAndText(t *testing.T) {
+	vs := []Version{{1, 23, 17}, {1, 24, 0}, {1, 24, 9}, {1, 24, 10}, {2, 0, 0}}
+	for i := range vs {
+		for j := range vs {
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got := vs[i].Compare(vs[j]); got != want {
+				t.Errorf("%s.Compare(%s) = %d, want %d", vs[i], vs[j], got, want)
+			}
+		}
+	}
+	if got := (Version{1, 24, 17}).Line(); got != "1.24" {
+		t.Errorf("Line() = %q", got)
+	}
+	data, err := json.Marshal(struct{ V Version }{Version{1, 24, 17}})
+	if err != nil || string(data) != `{"V":"v1.24.17"}` {
+		t.Errorf("marshal: %s, %v", data, err)
+	}
+	var back struct{ V Version }
+	if err := json.Unmarshal([]byte(`{"V":"1.24.3"}`), &back); err != nil || back.V != (Version{1, 24, 3}) {
+		t.Errorf("unmarshal: %v, %v", back.V, err)
+	}
+	if err := json.Unmarshal([]byte(`{"V":"banana"}`), &back); !errors.Is(err, ErrMalformedVersion) {
+		t.Errorf("unmarshal banana: %v", err)
+	}
+}
+
+func TestParseKindAndPlatform(t *testing.T) {
+	for _, s := range []string{"binary", "tarball", "image"} {
+		if k, err := ParseKind(s); err != nil || string(k) != s {
+			t.Errorf("ParseKind(%q) = %q, %v", s, k, err)
+		}
+	}
+	for _, s := range []string{"", "binaries", "Image"} {
+		if _, err := ParseKind(s); err == nil {
+			t.Errorf("ParseKind(%q) accepted", s)
+		}
+	}
+	if p, err := ParsePlatform("windows/arm64"); err != nil || p != (Platform{"windows", "arm64"}) || p.String() != "windows/arm64" {
+		t.Errorf("ParsePlatform: %v, %v", p, err)
+	}
+	for _, s := range []string{"", "linux", "linux/", "/amd64", "linux/arm/v7"} {
+		if _, err := ParsePlatform(s); err == nil {
+			t.Errorf("ParsePlatform(%q) accepted", s)
+		}
+	}
+}

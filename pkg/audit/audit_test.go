@@ -1,0 +1,179 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
+
+func startWorld(t *testing.T, o testworld.Options) *testworld.World {
+	t.Helper()
+	w, err := testworld.Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+func auditor(t *testing.T, w *testworld.World) *audit.Auditor {
+	t.Helper()
+	trust, err := verify.LoadTrustedRoot(w.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := evidence.NewHTTPClient(evidence.WithTimeout(time.Second), evidence.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
+	return &audit.Auditor{
+		Fetcher: &evidence.Fetcher{HTTP: h, Rekor: evidence.NewRekorClient(h, w.RekorURL)},
+		Trust:   trust,
+	}
+}
+
+func byPath(t *testing.T, w *testworld.World, vs []verify.Verdict) map[string]verify.Verdict {
+	t.Helper()
+	m := map[string]verify.Verdict{}
+	for _, v := range vs {
+		p := strings.TrimPrefix(v.Artifact.Location, w.DownloadURL+"/release/"+w.Version.String()+"/")
+		m[p] = v
+	}
+	return m
+}
+
+func TestBlobsOfFullReleaseVerifyWithoutDownloading(t *testing.T) {
+	w := startWorld(t, testworld.Options{Kinds: blobKinds})
+	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	if len(vs) < 100 {
+		t.Fatalf("only %d blob verdicts", len(vs))
+	}
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+		if v.DigestSource != "published .sha256" {
+			t.Errorf("%s: digest from %q", v.Artifact.ID(), v.DigestSource)
+		}
+	}
+}
+
+func TestV1240BinariesUnsigned(t *testing.T) {
+	w := startWorld(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
+	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	for _, v := range vs {
+		if v.Status != verify.StatusUnsigned || !strings.Contains(v.Reason, "not signed in this release") {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// Each forgery: exactly that artifact fails, for the right reason; the
+// others still verify.
+func TestBlobForgeries(t *testing.T) {
+	const target = "bin/linux/amd64/kubectl"
+	cases := []struct {
+		fault    testworld.FaultKind
+		download bool
+		status   verify.Status
+		sentinel error
+	}{
+		{testworld.FaultBadSHA256, false, verify.StatusFailed, verify.ErrSignatureInvalid},
+		{testworld.FaultBadSHA256, true, verify.StatusFailed, verify.ErrDigestMismatch},
+		{testworld.FaultFlipByte, true, verify.StatusFailed, verify.ErrDigestMismatch},
+		{testworld.FaultForeignIdentity, false, verify.StatusFailed, verify.ErrIdentityMismatch},
+		{testworld.FaultForeignIssuer, false, verify.StatusFailed, verify.ErrIdentityMismatch},
+		{testworld.FaultForeignCA, false, verify.StatusFailed, verify.ErrCertificateUntrusted},
+		{testworld.FaultReplay, false, verify.StatusFailed, verify.ErrSignatureInvalid},
+		{testworld.FaultExpiredCert, false, verify.StatusFailed, verify.ErrCertificateExpired},
+		{testworld.FaultForgedSET, false, verify.StatusFailed, verify.ErrLogEntryInvalid},
+		{testworld.FaultNotInLog, false, verify.StatusFailed, verify.ErrNotInLog},
+		{testworld.FaultGarbageSignature, false, verify.StatusFailed, verify.ErrBundleInvalid},
+		{testworld.FaultUnsigned, false, verify.StatusUnsigned, nil},
+		{testworld.FaultMissing, true, verify.StatusMissing, nil},
+		{testworld.FaultHTTP500, false, verify.StatusError, nil},
+		{testworld.FaultHTTP429, false, verify.StatusError, nil},
+		{testworld.FaultReset, false, verify.StatusError, nil},
+		{testworld.FaultTruncate, true, verify.StatusError, nil},
+		{testworld.FaultSlow, false, verify.StatusError, nil},
+	}
+	for _, tc := range cases {
+		name := string(tc.fault)
+		if tc.download {
+			name += "/download"
+		}
+		t.Run(name, func(t *testing.T) {
+			w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true,
+				Faults: []testworld.Fault{{Kind: tc.fault, Target: target}}})
+			a := auditor(t, w)
+			vs := byPath(t, w, a.Release(context.Background(), w.Release, audit.Options{Download: tc.download}, nil))
+			got := vs[target]
+			if got.Status != tc.status {
+				t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, tc.status)
+			}
+			if tc.sentinel != nil && !errors.Is(got.Err, tc.sentinel) {
+				t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, tc.sentinel)
+			}
+			t.Logf("%s: %s", got.Status, got.Reason)
+			for p, v := range vs {
+				if p != target && v.Status != verify.StatusVerified {
+					t.Errorf("%s beside the fault: %s: %s", p, v.Status, v.Reason)
+				}
+			}
+		})
+	}
+}
+
+func TestTransientFaultsAreRetried(t *testing.T) {
+	const target = "bin/linux/amd64/kubectl"
+	for _, kind := range []testworld.FaultKind{testworld.FaultHTTP500, testworld.FaultHTTP429, testworld.FaultReset, testworld.FaultTruncate} {
+		t.Run(string(kind), func(t *testing.T) {
+			w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
+				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
+			vs := byPath(t, w, auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true}, nil))
+			if v := vs[target]; v.Status != verify.StatusVerified {
+				t.Errorf("one transient %s: %s: %s", kind, v.Status, v.Reason)
+			}
+		})
+	}
+}
+
+func TestDownloadKeepsOnlyVerifiedFiles(t *testing.T) {
+	const bad = "bin/linux/amd64/kubectl"
+	w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
+		Faults: []testworld.Fault{{Kind: testworld.FaultFlipByte, Target: bad}}})
+	out := t.TempDir()
+	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true, OutDir: out}, nil)
+	for _, v := range byPath(t, w, vs) {
+		_ = v
+	}
+	good := filepath.Join(out, w.Version.String(), "bin", "linux", "arm64", "kubectl")
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatalf("verified file not kept: %v", err)
+	}
+	if f := w.Files["bin/linux/arm64/kubectl"]; string(data) != string(f.Content) {
+		t.Error("kept file differs from the genuine one")
+	}
+	if _, err := os.Stat(filepath.Join(out, w.Version.String(), bad)); !os.IsNotExist(err) {
+		t.Errorf("tampered file kept: %v", err)
+	}
+	err = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(d.Name(), "partial") {
+			t.Errorf("partial download left behind: %s", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

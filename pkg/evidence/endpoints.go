@@ -1,0 +1,99 @@
+package evidence
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Defaults of the public Kubernetes and Sigstore infrastructure.
+const (
+	DefaultDownloadURL = "https://dl.k8s.io"
+	DefaultSBOMURL     = "https://sbom.k8s.io"
+	DefaultRegistry    = "registry.k8s.io"
+	DefaultRekorURL    = "https://rekor.sigstore.dev"
+)
+
+// ErrInsecureURL is returned for a plain-http URL of a non-loopback host.
+var ErrInsecureURL = errors.New("plain http is allowed only for loopback hosts")
+
+// Endpoints are where a release and its evidence live.
+type Endpoints struct {
+	DownloadURL string // release download site, e.g. https://dl.k8s.io
+	SBOMURL     string // release SBOMs, e.g. https://sbom.k8s.io
+	Registry    string // image registry host[:port][/prefix], e.g. registry.k8s.io
+	RekorURL    string // Rekor transparency log, e.g. https://rekor.sigstore.dev
+}
+
+// DefaultEndpoints returns the public Kubernetes and Sigstore endpoints.
+func DefaultEndpoints() Endpoints {
+	return Endpoints{DownloadURL: DefaultDownloadURL, SBOMURL: DefaultSBOMURL, Registry: DefaultRegistry, RekorURL: DefaultRekorURL}
+}
+
+// Validate checks every URL: absolute, https (or http to a loopback host),
+// no credentials, no query. It normalises trailing slashes away.
+func (e *Endpoints) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"download-url", &e.DownloadURL}, {"sbom-url", &e.SBOMURL}, {"rekor-url", &e.RekorURL}} {
+		if err := CheckURL(*f.v); err != nil {
+			return fmt.Errorf("--%s: %w", f.name, err)
+		}
+		*f.v = strings.TrimRight(*f.v, "/")
+	}
+	if e.Registry == "" || strings.Contains(e.Registry, "://") {
+		return fmt.Errorf("--registry %q: want host[:port][/prefix] without a scheme, e.g. registry.k8s.io", e.Registry)
+	}
+	e.Registry = strings.TrimRight(e.Registry, "/")
+	return nil
+}
+
+// CheckURL accepts an absolute https URL, or an http URL of a loopback host.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("parse %q: %w", raw, err)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q: credentials in URLs are not accepted", Redact(raw))
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q: %w", raw, ErrInsecureURL)
+	default:
+		return fmt.Errorf("%q: unsupported scheme %q (want https)", raw, u.Scheme)
+	}
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Redact removes credentials and the query from a URL for logs and errors.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	return u.String()
+}

@@ -1,0 +1,311 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Errors of the HTTP layer; test them with errors.Is.
+var (
+	// ErrNotFound: the server answered 404 (or 410).
+	ErrNotFound = errors.New("not found")
+	// ErrBodyTooLarge: a response exceeded the size the caller allows.
+	ErrBodyTooLarge = errors.New("response body exceeds limit")
+)
+
+// HTTPError is a non-success HTTP answer. The URL is redacted.
+type HTTPError struct {
+	Method     string
+	URL        string
+	StatusCode int
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+}
+
+// Is makes errors.Is(err, ErrNotFound) true for 404 and 410.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrNotFound && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone)
+}
+
+// HTTPClient is an HTTP client for evidence: timeouts, bounded retries on
+// 429, 5xx and transport errors (honouring Retry-After), bounded reads.
+// It is safe for concurrent use and reuses connections.
+type HTTPClient struct {
+	client     *http.Client
+	attempts   int
+	backoff    time.Duration
+	maxBackoff time.Duration
+	userAgent  string
+}
+
+// HTTPOption configures an HTTPClient.
+type HTTPOption func(*HTTPClient)
+
+// WithTimeout bounds each request, body included (default 30s).
+func WithTimeout(d time.Duration) HTTPOption { return func(c *HTTPClient) { c.client.Timeout = d } }
+
+// WithAttempts sets how often a request is tried in all (default 4).
+func WithAttempts(n int) HTTPOption {
+	return func(c *HTTPClient) {
+		if n > 0 {
+			c.attempts = n
+		}
+	}
+}
+
+// WithBackoff sets the first retry delay and the cap of any delay, including
+// a server's Retry-After (defaults 200ms and 10s).
+func WithBackoff(first, max time.Duration) HTTPOption {
+	return func(c *HTTPClient) { c.backoff, c.maxBackoff = first, max }
+}
+
+// WithTransport replaces the transport (default: a pooled transport sized
+// for concurrent fetching).
+func WithTransport(rt http.RoundTripper) HTTPOption {
+	return func(c *HTTPClient) { c.client.Transport = rt }
+}
+
+// NewHTTPClient returns a client with the given options applied.
+func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
+	c := &HTTPClient{
+		client: &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: NewTransport(),
+		},
+		attempts:   4,
+		backoff:    200 * time.Millisecond,
+		maxBackoff: 10 * time.Second,
+		userAgent:  "k8sverify",
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// NewTransport returns the pooled transport k8sverify uses by default.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 20 * time.Second,
+	}
+}
+
+// Client returns the underlying *http.Client, e.g. for go-containerregistry.
+func (c *HTTPClient) Client() *http.Client { return c.client }
+
+// Get fetches url and returns at most limit bytes of its body; a longer body
+// is ErrBodyTooLarge, never silently cut.
+func (c *HTTPClient) Get(ctx context.Context, url string, limit int64) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, url, nil, "", limit)
+}
+
+// PostJSON posts body as JSON and returns at most limit bytes of the answer.
+func (c *HTTPClient) PostJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
+	return c.do(ctx, http.MethodPost, url, body, "application/json", limit)
+}
+
+func (c *HTTPClient) do(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+	var lastErr error
+	for attempt := 0; attempt < c.attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
+				return nil, fmt.Errorf("%s %s: %w (last error: %v)", method, Redact(url), err, lastErr)
+			}
+		}
+		data, err := c.once(ctx, method, url, body, contentType, limit)
+		if err == nil {
+			return data, nil
+		}
+		lastErr = err
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// retryAfterError carries a server's Retry-After.
+type retryAfterError struct {
+	*HTTPError
+	after time.Duration
+}
+
+func (e *retryAfterError) Unwrap() error { return e.HTTPError }
+
+func (c *HTTPClient) once(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, Redact(url), err)
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Accept", "application/json")
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, Redact(url), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		he := &HTTPError{Method: method, URL: Redact(url), StatusCode: resp.StatusCode}
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+			return nil, &retryAfterError{HTTPError: he, after: d}
+		}
+		return nil, he
+	}
+	if method == http.MethodHead {
+		return nil, nil
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%s %s: %w (%d > %d bytes)", method, Redact(url), ErrBodyTooLarge, resp.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", method, Redact(url), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s %s: %w (%d bytes)", method, Redact(url), ErrBodyTooLarge, limit)
+	}
+	return data, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500
+	}
+	return true // transport errors: reset, timeout, truncated body
+}
+
+func (c *HTTPClient) delay(attempt int, lastErr error) time.Duration {
+	var ra *retryAfterError
+	if errors.As(lastErr, &ra) {
+		return min(ra.after, c.maxBackoff)
+	}
+	d := c.backoff << (attempt - 1)
+	return min(d, c.maxBackoff)
+}
+
+func parseRetryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Head reports whether url exists (2xx): false for 404/410, an error for
+// anything else after retries.
+func (c *HTTPClient) Head(ctx context.Context, url string) (bool, error) {
+	_, err := c.do(ctx, http.MethodHead, url, nil, "", 0)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Stream GETs url and hands the body to fn. Transient failures before the
+// body starts are retried; a body shorter than its Content-Length is an
+// error (io.ErrUnexpectedEOF), never a complete read.
+func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Reader, size int64) error) error {
+	var lastErr error
+	for attempt := 0; attempt < c.attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
+				return fmt.Errorf("GET %s: %w (last error: %v)", Redact(url), err, lastErr)
+			}
+		}
+		resp, err := c.stream(ctx, url)
+		if err != nil {
+			lastErr = err
+			if !retryable(err) || ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		err = fn(resp.Body, resp.ContentLength)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("GET %s: %w", Redact(url), err)
+		}
+		return nil
+	}
+	return lastErr
+}
+
+func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", Redact(url), err)
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	// A download may take longer than one request's timeout: the client
+	// timeout bounds headers; the context bounds the whole.
+	client := *c.client
+	client.Timeout = 0
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", Redact(url), unwrapURLError(err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		he := &HTTPError{Method: http.MethodGet, URL: Redact(url), StatusCode: resp.StatusCode}
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+			return nil, &retryAfterError{HTTPError: he, after: d}
+		}
+		return nil, he
+	}
+	return resp, nil
+}

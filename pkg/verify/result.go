@@ -1,0 +1,94 @@
+package verify
+
+import (
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// Check is one check that ran on a signature, recorded as it ran.
+type Check struct {
+	// Name of the check: "policy", "bundle", "certificate-chain", "sct",
+	// "identity", "signature", "payload", "transparency-log",
+	// "validity-at-log-time", "sigstore-go".
+	Name     string `json:"name"`
+	OK       bool   `json:"ok"`
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// SignatureResult is the outcome of verifying one signature.
+type SignatureResult struct {
+	// Checks in the order they ran; verification stops at the first failure.
+	Checks []Check `json:"checks"`
+	// Signer is the identity the certificate names (whatever it is).
+	Signer *artifacts.Identity `json:"signer,omitempty"`
+	// LogIndex and IntegratedTime of the verified transparency-log entry.
+	LogIndex       *int64     `json:"logIndex,omitempty"`
+	IntegratedTime *time.Time `json:"integratedTime,omitempty"`
+	// DockerReference is what an image signature's payload names.
+	DockerReference string `json:"dockerReference,omitempty"`
+	// Err is nil when the signature passed every check; else it wraps one
+	// of the package's sentinel errors.
+	Err error `json:"-"`
+	// Error is Err's message, for JSON.
+	Error string `json:"error,omitempty"`
+}
+
+// Verified reports whether the signature passed every check.
+func (r *SignatureResult) Verified() bool { return r.Err == nil }
+
+func (r *SignatureResult) pass(name, expected, actual string) {
+	r.Checks = append(r.Checks, Check{Name: name, OK: true, Expected: expected, Actual: actual})
+}
+
+// fail records a failed check and sets Err, sentinel first.
+func (r *SignatureResult) fail(name string, sentinel error, expected, actual string, cause error) *SignatureResult {
+	c := Check{Name: name, Expected: expected, Actual: actual}
+	if cause != nil {
+		c.Error = cause.Error()
+	}
+	r.Checks = append(r.Checks, c)
+	r.Err = newCheckError(name, sentinel, expected, actual, cause)
+	r.Error = r.Err.Error()
+	return r
+}
+
+// CheckError says which check failed and why. It unwraps to the sentinel.
+type CheckError struct {
+	Check    string
+	Sentinel error
+	Expected string
+	Actual   string
+	Cause    error
+}
+
+func newCheckError(check string, sentinel error, expected, actual string, cause error) *CheckError {
+	return &CheckError{Check: check, Sentinel: sentinel, Expected: expected, Actual: actual, Cause: cause}
+}
+
+func (e *CheckError) Error() string {
+	s := e.Sentinel.Error()
+	if e.Expected != "" || e.Actual != "" {
+		s += ": expected " + orNone(e.Expected) + ", got " + orNone(e.Actual)
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s + " [check: " + e.Check + "]"
+}
+
+func (e *CheckError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Sentinel, e.Cause}
+	}
+	return []error{e.Sentinel}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
