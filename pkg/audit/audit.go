@@ -136,6 +136,11 @@ func (a *Auditor) Blob(ctx context.Context, r *artifacts.Release, art artifacts.
 		}
 		digest, v.Digest, v.DigestSource = ev.SHA256, "sha256:"+ev.SHA256, "published .sha256"
 	}
+	return a.blobDigest(ctx, v, ev, art, digest)
+}
+
+// blobDigest verifies the evidence's signature over digest (hex SHA-256).
+func (a *Auditor) blobDigest(ctx context.Context, v verify.Verdict, ev *evidence.BlobEvidence, art artifacts.Artifact, digest string) verify.Verdict {
 	if !ev.Signed {
 		return unsignedVerdict(v, art)
 	}
@@ -291,4 +296,9 @@ func localPath(r *artifacts.Release, art artifacts.Artifact) (string, error) {
 // SortVerdicts orders verdicts by kind, name and platform.
 func SortVerdicts(vs []verify.Verdict) {
 	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Artifact.ID() < vs[j].Artifact.ID() })
+}
+
+// Verdict turns signature results into a verdict on v's artifact.
+func Verdict(v verify.Verdict, results ...*verify.SignatureResult) verify.Verdict {
+	return fromResults(v, results...)
 }

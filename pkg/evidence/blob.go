@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
 
@@ -133,6 +134,10 @@ func (f *Fetcher) LogEvidence(ctx context.Context, ev *BlobEvidence, digest []by
 	return nil
 }
 
+// ParseSum parses a published .sha256 file: the hex digest, optionally
+// followed by a file name.
+func ParseSum(data []byte) (string, error) { return parseSum(data, 64) }
+
 func parseSum(data []byte, hexLen int) (string, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) == 0 {
@@ -217,4 +222,31 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 		return nil
 	})
 	return sums, err
+}
+
+// LogBundles finds every hashedrekord entry for digest in the log and
+// turns each into a bundle of the signature and certificate it records:
+// verification from the log alone, when no .sig/.cert are at hand.
+func (f *Fetcher) LogBundles(ctx context.Context, digest []byte) ([]*bundle.Bundle, error) {
+	uuids, err := f.Rekor.SearchHash(ctx, "sha256:"+hex.EncodeToString(digest))
+	if err != nil {
+		return nil, err
+	}
+	var out []*bundle.Bundle
+	for _, u := range uuids {
+		e, err := f.Rekor.Entry(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		sig, certDER, ok := hashedRekordContent(e)
+		if !ok {
+			continue
+		}
+		b, err := MessageSignatureBundle(digest, sig, certDER, []*models.LogEntryAnon{e})
+		if err != nil {
+			continue // not a keyless signature over this digest
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }

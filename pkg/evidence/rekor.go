@@ -112,28 +112,34 @@ func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, ce
 // signature by this certificate. It only selects evidence; pkg/verify
 // checks the entry in full.
 func RecordsSignature(e *models.LogEntryAnon, sig, certDER []byte) bool {
-	s, ok := e.Body.(string)
-	if !ok {
-		return false
+	s, der, ok := hashedRekordContent(e)
+	return ok && string(s) == string(sig) && string(der) == string(certDER)
+}
+
+// hashedRekordContent returns the signature and certificate a hashedrekord
+// entry records.
+func hashedRekordContent(e *models.LogEntryAnon) (sig, certDER []byte, ok bool) {
+	s, isString := e.Body.(string)
+	if !isString {
+		return nil, nil, false
 	}
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return false
+		return nil, nil, false
 	}
 	var env struct {
 		Kind string                        `json:"kind"`
 		Spec models.HashedrekordV001Schema `json:"spec"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil || env.Kind != "hashedrekord" {
-		return false
+		return nil, nil, false
 	}
-	spec := env.Spec
-	if spec.Signature == nil || spec.Signature.PublicKey == nil {
-		return false
+	if env.Spec.Signature == nil || env.Spec.Signature.PublicKey == nil {
+		return nil, nil, false
 	}
-	if string(spec.Signature.Content) != string(sig) {
-		return false
+	der, err := certDERFromPEM(env.Spec.Signature.PublicKey.Content)
+	if err != nil {
+		return nil, nil, false
 	}
-	der, err := certDERFromPEM(spec.Signature.PublicKey.Content)
-	return err == nil && string(der) == string(certDER)
+	return env.Spec.Signature.Content, der, true
 }
