@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,7 +73,7 @@ func runList(ctx context.Context, g *globalOptions, o *listOptions, version stri
 	}
 	var open artifacts.Opener
 	if !o.offline {
-		open = httpOpener{c: g.httpClient().Client()}
+		open = g.httpClient()
 	}
 	v, err := artifacts.ResolveVersion(ctx, version, g.endpoints.DownloadURL, open)
 	if err != nil {
@@ -229,30 +228,4 @@ func reportDifferences(w io.Writer, diffs []artifacts.Difference) {
 		}
 		fmt.Fprintf(w, "WARNING:   %s\n", d)
 	}
-}
-
-// httpOpener streams a document over HTTP: the SBOM can be large, and it is
-// parsed as it arrives.
-type httpOpener struct{ c *http.Client }
-
-func (o httpOpener) Open(ctx context.Context, url string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", evidence.Redact(url), err)
-	}
-	req.Header.Set("User-Agent", "k8sverify")
-	resp, err := o.c.Do(req)
-	if err != nil {
-		var ue interface{ Unwrap() error }
-		if errors.As(err, &ue) && ue.Unwrap() != nil {
-			err = ue.Unwrap() // *url.Error repeats the unredacted URL
-		}
-		return nil, fmt.Errorf("GET %s: %w", evidence.Redact(url), err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		return nil, &evidence.HTTPError{Method: http.MethodGet, URL: evidence.Redact(url), StatusCode: resp.StatusCode}
-	}
-	return resp.Body, nil
 }

@@ -87,7 +87,7 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	if err != nil {
 		return err
 	}
-	open := httpOpener{c: g.httpClient().Client()}
+	open := g.httpClient()
 	v, err := artifacts.ResolveVersion(ctx, ver, g.endpoints.DownloadURL, open)
 	if err != nil {
 		return listError(err)

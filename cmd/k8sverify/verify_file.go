@@ -56,7 +56,7 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 	var rel *artifacts.Release
 	release := ""
 	if o.version != "" {
-		open := httpOpener{c: g.httpClient().Client()}
+		open := g.httpClient()
 		v, err := artifacts.ResolveVersion(ctx, o.version, g.endpoints.DownloadURL, open)
 		if err != nil {
 			return listError(err)

@@ -309,3 +309,26 @@ func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, er
 	}
 	return resp, nil
 }
+
+// Open GETs url for streaming reads (e.g. a large SBOM parsed as it
+// arrives); transient failures before the body starts are retried. The
+// caller closes the body. It implements artifacts.Opener.
+func (c *HTTPClient) Open(ctx context.Context, url string) (io.ReadCloser, error) {
+	var lastErr error
+	for attempt := 0; attempt < c.attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
+				return nil, fmt.Errorf("GET %s: %w (last error: %v)", Redact(url), err, lastErr)
+			}
+		}
+		resp, err := c.stream(ctx, url)
+		if err == nil {
+			return resp.Body, nil
+		}
+		lastErr = err
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// runIn runs the command line in process with the world's K8SVERIFY_*
+// environment, as a user who sourced DIR/env would.
+func runIn(t *testing.T, w *testworld.World, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	env := map[string]string{"K8SVERIFY_NO_PROGRESS": "1", "K8SVERIFY_TIMEOUT": "2s"}
+	for _, kv := range w.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+func startWorld(t *testing.T, o testworld.Options) *testworld.World {
+	t.Helper()
+	w, err := testworld.Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
+
+func TestVerifyWholeReleaseOfBlobs(t *testing.T) {
+	w := startWorld(t, testworld.Options{Kinds: blobKinds})
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "150 artifacts: 150 verified, 0 failed") {
+		t.Errorf("summary missing:\n%s", out)
+	}
+}
+
+func TestVerifyForgeriesExit1(t *testing.T) {
+	for _, tc := range []struct {
+		fault testworld.FaultKind
+		check string
+	}{
+		{testworld.FaultForgedSET, "[check: transparency-log]"},
+		{testworld.FaultForeignIdentity, "got attacker@evil-project.iam.gserviceaccount.com"},
+		{testworld.FaultBadSHA256, "[check: signature]"},
+		{testworld.FaultExpiredCert, "[check: validity-at-log-time]"},
+	} {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true,
+				Faults: []testworld.Fault{{Kind: tc.fault, Target: "bin/linux/amd64/kubectl"}}})
+			code, out, _ := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball")
+			if code != ExitFailed {
+				t.Errorf("exit %d, want %d", code, ExitFailed)
+			}
+			var failed []string
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, " failed ") {
+					failed = append(failed, line)
+				}
+			}
+			if len(failed) != 1 || !strings.Contains(failed[0], "kubectl ") || !strings.Contains(failed[0], "linux/amd64") || !strings.Contains(failed[0], tc.check) {
+				t.Errorf("want exactly kubectl linux/amd64 failed with %q, got:\n%s", tc.check, strings.Join(failed, "\n"))
+			}
+		})
+	}
+}
+
+func TestVerifyV1240BinariesUnsignedExit3(t *testing.T) {
+	w := startWorld(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
+	code, out, _ := runIn(t, w, "verify", "v1.24.0", "--kind", "binary", "--platform", "linux/amd64")
+	if code != ExitIncomplete {
+		t.Errorf("exit %d, want %d", code, ExitIncomplete)
+	}
+	if !strings.Contains(out, "unsigned  not signed in this release") {
+		t.Errorf("want unsigned (not signed in this release):\n%s", out)
+	}
+}
+
+func TestVerifyDownloadOut(t *testing.T) {
+	w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true})
+	dir := t.TempDir()
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/arm64", "--download", "--out", dir, "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `"digestSource": "download"`) {
+		t.Error("JSON does not say the digest came from the download")
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "v1.24.17", "bin", "linux", "arm64", "kubectl"))
+	if err != nil || !bytes.Equal(got, w.Files["bin/linux/arm64/kubectl"].Content) {
+		t.Errorf("verified kubectl not kept intact: %v", err)
+	}
+}
+
+func TestVerifyFile(t *testing.T) {
+	w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true})
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	genuine := write("kubectl", w.Files["bin/linux/amd64/kubectl"].Content)
+	tampered := append([]byte(nil), w.Files["bin/linux/amd64/kubectl"].Content...)
+	tampered[0] ^= 1
+	bad := write("kubectl-tampered", tampered)
+	empty := write("empty", nil)
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"with version", []string{"verify-file", genuine, "--version", "v1.24.17"}, ExitOK, "kubectl v1.24.17 linux/amd64: signed by krel-staging@k8s-releng-prod.iam.gserviceaccount.com, Rekor log index"},
+		{"from the log", []string{"verify-file", genuine}, ExitOK, "found in the transparency log"},
+		{"tampered with version", []string{"verify-file", bad, "--version", "v1.24.17"}, ExitFailed, "not a file of v1.24.17"},
+		{"tampered from the log", []string{"verify-file", bad}, ExitIncomplete, "the transparency log records no signature"},
+		{"empty file", []string{"verify-file", empty, "--version", "v1.24.17"}, ExitFailed, "not a file of v1.24.17"},
+		{"directory", []string{"verify-file", dir}, ExitIncomplete, "is not a regular file"},
+		{"missing file", []string{"verify-file", filepath.Join(dir, "nope")}, ExitIncomplete, "no such file"},
+		{"one bad among good", []string{"verify-file", genuine, bad, "--version", "v1.24.17"}, ExitFailed, "1 verified, 1 failed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, w, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}
+
+var portRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+func TestVerifyUsageErrors(t *testing.T) {
+	w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true})
+	var b strings.Builder
+	for _, args := range [][]string{
+		{"verify"},
+		{"verify", "banana"},
+		{"verify", "v1.24.17", "--kind", "firmware"},
+		{"verify", "v1.24.17", "--platform", "linux"},
+		{"verify", "v1.24.17", "-o", "yaml"},
+		{"verify", "v1.24.17", "--out", "/tmp/x"},
+		{"verify", "v1.24.17", "--offline", "--evidence", "/tmp/pack"},
+		{"verify", "v1.24.17", "--trusted-root", "/nonexistent/trusted_root.json"},
+		{"verify", "v1.24.17", "--rekor-url", "http://rekor.example.com"},
+		{"verify", "v1.24.17", "--concurrency", "0"},
+		{"verify-file"},
+		{"verify-blob", "kubectl"},
+		{"verify-blob", "sha256:xyz", "--bundle", "b.json"},
+	} {
+		code, out, errOut := runIn(t, w, args...)
+		fmt.Fprintf(&b, "$ k8sverify %s\nexit %d\n%s%s\n", strings.Join(args, " "), code, out, portRE.ReplaceAllString(errOut, "127.0.0.1:PORT"))
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
+		}
+	}
+	golden(t, "verify-usage-errors.txt", b.String())
+}

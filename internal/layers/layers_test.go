@@ -1,0 +1,77 @@
+// Package layers pins the import graph of k8sverify's packages, so the
+// layers of DESIGN.md section 2 cannot leak into each other.
+package layers
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/k8sverify/k8sverify/"
+
+// forbidden lists, per package directory, imports its non-test files must
+// not have (prefixes).
+var forbidden = map[string][]string{
+	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "cmd/", module + "internal/"},
+	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "cmd/", module + "internal/"},
+	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
+	"pkg/evidence":  {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "cmd/", module + "internal/"},
+	"pkg/audit":     {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
+}
+
+func imports(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			out[p] = name
+		}
+	}
+	return out
+}
+
+func TestLayers(t *testing.T) {
+	for dir, bad := range forbidden {
+		got := imports(t, filepath.Join("..", "..", dir))
+		if len(got) == 0 {
+			t.Errorf("%s: no imports found; is the path right?", dir)
+		}
+		for imp, file := range got {
+			for _, b := range bad {
+				if imp == b || (strings.HasSuffix(b, "/") && strings.HasPrefix(imp, b)) || strings.HasPrefix(imp, b+"/") && b != "net" {
+					t.Errorf("%s/%s imports %s: %s must not depend on it", dir, file, imp, dir)
+				}
+			}
+		}
+	}
+}
+
+// The CLI is a thin layer: no package of the module but cmd/ imports cobra.
+func TestCobraOnlyInCmd(t *testing.T) {
+	for dir := range forbidden {
+		for imp, file := range imports(t, filepath.Join("..", "..", dir)) {
+			if strings.HasPrefix(imp, "github.com/spf13/") {
+				t.Errorf("%s/%s imports %s", dir, file, imp)
+			}
+		}
+	}
+}
