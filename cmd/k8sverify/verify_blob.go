@@ -78,11 +78,9 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 		}
 		v.DigestSource = "argument"
 	} else {
-		sums, err := audit.HashFile(target)
-		if err != nil {
+		if digest, err = audit.HashFile(target); err != nil {
 			return usageError(err)
 		}
-		digest, _ = verify.ParseDigest("sha256:" + sums.SHA256)
 		v.DigestSource = "file"
 	}
 	v.Digest = digest.String()

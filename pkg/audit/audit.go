@@ -75,6 +75,8 @@ func (a *Auditor) Artifact(ctx context.Context, r *artifacts.Release, art artifa
 	switch art.Kind {
 	case artifacts.KindBinary, artifacts.KindTarball:
 		v = a.Blob(ctx, r, art, o)
+	case artifacts.KindImage:
+		v = a.Image(ctx, r, art, o)
 	default:
 		v = verify.Verdict{Artifact: art, Status: verify.StatusError, Reason: fmt.Sprintf("verification of %s artifacts is not available in this build", art.Kind)}
 	}
