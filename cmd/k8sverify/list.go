@@ -71,22 +71,9 @@ func runList(ctx context.Context, g *globalOptions, o *listOptions, version stri
 	if err != nil {
 		return err
 	}
-	var open artifacts.Opener
-	if !o.offline {
-		open = g.httpClient()
-	}
-	v, err := artifacts.ResolveVersion(ctx, version, g.endpoints.DownloadURL, open)
+	listing, err := loadRelease(ctx, g, version, o.offline)
 	if err != nil {
-		return listError(err)
-	}
-	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
-		Version:   v,
-		Locations: artifacts.Locations{DownloadURL: g.endpoints.DownloadURL, Registry: g.endpoints.Registry},
-		SBOMURL:   g.endpoints.SBOMURL,
-		Open:      open,
-	})
-	if err != nil {
-		return listError(err)
+		return err
 	}
 	rel := listing.Release.Filter(kinds, platforms)
 	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {
@@ -101,6 +88,29 @@ func runList(ctx context.Context, g *globalOptions, o *listOptions, version stri
 		return report.WriteReleaseJSON(stdout, rel, diffs, listing.Warnings)
 	}
 	return report.WriteReleaseTable(stdout, rel)
+}
+
+// loadRelease resolves VERSION and lists the release: from the embedded
+// catalog offline; online from the release SBOM and the catalog.
+func loadRelease(ctx context.Context, g *globalOptions, version string, offline bool) (*artifacts.ReleaseListing, error) {
+	var open artifacts.Opener
+	if !offline {
+		open = g.httpClient()
+	}
+	v, err := artifacts.ResolveVersion(ctx, version, g.endpoints.DownloadURL, open)
+	if err != nil {
+		return nil, listError(err)
+	}
+	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
+		Version:   v,
+		Locations: artifacts.Locations{DownloadURL: g.endpoints.DownloadURL, Registry: g.endpoints.Registry},
+		SBOMURL:   g.endpoints.SBOMURL,
+		Open:      open,
+	})
+	if err != nil {
+		return nil, listError(err)
+	}
+	return listing, nil
 }
 
 // parse checks the flags before anything is fetched.

@@ -87,19 +87,9 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	if err != nil {
 		return err
 	}
-	open := g.httpClient()
-	v, err := artifacts.ResolveVersion(ctx, ver, g.endpoints.DownloadURL, open)
+	listing, err := loadRelease(ctx, g, ver, false)
 	if err != nil {
-		return listError(err)
-	}
-	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
-		Version:   v,
-		Locations: artifacts.Locations{DownloadURL: g.endpoints.DownloadURL, Registry: g.endpoints.Registry},
-		SBOMURL:   g.endpoints.SBOMURL,
-		Open:      open,
-	})
-	if err != nil {
-		return listError(err)
+		return err
 	}
 	rel := listing.Release.Filter(kinds, platforms)
 	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {

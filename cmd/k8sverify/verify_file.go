@@ -56,21 +56,11 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 	var rel *artifacts.Release
 	release := ""
 	if o.version != "" {
-		open := g.httpClient()
-		v, err := artifacts.ResolveVersion(ctx, o.version, g.endpoints.DownloadURL, open)
+		listing, err := loadRelease(ctx, g, o.version, false)
 		if err != nil {
-			return listError(err)
+			return err
 		}
-		listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
-			Version:   v,
-			Locations: artifacts.Locations{DownloadURL: g.endpoints.DownloadURL, Registry: g.endpoints.Registry},
-			SBOMURL:   g.endpoints.SBOMURL,
-			Open:      open,
-		})
-		if err != nil {
-			return listError(err)
-		}
-		rel, release = listing.Release, v.String()
+		rel, release = listing.Release, listing.Release.Version.String()
 	}
 	a := newAuditor(g, trust)
 	var verdicts []verify.Verdict

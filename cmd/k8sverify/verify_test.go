@@ -28,20 +28,11 @@ func runIn(t *testing.T, w *testworld.World, args ...string) (code int, stdout, 
 	return code, out.String(), errOut.String()
 }
 
-func startWorld(t *testing.T, o testworld.Options) *testworld.World {
-	t.Helper()
-	w, err := testworld.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	return w
-}
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
 func TestVerifyWholeReleaseOfBlobs(t *testing.T) {
-	w := startWorld(t, testworld.Options{Kinds: blobKinds})
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds})
 	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball")
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -62,7 +53,7 @@ func TestVerifyForgeriesExit1(t *testing.T) {
 		{testworld.FaultExpiredCert, "[check: validity-at-log-time]"},
 	} {
 		t.Run(string(tc.fault), func(t *testing.T) {
-			w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true,
+			w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: "bin/linux/amd64/kubectl"}}})
 			code, out, _ := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball")
 			if code != ExitFailed {
@@ -82,7 +73,7 @@ func TestVerifyForgeriesExit1(t *testing.T) {
 }
 
 func TestVerifyV1240BinariesUnsignedExit3(t *testing.T) {
-	w := startWorld(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
 	code, out, _ := runIn(t, w, "verify", "v1.24.0", "--kind", "binary", "--platform", "linux/amd64")
 	if code != ExitIncomplete {
 		t.Errorf("exit %d, want %d", code, ExitIncomplete)
@@ -93,7 +84,7 @@ func TestVerifyV1240BinariesUnsignedExit3(t *testing.T) {
 }
 
 func TestVerifyDownloadOut(t *testing.T) {
-	w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true})
+	w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true})
 	dir := t.TempDir()
 	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/arm64", "--download", "--out", dir, "-o", "json")
 	if code != ExitOK {
@@ -109,7 +100,7 @@ func TestVerifyDownloadOut(t *testing.T) {
 }
 
 func TestVerifyFile(t *testing.T) {
-	w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true})
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -152,7 +143,7 @@ func TestVerifyFile(t *testing.T) {
 var portRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 
 func TestVerifyUsageErrors(t *testing.T) {
-	w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true})
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	var b strings.Builder
 	for _, args := range [][]string{
 		{"verify"},

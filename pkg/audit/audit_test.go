@@ -18,15 +18,6 @@ import (
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
-func startWorld(t *testing.T, o testworld.Options) *testworld.World {
-	t.Helper()
-	w, err := testworld.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Close)
-	return w
-}
 
 func auditor(t *testing.T, w *testworld.World) *audit.Auditor {
 	t.Helper()
@@ -52,7 +43,7 @@ func byPath(t *testing.T, w *testworld.World, vs []verify.Verdict) map[string]ve
 }
 
 func TestBlobsOfFullReleaseVerifyWithoutDownloading(t *testing.T) {
-	w := startWorld(t, testworld.Options{Kinds: blobKinds})
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds})
 	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
 	if len(vs) < 100 {
 		t.Fatalf("only %d blob verdicts", len(vs))
@@ -68,7 +59,7 @@ func TestBlobsOfFullReleaseVerifyWithoutDownloading(t *testing.T) {
 }
 
 func TestV1240BinariesUnsigned(t *testing.T) {
-	w := startWorld(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
 	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
 	for _, v := range vs {
 		if v.Status != verify.StatusUnsigned || !strings.Contains(v.Reason, "not signed in this release") {
@@ -112,7 +103,7 @@ func TestBlobForgeries(t *testing.T) {
 			name += "/download"
 		}
 		t.Run(name, func(t *testing.T) {
-			w := startWorld(t, testworld.Options{Kinds: blobKinds, Small: true,
+			w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: target}}})
 			a := auditor(t, w)
 			vs := byPath(t, w, a.Release(context.Background(), w.Release, audit.Options{Download: tc.download}, nil))
@@ -137,7 +128,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	const target = "bin/linux/amd64/kubectl"
 	for _, kind := range []testworld.FaultKind{testworld.FaultHTTP500, testworld.FaultHTTP429, testworld.FaultReset, testworld.FaultTruncate} {
 		t.Run(string(kind), func(t *testing.T) {
-			w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
+			w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
 				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
 			vs := byPath(t, w, auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true}, nil))
 			if v := vs[target]; v.Status != verify.StatusVerified {
@@ -149,7 +140,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 
 func TestDownloadKeepsOnlyVerifiedFiles(t *testing.T) {
 	const bad = "bin/linux/amd64/kubectl"
-	w := startWorld(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
+	w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
 		Faults: []testworld.Fault{{Kind: testworld.FaultFlipByte, Target: bad}}})
 	out := t.TempDir()
 	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true, OutDir: out}, nil)
