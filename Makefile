@@ -7,6 +7,8 @@ DEMO_DIR ?= $(CURDIR)/.demo
 
 .PHONY: all build test vet unit bench fuzz demo e2e tools clean
 
+COSIGN_VERSION := v2.6.5
+
 all: build
 
 build:
@@ -31,6 +33,13 @@ demo: build
 
 e2e: build
 	@echo "e2e: not yet (the end-to-end suite lands with the whole-release audit issue)"
+
+# tools installs what the tests compare against: the real cosign CLI, pinned,
+# built from the Go module proxy into bin/ (a few minutes the first time).
+tools: bin/cosign
+
+bin/cosign:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 clean:
 	rm -rf bin .demo

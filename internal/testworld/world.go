@@ -583,6 +583,7 @@ type Description struct {
 	RekorURL    string   `json:"rekorURL"`
 	TrustedRoot string   `json:"trustedRoot"`
 	RekorKey    string   `json:"rekorPublicKey"`
+	FulcioChain string   `json:"fulcioChain"`
 	CTLogKey    string   `json:"ctLogPublicKey"`
 	Faults      []string `json:"faults,omitempty"`
 	Artifacts   []string `json:"artifacts"`
@@ -600,8 +601,12 @@ func (w *World) writeFiles() error {
 	if err := os.WriteFile(ctKey, w.Sigstore.CTLogPublicKeyPEM(), 0o644); err != nil {
 		return err
 	}
+	fulcio := filepath.Join(w.Dir, "fulcio-chain.pem")
+	if err := os.WriteFile(fulcio, w.Sigstore.ChainPEM(), 0o644); err != nil {
+		return err
+	}
 	d := Description{Version: w.Version.String(), DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry,
-		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey}
+		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, FulcioChain: fulcio}
 	for _, f := range w.Faults {
 		d.Faults = append(d.Faults, f.String())
 	}

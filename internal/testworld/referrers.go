@@ -1,0 +1,141 @@
+package testworld
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/rekor/pkg/pki"
+	"github.com/sigstore/rekor/pkg/tle"
+	"github.com/sigstore/rekor/pkg/types"
+	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1" // register dsse
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Cosign's newer image signature format: a Sigstore bundle of a DSSE
+// envelope of an in-toto statement, attached to the image as an OCI
+// referrer (cosign sign --new-bundle-format).
+const (
+	// CosignSignPredicateType is the statement's predicate type.
+	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+	// BundleMediaType is the bundle's media type and the referrer's artifactType.
+	BundleMediaType   = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	inTotoPayloadType = "application/vnd.in-toto+json"
+)
+
+// CosignSignStatement is the in-toto statement cosign signs for an image
+// digest ("sha256:<hex>") in its bundle format.
+func CosignSignStatement(digest v1.Hash, predicateType string) []byte {
+	st, err := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []map[string]any{{"digest": map[string]string{digest.Algorithm: digest.Hex}}},
+		"predicateType": predicateType,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return st
+}
+
+// SignDSSEBundle signs an in-toto statement the way cosign's bundle format
+// does: a fresh key and certificate, a DSSE envelope, a dsse entry in the
+// log, and a v0.3 Sigstore bundle (JSON) with its inclusion proof.
+func (s *Sigstore) SignDSSEBundle(statement []byte, o SignOptions) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := s.IssueCertificate(key.Public(), o.CertOptions)
+	if err != nil {
+		return nil, fmt.Errorf("issue certificate: %w", err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		return nil, err
+	}
+	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(inTotoPayloadType), inTotoPayloadType, len(statement), statement)
+	sum := sha256.Sum256([]byte(pae))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		return nil, err
+	}
+	envJSON, err := json.Marshal(map[string]any{
+		"payloadType": inTotoPayloadType,
+		"payload":     base64.StdEncoding.EncodeToString(statement),
+		"signatures":  []map[string]string{{"keyid": "", "sig": base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	pe, err := types.NewProposedEntry(ctx, "dsse", "0.0.1", types.ArtifactProperties{
+		ArtifactBytes: envJSON, PublicKeyBytes: [][]byte{certPEM}, PKIFormat: string(pki.X509),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dsse entry: %w", err)
+	}
+	impl, err := types.CreateVersionedEntry(pe)
+	if err != nil {
+		return nil, fmt.Errorf("dsse entry: %w", err)
+	}
+	body, err := types.CanonicalizeEntry(ctx, impl)
+	if err != nil {
+		return nil, fmt.Errorf("dsse entry: %w", err)
+	}
+	at := o.IntegratedTime
+	if at.IsZero() {
+		at = time.Now()
+	}
+	payloadSum := sha256.Sum256(statement)
+	e, err := s.Log.Append(body, "sha256:"+hex.EncodeToString(payloadSum[:]), at)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := s.Log.InclusionProof(e)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tle.GenerateTransparencyLogEntry(s.Log.Anon(e, e.SET, proof))
+	if err != nil {
+		return nil, err
+	}
+	pb := &protobundle.Bundle{
+		MediaType: BundleMediaType,
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content:     &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw}},
+			TlogEntries: []*protorekor.TransparencyLogEntry{t},
+		},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: statement, PayloadType: inTotoPayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+		}},
+	}
+	return protojson.Marshal(pb)
+}
+
+// AttachBundle attaches a Sigstore bundle to the image digest of a
+// repository as an OCI referrer, as cosign does (the world's registry
+// lacks the referrers API: the referrers tag schema is used).
+func (w *World) AttachBundle(repo string, digest v1.Hash, bundleJSON []byte) error {
+	d, err := name.NewDigest(w.Registry + "/" + repo + "@" + digest.String())
+	if err != nil {
+		return err
+	}
+	return ociremote.WriteAttestationNewBundleFormat(d, bundleJSON, CosignSignPredicateType,
+		ociremote.WithRemoteOptions(remote.WithTransport(w.transport)))
+}
