@@ -158,10 +158,19 @@ func (h *httpFaults) match(path string) (FaultKind, bool) {
 	return "", false
 }
 
+func (h *httpFaults) setLatency(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.latency = d
+}
+
 func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.latency > 0 {
+	h.mu.Lock()
+	latency := h.latency
+	h.mu.Unlock()
+	if latency > 0 {
 		select {
-		case <-time.After(h.latency):
+		case <-time.After(latency):
 		case <-r.Context().Done():
 			return
 		}

@@ -121,8 +121,8 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 	// Three servers: the download site (and SBOMs), the registry, Rekor.
-	siteH := &httpFaults{next: http.HandlerFunc(w.serveSite), latency: o.Latency}
-	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger())), latency: o.Latency}
+	siteH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
+	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()))}
 	w.httpF["site"], w.httpF["registry"] = siteH, regH
 	siteURL, err := w.serve(siteH)
 	if err != nil {
@@ -132,7 +132,7 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err != nil {
 		return nil, err
 	}
-	rekorH := &httpFaults{latency: o.Latency}
+	rekorH := &httpFaults{}
 	w.httpF["rekor"] = rekorH
 	rekorURL, err := w.serve(rekorH)
 	if err != nil {
@@ -177,6 +177,10 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 	w.installHTTPFaults()
+	// The wide-area latency applies once the world is built.
+	for _, h := range w.httpF {
+		h.setLatency(o.Latency)
+	}
 	if err := w.writeFiles(); err != nil {
 		return nil, err
 	}
