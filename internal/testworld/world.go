@@ -77,6 +77,9 @@ type World struct {
 	// Images by repository: "kube-apiserver" (index), "kube-apiserver-amd64".
 	Images map[string]*Image
 	Faults []Fault
+	// TUF is a TUF repository distributing the trusted root, served at
+	// TUF.URL; its TUF root is TUF.Root (also DIR/tuf-root.json).
+	TUF *TUFRepo
 
 	foreign   *Sigstore
 	site      map[string][]byte
@@ -182,6 +185,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		h.setLatency(o.Latency)
 	}
 	if err := w.writeFiles(); err != nil {
+		return nil, err
+	}
+	if err := w.buildTUF(); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -565,6 +571,22 @@ func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		_, _ = rw.Write(data)
 	}
+}
+
+func (w *World) buildTUF() error {
+	tr, err := os.ReadFile(w.TrustedRootPath)
+	if err != nil {
+		return err
+	}
+	if w.TUF, err = newTUFRepo(w.DownloadURL+"/tuf", tr); err != nil {
+		return fmt.Errorf("TUF repository: %w", err)
+	}
+	w.siteMu.Lock()
+	for p, data := range w.TUF.Files {
+		w.site["/tuf/"+p] = data
+	}
+	w.siteMu.Unlock()
+	return os.WriteFile(filepath.Join(w.Dir, "tuf-root.json"), w.TUF.Root, 0o644)
 }
 
 // Env returns the K8SVERIFY_* variables that point k8sverify at the world.

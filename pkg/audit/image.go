@@ -168,7 +168,7 @@ func (a *Auditor) judgeImage(v verify.Verdict, sigs []*evidence.ImageSignature) 
 	case verify.StatusVerified:
 		for i, r := range results {
 			if r.Verified() && from[i].LogLookupError != nil {
-				v.Reason += "; Rekor could not be asked (" + from[i].LogLookupError.Error() + "), the signed entry timestamp was verified"
+				v.Reason += "; online log lookup failed (" + from[i].LogLookupError.Error() + "): the signed entry timestamp was verified instead"
 				break
 			}
 		}

@@ -40,6 +40,44 @@ func certDERFromPEM(data []byte) ([]byte, error) {
 // an inclusion proof, else v0.1 (inclusion promise only). Entries are not
 // checked here; pkg/verify checks everything.
 func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEntryAnon) (*bundle.Bundle, error) {
+	tles := make([]*protorekor.TransparencyLogEntry, 0, len(entries))
+	for _, e := range entries {
+		t, err := logEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: rekor entry: %v", ErrMalformedEvidence, err)
+		}
+		tles = append(tles, t)
+	}
+	return messageSignatureBundle(digest, sig, certDER, tles)
+}
+
+// logEntry converts a Rekor API entry into the bundle's form, with or
+// without inclusion proof (tle.GenerateTransparencyLogEntry requires one).
+func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) {
+	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
+		return nil, errors.New("incomplete entry")
+	}
+	if e.Verification.InclusionProof != nil {
+		return tle.GenerateTransparencyLogEntry(*e)
+	}
+	// Build it as with a proof, from a copy with an empty one, then drop it.
+	zero, empty := int64(0), ""
+	c := *e
+	v := *e.Verification
+	v.InclusionProof = &models.InclusionProof{LogIndex: &zero, TreeSize: &zero, RootHash: &empty, Checkpoint: &empty}
+	c.Verification = &v
+	t, err := tle.GenerateTransparencyLogEntry(c)
+	if err != nil {
+		return nil, err
+	}
+	t.InclusionProof = nil
+	return t, nil
+}
+
+// messageSignatureBundle is MessageSignatureBundle for entries already in
+// the bundle's form, with or without inclusion proof: v0.3 when every
+// entry has one, else v0.1.
+func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.TransparencyLogEntry) (*bundle.Bundle, error) {
 	if len(digest) != 32 {
 		return nil, fmt.Errorf("%w: want a SHA-256 digest, got %d bytes", ErrMalformedEvidence, len(digest))
 	}
@@ -47,22 +85,16 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 		return nil, fmt.Errorf("%w: empty signature", ErrMalformedEvidence)
 	}
 	mediaType := MediaTypeBundle03
-	var tles []*protorekor.TransparencyLogEntry
-	for _, e := range entries {
-		t, err := tle.GenerateTransparencyLogEntry(*e)
-		if err != nil {
-			return nil, fmt.Errorf("%w: rekor entry: %v", ErrMalformedEvidence, err)
-		}
+	for _, t := range entries {
 		if t.InclusionProof == nil {
 			mediaType = MediaTypeBundle01
 		}
-		tles = append(tles, t)
 	}
 	pb := &protobundle.Bundle{
 		MediaType: mediaType,
 		VerificationMaterial: &protobundle.VerificationMaterial{
 			Content:     &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: certDER}},
-			TlogEntries: tles,
+			TlogEntries: entries,
 		},
 		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
 			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest},
@@ -70,7 +102,6 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 		}},
 	}
 	if mediaType == MediaTypeBundle01 {
-		// v0.1 carries the certificate as a one-element chain.
 		pb.VerificationMaterial.Content = &protobundle.VerificationMaterial_X509CertificateChain{
 			X509CertificateChain: &protocommon.X509CertificateChain{Certificates: []*protocommon.X509Certificate{{RawBytes: certDER}}},
 		}
@@ -81,3 +112,4 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 	}
 	return b, nil
 }
+

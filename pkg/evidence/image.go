@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -22,11 +23,8 @@ import (
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/rekor/pkg/generated/models"
-	"github.com/sigstore/rekor/pkg/tle"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/transparency-dev/merkle/rfc6962"
 
@@ -130,8 +128,9 @@ type ImageSignature struct {
 	// LogSource says where the log entry came from: LogFromRekor,
 	// LogFromAnnotation, or "" when none was found.
 	LogSource string
-	// LogLookupError says why Rekor could not be asked, when the
-	// annotation's signed entry timestamp was used instead.
+	// LogLookupError says why no entry from Rekor is used (the lookup
+	// failed, or Rekor has no entry recording the signature) when the
+	// annotation's signed entry timestamp stands in.
 	LogLookupError error
 	// Malformed says why the published signature cannot be read; Bundle
 	// is nil then. It wraps ErrMalformedEvidence.
@@ -180,7 +179,7 @@ func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
 		remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout}),
 		remote.WithUserAgent(h.userAgent),
-		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts, Cap: h.maxBackoff}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts}),
 	}
 }
 
@@ -219,7 +218,7 @@ func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest,
 		return m, nil
 	}
 	m.Index = true
-	idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w: index: %v", r, ErrMalformedEvidence, err)
 	}
@@ -378,6 +377,8 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) *
 			return is
 		case len(found) > 0:
 			entries, is.LogSource = found, LogFromRekor
+		case entry != nil:
+			is.LogLookupError = errors.New("Rekor returned no entry recording this signature")
 		}
 	}
 	if is.Bundle, err = messageSignatureBundle(digest[:], sigBytes, cert.Raw, entries); err != nil {
@@ -429,13 +430,15 @@ func (f *Fetcher) lookupEntries(ctx context.Context, digest, sig, certDER []byte
 // that could not be fetched or read.
 func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []*ImageSignature {
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(s.options(ctx)...)}
-	idx, err := ociremote.Referrers(d, MediaTypeBundle03, opts...)
+	// No artifactType filter: some registries report a referrer's config
+	// media type as its artifactType, and filtering would hide it.
+	idx, err := ociremote.Referrers(d, "", opts...)
 	if err != nil {
 		return []*ImageSignature{{Source: SourceReferrer, Err: registryError("referrers of "+d.String(), err)}}
 	}
 	var found []v1.Descriptor
 	for _, m := range idx.Manifests {
-		if m.ArtifactType == MediaTypeBundle03 { // the registry's filter is advisory
+		if isBundleReferrer(m) {
 			found = append(found, m)
 		}
 	}
@@ -470,6 +473,19 @@ func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []*Im
 	return out
 }
 
+// isBundleReferrer selects the referrers that are Sigstore bundles: by
+// artifactType, or by the annotation cosign writes beside it where a
+// registry reports the config media type instead.
+func isBundleReferrer(d v1.Descriptor) bool {
+	if d.ArtifactType == MediaTypeBundle03 {
+		return true
+	}
+	_, annotated := d.Annotations["dev.sigstore.bundle.content"]
+	return annotated && (d.ArtifactType == "" || d.ArtifactType == emptyConfigMediaType)
+}
+
+const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
+
 // annotationEntry turns cosign's bundle annotation (a Rekor signed entry
 // timestamp and the entry it signs) into a log entry without inclusion
 // proof; it returns the entry's body, base64.
@@ -489,62 +505,6 @@ func annotationEntry(rb *cbundle.RekorBundle) (*protorekor.TransparencyLogEntry,
 	return t, body, err
 }
 
-// logEntry converts a Rekor API entry into the bundle's form, with or
-// without inclusion proof (tle.GenerateTransparencyLogEntry requires one).
-func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) {
-	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
-		return nil, errors.New("incomplete entry")
-	}
-	if e.Verification.InclusionProof != nil {
-		return tle.GenerateTransparencyLogEntry(*e)
-	}
-	// Build it as with a proof, from a copy with an empty one, then drop it.
-	zero, empty := int64(0), ""
-	c := *e
-	v := *e.Verification
-	v.InclusionProof = &models.InclusionProof{LogIndex: &zero, TreeSize: &zero, RootHash: &empty, Checkpoint: &empty}
-	c.Verification = &v
-	t, err := tle.GenerateTransparencyLogEntry(c)
-	if err != nil {
-		return nil, err
-	}
-	t.InclusionProof = nil
-	return t, nil
-}
-
-// messageSignatureBundle is MessageSignatureBundle for entries already in
-// the bundle's form, with or without inclusion proof: v0.3 when every
-// entry has one, else v0.1.
-func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.TransparencyLogEntry) (*bundle.Bundle, error) {
-	mediaType := MediaTypeBundle03
-	for _, t := range entries {
-		if t.InclusionProof == nil {
-			mediaType = MediaTypeBundle01
-		}
-	}
-	pb := &protobundle.Bundle{
-		MediaType: mediaType,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content:     &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: certDER}},
-			TlogEntries: entries,
-		},
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: digest},
-			Signature:     sig,
-		}},
-	}
-	if mediaType == MediaTypeBundle01 {
-		pb.VerificationMaterial.Content = &protobundle.VerificationMaterial_X509CertificateChain{
-			X509CertificateChain: &protocommon.X509CertificateChain{Certificates: []*protocommon.X509Certificate{{RawBytes: certDER}}},
-		}
-	}
-	b, err := bundle.NewBundle(pb)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedEvidence, err)
-	}
-	return b, nil
-}
-
 // registryError names what failed; a 404 wraps ErrNotFound.
 func registryError(what string, err error) error {
 	var te *transport.Error
@@ -562,7 +522,8 @@ func isNetworkError(err error) bool {
 // registryTransport applies k8sverify's rules to registry requests: plain
 // http only to loopback hosts, a timeout per request (body included), and
 // bounded answers: manifests and referrers lists at MaxManifestSize,
-// signature blobs at 1 MiB.
+// signature blobs at 1 MiB. It reads each answer whole (all are small), so
+// a body cut short is a transport error that go-containerregistry retries.
 type registryTransport struct {
 	inner   http.RoundTripper
 	timeout time.Duration
@@ -576,11 +537,12 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if t.timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, t.timeout)
 	}
+	defer cancel()
 	resp, err := t.inner.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		cancel()
 		return nil, err
 	}
+	defer resp.Body.Close()
 	limit, tooLarge := int64(maxRegistryResponse), ErrBodyTooLarge
 	switch p := req.URL.Path; {
 	case strings.Contains(p, "/manifests/"), strings.Contains(p, "/referrers/"):
@@ -589,44 +551,15 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		limit = maxSignatureBlob
 	}
 	if resp.ContentLength > limit {
-		resp.Body.Close()
-		cancel()
-		return nil, fmt.Errorf("%s %s: %w: %d bytes, at most %d are read", req.Method, Redact(req.URL.String()), tooLarge, resp.ContentLength, limit)
+		return nil, fmt.Errorf("%w: %d bytes, at most %d are read", tooLarge, resp.ContentLength, limit)
 	}
-	resp.Body = &boundedBody{rc: resp.Body, left: limit, cancel: cancel,
-		err: fmt.Errorf("%s %s: %w: more than %d bytes", req.Method, Redact(req.URL.String()), tooLarge, limit)}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the answer: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", tooLarge, limit)
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	return resp, nil
-}
-
-// boundedBody fails a read past its limit instead of cutting silently,
-// and ends the request's timeout when closed.
-type boundedBody struct {
-	rc     io.ReadCloser
-	left   int64
-	err    error
-	cancel context.CancelFunc
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, err := b.rc.Read(one[:]); n > 0 {
-			return 0, b.err
-		} else if err != nil {
-			return 0, err
-		}
-		return 0, nil
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *boundedBody) Close() error {
-	err := b.rc.Close()
-	b.cancel()
-	return err
 }

@@ -1,0 +1,342 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+var imageKind = []artifacts.Kind{artifacts.KindImage}
+
+// byRepo keys image verdicts by the world's repository name
+// ("kube-apiserver", "kube-apiserver-amd64").
+func byRepo(t *testing.T, vs []verify.Verdict) map[string]verify.Verdict {
+	t.Helper()
+	m := map[string]verify.Verdict{}
+	for _, v := range vs {
+		if v.Artifact.Kind != artifacts.KindImage {
+			t.Fatalf("not an image: %s", v.Artifact.ID())
+		}
+		m[testworld.ImageRepository(v.Artifact)] = v
+	}
+	return m
+}
+
+func TestImagesOfFullReleaseVerify(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
+	start := time.Now()
+	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	t.Logf("%d image verdicts in %s", len(vs), time.Since(start))
+	if len(vs) != 30 {
+		t.Fatalf("%d image verdicts, want 30 (5 images x (index + 5 platforms))", len(vs))
+	}
+	for repo, v := range byRepo(t, vs) {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
+			continue
+		}
+		im := w.Images[repo]
+		if v.Digest != im.Digest.String() || v.DigestSource != "registry" {
+			t.Errorf("%s: digest %s from %q, want %s from the registry", repo, v.Digest, v.DigestSource, im.Digest)
+		}
+		if len(v.Signatures) != 1 || v.Signatures[0].DockerReference == "" {
+			t.Errorf("%s: signatures %+v", repo, v.Signatures)
+		} else if ref := v.Signatures[0].DockerReference; !strings.HasPrefix(ref, testworld.BackingRegistry+"/") {
+			t.Errorf("%s: docker-reference %q, want the backing registry's", repo, ref)
+		}
+		if !strings.Contains(v.Reason, artifacts.ImageSigner.SAN) {
+			t.Errorf("%s: reason %q does not name the signer", repo, v.Reason)
+		}
+	}
+	// Online (Rekor configured), each signature's entry comes with its
+	// inclusion proof.
+	for _, v := range vs[:1] {
+		if c := checkNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
+			t.Errorf("%s: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), c)
+		}
+	}
+}
+
+func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
+	for i := range r.Checks {
+		if r.Checks[i].Name == name {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// Offline (no Rekor client), the signed entry timestamp of cosign's bundle
+// annotation is the log evidence.
+func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	a := auditor(t, w)
+	a.Fetcher.Rekor = nil
+	vs := a.Release(context.Background(), w.Release, audit.Options{}, nil)
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+			continue
+		}
+		c := checkNamed(v.Signatures[0], "transparency-log")
+		if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
+			t.Errorf("%s: transparency-log check %+v", v.Artifact.ID(), c)
+		}
+	}
+}
+
+// When Rekor cannot be asked, the signed entry timestamp of the bundle
+// annotation still proves the entry; the reason says so.
+func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	a := auditor(t, w)
+	a.Fetcher.Rekor = evidence.NewRekorClient(a.Fetcher.HTTP, "http://127.0.0.1:1")
+	for _, v := range a.Release(context.Background(), w.Release, audit.Options{}, nil) {
+		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "online log lookup failed") {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// Each forgery: exactly that image fails, for the right reason; the others
+// still verify.
+func TestImageForgeries(t *testing.T) {
+	const target = "kube-apiserver-amd64"
+	cases := []struct {
+		fault    testworld.FaultKind
+		target   string
+		status   verify.Status
+		sentinel error
+	}{
+		{testworld.FaultForeignIdentity, target, verify.StatusFailed, verify.ErrIdentityMismatch},
+		{testworld.FaultForeignIssuer, target, verify.StatusFailed, verify.ErrIdentityMismatch},
+		{testworld.FaultForeignCA, target, verify.StatusFailed, verify.ErrCertificateUntrusted},
+		{testworld.FaultReplay, target, verify.StatusFailed, verify.ErrPayloadMismatch},
+		{testworld.FaultExpiredCert, target, verify.StatusFailed, verify.ErrCertificateExpired},
+		{testworld.FaultForgedSET, target, verify.StatusFailed, verify.ErrLogEntryInvalid},
+		{testworld.FaultNotInLog, target, verify.StatusFailed, verify.ErrNotInLog},
+		{testworld.FaultGarbageSignature, target, verify.StatusFailed, verify.ErrBundleInvalid},
+		{testworld.FaultPayloadDigest, target, verify.StatusFailed, verify.ErrPayloadMismatch},
+		{testworld.FaultPayloadDigest, "kube-proxy", verify.StatusFailed, verify.ErrPayloadMismatch},
+		{testworld.FaultUnsigned, target, verify.StatusUnsigned, nil},
+		{testworld.FaultMissing, target, verify.StatusMissing, nil},
+		{testworld.FaultHTTP500, target, verify.StatusError, nil},
+		{testworld.FaultHTTP429, target, verify.StatusError, nil},
+		{testworld.FaultReset, target, verify.StatusError, nil},
+		{testworld.FaultTruncate, target, verify.StatusError, nil},
+		{testworld.FaultSlow, target, verify.StatusError, nil},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.fault)+"="+tc.target, func(t *testing.T) {
+			t.Parallel()
+			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
+				Faults: []testworld.Fault{{Kind: tc.fault, Target: tc.target}}})
+			vs := byRepo(t, auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
+			got := vs[tc.target]
+			if got.Status != tc.status {
+				t.Fatalf("%s: got %s (%s), want %s", tc.target, got.Status, got.Reason, tc.status)
+			}
+			if tc.sentinel != nil && !errors.Is(got.Err, tc.sentinel) {
+				t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, tc.sentinel)
+			}
+			if tc.status == verify.StatusFailed && got.FailedCheck == "" {
+				t.Errorf("failed without naming the check: %s", got.Reason)
+			}
+			t.Logf("%s: %s", got.Status, got.Reason)
+			for repo, v := range vs {
+				if repo != tc.target && v.Status != verify.StatusVerified {
+					t.Errorf("%s beside the fault: %s: %s", repo, v.Status, v.Reason)
+				}
+			}
+		})
+	}
+}
+
+func TestTransientRegistryFaultsAreRetried(t *testing.T) {
+	const target = "kube-proxy-arm64"
+	for _, kind := range []testworld.FaultKind{testworld.FaultHTTP500, testworld.FaultHTTP429, testworld.FaultReset, testworld.FaultTruncate} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
+				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
+			vs := byRepo(t, auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
+			if v := vs[target]; v.Status != verify.StatusVerified {
+				t.Errorf("one transient %s: %s: %s", kind, v.Status, v.Reason)
+			}
+		})
+	}
+}
+
+func TestImageHistory(t *testing.T) {
+	t.Run("v1.24.6 two signatures", func(t *testing.T) {
+		t.Parallel()
+		w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
+		for _, v := range auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil) {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+				continue
+			}
+			if len(v.Signatures) != 2 || !strings.Contains(v.Reason, "2 signatures") ||
+				!strings.Contains(v.Reason, "by "+artifacts.BlobSigner.SAN) {
+				t.Errorf("%s: %d signatures, reason %q", v.Artifact.ID(), len(v.Signatures), v.Reason)
+			}
+			if !hasIncident(v, "v1.24.6-double-signature") {
+				t.Errorf("%s: incidents %+v", v.Artifact.ID(), v.Incidents)
+			}
+		}
+	})
+	t.Run("v1.24.8 wrong identity", func(t *testing.T) {
+		t.Parallel()
+		w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
+		for _, v := range auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil) {
+			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) ||
+				!strings.Contains(v.Reason, testworld.PromoterIdentity) {
+				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+			}
+			if !hasIncident(v, "v1.24.8-wrong-identity") {
+				t.Errorf("%s: incidents %+v", v.Artifact.ID(), v.Incidents)
+			}
+		}
+	})
+	t.Run("v1.24.11 partly unsigned", func(t *testing.T) {
+		t.Parallel()
+		ps := []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "ppc64le"}, {OS: "linux", Arch: "s390x"}}
+		w := testworld.StartT(t, testworld.Options{Version: "v1.24.11", Kinds: imageKind, Platforms: ps})
+		vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+		if len(vs) != 20 {
+			t.Errorf("%d verdicts, want 20", len(vs))
+		}
+		for _, v := range vs {
+			want := verify.StatusVerified
+			if a := v.Artifact.Platform.Arch; a == "ppc64le" || a == "s390x" {
+				want = verify.StatusUnsigned
+			}
+			if v.Status != want {
+				t.Errorf("%s: %s (%s), want %s", v.Artifact.ID(), v.Status, v.Reason, want)
+			}
+		}
+	})
+}
+
+func hasIncident(v verify.Verdict, id string) bool {
+	for _, in := range v.Incidents {
+		if in.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestImageRefIndex(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
+	a := auditor(t, w)
+	ref := w.Registry + "/kube-apiserver:" + w.Version.String()
+	vs := a.ImageRef(context.Background(), ref, nil)
+	if len(vs) != 6 {
+		t.Fatalf("%d verdicts, want the index and 5 platforms", len(vs))
+	}
+	index := w.Images["kube-apiserver"].Digest.String()
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+		seen[v.Artifact.Platform.String()] = true
+		want := w.Registry + "/kube-apiserver@" + v.Digest
+		if v.Artifact.Platform.IsZero() {
+			want = ref + "@" + index
+			if v.Digest != index {
+				t.Errorf("index digest %s, want %s", v.Digest, index)
+			}
+		} else if v.Digest != w.Images["kube-apiserver-"+v.Artifact.Platform.Arch].Digest.String() {
+			t.Errorf("%s: digest %s is not the platform image's", v.Artifact.ID(), v.Digest)
+		}
+		if v.Artifact.Location != want {
+			t.Errorf("%s: location %s, want %s", v.Artifact.ID(), v.Artifact.Location, want)
+		}
+	}
+	for _, p := range []string{"", "linux/amd64", "linux/arm", "linux/arm64", "linux/ppc64le", "linux/s390x"} {
+		if !seen[p] {
+			t.Errorf("no verdict for platform %q", p)
+		}
+	}
+
+	// Restricted to one platform.
+	vs = a.ImageRef(context.Background(), ref, &artifacts.Platform{OS: "linux", Arch: "arm64"})
+	if len(vs) != 2 || vs[1].Artifact.Platform.Arch != "arm64" || vs[1].Status != verify.StatusVerified {
+		t.Errorf("--platform linux/arm64: %+v", vs)
+	}
+	vs = a.ImageRef(context.Background(), ref, &artifacts.Platform{OS: "windows", Arch: "amd64"})
+	if len(vs) != 2 || vs[1].Status != verify.StatusMissing {
+		t.Errorf("--platform windows/amd64: %+v", vs)
+	}
+
+	// By digest: the same verdict, pinned without tag.
+	byDigest := w.Registry + "/kube-apiserver-arm64@" + w.Images["kube-apiserver-arm64"].Digest.String()
+	vs = a.ImageRef(context.Background(), byDigest, nil)
+	if len(vs) != 1 || vs[0].Status != verify.StatusVerified || vs[0].Artifact.Location != byDigest {
+		t.Errorf("by digest: %+v", vs)
+	}
+
+	// A tag that does not exist.
+	vs = a.ImageRef(context.Background(), w.Registry+"/kube-apiserver:v0.0.0", nil)
+	if len(vs) != 1 || vs[0].Status != verify.StatusMissing {
+		t.Errorf("no such tag: %+v", vs)
+	}
+}
+
+// Sigstore bundles attached as OCI referrers (cosign's newer format) are
+// found and verified like .sig signatures, beside them or alone.
+func TestImageReferrerBundles(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-amd64"},
+		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-arm64"},
+	}})
+	attach := func(repo string, about v1.Hash, id artifacts.Identity) {
+		t.Helper()
+		b, err := w.Sigstore.SignDSSEBundle(testworld.CosignSignStatement(about, testworld.CosignSignPredicateType),
+			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AttachBundle(repo, w.Images[repo].Digest, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attach("kube-proxy-amd64", w.Images["kube-proxy-amd64"].Digest, artifacts.ImageSigner)
+	attach("kube-apiserver-amd64", w.Images["kube-apiserver-amd64"].Digest, artifacts.Identity{SAN: testworld.ForeignIdentity, Issuer: artifacts.GoogleIssuer})
+	attach("kube-proxy-arm64", w.Images["kube-proxy"].Digest, artifacts.ImageSigner) // a statement about the index
+
+	for _, online := range []bool{true, false} {
+		a := auditor(t, w)
+		if !online {
+			a.Fetcher.Rekor = nil
+		}
+		vs := byRepo(t, a.Release(context.Background(), w.Release, audit.Options{}, nil))
+		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
+			t.Errorf("referrer bundle alone: %s: %s", v.Status, v.Reason)
+		}
+		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 2 ||
+			!strings.Contains(v.Reason, "1 of 2 signatures rejected: referrer bundle by "+testworld.ForeignIdentity) {
+			t.Errorf("genuine .sig beside a foreign referrer bundle: %s: %s", v.Status, v.Reason)
+		}
+		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrPayloadMismatch) {
+			t.Errorf("referrer bundle about another image: %s: %s", v.Status, v.Reason)
+		}
+		for _, repo := range []string{"kube-apiserver", "kube-apiserver-arm64", "kube-proxy"} {
+			if v := vs[repo]; v.Status != verify.StatusVerified {
+				t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
+			}
+		}
+	}
+}

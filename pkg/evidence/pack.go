@@ -1,0 +1,286 @@
+package evidence
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// PackSchemaVersion is the version of an evidence pack's manifest.json.
+const PackSchemaVersion = 1
+
+// ManifestName is the pack's manifest, written last: a pack without it is
+// incomplete (an interrupted fetch) and never verifies.
+const ManifestName = "manifest.json"
+
+// Limits of what is read from a pack.
+const (
+	maxManifest   = 64 << 20
+	maxPackBundle = 16 << 20
+)
+
+// Errors of evidence packs.
+var (
+	// ErrIncompletePack: no manifest, or a manifest not marked complete.
+	ErrIncompletePack = errors.New("incomplete evidence pack")
+	// ErrBadPack: the pack is malformed or points outside itself.
+	ErrBadPack = errors.New("malformed evidence pack")
+)
+
+// Manifest describes an evidence pack: the release, and for each artifact
+// its digest and the relative paths of its evidence.
+type Manifest struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	Tool          string    `json:"tool"`
+	Created       time.Time `json:"created"`
+	Release       string    `json:"release"`
+	// Complete is set when every artifact's evidence was written.
+	Complete bool `json:"complete"`
+	// TUF is the directory of the Sigstore TUF repository's metadata, as
+	// fetched, to be verified offline from the TUF root embedded in
+	// k8sverify; "" when the pack carries none.
+	TUF string `json:"tuf,omitempty"`
+	// Images is the OCI image layout of the images, if any.
+	Images    string         `json:"images,omitempty"`
+	Artifacts []PackArtifact `json:"artifacts"`
+}
+
+// PackArtifact is one artifact of a pack.
+type PackArtifact struct {
+	Kind     artifacts.Kind     `json:"kind"`
+	Name     string             `json:"name"`
+	Platform artifacts.Platform `json:"platform,omitzero"`
+	Location string             `json:"location"`
+	// Digest of the artifact ("sha256:…") and where it came from.
+	Digest       string `json:"digest,omitempty"`
+	DigestSource string `json:"digestSource,omitempty"`
+	// State at fetch time: "signed", "unsigned", "missing" or "error".
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+	// Signatures: relative paths of Sigstore bundles (and, for image
+	// signatures, of the signed payload).
+	Signatures []PackSignature `json:"signatures,omitempty"`
+	// File is the relative path of the artifact itself (fetch --with-files).
+	File string `json:"file,omitempty"`
+}
+
+// States of a pack artifact.
+const (
+	StateSigned   = "signed"
+	StateUnsigned = "unsigned"
+	StateMissing  = "missing"
+	StateError    = "error"
+)
+
+// PackSignature locates one signature's evidence in a pack.
+type PackSignature struct {
+	Bundle  string `json:"bundle"`
+	Payload string `json:"payload,omitempty"`
+}
+
+// Key identifies an artifact: kind, name and platform.
+func (a PackArtifact) Key() string {
+	return artifacts.Artifact{Kind: a.Kind, Name: a.Name, Platform: a.Platform}.ID()
+}
+
+// PackWriter writes an evidence pack. Every file is written atomically
+// (temporary file, then rename) below the pack's directory only.
+type PackWriter struct {
+	root *os.Root
+	mu   sync.Mutex
+}
+
+// CreatePack opens dir (created if needed) for writing a pack. A manifest
+// from an earlier fetch is removed first, so an interrupted fetch never
+// leaves a pack that looks complete.
+func CreatePack(dir string) (*PackWriter, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
+	}
+	if err := root.Remove(ManifestName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		root.Close()
+		return nil, fmt.Errorf("evidence pack %s: remove old manifest: %w", dir, err)
+	}
+	return &PackWriter{root: root}, nil
+}
+
+// Close releases the pack directory.
+func (w *PackWriter) Close() error { return w.root.Close() }
+
+// WriteFile writes data at rel (a slash-separated path inside the pack).
+func (w *PackWriter) WriteFile(rel string, data []byte) error {
+	return w.Write(rel, func(f io.Writer) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// Write streams content produced by fill to rel, atomically.
+func (w *PackWriter) Write(rel string, fill func(io.Writer) error) error {
+	if err := checkRel(rel); err != nil {
+		return err
+	}
+	if dir := path.Dir(rel); dir != "." {
+		if err := w.root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("evidence pack: %w", err)
+		}
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(rel), ".partial-"+hex.EncodeToString(rnd[:])+"-"+path.Base(rel))
+	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("evidence pack: %w", err)
+	}
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.root.Rename(tmp, rel)
+	}
+	if err != nil {
+		_ = w.root.Remove(tmp)
+		return fmt.Errorf("evidence pack: write %s: %w", rel, err)
+	}
+	return nil
+}
+
+// WriteBundle writes a bundle as protobuf-specs JSON (.sigstore.json).
+func (w *PackWriter) WriteBundle(rel string, b *bundle.Bundle) error {
+	data, err := protojson.Marshal(b.Bundle)
+	if err != nil {
+		return fmt.Errorf("evidence pack: encode bundle: %w", err)
+	}
+	return w.WriteFile(rel, data)
+}
+
+// Finish writes manifest.json, last.
+func (w *PackWriter) Finish(m *Manifest) error {
+	m.SchemaVersion = PackSchemaVersion
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return w.WriteFile(ManifestName, append(data, '\n'))
+}
+
+// Pack is an evidence pack opened for reading. Every read stays inside
+// the pack's directory: relative paths only, no "..", no symlink leading
+// out (os.Root).
+type Pack struct {
+	Dir      string
+	Manifest *Manifest
+	root     *os.Root
+}
+
+// OpenPack opens and checks an evidence pack.
+func OpenPack(dir string) (*Pack, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
+	}
+	p := &Pack{Dir: dir, root: root}
+	data, err := p.read(ManifestName, maxManifest)
+	if errors.Is(err, fs.ErrNotExist) {
+		root.Close()
+		return nil, fmt.Errorf("%w: %s has no %s (not an evidence pack, or its fetch was interrupted)", ErrIncompletePack, dir, ManifestName)
+	}
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	var m Manifest
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadPack, ManifestName, err)
+	}
+	if m.SchemaVersion != PackSchemaVersion {
+		root.Close()
+		return nil, fmt.Errorf("%w: %s: schema version %d, want %d", ErrBadPack, ManifestName, m.SchemaVersion, PackSchemaVersion)
+	}
+	if !m.Complete {
+		root.Close()
+		return nil, fmt.Errorf("%w: %s is not marked complete", ErrIncompletePack, ManifestName)
+	}
+	p.Manifest = &m
+	return p, nil
+}
+
+// Close releases the pack.
+func (p *Pack) Close() error { return p.root.Close() }
+
+// Root is the pack's directory as an os.Root, for reading files inside it.
+func (p *Pack) Root() *os.Root { return p.root }
+
+// ReadBundle reads a bundle of the pack.
+func (p *Pack) ReadBundle(rel string) (*bundle.Bundle, error) {
+	data, err := p.read(rel, maxPackBundle)
+	if err != nil {
+		return nil, err
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("%w: bundle %s: %v", ErrMalformedEvidence, rel, err)
+	}
+	return &b, nil
+}
+
+// ReadFile reads a small file of the pack (at most limit bytes).
+func (p *Pack) ReadFile(rel string, limit int64) ([]byte, error) { return p.read(rel, limit) }
+
+// Open opens a file of the pack for streaming.
+func (p *Pack) Open(rel string) (*os.File, error) {
+	if err := checkRel(rel); err != nil {
+		return nil, err
+	}
+	f, err := p.root.Open(rel)
+	if err != nil {
+		return nil, fmt.Errorf("evidence pack: %w", err)
+	}
+	return f, nil
+}
+
+func (p *Pack) read(rel string, limit int64) ([]byte, error) {
+	f, err := p.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("evidence pack: read %s: %w", rel, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s exceeds %d bytes", ErrBadPack, rel, limit)
+	}
+	return data, nil
+}
+
+// checkRel accepts a slash-separated relative path inside the pack.
+func checkRel(rel string) error {
+	if rel == "" || path.IsAbs(rel) || strings.Contains(rel, `\`) || !fs.ValidPath(rel) {
+		return fmt.Errorf("%w: path %q is not inside the pack", ErrBadPack, rel)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package evidence
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
+
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// TUFSource says which TUF repository holds the Sigstore trusted root and
+// which TUF root is trusted for it. The zero value is the Sigstore
+// public-good repository with the root embedded in sigstore-go.
+type TUFSource struct {
+	RepositoryURL string // default tuf.DefaultMirror
+	Root          []byte // trusted TUF root.json; default the embedded one
+}
+
+func (s TUFSource) options() *tuf.Options {
+	opts := tuf.DefaultOptions()
+	if s.RepositoryURL != "" {
+		opts.RepositoryBaseURL = strings.TrimRight(s.RepositoryURL, "/")
+	}
+	if s.Root != nil {
+		opts.Root = s.Root
+	}
+	opts.DisableLocalCache = true // a pack is built from, and read into, nothing else
+	return opts
+}
+
+// RecordTUF fetches the Sigstore trusted root through TUF and records every
+// metadata and target file the TUF client downloaded into the pack below
+// dir, so that the same verification can be replayed offline.
+func RecordTUF(w *PackWriter, dir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
+	opts := src.options()
+	if f == nil {
+		f = fetcher.NewDefaultFetcher()
+	}
+	opts.Fetcher = &tufRecorder{inner: f, base: opts.RepositoryBaseURL, w: w, dir: dir}
+	tr, err := root.FetchTrustedRootWithOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w", err)
+	}
+	return &verify.Trust{Material: tr}, nil
+}
+
+// TrustFromPack verifies the TUF metadata recorded in the pack, starting
+// from the trusted TUF root (by default the one embedded in k8sverify),
+// with TUF's own rules (root rotation, signature thresholds, expiry,
+// target hashes), and returns the trusted root it names. Nothing is read
+// from the network; nothing in the pack is trusted because it is there.
+func TrustFromPack(p *Pack, src TUFSource) (*verify.Trust, error) {
+	if p.Manifest.TUF == "" {
+		return nil, fmt.Errorf("%w: the pack carries no TUF metadata; name a trusted root with --trusted-root", ErrBadPack)
+	}
+	if err := checkRel(p.Manifest.TUF); err != nil {
+		return nil, err
+	}
+	opts := src.options()
+	opts.Fetcher = &tufReplayer{p: p, base: opts.RepositoryBaseURL, dir: p.Manifest.TUF}
+	tr, err := root.FetchTrustedRootWithOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("verify the pack's TUF metadata from the trusted TUF root: %w", err)
+	}
+	return &verify.Trust{Material: tr}, nil
+}
+
+// tufRecorder downloads with inner and records what it got.
+type tufRecorder struct {
+	inner fetcher.Fetcher
+	base  string
+	w     *PackWriter
+	dir   string
+}
+
+func (r *tufRecorder) DownloadFile(url string, maxLength int64, timeout time.Duration) ([]byte, error) {
+	data, err := r.inner.DownloadFile(url, maxLength, timeout)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := tufPath(r.dir, r.base, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.w.WriteFile(rel, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// tufReplayer serves the TUF client from the pack: a file the fetch did
+// not record answers 404, as the repository did.
+type tufReplayer struct {
+	p    *Pack
+	base string
+	dir  string
+}
+
+func (r *tufReplayer) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
+	rel, err := tufPath(r.dir, r.base, url)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.p.read(rel, maxLength)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// tufPath maps a repository URL to its place in the pack.
+func tufPath(dir, base, url string) (string, error) {
+	rest, ok := strings.CutPrefix(url, base+"/")
+	if !ok {
+		return "", fmt.Errorf("TUF file %s is not in the repository %s", Redact(url), base)
+	}
+	rel := path.Join(dir, rest)
+	if err := checkRel(rel); err != nil || !strings.HasPrefix(rel, dir+"/") {
+		return "", fmt.Errorf("%w: TUF file %q", ErrBadPack, rest)
+	}
+	return rel, nil
+}

@@ -1,0 +1,438 @@
+package verify_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// world is one virtual Sigstore with a timestamp authority and a Rekor v2
+// log, its trusted root as pkg/verify loads it, and a few strangers: a
+// second Sigstore, TSA and Rekor v2 log the trusted root does not know.
+type world struct {
+	s, other       *testworld.Sigstore
+	tsa, otherTSA  *testworld.TimestampAuthority
+	v2, otherV2    *testworld.RekorV2Log
+	trust          *verify.Trust
+	digest         []byte
+	policy         verify.Policy
+	signer         testworld.SignOptions
+	genuineV03JSON []byte
+}
+
+var (
+	worldOnce sync.Once
+	theWorld  *world
+	worldErr  error
+)
+
+func newWorld(tb testing.TB) *world {
+	tb.Helper()
+	worldOnce.Do(func() { theWorld, worldErr = buildWorld(tb.TempDir()) })
+	if worldErr != nil {
+		tb.Fatal(worldErr)
+	}
+	return theWorld
+}
+
+func buildWorld(dir string) (*world, error) {
+	w := &world{}
+	var err error
+	if w.s, err = testworld.NewSigstore("http://127.0.0.1:1"); err != nil {
+		return nil, err
+	}
+	if w.other, err = testworld.NewSigstore("http://127.0.0.1:2"); err != nil {
+		return nil, err
+	}
+	if w.tsa, err = testworld.NewTimestampAuthority(); err != nil {
+		return nil, err
+	}
+	if w.otherTSA, err = testworld.NewTimestampAuthority(); err != nil {
+		return nil, err
+	}
+	if w.v2, err = testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local"); err != nil {
+		return nil, err
+	}
+	if w.otherV2, err = testworld.NewRekorV2Log("https://log2025-1.rekor.elsewhere.local"); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "trusted_root.json")
+	if err := w.s.WriteTrustedRootWith(path, w.tsa, w.v2); err != nil {
+		return nil, err
+	}
+	if w.trust, err = verify.LoadTrustedRoot(path); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte("kubectl v1.24.17 linux/amd64"))
+	w.digest = sum[:]
+	w.policy = verify.Policy{Identity: artifacts.BlobSigner, Digest: verify.SHA256Digest(w.digest)}
+	w.signer = testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}}
+	// Some entries first, so inclusion proofs have hashes.
+	for range 3 {
+		other := sha256.Sum256(w.digest)
+		if _, err := w.s.MessageSignatureBundle(other[:], testworld.BundleOptions{SignOptions: w.signer}); err != nil {
+			return nil, err
+		}
+		if _, err := w.v2.AppendHashedRekord(other[:], []byte("sig"), w.s.IntermediateCert); err != nil {
+			return nil, err
+		}
+	}
+	b, err := w.s.MessageSignatureBundle(w.digest, testworld.BundleOptions{SignOptions: w.signer})
+	if err != nil {
+		return nil, err
+	}
+	if w.genuineV03JSON, err = b.MarshalJSON(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// opts returns bundle options signed as the release team.
+func (w *world) opts(mod func(*testworld.BundleOptions)) testworld.BundleOptions {
+	o := testworld.BundleOptions{SignOptions: w.signer}
+	if mod != nil {
+		mod(&o)
+	}
+	return o
+}
+
+func (w *world) message(t *testing.T, o testworld.BundleOptions) *bundle.Bundle {
+	t.Helper()
+	b, err := w.s.MessageSignatureBundle(w.digest, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (w *world) dsse(t *testing.T, o testworld.BundleOptions) *bundle.Bundle {
+	t.Helper()
+	b, err := w.s.DSSEBundle(w.digest, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func marshal(t *testing.T, b *bundle.Bundle) []byte {
+	t.Helper()
+	data, err := b.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func (w *world) forge(t *testing.T, b *bundle.Bundle, f testworld.BundleForgery) []byte {
+	t.Helper()
+	data, err := w.s.ForgeBundle(b, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Genuine bundles of every kind the specification allows for keyless
+// signatures verify, and every check is recorded as passed.
+func TestBundleGenuine(t *testing.T) {
+	w := newWorld(t)
+	v01 := func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV01 }
+	v02 := func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 }
+	withTSA := func(o *testworld.BundleOptions) { o.TSA = w.tsa }
+	rekorV2 := func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.v2 }
+	intoto := func(o *testworld.BundleOptions) { o.EntryKind = testworld.EntryIntoto }
+	cases := []struct {
+		name   string
+		bundle func(t *testing.T) []byte
+		checks []string
+	}{
+		{"message v0.1 chain, inclusion promise", func(t *testing.T) []byte { return marshal(t, w.message(t, w.opts(v01))) }, nil},
+		{"message v0.2 chain, promise and proof", func(t *testing.T) []byte { return marshal(t, w.message(t, w.opts(v02))) }, nil},
+		{"message v0.3 certificate, promise and proof", func(t *testing.T) []byte { return w.genuineV03JSON }, nil},
+		{"message v0.3 with RFC 3161 timestamp", func(t *testing.T) []byte { return marshal(t, w.message(t, w.opts(withTSA))) }, []string{"timestamp"}},
+		{"message v0.3 Rekor v2 and timestamp", func(t *testing.T) []byte { return marshal(t, w.message(t, w.opts(rekorV2))) }, []string{"timestamp"}},
+		{"dsse v0.1 dsse entry", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(v01))) }, nil},
+		{"dsse v0.3 dsse entry", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(nil))) }, nil},
+		{"dsse v0.3 intoto entry", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(intoto))) }, nil},
+		{"dsse v0.3 with RFC 3161 timestamp", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(withTSA))) }, []string{"timestamp"}},
+		{"dsse v0.3 Rekor v2 and timestamp", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(rekorV2))) }, []string{"timestamp"}},
+		{"extra entry from an unknown log is ignored", func(t *testing.T) []byte {
+			return withExtraEntry(t, w.message(t, w.opts(nil)), w.forge(t, w.message(t, w.opts(nil)), testworld.ForgeForeignLog))
+		}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := verify.BundleJSON(tc.bundle(t), w.trust, w.policy)
+			if !res.Verified() {
+				t.Fatalf("not verified: %v\nchecks: %+v", res.Err, res.Checks)
+			}
+			want := append([]string{"bundle", "certificate-chain", "sct", "identity", "signature"}, tc.checks...)
+			want = append(want, "transparency-log", "validity-at-log-time", "sigstore-go")
+			var got []string
+			for _, c := range res.Checks {
+				if !c.OK {
+					t.Errorf("check %s recorded as failed in a verified result", c.Name)
+				}
+				got = append(got, c.Name)
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("checks %v, want %v", got, want)
+			}
+			if res.Signer == nil || *res.Signer != artifacts.BlobSigner {
+				t.Errorf("signer %+v", res.Signer)
+			}
+			if res.LogIndex == nil {
+				t.Error("no log index")
+			}
+		})
+	}
+}
+
+// withExtraEntry appends the first log entry of the bundle JSON extra to b.
+func withExtraEntry(t *testing.T, b *bundle.Bundle, extra []byte) []byte {
+	t.Helper()
+	var e bundle.Bundle
+	if err := e.UnmarshalJSON(extra); err != nil {
+		t.Fatal(err)
+	}
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, e.VerificationMaterial.TlogEntries[0])
+	return marshal(t, b)
+}
+
+// Every malformed, inconsistent or forged bundle is rejected, by the
+// check that names the problem and with the sentinel error for it.
+func TestBundleRejected(t *testing.T) {
+	w := newWorld(t)
+	anHourAgo := time.Now().Add(-time.Hour)
+	otherDigest := sha256.Sum256([]byte("kubelet"))
+	v01 := func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV01 }
+	v02 := func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 }
+	rekorV2 := func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.v2 }
+	genuine := func(t *testing.T) *bundle.Bundle { return w.message(t, w.opts(nil)) }
+
+	cases := []struct {
+		name     string
+		bundle   func(t *testing.T) []byte
+		digest   []byte // policy digest, default w.digest
+		check    string
+		sentinel error
+		reason   string // substring of the error
+	}{
+		// The artifact and the signer.
+		{"digest mismatch", func(t *testing.T) []byte { return w.genuineV03JSON }, otherDigest[:],
+			"signature", verify.ErrDigestMismatch, "message digest is not the artifact's"},
+		{"digest mismatch dsse", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(nil))) }, otherDigest[:],
+			"signature", verify.ErrDigestMismatch, "a statement about 1 subjects: sha256:"},
+		{"wrong identity", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Identity = testworld.ForeignIdentity })))
+		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIdentity},
+		{"wrong issuer", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Issuer = testworld.ForeignIssuer })))
+		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIssuer},
+		{"certificate from another CA", func(t *testing.T) []byte {
+			b, err := w.other.MessageSignatureBundle(w.digest, w.opts(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return marshal(t, b)
+		}, nil, "certificate-chain", verify.ErrCertificateUntrusted, "leaf certificate verification failed"},
+		{"certificate without SCT", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NoSCT = true })))
+		}, nil, "sct", verify.ErrCertificateUntrusted, ""},
+
+		// The verification material.
+		{"root certificate in a v0.2 chain", func(t *testing.T) []byte {
+			return w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeRootInChain)
+		}, nil, "certificate-chain", verify.ErrBundleInvalid, "root certificate CN=sigstore"},
+		{"root certificate in a v0.1 chain", func(t *testing.T) []byte {
+			return w.forge(t, w.message(t, w.opts(v01)), testworld.ForgeRootInChain)
+		}, nil, "certificate-chain", verify.ErrBundleInvalid, "root certificate"},
+		{"empty chain", func(t *testing.T) []byte { return w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeEmptyChain) },
+			nil, "certificate-chain", verify.ErrBundleInvalid, "an empty certificate chain"},
+		{"public key instead of a certificate", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgePublicKey) },
+			nil, "bundle", verify.ErrBundleInvalid, "a public key"},
+
+		// The transparency log.
+		{"not in the log", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NoLog = true })))
+		}, nil, "transparency-log", verify.ErrNotInLog, ""},
+		{"inclusion proof tampered", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeInclusionProof) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "inclusion proof"},
+		{"inclusion proof tampered, Rekor v2", func(t *testing.T) []byte {
+			return w.forge(t, w.message(t, w.opts(rekorV2)), testworld.ForgeInclusionProof)
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "inclusion proof"},
+		{"checkpoint signed by another key", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeCheckpointKey) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "signature on checkpoint did not verify"},
+		{"checkpoint signed by another key, Rekor v2", func(t *testing.T) []byte {
+			return w.forge(t, w.message(t, w.opts(rekorV2)), testworld.ForgeCheckpointKey)
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "checkpoint"},
+		{"checkpoint for another root hash", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeCheckpointRoot) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "does not match signed tree head"},
+		{"forged SET v0.3", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeSET) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
+		{"forged SET v0.1", func(t *testing.T) []byte { return w.forge(t, w.message(t, w.opts(v01)), testworld.ForgeSET) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
+		{"entry recording another signature", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeEntrySignature) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "another signature"},
+		{"entry recording another signature, dsse", func(t *testing.T) []byte {
+			return w.forge(t, w.dsse(t, w.opts(nil)), testworld.ForgeEntrySignature)
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "another signature"},
+		{"entry for another digest", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeEntryDigest) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another artifact"},
+		{"entry for another payload, dsse", func(t *testing.T) []byte {
+			return w.forge(t, w.dsse(t, w.opts(nil)), testworld.ForgeEntryDigest)
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another envelope"},
+		{"entry for another payload, intoto", func(t *testing.T) []byte {
+			return w.forge(t, w.dsse(t, w.opts(func(o *testworld.BundleOptions) { o.EntryKind = testworld.EntryIntoto })), testworld.ForgeEntryDigest)
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another envelope"},
+		{"entry of a log not in the trusted root", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeForeignLog) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "is not in the trusted root"},
+		{"entry of a Rekor v2 log not in the trusted root", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.otherV2 })))
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "is not in the trusted root"},
+		{"forged entry beside a genuine one", func(t *testing.T) []byte {
+			return withExtraEntry(t, genuine(t), w.forge(t, genuine(t), testworld.ForgeCheckpointKey))
+		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "signature on checkpoint did not verify"},
+
+		// Time.
+		{"integrated time after the certificate expired", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NotBefore = anHourAgo })))
+		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "logged at"},
+		{"integrated time before the certificate", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IntegratedTime = anHourAgo })))
+		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "logged at"},
+		{"timestamp after the certificate expired", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
+				o.TSA, o.TimestampTime = w.tsa, time.Now().Add(time.Hour)
+			})))
+		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "timestamped at"},
+		{"timestamp after the certificate expired, Rekor v2", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
+				o.TSA, o.RekorV2, o.TimestampTime = w.tsa, w.v2, time.Now().Add(time.Hour)
+			})))
+		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "timestamped at"},
+		{"timestamp from an authority not in the trusted root", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.TSA = w.otherTSA })))
+		}, nil, "timestamp", verify.ErrBundleInvalid, "0 of 1 timestamps verify"},
+		{"Rekor v2 entry without any signed time", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.RekorV2 = w.v2 })))
+		}, nil, "validity-at-log-time", verify.ErrBundleInvalid, "a signed time of signing"},
+
+		// The bundle itself.
+		{"unknown media type", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeMediaType) },
+			nil, "bundle", verify.ErrBundleInvalid, "unsupported media type"},
+		{"truncated JSON", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeTruncated) },
+			nil, "bundle", verify.ErrBundleInvalid, ""},
+		{"garbage", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeGarbage) },
+			nil, "bundle", verify.ErrBundleInvalid, ""},
+		{"empty file", func(t *testing.T) []byte { return nil }, nil, "bundle", verify.ErrBundleInvalid, "empty bundle"},
+		{"v0.3 with a certificate chain", func(t *testing.T) []byte {
+			data := marshal(t, w.message(t, w.opts(v02)))
+			return []byte(strings.Replace(string(data), testworld.BundleV02, testworld.BundleV03, 1))
+		}, nil, "bundle", verify.ErrBundleInvalid, "cannot be X.509 certificate chain"},
+		{"v0.2 without inclusion proof", func(t *testing.T) []byte {
+			data := marshal(t, w.message(t, w.opts(v01)))
+			return []byte(strings.Replace(string(data), testworld.BundleV01, testworld.BundleV02, 1))
+		}, nil, "bundle", verify.ErrBundleInvalid, "inclusion proof missing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := w.policy
+			if tc.digest != nil {
+				p.Digest = verify.SHA256Digest(tc.digest)
+			}
+			res := verify.BundleJSON(tc.bundle(t), w.trust, p)
+			if res.Verified() {
+				t.Fatalf("verified; checks: %+v", res.Checks)
+			}
+			if got := verify.FailedCheckOf(res.Err); got != tc.check {
+				t.Errorf("failed check %q, want %q: %v", got, tc.check, res.Err)
+			}
+			if !errors.Is(res.Err, tc.sentinel) {
+				t.Errorf("error %v does not wrap %v", res.Err, tc.sentinel)
+			}
+			if !strings.Contains(res.Error, tc.reason) {
+				t.Errorf("reason %q does not say %q", res.Error, tc.reason)
+			}
+			last := res.Checks[len(res.Checks)-1]
+			if last.OK || last.Name != tc.check {
+				t.Errorf("last check %+v, want the failed %s", last, tc.check)
+			}
+			for _, c := range res.Checks[:len(res.Checks)-1] {
+				if !c.OK {
+					t.Errorf("check %s failed before the last", c.Name)
+				}
+			}
+			t.Log(res.Error)
+		})
+	}
+}
+
+// A nil bundle, nil trust or an empty policy never verifies.
+func TestBundleMisuse(t *testing.T) {
+	w := newWorld(t)
+	b, err := verify.ParseBundle(w.genuineV03JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range map[string]*verify.SignatureResult{
+		"nil bundle":  verify.Bundle(nil, w.trust, w.policy),
+		"nil trust":   verify.Bundle(b, nil, w.policy),
+		"no identity": verify.Bundle(b, w.trust, verify.Policy{Digest: w.policy.Digest}),
+		"no digest":   verify.Bundle(b, w.trust, verify.Policy{Identity: w.policy.Identity}),
+	} {
+		if res.Verified() || !errors.Is(res.Err, verify.ErrBundleInvalid) {
+			t.Errorf("%s: %v", name, res.Err)
+		}
+	}
+	if _, err := verify.ParseBundle([]byte("{")); !errors.Is(err, verify.ErrBundleInvalid) {
+		t.Errorf("ParseBundle of garbage: %v", err)
+	}
+}
+
+// BenchmarkBundle is the CPU cost of verifying one artifact's signature
+// once its evidence is fetched: parse the bundle JSON, run every check
+// and sigstore-go's verifier.
+func BenchmarkBundle(b *testing.B) {
+	w := newWorld(b)
+	for _, bc := range []struct {
+		name string
+		make func() (*bundle.Bundle, error)
+	}{
+		{"message-v0.3", func() (*bundle.Bundle, error) { return w.s.MessageSignatureBundle(w.digest, w.opts(nil)) }},
+		{"message-v0.1", func() (*bundle.Bundle, error) {
+			return w.s.MessageSignatureBundle(w.digest, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV01 }))
+		}},
+		{"dsse-v0.3", func() (*bundle.Bundle, error) { return w.s.DSSEBundle(w.digest, w.opts(nil)) }},
+		{"message-v0.3-rekor-v2-tsa", func() (*bundle.Bundle, error) {
+			return w.s.MessageSignatureBundle(w.digest, w.opts(func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.v2 }))
+		}},
+	} {
+		bnd, err := bc.make()
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := bnd.MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if res := verify.BundleJSON(data, w.trust, w.policy); !res.Verified() {
+					b.Fatal(res.Err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,206 @@
+package verify_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/rekor/pkg/generated/models"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+type sigstoreFixture struct {
+	s     *testworld.Sigstore
+	trust *verify.Trust
+}
+
+func newSigstore(t *testing.T) *sigstoreFixture {
+	t.Helper()
+	s, err := testworld.NewSigstore("http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sigstoreFixture{s: s, trust: &verify.Trust{Material: tr}}
+}
+
+func imageDigest(seed string) verify.Digest {
+	sum := sha256.Sum256([]byte(seed))
+	return verify.SHA256Digest(sum[:])
+}
+
+// cosignPayload is cosign's simple-signing payload for digest, naming the
+// backing registry as the real promoter does.
+func cosignPayload(t *testing.T, d verify.Digest) []byte {
+	t.Helper()
+	ref, err := name.NewDigest(testworld.BackingRegistry + "/kube-apiserver@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := payload.Cosign{Image: ref}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sign signs payload as id the way the promoter does and returns the
+// signature as a bundle with its log entry (and inclusion proof).
+func (f *sigstoreFixture) sign(t *testing.T, p []byte, id artifacts.Identity) *bundle.Bundle {
+	t.Helper()
+	sum := sha256.Sum256(p)
+	sig, err := f.s.SignDigest(sum[:], testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := f.s.Log.InclusionProof(sig.Entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := f.s.Log.Anon(sig.Entry, sig.Entry.SET, proof)
+	b, err := evidence.MessageSignatureBundle(sum[:], sig.Sig, sig.Cert.Raw, []*models.LogEntryAnon{&anon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func checkNames(r *verify.SignatureResult) string {
+	var names []string
+	for _, c := range r.Checks {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func TestImageSignature(t *testing.T) {
+	f := newSigstore(t)
+	d := imageDigest("kube-apiserver")
+	p := cosignPayload(t, d)
+	b := f.sign(t, p, artifacts.ImageSigner)
+
+	r := verify.ImageSignature(b, p, d, f.trust, artifacts.ImageSigner)
+	if !r.Verified() {
+		t.Fatalf("genuine signature: %v", r.Err)
+	}
+	if got, want := checkNames(r), "payload,bundle,certificate-chain,sct,identity,signature,transparency-log,validity-at-log-time,sigstore-go"; got != want {
+		t.Errorf("checks %s, want %s", got, want)
+	}
+	if r.DockerReference != testworld.BackingRegistry+"/kube-apiserver" {
+		t.Errorf("docker-reference %q not recorded", r.DockerReference)
+	}
+	if r.Signer == nil || *r.Signer != artifacts.ImageSigner || r.LogIndex == nil {
+		t.Errorf("signer %v, log index %v", r.Signer, r.LogIndex)
+	}
+
+	other := imageDigest("another image")
+	cases := []struct {
+		name     string
+		payload  []byte
+		digest   verify.Digest
+		identity artifacts.Identity
+		sentinel error
+		check    string
+	}{
+		{"signature of another image", p, other, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"payload not JSON", []byte("not json"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"empty payload", nil, d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"not a cosign signature", []byte(strings.Replace(string(p), payload.CosignSignatureType, "atomic container signature", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"digest not sha256", []byte(strings.Replace(string(p), "sha256:", "sha512:", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		// A payload naming the right image, but not the one signed.
+		{"payload swapped", []byte(strings.Replace(string(p), "kube-apiserver", "kube-evil", 1)), d, artifacts.ImageSigner, verify.ErrDigestMismatch, "signature"},
+		{"another signer", p, d, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity"},
+		{"no image digest", p, verify.Digest{}, artifacts.ImageSigner, verify.ErrBundleInvalid, "policy"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := verify.ImageSignature(b, c.payload, c.digest, f.trust, c.identity)
+			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
+				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
+			}
+			if last := r.Checks[len(r.Checks)-1]; last.OK || last.Name != c.check {
+				t.Errorf("last check %+v", last)
+			}
+			if c.check == "payload" && c.name != "no image digest" && (r.Signer == nil || r.Signer.SAN != artifacts.ImageSigner.SAN) {
+				t.Errorf("a rejected payload does not name the certificate's signer: %v", r.Signer)
+			}
+		})
+	}
+	if r := verify.ImageSignature(nil, p, d, f.trust, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
+		t.Errorf("no bundle: %v", r.Err)
+	}
+}
+
+func TestImageBundle(t *testing.T) {
+	f := newSigstore(t)
+	d := imageDigest("kube-proxy")
+	h := v1.Hash{Algorithm: d.Algorithm, Hex: d.Hex}
+	signDSSE := func(statement []byte, id artifacts.Identity) *bundle.Bundle {
+		t.Helper()
+		raw, err := f.s.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bundle.Bundle
+		if err := b.UnmarshalJSON(raw); err != nil {
+			t.Fatal(err)
+		}
+		return &b
+	}
+	genuine := signDSSE(testworld.CosignSignStatement(h, verify.CosignSignPredicateType), artifacts.ImageSigner)
+	r := verify.ImageBundle(genuine, d, f.trust, artifacts.ImageSigner)
+	if !r.Verified() {
+		t.Fatalf("genuine bundle: %v", r.Err)
+	}
+	if got := checkNames(r); !strings.HasPrefix(got, "payload,bundle,") || !strings.HasSuffix(got, ",sigstore-go") {
+		t.Errorf("checks %s", got)
+	}
+	if c := r.Checks[len(r.Checks)-3]; c.Name != "transparency-log" || !strings.Contains(c.Actual, "inclusion proof") {
+		t.Errorf("transparency-log check %+v", c)
+	}
+
+	other := imageDigest("other")
+	oh := v1.Hash{Algorithm: other.Algorithm, Hex: other.Hex}
+	msgSig := f.sign(t, cosignPayload(t, d), artifacts.ImageSigner)
+	cases := []struct {
+		name     string
+		b        *bundle.Bundle
+		identity artifacts.Identity
+		sentinel error
+		check    string
+	}{
+		{"statement about another image", signDSSE(testworld.CosignSignStatement(oh, verify.CosignSignPredicateType), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"another predicate", signDSSE(testworld.CosignSignStatement(h, "https://spdx.dev/Document"), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"message signature", msgSig, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"another signer", genuine, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity"},
+		{"no bundle", nil, artifacts.ImageSigner, verify.ErrBundleInvalid, "bundle"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := verify.ImageBundle(c.b, d, f.trust, c.identity)
+			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
+				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
+			}
+		})
+	}
+}
+
+func TestMalformedSignature(t *testing.T) {
+	cause := errors.New("signature annotation is not base64")
+	r := verify.MalformedSignature("a readable signature", cause)
+	if r.Verified() || !errors.Is(r.Err, verify.ErrBundleInvalid) || !errors.Is(r.Err, cause) || verify.FailedCheckOf(r.Err) != "bundle" {
+		t.Errorf("%+v", r)
+	}
+}
