@@ -111,6 +111,6 @@ artifact digest, and the Rekor transparency-log proof.`,
 	f.BoolVar(&g.quiet, "quiet", getenv("K8SVERIFY_QUIET") != "", "print only the report ($K8SVERIFY_QUIET)")
 	f.BoolVar(&g.noProgress, "no-progress", getenv("K8SVERIFY_NO_PROGRESS") != "", "no progress display on stderr ($K8SVERIFY_NO_PROGRESS)")
 
-	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g))
+	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g))
 	return root
 }

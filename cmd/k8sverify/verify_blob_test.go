@@ -25,7 +25,7 @@ import (
 // (with a timestamp authority and a Rekor v2 log) that signed them.
 type blobDir struct {
 	dir, file, digest, root string
-	otherFile               string // a file no bundle is for
+	otherFile               string            // a file no bundle is for
 	bundles                 map[string]string // name -> path
 }
 

@@ -163,10 +163,21 @@ func oneLine(s string) string {
 
 // WriteMirrorList writes one digest-pinned reference per verified image,
 // e.g. registry.k8s.io/kube-apiserver:v1.24.17@sha256:…, and nothing for
-// any other verdict.
+// any other verdict. A multi-arch index is listed only when every verdict
+// on its image (the index and each platform) is verified: copying an index
+// copies every platform it lists.
 func WriteMirrorList(w io.Writer, r *Report) error {
+	incomplete := map[string]bool{}
+	for _, v := range r.Verdicts {
+		if v.Artifact.Kind == artifacts.KindImage && v.Status != verify.StatusVerified {
+			incomplete[v.Artifact.Name] = true
+		}
+	}
 	for _, v := range r.Verdicts {
 		if v.Artifact.Kind != artifacts.KindImage || v.Status != verify.StatusVerified || v.Digest == "" {
+			continue
+		}
+		if v.Artifact.Platform.IsZero() && incomplete[v.Artifact.Name] {
 			continue
 		}
 		ref := v.Artifact.Location

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+var imageKind = []artifacts.Kind{artifacts.KindImage}
+
+func TestVerifyImagesOfRelease(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "image")
+	if code != ExitOK || !strings.Contains(out, "30 artifacts: 30 verified") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runIn(t, w, "verify", "v1.24.17", "--kind", "image", "-o", "mirror-list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != ExitOK || len(lines) != 30 {
+		t.Fatalf("mirror-list: exit %d, %d lines:\n%s", code, len(lines), out)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, w.Registry+"/") || !strings.Contains(l, ":v1.24.17@sha256:") {
+			t.Errorf("not a digest-pinned reference: %q", l)
+		}
+	}
+}
+
+func TestVerifyImageHistory(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		code    int
+		want    []string
+	}{
+		{"v1.24.6", ExitOK, []string{"(2 signatures found)"}},
+		{"v1.24.8", ExitFailed, []string{"got k8s-infra-gcr-promoter@k8s-artifacts-prod.iam.gserviceaccount.com", "known incident: v1.24.8-"}},
+		{"v1.24.11", ExitIncomplete, []string{"ppc64le  unsigned", "amd64    verified"}},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			w := testworld.StartT(t, testworld.Options{Version: tc.version, Kinds: imageKind})
+			code, out, errOut := runIn(t, w, "verify", tc.version, "--kind", "image")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s\n%s", code, tc.code, out, errOut)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyImageRefs(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind,
+		Faults: []testworld.Fault{{Kind: testworld.FaultPayloadDigest, Target: "kube-proxy-arm64"}}})
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+		deny string
+	}{
+		{"index, every platform", []string{"verify-image", "kube-apiserver:v1.24.17"}, ExitOK, "3 artifacts: 3 verified"},
+		{"full reference", []string{"verify-image", w.Registry + "/kube-apiserver-amd64:v1.24.17"}, ExitOK, "1 artifacts: 1 verified"},
+		{"one platform", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/arm64"}, ExitOK, "2 artifacts: 2 verified"},
+		{"platform not in index", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/s390x"}, ExitIncomplete, "lists no linux/s390x manifest"},
+		{"forged payload digest", []string{"verify-image", "kube-proxy-arm64:v1.24.17"}, ExitFailed, "[check: payload]"},
+		{"no such tag", []string{"verify-image", "kube-apiserver:v9.9.9"}, ExitIncomplete, "missing"},
+		{"mirror list leaves out the index with a failed platform", []string{"verify-image", "kube-proxy:v1.24.17", "-o", "mirror-list"}, ExitFailed, "kube-proxy@sha256:", "kube-proxy:v1.24.17@"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, w, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
+			}
+			if tc.deny != "" && strings.Contains(out, tc.deny) {
+				t.Errorf("output has %q:\n%s", tc.deny, out)
+			}
+		})
+	}
+}

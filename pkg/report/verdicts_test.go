@@ -1,0 +1,97 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+func image(name, arch string, status verify.Status, digest string) verify.Verdict {
+	a := artifacts.Artifact{Kind: artifacts.KindImage, Name: name, Location: "registry.k8s.io/" + name + ":v1.24.17"}
+	if arch != "" {
+		a.Platform = artifacts.Platform{OS: "linux", Arch: arch}
+		a.Location = "registry.k8s.io/" + name + "-" + arch + ":v1.24.17"
+	}
+	return verify.Verdict{Artifact: a, Status: status, Digest: digest, Reason: string(status)}
+}
+
+func TestMirrorList(t *testing.T) {
+	rep := report.New("k8sverify test", "v1.24.17", time.Unix(0, 0), []verify.Verdict{
+		image("kube-apiserver", "", verify.StatusVerified, "sha256:aa"),
+		image("kube-apiserver", "amd64", verify.StatusVerified, "sha256:bb"),
+		image("kube-proxy", "", verify.StatusVerified, "sha256:cc"),
+		image("kube-proxy", "amd64", verify.StatusVerified, "sha256:dd"),
+		image("kube-proxy", "arm64", verify.StatusFailed, "sha256:ee"),
+		image("kube-scheduler", "amd64", verify.StatusUnsigned, "sha256:ff"),
+		{Artifact: artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl"}, Status: verify.StatusVerified, Digest: "sha256:11"},
+	})
+	var b bytes.Buffer
+	if err := report.WriteMirrorList(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `registry.k8s.io/kube-apiserver:v1.24.17@sha256:aa
+registry.k8s.io/kube-apiserver-amd64:v1.24.17@sha256:bb
+registry.k8s.io/kube-proxy-amd64:v1.24.17@sha256:dd
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestWorstAndSummary(t *testing.T) {
+	for _, tc := range []struct {
+		statuses []verify.Status
+		worst    verify.Status
+	}{
+		{[]verify.Status{verify.StatusVerified}, verify.StatusVerified},
+		{[]verify.Status{verify.StatusVerified, verify.StatusUnsigned}, verify.StatusUnsigned},
+		{[]verify.Status{verify.StatusError, verify.StatusFailed, verify.StatusMissing}, verify.StatusFailed},
+	} {
+		var vs []verify.Verdict
+		for _, s := range tc.statuses {
+			vs = append(vs, image("x", "", s, ""))
+		}
+		rep := report.New("t", "", time.Unix(0, 0), vs)
+		if got := rep.Worst(); verify.Rank(got) != verify.Rank(tc.worst) {
+			t.Errorf("%v: worst %s, want %s", tc.statuses, got, tc.worst)
+		}
+		if rep.Summary.Total != len(vs) {
+			t.Errorf("summary %+v", rep.Summary)
+		}
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	rep := report.New("t", "v1.24.17", time.Unix(0, 0), []verify.Verdict{
+		image("a", "", verify.StatusVerified, ""), image("b", "", verify.StatusFailed, ""),
+		image("c", "", verify.StatusError, ""), image("d", "", verify.StatusUnsigned, ""),
+	})
+	var b bytes.Buffer
+	if err := report.WriteJUnit(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Errors   int `xml:"errors,attr"`
+			Skipped  int `xml:"skipped,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	s := parsed.Suites[0]
+	if s.Tests != 4 || s.Failures != 1 || s.Errors != 1 || s.Skipped != 1 {
+		t.Errorf("got %+v\n%s", s, b.String())
+	}
+	if !strings.Contains(b.String(), `<failure message="failed" type="failed">`) {
+		t.Error(b.String())
+	}
+}
