@@ -63,12 +63,12 @@ func TestVerifyImageRefs(t *testing.T) {
 		want string
 		deny string
 	}{
-		{"index, every platform", []string{"verify-image", "kube-apiserver:v1.24.17"}, ExitOK, "3 artifacts: 3 verified"},
-		{"full reference", []string{"verify-image", w.Registry + "/kube-apiserver-amd64:v1.24.17"}, ExitOK, "1 artifacts: 1 verified"},
-		{"one platform", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/arm64"}, ExitOK, "2 artifacts: 2 verified"},
-		{"platform not in index", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/s390x"}, ExitIncomplete, "lists no linux/s390x manifest"},
-		{"forged payload digest", []string{"verify-image", "kube-proxy-arm64:v1.24.17"}, ExitFailed, "[check: payload]"},
-		{"no such tag", []string{"verify-image", "kube-apiserver:v9.9.9"}, ExitIncomplete, "missing"},
+		{"index, every platform", []string{"verify-image", "kube-apiserver:v1.24.17"}, ExitOK, "3 artifacts: 3 verified", ""},
+		{"full reference", []string{"verify-image", w.Registry + "/kube-apiserver-amd64:v1.24.17"}, ExitOK, "1 artifacts: 1 verified", ""},
+		{"one platform", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/arm64"}, ExitOK, "2 artifacts: 2 verified", ""},
+		{"platform not in index", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/s390x"}, ExitIncomplete, "lists no linux/s390x manifest", ""},
+		{"forged payload digest", []string{"verify-image", "kube-proxy-arm64:v1.24.17"}, ExitFailed, "[check: payload]", ""},
+		{"no such tag", []string{"verify-image", "kube-apiserver:v9.9.9"}, ExitIncomplete, "missing", ""},
 		{"mirror list leaves out the index with a failed platform", []string{"verify-image", "kube-proxy:v1.24.17", "-o", "mirror-list"}, ExitFailed, "kube-proxy@sha256:", "kube-proxy:v1.24.17@"},
 	}
 	for _, tc := range cases {
