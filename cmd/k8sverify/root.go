@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -18,11 +19,29 @@ import (
 type globalOptions struct {
 	endpoints   evidence.Endpoints
 	trustedRoot string
+	tufURL      string
+	tufRoot     string
 	concurrency int
 	timeout     time.Duration
 	cacheDir    string
 	quiet       bool
 	noProgress  bool
+}
+
+// tufSource returns the TUF repository and root the flags name.
+func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
+	src := evidence.TUFSource{RepositoryURL: g.tufURL}
+	if g.tufRoot != "" {
+		data, err := os.ReadFile(g.tufRoot)
+		if err != nil {
+			return src, usageErrorf("--tuf-root: %v", err)
+		}
+		src.Root = data
+	}
+	if (g.tufURL == "") != (g.tufRoot == "") {
+		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
+	}
+	return src, nil
 }
 
 // httpClient returns the HTTP client configured by the global flags.
@@ -70,6 +89,11 @@ artifact digest, and the Rekor transparency-log proof.`,
 			if err := g.endpoints.Validate(); err != nil {
 				return usageError(err)
 			}
+			if g.tufURL != "" {
+				if err := evidence.CheckURL(g.tufURL); err != nil {
+					return usageErrorf("--tuf-url: %v", err)
+				}
+			}
 			if g.concurrency < 1 {
 				return usageErrorf("--concurrency must be at least 1, got %d", g.concurrency)
 			}
@@ -105,12 +129,14 @@ artifact digest, and the Rekor transparency-log proof.`,
 	f.StringVar(&g.endpoints.Registry, "registry", env("K8SVERIFY_REGISTRY", evidence.DefaultRegistry), "image registry host[/prefix] ($K8SVERIFY_REGISTRY)")
 	f.StringVar(&g.endpoints.RekorURL, "rekor-url", env("K8SVERIFY_REKOR_URL", evidence.DefaultRekorURL), "Rekor transparency log ($K8SVERIFY_REKOR_URL)")
 	f.StringVar(&g.trustedRoot, "trusted-root", env("K8SVERIFY_TRUSTED_ROOT", ""), "Sigstore trusted_root.json (default: public-good root via the embedded TUF root) ($K8SVERIFY_TRUSTED_ROOT)")
+	f.StringVar(&g.tufURL, "tuf-url", env("K8SVERIFY_TUF_URL", ""), "TUF repository of the Sigstore trusted root (default: the public-good one) ($K8SVERIFY_TUF_URL)")
+	f.StringVar(&g.tufRoot, "tuf-root", env("K8SVERIFY_TUF_ROOT", ""), "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify) ($K8SVERIFY_TUF_ROOT)")
 	f.IntVar(&g.concurrency, "concurrency", envInt("K8SVERIFY_CONCURRENCY", 16), "artifacts checked at once ($K8SVERIFY_CONCURRENCY)")
 	f.DurationVar(&g.timeout, "timeout", envDuration("K8SVERIFY_TIMEOUT", 30*time.Second), "timeout of each network request ($K8SVERIFY_TIMEOUT)")
 	f.StringVar(&g.cacheDir, "cache-dir", env("K8SVERIFY_CACHE_DIR", ""), "cache for TUF metadata (default: the user cache dir) ($K8SVERIFY_CACHE_DIR)")
 	f.BoolVar(&g.quiet, "quiet", getenv("K8SVERIFY_QUIET") != "", "print only the report ($K8SVERIFY_QUIET)")
 	f.BoolVar(&g.noProgress, "no-progress", getenv("K8SVERIFY_NO_PROGRESS") != "", "no progress display on stderr ($K8SVERIFY_NO_PROGRESS)")
 
-	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g))
+	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g))
 	return root
 }

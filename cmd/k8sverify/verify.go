@@ -78,7 +78,7 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 		return err
 	}
 	if o.offline || o.evidence != "" || o.files != "" {
-		return usageErrorf("--offline, --evidence and --files (evidence packs for air-gapped sites) are not available in this build yet")
+		return runVerifyOffline(ctx, g, o, ver, stdout, stderr)
 	}
 	if o.outDir != "" && !o.download {
 		return usageErrorf("--out keeps downloaded files: it needs --download")
@@ -135,7 +135,8 @@ func (o *listOptions) parseSelection() ([]artifacts.Kind, []artifacts.Platform, 
 }
 
 // loadTrust loads the trusted root once per run: the file named with
-// --trusted-root, else the Sigstore public-good root via TUF.
+// --trusted-root, else the Sigstore trusted root via TUF (the public-good
+// repository, or --tuf-url with --tuf-root).
 func loadTrust(g *globalOptions) (*verify.Trust, error) {
 	if g.trustedRoot != "" {
 		t, err := verify.LoadTrustedRoot(g.trustedRoot)
@@ -144,7 +145,11 @@ func loadTrust(g *globalOptions) (*verify.Trust, error) {
 		}
 		return t, nil
 	}
-	t, err := evidence.PublicGoodTrust(g.cacheDir)
+	src, err := g.tufSource()
+	if err != nil {
+		return nil, err
+	}
+	t, err := evidence.PublicGoodTrust(g.cacheDir, src)
 	if err != nil {
 		return nil, &exitError{code: ExitIncomplete, err: err}
 	}
@@ -181,3 +186,62 @@ func (p *progress) done(v verify.Verdict) {
 }
 
 func (p *progress) finish() {}
+
+// runVerifyOffline verifies from an evidence pack with no network: the
+// release from the embedded catalog, the trust from --trusted-root or the
+// pack's TUF metadata verified from the embedded TUF root, every HTTP
+// request refused.
+func runVerifyOffline(ctx context.Context, g *globalOptions, o *verifyOptions, ver string, stdout, stderr io.Writer) error {
+	switch {
+	case !o.offline:
+		return usageErrorf("--evidence and --files verify from an evidence pack: they need --offline")
+	case o.evidence == "":
+		return usageErrorf("--offline needs --evidence DIR (an evidence pack written by k8sverify fetch)")
+	case o.download || o.outDir != "":
+		return usageErrorf("--download and --out need the network; they do not go with --offline")
+	}
+	kinds, platforms, err := o.selection.parseSelection()
+	if err != nil {
+		return err
+	}
+	listing, err := loadRelease(ctx, g, ver, true)
+	if err != nil {
+		return err
+	}
+	rel := listing.Release.Filter(kinds, platforms)
+	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {
+		return err
+	}
+	p, err := evidence.OpenPack(o.evidence)
+	if err != nil {
+		return &exitError{code: ExitIncomplete, err: err}
+	}
+	defer p.Close()
+	var trust *verify.Trust
+	if g.trustedRoot != "" {
+		if trust, err = verify.LoadTrustedRoot(g.trustedRoot); err != nil {
+			return usageError(fmt.Errorf("--trusted-root: %w", err))
+		}
+	} else {
+		src, err := g.tufSource()
+		if err != nil {
+			return err
+		}
+		if trust, err = evidence.TrustFromPack(p, src); err != nil {
+			return &exitError{code: ExitIncomplete, err: err}
+		}
+	}
+	a := &audit.Auditor{
+		Fetcher:     &evidence.Fetcher{HTTP: evidence.NewHTTPClient(evidence.WithTransport(evidence.OfflineTransport{}))},
+		Trust:       trust,
+		Concurrency: g.concurrency,
+	}
+	verdicts, err := a.VerifyPack(ctx, rel, p, audit.OfflineOptions{FilesDir: o.files})
+	if err != nil {
+		return &exitError{code: ExitIncomplete, err: err}
+	}
+	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
+	rep.Incidents = rel.Incidents
+	rep.Warnings = append(rep.Warnings, "verified offline from the evidence pack "+o.evidence+", fetched "+p.Manifest.Created.Format(time.RFC3339))
+	return writeReport(stdout, stderr, rep, o.selection.output)
+}

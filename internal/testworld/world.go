@@ -81,14 +81,15 @@ type World struct {
 	// TUF.URL; its TUF root is TUF.Root (also DIR/tuf-root.json).
 	TUF *TUFRepo
 
-	foreign   *Sigstore
-	site      map[string][]byte
-	siteMu    sync.RWMutex
-	servers   []*http.Server
-	faultsBy  map[string]FaultKind
-	httpF     map[string]*httpFaults
-	transport http.RoundTripper
-	tempDir   bool
+	foreign         *Sigstore
+	trustedRootJSON []byte
+	site            map[string][]byte
+	siteMu          sync.RWMutex
+	servers         []*http.Server
+	faultsBy        map[string]FaultKind
+	httpF           map[string]*httpFaults
+	transport       http.RoundTripper
+	tempDir         bool
 }
 
 // File is a release file and its published side files.
@@ -184,10 +185,10 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	for _, h := range w.httpF {
 		h.setLatency(o.Latency)
 	}
-	if err := w.writeFiles(); err != nil {
+	if err := w.buildTUF(); err != nil {
 		return nil, err
 	}
-	if err := w.buildTUF(); err != nil {
+	if err := w.writeFiles(); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -574,11 +575,14 @@ func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *World) buildTUF() error {
-	tr, err := os.ReadFile(w.TrustedRootPath)
+	root, err := w.Sigstore.TrustedRoot()
 	if err != nil {
 		return err
 	}
-	if w.TUF, err = newTUFRepo(w.DownloadURL+"/tuf", tr); err != nil {
+	if w.trustedRootJSON, err = root.MarshalJSON(); err != nil {
+		return err
+	}
+	if w.TUF, err = newTUFRepo(w.DownloadURL+"/tuf", w.trustedRootJSON); err != nil {
 		return fmt.Errorf("TUF repository: %w", err)
 	}
 	w.siteMu.Lock()
@@ -586,7 +590,7 @@ func (w *World) buildTUF() error {
 		w.site["/tuf/"+p] = data
 	}
 	w.siteMu.Unlock()
-	return os.WriteFile(filepath.Join(w.Dir, "tuf-root.json"), w.TUF.Root, 0o644)
+	return nil
 }
 
 // Env returns the K8SVERIFY_* variables that point k8sverify at the world.
@@ -597,6 +601,8 @@ func (w *World) Env() []string {
 		"K8SVERIFY_REGISTRY=" + w.Registry,
 		"K8SVERIFY_REKOR_URL=" + w.RekorURL,
 		"K8SVERIFY_TRUSTED_ROOT=" + w.TrustedRootPath,
+		"K8SVERIFY_TUF_URL=" + w.DownloadURL + "/tuf",
+		"K8SVERIFY_TUF_ROOT=" + filepath.Join(w.Dir, "tuf-root.json"),
 	}
 }
 
@@ -616,7 +622,7 @@ type Description struct {
 }
 
 func (w *World) writeFiles() error {
-	if err := w.Sigstore.WriteTrustedRoot(w.TrustedRootPath); err != nil {
+	if err := os.WriteFile(w.TrustedRootPath, w.trustedRootJSON, 0o644); err != nil {
 		return err
 	}
 	rekorKey := filepath.Join(w.Dir, "rekor.pub")
@@ -644,6 +650,9 @@ func (w *World) writeFiles() error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(w.Dir, "world.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(w.Dir, "tuf-root.json"), w.TUF.Root, 0o644); err != nil {
 		return err
 	}
 	env := strings.Join(append(w.Env(), "K8SVERIFY_VERSION="+w.Version.String()), "\n") + "\n"

@@ -88,9 +88,18 @@ const (
 
 // PackSignature locates one signature's evidence in a pack.
 type PackSignature struct {
-	Bundle  string `json:"bundle"`
+	// Source: where the signature was found (SourceSignatureTag,
+	// SourceReferrer, or "download site" for blobs).
+	Source  string `json:"source,omitempty"`
+	Bundle  string `json:"bundle,omitempty"`
 	Payload string `json:"payload,omitempty"`
+	// Malformed says why published signature material could not be read
+	// into a bundle (it is rejected offline as it would be online).
+	Malformed string `json:"malformed,omitempty"`
 }
+
+// SourceDownloadSite: a blob's .sig and .cert beside the file.
+const SourceDownloadSite = "download site"
 
 // Key identifies an artifact: kind, name and platform.
 func (a PackArtifact) Key() string {

@@ -9,11 +9,18 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// PublicGoodTrust returns the Sigstore public-good trusted root, fetched
-// and verified with TUF from the root embedded in sigstore-go (refreshed
-// online; cached in cacheDir, or the default cache when empty).
-func PublicGoodTrust(cacheDir string) (*verify.Trust, error) {
+// PublicGoodTrust returns the Sigstore trusted root, fetched and verified
+// with TUF: by default from the public-good repository with the TUF root
+// embedded in sigstore-go (refreshed online; cached in cacheDir, or the
+// default cache when empty).
+func PublicGoodTrust(cacheDir string, src TUFSource) (*verify.Trust, error) {
 	opts := tuf.DefaultOptions()
+	if src.RepositoryURL != "" {
+		opts.RepositoryBaseURL = src.RepositoryURL
+	}
+	if src.Root != nil {
+		opts.Root = src.Root
+	}
 	if cacheDir != "" {
 		opts = opts.WithCachePath(cacheDir)
 	}
