@@ -1,0 +1,288 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// fetchPack writes an evidence pack of the world's release.
+func fetchPack(t *testing.T, w *testworld.World, o audit.FetchOptions) string {
+	t.Helper()
+	dir := t.TempDir()
+	pw, err := evidence.CreatePack(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	o.TUF = &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+	m, err := auditor(t, w).Fetch(context.Background(), w.Release, pw, o)
+	if err != nil || !m.Complete {
+		t.Fatalf("fetch: complete=%v: %v", m.Complete, err)
+	}
+	return dir
+}
+
+// offline verifies a pack as an air-gapped site would: the trust from the
+// pack's TUF metadata, every request refused.
+func offline(t *testing.T, w *testworld.World, dir string, o audit.OfflineOptions) ([]verify.Verdict, error) {
+	t.Helper()
+	p, err := evidence.OpenPack(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	trust, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
+	if err != nil {
+		return nil, err
+	}
+	a := &audit.Auditor{
+		Fetcher: &evidence.Fetcher{HTTP: evidence.NewHTTPClient(evidence.WithTransport(evidence.OfflineTransport{}))},
+		Trust:   trust,
+	}
+	return a.VerifyPack(context.Background(), w.Release, p, o)
+}
+
+func statuses(vs []verify.Verdict) map[string]verify.Status {
+	m := map[string]verify.Status{}
+	for _, v := range vs {
+		m[v.Artifact.ID()] = v.Status
+	}
+	return m
+}
+
+func TestOfflineGivesTheSameVerdictsAsOnline(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultForeignIdentity, Target: "bin/linux/amd64/kubectl"},
+		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-arm64"},
+		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-amd64"},
+	}})
+	online := statuses(auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
+	dir := fetchPack(t, w, audit.FetchOptions{})
+	w.Close() // the network is gone
+	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := statuses(vs)
+	if len(got) != len(online) {
+		t.Fatalf("%d offline verdicts, %d online", len(got), len(online))
+	}
+	for id, s := range online {
+		if got[id] != s {
+			t.Errorf("%s: offline %s, online %s", id, got[id], s)
+		}
+	}
+	if online["binary kubectl linux/amd64"] != verify.StatusFailed || online["image kube-proxy linux/arm64"] != verify.StatusUnsigned {
+		t.Errorf("faults not seen online: %v", online)
+	}
+}
+
+func TestOfflineWithFiles(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	dir := fetchPack(t, w, audit.FetchOptions{WithFiles: true})
+	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified || v.DigestSource != "file in the pack" {
+			t.Errorf("%s: %s (%s): %s", v.Artifact.ID(), v.Status, v.DigestSource, v.Reason)
+		}
+	}
+	// --files: a directory laid out like --out, with one file tampered.
+	files := t.TempDir()
+	for p, f := range w.Files {
+		dst := filepath.Join(files, w.Version.String(), filepath.FromSlash(p))
+		must(t, os.MkdirAll(filepath.Dir(dst), 0o755))
+		data := f.Content
+		if p == "bin/linux/arm64/kubectl" {
+			data = append([]byte("evil"), data...)
+		}
+		must(t, os.WriteFile(dst, data, 0o644))
+	}
+	vs, err = offline(t, w, dir, audit.OfflineOptions{FilesDir: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		want := verify.StatusVerified
+		if v.Artifact.ID() == "binary kubectl linux/arm64" {
+			want = verify.StatusFailed
+		}
+		if v.Status != want {
+			t.Errorf("%s with --files: %s, want %s: %s", v.Artifact.ID(), v.Status, want, v.Reason)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func editManifest(t *testing.T, dir string, edit func(m *evidence.Manifest)) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
+	must(t, err)
+	var m evidence.Manifest
+	must(t, json.Unmarshal(data, &m))
+	edit(&m)
+	data, err = json.Marshal(&m)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, evidence.ManifestName), data, 0o644))
+}
+
+func find(m *evidence.Manifest, id string) *evidence.PackArtifact {
+	for i := range m.Artifacts {
+		if m.Artifacts[i].Key() == id {
+			return &m.Artifacts[i]
+		}
+	}
+	return nil
+}
+
+// Each tampering of a pack gives failed or error for what it touches,
+// never verified.
+func TestTamperedPacks(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true})
+	attacker := testworld.StartT(t, testworld.Options{Small: true})
+	clean := fetchPack(t, w, audit.FetchOptions{})
+	evil := fetchPack(t, attacker, audit.FetchOptions{})
+	const amd64, arm64 = "binary kubectl linux/amd64", "binary kubectl linux/arm64"
+
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		target string // the artifact that must not verify ("" : the whole pack is refused)
+	}{
+		{"bundles swapped between two artifacts", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				a, b := find(m, amd64), find(m, arm64)
+				a.Signatures, b.Signatures = b.Signatures, a.Signatures
+			})
+		}, amd64},
+		{"digest edited in manifest.json", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				find(m, amd64).Digest = find(m, arm64).Digest
+			})
+		}, amd64},
+		{"image digest edited", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				find(m, "image kube-proxy linux/amd64").Digest = find(m, "image kube-apiserver linux/amd64").Digest
+			})
+		}, "image kube-proxy linux/amd64"},
+		{"attacker's bundles and trusted root in the pack", func(t *testing.T, dir string) {
+			var m evidence.Manifest
+			data, _ := os.ReadFile(filepath.Join(evil, evidence.ManifestName))
+			must(t, json.Unmarshal(data, &m))
+			src := find(&m, amd64)
+			evilBundle, err := os.ReadFile(filepath.Join(evil, src.Signatures[0].Bundle))
+			must(t, err)
+			editManifest(t, dir, func(mm *evidence.Manifest) {
+				e := find(mm, amd64)
+				e.Digest = src.Digest
+				must(t, os.WriteFile(filepath.Join(dir, e.Signatures[0].Bundle), evilBundle, 0o644))
+			})
+			tr, _ := os.ReadFile(attacker.TrustedRootPath)
+			must(t, os.WriteFile(filepath.Join(dir, "trusted_root.json"), tr, 0o644))
+		}, amd64},
+		{"entry pointing outside the pack", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) { find(m, amd64).Signatures[0].Bundle = "../../etc/passwd" })
+		}, amd64},
+		{"absolute path", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) { find(m, amd64).Signatures[0].Bundle = "/etc/passwd" })
+		}, amd64},
+		{"symlink leading out", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
+				must(t, os.Remove(p))
+				must(t, os.Symlink(filepath.Join(evil, find(m, amd64).Signatures[0].Bundle), p))
+			})
+		}, amd64},
+		{"truncated bundle", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
+				data, _ := os.ReadFile(p)
+				must(t, os.WriteFile(p, data[:len(data)/2], 0o644))
+			})
+		}, amd64},
+		{"artifact left out of the manifest", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				var keep []evidence.PackArtifact
+				for _, e := range m.Artifacts {
+					if e.Key() != amd64 {
+						keep = append(keep, e)
+					}
+				}
+				m.Artifacts = keep
+			})
+		}, amd64},
+		{"pack of another version", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) { m.Release = "v1.24.16" })
+		}, ""},
+		{"interrupted fetch (no manifest)", func(t *testing.T, dir string) {
+			must(t, os.Remove(filepath.Join(dir, evidence.ManifestName)))
+		}, ""},
+		{"manifest not complete", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) { m.Complete = false })
+		}, ""},
+		{"empty directory", func(t *testing.T, dir string) {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				must(t, os.RemoveAll(filepath.Join(dir, e.Name())))
+			}
+		}, ""},
+		{"TUF metadata expired", func(t *testing.T, dir string) {
+			ts, err := w.TUF.Timestamp(timeAgo(), false)
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, "tuf", "timestamp.json"), ts, 0o644))
+		}, ""},
+		{"TUF metadata signed by the wrong key", func(t *testing.T, dir string) {
+			ts, err := w.TUF.Timestamp(timeAhead(), true)
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, "tuf", "timestamp.json"), ts, 0o644))
+		}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.CopyFS(dir, os.DirFS(clean)))
+			tc.tamper(t, dir)
+			vs, err := offline(t, w, dir, audit.OfflineOptions{})
+			if tc.target == "" {
+				if err == nil {
+					t.Fatalf("the pack is accepted: %v", statuses(vs))
+				}
+				t.Logf("refused: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				id := v.Artifact.ID()
+				if id == tc.target {
+					if v.Status != verify.StatusFailed && v.Status != verify.StatusError {
+						t.Errorf("%s: %s: %s", id, v.Status, v.Reason)
+					}
+					t.Logf("%s: %s: %s", id, v.Status, v.Reason)
+				} else if v.Status != verify.StatusVerified && !strings.Contains(tc.name, "swapped") {
+					t.Errorf("%s beside the tampering: %s: %s", id, v.Status, v.Reason)
+				}
+			}
+		})
+	}
+}
+
