@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+)
+
+// TestMain lets the test binary act as the k8sverify CLI, so a test can
+// run it as a separate process (e.g. in a network namespace).
+func TestMain(m *testing.M) {
+	if os.Getenv("K8SVERIFY_TEST_AS_CLI") == "1" {
+		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	}
+	os.Exit(m.Run())
+}
+
+// The air-gapped workflow: fetch on a connected machine, then verify in a
+// separate process with no network at all — in a network namespace with
+// no interface up (unshare -n) where the machine allows it, and in any
+// case after the world's servers are gone.
+func TestFetchThenVerifyOfflineWithoutNetwork(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true})
+	pack := filepath.Join(t.TempDir(), "pack")
+	code, online, _ := runIn(t, w, "verify", "v1.24.17")
+	if code != ExitIncomplete { // the small world lacks most of the catalog's artifacts: missing
+		t.Fatalf("online verify: exit %d\n%s", code, online)
+	}
+	code, out, errOut := runIn(t, w, "fetch", "v1.24.17", "--out", pack)
+	if code != ExitOK && code != ExitIncomplete {
+		t.Fatalf("fetch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "TUF metadata of the trusted root") {
+		t.Errorf("fetch output: %s", out)
+	}
+	// The air-gapped site has the pack and the TUF root it trusts, nothing else.
+	tufRoot := filepath.Join(t.TempDir(), "tuf-root.json")
+	if err := os.WriteFile(tufRoot, w.TUF.Root, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"K8SVERIFY_TUF_URL=" + w.TUF.URL, "K8SVERIFY_TUF_ROOT=" + tufRoot}
+	w.Close()
+	args := []string{"verify", "v1.24.17", "--offline", "--evidence", pack, "--no-progress"}
+	var cmd *exec.Cmd
+	if exec.Command("unshare", "-n", "true").Run() == nil {
+		cmd = exec.Command("unshare", append([]string{"-n", os.Args[0]}, args...)...)
+	} else {
+		t.Log("unshare -n is not allowed here: verifying offline with the world's servers stopped")
+		cmd = exec.Command(os.Args[0], args...)
+	}
+	cmd.Env = append(append(os.Environ(), env...), "K8SVERIFY_TEST_AS_CLI=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	got, err := cmd.Output()
+	var ee *exec.ExitError
+	offlineCode := 0
+	if err != nil {
+		if !errorsAs(err, &ee) {
+			t.Fatal(err)
+		}
+		offlineCode = ee.ExitCode()
+	}
+	if offlineCode != code && offlineCode != ExitIncomplete {
+		t.Fatalf("offline verify: exit %d\n%s\n%s", offlineCode, got, stderr.String())
+	}
+	// Same verdict lines as online (the times of the report aside).
+	if verdictLines(string(got)) != verdictLines(online) {
+		t.Errorf("offline verdicts differ from online:\noffline:\n%s\nonline:\n%s", got, online)
+	}
+}
+
+func verdictLines(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && (f[0] == "binary" || f[0] == "tarball" || f[0] == "image") {
+			keep = append(keep, strings.Join(f[:4], " "))
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func errorsAs(err error, target **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
