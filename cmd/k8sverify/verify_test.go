@@ -28,7 +28,6 @@ func runIn(t *testing.T, w *testworld.World, args ...string) (code int, stdout, 
 	return code, out.String(), errOut.String()
 }
 
-
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
 func TestVerifyWholeReleaseOfBlobs(t *testing.T) {

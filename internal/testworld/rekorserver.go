@@ -237,4 +237,3 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func apiError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{"code": code, "message": msg})
 }
-

@@ -2,6 +2,8 @@ package testworld_test
 
 import (
 	"crypto/sha256"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -211,4 +213,105 @@ func TestTimestampOutsideCertificateValidity(t *testing.T) {
 	} else {
 		t.Log(err)
 	}
+}
+
+// cosignCLI finds the real cosign CLI, as the world's other cosign tests
+// do: $K8SVERIFY_COSIGN, bin/cosign of this repository, or PATH.
+func cosignCLI(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("K8SVERIFY_COSIGN"); p != "" {
+		return p
+	}
+	if p, err := filepath.Abs(filepath.Join("..", "..", "bin", "cosign")); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p
+	}
+	t.Skip("the cosign CLI is not installed (make tools)")
+	return ""
+}
+
+// The real cosign CLI accepts the world's bundles (v0.1, v0.3, DSSE,
+// Rekor v2 with an RFC 3161 timestamp) with the world's trusted root, and
+// rejects a forged one.
+func TestBundlesVerifyWithCosignCLI(t *testing.T) {
+	cosign := cosignCLI(t)
+	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa, err := testworld.NewTimestampAuthority()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rootPath := filepath.Join(dir, "trusted_root.json")
+	if err := s.WriteTrustedRootWith(rootPath, tsa, v2); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "kubectl")
+	if err := os.WriteFile(file, []byte("kubectl"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("kubectl"))
+	sign := testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: testIdentity, Issuer: testIssuer}}
+	genuine, err := s.MessageSignatureBundle(digest[:], testworld.BundleOptions{SignOptions: sign})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := s.ForgeBundle(genuine, testworld.ForgeSET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		make  func() ([]byte, error)
+		extra []string
+		ok    bool
+	}{
+		{"message v0.3", func() ([]byte, error) { return genuine.MarshalJSON() }, nil, true},
+		{"message v0.1", func() ([]byte, error) {
+			return marshal(s.MessageSignatureBundle(digest[:], testworld.BundleOptions{SignOptions: sign, MediaType: testworld.BundleV01}))
+		}, nil, true},
+		{"dsse v0.3", func() ([]byte, error) {
+			return marshal(s.DSSEBundle(digest[:], testworld.BundleOptions{SignOptions: sign}))
+		}, nil, true},
+		{"message Rekor v2 TSA", func() ([]byte, error) {
+			return marshal(s.MessageSignatureBundle(digest[:], testworld.BundleOptions{SignOptions: sign, TSA: tsa, RekorV2: v2}))
+		}, []string{"--use-signed-timestamps"}, true},
+		{"forged SET", func() ([]byte, error) { return forged, nil }, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := tc.make()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := filepath.Join(t.TempDir(), "b.sigstore.json")
+			if err := os.WriteFile(b, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"verify-blob", file, "--bundle", b, "--trusted-root", rootPath,
+				"--certificate-identity", testIdentity, "--certificate-oidc-issuer", testIssuer}, tc.extra...)
+			cmd := exec.Command(cosign, args...)
+			cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "TUF_ROOT="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.ok {
+				t.Errorf("cosign %v: err %v, want ok=%v\n%s", args, err, tc.ok, out)
+			}
+		})
+	}
+}
+
+func marshal(b *bundle.Bundle, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b.MarshalJSON()
 }

@@ -18,7 +18,6 @@ import (
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
-
 func auditor(t *testing.T, w *testworld.World) *audit.Auditor {
 	t.Helper()
 	trust, err := verify.LoadTrustedRoot(w.TrustedRootPath)

@@ -285,4 +285,3 @@ func TestTamperedPacks(t *testing.T) {
 		})
 	}
 }
-

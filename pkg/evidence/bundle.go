@@ -112,4 +112,3 @@ func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.T
 	}
 	return b, nil
 }
-
