@@ -9,7 +9,7 @@ import (
 // Check is one check that ran on a signature, recorded as it ran.
 type Check struct {
 	// Name of the check: "policy", "bundle", "certificate-chain", "sct",
-	// "identity", "signature", "payload", "transparency-log",
+	// "identity", "signature", "payload", "timestamp", "transparency-log",
 	// "validity-at-log-time", "sigstore-go".
 	Name     string `json:"name"`
 	OK       bool   `json:"ok"`
