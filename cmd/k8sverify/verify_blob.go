@@ -23,6 +23,9 @@ type verifyBlobOptions struct {
 	identity string
 	issuer   string
 	output   string
+	// allowRootInChain accepts old bundles whose chain ends with the
+	// trusted Fulcio root.
+	allowRootInChain bool
 }
 
 func newVerifyBlobCmd(g *globalOptions) *cobra.Command {
@@ -51,7 +54,7 @@ verify (the failed check is named), 2 usage error.`,
       --certificate-oidc-issuer https://accounts.google.com`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageErrorf("verify-blob takes one FILE or sha256:<hex>, got %d arguments", len(args))
+				return usageErrorf("verify-blob takes one FILE, sha256:<hex> or sha512:<hex>, got %d arguments", len(args))
 			}
 			return nil
 		},
@@ -63,6 +66,7 @@ verify (the failed check is named), 2 usage error.`,
 	f.StringVar(&o.bundle, "bundle", "", "Sigstore bundle (.sigstore.json) (required)")
 	f.StringVar(&o.identity, "certificate-identity", artifacts.BlobSigner.SAN, "the signer's identity (certificate SAN), matched exactly")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", artifacts.BlobSigner.Issuer, "the signer's OIDC issuer, matched exactly")
+	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or junit")
 	return cmd
 }
@@ -95,7 +99,7 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 		Digest:       digest.String(),
 		DigestSource: source,
 	}
-	v = audit.Verdict(v, verify.BundleJSON(data, trust, verify.Policy{Identity: id, Digest: digest}))
+	v = audit.Verdict(v, verify.BundleJSON(data, trust, verify.Policy{Identity: id, Digest: digest, AllowTrustedRootInChain: o.allowRootInChain}))
 	rep := report.New("k8sverify "+version, "", time.Now(), []verify.Verdict{v})
 	return writeReport(stdout, stderr, rep, o.output)
 }
@@ -103,7 +107,7 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 // blobDigest is the digest to verify: FILE's SHA-256, or the digest given
 // as sha256:<hex>.
 func blobDigest(target string) (verify.Digest, string, error) {
-	if strings.HasPrefix(target, "sha256:") {
+	if strings.HasPrefix(target, "sha256:") || strings.HasPrefix(target, "sha512:") {
 		d, err := verify.ParseDigest(target)
 		return d, "argument", err
 	}

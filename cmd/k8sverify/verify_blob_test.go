@@ -179,7 +179,7 @@ func TestVerifyBlobRejected(t *testing.T) {
 		{"another CA", d.file, "foreign-ca", nil, "[check: certificate-chain]"},
 		{"expired at log time", d.file, "expired", nil, "[check: validity-at-log-time]"},
 		{"forged SET", d.file, "forged-set", nil, "unable to verify SET [check: transparency-log]"},
-		{"root in chain", d.file, "root-in-chain", nil, "in the chain [check: certificate-chain]"},
+		{"root in chain", d.file, "root-in-chain", nil, "in the chain: signers must not include root certificates"},
 		{"entry of another log", d.file, "foreign-log", nil, "not in the trusted root"},
 		{"checkpoint by another key", d.file, "checkpoint-key", nil, "signature on checkpoint did not verify"},
 		{"entry of another artifact", d.file, "entry-digest", nil, "an entry of another artifact"},

@@ -123,7 +123,7 @@ func Bundle(b *bundle.Bundle, trust *Trust, p Policy) *SignatureResult {
 	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
 		return r.fail("bundle", ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
 	}
-	if res := checkChainShape(r, b); res != nil {
+	if res := checkChainShape(r, b, trust, p.AllowTrustedRootInChain); res != nil {
 		return res
 	}
 	vc, err := b.VerificationContent()
@@ -287,6 +287,18 @@ func Bundle(b *bundle.Bundle, trust *Trust, p Policy) *SignatureResult {
 	return r
 }
 
+var errRootInChain = errors.New("signers must not include root certificates; bundles of old signers that include the trusted Fulcio root are accepted with --allow-root-in-chain")
+
+// isTrustedRoot reports whether c is the root of a trusted Fulcio CA.
+func isTrustedRoot(trust *Trust, c *x509.Certificate) bool {
+	for _, ca := range trust.Material.FulcioCertificateAuthorities() {
+		if f, ok := ca.(*root.FulcioCertificateAuthority); ok && f.Root != nil && bytes.Equal(f.Root.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
 type observation struct {
 	at   time.Time
 	what string
@@ -294,8 +306,10 @@ type observation struct {
 
 // checkChainShape checks a v0.1/v0.2 certificate chain: not empty, the
 // leaf first, then intermediates each issuing the one before, and no root
-// certificate (trust anchors come from the trusted root only).
-func checkChainShape(r *SignatureResult, b *bundle.Bundle) *SignatureResult {
+// certificate (trust anchors come from the trusted root only). With
+// allowTrustedRoot, a chain ending in one of the trusted Fulcio roots
+// (as old signers wrote them) is accepted; the root is not used.
+func checkChainShape(r *SignatureResult, b *bundle.Bundle, trust *Trust, allowTrustedRoot bool) *SignatureResult {
 	chain := b.GetVerificationMaterial().GetX509CertificateChain()
 	if chain == nil {
 		return nil
@@ -315,7 +329,10 @@ func checkChainShape(r *SignatureResult, b *bundle.Bundle) *SignatureResult {
 	}
 	for i, c := range certs[1:] {
 		if bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil {
-			return r.fail("certificate-chain", ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", nil)
+			if allowTrustedRoot && i == len(certs)-2 && isTrustedRoot(trust, c) {
+				break
+			}
+			return r.fail("certificate-chain", ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", errRootInChain)
 		}
 		if !c.IsCA {
 			return r.fail("certificate-chain", ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
@@ -334,7 +351,8 @@ func checkChainShape(r *SignatureResult, b *bundle.Bundle) *SignatureResult {
 func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Digest) *SignatureResult {
 	if md := sc.MessageSignatureContent(); md != nil {
 		if !bytes.Equal(md.Digest(), d.Bytes()) {
-			return r.fail("signature", ErrDigestMismatch, d.String(), SHA256Digest(md.Digest()).String(), errors.New("the bundle's message digest is not the artifact's"))
+			got := Digest{Algorithm: d.Algorithm, Hex: hex.EncodeToString(md.Digest())}
+			return r.fail("signature", ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
 		}
 		return nil
 	}

@@ -14,15 +14,13 @@ type Digest struct {
 	Hex       string `json:"hex"`
 }
 
-// ParseDigest parses "sha256:<hex>".
+// ParseDigest parses "sha256:<64 hex>" or "sha512:<128 hex>".
 func ParseDigest(s string) (Digest, error) {
 	alg, h, ok := strings.Cut(s, ":")
-	if !ok || alg != "sha256" {
-		return Digest{}, fmt.Errorf("digest %q: want sha256:<64 hex>", s)
-	}
+	size := map[string]int{"sha256": 32, "sha512": 64}[alg]
 	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != 32 {
-		return Digest{}, fmt.Errorf("digest %q: want sha256:<64 hex>", s)
+	if !ok || size == 0 || err != nil || len(b) != size {
+		return Digest{}, fmt.Errorf("digest %q: want sha256:<64 hex> or sha512:<128 hex>", s)
 	}
 	return Digest{Algorithm: alg, Hex: strings.ToLower(h)}, nil
 }
@@ -57,6 +55,11 @@ type Policy struct {
 	// Digest is the digest that must have been signed (for images: the
 	// digest of the signed payload; ImageDigest is then checked in it).
 	Digest Digest
+	// AllowTrustedRootInChain accepts a v0.1/v0.2 bundle whose certificate
+	// chain ends with one of the trusted Fulcio roots, as old signers wrote
+	// them (the bundle specification forbids it; the root is never used).
+	// Any other root in a chain is always rejected.
+	AllowTrustedRootInChain bool
 }
 
 func (p Policy) validate() error {
