@@ -49,16 +49,13 @@ incomplete, never one that passes.`,
 	f.StringSliceVar(&o.selection.kinds, "kind", nil, "artifact kinds: binary, tarball, image (comma-separated; default all)")
 	f.StringSliceVar(&o.selection.platforms, "platform", nil, "platforms, os/arch (repeatable; default all)")
 	f.BoolVar(&o.withFiles, "with-files", false, "also store the release files in the pack")
-	f.BoolVar(&o.withImages, "with-images", false, "also store the images as an OCI image layout (not available yet)")
+	f.BoolVar(&o.withImages, "with-images", false, "also store the images as an OCI image layout (oci/ in the pack)")
 	return cmd
 }
 
 func runFetch(ctx context.Context, g *globalOptions, o *fetchOptions, ver string, stdout, stderr io.Writer) error {
 	if o.out == "" {
 		return usageErrorf("fetch needs --out DIR")
-	}
-	if o.withImages {
-		return usageErrorf("--with-images (images as an OCI layout) is not available in this build yet")
 	}
 	kinds, platforms, err := o.selection.parseSelection()
 	if err != nil {
@@ -75,7 +72,7 @@ func runFetch(ctx context.Context, g *globalOptions, o *fetchOptions, ver string
 	for _, w := range listing.Warnings {
 		fmt.Fprintf(stderr, "WARNING: %s\n", w)
 	}
-	fo := audit.FetchOptions{Tool: "k8sverify " + version, WithFiles: o.withFiles}
+	fo := audit.FetchOptions{Tool: "k8sverify " + version, WithFiles: o.withFiles, WithImages: o.withImages}
 	if g.trustedRoot == "" || g.tufURL != "" {
 		src, err := g.tufSource()
 		if err != nil {

@@ -156,7 +156,6 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"verify", "latest-1.24", "--offline", "--evidence", "/nonexistent/pack"},
 		{"verify", "v1.24.17", "--offline", "--evidence", "/nonexistent/pack", "--download"},
 		{"fetch", "v1.24.17"},
-		{"fetch", "v1.24.17", "--out", "/nonexistent/pack", "--with-images"},
 		{"verify", "v1.24.17", "--trusted-root", "/nonexistent/trusted_root.json"},
 		{"verify", "v1.24.17", "--rekor-url", "http://rekor.example.com"},
 		{"verify", "v1.24.17", "--concurrency", "0"},

@@ -23,6 +23,8 @@ type FetchOptions struct {
 	Tool string
 	// WithFiles stores the release files themselves in the pack.
 	WithFiles bool
+	// WithImages stores the images as an OCI image layout in the pack.
+	WithImages bool
 	// TUF, when set, records the Sigstore TUF metadata into the pack so
 	// that the trusted root can be verified offline.
 	TUF *evidence.TUFSource
@@ -44,6 +46,14 @@ func (a *Auditor) Fetch(ctx context.Context, r *artifacts.Release, pw *evidence.
 			m.TUF = "tuf"
 		}
 	}
+	var images *evidence.ImageLayout
+	if o.WithImages {
+		var err error
+		if images, err = pw.ImageLayout("oci"); err != nil {
+			return m, err
+		}
+		m.Images = "oci"
+	}
 	entries := make([]evidence.PackArtifact, len(r.Artifacts))
 	var mu sync.Mutex
 	a.each(len(r.Artifacts), func(i int) {
@@ -51,7 +61,7 @@ func (a *Auditor) Fetch(ctx context.Context, r *artifacts.Release, pw *evidence.
 		e := evidence.PackArtifact{Kind: art.Kind, Name: art.Name, Platform: art.Platform, Location: art.Location}
 		var err error
 		if art.Kind == artifacts.KindImage {
-			err = a.fetchImage(ctx, r, art, pw, &e)
+			err = a.fetchImage(ctx, r, art, pw, &e, images)
 		} else {
 			err = a.fetchBlob(ctx, r, art, pw, &e, o)
 		}
@@ -162,7 +172,7 @@ func (a *Auditor) fetchBlob(ctx context.Context, r *artifacts.Release, art artif
 	return nil
 }
 
-func (a *Auditor) fetchImage(ctx context.Context, r *artifacts.Release, art artifacts.Artifact, pw *evidence.PackWriter, e *evidence.PackArtifact) error {
+func (a *Auditor) fetchImage(ctx context.Context, r *artifacts.Release, art artifacts.Artifact, pw *evidence.PackWriter, e *evidence.PackArtifact, images *evidence.ImageLayout) error {
 	rel, err := packPath(r, art)
 	if err != nil {
 		return err
@@ -180,6 +190,11 @@ func (a *Auditor) fetchImage(ctx context.Context, r *artifacts.Release, art arti
 		return err
 	}
 	e.Digest, e.DigestSource = m.Digest, "registry"
+	if images != nil {
+		if err := s.CopyToLayout(ctx, m, images); err != nil {
+			return err
+		}
+	}
 	sigs, err := s.Signatures(ctx, m.Repository, m.Digest)
 	if err != nil {
 		return err
@@ -303,6 +318,15 @@ func (a *Auditor) offlineArtifact(ctx context.Context, r *artifacts.Release, art
 			return failedVerdict(v, "bundle", verify.ErrBundleInvalid, "a signature in the pack", "none")
 		}
 		return fromResults(v, results...)
+	}
+	if p.Manifest.Images != "" {
+		if err := p.LayoutManifest(digest.String()); err != nil {
+			if errors.Is(err, evidence.ErrBadPack) {
+				return failedVerdict(v, "image-layout", verify.ErrDigestMismatch, "the manifest "+digest.String()+" in the pack's OCI layout", err.Error())
+			}
+			return errorVerdict(v, err)
+		}
+		v.DigestSource = "evidence pack (OCI layout)"
 	}
 	var sigs []*evidence.ImageSignature
 	for _, s := range e.Signatures {

@@ -285,3 +285,33 @@ func TestTamperedPacks(t *testing.T) {
 		})
 	}
 }
+
+func TestPackWithImages(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}})
+	dir := fetchPack(t, w, audit.FetchOptions{WithImages: true})
+	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified || v.DigestSource != "evidence pack (OCI layout)" {
+			t.Errorf("%s: %s (%s): %s", v.Artifact.ID(), v.Status, v.DigestSource, v.Reason)
+		}
+	}
+	// A manifest blob of the layout replaced: that image fails.
+	var m evidence.Manifest
+	data, _ := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
+	must(t, json.Unmarshal(data, &m))
+	e := find(&m, "image kube-proxy linux/amd64")
+	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digest, "sha256:"))
+	must(t, os.WriteFile(blob, []byte(`{"schemaVersion":2}`), 0o644))
+	vs, err = offline(t, w, dir, audit.OfflineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Artifact.ID() == "image kube-proxy linux/amd64" && v.Status != verify.StatusFailed {
+			t.Errorf("replaced layout blob: %s: %s", v.Status, v.Reason)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -110,7 +109,7 @@ func (a PackArtifact) Key() string {
 // (temporary file, then rename) below the pack's directory only.
 type PackWriter struct {
 	root *os.Root
-	mu   sync.Mutex
+	dir  string
 }
 
 // CreatePack opens dir (created if needed) for writing a pack. A manifest
@@ -128,7 +127,7 @@ func CreatePack(dir string) (*PackWriter, error) {
 		root.Close()
 		return nil, fmt.Errorf("evidence pack %s: remove old manifest: %w", dir, err)
 	}
-	return &PackWriter{root: root}, nil
+	return &PackWriter{root: root, dir: dir}, nil
 }
 
 // Close releases the pack directory.
