@@ -13,28 +13,6 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
-// cosignBinary finds the real cosign CLI: $K8SVERIFY_COSIGN, bin/cosign of
-// this repository (make tools), or PATH. CI installs it (.ci/run).
-func cosignBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("K8SVERIFY_COSIGN"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs(filepath.Join("..", "..", "bin", "cosign")); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("the cosign CLI is not installed (make tools); CI must run this test")
-	}
-	t.Skip("the cosign CLI is not installed: run make tools to check the world against it")
-	return ""
-}
-
 // cosign runs the real cosign CLI pointed at the world the way a user
 // would: its trusted root, its Rekor, no --insecure-* flag.
 //
@@ -60,7 +38,7 @@ func runCosign(t *testing.T, bin string, w *World, args ...string) (string, erro
 }
 
 func TestRealCosignAcceptsTheWorld(t *testing.T) {
-	bin := cosignBinary(t)
+	bin := CosignBinary(t)
 	w := StartT(t, Options{Small: true, Faults: []Fault{
 		{Kind: FaultForgedSET, Target: "bin/linux/arm64/kubectl"},
 		{Kind: FaultForeignIdentity, Target: "kube-proxy-arm64"},

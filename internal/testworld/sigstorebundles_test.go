@@ -215,30 +215,11 @@ func TestTimestampOutsideCertificateValidity(t *testing.T) {
 	}
 }
 
-// cosignCLI finds the real cosign CLI, as the world's other cosign tests
-// do: $K8SVERIFY_COSIGN, bin/cosign of this repository, or PATH.
-func cosignCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("K8SVERIFY_COSIGN"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs(filepath.Join("..", "..", "bin", "cosign")); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	t.Skip("the cosign CLI is not installed (make tools)")
-	return ""
-}
-
 // The real cosign CLI accepts the world's bundles (v0.1, v0.3, DSSE,
 // Rekor v2 with an RFC 3161 timestamp) with the world's trusted root, and
 // rejects a forged one.
 func TestBundlesVerifyWithCosignCLI(t *testing.T) {
-	cosign := cosignCLI(t)
+	cosign := testworld.CosignBinary(t)
 	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
 	if err != nil {
 		t.Fatal(err)
