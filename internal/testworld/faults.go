@@ -43,6 +43,9 @@ const (
 	FaultGarbageSignature FaultKind = "garbage-signature"
 	// FaultPayloadDigest (images) signs a payload naming another digest.
 	FaultPayloadDigest FaultKind = "payload-digest"
+	// FaultPayloadName (images) signs a payload whose docker-reference
+	// names another image: another release image served under this name.
+	FaultPayloadName FaultKind = "payload-name"
 	// FaultMissing removes the artifact itself.
 	FaultMissing FaultKind = "missing"
 )
@@ -60,7 +63,7 @@ const (
 var FaultKinds = []FaultKind{
 	FaultFlipByte, FaultBadSHA256, FaultForeignIdentity, FaultForeignIssuer, FaultForeignCA,
 	FaultReplay, FaultExpiredCert, FaultForgedSET, FaultNotInLog, FaultUnsigned,
-	FaultGarbageSignature, FaultPayloadDigest, FaultMissing,
+	FaultGarbageSignature, FaultPayloadDigest, FaultPayloadName, FaultMissing,
 	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset,
 }
 

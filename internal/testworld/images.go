@@ -41,11 +41,11 @@ type Image struct {
 }
 
 // buildImages creates the per-arch images and the index of one image name.
-func buildImages(arches []string) (v1.ImageIndex, map[string]v1.Image, error) {
+func buildImages(arches []string, layerSize int64) (v1.ImageIndex, map[string]v1.Image, error) {
 	imgs := map[string]v1.Image{}
 	var adds []ggcrmutate.IndexAddendum
 	for _, arch := range arches {
-		img, err := random.Image(512, 2)
+		img, err := random.Image(layerSize, 2)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -81,7 +81,14 @@ func (w *World) imageSignature(repo string, digest v1.Hash, o SignOptions, fault
 		sum := sha256.Sum256([]byte("another image " + digest.String()))
 		signedDigest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 	}
-	backing, err := name.NewDigest(BackingRegistry + "/" + strings.TrimSuffix(repo, "") + "@" + signedDigest.String())
+	named := repo
+	if fault == FaultPayloadName {
+		named = "kube-scheduler"
+		if strings.HasPrefix(repo, "kube-scheduler") {
+			named = "kube-proxy"
+		}
+	}
+	backing, err := name.NewDigest(BackingRegistry + "/" + named + "@" + signedDigest.String())
 	if err != nil {
 		return nil, nil, err
 	}

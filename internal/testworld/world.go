@@ -51,6 +51,9 @@ type Options struct {
 	Small bool
 	// FileSize is the size of each binary and tarball (default 1 KiB).
 	FileSize int
+	// ImageLayerSize is the size of each of an image's two layers
+	// (default 512 bytes).
+	ImageLayerSize int64
 	// Latency is added to every HTTP request, to imitate a wide-area network.
 	Latency time.Duration
 	// Faults to inject.
@@ -58,6 +61,11 @@ type Options struct {
 	// Dir receives trusted_root.json, world.json and env; default a new
 	// temporary directory, removed by Close.
 	Dir string
+	// Registry, when set, is a registry already running on loopback
+	// (host:port, plain http; e.g. distribution's registry process) to push
+	// the release to, instead of the in-process one. Latency and HTTP
+	// faults do not apply to it.
+	Registry string
 }
 
 // World is a complete signed Kubernetes release on loopback.
@@ -81,15 +89,16 @@ type World struct {
 	// TUF.URL; its TUF root is TUF.Root (also DIR/tuf-root.json).
 	TUF *TUFRepo
 
-	foreign         *Sigstore
-	trustedRootJSON []byte
-	site            map[string][]byte
-	siteMu          sync.RWMutex
-	servers         []*http.Server
-	faultsBy        map[string]FaultKind
-	httpF           map[string]*httpFaults
-	transport       http.RoundTripper
-	tempDir         bool
+	foreign          *Sigstore
+	externalRegistry bool
+	trustedRootJSON  []byte
+	site             map[string][]byte
+	siteMu           sync.RWMutex
+	servers          []*http.Server
+	faultsBy         map[string]FaultKind
+	httpF            map[string]*httpFaults
+	transport        http.RoundTripper
+	tempDir          bool
 }
 
 // File is a release file and its published side files.
@@ -132,9 +141,15 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err != nil {
 		return nil, err
 	}
-	regURL, err := w.serve(regH)
-	if err != nil {
-		return nil, err
+	regURL := "http://" + o.Registry
+	if o.Registry == "" {
+		if regURL, err = w.serve(regH); err != nil {
+			return nil, err
+		}
+	} else if host, _, err := net.SplitHostPort(o.Registry); err != nil || !isLoopback(host) {
+		return nil, fmt.Errorf("registry %q: want host:port on loopback", o.Registry)
+	} else {
+		w.externalRegistry = true
 	}
 	rekorH := &httpFaults{}
 	w.httpF["rekor"] = rekorH
@@ -173,14 +188,19 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err := w.buildFiles(o.FileSize); err != nil {
 		return nil, err
 	}
-	if err := w.buildImages(ctx); err != nil {
+	if o.ImageLayerSize <= 0 {
+		o.ImageLayerSize = 512
+	}
+	if err := w.buildImages(ctx, o.ImageLayerSize); err != nil {
 		return nil, err
 	}
 	w.buildSBOM()
 	if err := w.checkFaultTargets(); err != nil {
 		return nil, err
 	}
-	w.installHTTPFaults()
+	if err := w.installHTTPFaults(); err != nil {
+		return nil, err
+	}
 	// The wide-area latency applies once the world is built.
 	for _, h := range w.httpF {
 		h.setLatency(o.Latency)
@@ -386,7 +406,7 @@ func (w *World) imageHistory(repo, arch string) []artifacts.Identity {
 	return []artifacts.Identity{artifacts.ImageSigner}
 }
 
-func (w *World) buildImages(ctx context.Context) error {
+func (w *World) buildImages(ctx context.Context, layerSize int64) error {
 	byName := map[string][]artifacts.Artifact{}
 	var names []string
 	for _, a := range w.Release.Artifacts {
@@ -423,7 +443,7 @@ func (w *World) buildImages(ctx context.Context) error {
 		if len(arches) == 0 {
 			arches = []string{"amd64"}
 		}
-		idx, imgs, err := buildImages(arches)
+		idx, imgs, err := buildImages(arches, layerSize)
 		if err != nil {
 			return err
 		}
@@ -542,7 +562,7 @@ func (w *World) checkFaultTargets() error {
 	return errors.Join(errs...)
 }
 
-func (w *World) installHTTPFaults() {
+func (w *World) installHTTPFaults() error {
 	for _, f := range w.Faults {
 		if !f.Kind.IsHTTP() {
 			continue
@@ -551,8 +571,20 @@ func (w *World) installHTTPFaults() {
 			w.httpF["site"].add(w.releasePrefix()+f.Target, f.Kind, f.Times)
 			continue
 		}
+		if w.externalRegistry {
+			return fmt.Errorf("fault %s: HTTP faults cannot be injected into an external registry", f)
+		}
 		w.httpF["registry"].add("/v2/"+f.Target+"/", f.Kind, f.Times)
 	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,7 @@ import (
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
-func auditor(t *testing.T, w *testworld.World) *audit.Auditor {
+func auditor(t testing.TB, w *testworld.World) *audit.Auditor {
 	t.Helper()
 	trust, err := verify.LoadTrustedRoot(w.TrustedRootPath)
 	if err != nil {

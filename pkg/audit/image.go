@@ -33,7 +33,7 @@ func (a *Auditor) Image(ctx context.Context, r *artifacts.Release, art artifacts
 		return errorVerdict(v, err)
 	}
 	v.Digest, v.DigestSource = m.Digest, "registry"
-	return a.imageSignatures(ctx, s, v, m.Repository)
+	return a.imageSignatures(ctx, s, v, m.Repository, art.Name)
 }
 
 // ImageRef verifies an image by reference, a tag or a digest, as
@@ -87,7 +87,7 @@ func (a *Auditor) ImageRef(ctx context.Context, ref string, platform *artifacts.
 	}
 	verdicts := make([]verify.Verdict, len(jobs))
 	a.each(len(jobs), func(i int) {
-		verdicts[i] = a.imageSignatures(ctx, s, jobs[i], m.Repository)
+		verdicts[i] = a.imageSignatures(ctx, s, jobs[i], m.Repository, "")
 	})
 	return append(verdicts, out...)
 }
@@ -114,19 +114,22 @@ func (a *Auditor) each(n int, fn func(i int)) {
 
 // imageSignatures fetches and verifies the signatures of v.Digest in
 // repository (registry/repository).
-func (a *Auditor) imageSignatures(ctx context.Context, s *evidence.ImageSession, v verify.Verdict, repository string) verify.Verdict {
+//
+// name is the image's name in its release ("kube-apiserver"), which the
+// signed payloads must name; "" for an image known only by reference.
+func (a *Auditor) imageSignatures(ctx context.Context, s *evidence.ImageSession, v verify.Verdict, repository, name string) verify.Verdict {
 	sigs, err := s.Signatures(ctx, repository, v.Digest)
 	if err != nil {
 		return errorVerdict(v, err)
 	}
-	return a.judgeImage(v, sigs)
+	return a.judgeImage(v, sigs, name)
 }
 
 // judgeImage verifies every signature found for v's digest. Verified when
 // one passes; failed when every one is rejected; error when none passes
 // and some could not be fetched (they might have passed); unsigned when
 // none is published.
-func (a *Auditor) judgeImage(v verify.Verdict, sigs []*evidence.ImageSignature) verify.Verdict {
+func (a *Auditor) judgeImage(v verify.Verdict, sigs []*evidence.ImageSignature, name string) verify.Verdict {
 	d, err := verify.ParseDigest(v.Digest)
 	if err != nil {
 		return errorVerdict(v, err)
@@ -147,7 +150,7 @@ func (a *Auditor) judgeImage(v verify.Verdict, sigs []*evidence.ImageSignature) 
 		case s.Source == evidence.SourceReferrer:
 			res = verify.ImageBundle(s.Bundle, d, a.Trust, v.Artifact.Signer)
 		default:
-			res = verify.ImageSignature(s.Bundle, s.Payload, d, a.Trust, v.Artifact.Signer)
+			res = verify.ImageSignatureOf(s.Bundle, s.Payload, d, name, a.Trust, v.Artifact.Signer)
 		}
 		results, from = append(results, res), append(from, s)
 	}

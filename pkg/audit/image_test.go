@@ -128,6 +128,7 @@ func TestImageForgeries(t *testing.T) {
 		{testworld.FaultGarbageSignature, target, verify.StatusFailed, verify.ErrBundleInvalid},
 		{testworld.FaultPayloadDigest, target, verify.StatusFailed, verify.ErrPayloadMismatch},
 		{testworld.FaultPayloadDigest, "kube-proxy", verify.StatusFailed, verify.ErrPayloadMismatch},
+		{testworld.FaultPayloadName, target, verify.StatusFailed, verify.ErrPayloadMismatch},
 		{testworld.FaultUnsigned, target, verify.StatusUnsigned, nil},
 		{testworld.FaultMissing, target, verify.StatusMissing, nil},
 		{testworld.FaultHTTP500, target, verify.StatusError, nil},

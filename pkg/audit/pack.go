@@ -191,7 +191,11 @@ func (a *Auditor) fetchImage(ctx context.Context, r *artifacts.Release, art arti
 	}
 	e.Digest, e.DigestSource = m.Digest, "registry"
 	if images != nil {
-		if err := s.CopyToLayout(ctx, m, images); err != nil {
+		cs, err := a.Fetcher.ContentSession()
+		if err != nil {
+			return err
+		}
+		if err := cs.CopyToLayout(ctx, m, images); err != nil {
 			return err
 		}
 	}
@@ -348,7 +352,7 @@ func (a *Auditor) offlineArtifact(ctx context.Context, r *artifacts.Release, art
 	if len(sigs) == 0 {
 		return failedVerdict(v, "bundle", verify.ErrBundleInvalid, "a signature in the pack", "none")
 	}
-	return a.judgeImage(v, sigs)
+	return a.judgeImage(v, sigs, art.Name)
 }
 
 func (a *Auditor) offlineBlobSignature(p *evidence.Pack, s evidence.PackSignature, art artifacts.Artifact, d verify.Digest) *verify.SignatureResult {

@@ -287,7 +287,8 @@ func TestTamperedPacks(t *testing.T) {
 }
 
 func TestPackWithImages(t *testing.T) {
-	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}})
+	// Layers of 3 MiB: larger than any bound on signatures or manifests.
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}, ImageLayerSize: 3 << 20})
 	dir := fetchPack(t, w, audit.FetchOptions{WithImages: true})
 	vs, err := offline(t, w, dir, audit.OfflineOptions{})
 	if err != nil {

@@ -18,6 +18,10 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
 
+// MaxDownload bounds one release file (the largest Kubernetes tarballs
+// are a few hundred MiB).
+const MaxDownload = 16 << 30
+
 // Limits of side files.
 const (
 	maxSumFile  = 4 << 10
@@ -210,10 +214,16 @@ func (h *Hasher) Sums() Sums {
 func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, error) {
 	var sums Sums
 	err := f.HTTP.Stream(ctx, url, func(body io.Reader, size int64) error {
+		if size > MaxDownload {
+			return fmt.Errorf("%w: %d bytes announced, at most %d are downloaded", ErrBodyTooLarge, size, int64(MaxDownload))
+		}
 		h := NewHasher()
-		n, err := io.Copy(io.MultiWriter(h, w), body)
+		n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, MaxDownload+1))
 		if err != nil {
 			return fmt.Errorf("download interrupted after %d bytes: %w", n, err)
+		}
+		if n > MaxDownload {
+			return fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, int64(MaxDownload))
 		}
 		if size >= 0 && n != size {
 			return fmt.Errorf("download incomplete: %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)

@@ -63,6 +63,9 @@ func CheckURL(raw string) error {
 	if u.User != nil {
 		return fmt.Errorf("%q: credentials in URLs are not accepted", Redact(raw))
 	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: a base URL takes no query or fragment", Redact(raw))
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -70,9 +73,9 @@ func CheckURL(raw string) error {
 		if IsLoopback(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%q: %w", raw, ErrInsecureURL)
+		return fmt.Errorf("%q: %w", Redact(raw), ErrInsecureURL)
 	default:
-		return fmt.Errorf("%q: unsupported scheme %q (want https)", raw, u.Scheme)
+		return fmt.Errorf("%q: unsupported scheme %q (want https)", Redact(raw), u.Scheme)
 	}
 }
 

@@ -78,8 +78,9 @@ func WithTransport(rt http.RoundTripper) HTTPOption {
 func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 	c := &HTTPClient{
 		client: &http.Client{
-			Timeout:   30 * time.Second,
-			Transport: NewTransport(),
+			Timeout:       30 * time.Second,
+			Transport:     NewTransport(),
+			CheckRedirect: checkRedirect,
 		},
 		attempts:   4,
 		backoff:    200 * time.Millisecond,
@@ -104,6 +105,18 @@ func NewTransport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 20 * time.Second,
 	}
+}
+
+// checkRedirect follows at most 10 redirects, each to https (or http on
+// loopback): a redirect never downgrades to plain http.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after %d redirects", len(via))
+	}
+	if err := CheckURL(req.URL.String()); err != nil {
+		return fmt.Errorf("redirect refused: %w", err)
+	}
+	return nil
 }
 
 // Client returns the underlying *http.Client, e.g. for go-containerregistry.
@@ -285,28 +298,34 @@ func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Rea
 }
 
 func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), err)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	// A download may take longer than one request's timeout: the client
-	// timeout bounds headers; the context bounds the whole.
+	// A download may take longer than one request's timeout: the transport
+	// bounds the wait for headers, and each read is bounded by the request
+	// timeout (idleBody), so a stalled body never hangs.
 	client := *c.client
 	client.Timeout = 0
 	resp, err := client.Do(req)
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), unwrapURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
+		cancel(nil)
 		he := &HTTPError{Method: http.MethodGet, URL: Redact(url), StatusCode: resp.StatusCode}
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
 			return nil, &retryAfterError{HTTPError: he, after: d}
 		}
 		return nil, he
 	}
+	resp.Body = newIdleBody(resp.Body, c.client.Timeout, cancel)
 	return resp, nil
 }
 

@@ -168,6 +168,23 @@ func (f *Fetcher) httpClient() *HTTPClient {
 	return f.HTTP
 }
 
+// ContentSession is an ImageSession for copying image content (layers of
+// any size, streamed, each read bounded by the request timeout).
+func (f *Fetcher) ContentSession() (*ImageSession, error) {
+	opts := f.registryOptions(context.Background())
+	h := f.httpClient()
+	inner := h.Client().Transport
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	opts = append(opts, remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout, stream: true}))
+	p, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &ImageSession{f: f, puller: p}, nil
+}
+
 func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 	h := f.httpClient()
 	inner := h.Client().Transport
@@ -527,11 +544,25 @@ func isNetworkError(err error) bool {
 type registryTransport struct {
 	inner   http.RoundTripper
 	timeout time.Duration
+	// stream passes image content (layers, configs) through as it arrives,
+	// bounded by an idle timeout instead of a size: for copying images.
+	// Manifests are still bounded and buffered.
+	stream bool
 }
 
 func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !IsLoopback(req.URL.Hostname()) {
 		return nil, fmt.Errorf("%s: %w", Redact(req.URL.String()), ErrInsecureURL)
+	}
+	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
+		ctx, cancel := context.WithCancelCause(req.Context())
+		resp, err := t.inner.RoundTrip(req.WithContext(ctx))
+		if err != nil {
+			cancel(nil)
+			return nil, err
+		}
+		resp.Body = newIdleBody(resp.Body, t.timeout, cancel)
+		return resp, nil
 	}
 	ctx, cancel := req.Context(), context.CancelFunc(func() {})
 	if t.timeout > 0 {

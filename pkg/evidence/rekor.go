@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/go-openapi/strfmt"
+	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
 )
 
@@ -51,7 +54,7 @@ func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, er
 		return nil, fmt.Errorf("rekor search %s: malformed answer: %w", hash, err)
 	}
 	if len(uuids) > maxSearchResults {
-		uuids = uuids[:maxSearchResults]
+		return nil, fmt.Errorf("rekor search %s: %d entries, more than the %d k8sverify reads: name the release (--version) so the signature can be looked up directly", hash, len(uuids), maxSearchResults)
 	}
 	for _, u := range uuids {
 		if !uuidRE.MatchString(u) {
@@ -87,10 +90,63 @@ func (c *RekorClient) Entry(ctx context.Context, uuid string) (*models.LogEntryA
 	return nil, errors.New("unreachable")
 }
 
-// FindEntries returns the log entries for digest whose hashedrekord body
-// records exactly this signature and certificate (certDER). Entries of
-// other signatures of the same digest are dropped.
+// FindEntries returns the log entries that record exactly this
+// hashedrekord: digest, signature and certificate (certDER). It asks Rekor
+// for the entry itself (POST /api/v1/log/entries/retrieve with the
+// proposed entry, as cosign does), so that unrelated entries for the same
+// digest, which anyone can log, cannot crowd it out. A server without that
+// endpoint is searched by digest (POST /api/v1/index/retrieve) instead.
 func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
+	entries, err := c.retrieveProposed(ctx, digestHex, sig, certDER)
+	var he *HTTPError
+	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
+		return c.searchEntries(ctx, digestHex, sig, certDER)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*models.LogEntryAnon
+	for _, e := range entries {
+		if RecordsSignature(e, sig, certDER) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (c *RekorClient) retrieveProposed(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})
+	alg := models.HashedrekordV001SchemaDataHashAlgorithmSha256
+	proposed := &models.Hashedrekord{
+		APIVersion: swag.String("0.0.1"),
+		Spec: models.HashedrekordV001Schema{
+			Data: &models.HashedrekordV001SchemaData{Hash: &models.HashedrekordV001SchemaDataHash{Algorithm: &alg, Value: &digestHex}},
+			Signature: &models.HashedrekordV001SchemaSignature{
+				Content:   strfmt.Base64(sig),
+				PublicKey: &models.HashedrekordV001SchemaSignaturePublicKey{Content: strfmt.Base64(certPEM)},
+			},
+		},
+	}
+	q := &models.SearchLogQuery{}
+	q.SetEntries([]models.ProposedEntry{proposed})
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.http.PostJSON(ctx, c.base+"/api/v1/log/entries/retrieve", body, maxRekorResponse)
+	if err != nil {
+		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, err)
+	}
+	return parseEntryList(data)
+}
+
+// maxRetrieveBatch is what one POST /api/v1/log/entries/retrieve may ask.
+const maxRetrieveBatch = 10
+
+// searchEntries searches the index by digest and reads the entries in
+// batches, keeping those that record this signature. More candidates than
+// maxSearchResults is an error, never a silent cut.
+func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
 	uuids, err := c.SearchHash(ctx, "sha256:"+digestHex)
 	if err != nil {
 		return nil, err
@@ -103,6 +159,26 @@ func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, ce
 		}
 		if RecordsSignature(e, sig, certDER) {
 			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func parseEntryList(data []byte) ([]*models.LogEntryAnon, error) {
+	var list []map[string]models.LogEntryAnon
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("rekor: malformed answer: %w", err)
+	}
+	if len(list) > maxRetrieveBatch {
+		return nil, fmt.Errorf("rekor: %d entries where at most %d were asked for", len(list), maxRetrieveBatch)
+	}
+	var out []*models.LogEntryAnon
+	for _, m := range list {
+		for uuid, e := range m {
+			if e.Body == nil || e.IntegratedTime == nil || e.LogIndex == nil || e.LogID == nil {
+				return nil, fmt.Errorf("rekor entry %s: incomplete entry", uuid)
+			}
+			out = append(out, &e)
 		}
 	}
 	return out, nil

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
@@ -35,6 +38,34 @@ const maxPayload = 64 << 10
 // registry). Then the bundle must verify for sha256(payload) under the
 // identity, exactly as Bundle checks a blob signature.
 func ImageSignature(b *bundle.Bundle, payload []byte, imageDigest Digest, trust *Trust, identity artifacts.Identity) *SignatureResult {
+	return ImageSignatureOf(b, payload, imageDigest, "", trust, identity)
+}
+
+// knownArches are the architecture suffixes of per-arch image names.
+var knownArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le"}
+
+// NamesImage reports whether a docker-reference names the image called
+// name: its last path element is name, or name-<arch> (the per-arch
+// images of a release), whatever registry it names.
+func NamesImage(dockerReference, name string) bool {
+	last := path.Base(dockerReference)
+	if i := strings.IndexAny(last, ":@"); i >= 0 {
+		last = last[:i]
+	}
+	want := path.Base(name)
+	if last == want {
+		return true
+	}
+	arch, ok := strings.CutPrefix(last, want+"-")
+	return ok && slices.Contains(knownArches, arch)
+}
+
+// ImageSignatureOf is ImageSignature for an image known by name, e.g.
+// "kube-apiserver" of a release: the payload's docker-reference must also
+// name that image (its registry may be any), so that a signed image of
+// another name served under this one is rejected. An empty name skips
+// that check (an image given only by reference).
+func ImageSignatureOf(b *bundle.Bundle, payload []byte, imageDigest Digest, name string, trust *Trust, identity artifacts.Identity) *SignatureResult {
 	r := &SignatureResult{}
 	if imageDigest.IsZero() {
 		return r.fail("policy", ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
@@ -54,6 +85,10 @@ func ImageSignature(b *bundle.Bundle, payload []byte, imageDigest Digest, trust 
 	if signed, err := ParseDigest(p.Critical.Image.DockerManifestDigest); err != nil || signed != imageDigest {
 		r.Signer = signerOf(b)
 		return r.fail("payload", ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
+	}
+	if name != "" && !NamesImage(r.DockerReference, name) {
+		r.Signer = signerOf(b)
+		return r.fail("payload", ErrPayloadMismatch, "a signature of the image "+name+" (…/"+path.Base(name)+" or …/"+path.Base(name)+"-<arch>)", "a signature of "+orNone(r.DockerReference), nil)
 	}
 	r.pass("payload", want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
 	sum := sha256.Sum256(payload)

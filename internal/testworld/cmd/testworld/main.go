@@ -46,6 +46,7 @@ func main() {
 	flag.DurationVar(&o.Latency, "latency", 0, "latency added to every HTTP request (e.g. 50ms)")
 	flag.BoolVar(&o.Small, "small", false, "a small release: linux/amd64 and linux/arm64, two images")
 	flag.IntVar(&o.FileSize, "file-size", 1024, "size of each binary and tarball in bytes")
+	flag.StringVar(&o.Registry, "registry", "", "push to this registry on loopback (host:port, e.g. distribution's registry) instead of the in-process one")
 	flag.StringVar(&kinds, "kind", "", "restrict to kinds, comma separated (binary,tarball,image)")
 	flag.Var(&faults, "fault", "inject a fault KIND=TARGET or KIND*N=TARGET (repeatable); kinds: "+faultKinds())
 	flag.Parse()

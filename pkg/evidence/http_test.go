@@ -1,0 +1,110 @@
+package evidence_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+)
+
+func fastClient() *evidence.HTTPClient {
+	return evidence.NewHTTPClient(evidence.WithTimeout(time.Second), evidence.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
+}
+
+func TestGetRetriesThenSucceeds(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		case 2:
+			http.Error(w, "oops", http.StatusBadGateway)
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	data, err := fastClient().Get(context.Background(), srv.URL, 16)
+	if err != nil || string(data) != "ok" || n.Load() != 3 {
+		t.Fatalf("got %q, %v after %d requests", data, err, n.Load())
+	}
+}
+
+func TestGetErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/404":
+			http.NotFound(w, r)
+		case "/big":
+			io.WriteString(w, strings.Repeat("x", 100))
+		case "/500":
+			http.Error(w, "down", http.StatusInternalServerError)
+		case "/redirect-http":
+			http.Redirect(w, r, "http://example.com/file", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	c := fastClient()
+	if _, err := c.Get(context.Background(), srv.URL+"/404", 16); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("404: %v", err)
+	}
+	if _, err := c.Get(context.Background(), srv.URL+"/big", 16); !errors.Is(err, evidence.ErrBodyTooLarge) {
+		t.Errorf("body over the limit: %v", err)
+	}
+	var he *evidence.HTTPError
+	if _, err := c.Get(context.Background(), srv.URL+"/500", 16); !errors.As(err, &he) || he.StatusCode != 500 {
+		t.Errorf("500: %v", err)
+	}
+	if _, err := c.Get(context.Background(), srv.URL+"/redirect-http", 16); !errors.Is(err, evidence.ErrInsecureURL) {
+		t.Errorf("a redirect to plain http on a remote host: %v", err)
+	}
+}
+
+// A body that stops arriving ends with ErrStalled after the timeout,
+// however large the file.
+func TestStreamStalls(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := evidence.NewHTTPClient(evidence.WithTimeout(200*time.Millisecond), evidence.WithAttempts(1))
+	_, err := (&evidence.Fetcher{HTTP: c}).Download(context.Background(), srv.URL, io.Discard)
+	if !errors.Is(err, evidence.ErrStalled) {
+		t.Fatalf("want ErrStalled, got %v", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://dl.k8s.io":              true,
+		"http://127.0.0.1:8080":          true,
+		"http://localhost:1":             true,
+		"http://[::1]:1":                 true,
+		"http://dl.k8s.io":               false,
+		"https://user:pw@dl.k8s.io":      false,
+		"https://dl.k8s.io?token=secret": false,
+		"ftp://dl.k8s.io":                false,
+		"dl.k8s.io":                      false,
+	} {
+		err := evidence.CheckURL(raw)
+		if (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v", raw, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), ":pw@")) {
+			t.Errorf("CheckURL(%q) leaks a credential: %v", raw, err)
+		}
+	}
+}
