@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/.demo
 
-.PHONY: all build test vet unit bench fuzz demo e2e tools clean
+.PHONY: all build test vet unit bench fuzz demo e2e tools release-check clean
 
 COSIGN_VERSION := v2.6.5
 REGISTRY_VERSION := v3.1.2
@@ -48,6 +48,11 @@ bin/cosign:
 
 bin/registry:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+
+# release-check validates .goreleaser.yaml (release archives only; never
+# needed to build or test).
+release-check:
+	$(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1 check
 
 clean:
 	rm -rf bin .demo
