@@ -61,6 +61,9 @@ func runFetch(ctx context.Context, g *globalOptions, o *fetchOptions, ver string
 	if err != nil {
 		return err
 	}
+	if err := checkVersion(ver); err != nil {
+		return err
+	}
 	listing, err := loadRelease(ctx, g, ver, false)
 	if err != nil {
 		return err

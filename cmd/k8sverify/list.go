@@ -90,6 +90,17 @@ func runList(ctx context.Context, g *globalOptions, o *listOptions, version stri
 	return report.WriteReleaseTable(stdout, rel)
 }
 
+// checkVersion rejects a malformed VERSION before anything else happens.
+func checkVersion(s string) error {
+	if _, ok := artifacts.ParseLatest(s); ok {
+		return nil
+	}
+	if _, err := artifacts.ParseVersion(s); err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
 // loadRelease resolves VERSION and lists the release: from the embedded
 // catalog offline; online from the release SBOM and the catalog.
 func loadRelease(ctx context.Context, g *globalOptions, version string, offline bool) (*artifacts.ReleaseListing, error) {

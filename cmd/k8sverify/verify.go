@@ -77,15 +77,14 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	if err != nil {
 		return err
 	}
+	if err := checkVersion(ver); err != nil {
+		return err
+	}
 	if o.offline || o.evidence != "" || o.files != "" {
 		return runVerifyOffline(ctx, g, o, ver, stdout, stderr)
 	}
 	if o.outDir != "" && !o.download {
 		return usageErrorf("--out keeps downloaded files: it needs --download")
-	}
-	trust, err := loadTrust(g)
-	if err != nil {
-		return err
 	}
 	listing, err := loadRelease(ctx, g, ver, false)
 	if err != nil {
@@ -93,6 +92,10 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	}
 	rel := listing.Release.Filter(kinds, platforms)
 	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {
+		return err
+	}
+	trust, err := loadTrust(g)
+	if err != nil {
 		return err
 	}
 	for _, w := range listing.Warnings {

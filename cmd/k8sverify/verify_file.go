@@ -49,9 +49,10 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 	if o.output != "table" && o.output != "json" && o.output != "junit" {
 		return usageErrorf("-o %q: want table, json or junit", o.output)
 	}
-	trust, err := loadTrust(g)
-	if err != nil {
-		return err
+	if o.version != "" {
+		if err := checkVersion(o.version); err != nil {
+			return err
+		}
 	}
 	var rel *artifacts.Release
 	release := ""
@@ -61,6 +62,10 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 			return err
 		}
 		rel, release = listing.Release, listing.Release.Version.String()
+	}
+	trust, err := loadTrust(g)
+	if err != nil {
+		return err
 	}
 	a := newAuditor(g, trust)
 	var verdicts []verify.Verdict
