@@ -288,10 +288,12 @@ func (a *Auditor) offlineArtifact(ctx context.Context, r *artifacts.Release, art
 	}
 	switch e.State {
 	case evidence.StateMissing:
-		v.Status, v.Reason = verify.StatusMissing, "not published when the pack was fetched"
+		v.Status, v.Reason = verify.StatusMissing, "not published when the pack was fetched (as the pack says; not verifiable offline)"
 		return v
 	case evidence.StateUnsigned:
-		return unsignedVerdict(v, art)
+		v = unsignedVerdict(v, art)
+		v.Reason += " (as the pack says; not verifiable offline)"
+		return v
 	case evidence.StateError:
 		v.Status, v.Reason = verify.StatusError, "could not be fetched into the pack: "+e.Detail
 		return v
