@@ -53,17 +53,23 @@ type LogEntry struct {
 	ArtifactHash   string // "sha256:<hex>", the index key
 }
 
-// NewRekorLog creates an empty log served at baseURL.
-func NewRekorLog(baseURL string) (*RekorLog, error) {
+// newLogKey makes a transparency log's key: its signer and its log ID.
+func newLogKey() (*ecdsa.PrivateKey, signature.SignerVerifier, [32]byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, [32]byte{}, err
 	}
 	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
 	if err != nil {
-		return nil, err
+		return nil, nil, [32]byte{}, err
 	}
 	id, err := keyID(key.Public())
+	return key, signer, id, err
+}
+
+// NewRekorLog creates an empty log served at baseURL.
+func NewRekorLog(baseURL string) (*RekorLog, error) {
+	key, signer, id, err := newLogKey()
 	if err != nil {
 		return nil, err
 	}

@@ -471,15 +471,7 @@ func NewRekorV2Log(baseURL string) (*RekorV2Log, error) {
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("rekor v2 base URL %q: need a host name", baseURL)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	id, err := keyID(key.Public())
+	key, signer, id, err := newLogKey()
 	if err != nil {
 		return nil, err
 	}

@@ -24,18 +24,7 @@ const (
 // verifier and the world's trusted root, after a round trip through JSON
 // (bundle and trusted root alike).
 func TestBundlesVerifyWithSigstoreGo(t *testing.T) {
-	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsa, err := testworld.NewTimestampAuthority()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tsa, v2 := newInstance(t)
 	path := filepath.Join(t.TempDir(), "trusted_root.json")
 	if err := s.WriteTrustedRootWith(path, tsa, v2); err != nil {
 		t.Fatal(err)
@@ -179,18 +168,7 @@ func TestBundleForgeriesAreRejectedBySigstoreGo(t *testing.T) {
 }
 
 func TestTimestampOutsideCertificateValidity(t *testing.T) {
-	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsa, err := testworld.NewTimestampAuthority()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tsa, v2 := newInstance(t)
 	tr, err := s.TrustedRootWith(tsa, v2)
 	if err != nil {
 		t.Fatal(err)
@@ -220,18 +198,7 @@ func TestTimestampOutsideCertificateValidity(t *testing.T) {
 // rejects a forged one.
 func TestBundlesVerifyWithCosignCLI(t *testing.T) {
 	cosign := testworld.CosignBinary(t)
-	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsa, err := testworld.NewTimestampAuthority()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tsa, v2 := newInstance(t)
 	dir := t.TempDir()
 	rootPath := filepath.Join(dir, "trusted_root.json")
 	if err := s.WriteTrustedRootWith(rootPath, tsa, v2); err != nil {
@@ -295,4 +262,23 @@ func marshal(b *bundle.Bundle, err error) ([]byte, error) {
 		return nil, err
 	}
 	return b.MarshalJSON()
+}
+
+// newInstance makes a virtual Sigstore with a timestamp authority and a
+// Rekor v2 log beside it.
+func newInstance(t *testing.T) (*testworld.Sigstore, *testworld.TimestampAuthority, *testworld.RekorV2Log) {
+	t.Helper()
+	s, err := testworld.NewSigstore("http://127.0.0.1:1/rekor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa, err := testworld.NewTimestampAuthority()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := testworld.NewRekorV2Log("https://log2025-1.rekor.testworld.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tsa, v2
 }
