@@ -88,6 +88,9 @@ type World struct {
 	// TUF is a TUF repository distributing the trusted root, served at
 	// TUF.URL; its TUF root is TUF.Root (also DIR/tuf-root.json).
 	TUF *TUFRepo
+	// TSA is the world's timestamp authority, in its trusted root, for
+	// bundles with RFC 3161 timestamps (Sigstore.MessageSignatureBundle).
+	TSA *TimestampAuthority
 
 	foreign          *Sigstore
 	externalRegistry bool
@@ -607,7 +610,11 @@ func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *World) buildTUF() error {
-	root, err := w.Sigstore.TrustedRoot()
+	var err error
+	if w.TSA, err = NewTimestampAuthority(); err != nil {
+		return err
+	}
+	root, err := w.Sigstore.TrustedRootWith(w.TSA)
 	if err != nil {
 		return err
 	}
