@@ -134,7 +134,7 @@ artifact digest, and the Rekor transparency-log proof.`,
 	f.IntVar(&g.concurrency, "concurrency", envInt("K8SVERIFY_CONCURRENCY", 16), "artifacts checked at once ($K8SVERIFY_CONCURRENCY)")
 	f.DurationVar(&g.timeout, "timeout", envDuration("K8SVERIFY_TIMEOUT", 30*time.Second), "timeout of each network request ($K8SVERIFY_TIMEOUT)")
 	f.StringVar(&g.cacheDir, "cache-dir", env("K8SVERIFY_CACHE_DIR", ""), "cache for TUF metadata (default: the user cache dir) ($K8SVERIFY_CACHE_DIR)")
-	f.BoolVar(&g.quiet, "quiet", getenv("K8SVERIFY_QUIET") != "", "print only the report ($K8SVERIFY_QUIET)")
+	f.BoolVar(&g.quiet, "quiet", getenv("K8SVERIFY_QUIET") != "", "print only the report and warnings: no progress, no summary on stderr ($K8SVERIFY_QUIET)")
 	f.BoolVar(&g.noProgress, "no-progress", getenv("K8SVERIFY_NO_PROGRESS") != "", "no progress display on stderr ($K8SVERIFY_NO_PROGRESS)")
 
 	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g))

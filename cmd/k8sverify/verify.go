@@ -107,16 +107,16 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	p.finish()
 	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
 	rep.Incidents, rep.Warnings = rel.Incidents, listing.Warnings
-	return writeReport(stdout, stderr, rep, o.selection.output)
+	return writeReport(g, stdout, stderr, rep, o.selection.output)
 }
 
 // writeReport renders the report and returns the error carrying its exit
 // code: 0 all verified, 1 any failed, 3 any unsigned, missing or error.
-func writeReport(stdout, stderr io.Writer, rep *report.Report, format string) error {
+func writeReport(g *globalOptions, stdout, stderr io.Writer, rep *report.Report, format string) error {
 	if err := report.Write(stdout, rep, format); err != nil {
 		return &exitError{code: ExitIncomplete, err: fmt.Errorf("write report: %w", err)}
 	}
-	if format != "table" {
+	if format != "table" && !g.quiet {
 		fmt.Fprintln(stderr, rep.Summary)
 	}
 	switch rep.Worst() {
@@ -246,5 +246,5 @@ func runVerifyOffline(ctx context.Context, g *globalOptions, o *verifyOptions, v
 	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
 	rep.Incidents = rel.Incidents
 	rep.Warnings = append(rep.Warnings, "verified offline from the evidence pack "+o.evidence+", fetched "+p.Manifest.Created.Format(time.RFC3339))
-	return writeReport(stdout, stderr, rep, o.selection.output)
+	return writeReport(g, stdout, stderr, rep, o.selection.output)
 }

@@ -101,7 +101,7 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 	}
 	v = audit.Verdict(v, verify.BundleJSON(data, trust, verify.Policy{Identity: id, Digest: digest, AllowTrustedRootInChain: o.allowRootInChain}))
 	rep := report.New("k8sverify "+version, "", time.Now(), []verify.Verdict{v})
-	return writeReport(stdout, stderr, rep, o.output)
+	return writeReport(g, stdout, stderr, rep, o.output)
 }
 
 // blobDigest is the digest to verify: FILE's SHA-256, or the digest given

@@ -73,5 +73,5 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 		verdicts = append(verdicts, a.File(ctx, f, rel))
 	}
 	rep := report.New("k8sverify "+version, release, time.Now(), verdicts)
-	return writeReport(stdout, stderr, rep, o.output)
+	return writeReport(g, stdout, stderr, rep, o.output)
 }

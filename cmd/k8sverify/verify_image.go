@@ -73,7 +73,7 @@ func runVerifyImage(ctx context.Context, g *globalOptions, o *verifyImageOptions
 		verdicts = append(verdicts, a.ImageRef(ctx, qualify(ref, g.endpoints.Registry), platform)...)
 	}
 	rep := report.New("k8sverify "+version, "", time.Now(), verdicts)
-	return writeReport(stdout, stderr, rep, o.output)
+	return writeReport(g, stdout, stderr, rep, o.output)
 }
 
 // qualify puts a reference without a registry below registry.
