@@ -35,8 +35,9 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err} 
 // usageErrorf formats a usage error.
 func usageErrorf(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
 
-// exitCode returns the exit code err asks for; any other error is a
-// usage/configuration error (2) when it came from flag parsing, else 3.
+// exitCode returns the exit code err asks for. An error that carries none
+// comes from cobra itself (unknown command or flag, wrong arguments): a
+// usage error.
 func exitCode(err error) int {
 	if err == nil {
 		return ExitOK
@@ -45,5 +46,5 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	return ExitIncomplete
+	return ExitUsage
 }

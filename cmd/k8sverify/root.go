@@ -61,10 +61,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	code := exitCode(err)
 	var ee *exitError
-	if !errors.As(err, &ee) {
-		// cobra's own errors (unknown flag or command, bad arguments) are usage errors.
-		code = ExitUsage
-	}
 	if !errors.As(err, &ee) || ee.err != nil {
 		fmt.Fprintf(stderr, "k8sverify: %v\n", err)
 	}

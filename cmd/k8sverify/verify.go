@@ -104,7 +104,6 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	a := newAuditor(g, trust)
 	p := newProgress(g, stderr, len(rel.Artifacts))
 	verdicts := a.Release(ctx, rel, audit.Options{Download: o.download, OutDir: o.outDir}, p.done)
-	p.finish()
 	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
 	rep.Incidents, rep.Warnings = rel.Incidents, listing.Warnings
 	return writeReport(g, stdout, stderr, rep, o.selection.output)
@@ -187,8 +186,6 @@ func (p *progress) done(v verify.Verdict) {
 		fmt.Fprintf(p.w, "[%d/%d] %s: %s\n", p.n, p.total, v.Artifact.ID(), v.Status)
 	}
 }
-
-func (p *progress) finish() {}
 
 // runVerifyOffline verifies from an evidence pack with no network: the
 // release from the embedded catalog, the trust from --trusted-root or the

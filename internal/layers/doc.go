@@ -1,2 +1,4 @@
-// Package layers holds the test that pins k8sverify's import graph.
+// Package layers holds the test that pins the import graph of k8sverify's
+// packages, so the layers of DESIGN.md section 2 cannot leak into each
+// other.
 package layers

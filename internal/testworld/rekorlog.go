@@ -176,13 +176,6 @@ func (l *RekorLog) Search(artifactHash string) []string {
 	return append([]string(nil), l.byHash[artifactHash]...)
 }
 
-// Size is the number of entries.
-func (l *RekorLog) Size() int64 {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return int64(l.tree.Size())
-}
-
 func (l *RekorLog) origin() string {
 	host := "rekor.testworld.local"
 	if u, err := url.Parse(l.baseURL); err == nil && u.Hostname() != "" {

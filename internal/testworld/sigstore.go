@@ -11,7 +11,6 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
-	"os"
 	"sync"
 	"time"
 
@@ -270,19 +269,6 @@ func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 		map[string]*root.TransparencyLog{fmt.Sprintf("%x", s.ctLogID): ctLog},
 		nil,
 		map[string]*root.TransparencyLog{s.Log.LogIDHex(): rekor})
-}
-
-// WriteTrustedRoot writes trusted_root.json to path.
-func (s *Sigstore) WriteTrustedRoot(path string) error {
-	tr, err := s.TrustedRoot()
-	if err != nil {
-		return err
-	}
-	data, err := tr.MarshalJSON()
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
 }
 
 // CTLogPublicKeyPEM returns the CT log's public key (for cosign's

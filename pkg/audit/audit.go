@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -293,11 +292,6 @@ func localPath(r *artifacts.Release, art artifacts.Artifact) (string, error) {
 		return "", fmt.Errorf("refusing to write %q outside the output directory", art.Location)
 	}
 	return rel, nil
-}
-
-// SortVerdicts orders verdicts by kind, name and platform.
-func SortVerdicts(vs []verify.Verdict) {
-	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Artifact.ID() < vs[j].Artifact.ID() })
 }
 
 // Verdict turns signature results into a verdict on v's artifact.

@@ -27,11 +27,6 @@ type Endpoints struct {
 	RekorURL    string // Rekor transparency log, e.g. https://rekor.sigstore.dev
 }
 
-// DefaultEndpoints returns the public Kubernetes and Sigstore endpoints.
-func DefaultEndpoints() Endpoints {
-	return Endpoints{DownloadURL: DefaultDownloadURL, SBOMURL: DefaultSBOMURL, Registry: DefaultRegistry, RekorURL: DefaultRekorURL}
-}
-
 // Validate checks every URL: absolute, https (or http to a loopback host),
 // no credentials, no query. It normalises trailing slashes away.
 func (e *Endpoints) Validate() error {
@@ -55,10 +50,10 @@ func (e *Endpoints) Validate() error {
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("parse %q: %w", raw, err)
+		return fmt.Errorf("parse %q: %w", Redact(raw), err)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
+		return fmt.Errorf("%q is not an absolute URL", Redact(raw))
 	}
 	if u.User != nil {
 		return fmt.Errorf("%q: credentials in URLs are not accepted", Redact(raw))

@@ -15,8 +15,8 @@ var ErrStalled = errors.New("no data received within the timeout")
 // idleBody cancels its request when no byte arrives for d: a large
 // download may take long, but never stalls forever.
 type idleBody struct {
-	rc     io.ReadCloser
-	d      time.Duration
+	rc      io.ReadCloser
+	d       time.Duration
 	timer   *time.Timer
 	cancel  context.CancelCauseFunc
 	stalled atomic.Bool

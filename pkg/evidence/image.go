@@ -26,7 +26,6 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -372,9 +371,8 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) *
 		return malformed("bundle annotation: %v", err)
 	}
 	var entry *protorekor.TransparencyLogEntry
-	var body string
 	if rb != nil {
-		if entry, body, err = annotationEntry(rb); err != nil {
+		if entry, err = annotationEntry(rb); err != nil {
 			return malformed("bundle annotation: %v", err)
 		}
 		is.LogSource = LogFromAnnotation
@@ -385,7 +383,7 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) *
 		entries = append(entries, entry)
 	}
 	if s.f.Rekor != nil {
-		found, err := s.f.lookupEntries(ctx, digest[:], sigBytes, cert.Raw, body)
+		found, err := s.f.lookupEntries(ctx, digest[:], sigBytes, cert.Raw)
 		switch {
 		case err != nil && entry != nil:
 			is.LogLookupError = err // the annotation's signed entry timestamp stands on its own
@@ -404,35 +402,15 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) *
 	return is
 }
 
-// lookupEntries asks Rekor for the entries of a signature over digest,
-// with their inclusion proofs. When the annotation named the entry's body,
-// only that entry is fetched.
-func (f *Fetcher) lookupEntries(ctx context.Context, digest, sig, certDER []byte, body string) ([]*protorekor.TransparencyLogEntry, error) {
-	uuids, err := f.Rekor.SearchHash(ctx, "sha256:"+hex.EncodeToString(digest))
+// lookupEntries finds the Rekor entries that record exactly this
+// signature (RekorClient.FindEntries), in the bundle's form.
+func (f *Fetcher) lookupEntries(ctx context.Context, digest, sig, certDER []byte) ([]*protorekor.TransparencyLogEntry, error) {
+	entries, err := f.Rekor.FindEntries(ctx, hex.EncodeToString(digest), sig, certDER)
 	if err != nil {
 		return nil, err
 	}
-	if raw, err := base64.StdEncoding.DecodeString(body); err == nil && body != "" {
-		leaf := hex.EncodeToString(rfc6962.DefaultHasher.HashLeaf(raw))
-		var named []string
-		for _, u := range uuids {
-			if strings.HasSuffix(u, leaf) {
-				named = append(named, u)
-			}
-		}
-		if len(named) > 0 {
-			uuids = named
-		}
-	}
 	var out []*protorekor.TransparencyLogEntry
-	for _, u := range uuids {
-		e, err := f.Rekor.Entry(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		if !RecordsSignature(e, sig, certDER) {
-			continue
-		}
+	for _, e := range entries {
 		t, err := logEntry(e)
 		if err != nil {
 			continue // not usable; pkg/verify would reject it anyway
@@ -506,20 +484,20 @@ const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
 // annotationEntry turns cosign's bundle annotation (a Rekor signed entry
 // timestamp and the entry it signs) into a log entry without inclusion
 // proof; it returns the entry's body, base64.
-func annotationEntry(rb *cbundle.RekorBundle) (*protorekor.TransparencyLogEntry, string, error) {
+func annotationEntry(rb *cbundle.RekorBundle) (*protorekor.TransparencyLogEntry, error) {
 	body, ok := rb.Payload.Body.(string)
 	if !ok || body == "" {
-		return nil, "", errors.New("entry body is not a base64 string")
+		return nil, errors.New("entry body is not a base64 string")
 	}
 	if len(rb.SignedEntryTimestamp) == 0 {
-		return nil, "", errors.New("no signed entry timestamp")
+		return nil, errors.New("no signed entry timestamp")
 	}
 	it, idx, logID := rb.Payload.IntegratedTime, rb.Payload.LogIndex, rb.Payload.LogID
 	t, err := logEntry(&models.LogEntryAnon{
 		Body: body, IntegratedTime: &it, LogIndex: &idx, LogID: &logID,
 		Verification: &models.LogEntryAnonVerification{SignedEntryTimestamp: strfmt.Base64(rb.SignedEntryTimestamp)},
 	})
-	return t, body, err
+	return t, err
 }
 
 // registryError names what failed; a 404 wraps ErrNotFound.

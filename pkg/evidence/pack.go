@@ -238,9 +238,6 @@ func OpenPack(dir string) (*Pack, error) {
 // Close releases the pack.
 func (p *Pack) Close() error { return p.root.Close() }
 
-// Root is the pack's directory as an os.Root, for reading files inside it.
-func (p *Pack) Root() *os.Root { return p.root }
-
 // ReadBundle reads a bundle of the pack.
 func (p *Pack) ReadBundle(rel string) (*bundle.Bundle, error) {
 	data, err := p.read(rel, maxPackBundle)

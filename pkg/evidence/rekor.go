@@ -35,8 +35,6 @@ func NewRekorClient(h *HTTPClient, baseURL string) *RekorClient {
 	return &RekorClient{http: h, base: strings.TrimRight(baseURL, "/")}
 }
 
-// URL is the Rekor instance's base URL.
-func (c *RekorClient) URL() string { return c.base }
 
 // SearchHash returns the UUIDs of entries for an artifact hash
 // ("sha256:<hex>"): POST /api/v1/index/retrieve.

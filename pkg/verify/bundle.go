@@ -41,15 +41,6 @@ func LoadTrustedRoot(path string) (*Trust, error) {
 	return &Trust{Material: tr}, nil
 }
 
-// ParseTrustedRoot parses trusted_root.json content.
-func ParseTrustedRoot(data []byte) (*Trust, error) {
-	tr, err := root.NewTrustedRootFromJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("trusted root: %w", err)
-	}
-	return &Trust{Material: tr}, nil
-}
-
 // ParseBundle parses a Sigstore bundle (protobuf-specs JSON) as
 // sigstore-go does: a known media type (v0.1, v0.2, v0.3), a signature or
 // DSSE envelope, verification material, and the inclusion promises or

@@ -42,7 +42,7 @@ func ImageSignature(b *bundle.Bundle, payload []byte, imageDigest Digest, trust 
 }
 
 // knownArches are the architecture suffixes of per-arch image names.
-var knownArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le"}
+var knownArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le", "loong64"}
 
 // NamesImage reports whether a docker-reference names the image called
 // name: its last path element is name, or name-<arch> (the per-arch
