@@ -90,7 +90,7 @@ func runFetch(ctx context.Context, g *globalOptions, o *fetchOptions, ver string
 		return usageError(err)
 	}
 	defer pw.Close()
-	a := &audit.Auditor{Fetcher: newAuditor(g, nil).Fetcher, Concurrency: g.concurrency}
+	a := &audit.Auditor{Fetcher: newFetcher(g), Concurrency: g.concurrency}
 	m, ferr := a.Fetch(ctx, rel, pw, fo)
 	counts := map[string]int{}
 	for _, e := range m.Artifacts {

@@ -26,6 +26,8 @@ type globalOptions struct {
 	cacheDir    string
 	quiet       bool
 	noProgress  bool
+
+	http *evidence.HTTPClient // built once per run by httpClient
 }
 
 // tufSource returns the TUF repository and root the flags name.
@@ -44,9 +46,13 @@ func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
 	return src, nil
 }
 
-// httpClient returns the HTTP client configured by the global flags.
+// httpClient returns the run's HTTP client, configured by the global
+// flags: one per run, so every request shares its connections.
 func (g *globalOptions) httpClient() *evidence.HTTPClient {
-	return evidence.NewHTTPClient(evidence.WithTimeout(g.timeout))
+	if g.http == nil {
+		g.http = evidence.NewHTTPClient(evidence.WithTimeout(g.timeout))
+	}
+	return g.http
 }
 
 // Run runs the k8sverify command line with args and returns the exit code.

@@ -159,12 +159,13 @@ func loadTrust(g *globalOptions) (*verify.Trust, error) {
 }
 
 func newAuditor(g *globalOptions, trust *verify.Trust) *audit.Auditor {
+	return &audit.Auditor{Fetcher: newFetcher(g), Trust: trust, Concurrency: g.concurrency}
+}
+
+// newFetcher returns the evidence fetcher of the global flags.
+func newFetcher(g *globalOptions) *evidence.Fetcher {
 	h := g.httpClient()
-	return &audit.Auditor{
-		Fetcher:     &evidence.Fetcher{HTTP: h, Rekor: evidence.NewRekorClient(h, g.endpoints.RekorURL)},
-		Trust:       trust,
-		Concurrency: g.concurrency,
-	}
+	return &evidence.Fetcher{HTTP: h, Rekor: evidence.NewRekorClient(h, g.endpoints.RekorURL)}
 }
 
 // progress reports on stderr as verdicts arrive, unless --quiet or

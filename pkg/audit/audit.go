@@ -41,30 +41,17 @@ type Options struct {
 // completion order) for each verdict; it returns the verdicts in the
 // release's order.
 func (a *Auditor) Release(ctx context.Context, r *artifacts.Release, o Options, emit func(verify.Verdict)) []verify.Verdict {
-	n := a.Concurrency
-	if n < 1 {
-		n = 16
-	}
 	out := make([]verify.Verdict, len(r.Artifacts))
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for i, art := range r.Artifacts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			v := a.Artifact(ctx, r, art, o)
-			mu.Lock()
-			out[i] = v
-			if emit != nil {
-				emit(v)
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	a.each(len(r.Artifacts), func(i int) {
+		v := a.Artifact(ctx, r, r.Artifacts[i], o)
+		mu.Lock()
+		defer mu.Unlock()
+		out[i] = v
+		if emit != nil {
+			emit(v)
+		}
+	})
 	return out
 }
 
@@ -145,18 +132,16 @@ func (a *Auditor) blobDigest(ctx context.Context, v verify.Verdict, ev *evidence
 	if !ev.Signed {
 		return unsignedVerdict(v, art)
 	}
-	if ev.Malformed == nil {
-		d, _ := verify.ParseDigest("sha256:" + digest)
-		if err := a.Fetcher.LogEvidence(ctx, ev, d.Bytes()); err != nil {
-			return errorVerdict(v, err)
-		}
-	}
-	if ev.Malformed != nil {
-		return failedVerdict(v, "bundle", verify.ErrBundleInvalid, ".sig and .cert as cosign sign-blob writes them", ev.Malformed.Error())
-	}
 	d, err := verify.ParseDigest("sha256:" + digest)
 	if err != nil {
 		return errorVerdict(v, err)
+	}
+	// LogEvidence leaves malformed evidence alone.
+	if err := a.Fetcher.LogEvidence(ctx, ev, d.Bytes()); err != nil {
+		return errorVerdict(v, err)
+	}
+	if ev.Malformed != nil {
+		return failedVerdict(v, "bundle", verify.ErrBundleInvalid, ".sig and .cert as cosign sign-blob writes them", ev.Malformed.Error())
 	}
 	res := verify.Bundle(ev.Bundle, a.Trust, verify.Policy{Identity: art.Signer, Digest: d})
 	return fromResults(v, res)

@@ -2,10 +2,8 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path"
@@ -33,11 +31,11 @@ func HashFile(p string) (verify.Digest, error) {
 		return verify.Digest{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+	d, err := hashReader(f)
+	if err != nil {
 		return verify.Digest{}, fmt.Errorf("read %s: %w", p, err)
 	}
-	return verify.SHA256Digest(h.Sum(nil)), nil
+	return d, nil
 }
 
 // File verifies a file on disk and says what it is. With a release, the
@@ -90,6 +88,14 @@ func (a *Auditor) identify(ctx context.Context, r *artifacts.Release, base, sum 
 			same = append(same, art)
 		} else {
 			others = append(others, art)
+		}
+	}
+	// The release SBOM's sums (online listing) identify without a request.
+	for _, group := range [][]artifacts.Artifact{same, others} {
+		for i := range group {
+			if group[i].SHA256 == sum {
+				return &group[i], len(same) + len(others), nil
+			}
 		}
 	}
 	checked := 0

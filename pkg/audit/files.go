@@ -42,9 +42,19 @@ func (d *filesDir) hash(rel string) (verify.Digest, error) {
 	if !fi.Mode().IsRegular() {
 		return verify.Digest{}, fmt.Errorf("--files: %s is not a regular file", rel)
 	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+	digest, err := hashReader(f)
+	if err != nil {
 		return verify.Digest{}, fmt.Errorf("--files: read %s: %w", rel, err)
+	}
+	return digest, nil
+}
+
+// hashReader streams r through SHA-256 with a 1 MiB buffer: memory
+// independent of the size of what is read.
+func hashReader(r io.Reader) (verify.Digest, error) {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, r, make([]byte, 1<<20)); err != nil {
+		return verify.Digest{}, err
 	}
 	return verify.SHA256Digest(h.Sum(nil)), nil
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -155,10 +154,9 @@ func (a *Auditor) fetchBlob(ctx context.Context, r *artifacts.Release, art artif
 	if err != nil {
 		return err
 	}
-	if ev.Malformed == nil {
-		if err := a.Fetcher.LogEvidence(ctx, ev, d.Bytes()); err != nil {
-			return err
-		}
+	// LogEvidence leaves malformed evidence alone.
+	if err := a.Fetcher.LogEvidence(ctx, ev, d.Bytes()); err != nil {
+		return err
 	}
 	if ev.Malformed != nil {
 		e.Signatures = []evidence.PackSignature{{Source: evidence.SourceDownloadSite, Malformed: ev.Malformed.Error()}}
@@ -388,11 +386,11 @@ func (a *Auditor) offlineFileDigest(r *artifacts.Release, art artifacts.Artifact
 			return verify.Digest{}, "", err
 		}
 		defer f.Close()
-		h := sha256.New()
-		if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
-			return verify.Digest{}, "", err
+		d, err := hashReader(f)
+		if err != nil {
+			return verify.Digest{}, "", fmt.Errorf("read %s in the pack: %w", e.File, err)
 		}
-		return verify.SHA256Digest(h.Sum(nil)), "file in the pack", nil
+		return d, "file in the pack", nil
 	}
 	return verify.Digest{}, "", nil
 }

@@ -29,10 +29,16 @@ const (
 	maxCertFile = 64 << 10
 )
 
-// Fetcher fetches the evidence of release artifacts.
+// Fetcher fetches the evidence of release artifacts. Use one per run: its
+// registry sessions (authentication, connections) are made once and
+// shared; it is safe for concurrent use.
 type Fetcher struct {
 	HTTP  *HTTPClient
 	Rekor *RekorClient
+
+	imageOnce, contentOnce sync.Once
+	image, content         *ImageSession
+	imageErr, contentErr   error
 }
 
 // BlobEvidence is what the download site and the transparency log publish

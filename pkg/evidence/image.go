@@ -140,8 +140,8 @@ type ImageSignature struct {
 }
 
 // ImageSession reads images and their signatures from registries. It
-// reuses authentication and connections across calls: use one per image
-// (or per index and its children). It is safe for concurrent use.
+// reuses authentication and connections across calls; a Fetcher keeps one
+// for the whole run. It is safe for concurrent use.
 type ImageSession struct {
 	f      *Fetcher
 	puller *remote.Puller
@@ -153,11 +153,11 @@ type ImageSession struct {
 // and transient network errors with the client's backoff). Credentials
 // come from the default keychain (docker config, credential helpers).
 func (f *Fetcher) ImageSession() (*ImageSession, error) {
-	p, err := remote.NewPuller(f.registryOptions(context.Background())...)
-	if err != nil {
-		return nil, err
-	}
-	return &ImageSession{f: f, puller: p}, nil
+	f.imageOnce.Do(func() {
+		p, err := remote.NewPuller(f.registryOptions(context.Background())...)
+		f.image, f.imageErr = &ImageSession{f: f, puller: p}, err
+	})
+	return f.image, f.imageErr
 }
 
 func (f *Fetcher) httpClient() *HTTPClient {
@@ -170,18 +170,18 @@ func (f *Fetcher) httpClient() *HTTPClient {
 // ContentSession is an ImageSession for copying image content (layers of
 // any size, streamed, each read bounded by the request timeout).
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
-	opts := f.registryOptions(context.Background())
-	h := f.httpClient()
-	inner := h.Client().Transport
-	if inner == nil {
-		inner = http.DefaultTransport
-	}
-	opts = append(opts, remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout, stream: true}))
-	p, err := remote.NewPuller(opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &ImageSession{f: f, puller: p}, nil
+	f.contentOnce.Do(func() {
+		opts := f.registryOptions(context.Background())
+		h := f.httpClient()
+		inner := h.Client().Transport
+		if inner == nil {
+			inner = http.DefaultTransport
+		}
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout, stream: true}))
+		p, err := remote.NewPuller(opts...)
+		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
+	})
+	return f.content, f.contentErr
 }
 
 func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
