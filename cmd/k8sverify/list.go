@@ -35,7 +35,7 @@ incidents with their public sources.
 VERSION is v1.24.17, 1.24.17 or latest-1.24 (read from stable-1.24.txt on the
 download site). Online, the release SBOM is read and compared with the
 embedded catalog; with --offline only the catalog is used. The catalog covers
-` + catalogCoverage() + `.`,
+` + artifacts.CatalogCoverage() + `.`,
 		Example: `  k8sverify list v1.24.17 --offline
   k8sverify list latest-1.24 --kind image -o json
   k8sverify list 1.24.0 --kind binary --platform linux/amd64 --platform windows/amd64`,
@@ -55,15 +55,6 @@ embedded catalog; with --offline only the catalog is used. The catalog covers
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&o.offline, "offline", false, "use only the embedded catalog, no network")
 	return cmd
-}
-
-// catalogCoverage says which versions the embedded catalog covers.
-func catalogCoverage() string {
-	vs := artifacts.CatalogVersions()
-	if len(vs) == 0 {
-		return "no versions"
-	}
-	return vs[0].String() + " … " + vs[len(vs)-1].String()
 }
 
 func runList(ctx context.Context, g *globalOptions, o *listOptions, version string, stdout, stderr io.Writer) error {
@@ -155,19 +146,11 @@ func listError(err error) error {
 	case errors.Is(err, artifacts.ErrMalformedVersion), errors.Is(err, artifacts.ErrUnknownVersion):
 		return usageError(err)
 	case errors.Is(err, artifacts.ErrNeedsNetwork):
-		return usageErrorf("%v; with --offline name the version, e.g. %s (the embedded catalog covers %s)", err, newestCatalogVersion(), catalogCoverage())
+		return usageErrorf("%v; with --offline name the version (the embedded catalog covers %s)", err, artifacts.CatalogCoverage())
 	case errors.Is(err, evidence.ErrNotFound):
 		return usageErrorf("no such release: %v", err)
 	}
 	return &exitError{code: ExitIncomplete, err: err}
-}
-
-func newestCatalogVersion() string {
-	vs := artifacts.CatalogVersions()
-	if len(vs) == 0 {
-		return "v1.24.17"
-	}
-	return vs[len(vs)-1].String()
 }
 
 // checkSelection refuses a selection that matches nothing: an empty list is

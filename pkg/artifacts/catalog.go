@@ -266,7 +266,9 @@ func CatalogSources() []Source {
 
 // catalogCoverage describes the covered versions for error messages:
 // "v1.24.0 … v1.24.17".
-func catalogCoverage() string {
+// CatalogCoverage says which versions the embedded catalog covers, e.g.
+// "v1.24.0 … v1.24.17".
+func CatalogCoverage() string {
 	var parts []string
 	for _, f := range mustCatalog().lines {
 		var vs []Version
@@ -299,7 +301,7 @@ func (c *catalog) find(v Version) (*catalogFile, *catalogRelease) {
 func CatalogRelease(v Version, loc Locations) (*Release, error) {
 	f, cr := mustCatalog().find(v)
 	if f == nil {
-		return nil, fmt.Errorf("%w %s: the embedded catalog covers %s; other releases need the network (SBOM)", ErrUnknownVersion, v, catalogCoverage())
+		return nil, fmt.Errorf("%w %s: the embedded catalog covers %s; other releases need the network (SBOM)", ErrUnknownVersion, v, CatalogCoverage())
 	}
 	r := &Release{Version: v, Date: cr.Date, Source: SourceCatalog}
 	platforms := func(name string) []Platform {

@@ -13,9 +13,9 @@ import (
 // was fetched for. Test with errors.Is.
 var ErrSBOMMismatch = errors.New("the SBOM does not describe this release")
 
-// imageArches are the architecture suffixes of per-arch release images
+// ImageArches are the architecture suffixes of per-arch release images
 // ("kube-apiserver-arm64").
-var imageArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le", "loong64"}
+var ImageArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le", "loong64"}
 
 // platformTarballRE matches kubernetes-<role>-<os>-<arch>.tar.gz.
 var platformTarballRE = regexp.MustCompile(`^kubernetes-(?:client|node|server|test)-([a-z0-9]+)-([a-z0-9]+)\.tar\.gz$`)
@@ -107,7 +107,7 @@ func ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
 func imageArtifacts(v Version, img SBOMImage, loc Locations) (image, index Artifact) {
 	dir, name := path.Split(img.Repository)
 	p := Platform{}
-	for _, arch := range imageArches {
+	for _, arch := range ImageArches {
 		if base, ok := strings.CutSuffix(name, "-"+arch); ok && base != "" {
 			name, p = base, Platform{OS: "linux", Arch: arch}
 			if base, ok := strings.CutSuffix(name, "-windows"); ok && base != "" {

@@ -41,9 +41,6 @@ func ImageSignature(b *bundle.Bundle, payload []byte, imageDigest Digest, trust 
 	return ImageSignatureOf(b, payload, imageDigest, "", trust, identity)
 }
 
-// knownArches are the architecture suffixes of per-arch image names.
-var knownArches = []string{"amd64", "arm", "arm64", "ppc64le", "s390x", "386", "riscv64", "mips64le", "loong64"}
-
 // NamesImage reports whether a docker-reference names the image called
 // name: its last path element is name, or name-<arch> (the per-arch
 // images of a release), whatever registry it names.
@@ -57,7 +54,7 @@ func NamesImage(dockerReference, name string) bool {
 		return true
 	}
 	arch, ok := strings.CutPrefix(last, want+"-")
-	return ok && slices.Contains(knownArches, arch)
+	return ok && slices.Contains(artifacts.ImageArches, arch)
 }
 
 // ImageSignatureOf is ImageSignature for an image known by name, e.g.
