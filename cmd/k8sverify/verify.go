@@ -94,7 +94,7 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	if err := checkSelection(listing.Release, rel, kinds, platforms); err != nil {
 		return err
 	}
-	trust, err := loadTrust(g)
+	trust, err := loadTrust(g, nil)
 	if err != nil {
 		return err
 	}
@@ -139,20 +139,16 @@ func (o *listOptions) parseSelection() ([]artifacts.Kind, []artifacts.Platform, 
 // loadTrust loads the trusted root once per run: the file named with
 // --trusted-root, else the Sigstore trusted root via TUF (the public-good
 // repository, or --tuf-url with --tuf-root).
-func loadTrust(g *globalOptions) (*verify.Trust, error) {
-	if g.trustedRoot != "" {
-		t, err := verify.LoadTrustedRoot(g.trustedRoot)
-		if err != nil {
-			return nil, usageError(fmt.Errorf("--trusted-root: %w", err))
-		}
-		return t, nil
-	}
+func loadTrust(g *globalOptions, pack *evidence.Pack) (*verify.Trust, error) {
 	src, err := g.tufSource()
 	if err != nil {
 		return nil, err
 	}
-	t, err := evidence.PublicGoodTrust(g.cacheDir, src)
-	if err != nil {
+	t, err := evidence.LoadTrust(evidence.TrustSource{File: g.trustedRoot, Pack: pack, TUF: src, CacheDir: g.cacheDir})
+	switch {
+	case err != nil && g.trustedRoot != "":
+		return nil, usageError(fmt.Errorf("--trusted-root: %w", err))
+	case err != nil:
 		return nil, &exitError{code: ExitIncomplete, err: err}
 	}
 	return t, nil
@@ -218,19 +214,9 @@ func runVerifyOffline(ctx context.Context, g *globalOptions, o *verifyOptions, v
 		return &exitError{code: ExitIncomplete, err: err}
 	}
 	defer p.Close()
-	var trust *verify.Trust
-	if g.trustedRoot != "" {
-		if trust, err = verify.LoadTrustedRoot(g.trustedRoot); err != nil {
-			return usageError(fmt.Errorf("--trusted-root: %w", err))
-		}
-	} else {
-		src, err := g.tufSource()
-		if err != nil {
-			return err
-		}
-		if trust, err = evidence.TrustFromPack(p, src); err != nil {
-			return &exitError{code: ExitIncomplete, err: err}
-		}
+	trust, err := loadTrust(g, p)
+	if err != nil {
+		return err
 	}
 	a := &audit.Auditor{
 		Fetcher:     &evidence.Fetcher{HTTP: evidence.NewHTTPClient(evidence.WithTransport(evidence.OfflineTransport{}))},

@@ -89,7 +89,7 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 	if err != nil {
 		return usageError(err)
 	}
-	trust, err := loadTrust(g)
+	trust, err := loadTrust(g, nil)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, 
 		}
 		rel, release = listing.Release, listing.Release.Version.String()
 	}
-	trust, err := loadTrust(g)
+	trust, err := loadTrust(g, nil)
 	if err != nil {
 		return err
 	}

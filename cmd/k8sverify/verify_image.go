@@ -63,7 +63,7 @@ func runVerifyImage(ctx context.Context, g *globalOptions, o *verifyImageOptions
 		}
 		platform = &p
 	}
-	trust, err := loadTrust(g)
+	trust, err := loadTrust(g, nil)
 	if err != nil {
 		return err
 	}
