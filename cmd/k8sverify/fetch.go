@@ -12,7 +12,7 @@ import (
 )
 
 type fetchOptions struct {
-	selection  listOptions
+	selection
 	out        string
 	withFiles  bool
 	withImages bool
@@ -46,8 +46,7 @@ incomplete, never one that passes.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.out, "out", "", "directory of the evidence pack (required)")
-	f.StringSliceVar(&o.selection.kinds, "kind", nil, "artifact kinds: binary, tarball, image (comma-separated; default all)")
-	f.StringSliceVar(&o.selection.platforms, "platform", nil, "platforms, os/arch (repeatable; default all)")
+	o.addFlags(f, "fetch")
 	f.BoolVar(&o.withFiles, "with-files", false, "also store the release files in the pack")
 	f.BoolVar(&o.withImages, "with-images", false, "also store the images as an OCI image layout (oci/ in the pack)")
 	return cmd
@@ -57,7 +56,7 @@ func runFetch(ctx context.Context, g *globalOptions, o *fetchOptions, ver string
 	if o.out == "" {
 		return usageErrorf("fetch needs --out DIR")
 	}
-	kinds, platforms, err := o.selection.parseSelection()
+	kinds, platforms, err := o.parse()
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,9 @@ import (
 
 // listOptions are the flags of `k8sverify list`.
 type listOptions struct {
-	kinds     []string
-	platforms []string
-	output    string
-	offline   bool
+	selection
+	output  string
+	offline bool
 }
 
 func newListCmd(g *globalOptions) *cobra.Command {
@@ -50,14 +49,16 @@ embedded catalog; with --offline only the catalog is used. The catalog covers
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.kinds, "kind", nil, "artifact kinds to list: binary, tarball, image (comma-separated; default all)")
-	f.StringSliceVar(&o.platforms, "platform", nil, "platforms to list, os/arch (repeatable; default all)")
+	o.addFlags(f, "list")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&o.offline, "offline", false, "use only the embedded catalog, no network")
 	return cmd
 }
 
 func runList(ctx context.Context, g *globalOptions, o *listOptions, version string, stdout, stderr io.Writer) error {
+	if err := checkFormat(o.output, "table", "json"); err != nil {
+		return err
+	}
 	kinds, platforms, err := o.parse()
 	if err != nil {
 		return err
@@ -113,30 +114,6 @@ func loadRelease(ctx context.Context, g *globalOptions, version string, offline 
 		return nil, listError(err)
 	}
 	return listing, nil
-}
-
-// parse checks the flags before anything is fetched.
-func (o *listOptions) parse() ([]artifacts.Kind, []artifacts.Platform, error) {
-	if o.output != "table" && o.output != "json" {
-		return nil, nil, usageErrorf("-o %q: want table or json", o.output)
-	}
-	var kinds []artifacts.Kind
-	for _, s := range o.kinds {
-		k, err := artifacts.ParseKind(strings.TrimSpace(s))
-		if err != nil {
-			return nil, nil, usageErrorf("--kind: %v", err)
-		}
-		kinds = append(kinds, k)
-	}
-	var platforms []artifacts.Platform
-	for _, s := range o.platforms {
-		p, err := artifacts.ParsePlatform(strings.TrimSpace(s))
-		if err != nil {
-			return nil, nil, usageErrorf("--platform: %v", err)
-		}
-		platforms = append(platforms, p)
-	}
-	return kinds, platforms, nil
 }
 
 // listError gives an error of listing its exit code: what the user asked

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/report"
@@ -21,7 +19,8 @@ import (
 var version = "dev"
 
 type verifyOptions struct {
-	selection listOptions
+	selection
+	output    string
 	download  bool
 	outDir    string
 	offline   bool
@@ -58,9 +57,8 @@ only when verified).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.selection.kinds, "kind", nil, "artifact kinds: binary, tarball, image (comma-separated; default all)")
-	f.StringSliceVar(&o.selection.platforms, "platform", nil, "platforms, os/arch (repeatable; default all)")
-	f.StringVarP(&o.selection.output, "output", "o", "table", "output format: "+strings.Join(report.Formats, ", "))
+	o.addFlags(f, "verify")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(report.Formats, ", "))
 	f.BoolVar(&o.download, "download", false, "download each binary and tarball and verify what arrived")
 	f.StringVar(&o.outDir, "out", "", "with --download: keep verified files below DIR/<version>/")
 	f.BoolVar(&o.offline, "offline", false, "verify from an evidence pack, with no network (needs --evidence)")
@@ -70,10 +68,10 @@ only when verified).`,
 }
 
 func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver string, stdout, stderr io.Writer) error {
-	if !slices.Contains(report.Formats, o.selection.output) {
-		return usageErrorf("-o %q: want one of %s", o.selection.output, strings.Join(report.Formats, ", "))
+	if err := checkFormat(o.output, report.Formats...); err != nil {
+		return err
 	}
-	kinds, platforms, err := o.selection.parseSelection()
+	kinds, platforms, err := o.parse()
 	if err != nil {
 		return err
 	}
@@ -106,7 +104,7 @@ func runVerify(ctx context.Context, g *globalOptions, o *verifyOptions, ver stri
 	verdicts := a.Release(ctx, rel, audit.Options{Download: o.download, OutDir: o.outDir}, p.done)
 	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
 	rep.Incidents, rep.Warnings = rel.Incidents, listing.Warnings
-	return writeReport(g, stdout, stderr, rep, o.selection.output)
+	return writeReport(g, stdout, stderr, rep, o.output)
 }
 
 // writeReport renders the report and returns the error carrying its exit
@@ -126,14 +124,6 @@ func writeReport(g *globalOptions, stdout, stderr io.Writer, rep *report.Report,
 	default:
 		return &exitError{code: ExitIncomplete}
 	}
-}
-
-// parseSelection checks --kind and --platform.
-func (o *listOptions) parseSelection() ([]artifacts.Kind, []artifacts.Platform, error) {
-	saved := o.output
-	o.output = "table"
-	defer func() { o.output = saved }()
-	return o.parse()
 }
 
 // loadTrust loads the trusted root once per run: the file named with
@@ -197,7 +187,7 @@ func runVerifyOffline(ctx context.Context, g *globalOptions, o *verifyOptions, v
 	case o.download || o.outDir != "":
 		return usageErrorf("--download and --out need the network; they do not go with --offline")
 	}
-	kinds, platforms, err := o.selection.parseSelection()
+	kinds, platforms, err := o.parse()
 	if err != nil {
 		return err
 	}
@@ -230,5 +220,5 @@ func runVerifyOffline(ctx context.Context, g *globalOptions, o *verifyOptions, v
 	rep := report.New("k8sverify "+version, rel.Version.String(), time.Now(), verdicts)
 	rep.Incidents = rel.Incidents
 	rep.Warnings = append(rep.Warnings, "verified offline from the evidence pack "+o.evidence+", fetched "+p.Manifest.Created.Format(time.RFC3339))
-	return writeReport(g, stdout, stderr, rep, o.selection.output)
+	return writeReport(g, stdout, stderr, rep, o.output)
 }

@@ -78,8 +78,8 @@ func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout
 	if o.identity == "" || o.issuer == "" {
 		return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
 	}
-	if o.output != "table" && o.output != "json" && o.output != "junit" {
-		return usageErrorf("-o %q: want table, json or junit", o.output)
+	if err := checkFormat(o.output, "table", "json", "junit"); err != nil {
+		return err
 	}
 	digest, source, err := blobDigest(target)
 	if err != nil {

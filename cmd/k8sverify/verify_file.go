@@ -46,8 +46,8 @@ release team (krel-staging@k8s-releng-prod.iam.gserviceaccount.com).`,
 }
 
 func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, files []string, stdout, stderr io.Writer) error {
-	if o.output != "table" && o.output != "json" && o.output != "junit" {
-		return usageErrorf("-o %q: want table, json or junit", o.output)
+	if err := checkFormat(o.output, "table", "json", "junit"); err != nil {
+		return err
 	}
 	if o.version != "" {
 		if err := checkVersion(o.version); err != nil {

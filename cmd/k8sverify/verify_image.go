@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -52,8 +51,8 @@ as OCI 1.1 referrers are both found.`,
 }
 
 func runVerifyImage(ctx context.Context, g *globalOptions, o *verifyImageOptions, refs []string, stdout, stderr io.Writer) error {
-	if !slices.Contains(report.Formats, o.output) {
-		return usageErrorf("-o %q: want one of %s", o.output, strings.Join(report.Formats, ", "))
+	if err := checkFormat(o.output, report.Formats...); err != nil {
+		return err
 	}
 	var platform *artifacts.Platform
 	if o.platform != "" {
