@@ -134,23 +134,41 @@ func (c *HTTPClient) PostJSON(ctx context.Context, url string, body []byte, limi
 }
 
 func (c *HTTPClient) do(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+	var data []byte
+	err := c.retry(ctx, method+" "+Redact(url), func() (err error) {
+		data, err = c.once(ctx, method, url, body, contentType, limit)
+		return err
+	})
+	return data, err
+}
+
+// retry runs try until it succeeds, fails for good (not retryable), the
+// context ends, or the attempts run out, waiting between attempts as
+// delay says (a server's Retry-After first).
+func (c *HTTPClient) retry(ctx context.Context, what string, try func() error) error {
 	var lastErr error
 	for attempt := 0; attempt < c.attempts; attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
-				return nil, fmt.Errorf("%s %s: %w (last error: %v)", method, Redact(url), err, lastErr)
+				return fmt.Errorf("%s: %w (last error: %v)", what, err, lastErr)
 			}
 		}
-		data, err := c.once(ctx, method, url, body, contentType, limit)
-		if err == nil {
-			return data, nil
-		}
-		lastErr = err
-		if !retryable(err) || ctx.Err() != nil {
-			break
+		if lastErr = try(); lastErr == nil || !retryable(lastErr) || ctx.Err() != nil {
+			return lastErr
 		}
 	}
-	return nil, lastErr
+	return lastErr
+}
+
+// statusError drains a non-2xx answer and describes it, with its
+// Retry-After if it has one.
+func statusError(method, url string, resp *http.Response) error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	he := &HTTPError{Method: method, URL: Redact(url), StatusCode: resp.StatusCode}
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
+		return &retryAfterError{HTTPError: he, after: d}
+	}
+	return he
 }
 
 // retryAfterError carries a server's Retry-After.
@@ -181,12 +199,7 @@ func (c *HTTPClient) once(ctx context.Context, method, url string, body []byte, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		he := &HTTPError{Method: method, URL: Redact(url), StatusCode: resp.StatusCode}
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
-			return nil, &retryAfterError{HTTPError: he, after: d}
-		}
-		return nil, he
+		return nil, statusError(method, url, resp)
 	}
 	if method == http.MethodHead {
 		return nil, nil
@@ -272,29 +285,15 @@ func (c *HTTPClient) Head(ctx context.Context, url string) (bool, error) {
 // body starts are retried; a body shorter than its Content-Length is an
 // error (io.ErrUnexpectedEOF), never a complete read.
 func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Reader, size int64) error) error {
-	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
-				return fmt.Errorf("GET %s: %w (last error: %v)", Redact(url), err, lastErr)
-			}
-		}
-		resp, err := c.stream(ctx, url)
-		if err != nil {
-			lastErr = err
-			if !retryable(err) || ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		err = fn(resp.Body, resp.ContentLength)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", Redact(url), err)
-		}
-		return nil
+	body, size, err := c.open(ctx, url)
+	if err != nil {
+		return err
 	}
-	return lastErr
+	defer body.Close()
+	if err := fn(body, size); err != nil {
+		return fmt.Errorf("GET %s: %w", Redact(url), err)
+	}
+	return nil
 }
 
 func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, error) {
@@ -316,14 +315,10 @@ func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, er
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), unwrapURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		err := statusError(http.MethodGet, url, resp)
 		resp.Body.Close()
 		cancel(nil)
-		he := &HTTPError{Method: http.MethodGet, URL: Redact(url), StatusCode: resp.StatusCode}
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
-			return nil, &retryAfterError{HTTPError: he, after: d}
-		}
-		return nil, he
+		return nil, err
 	}
 	resp.Body = newIdleBody(resp.Body, c.client.Timeout, cancel)
 	return resp, nil
@@ -333,21 +328,20 @@ func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, er
 // arrives); transient failures before the body starts are retried. The
 // caller closes the body. It implements artifacts.Opener.
 func (c *HTTPClient) Open(ctx context.Context, url string) (io.ReadCloser, error) {
-	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
-				return nil, fmt.Errorf("GET %s: %w (last error: %v)", Redact(url), err, lastErr)
-			}
-		}
-		resp, err := c.stream(ctx, url)
-		if err == nil {
-			return resp.Body, nil
-		}
-		lastErr = err
-		if !retryable(err) || ctx.Err() != nil {
-			break
-		}
+	body, _, err := c.open(ctx, url)
+	return body, err
+}
+
+// open GETs url with retries until the body starts; it returns the body
+// and its announced size (-1 when unknown).
+func (c *HTTPClient) open(ctx context.Context, url string) (io.ReadCloser, int64, error) {
+	var resp *http.Response
+	err := c.retry(ctx, "GET "+Redact(url), func() (err error) {
+		resp, err = c.stream(ctx, url)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil, lastErr
+	return resp.Body, resp.ContentLength, nil
 }

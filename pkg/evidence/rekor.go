@@ -35,7 +35,6 @@ func NewRekorClient(h *HTTPClient, baseURL string) *RekorClient {
 	return &RekorClient{http: h, base: strings.TrimRight(baseURL, "/")}
 }
 
-
 // SearchHash returns the UUIDs of entries for an artifact hash
 // ("sha256:<hex>"): POST /api/v1/index/retrieve.
 func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, error) {
