@@ -20,12 +20,12 @@ var version = "dev"
 
 type verifyOptions struct {
 	selection
-	output    string
-	download  bool
-	outDir    string
-	offline   bool
-	evidence  string
-	files     string
+	output   string
+	download bool
+	outDir   string
+	offline  bool
+	evidence string
+	files    string
 }
 
 func newVerifyCmd(g *globalOptions) *cobra.Command {
