@@ -34,12 +34,7 @@ manifest.json last: an interrupted fetch leaves a pack that verify reports as
 incomplete, never one that passes.`,
 		Example: `  k8sverify fetch v1.24.17 --out ./pack
   k8sverify fetch v1.24.17 --out ./pack --kind binary --platform linux/amd64 --with-files`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("fetch takes one VERSION (e.g. v1.24.17), got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneVersion("fetch"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFetch(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

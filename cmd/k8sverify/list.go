@@ -38,12 +38,7 @@ embedded catalog; with --offline only the catalog is used. The catalog covers
 		Example: `  k8sverify list v1.24.17 --offline
   k8sverify list latest-1.24 --kind image -o json
   k8sverify list 1.24.0 --kind binary --platform linux/amd64 --platform windows/amd64`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("list takes one VERSION (e.g. v1.24.17, 1.24.17 or latest-1.24), got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneVersion("list"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -51,4 +52,14 @@ func checkFormat(got string, allowed ...string) error {
 		}
 	}
 	return usageErrorf("-o %q: want one of %s", got, strings.Join(allowed, ", "))
+}
+
+// oneVersion accepts exactly one VERSION argument.
+func oneVersion(command string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("%s takes one VERSION (e.g. v1.24.17, 1.24.17 or latest-1.24), got %d arguments", command, len(args))
+		}
+		return nil
+	}
 }

@@ -46,12 +46,7 @@ only when verified).`,
   k8sverify verify v1.24.17 --kind binary,tarball --platform linux/amd64
   k8sverify verify v1.24.17 --kind binary --platform linux/amd64 --download --out ./k8s
   k8sverify verify v1.24.17 --kind image -o mirror-list`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("verify takes one VERSION (e.g. v1.24.17, 1.24.17 or latest-1.24), got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args: oneVersion("verify"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -1,7 +1,6 @@
 package testworld
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -83,20 +82,11 @@ func (s *Sigstore) SignDSSEBundle(statement []byte, o SignOptions) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
-	pe, err := types.NewProposedEntry(ctx, "dsse", "0.0.1", types.ArtifactProperties{
+	body, err := rekorBody("dsse", "0.0.1", types.ArtifactProperties{
 		ArtifactBytes: envJSON, PublicKeyBytes: [][]byte{certPEM}, PKIFormat: string(pki.X509),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dsse entry: %w", err)
-	}
-	impl, err := types.CreateVersionedEntry(pe)
-	if err != nil {
-		return nil, fmt.Errorf("dsse entry: %w", err)
-	}
-	body, err := types.CanonicalizeEntry(ctx, impl)
-	if err != nil {
-		return nil, fmt.Errorf("dsse entry: %w", err)
+		return nil, err
 	}
 	at := o.IntegratedTime
 	if at.IsZero() {

@@ -94,12 +94,17 @@ func (l *RekorLog) PublicKeyPEM() []byte {
 
 // TransparencyLog describes the log for a trusted root.
 func (l *RekorLog) TransparencyLog(start time.Time) *root.TransparencyLog {
+	return transparencyLog(l.baseURL, l.logID, l.key, start)
+}
+
+// transparencyLog describes a log (Rekor v1 or v2) for a trusted root.
+func transparencyLog(baseURL string, id [32]byte, key *ecdsa.PrivateKey, start time.Time) *root.TransparencyLog {
 	return &root.TransparencyLog{
-		BaseURL:             l.baseURL,
-		ID:                  l.logID[:],
+		BaseURL:             baseURL,
+		ID:                  id[:],
 		ValidityPeriodStart: start,
 		HashFunc:            crypto.SHA256,
-		PublicKey:           l.key.Public(),
+		PublicKey:           key.Public(),
 		SignatureHashFunc:   crypto.SHA256,
 	}
 }

@@ -1,8 +1,6 @@
 package testworld
 
 import (
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,8 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-openapi/runtime"
-	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/pki"
 	"github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/hashedrekord/v0.0.1" // register hashedrekord
@@ -83,27 +79,10 @@ func (s *Sigstore) SignDigest(digest []byte, o SignOptions) (*Signature, error) 
 // HashedRekordBody builds the canonical hashedrekord v0.0.1 entry body with
 // Rekor's own types.
 func HashedRekordBody(digest, sig, certPEM []byte) ([]byte, error) {
-	ctx := context.Background()
-	pe, err := types.NewProposedEntry(ctx, "hashedrekord", "0.0.1", types.ArtifactProperties{
+	return rekorBody("hashedrekord", "0.0.1", types.ArtifactProperties{
 		ArtifactHash:   "sha256:" + hex.EncodeToString(digest),
 		SignatureBytes: sig,
 		PublicKeyBytes: [][]byte{certPEM},
 		PKIFormat:      string(pki.X509),
 	})
-	if err != nil {
-		return nil, fmt.Errorf("hashedrekord: %w", err)
-	}
-	impl, err := types.CreateVersionedEntry(pe)
-	if err != nil {
-		return nil, fmt.Errorf("hashedrekord: %w", err)
-	}
-	can, err := types.CanonicalizeEntry(ctx, impl)
-	if err != nil {
-		return nil, fmt.Errorf("hashedrekord: %w", err)
-	}
-	// Round-trip as Rekor does, so the body is exactly what the log stores.
-	if _, err := models.UnmarshalProposedEntry(bytes.NewReader(can), runtime.JSONConsumer()); err != nil {
-		return nil, err
-	}
-	return can, nil
 }

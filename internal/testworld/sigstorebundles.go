@@ -486,14 +486,7 @@ func (l *RekorV2Log) Origin() string {
 
 // TransparencyLog describes the log for a trusted root.
 func (l *RekorV2Log) TransparencyLog(start time.Time) *root.TransparencyLog {
-	return &root.TransparencyLog{
-		BaseURL:             l.baseURL,
-		ID:                  l.logID[:],
-		ValidityPeriodStart: start,
-		HashFunc:            crypto.SHA256,
-		PublicKey:           l.key.Public(),
-		SignatureHashFunc:   crypto.SHA256,
-	}
+	return transparencyLog(l.baseURL, l.logID, l.key, start)
 }
 
 // AppendHashedRekord logs a hashedrekord v0.0.2 entry (digest, signature,
