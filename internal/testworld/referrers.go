@@ -2,18 +2,17 @@ package testworld
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -23,7 +22,6 @@ import (
 	"github.com/sigstore/rekor/pkg/tle"
 	"github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1" // register dsse
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -56,20 +54,11 @@ func CosignSignStatement(digest v1.Hash, predicateType string) []byte {
 // does: a fresh key and certificate, a DSSE envelope, a dsse entry in the
 // log, and a v0.3 Sigstore bundle (JSON) with its inclusion proof.
 func (s *Sigstore) SignDSSEBundle(statement []byte, o SignOptions) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, cert, certPEM, err := s.ephemeralKey(o.CertOptions)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := s.IssueCertificate(key.Public(), o.CertOptions)
-	if err != nil {
-		return nil, fmt.Errorf("issue certificate: %w", err)
-	}
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
-	if err != nil {
-		return nil, err
-	}
-	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(inTotoPayloadType), inTotoPayloadType, len(statement), statement)
-	sum := sha256.Sum256([]byte(pae))
+	sum := sha256.Sum256(dsse.PAE(inTotoPayloadType, statement))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
 	if err != nil {
 		return nil, err

@@ -41,19 +41,11 @@ func (s *Sigstore) SignDigest(digest []byte, o SignOptions) (*Signature, error) 
 	if len(digest) != 32 {
 		return nil, fmt.Errorf("want a SHA-256 digest, got %d bytes", len(digest))
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, cert, certPEM, err := s.ephemeralKey(o.CertOptions)
 	if err != nil {
 		return nil, err
-	}
-	cert, err := s.IssueCertificate(key.Public(), o.CertOptions)
-	if err != nil {
-		return nil, fmt.Errorf("issue certificate: %w", err)
 	}
 	sig, err := ecdsa.SignASN1(rand.Reader, key, digest)
-	if err != nil {
-		return nil, err
-	}
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
 	if err != nil {
 		return nil, err
 	}
@@ -85,4 +77,22 @@ func HashedRekordBody(digest, sig, certPEM []byte) ([]byte, error) {
 		PublicKeyBytes: [][]byte{certPEM},
 		PKIFormat:      string(pki.X509),
 	})
+}
+
+// ephemeralKey is keyless signing's first step: a fresh key and a
+// Fulcio-style certificate (with embedded SCT) for it, also PEM encoded.
+func (s *Sigstore) ephemeralKey(o CertOptions) (*ecdsa.PrivateKey, *x509.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := s.IssueCertificate(key.Public(), o)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("issue certificate: %w", err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, cert, certPEM, nil
 }

@@ -43,7 +43,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -226,20 +225,12 @@ func (e *envelope) json() ([]byte, error) {
 }
 
 func (s *Sigstore) signEnvelope(payloadType string, payload []byte, o CertOptions) (*envelope, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, cert, certPEM, err := s.ephemeralKey(o)
 	if err != nil {
 		return nil, err
-	}
-	cert, err := s.IssueCertificate(key.Public(), o)
-	if err != nil {
-		return nil, fmt.Errorf("issue certificate: %w", err)
 	}
 	h := sha256.Sum256(dsse.PAE(payloadType, payload))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
-	if err != nil {
-		return nil, err
-	}
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
 	if err != nil {
 		return nil, err
 	}
