@@ -1,16 +1,25 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// Exit codes (DESIGN.md section 4; README "Exit codes").
+// Exit codes (DESIGN.md section 4; README "Exit codes"), the same for
+// every command.
 const (
-	ExitOK         = 0 // every artifact in scope verified
-	ExitFailed     = 1 // at least one artifact failed verification
-	ExitUsage      = 2 // usage or configuration error
-	ExitIncomplete = 3 // nothing failed, but some artifacts could not be verified
+	ExitOK          = 0   // every artifact in scope verified
+	ExitFailed      = 1   // at least one artifact failed verification
+	ExitUsage       = 2   // usage, configuration or unreadable local input
+	ExitIncomplete  = 3   // nothing failed, but some artifacts could not be verified
+	ExitInterrupted = 130 // interrupted (SIGINT, SIGTERM)
 )
 
 // exitError carries an exit code out of a command. The code is decided in
@@ -35,6 +44,38 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err} 
 // usageErrorf formats a usage error.
 func usageErrorf(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
 
+// commandError gives an error of the library its exit code: what the user
+// asked for or named locally is wrong (2); the run was interrupted (130);
+// anything else could not be had (3).
+func commandError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return &exitError{code: ExitInterrupted, err: err}
+	case errors.Is(err, audit.ErrRequest), errors.Is(err, audit.ErrLocalInput), errors.Is(err, audit.ErrNoSuchRelease),
+		errors.Is(err, evidence.ErrBadPack), errors.Is(err, evidence.ErrIncompletePack), errors.Is(err, evidence.ErrPackVersion):
+		return usageError(err)
+	}
+	return &exitError{code: ExitIncomplete, err: err}
+}
+
+// adviceFor says what to do next about an error, in the command line's
+// terms (the library's messages never name flags).
+func adviceFor(err error) string {
+	switch {
+	case errors.Is(err, artifacts.ErrNeedsNetwork):
+		return "offline, name the version: the embedded catalog covers " + artifacts.CatalogCoverage()
+	case errors.Is(err, evidence.ErrPackVersion):
+		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
+	case errors.Is(err, evidence.ErrIncompletePack):
+		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
+	case errors.Is(err, audit.ErrTrust):
+		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
+	}
+	return ""
+}
+
 // exitCode returns the exit code err asks for. An error that carries none
 // comes from cobra itself (unknown command or flag, wrong arguments): a
 // usage error.
@@ -47,4 +88,20 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	return ExitUsage
+}
+
+// verdictsError returns the error carrying the exit code of a report:
+// 0 all verified, 1 any failed, 3 any unsigned, missing or error.
+func verdictsError(rep *report.Report) error {
+	if rep.Kind != report.KindVerification {
+		return nil
+	}
+	switch rep.Worst() {
+	case verify.StatusVerified:
+		return nil
+	case verify.StatusFailed:
+		return &exitError{code: ExitFailed}
+	default:
+		return &exitError{code: ExitIncomplete}
+	}
 }

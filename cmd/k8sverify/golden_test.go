@@ -4,18 +4,28 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
 // Golden files live in testdata/golden; regenerate them with
 //
 //	go test ./cmd/k8sverify -update
+//
+// Fields of a report that change from run to run.
+var (
+	generatedAt = regexp.MustCompile(`"generatedAt": "[^"]*"`)
+	goVersion   = regexp.MustCompile(`"goVersion": "[^"]*"`)
+)
+
 var update = flag.Bool("update", false, "rewrite the golden files of cmd/k8sverify")
 
 // golden compares got with testdata/golden/<name>, or rewrites the file
 // with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
+	got = generatedAt.ReplaceAllString(got, `"generatedAt": "TIME"`)
+	got = goVersion.ReplaceAllString(got, `"goVersion": "GO"`)
 	path := filepath.Join("testdata", "golden", name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

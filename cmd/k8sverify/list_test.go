@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -50,8 +49,8 @@ func TestListV1240OfflineJSON(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep report.ReleaseReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+	rep, err := report.Read(strings.NewReader(stdout))
+	if err != nil {
 		t.Fatal(err)
 	}
 	have := map[string]string{} // ID -> signer SAN

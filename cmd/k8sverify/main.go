@@ -5,14 +5,22 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-signals
+		fmt.Fprintf(os.Stderr, "\nk8sverify: %s: stopping (again to quit at once)\n", s)
+		cancel()
+		<-signals
+		os.Exit(ExitInterrupted)
+	}()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }

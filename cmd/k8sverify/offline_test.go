@@ -38,12 +38,22 @@ func TestFetchThenVerifyOfflineWithoutNetwork(t *testing.T) {
 	if !strings.Contains(out, "TUF metadata of the trusted root") {
 		t.Errorf("fetch output: %s", out)
 	}
-	// The air-gapped site has the pack and the TUF root it trusts, nothing else.
-	tufRoot := filepath.Join(t.TempDir(), "tuf-root.json")
+	// The air-gapped site has the pack, the TUF root it trusts and the
+	// world's catalog (its files are random: the embedded CHANGELOG sums
+	// are not theirs), nothing else.
+	site := t.TempDir()
+	tufRoot, catalog := filepath.Join(site, "tuf-root.json"), filepath.Join(site, "catalog.json")
 	if err := os.WriteFile(tufRoot, w.TUF.Root, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"K8SVERIFY_TUF_URL=" + w.TUF.URL, "K8SVERIFY_TUF_ROOT=" + tufRoot}
+	data, err := os.ReadFile(w.CatalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(catalog, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"K8SVERIFY_TUF_URL=" + w.TUF.URL, "K8SVERIFY_TUF_ROOT=" + tufRoot, "K8SVERIFY_CATALOG=" + catalog}
 	w.Close()
 	args := []string{"verify", "v1.24.17", "--offline", "--evidence", pack, "--no-progress"}
 	var cmd *exec.Cmd

@@ -35,7 +35,7 @@ func TestVerifyBlobRealPublicGoodBundle(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := Run(context.Background(), append(append([]string{}, base...), tc.args...), &out, &errOut, func(string) string { return "" })
-			if code != tc.code || !strings.Contains(out.String(), tc.want) {
+			if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.want) {
 				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out.String(), errOut.String())
 			}
 		})

@@ -1,74 +1,132 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // globalOptions are the flags every command shares. Each has an
 // environment variable so one file can point the tool at another world.
 type globalOptions struct {
-	endpoints   evidence.Endpoints
-	trustedRoot string
-	tufURL      string
-	tufRoot     string
-	concurrency int
-	timeout     time.Duration
-	cacheDir    string
-	quiet       bool
-	noProgress  bool
+	endpoints      evidence.Endpoints
+	trustedRoot    string
+	tufURL         string
+	tufRoot        string
+	concurrency    int
+	timeout        time.Duration
+	cacheDir       string
+	catalog        string
+	quiet          bool
+	noProgress     bool
+	acceptIncident []string
+	// Set by commands that take the judge's rules as their own flags.
+	anyImageName     bool
+	allowRootInChain bool
 
-	http *evidence.HTTPClient // built once per run by httpClient
+	stderr io.Writer
+}
+
+// config builds the library's configuration from the flags.
+func (g *globalOptions) config() (audit.Config, error) {
+	src, err := g.tufSource()
+	if err != nil {
+		return audit.Config{}, err
+	}
+	var cat *artifacts.Catalog
+	if g.catalog != "" {
+		data, err := readLocal(g.catalog, 16<<20)
+		if err == nil {
+			cat, err = artifacts.ReadCatalog(bytes.NewReader(data), g.catalog)
+		}
+		if err != nil {
+			return audit.Config{}, usageErrorf("--catalog: %v", err)
+		}
+	}
+	return audit.Config{
+		Catalog:     cat,
+		Endpoints:   g.endpoints,
+		Timeout:     g.timeout,
+		Concurrency: g.concurrency,
+		Trust:       evidence.TrustSource{File: g.trustedRoot, TUF: src, CacheDir: g.cacheDir},
+		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
+		Tool:        "k8sverify " + buildInfo().Version,
+	}, nil
+}
+
+// session opens the library session of the flags.
+func (g *globalOptions) session() (*audit.Session, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	s, err := audit.NewSession(cfg)
+	if err != nil {
+		return nil, commandError(err)
+	}
+	if g.trustedRoot != "" {
+		if _, err := os.Stat(g.trustedRoot); err != nil {
+			return nil, usageErrorf("--trusted-root: %v", err)
+		}
+	}
+	return s, nil
 }
 
 // tufSource returns the TUF repository and root the flags name.
 func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
 	src := evidence.TUFSource{RepositoryURL: g.tufURL}
+	if (g.tufURL == "") != (g.tufRoot == "") {
+		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
+	}
+	if g.tufURL != "" {
+		if err := evidence.CheckURL(g.tufURL); err != nil {
+			return src, usageErrorf("--tuf-url: %v", err)
+		}
+	}
 	if g.tufRoot != "" {
-		data, err := os.ReadFile(g.tufRoot)
+		data, err := readLocal(g.tufRoot, 1<<20)
 		if err != nil {
 			return src, usageErrorf("--tuf-root: %v", err)
 		}
 		src.Root = data
 	}
-	if (g.tufURL == "") != (g.tufRoot == "") {
-		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
-	}
 	return src, nil
-}
-
-// httpClient returns the run's HTTP client, configured by the global
-// flags: one per run, so every request shares its connections.
-func (g *globalOptions) httpClient() *evidence.HTTPClient {
-	if g.http == nil {
-		g.http = evidence.NewHTTPClient(evidence.WithTimeout(g.timeout))
-	}
-	return g.http
 }
 
 // Run runs the k8sverify command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	root := newRootCmd(getenv)
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	root, err := newRootCmd(getenv, stderr)
+	if err == nil {
+		root.SetArgs(args)
+		root.SetOut(stdout)
+		root.SetErr(stderr)
+		err = root.ExecuteContext(ctx)
+	}
 	if err == nil {
 		return ExitOK
 	}
 	code := exitCode(err)
+	if ctx.Err() != nil && code != ExitUsage {
+		code = ExitInterrupted
+	}
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
 		fmt.Fprintf(stderr, "k8sverify: %v\n", err)
+		if advice := adviceFor(err); advice != "" {
+			fmt.Fprintf(stderr, "k8sverify: %s\n", advice)
+		}
 	}
 	if code == ExitUsage {
 		fmt.Fprintf(stderr, "Run 'k8sverify --help' for usage.\n")
@@ -76,25 +134,53 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return code
 }
 
-func newRootCmd(getenv func(string) string) *cobra.Command {
-	g := &globalOptions{}
+// envFlags binds flags to environment variables, parsed as strictly as
+// the flags: a variable the flag would reject is a usage error.
+type envFlags struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// set applies the variable of flag name, if set, through the flag's own
+// parser.
+func (e *envFlags) set(fs *pflag.FlagSet, name, variable string) {
+	v := e.getenv(variable)
+	if v == "" {
+		return
+	}
+	f := fs.Lookup(name)
+	if err := f.Value.Set(v); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("$%s=%q: %v", variable, v, err))
+		return
+	}
+	f.DefValue = v
+	f.Usage += " ($" + variable + ")"
+}
+
+func newRootCmd(getenv func(string) string, stderr io.Writer) (*cobra.Command, error) {
+	g := &globalOptions{stderr: stderr}
+	info := buildInfo()
 	root := &cobra.Command{
 		Use:   "k8sverify",
 		Short: "Verify that a Kubernetes release is exactly what the release team signed",
 		Long: `k8sverify verifies Kubernetes release artifacts — binaries, tarballs and
 container images — against the release team's Sigstore keyless signatures:
 Fulcio certificate chain, signer identity and OIDC issuer, signature over the
-artifact digest, and the Rekor transparency-log proof.`,
+artifact digest, the Rekor transparency-log proof, and that the artifact is
+the one of this release and platform.`,
+		Version:       info.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.endpoints.Validate(); err != nil {
-				return usageError(err)
-			}
-			if g.tufURL != "" {
-				if err := evidence.CheckURL(g.tufURL); err != nil {
-					return usageErrorf("--tuf-url: %v", err)
+			for _, u := range []struct{ flag, value string }{
+				{"download-url", g.endpoints.DownloadURL}, {"sbom-url", g.endpoints.SBOMURL}, {"rekor-url", g.endpoints.RekorURL},
+			} {
+				if err := evidence.CheckURL(u.value); err != nil {
+					return usageErrorf("--%s: %v", u.flag, err)
 				}
+			}
+			if err := g.endpoints.Validate(); err != nil {
+				return usageErrorf("--registry: %v", err)
 			}
 			if g.concurrency < 1 {
 				return usageErrorf("--concurrency must be at least 1, got %d", g.concurrency)
@@ -105,40 +191,53 @@ artifact digest, and the Rekor transparency-log proof.`,
 			return nil
 		},
 	}
+	root.SetVersionTemplate(info.String() + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		if v, err := strconv.Atoi(getenv(name)); err == nil {
-			return v
-		}
-		return def
-	}
-	envDuration := func(name string, def time.Duration) time.Duration {
-		if v, err := time.ParseDuration(getenv(name)); err == nil {
-			return v
-		}
-		return def
-	}
 	f := root.PersistentFlags()
-	f.StringVar(&g.endpoints.DownloadURL, "download-url", env("K8SVERIFY_DOWNLOAD_URL", evidence.DefaultDownloadURL), "release download site ($K8SVERIFY_DOWNLOAD_URL)")
-	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", env("K8SVERIFY_SBOM_URL", evidence.DefaultSBOMURL), "release SBOM site ($K8SVERIFY_SBOM_URL)")
-	f.StringVar(&g.endpoints.Registry, "registry", env("K8SVERIFY_REGISTRY", evidence.DefaultRegistry), "image registry host[/prefix] ($K8SVERIFY_REGISTRY)")
-	f.StringVar(&g.endpoints.RekorURL, "rekor-url", env("K8SVERIFY_REKOR_URL", evidence.DefaultRekorURL), "Rekor transparency log ($K8SVERIFY_REKOR_URL)")
-	f.StringVar(&g.trustedRoot, "trusted-root", env("K8SVERIFY_TRUSTED_ROOT", ""), "Sigstore trusted_root.json (default: public-good root via the embedded TUF root) ($K8SVERIFY_TRUSTED_ROOT)")
-	f.StringVar(&g.tufURL, "tuf-url", env("K8SVERIFY_TUF_URL", ""), "TUF repository of the Sigstore trusted root (default: the public-good one) ($K8SVERIFY_TUF_URL)")
-	f.StringVar(&g.tufRoot, "tuf-root", env("K8SVERIFY_TUF_ROOT", ""), "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify) ($K8SVERIFY_TUF_ROOT)")
-	f.IntVar(&g.concurrency, "concurrency", envInt("K8SVERIFY_CONCURRENCY", 16), "artifacts checked at once ($K8SVERIFY_CONCURRENCY)")
-	f.DurationVar(&g.timeout, "timeout", envDuration("K8SVERIFY_TIMEOUT", 30*time.Second), "timeout of each network request ($K8SVERIFY_TIMEOUT)")
-	f.StringVar(&g.cacheDir, "cache-dir", env("K8SVERIFY_CACHE_DIR", ""), "cache for TUF metadata (default: the user cache dir) ($K8SVERIFY_CACHE_DIR)")
-	f.BoolVar(&g.quiet, "quiet", getenv("K8SVERIFY_QUIET") != "", "print only the report and warnings: no progress, no summary on stderr ($K8SVERIFY_QUIET)")
-	f.BoolVar(&g.noProgress, "no-progress", getenv("K8SVERIFY_NO_PROGRESS") != "", "no progress display on stderr ($K8SVERIFY_NO_PROGRESS)")
+	f.StringVar(&g.endpoints.DownloadURL, "download-url", evidence.DefaultDownloadURL, "release download site")
+	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", evidence.DefaultSBOMURL, "release SBOM site")
+	f.StringVar(&g.endpoints.Registry, "registry", evidence.DefaultRegistry, "image registry host[/prefix]")
+	f.StringVar(&g.endpoints.RekorURL, "rekor-url", evidence.DefaultRekorURL, "Rekor transparency log")
+	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
+	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
+	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
+	f.IntVar(&g.concurrency, "concurrency", audit.DefaultConcurrency, "artifacts checked at once")
+	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "timeout of each network request")
+	f.StringVar(&g.cacheDir, "cache-dir", "", "cache for TUF metadata (default: the user cache dir)")
+	f.StringVar(&g.catalog, "catalog", "", "use another release catalog (testing, or a release newer than the embedded one)")
+	f.BoolVar(&g.quiet, "quiet", false, "print only the summary and the problems")
+	f.BoolVar(&g.noProgress, "no-progress", false, "no progress display on stderr")
+	f.StringSliceVar(&g.acceptIncident, "accept-incident", nil, "accept what a documented incident of the release describes (its ID, as list shows it); reported as such")
 
-	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g))
-	return root
+	env := &envFlags{getenv: getenv}
+	for _, b := range []struct{ flag, variable string }{
+		{"download-url", "K8SVERIFY_DOWNLOAD_URL"}, {"sbom-url", "K8SVERIFY_SBOM_URL"}, {"registry", "K8SVERIFY_REGISTRY"},
+		{"rekor-url", "K8SVERIFY_REKOR_URL"}, {"trusted-root", "K8SVERIFY_TRUSTED_ROOT"}, {"tuf-url", "K8SVERIFY_TUF_URL"},
+		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"},
+		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"},
+		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"},
+	} {
+		env.set(f, b.flag, b.variable)
+	}
+	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g), newVersionCmd())
+	if len(env.errs) > 0 {
+		return nil, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
+	}
+	return root, nil
+}
+
+// readLocal reads a small regular local file.
+func readLocal(p string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
+	}
+	return os.ReadFile(p)
 }

@@ -1,10 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,14 +14,11 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// maxBundleSize bounds the bundle file verify-blob reads.
-const maxBundleSize = 16 << 20
-
 type verifyBlobOptions struct {
+	outputs
 	bundle   string
 	identity string
 	issuer   string
-	output   string
 	// allowRootInChain accepts old bundles whose chain ends with the
 	// trusted Fulcio root.
 	allowRootInChain bool
@@ -59,7 +55,38 @@ verify (the failed check is named), 2 usage error.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerifyBlob(g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+			outs, err := o.outputs.parse()
+			if err != nil {
+				return err
+			}
+			if o.bundle == "" {
+				return usageErrorf("--bundle is required")
+			}
+			if fi, err := os.Stat(o.bundle); err != nil {
+				return usageErrorf("--bundle: %v", err)
+			} else if !fi.Mode().IsRegular() {
+				return usageErrorf("--bundle: %s is not a regular file", o.bundle)
+			}
+			if o.identity == "" || o.issuer == "" {
+				return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
+			}
+			g.allowRootInChain = o.allowRootInChain
+			s, err := g.session()
+			if err != nil {
+				return err
+			}
+			res, err := s.VerifyBlob(cmd.Context(), audit.BlobRequest{Target: args[0], Bundle: o.bundle,
+				Identity: artifacts.Identity{SAN: o.identity, Issuer: o.issuer}})
+			if err != nil {
+				return commandError(err)
+			}
+			for _, v := range res.Verdicts {
+				if errors.Is(v.Err, verify.ErrRootInChain) && !o.allowRootInChain {
+					fmt.Fprintln(cmd.ErrOrStderr(), "k8sverify: the bundle's chain holds a root certificate; a bundle of an old signer whose chain ends with the trusted Fulcio root is accepted with --allow-root-in-chain")
+				}
+			}
+			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
+			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	f := cmd.Flags()
@@ -67,75 +94,6 @@ verify (the failed check is named), 2 usage error.`,
 	f.StringVar(&o.identity, "certificate-identity", artifacts.BlobSigner.SAN, "the signer's identity (certificate SAN), matched exactly")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", artifacts.BlobSigner.Issuer, "the signer's OIDC issuer, matched exactly")
 	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or junit")
+	o.outputs.addFlag(f, []string{"table", "json", "junit", "sarif"})
 	return cmd
-}
-
-func runVerifyBlob(g *globalOptions, o *verifyBlobOptions, target string, stdout, stderr io.Writer) error {
-	if o.bundle == "" {
-		return usageErrorf("--bundle is required")
-	}
-	if o.identity == "" || o.issuer == "" {
-		return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
-	}
-	if err := checkFormat(o.output, "table", "json", "junit"); err != nil {
-		return err
-	}
-	digest, source, err := blobDigest(target)
-	if err != nil {
-		return usageError(err)
-	}
-	data, err := readBundle(o.bundle)
-	if err != nil {
-		return usageError(err)
-	}
-	trust, err := loadTrust(g, nil)
-	if err != nil {
-		return err
-	}
-	id := artifacts.Identity{SAN: o.identity, Issuer: o.issuer}
-	v := verify.Verdict{
-		Artifact:     artifacts.Artifact{Kind: artifacts.KindBinary, Name: target, Location: target, Signer: id},
-		Digest:       digest.String(),
-		DigestSource: source,
-	}
-	v = audit.Verdict(v, verify.BundleJSON(data, trust, verify.Policy{Identity: id, Digest: digest, AllowTrustedRootInChain: o.allowRootInChain}))
-	rep := report.New("k8sverify "+version, "", time.Now(), []verify.Verdict{v})
-	return writeReport(g, stdout, stderr, rep, o.output)
-}
-
-// blobDigest is the digest to verify: FILE's SHA-256, or the digest given
-// as sha256:<hex>.
-func blobDigest(target string) (verify.Digest, string, error) {
-	if strings.HasPrefix(target, "sha256:") || strings.HasPrefix(target, "sha512:") {
-		d, err := verify.ParseDigest(target)
-		return d, "argument", err
-	}
-	d, err := audit.HashFile(target)
-	return d, "file", err
-}
-
-// readBundle reads a bundle file of bounded size; what it holds is for
-// pkg/verify to judge.
-func readBundle(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("--bundle: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("--bundle: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("--bundle: %s is not a regular file", p)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxBundleSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("--bundle: %w", err)
-	}
-	if len(data) > maxBundleSize {
-		return nil, fmt.Errorf("--bundle: %s is larger than %d MiB: not a Sigstore bundle", p, maxBundleSize>>20)
-	}
-	return data, nil
 }

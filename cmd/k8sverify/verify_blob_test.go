@@ -216,10 +216,10 @@ func TestVerifyBlobJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Verdicts) != 1 {
-		t.Fatalf("%d verdicts", len(rep.Verdicts))
+	if len(rep.Artifacts) != 1 {
+		t.Fatalf("%d verdicts", len(rep.Artifacts))
 	}
-	v := rep.Verdicts[0]
+	v := rep.Artifacts[0]
 	if v.Status != "failed" || v.FailedCheck != "transparency-log" || v.Digest != d.digest || v.DigestSource != "argument" {
 		t.Errorf("verdict %+v", v)
 	}

@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/report"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 type verifyFileOptions struct {
+	outputs
 	version string
-	output  string
 }
 
 func newVerifyFileCmd(g *globalOptions) *cobra.Command {
@@ -25,9 +22,11 @@ func newVerifyFileCmd(g *globalOptions) *cobra.Command {
 		Long: `Hash each file (streamed), identify it and verify its signature.
 
 With --version, the file is identified among the release's files by their
-published sums and verified against its published signature. Without it, the
-Rekor transparency log is searched for signatures of the file's digest by the
-release team (krel-staging@k8s-releng-prod.iam.gserviceaccount.com).`,
+published sums and verified as that artifact (exit 1 when it is none of
+them). Without it, the Rekor transparency log is searched for signatures of
+the file's digest by the release team
+(krel-staging@k8s-releng-prod.iam.gserviceaccount.com); finding none is no
+proof that the file is unsigned (exit 3).`,
 		Example: `  k8sverify verify-file ./kubectl --version v1.24.17
   k8sverify verify-file ./kubectl ./kubeadm`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -37,41 +36,29 @@ release team (krel-staging@k8s-releng-prod.iam.gserviceaccount.com).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerifyFile(cmd.Context(), g, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			outs, err := o.outputs.parse()
+			if err != nil {
+				return err
+			}
+			if o.version != "" {
+				if err := checkVersion(o.version); err != nil {
+					return err
+				}
+			}
+			s, err := g.session()
+			if err != nil {
+				return err
+			}
+			res, err := s.VerifyFiles(cmd.Context(), audit.FilesRequest{Files: args, Version: o.version})
+			if err != nil {
+				return commandError(err)
+			}
+			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
+			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	cmd.Flags().StringVar(&o.version, "version", "", "the release the files belong to (v1.24.17, 1.24.17, latest-1.24)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or junit")
+	o.outputs.addFlag(cmd.Flags(), []string{"table", "json", "junit", "sarif"})
 	return cmd
-}
-
-func runVerifyFile(ctx context.Context, g *globalOptions, o *verifyFileOptions, files []string, stdout, stderr io.Writer) error {
-	if err := checkFormat(o.output, "table", "json", "junit"); err != nil {
-		return err
-	}
-	if o.version != "" {
-		if err := checkVersion(o.version); err != nil {
-			return err
-		}
-	}
-	var rel *artifacts.Release
-	release := ""
-	if o.version != "" {
-		listing, err := loadRelease(ctx, g, o.version, false)
-		if err != nil {
-			return err
-		}
-		rel, release = listing.Release, listing.Release.Version.String()
-	}
-	trust, err := loadTrust(g, nil)
-	if err != nil {
-		return err
-	}
-	a := newAuditor(g, trust)
-	var verdicts []verify.Verdict
-	for _, f := range files {
-		verdicts = append(verdicts, a.File(ctx, f, rel))
-	}
-	rep := report.New("k8sverify "+version, release, time.Now(), verdicts)
-	return writeReport(g, stdout, stderr, rep, o.output)
 }

@@ -1,21 +1,19 @@
 package main
 
 import (
-	"context"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/report"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 type verifyImageOptions struct {
+	outputs
 	platform string
-	output   string
+	anyName  bool
 }
 
 func newVerifyImageCmd(g *globalOptions) *cobra.Command {
@@ -29,9 +27,16 @@ func newVerifyImageCmd(g *globalOptions) *cobra.Command {
 REF is a tag or a digest. A reference without a registry is looked up in
 --registry (default registry.k8s.io), so a private mirror is checked the same
 way: --registry mirror.example.com/k8s. For a multi-arch index, the index and
-every platform manifest it lists are verified, each with its own verdict.
-cosign signatures (the sha256-<digest>.sig tag) and Sigstore bundles attached
-as OCI 1.1 referrers are both found.`,
+every platform manifest it lists are verified, each with its own verdict: a
+platform's manifest must be an image of that platform, signed in the index's
+repository or in <repository>-<arch>. cosign signatures (the
+sha256-<digest>.sig tag) and Sigstore bundles attached as OCI 1.1 referrers
+are both found.
+
+A signature must name the image: the last path element of what it signs must
+be the last path element of REF (or REF's name with -<arch> for a platform's
+manifest), whatever the registry. --any-name drops that rule, for mirrors that
+renamed images: another signed image served under REF then verifies too.`,
 		Example: `  k8sverify verify-image registry.k8s.io/kube-apiserver:v1.24.17
   k8sverify verify-image kube-proxy:v1.24.17 --platform linux/arm64
   k8sverify verify-image kube-apiserver:v1.24.17 --registry mirror.example.com/k8s -o mirror-list`,
@@ -42,44 +47,33 @@ as OCI 1.1 referrers are both found.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerifyImage(cmd.Context(), g, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			outs, err := o.outputs.parse()
+			if err != nil {
+				return err
+			}
+			req := audit.ImagesRequest{Refs: args}
+			if o.platform != "" {
+				p, err := artifacts.ParsePlatform(o.platform)
+				if err != nil {
+					return usageErrorf("--platform: %v", err)
+				}
+				req.Platform = &p
+			}
+			g.anyImageName = o.anyName
+			s, err := g.session()
+			if err != nil {
+				return err
+			}
+			res, err := s.VerifyImages(cmd.Context(), req)
+			if err != nil {
+				return commandError(err)
+			}
+			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
+			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	cmd.Flags().StringVar(&o.platform, "platform", "", "verify only this platform of an index (os/arch)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(report.Formats, ", "))
+	cmd.Flags().BoolVar(&o.anyName, "any-name", false, "accept signatures that name any image (UNSAFE: for mirrors that renamed images)")
+	o.outputs.addFlag(cmd.Flags(), report.Formats)
 	return cmd
-}
-
-func runVerifyImage(ctx context.Context, g *globalOptions, o *verifyImageOptions, refs []string, stdout, stderr io.Writer) error {
-	if err := checkFormat(o.output, report.Formats...); err != nil {
-		return err
-	}
-	var platform *artifacts.Platform
-	if o.platform != "" {
-		p, err := artifacts.ParsePlatform(o.platform)
-		if err != nil {
-			return usageErrorf("--platform: %v", err)
-		}
-		platform = &p
-	}
-	trust, err := loadTrust(g, nil)
-	if err != nil {
-		return err
-	}
-	a := newAuditor(g, trust)
-	var verdicts []verify.Verdict
-	for _, ref := range refs {
-		verdicts = append(verdicts, a.ImageRef(ctx, qualify(ref, g.endpoints.Registry), platform)...)
-	}
-	rep := report.New("k8sverify "+version, "", time.Now(), verdicts)
-	return writeReport(g, stdout, stderr, rep, o.output)
-}
-
-// qualify puts a reference without a registry below registry.
-func qualify(ref, registry string) string {
-	first, _, ok := strings.Cut(ref, "/")
-	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		return ref
-	}
-	return strings.TrimRight(registry, "/") + "/" + ref
 }

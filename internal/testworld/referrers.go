@@ -39,9 +39,20 @@ const (
 // CosignSignStatement is the in-toto statement cosign signs for an image
 // digest ("sha256:<hex>") in its bundle format.
 func CosignSignStatement(digest v1.Hash, predicateType string) []byte {
+	return CosignSignStatementNamed(digest, "", predicateType)
+}
+
+// CosignSignStatementNamed is CosignSignStatement whose subject also names
+// the image (a repository), as in-toto attestations of images do; cosign's
+// sign statement names none.
+func CosignSignStatementNamed(digest v1.Hash, name, predicateType string) []byte {
+	subject := map[string]any{"digest": map[string]string{digest.Algorithm: digest.Hex}}
+	if name != "" {
+		subject["name"] = name
+	}
 	st, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
-		"subject":       []map[string]any{{"digest": map[string]string{digest.Algorithm: digest.Hex}}},
+		"subject":       []map[string]any{subject},
 		"predicateType": predicateType,
 	})
 	if err != nil {

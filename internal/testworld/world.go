@@ -1,6 +1,7 @@
 package testworld
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -78,8 +79,13 @@ type World struct {
 	Dir                                      string
 	// TrustedRootPath is the world's trusted_root.json.
 	TrustedRootPath string
-	Sigstore        *Sigstore
-	Rekor           *RekorServer
+	// Catalog is the world's release catalog: the embedded one with the
+	// world's own tarball sums in place of the CHANGELOG's (its files are
+	// random); CatalogPath is its file (K8SVERIFY_CATALOG).
+	Catalog     *artifacts.Catalog
+	CatalogPath string
+	Sigstore    *Sigstore
+	Rekor       *RekorServer
 	// Files are the release files by path below /release/<version>/.
 	Files map[string]*File
 	// Images by repository: "kube-apiserver" (index), "kube-apiserver-amd64".
@@ -189,6 +195,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		w.faultsBy[f.Target] = f.Kind
 	}
 	if err := w.buildFiles(o.FileSize); err != nil {
+		return nil, err
+	}
+	if err := w.buildCatalog(o); err != nil {
 		return nil, err
 	}
 	if o.ImageLayerSize <= 0 {
@@ -332,7 +341,7 @@ func (w *World) buildFiles(size int) error {
 	// Sign (the release process signs when its policy says so).
 	for _, f := range files {
 		fault := w.faultsBy[f.Path]
-		if f.Artifact.Signing == artifacts.SigningNotExpected || fault == FaultUnsigned {
+		if f.Artifact.Signing == artifacts.SigningNotExpected || f.Artifact.Signing == artifacts.SigningNever || fault == FaultUnsigned {
 			continue
 		}
 		digest, _ := hex.DecodeString(f.SHA256)
@@ -512,7 +521,14 @@ func (w *World) buildImages(ctx context.Context, layerSize int64) error {
 		own := w.Images[repo].Digest
 		for _, other := range repos {
 			if other != repo && len(sigsOf[other][w.Images[other].Digest]) > 0 {
-				sigsOf[repo][own] = sigsOf[other][w.Images[other].Digest]
+				replayed := sigsOf[other][w.Images[other].Digest]
+				sigsOf[repo][own] = replayed
+				// A platform image's signatures in its index's repository too.
+				for _, index := range repos {
+					if _, child := sigsOf[index][own]; child && index != repo {
+						sigsOf[index][own] = replayed
+					}
+				}
 				break
 			}
 		}
@@ -539,7 +555,7 @@ func (w *World) signImage(repo, arch string, h v1.Hash) ([]oci.Signature, error)
 	}
 	var out []oci.Signature
 	for _, id := range w.imageHistory(repo, arch) {
-		s, sig, err := w.imageSignature(strings.TrimSuffix(repo, "-"+arch), h, signOptions(id, fault), fault)
+		s, sig, err := w.imageSignature(repo, h, signOptions(id, fault), fault)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s@%s: %w", repo, h, err)
 		}
@@ -632,9 +648,58 @@ func (w *World) buildTUF() error {
 	return nil
 }
 
+// buildCatalog writes the world's catalog — the embedded one with the
+// sums of the world's tarballs as its CHANGELOG sums — and lists the
+// world's release from it.
+func (w *World) buildCatalog(o Options) error {
+	data, err := artifacts.Embedded().MarshalLine(w.Version.Line())
+	if err != nil {
+		return err
+	}
+	var cat map[string]any
+	if err := json.Unmarshal(data, &cat); err != nil {
+		return err
+	}
+	for _, r := range cat["releases"].([]any) {
+		rel := r.(map[string]any)
+		if rel["version"] != w.Version.String() {
+			continue
+		}
+		sums, _ := rel["sha512"].(map[string]any)
+		for _, f := range w.Files {
+			if _, listed := sums[f.Artifact.Name]; listed && f.Artifact.Kind == artifacts.KindTarball {
+				sums[f.Artifact.Name] = f.SHA512
+			}
+		}
+	}
+	if data, err = json.MarshalIndent(cat, "", "  "); err != nil {
+		return err
+	}
+	w.CatalogPath = filepath.Join(w.Dir, "catalog.json")
+	if err := os.WriteFile(w.CatalogPath, data, 0o644); err != nil {
+		return err
+	}
+	if w.Catalog, err = artifacts.ReadCatalog(bytes.NewReader(data), w.CatalogPath); err != nil {
+		return err
+	}
+	rel, err := w.Catalog.Release(w.Version, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+	if err != nil {
+		return err
+	}
+	if o.Small {
+		rel = smallRelease(rel)
+	}
+	if len(o.Kinds) > 0 || len(o.Platforms) > 0 {
+		rel = rel.Filter(o.Kinds, o.Platforms)
+	}
+	w.Release = rel
+	return nil
+}
+
 // Env returns the K8SVERIFY_* variables that point k8sverify at the world.
 func (w *World) Env() []string {
 	return []string{
+		"K8SVERIFY_CATALOG=" + w.CatalogPath,
 		"K8SVERIFY_DOWNLOAD_URL=" + w.DownloadURL,
 		"K8SVERIFY_SBOM_URL=" + w.SBOMURL,
 		"K8SVERIFY_REGISTRY=" + w.Registry,

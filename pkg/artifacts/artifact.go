@@ -6,6 +6,7 @@ package artifacts
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,6 +18,8 @@ const (
 	KindBinary  Kind = "binary"
 	KindTarball Kind = "tarball"
 	KindImage   Kind = "image"
+	// KindBlob is a file known by itself, outside any release (verify-blob).
+	KindBlob Kind = "blob"
 )
 
 // Kinds lists every artifact kind in report order.
@@ -78,6 +81,9 @@ const (
 	SigningNotExpected Signing = "not-expected"
 	// SigningProbe: it is not known; look for a signature and report what is found.
 	SigningProbe Signing = "probe"
+	// SigningNever: the release process never signs this file (e.g. the
+	// .docker_tag files, which krel sign blobs skips).
+	SigningNever Signing = "never"
 )
 
 // Identity is the keyless identity that must have signed an artifact:
@@ -113,12 +119,58 @@ type Artifact struct {
 	Location string `json:"location"`
 	// Signer is the identity that must have signed the artifact.
 	Signer Identity `json:"signer"`
-	// Signing says whether a signature is expected in this release.
-	Signing Signing `json:"signing"`
-	// SHA256 and SHA512 are the file checksums the release SBOM records
-	// for a binary or tarball; empty when not known (the catalog has none).
-	SHA256 string `json:"sha256,omitempty"`
-	SHA512 string `json:"sha512,omitempty"`
+	// Signing says whether a signature is expected in this release, and
+	// SigningNote why (for SigningNever).
+	Signing     Signing `json:"signing"`
+	SigningNote string  `json:"signingNote,omitempty"`
+	// Sums are the file checksums release documents publish for a binary
+	// or tarball: the release SBOM's, and the CHANGELOG's embedded in the
+	// catalog. A verdict requires the file served to match every one.
+	Sums []Sum `json:"sums,omitempty"`
+}
+
+// Where a Sum was published.
+const (
+	// SumSBOM: the release SBOM's file checksums.
+	SumSBOM = "sbom"
+	// SumCatalog: the release CHANGELOG's checksums, embedded in the catalog.
+	SumCatalog = "catalog"
+)
+
+// Sum is a checksum of a file that a release document publishes.
+type Sum struct {
+	// Algorithm is "sha256" or "sha512"; Hex the lower-case digest.
+	Algorithm string `json:"algorithm"`
+	Hex       string `json:"hex"`
+	// Source is SumSBOM or SumCatalog.
+	Source string `json:"source"`
+}
+
+// Sum returns the artifact's checksum of algorithm alg, preferring source
+// when it has several; "" when none is known.
+func (a Artifact) Sum(alg, source string) string {
+	found := ""
+	for _, s := range a.Sums {
+		if s.Algorithm != alg {
+			continue
+		}
+		if s.Source == source {
+			return s.Hex
+		}
+		if found == "" {
+			found = s.Hex
+		}
+	}
+	return found
+}
+
+// addSums adds sums, each once.
+func (a *Artifact) addSums(sums ...Sum) {
+	for _, s := range sums {
+		if s.Hex != "" && !slices.Contains(a.Sums, s) {
+			a.Sums = append(a.Sums, s)
+		}
+	}
 }
 
 // ID names the artifact uniquely within its release, e.g.

@@ -1,13 +1,17 @@
 package artifacts
 
 import (
+	"bytes"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrUnknownVersion is returned for a version the embedded catalog does not
@@ -29,6 +33,10 @@ type Release struct {
 	Version Version `json:"version"`
 	// Date is the release date, "2006-01-02", when the catalog knows it.
 	Date string `json:"date,omitempty"`
+	// Previous is the patch release before this one of the same line,
+	// when the catalog knows it: its artifacts must not stand in for this
+	// release's.
+	Previous *ReleaseDate `json:"previous,omitempty"`
 	// Artifacts in deterministic order: kind, name, platform.
 	Artifacts []Artifact `json:"artifacts"`
 	// Incidents are the known signing incidents that concern this
@@ -37,6 +45,21 @@ type Release struct {
 	// Source says where the artifact list came from: SourceCatalog,
 	// SourceSBOM or SourceMerged.
 	Source string `json:"source"`
+}
+
+// ReleaseDate is a release and the day it came out.
+type ReleaseDate struct {
+	Version Version `json:"version"`
+	Date    string  `json:"date"`
+}
+
+// End returns the end of the release's day (UTC).
+func (d ReleaseDate) End() (time.Time, error) {
+	t, err := time.Parse("2006-01-02", d.Date)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("release %s: date %q: %w", d.Version, d.Date, err)
+	}
+	return t.Add(24 * time.Hour), nil
 }
 
 // Incident is a known, publicly documented event in a release's signing
@@ -56,6 +79,9 @@ type Incident struct {
 	// Images are the image names concerned ("kube-apiserver"); empty
 	// means every image (when Kinds admits images).
 	Images []string `json:"images,omitempty"`
+	// Identities are the identities that signed instead of the expected
+	// one, as the incident documents; accepting the incident accepts them.
+	Identities []Identity `json:"identities,omitempty"`
 }
 
 // Applies reports whether the incident concerns artifact a.
@@ -116,14 +142,18 @@ func (l Locations) imageRef(v Version, name, arch string) string {
 var catalogFS embed.FS
 
 type catalogFile struct {
-	SchemaVersion int                 `json:"schemaVersion"`
-	Line          string              `json:"line"`
-	Sources       []Source            `json:"sources"`
-	Platforms     map[string][]string `json:"platforms"`
-	Files         []catalogFileSet    `json:"files"`
-	Images        struct {
-		Names  []string `json:"names"`
-		Arches []string `json:"arches"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Line          string `json:"line"`
+	// RegistryAtRelease and Signing are notes for readers of the file.
+	RegistryAtRelease string              `json:"registryAtRelease,omitempty"`
+	Signing           map[string]string   `json:"signing,omitempty"`
+	Sources           []Source            `json:"sources"`
+	Platforms         map[string][]string `json:"platforms"`
+	Files             []catalogFileSet    `json:"files"`
+	Images            struct {
+		Names   []string `json:"names"`
+		Arches  []string `json:"arches"`
+		Sources []string `json:"sources,omitempty"`
 	} `json:"images"`
 	Incidents []catalogIncident `json:"incidents"`
 	Releases  []catalogRelease  `json:"releases"`
@@ -139,6 +169,10 @@ type catalogFileSet struct {
 	Names      []string `json:"names"`
 	WindowsExe bool     `json:"windowsExe"`
 	Sources    []string `json:"sources"`
+	// Signing overrides the release's blob signing for these files
+	// (SigningNever), with a note saying why.
+	Signing     Signing `json:"signing,omitempty"`
+	SigningNote string  `json:"signingNote,omitempty"`
 }
 
 type catalogIncident struct {
@@ -153,52 +187,105 @@ type catalogRelease struct {
 	DateStatus   string  `json:"dateStatus"`
 	ImageSigning Signing `json:"imageSigning"`
 	BlobSigning  Signing `json:"blobSigning"`
+	// SHA512 are the release's tarball sums as its CHANGELOG publishes
+	// them, by file name.
+	SHA512 map[string]string `json:"sha512,omitempty"`
 }
 
-type catalog struct {
+// Catalog is what k8sverify knows of release lines without the network:
+// per release, its artifacts, dates, signing policy, incidents and the
+// sums its CHANGELOG publishes, each fact with its public source. The
+// catalog embedded in the binary covers the 1.24 line; another catalog
+// (a test world's, or one covering newer releases) can be loaded.
+type Catalog struct {
 	lines []*catalogFile
+	// name says where it came from, for messages.
+	name string
 }
 
-var loadCatalog = sync.OnceValues(func() (*catalog, error) {
+var loadEmbedded = sync.OnceValues(func() (*Catalog, error) {
 	entries, err := catalogFS.ReadDir("catalog")
 	if err != nil {
 		return nil, err
 	}
-	c := &catalog{}
+	c := &Catalog{name: "embedded catalog"}
 	for _, e := range entries {
 		data, err := catalogFS.ReadFile("catalog/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
-		var f catalogFile
-		if err := json.Unmarshal(data, &f); err != nil {
+		f, err := parseCatalogFile(data)
+		if err != nil {
 			return nil, fmt.Errorf("embedded catalog %s: %w", e.Name(), err)
 		}
-		if err := f.validate(); err != nil {
-			return nil, fmt.Errorf("embedded catalog %s: %w", e.Name(), err)
-		}
-		c.lines = append(c.lines, &f)
+		c.lines = append(c.lines, f)
 	}
 	return c, nil
 })
 
-// mustCatalog returns the embedded catalog; it is validated by the
-// package's tests, so an error here is a build defect.
-func mustCatalog() *catalog {
-	c, err := loadCatalog()
+// Embedded returns the catalog embedded in k8sverify; it is validated by
+// the package's tests, so an error here is a build defect.
+func Embedded() *Catalog {
+	c, err := loadEmbedded()
 	if err != nil {
 		panic(err)
 	}
 	return c
 }
 
+// mustCatalog returns the embedded catalog.
+func mustCatalog() *Catalog { return Embedded() }
+
+// ErrMalformedCatalog: a catalog file cannot be used.
+var ErrMalformedCatalog = errors.New("malformed release catalog")
+
+// maxCatalog bounds a catalog file.
+const maxCatalog = 16 << 20
+
+// ReadCatalog reads a catalog file (the embedded catalog's format: one
+// release line, schema version 1), validated as the embedded one is.
+func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxCatalog+1))
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", name, err)
+	}
+	if len(data) > maxCatalog {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrMalformedCatalog, name, maxCatalog)
+	}
+	f, err := parseCatalogFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
+	}
+	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name}, nil
+}
+
+// MarshalLine returns the catalog file of a release line, in the format
+// ReadCatalog reads (to derive another catalog from this one).
+func (c *Catalog) MarshalLine(line string) ([]byte, error) {
+	for _, f := range c.lines {
+		if f.Line == line {
+			return json.MarshalIndent(f, "", "  ")
+		}
+	}
+	return nil, fmt.Errorf("%w: the %s has no line %s", ErrUnknownVersion, c.name, line)
+}
+
+func parseCatalogFile(data []byte) (*catalogFile, error) {
+	var f catalogFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
 func (f *catalogFile) validate() error {
 	if f.SchemaVersion != 1 {
 		return fmt.Errorf("schemaVersion %d, want 1", f.SchemaVersion)
-	}
-	sources := map[string]bool{}
-	for _, s := range f.Sources {
-		sources[s.ID] = true
 	}
 	for role, ps := range f.Platforms {
 		for _, p := range ps {
@@ -207,30 +294,18 @@ func (f *catalogFile) validate() error {
 			}
 		}
 	}
+	sources := map[string]bool{}
+	for _, s := range f.Sources {
+		sources[s.ID] = true
+	}
 	for _, fs := range f.Files {
-		if fs.Kind != KindBinary && fs.Kind != KindTarball {
-			return fmt.Errorf("files %q: kind %q", fs.Role, fs.Kind)
-		}
-		if _, ok := f.Platforms[fs.Platforms]; fs.Platforms != "" && !ok {
-			return fmt.Errorf("files %q: unknown platform list %q", fs.Role, fs.Platforms)
-		}
-		if fs.Kind == KindBinary && fs.Platforms == "" {
-			return fmt.Errorf("files %q: binaries need platforms", fs.Role)
-		}
-		for _, s := range fs.Sources {
-			if !sources[s] {
-				return fmt.Errorf("files %q: unknown source %q", fs.Role, s)
-			}
+		if err := fs.validate(f.Platforms, sources); err != nil {
+			return fmt.Errorf("files %q: %w", fs.Role, err)
 		}
 	}
 	for _, r := range f.Releases {
-		if r.Version.Line() != f.Line {
-			return fmt.Errorf("release %s is not of line %s", r.Version, f.Line)
-		}
-		for _, s := range []Signing{r.ImageSigning, r.BlobSigning} {
-			if s != SigningExpected && s != SigningNotExpected && s != SigningProbe {
-				return fmt.Errorf("release %s: signing %q", r.Version, s)
-			}
+		if err := r.validate(f.Line); err != nil {
+			return fmt.Errorf("release %s: %w", r.Version, err)
 		}
 	}
 	for _, in := range f.Incidents {
@@ -241,11 +316,57 @@ func (f *catalogFile) validate() error {
 	return nil
 }
 
+func (fs catalogFileSet) validate(platforms map[string][]string, sources map[string]bool) error {
+	if fs.Kind != KindBinary && fs.Kind != KindTarball {
+		return fmt.Errorf("kind %q", fs.Kind)
+	}
+	if _, ok := platforms[fs.Platforms]; fs.Platforms != "" && !ok {
+		return fmt.Errorf("unknown platform list %q", fs.Platforms)
+	}
+	if fs.Kind == KindBinary && fs.Platforms == "" {
+		return errors.New("binaries need platforms")
+	}
+	for _, s := range fs.Sources {
+		if !sources[s] {
+			return fmt.Errorf("unknown source %q", s)
+		}
+	}
+	if fs.Signing != "" && (fs.Signing != SigningNever || fs.SigningNote == "") {
+		return fmt.Errorf("signing %q: only %q, with a note, overrides the release", fs.Signing, SigningNever)
+	}
+	return nil
+}
+
+func (r catalogRelease) validate(line string) error {
+	if r.Version.Line() != line {
+		return fmt.Errorf("not of line %s", line)
+	}
+	for _, s := range []Signing{r.ImageSigning, r.BlobSigning} {
+		if s != SigningExpected && s != SigningNotExpected && s != SigningProbe {
+			return fmt.Errorf("signing %q", s)
+		}
+	}
+	for name, sum := range r.SHA512 {
+		if _, err := hex.DecodeString(sum); err != nil || len(sum) != 128 || strings.ToLower(sum) != sum || !tarballName(name) {
+			return fmt.Errorf("sha512 of %q: want a tarball and 128 lower-case hex characters", name)
+		}
+	}
+	return nil
+}
+
 // CatalogVersions returns every version the embedded catalog covers, in
 // ascending order.
-func CatalogVersions() []Version {
+func CatalogVersions() []Version { return Embedded().Versions() }
+
+// tarballName reports whether name is the name of a release tarball.
+func tarballName(name string) bool {
+	return strings.HasPrefix(name, "kubernetes") && strings.HasSuffix(name, ".tar.gz") && !strings.Contains(name, "/")
+}
+
+// Versions returns every version the catalog covers, in ascending order.
+func (c *Catalog) Versions() []Version {
 	var vs []Version
-	for _, f := range mustCatalog().lines {
+	for _, f := range c.lines {
 		for _, r := range f.Releases {
 			vs = append(vs, r.Version)
 		}
@@ -256,21 +377,25 @@ func CatalogVersions() []Version {
 
 // CatalogSources returns the public sources the embedded catalog's facts
 // rest on, for every release line it covers.
-func CatalogSources() []Source {
+func CatalogSources() []Source { return Embedded().Sources() }
+
+// Sources returns the public sources the catalog's facts rest on.
+func (c *Catalog) Sources() []Source {
 	var ss []Source
-	for _, f := range mustCatalog().lines {
+	for _, f := range c.lines {
 		ss = append(ss, f.Sources...)
 	}
 	return ss
 }
 
-// catalogCoverage describes the covered versions for error messages:
-// "v1.24.0 … v1.24.17".
 // CatalogCoverage says which versions the embedded catalog covers, e.g.
 // "v1.24.0 … v1.24.17".
-func CatalogCoverage() string {
+func CatalogCoverage() string { return Embedded().Coverage() }
+
+// Coverage says which versions the catalog covers.
+func (c *Catalog) Coverage() string {
 	var parts []string
-	for _, f := range mustCatalog().lines {
+	for _, f := range c.lines {
 		var vs []Version
 		for _, r := range f.Releases {
 			vs = append(vs, r.Version)
@@ -283,7 +408,7 @@ func CatalogCoverage() string {
 	return strings.Join(parts, ", ")
 }
 
-func (c *catalog) find(v Version) (*catalogFile, *catalogRelease) {
+func (c *Catalog) find(v Version) (*catalogFile, *catalogRelease) {
 	for _, f := range c.lines {
 		for i := range f.Releases {
 			if f.Releases[i].Version == v {
@@ -298,12 +423,17 @@ func (c *catalog) find(v Version) (*catalogFile, *catalogRelease) {
 // with locations under loc. For a version the catalog does not cover it
 // returns an error wrapping ErrUnknownVersion that names the versions it
 // covers.
-func CatalogRelease(v Version, loc Locations) (*Release, error) {
-	f, cr := mustCatalog().find(v)
+func CatalogRelease(v Version, loc Locations) (*Release, error) { return Embedded().Release(v, loc) }
+
+// Release returns release v as the catalog describes it, with locations
+// under loc; for a version it does not cover, an error wrapping
+// ErrUnknownVersion that names the versions it covers.
+func (c *Catalog) Release(v Version, loc Locations) (*Release, error) {
+	f, cr := c.find(v)
 	if f == nil {
-		return nil, fmt.Errorf("%w %s: the embedded catalog covers %s; other releases need the network (SBOM)", ErrUnknownVersion, v, CatalogCoverage())
+		return nil, fmt.Errorf("%w %s: the %s covers %s; other releases need the network (SBOM)", ErrUnknownVersion, v, c.name, c.Coverage())
 	}
-	r := &Release{Version: v, Date: cr.Date, Source: SourceCatalog}
+	r := &Release{Version: v, Date: cr.Date, Previous: f.previous(v), Source: SourceCatalog}
 	platforms := func(name string) []Platform {
 		var ps []Platform
 		for _, s := range f.Platforms[name] {
@@ -322,12 +452,12 @@ func CatalogRelease(v Version, loc Locations) (*Release, error) {
 	for _, fs := range f.Files {
 		for _, pattern := range fs.Names {
 			if fs.Platforms == "" {
-				add(Artifact{Kind: fs.Kind, Name: pattern, Location: loc.tarballURL(v, pattern), Signer: BlobSigner, Signing: cr.BlobSigning})
+				add(fs.artifact(cr, Artifact{Kind: fs.Kind, Name: pattern, Location: loc.tarballURL(v, pattern)}))
 				continue
 			}
 			for _, p := range platforms(fs.Platforms) {
 				name := strings.NewReplacer("{os}", p.OS, "{arch}", p.Arch).Replace(pattern)
-				a := Artifact{Kind: fs.Kind, Name: name, Signer: BlobSigner, Signing: cr.BlobSigning}
+				a := fs.artifact(cr, Artifact{Kind: fs.Kind, Name: name})
 				switch fs.Kind {
 				case KindBinary:
 					if fs.WindowsExe && p.OS == "windows" {
@@ -355,6 +485,35 @@ func CatalogRelease(v Version, loc Locations) (*Release, error) {
 	return r, nil
 }
 
+// artifact completes a file of the set in release cr: its signer, its
+// signing, the sums the catalog holds for it.
+func (fs catalogFileSet) artifact(cr *catalogRelease, a Artifact) Artifact {
+	a.Signer, a.Signing = BlobSigner, cr.BlobSigning
+	if fs.Signing != "" {
+		a.Signing, a.SigningNote = fs.Signing, fs.SigningNote
+	}
+	if sum, ok := cr.SHA512[a.Name]; ok {
+		a.addSums(Sum{Algorithm: "sha512", Hex: sum, Source: SumCatalog})
+	}
+	return a
+}
+
+// previous returns the patch release before v in the line, if the
+// catalog knows it and its date.
+func (f *catalogFile) previous(v Version) *ReleaseDate {
+	var prev *catalogRelease
+	for i := range f.Releases {
+		r := &f.Releases[i]
+		if r.Version.Less(v) && (prev == nil || prev.Version.Less(r.Version)) {
+			prev = r
+		}
+	}
+	if prev == nil || prev.Date == "" {
+		return nil
+	}
+	return &ReleaseDate{Version: prev.Version, Date: prev.Date}
+}
+
 // incidentsFor returns the incidents of the line that concern version v.
 func (f *catalogFile) incidentsFor(v Version) []Incident {
 	var ins []Incident
@@ -369,8 +528,7 @@ func (f *catalogFile) incidentsFor(v Version) []Incident {
 // knownIncidents returns the incidents the catalog records for v, including
 // the registry-wide ones when v is of a line the catalog does not cover
 // (registry incidents concern every image served).
-func knownIncidents(v Version) []Incident {
-	c := mustCatalog()
+func (c *Catalog) knownIncidents(v Version) []Incident {
 	if f, _ := c.find(v); f != nil {
 		return f.incidentsFor(v)
 	}

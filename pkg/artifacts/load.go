@@ -62,6 +62,8 @@ type ReleaseRequest struct {
 	SBOMURL string
 	// Open fetches the SBOM. Nil means offline: the catalog only.
 	Open Opener
+	// Catalog is the release catalog (nil: the embedded one).
+	Catalog *Catalog
 }
 
 // ReleaseListing is a release as LoadRelease found it.
@@ -82,7 +84,10 @@ type ReleaseListing struct {
 // SBOM cannot be had, the catalog alone, with a warning saying so; and an
 // error when neither is available.
 func LoadRelease(ctx context.Context, req ReleaseRequest) (*ReleaseListing, error) {
-	catalog, catErr := CatalogRelease(req.Version, req.Locations)
+	if req.Catalog == nil {
+		req.Catalog = Embedded()
+	}
+	catalog, catErr := req.Catalog.Release(req.Version, req.Locations)
 	if req.Open == nil {
 		if catErr != nil {
 			return nil, catErr
@@ -116,7 +121,7 @@ func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Rel
 	if err != nil {
 		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}
-	r, err := ReleaseFromSBOM(req.Version, s, req.Locations)
+	r, err := req.Catalog.ReleaseFromSBOM(req.Version, s, req.Locations)
 	if err != nil {
 		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}

@@ -302,109 +302,127 @@ func shorten(s string) string {
 // ---- SPDX tag-value ----
 
 func parseSPDXTagValue(br *bufio.Reader, firstLine int) (*SBOM, error) {
-	b := &sbomBuilder{s: &SBOM{Format: FormatSPDXTagValue}}
+	p := &tagValueParser{b: &sbomBuilder{s: &SBOM{Format: FormatSPDXTagValue}}, line: firstLine - 1}
 	tail := &tailReader{r: br}
 	sc := bufio.NewScanner(tail)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxSBOMLine+1)
-	line := firstLine - 1
-	var (
-		cur        *element
-		sawVersion bool
-		textTag    string // inside a multi-line <text> value of this tag
-		textLine   int
-	)
 	for sc.Scan() {
-		line++
-		text := strings.TrimSuffix(sc.Text(), "\r")
-		if textTag != "" {
-			if strings.Contains(text, "</text>") {
-				textTag = ""
-			}
-			continue
-		}
-		trimmed := strings.TrimSpace(text)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		tag, value, ok := strings.Cut(text, ":")
-		tag = strings.TrimSpace(tag)
-		if !ok || tag == "" || strings.ContainsAny(tag, " \t<>{}") {
-			if !sawVersion {
-				return nil, lineErrorf(line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got %q", shorten(trimmed))
-			}
-			return nil, lineErrorf(line, "malformed line %q: want \"Tag: value\"", shorten(trimmed))
-		}
-		value = strings.TrimSpace(value)
-		if strings.HasPrefix(value, "<text>") && !strings.Contains(value, "</text>") {
-			textTag, textLine = tag, line
-			continue
-		}
-		if !sawVersion {
-			if tag != "SPDXVersion" {
-				return nil, lineErrorf(line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got tag %q", shorten(tag))
-			}
-			if err := b.checkSPDXVersion(line, value); err != nil {
-				return nil, err
-			}
-			sawVersion = true
-			continue
-		}
-		switch tag {
-		case "DocumentName":
-			b.s.Name = value
-		case "PackageName", "FileName":
-			if err := b.finish(cur); err != nil {
-				return nil, err
-			}
-			cur = &element{isFile: tag == "FileName", line: line, name: value}
-		case "SnippetSPDXID", "LicenseID":
-			// Snippets and extracted licenses end the current element.
-			if err := b.finish(cur); err != nil {
-				return nil, err
-			}
-			cur = nil
-		case "SPDXID":
-			if cur != nil && cur.spdxID == "" {
-				cur.spdxID = value
-			}
-		case "PackageChecksum", "FileChecksum":
-			if cur == nil || cur.isFile != (tag == "FileChecksum") {
-				return nil, lineErrorf(line, "%s outside a %s", tag, map[bool]string{true: "file", false: "package"}[tag == "FileChecksum"])
-			}
-			alg, hexValue, ok := strings.Cut(value, ":")
-			if !ok {
-				return nil, lineErrorf(line, "malformed checksum %q: want \"ALGORITHM: hex\"", shorten(value))
-			}
-			if err := cur.addChecksum(line, alg, hexValue); err != nil {
-				return nil, err
-			}
-		case "ExternalRef":
-			if cur != nil && !cur.isFile {
-				if f := strings.Fields(value); len(f) == 3 && f[1] == "purl" {
-					cur.purl = f[2]
-				}
-			}
+		p.line++
+		if err := p.parseLine(strings.TrimSuffix(sc.Text(), "\r")); err != nil {
+			return nil, err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, lineErrorf(line+1, "line longer than %d bytes", MaxSBOMLine)
+			return nil, lineErrorf(p.line+1, "line longer than %d bytes", MaxSBOMLine)
 		}
-		return nil, fmt.Errorf("read sbom after line %d: %w", line, err)
+		return nil, fmt.Errorf("read sbom after line %d: %w", p.line, err)
 	}
-	if textTag != "" {
-		return nil, lineErrorf(line, "input ends inside the <text> value of %s begun on line %d: the document is truncated", textTag, textLine)
+	return p.end(tail)
+}
+
+// tagValueParser reads an SPDX tag-value document line by line.
+type tagValueParser struct {
+	b          *sbomBuilder
+	line       int
+	cur        *element
+	sawVersion bool
+	textTag    string // inside a multi-line <text> value of this tag
+	textLine   int
+}
+
+func (p *tagValueParser) parseLine(text string) error {
+	if p.textTag != "" {
+		if strings.Contains(text, "</text>") {
+			p.textTag = ""
+		}
+		return nil
 	}
-	if !sawVersion {
-		return nil, lineErrorf(line, "not an SPDX document: no SPDXVersion")
+	trimmed := strings.TrimSpace(text)
+	if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+		return nil
 	}
-	if err := b.finish(cur); err != nil {
+	tag, value, ok := strings.Cut(text, ":")
+	tag = strings.TrimSpace(tag)
+	if !ok || tag == "" || strings.ContainsAny(tag, " \t<>{}") {
+		if !p.sawVersion {
+			return lineErrorf(p.line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got %q", shorten(trimmed))
+		}
+		return lineErrorf(p.line, "malformed line %q: want \"Tag: value\"", shorten(trimmed))
+	}
+	value = strings.TrimSpace(value)
+	if strings.HasPrefix(value, "<text>") && !strings.Contains(value, "</text>") {
+		p.textTag, p.textLine = tag, p.line
+		return nil
+	}
+	if !p.sawVersion {
+		if tag != "SPDXVersion" {
+			return lineErrorf(p.line, "not an SPDX document: want SPDX tag-value (starting with \"SPDXVersion: SPDX-2.x\") or SPDX JSON, got tag %q", shorten(tag))
+		}
+		p.sawVersion = true
+		return p.b.checkSPDXVersion(p.line, value)
+	}
+	return p.tag(tag, value)
+}
+
+// tag takes one "Tag: value" of the document.
+func (p *tagValueParser) tag(tag, value string) error {
+	switch tag {
+	case "DocumentName":
+		p.b.s.Name = value
+	case "PackageName", "FileName":
+		if err := p.b.finish(p.cur); err != nil {
+			return err
+		}
+		p.cur = &element{isFile: tag == "FileName", line: p.line, name: value}
+	case "SnippetSPDXID", "LicenseID":
+		// Snippets and extracted licenses end the current element.
+		if err := p.b.finish(p.cur); err != nil {
+			return err
+		}
+		p.cur = nil
+	case "SPDXID":
+		if p.cur != nil && p.cur.spdxID == "" {
+			p.cur.spdxID = value
+		}
+	case "PackageChecksum", "FileChecksum":
+		return p.checksum(tag, value)
+	case "ExternalRef":
+		if p.cur != nil && !p.cur.isFile {
+			if f := strings.Fields(value); len(f) == 3 && f[1] == "purl" {
+				p.cur.purl = f[2]
+			}
+		}
+	}
+	return nil
+}
+
+func (p *tagValueParser) checksum(tag, value string) error {
+	if p.cur == nil || p.cur.isFile != (tag == "FileChecksum") {
+		return lineErrorf(p.line, "%s outside a %s", tag, map[bool]string{true: "file", false: "package"}[tag == "FileChecksum"])
+	}
+	alg, hexValue, ok := strings.Cut(value, ":")
+	if !ok {
+		return lineErrorf(p.line, "malformed checksum %q: want \"ALGORITHM: hex\"", shorten(value))
+	}
+	return p.cur.addChecksum(p.line, alg, hexValue)
+}
+
+// end checks how the document ended and returns it.
+func (p *tagValueParser) end(tail *tailReader) (*SBOM, error) {
+	if p.textTag != "" {
+		return nil, lineErrorf(p.line, "input ends inside the <text> value of %s begun on line %d: the document is truncated", p.textTag, p.textLine)
+	}
+	if !p.sawVersion {
+		return nil, lineErrorf(p.line, "not an SPDX document: no SPDXVersion")
+	}
+	if err := p.b.finish(p.cur); err != nil {
 		return nil, err
 	}
 	if tail.n > 0 && tail.last != '\n' {
-		return nil, lineErrorf(line, "no newline at the end of the input: the document looks truncated")
+		return nil, lineErrorf(p.line, "no newline at the end of the input: the document looks truncated")
 	}
-	return b.s, nil
+	return p.b.s, nil
 }
 
 // tailReader remembers the last byte read.

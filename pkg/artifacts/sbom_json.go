@@ -34,34 +34,7 @@ func (g *jsonGuard) Read(p []byte) (int, error) {
 		if c == '\n' {
 			g.newlines = append(g.newlines, g.off+int64(i))
 		}
-		switch {
-		case g.inString:
-			switch {
-			case g.escape:
-				g.escape = false
-			case c == '\\':
-				g.escape = true
-			case c == '"':
-				g.inString = false
-				g.run = 0
-				continue
-			}
-			g.run++
-		case c == '"':
-			g.inString, g.runKind, g.run = true, 's', 0
-		case c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':':
-			g.run = 0
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if g.runKind != 'w' {
-				g.runKind, g.run = 'w', 0
-			}
-			g.run++
-		default:
-			if g.runKind != 'b' {
-				g.runKind, g.run = 'b', 0
-			}
-			g.run++
-		}
+		g.step(c)
 		if g.run > MaxSBOMLine {
 			what := map[byte]string{'s': "a string", 'w': "white space", 'b': "a value"}[g.runKind]
 			at := g.off + int64(i)
@@ -71,6 +44,43 @@ func (g *jsonGuard) Read(p []byte) (int, error) {
 	}
 	g.off += int64(n)
 	return n, err
+}
+
+// step follows one byte: the run of string, white space or bare value it
+// extends, or the structural character that ends a run.
+func (g *jsonGuard) step(c byte) {
+	switch {
+	case g.inString:
+		g.stringByte(c)
+	case c == '"':
+		g.inString, g.runKind, g.run = true, 's', 0
+	case c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':':
+		g.run = 0
+	case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		g.extend('w')
+	default:
+		g.extend('b')
+	}
+}
+
+func (g *jsonGuard) stringByte(c byte) {
+	switch {
+	case g.escape:
+		g.escape = false
+	case c == '\\':
+		g.escape = true
+	case c == '"':
+		g.inString, g.run = false, 0
+		return
+	}
+	g.run++
+}
+
+func (g *jsonGuard) extend(kind byte) {
+	if g.runKind != kind {
+		g.runKind, g.run = kind, 0
+	}
+	g.run++
 }
 
 // lineAt returns the line of byte offset off (not before the last prune).

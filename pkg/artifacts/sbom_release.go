@@ -24,8 +24,10 @@ var platformTarballRE = regexp.MustCompile(`^kubernetes-(?:client|node|server|te
 // release v are expected to be signed: from the catalog when it covers v;
 // otherwise images from v1.24 on, blobs from v1.26 on, and "probe" for
 // what came between (late patches of older lines were signed as well).
-func SigningPolicy(v Version) (images, blobs Signing) {
-	if _, cr := mustCatalog().find(v); cr != nil {
+func SigningPolicy(v Version) (images, blobs Signing) { return Embedded().signingPolicy(v) }
+
+func (c *Catalog) signingPolicy(v Version) (images, blobs Signing) {
+	if _, cr := c.find(v); cr != nil {
 		return cr.ImageSigning, cr.BlobSigning
 	}
 	images, blobs = SigningProbe, SigningProbe
@@ -47,17 +49,22 @@ func SigningPolicy(v Version) (images, blobs Signing) {
 // loc.Registry, whatever registry the SBOM names (older SBOMs name
 // k8s.gcr.io), and files under loc.DownloadURL.
 func ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
-	imageSigning, blobSigning := SigningPolicy(v)
-	r := &Release{Version: v, Source: SourceSBOM, Incidents: knownIncidents(v)}
-	if _, cr := mustCatalog().find(v); cr != nil {
+	return Embedded().ReleaseFromSBOM(v, s, loc)
+}
+
+// ReleaseFromSBOM is the package function ReleaseFromSBOM with this
+// catalog's signing policy, dates and incidents.
+func (c *Catalog) ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
+	imageSigning, blobSigning := c.signingPolicy(v)
+	r := &Release{Version: v, Source: SourceSBOM, Incidents: c.knownIncidents(v)}
+	if _, cr := c.find(v); cr != nil {
 		r.Date = cr.Date
 	}
 	seen := map[string]int{}
 	add := func(a Artifact) {
 		if i, ok := seen[a.ID()]; ok {
 			// The same file twice: keep the checksums either lists.
-			r.Artifacts[i].SHA256 = firstSet(r.Artifacts[i].SHA256, a.SHA256)
-			r.Artifacts[i].SHA512 = firstSet(r.Artifacts[i].SHA512, a.SHA512)
+			r.Artifacts[i].addSums(a.Sums...)
 			return
 		}
 		seen[a.ID()] = len(r.Artifacts)
@@ -79,7 +86,8 @@ func ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
 		}
 	}
 	for _, f := range s.Files {
-		a := Artifact{Signer: BlobSigner, Signing: blobSigning, SHA256: f.SHA256, SHA512: f.SHA512}
+		a := Artifact{Signer: BlobSigner, Signing: blobSigning}
+		a.addSums(Sum{Algorithm: "sha256", Hex: f.SHA256, Source: SumSBOM}, Sum{Algorithm: "sha512", Hex: f.SHA512, Source: SumSBOM})
 		if p, name, ok := binaryPath(f.Path); ok {
 			a.Kind, a.Name, a.Platform, a.Location = KindBinary, name, p, loc.binaryURL(v, p, name)
 		} else {
@@ -171,19 +179,23 @@ func Diff(catalog, online *Release) []Difference {
 }
 
 // Merge returns the union of catalog and online, two views of the same
-// release: every artifact either lists, once, with the checksums the
-// online view carries. Use Diff to report what only one of them lists.
+// release: every artifact either lists, once — as the catalog describes
+// it when it does, with the checksums of both. Use Diff to report what
+// only one of them lists.
 func Merge(catalog, online *Release) *Release {
-	r := &Release{Version: online.Version, Date: firstSet(online.Date, catalog.Date), Source: SourceMerged, Incidents: catalog.Incidents}
-	seen := map[string]bool{}
-	for _, a := range online.Artifacts {
-		seen[a.ID()] = true
+	r := &Release{Version: online.Version, Date: firstSet(catalog.Date, online.Date), Previous: catalog.Previous, Source: SourceMerged, Incidents: catalog.Incidents}
+	byID := map[string]int{}
+	for _, a := range catalog.Artifacts {
+		byID[a.ID()] = len(r.Artifacts)
+		a.Sums = slices.Clone(a.Sums)
 		r.Artifacts = append(r.Artifacts, a)
 	}
-	for _, a := range catalog.Artifacts {
-		if !seen[a.ID()] {
-			r.Artifacts = append(r.Artifacts, a)
+	for _, a := range online.Artifacts {
+		if i, ok := byID[a.ID()]; ok {
+			r.Artifacts[i].addSums(a.Sums...)
+			continue
 		}
+		r.Artifacts = append(r.Artifacts, a)
 	}
 	sortArtifacts(r.Artifacts)
 	return r

@@ -39,6 +39,18 @@ func ParseLatest(s string) (line Version, ok bool) {
 	return Version{Major: atoi(m[1]), Minor: atoi(m[2])}, true
 }
 
+var lineRE = regexp.MustCompile(`^v?(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$`)
+
+// ParseLine parses a release line, "1.24" or "v1.24", and returns it as
+// "1.24"; ok is false when s is not of that form.
+func ParseLine(s string) (line string, ok bool) {
+	m := lineRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", false
+	}
+	return Version{Major: atoi(m[1]), Minor: atoi(m[2])}.Line(), true
+}
+
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s) // the regexp admits at most four digits
 	return n

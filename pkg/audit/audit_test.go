@@ -18,17 +18,50 @@ import (
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
-func auditor(t testing.TB, w *testworld.World) *audit.Auditor {
+// config is a session's configuration for the world: its endpoints and
+// its trusted root.
+func config(w *testworld.World) audit.Config {
+	return audit.Config{
+		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Timeout:   time.Second,
+		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
+		Catalog:   w.Catalog,
+	}
+}
+
+// selected is the world's release as verify selects it by default: every
+// artifact but the files the release process never signs.
+func selected(t testing.TB, w *testworld.World) *artifacts.Release {
 	t.Helper()
-	trust, err := verify.LoadTrustedRoot(w.TrustedRootPath)
+	rel, err := audit.Selection{}.Apply(w.Release)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := evidence.NewHTTPClient(evidence.WithTimeout(time.Second), evidence.WithBackoff(10*time.Millisecond, 50*time.Millisecond))
-	return &audit.Auditor{
-		Fetcher: &evidence.Fetcher{HTTP: h, Rekor: evidence.NewRekorClient(h, w.RekorURL)},
-		Trust:   trust,
+	return rel
+}
+
+func newSession(t testing.TB, c audit.Config) *audit.Session {
+	t.Helper()
+	s, err := audit.NewSession(c)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return s
+}
+
+// verifyWorld verifies the world's release as a session of c does.
+func verifyWith(t testing.TB, w *testworld.World, c audit.Config, o audit.VerifyOptions) []verify.Verdict {
+	t.Helper()
+	res, err := newSession(t, c).VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].Verdicts
+}
+
+func verifyWorld(t testing.TB, w *testworld.World, o audit.VerifyOptions) []verify.Verdict {
+	t.Helper()
+	return verifyWith(t, w, config(w), o)
 }
 
 func byPath(t *testing.T, w *testworld.World, vs []verify.Verdict) map[string]verify.Verdict {
@@ -43,7 +76,7 @@ func byPath(t *testing.T, w *testworld.World, vs []verify.Verdict) map[string]ve
 
 func TestBlobsOfFullReleaseVerifyWithoutDownloading(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds})
-	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	vs := verifyWorld(t, w, audit.VerifyOptions{})
 	if len(vs) < 100 {
 		t.Fatalf("only %d blob verdicts", len(vs))
 	}
@@ -59,7 +92,7 @@ func TestBlobsOfFullReleaseVerifyWithoutDownloading(t *testing.T) {
 
 func TestV1240BinariesUnsigned(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.0", Kinds: blobKinds, Small: true})
-	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	vs := verifyWorld(t, w, audit.VerifyOptions{})
 	for _, v := range vs {
 		if v.Status != verify.StatusUnsigned || !strings.Contains(v.Reason, "not signed in this release") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -104,8 +137,7 @@ func TestBlobForgeries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: target}}})
-			a := auditor(t, w)
-			vs := byPath(t, w, a.Release(context.Background(), w.Release, audit.Options{Download: tc.download}, nil))
+			vs := byPath(t, w, verifyWorld(t, w, audit.VerifyOptions{Download: tc.download}))
 			got := vs[target]
 			if got.Status != tc.status {
 				t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, tc.status)
@@ -129,7 +161,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
 				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
-			vs := byPath(t, w, auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true}, nil))
+			vs := byPath(t, w, verifyWorld(t, w, audit.VerifyOptions{Download: true}))
 			if v := vs[target]; v.Status != verify.StatusVerified {
 				t.Errorf("one transient %s: %s: %s", kind, v.Status, v.Reason)
 			}
@@ -142,7 +174,7 @@ func TestDownloadKeepsOnlyVerifiedFiles(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true,
 		Faults: []testworld.Fault{{Kind: testworld.FaultFlipByte, Target: bad}}})
 	out := t.TempDir()
-	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{Download: true, OutDir: out}, nil)
+	vs := verifyWorld(t, w, audit.VerifyOptions{Download: true, OutDir: out})
 	for _, v := range byPath(t, w, vs) {
 		_ = v
 	}

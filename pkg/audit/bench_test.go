@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -18,15 +17,9 @@ func BenchmarkReleaseAudit(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		b.Run("latency="+latency.String(), func(b *testing.B) {
 			w := testworld.StartT(b, testworld.Options{Latency: latency})
-			trust, err := verify.LoadTrustedRoot(w.TrustedRootPath)
-			if err != nil {
-				b.Fatal(err)
-			}
 			b.ResetTimer()
 			for b.Loop() {
-				a := auditor(b, w) // a fresh run: new connections, as the CLI
-				a.Trust = trust
-				vs := a.Release(context.Background(), w.Release, audit.Options{}, nil)
+				vs := verifyWorld(b, w, audit.VerifyOptions{}) // a fresh run: new connections, as the CLI
 				for _, v := range vs {
 					if v.Status != verify.StatusVerified {
 						b.Fatalf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)

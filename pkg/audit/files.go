@@ -2,10 +2,13 @@ package audit
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -18,43 +21,63 @@ type filesDir struct {
 func openFilesDir(dir string) (*filesDir, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("--files: %w", err)
+		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %w", err))
 	}
 	return &filesDir{root: root}, nil
 }
 
 func (d *filesDir) Close() error { return d.root.Close() }
 
-// hash streams the regular file at rel through SHA-256.
-func (d *filesDir) hash(rel string) (verify.Digest, error) {
+// hash streams the regular file at rel through SHA-256 and SHA-512.
+func (d *filesDir) hash(rel string) ([]verify.DigestClaim, error) {
 	if !fs.ValidPath(rel) {
-		return verify.Digest{}, fmt.Errorf("--files: invalid path %q", rel)
+		return nil, classify(ErrLocalInput, fmt.Errorf("release files: invalid path %q", rel))
 	}
-	f, err := d.root.Open(rel)
+	if fi, err := d.root.Stat(rel); err != nil {
+		return nil, fmt.Errorf("release files: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %s is not a regular file", rel))
+	}
+	f, err := d.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return verify.Digest{}, fmt.Errorf("--files: %w", err)
+		return nil, fmt.Errorf("release files: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %s is not a regular file", rel))
+	}
+	claims, err := hashReader(f)
 	if err != nil {
-		return verify.Digest{}, err
+		return nil, fmt.Errorf("release files: read %s: %w", rel, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return verify.Digest{}, fmt.Errorf("--files: %s is not a regular file", rel)
-	}
-	digest, err := hashReader(f)
-	if err != nil {
-		return verify.Digest{}, fmt.Errorf("--files: read %s: %w", rel, err)
-	}
-	return digest, nil
+	return claims, nil
 }
 
-// hashReader streams r through SHA-256 with a 1 MiB buffer: memory
-// independent of the size of what is read.
-func hashReader(r io.Reader) (verify.Digest, error) {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, r, make([]byte, 1<<20)); err != nil {
-		return verify.Digest{}, err
+// hashReader streams r through SHA-256 and SHA-512 with a 1 MiB buffer:
+// memory independent of the size of what is read.
+func hashReader(r io.Reader) ([]verify.DigestClaim, error) {
+	return hashWith(r, verify.ChannelFile, "sha256", "sha512")
+}
+
+// hashWith streams r through the named algorithms and returns a claim of
+// each, from channel.
+func hashWith(r io.Reader, channel verify.Channel, algs ...string) ([]verify.DigestClaim, error) {
+	hs := make([]hash.Hash, len(algs))
+	ws := make([]io.Writer, len(algs))
+	for i, alg := range algs {
+		if alg == "sha512" {
+			hs[i] = sha512.New()
+		} else {
+			hs[i] = sha256.New()
+		}
+		ws[i] = hs[i]
 	}
-	return verify.SHA256Digest(h.Sum(nil)), nil
+	if _, err := io.CopyBuffer(io.MultiWriter(ws...), r, make([]byte, 1<<20)); err != nil {
+		return nil, err
+	}
+	claims := make([]verify.DigestClaim, len(algs))
+	for i, alg := range algs {
+		claims[i] = verify.DigestClaim{Digest: verify.Digest{Algorithm: alg, Hex: fmt.Sprintf("%x", hs[i].Sum(nil))}, Channel: channel}
+	}
+	return claims, nil
 }

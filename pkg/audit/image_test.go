@@ -12,7 +12,6 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -35,7 +34,7 @@ func byRepo(t *testing.T, vs []verify.Verdict) map[string]verify.Verdict {
 func TestImagesOfFullReleaseVerify(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
 	start := time.Now()
-	vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+	vs := verifyWorld(t, w, audit.VerifyOptions{})
 	t.Logf("%d image verdicts in %s", len(vs), time.Since(start))
 	if len(vs) != 30 {
 		t.Fatalf("%d image verdicts, want 30 (5 images x (index + 5 platforms))", len(vs))
@@ -80,9 +79,9 @@ func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
 // annotation is the log evidence.
 func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	a := auditor(t, w)
-	a.Fetcher.Rekor = nil
-	vs := a.Release(context.Background(), w.Release, audit.Options{}, nil)
+	c := config(w)
+	c.Endpoints.RekorURL = ""
+	vs := verifyWith(t, w, c, audit.VerifyOptions{})
 	for _, v := range vs {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -99,9 +98,9 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 // annotation still proves the entry; the reason says so.
 func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	a := auditor(t, w)
-	a.Fetcher.Rekor = evidence.NewRekorClient(a.Fetcher.HTTP, "http://127.0.0.1:1")
-	for _, v := range a.Release(context.Background(), w.Release, audit.Options{}, nil) {
+	c := config(w)
+	c.Endpoints.RekorURL = "http://127.0.0.1:1"
+	for _, v := range verifyWith(t, w, c, audit.VerifyOptions{}) {
 		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "online log lookup failed") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
@@ -142,7 +141,7 @@ func TestImageForgeries(t *testing.T) {
 			t.Parallel()
 			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: tc.target}}})
-			vs := byRepo(t, auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
+			vs := byRepo(t, verifyWorld(t, w, audit.VerifyOptions{}))
 			got := vs[tc.target]
 			if got.Status != tc.status {
 				t.Fatalf("%s: got %s (%s), want %s", tc.target, got.Status, got.Reason, tc.status)
@@ -170,7 +169,7 @@ func TestTransientRegistryFaultsAreRetried(t *testing.T) {
 			t.Parallel()
 			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
 				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
-			vs := byRepo(t, auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
+			vs := byRepo(t, verifyWorld(t, w, audit.VerifyOptions{}))
 			if v := vs[target]; v.Status != verify.StatusVerified {
 				t.Errorf("one transient %s: %s: %s", kind, v.Status, v.Reason)
 			}
@@ -182,7 +181,7 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.6 two signatures", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
-		for _, v := range auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil) {
+		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 				continue
@@ -199,7 +198,7 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.8 wrong identity", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
-		for _, v := range auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil) {
+		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
 			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) ||
 				!strings.Contains(v.Reason, testworld.PromoterIdentity) {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -213,7 +212,7 @@ func TestImageHistory(t *testing.T) {
 		t.Parallel()
 		ps := []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "ppc64le"}, {OS: "linux", Arch: "s390x"}}
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.11", Kinds: imageKind, Platforms: ps})
-		vs := auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil)
+		vs := verifyWorld(t, w, audit.VerifyOptions{})
 		if len(vs) != 20 {
 			t.Errorf("%d verdicts, want 20", len(vs))
 		}
@@ -229,6 +228,16 @@ func TestImageHistory(t *testing.T) {
 	})
 }
 
+// imageRef verifies a reference as verify-image does.
+func imageRef(t *testing.T, w *testworld.World, ref string, p *artifacts.Platform) []verify.Verdict {
+	t.Helper()
+	res, err := newSession(t, config(w)).VerifyImages(context.Background(), audit.ImagesRequest{Refs: []string{ref}, Platform: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Verdicts
+}
+
 func hasIncident(v verify.Verdict, id string) bool {
 	for _, in := range v.Incidents {
 		if in.ID == id {
@@ -240,9 +249,8 @@ func hasIncident(v verify.Verdict, id string) bool {
 
 func TestImageRefIndex(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
-	a := auditor(t, w)
 	ref := w.Registry + "/kube-apiserver:" + w.Version.String()
-	vs := a.ImageRef(context.Background(), ref, nil)
+	vs := imageRef(t, w, ref, nil)
 	if len(vs) != 6 {
 		t.Fatalf("%d verdicts, want the index and 5 platforms", len(vs))
 	}
@@ -273,24 +281,24 @@ func TestImageRefIndex(t *testing.T) {
 	}
 
 	// Restricted to one platform.
-	vs = a.ImageRef(context.Background(), ref, &artifacts.Platform{OS: "linux", Arch: "arm64"})
+	vs = imageRef(t, w, ref, &artifacts.Platform{OS: "linux", Arch: "arm64"})
 	if len(vs) != 2 || vs[1].Artifact.Platform.Arch != "arm64" || vs[1].Status != verify.StatusVerified {
 		t.Errorf("--platform linux/arm64: %+v", vs)
 	}
-	vs = a.ImageRef(context.Background(), ref, &artifacts.Platform{OS: "windows", Arch: "amd64"})
+	vs = imageRef(t, w, ref, &artifacts.Platform{OS: "windows", Arch: "amd64"})
 	if len(vs) != 2 || vs[1].Status != verify.StatusMissing {
 		t.Errorf("--platform windows/amd64: %+v", vs)
 	}
 
 	// By digest: the same verdict, pinned without tag.
 	byDigest := w.Registry + "/kube-apiserver-arm64@" + w.Images["kube-apiserver-arm64"].Digest.String()
-	vs = a.ImageRef(context.Background(), byDigest, nil)
+	vs = imageRef(t, w, byDigest, nil)
 	if len(vs) != 1 || vs[0].Status != verify.StatusVerified || vs[0].Artifact.Location != byDigest {
 		t.Errorf("by digest: %+v", vs)
 	}
 
 	// A tag that does not exist.
-	vs = a.ImageRef(context.Background(), w.Registry+"/kube-apiserver:v0.0.0", nil)
+	vs = imageRef(t, w, w.Registry+"/kube-apiserver:v0.0.0", nil)
 	if len(vs) != 1 || vs[0].Status != verify.StatusMissing {
 		t.Errorf("no such tag: %+v", vs)
 	}
@@ -305,7 +313,7 @@ func TestImageReferrerBundles(t *testing.T) {
 	}})
 	attach := func(repo string, about v1.Hash, id artifacts.Identity) {
 		t.Helper()
-		b, err := w.Sigstore.SignDSSEBundle(testworld.CosignSignStatement(about, testworld.CosignSignPredicateType),
+		b, err := w.Sigstore.SignDSSEBundle(testworld.CosignSignStatementNamed(about, testworld.BackingRegistry+"/"+repo, testworld.CosignSignPredicateType),
 			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
 		if err != nil {
 			t.Fatal(err)
@@ -319,16 +327,16 @@ func TestImageReferrerBundles(t *testing.T) {
 	attach("kube-proxy-arm64", w.Images["kube-proxy"].Digest, artifacts.ImageSigner) // a statement about the index
 
 	for _, online := range []bool{true, false} {
-		a := auditor(t, w)
+		c := config(w)
 		if !online {
-			a.Fetcher.Rekor = nil
+			c.Endpoints.RekorURL = ""
 		}
-		vs := byRepo(t, a.Release(context.Background(), w.Release, audit.Options{}, nil))
+		vs := byRepo(t, verifyWith(t, w, c, audit.VerifyOptions{}))
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("referrer bundle alone: %s: %s", v.Status, v.Reason)
 		}
 		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 2 ||
-			!strings.Contains(v.Reason, "1 of 2 signatures rejected: referrer bundle by "+testworld.ForeignIdentity) {
+			!strings.Contains(v.Reason, "1 of 2 signatures rejected: OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
 			t.Errorf("genuine .sig beside a foreign referrer bundle: %s: %s", v.Status, v.Reason)
 		}
 		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrPayloadMismatch) {

@@ -20,7 +20,7 @@ import (
 func TestPackBundlesReadByCosign(t *testing.T) {
 	bin := testworld.CosignBinary(t)
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := fetchPack(t, w, audit.FetchOptions{})
+	dir := fetchPack(t, w, audit.FetchRequest{})
 	var m evidence.Manifest
 	data, err := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
 	must(t, err)

@@ -16,40 +16,29 @@ import (
 )
 
 // fetchPack writes an evidence pack of the world's release.
-func fetchPack(t *testing.T, w *testworld.World, o audit.FetchOptions) string {
+func fetchPack(t *testing.T, w *testworld.World, req audit.FetchRequest) string {
 	t.Helper()
-	dir := t.TempDir()
-	pw, err := evidence.CreatePack(dir)
-	if err != nil {
-		t.Fatal(err)
+	req.Out = t.TempDir()
+	req.TUF = &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+	res, err := newSession(t, config(w)).FetchRelease(context.Background(), selected(t, w), req)
+	if err != nil || !res.Manifest.Complete {
+		t.Fatalf("fetch: %v", err)
 	}
-	defer pw.Close()
-	o.TUF = &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
-	m, err := auditor(t, w).Fetch(context.Background(), w.Release, pw, o)
-	if err != nil || !m.Complete {
-		t.Fatalf("fetch: complete=%v: %v", m.Complete, err)
-	}
-	return dir
+	return req.Out
 }
 
 // offline verifies a pack as an air-gapped site would: the trust from the
 // pack's TUF metadata, every request refused.
-func offline(t *testing.T, w *testworld.World, dir string, o audit.OfflineOptions) ([]verify.Verdict, error) {
+func offline(t *testing.T, w *testworld.World, dir string, filesDir string) ([]verify.Verdict, error) {
 	t.Helper()
-	p, err := evidence.OpenPack(dir)
+	c := config(w)
+	c.Offline = true
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	res, err := newSession(t, c).VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, audit.VerifyOptions{Pack: dir, FilesDir: filesDir}, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	trust, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
-	if err != nil {
-		return nil, err
-	}
-	a := &audit.Auditor{
-		Fetcher: &evidence.Fetcher{HTTP: evidence.NewHTTPClient(evidence.WithTransport(evidence.OfflineTransport{}))},
-		Trust:   trust,
-	}
-	return a.VerifyPack(context.Background(), w.Release, p, o)
+	return res[0].Verdicts, nil
 }
 
 func statuses(vs []verify.Verdict) map[string]verify.Status {
@@ -66,10 +55,10 @@ func TestOfflineGivesTheSameVerdictsAsOnline(t *testing.T) {
 		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-arm64"},
 		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-amd64"},
 	}})
-	online := statuses(auditor(t, w).Release(context.Background(), w.Release, audit.Options{}, nil))
-	dir := fetchPack(t, w, audit.FetchOptions{})
+	online := statuses(verifyWorld(t, w, audit.VerifyOptions{}))
+	dir := fetchPack(t, w, audit.FetchRequest{})
 	w.Close() // the network is gone
-	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	vs, err := offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +76,64 @@ func TestOfflineGivesTheSameVerdictsAsOnline(t *testing.T) {
 	}
 }
 
+// For every forgery the world can make, the pack gives the verdict the
+// online run gives: the same status, failed check and reason per artifact
+// (one judge, the same evidence).
+func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
+	const file, img = "bin/linux/amd64/kubectl", "kube-apiserver-amd64"
+	var faults []testworld.Fault
+	for _, k := range testworld.FaultKinds {
+		if k.IsHTTP() {
+			continue // the network's faults are not evidence
+		}
+		switch k {
+		case testworld.FaultPayloadDigest, testworld.FaultPayloadName:
+		default:
+			faults = append(faults, testworld.Fault{Kind: k, Target: file})
+		}
+		if k != testworld.FaultFlipByte && k != testworld.FaultBadSHA256 {
+			faults = append(faults, testworld.Fault{Kind: k, Target: img})
+		}
+	}
+	for _, f := range faults {
+		t.Run(f.String(), func(t *testing.T) {
+			w := testworld.StartT(t, testworld.Options{Small: true, Faults: []testworld.Fault{f}})
+			// The file itself is only seen when it is downloaded.
+			download := f.Target == file && (f.Kind == testworld.FaultFlipByte || f.Kind == testworld.FaultMissing)
+			online := verifyWorld(t, w, audit.VerifyOptions{Download: download})
+			dir := fetchPack(t, w, audit.FetchRequest{WithFiles: download})
+			w.Close()
+			got, err := offline(t, w, dir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(online) {
+				t.Fatalf("%d offline verdicts, %d online", len(got), len(online))
+			}
+			faulted := false
+			for i, on := range online {
+				off := got[i]
+				if on.Artifact.ID() != off.Artifact.ID() || on.Status != off.Status || on.FailedCheck != off.FailedCheck || on.Reason != off.Reason {
+					t.Errorf("%s:\n online: %s [%s] %s\noffline: %s [%s] %s", on.Artifact.ID(), on.Status, on.FailedCheck, on.Reason, off.Status, off.FailedCheck, off.Reason)
+				}
+				faulted = faulted || on.Status != verify.StatusVerified
+			}
+			if !faulted {
+				t.Errorf("the forgery %s left every artifact verified", f)
+			}
+		})
+	}
+}
+
 func TestOfflineWithFiles(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := fetchPack(t, w, audit.FetchOptions{WithFiles: true})
-	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	dir := fetchPack(t, w, audit.FetchRequest{WithFiles: true})
+	vs, err := offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range vs {
-		if v.Status != verify.StatusVerified || v.DigestSource != "file in the pack" {
+		if v.Status != verify.StatusVerified || !hasChannel(v, verify.ChannelFile) {
 			t.Errorf("%s: %s (%s): %s", v.Artifact.ID(), v.Status, v.DigestSource, v.Reason)
 		}
 	}
@@ -110,7 +148,7 @@ func TestOfflineWithFiles(t *testing.T) {
 		}
 		must(t, os.WriteFile(dst, data, 0o644))
 	}
-	vs, err = offline(t, w, dir, audit.OfflineOptions{FilesDir: files})
+	vs, err = offline(t, w, dir, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +161,16 @@ func TestOfflineWithFiles(t *testing.T) {
 			t.Errorf("%s with --files: %s, want %s: %s", v.Artifact.ID(), v.Status, want, v.Reason)
 		}
 	}
+}
+
+// hasChannel reports whether the verdict's digest check names channel.
+func hasChannel(v verify.Verdict, ch verify.Channel) bool {
+	for _, c := range v.Checks {
+		if c.Name == "digest" && c.OK && strings.Contains(c.Actual, string(ch)) {
+			return true
+		}
+	}
+	return false
 }
 
 func must(t *testing.T, err error) {
@@ -158,8 +206,8 @@ func find(m *evidence.Manifest, id string) *evidence.PackArtifact {
 func TestTamperedPacks(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	attacker := testworld.StartT(t, testworld.Options{Small: true})
-	clean := fetchPack(t, w, audit.FetchOptions{})
-	evil := fetchPack(t, attacker, audit.FetchOptions{})
+	clean := fetchPack(t, w, audit.FetchRequest{})
+	evil := fetchPack(t, attacker, audit.FetchRequest{})
 	const amd64, arm64 = "binary kubectl linux/amd64", "binary kubectl linux/arm64"
 
 	cases := []struct {
@@ -175,12 +223,23 @@ func TestTamperedPacks(t *testing.T) {
 		}, amd64},
 		{"digest edited in manifest.json", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m *evidence.Manifest) {
-				find(m, amd64).Digest = find(m, arm64).Digest
+				find(m, amd64).Digests = find(m, arm64).Digests
 			})
 		}, amd64},
+		{"digest and bundles of another artifact", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				a, b := find(m, "image kube-proxy linux/amd64"), find(m, "image kube-proxy linux/arm64")
+				a.Digests, a.Image, a.Signatures = b.Digests, b.Image, b.Signatures
+			})
+		}, "image kube-proxy linux/amd64"},
 		{"image digest edited", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m *evidence.Manifest) {
-				find(m, "image kube-proxy linux/amd64").Digest = find(m, "image kube-apiserver linux/amd64").Digest
+				find(m, "image kube-proxy linux/amd64").Digests = find(m, "image kube-apiserver linux/amd64").Digests
+			})
+		}, "image kube-proxy linux/amd64"},
+		{"image manifest blob replaced", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) {
+				must(t, os.WriteFile(filepath.Join(dir, find(m, "image kube-proxy linux/amd64").Image.Manifest), []byte(`{"schemaVersion":2}`), 0o644))
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"attacker's bundles and trusted root in the pack", func(t *testing.T, dir string) {
@@ -192,7 +251,7 @@ func TestTamperedPacks(t *testing.T) {
 			must(t, err)
 			editManifest(t, dir, func(mm *evidence.Manifest) {
 				e := find(mm, amd64)
-				e.Digest = src.Digest
+				e.Digests = src.Digests
 				must(t, os.WriteFile(filepath.Join(dir, e.Signatures[0].Bundle), evilBundle, 0o644))
 			})
 			tr, _ := os.ReadFile(attacker.TrustedRootPath)
@@ -235,8 +294,8 @@ func TestTamperedPacks(t *testing.T) {
 		{"interrupted fetch (no manifest)", func(t *testing.T, dir string) {
 			must(t, os.Remove(filepath.Join(dir, evidence.ManifestName)))
 		}, ""},
-		{"manifest not complete", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) { m.Complete = false })
+		{"manifest of schema version 1", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *evidence.Manifest) { m.SchemaVersion = 1 })
 		}, ""},
 		{"empty directory", func(t *testing.T, dir string) {
 			entries, _ := os.ReadDir(dir)
@@ -260,7 +319,7 @@ func TestTamperedPacks(t *testing.T) {
 			dir := t.TempDir()
 			must(t, os.CopyFS(dir, os.DirFS(clean)))
 			tc.tamper(t, dir)
-			vs, err := offline(t, w, dir, audit.OfflineOptions{})
+			vs, err := offline(t, w, dir, "")
 			if tc.target == "" {
 				if err == nil {
 					t.Fatalf("the pack is accepted: %v", statuses(vs))
@@ -289,30 +348,23 @@ func TestTamperedPacks(t *testing.T) {
 func TestPackWithImages(t *testing.T) {
 	// Layers of 3 MiB: larger than any bound on signatures or manifests.
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}, ImageLayerSize: 3 << 20})
-	dir := fetchPack(t, w, audit.FetchOptions{WithImages: true})
-	vs, err := offline(t, w, dir, audit.OfflineOptions{})
+	dir := fetchPack(t, w, audit.FetchRequest{WithImages: true})
+	vs, err := offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range vs {
-		if v.Status != verify.StatusVerified || v.DigestSource != "evidence pack (OCI layout)" {
+		if v.Status != verify.StatusVerified {
 			t.Errorf("%s: %s (%s): %s", v.Artifact.ID(), v.Status, v.DigestSource, v.Reason)
 		}
 	}
-	// A manifest blob of the layout replaced: that image fails.
+	// The OCI layout holds every image with its layers.
 	var m evidence.Manifest
 	data, _ := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
 	must(t, json.Unmarshal(data, &m))
 	e := find(&m, "image kube-proxy linux/amd64")
-	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digest, "sha256:"))
-	must(t, os.WriteFile(blob, []byte(`{"schemaVersion":2}`), 0o644))
-	vs, err = offline(t, w, dir, audit.OfflineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs {
-		if v.Artifact.ID() == "image kube-proxy linux/amd64" && v.Status != verify.StatusFailed {
-			t.Errorf("replaced layout blob: %s: %s", v.Status, v.Reason)
-		}
+	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digests[0].Digest, "sha256:"))
+	if _, err := os.Stat(blob); err != nil {
+		t.Errorf("the OCI layout lacks the manifest: %v", err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 	"sync"
 
 	"github.com/sigstore/rekor/pkg/generated/models"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // MaxDownload bounds one release file (the largest Kubernetes tarballs
@@ -29,135 +31,175 @@ const (
 	maxCertFile = 64 << 10
 )
 
-// Fetcher fetches the evidence of release artifacts. Use one per run: its
-// registry sessions (authentication, connections) are made once and
-// shared; it is safe for concurrent use.
-type Fetcher struct {
-	HTTP  *HTTPClient
-	Rekor *RekorClient
-
-	imageOnce, contentOnce sync.Once
-	image, content         *ImageSession
-	imageErr, contentErr   error
+// BlobOptions shape the fetch of a release file's evidence.
+type BlobOptions struct {
+	// Download streams the file itself (into Sink when set) and records
+	// the sums of what arrived.
+	Download bool
+	Sink     io.Writer
 }
 
-// BlobEvidence is what the download site and the transparency log publish
-// about one release file. It says nothing about whether it is genuine.
-type BlobEvidence struct {
-	URL string
-	// Missing: neither the file nor its sums are published.
-	Missing bool
-	// SHA256 and SHA512 are the published sums (lower-case hex), "" when
-	// not published. SumsError says why a published sum is unusable.
-	SHA256, SHA512 string
-	SumsError      error
-	// Signed: a .sig and a .cert are published.
-	Signed bool
-	// Signature and CertificateDER, decoded from .sig and .cert.
-	Signature      []byte
-	CertificateDER []byte
-	// Malformed says why published signature material cannot be used.
-	Malformed error
-	// Bundle is the signature, certificate and the log entries that record
-	// them, for the digest LogEvidence was asked about.
-	Bundle *bundle.Bundle
-	// LogEntries is how many matching log entries were found.
-	LogEntries int
+// sideFile is one file published beside a release file.
+type sideFile struct {
+	ext   string
+	limit int64
+	data  []byte
+	err   error
 }
 
-// Blob fetches the side files of a release file: .sha256, .sha512, .sig
-// and .cert. Network failures are errors; absent or malformed files are
-// recorded in the evidence.
-func (f *Fetcher) Blob(ctx context.Context, url string) (*BlobEvidence, error) {
-	ev := &BlobEvidence{URL: url}
-	type result struct {
-		data []byte
-		err  error
+// Blob fetches the evidence of a release file: its published sums
+// (.sha256; .sha512 when downloading or when the release publishes the
+// file's SHA-512 elsewhere), its .sig and .cert and the Rekor entries that
+// record them, and with Download the file itself. Failures are recorded in
+// the evidence, never decided.
+func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions) verify.Evidence {
+	var ev verify.Evidence
+	side := []*sideFile{{ext: ".sha256", limit: maxSumFile}, {ext: ".sig", limit: maxSigFile}, {ext: ".cert", limit: maxCertFile}}
+	if o.Download || a.Sum("sha512", artifacts.SumCatalog) != "" {
+		side = append(side, &sideFile{ext: ".sha512", limit: maxSumFile})
 	}
-	suffixes := []struct {
-		ext   string
-		limit int64
-	}{{".sha256", maxSumFile}, {".sha512", maxSumFile}, {".sig", maxSigFile}, {".cert", maxCertFile}}
-	results := make([]result, len(suffixes))
+	f.fetchSide(ctx, a.Location, side)
+	for _, s := range side {
+		if s.err != nil && !errors.Is(s.err, ErrNotFound) {
+			ev.Unavailable = s.err
+			return ev
+		}
+	}
+	sums := map[string]*sideFile{}
+	for _, s := range side {
+		sums[s.ext] = s
+	}
+	ev.Digests, ev.Malformed = publishedSums(a.Location, sums[".sha256"], sums[".sha512"])
+	sig, cert := sums[".sig"], sums[".cert"]
+	signed := sig.err == nil || cert.err == nil
+	if o.Download {
+		got, err := f.Download(ctx, a.Location, o.Sink)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			ev.Missing = Redact(a.Location) + " answers 404"
+			return ev
+		case err != nil:
+			ev.Unavailable = err
+			return ev
+		}
+		ev.Digests = append(ev.Digests, got.claims(verify.ChannelDownload)...)
+	} else if sums[".sha256"].err != nil && !signed {
+		exists, err := f.http.Head(ctx, a.Location)
+		switch {
+		case err != nil:
+			ev.Unavailable = err
+			return ev
+		case !exists:
+			ev.Missing = Redact(a.Location) + " answers 404"
+			return ev
+		}
+	}
+	if signed {
+		ev.Signatures = []verify.SignatureEvidence{f.blobSignature(ctx, a.Location, ev, sig, cert)}
+	}
+	return ev
+}
+
+// fetchSide fetches the side files of url in parallel.
+func (f *Fetcher) fetchSide(ctx context.Context, url string, side []*sideFile) {
 	var wg sync.WaitGroup
-	for i, s := range suffixes {
+	for _, s := range side {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			data, err := f.HTTP.Get(ctx, url+s.ext, s.limit)
-			results[i] = result{data, err}
+			s.data, s.err = f.http.Get(ctx, url+s.ext, s.limit)
 		}()
 	}
 	wg.Wait()
-	for _, r := range results {
-		if r.err != nil && !errors.Is(r.err, ErrNotFound) {
-			return nil, r.err
-		}
-	}
-	var sumErrs []error
-	var err error
-	if results[0].err == nil {
-		if ev.SHA256, err = parseSum(results[0].data, 64); err != nil {
-			sumErrs = append(sumErrs, fmt.Errorf("%s.sha256: %w", Redact(url), err))
-		}
-	}
-	if results[1].err == nil {
-		if ev.SHA512, err = parseSum(results[1].data, 128); err != nil {
-			sumErrs = append(sumErrs, fmt.Errorf("%s.sha512: %w", Redact(url), err))
-		}
-	}
-	ev.SumsError = errors.Join(sumErrs...)
-	sigFound, certFound := results[2].err == nil, results[3].err == nil
-	switch {
-	case sigFound && certFound:
-		ev.Signed = true
-		ev.Signature, ev.CertificateDER, ev.Malformed = decodeSigCert(results[2].data, results[3].data)
-	case sigFound || certFound:
-		ev.Signed = true
-		ev.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", ErrMalformedEvidence)
-	}
-	if results[0].err != nil && !ev.Signed {
-		exists, err := f.HTTP.Head(ctx, url)
-		if err != nil {
-			return nil, err
-		}
-		ev.Missing = !exists
-	}
-	return ev, nil
 }
 
-// LogEvidence finds the log entries that record the evidence's signature
-// over digest and builds the evidence's bundle.
-func (f *Fetcher) LogEvidence(ctx context.Context, ev *BlobEvidence, digest []byte) error {
-	if !ev.Signed || ev.Malformed != nil {
-		return nil
+// publishedSums parses the published .sha256 and .sha512 (either may be
+// absent); a published file that is no checksum is malformed evidence.
+func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, error) {
+	var claims []verify.DigestClaim
+	var errs []error
+	for _, s := range []struct {
+		file    *sideFile
+		alg     string
+		channel verify.Channel
+	}{{s256, "sha256", verify.ChannelSHA256File}, {s512, "sha512", verify.ChannelSHA512File}} {
+		if s.file == nil || s.file.err != nil {
+			continue
+		}
+		d, err := parseSum(s.file.data, s.alg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s%s: %w", Redact(url), s.file.ext, err))
+			continue
+		}
+		claims = append(claims, verify.DigestClaim{Digest: d, Channel: s.channel})
 	}
-	entries, err := f.Rekor.FindEntries(ctx, hex.EncodeToString(digest), ev.Signature, ev.CertificateDER)
+	return claims, errors.Join(errs...)
+}
+
+// blobSignature normalises a release file's .sig and .cert, with the
+// Rekor entries that record them, into a bundle over the file's digest
+// (what was downloaded, else the published .sha256).
+func (f *Fetcher) blobSignature(ctx context.Context, url string, ev verify.Evidence, sig, cert *sideFile) verify.SignatureEvidence {
+	se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig"}
+	if sig.err != nil || cert.err != nil {
+		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", ErrMalformedEvidence)
+		return se
+	}
+	sigBytes, certDER, err := decodeSigCert(sig.data, cert.data)
 	if err != nil {
-		return err
+		se.Malformed = err
+		return se
 	}
-	ev.LogEntries = len(entries)
-	ev.Bundle, err = MessageSignatureBundle(digest, ev.Signature, ev.CertificateDER, entries)
+	digest, ok := subjectDigest(ev)
+	if !ok {
+		se.Unavailable = errors.New("no SHA-256 of the file to look its signature up in the transparency log by")
+		return se
+	}
+	if f.rekor == nil {
+		se.Unavailable = fmt.Errorf("the signature's log entry: %w", ErrNoLog)
+		return se
+	}
+	entries, err := f.rekor.FindEntries(ctx, hex.EncodeToString(digest), sigBytes, certDER)
 	if err != nil {
-		ev.Malformed = err
+		se.Unavailable = err
+		return se
 	}
-	return nil
+	if se.Bundle, err = MessageSignatureBundle(digest, sigBytes, certDER, entries); err != nil {
+		se.Malformed = err
+	}
+	return se
+}
+
+// subjectDigest is the SHA-256 a signature is looked up by: what was
+// downloaded, else the published .sha256.
+func subjectDigest(ev verify.Evidence) ([]byte, bool) {
+	for _, ch := range []verify.Channel{verify.ChannelDownload, verify.ChannelFile, verify.ChannelSHA256File} {
+		for _, c := range ev.Digests {
+			if c.Channel == ch && c.Digest.Algorithm == "sha256" {
+				return c.Digest.Bytes(), true
+			}
+		}
+	}
+	return nil, false
 }
 
 // ParseSum parses a published .sha256 file: the hex digest, optionally
 // followed by a file name.
-func ParseSum(data []byte) (string, error) { return parseSum(data, 64) }
+func ParseSum(data []byte) (string, error) {
+	d, err := parseSum(data, "sha256")
+	return d.Hex, err
+}
 
-func parseSum(data []byte, hexLen int) (string, error) {
+func parseSum(data []byte, alg string) (verify.Digest, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) == 0 {
-		return "", fmt.Errorf("%w: empty checksum file", ErrMalformedEvidence)
+		return verify.Digest{}, fmt.Errorf("%w: empty checksum file", ErrMalformedEvidence)
 	}
-	s := strings.ToLower(fields[0])
-	if _, err := hex.DecodeString(s); err != nil || len(s) != hexLen {
-		return "", fmt.Errorf("%w: not a checksum: %q", ErrMalformedEvidence, shorten(fields[0]))
+	d, err := verify.ParseDigest(alg + ":" + strings.ToLower(fields[0]))
+	if err != nil {
+		return verify.Digest{}, fmt.Errorf("%w: not a %s checksum: %q", ErrMalformedEvidence, alg, shorten(fields[0]))
 	}
-	return s, nil
+	return d, nil
 }
 
 // decodeSigCert decodes cosign sign-blob output: .sig is the base64
@@ -194,6 +236,12 @@ type Sums struct {
 	Size           int64
 }
 
+func (s Sums) claims(ch verify.Channel) []verify.DigestClaim {
+	d256, _ := verify.ParseDigest("sha256:" + s.SHA256)
+	d512, _ := verify.ParseDigest("sha512:" + s.SHA512)
+	return []verify.DigestClaim{{Digest: d256, Channel: ch}, {Digest: d512, Channel: ch}}
+}
+
 // Hasher computes SHA-256 and SHA-512 of what is written to it.
 type Hasher struct {
 	s256, s512 hash.Hash
@@ -215,11 +263,14 @@ func (h *Hasher) Sums() Sums {
 	return Sums{SHA256: hex.EncodeToString(h.s256.Sum(nil)), SHA512: hex.EncodeToString(h.s512.Sum(nil)), Size: h.n}
 }
 
-// Download streams url into w (which may be io.Discard) and returns the
-// sums of exactly what arrived. A body shorter than announced is an error.
+// Download streams url into w (which may be nil) and returns the sums of
+// exactly what arrived. A body shorter than announced is an error.
 func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, error) {
+	if w == nil {
+		w = io.Discard
+	}
 	var sums Sums
-	err := f.HTTP.Stream(ctx, url, func(body io.Reader, size int64) error {
+	err := f.http.Stream(ctx, url, func(body io.Reader, size int64) error {
 		if size > MaxDownload {
 			return fmt.Errorf("%w: %d bytes announced, at most %d are downloaded", ErrBodyTooLarge, size, int64(MaxDownload))
 		}
@@ -240,29 +291,30 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 	return sums, err
 }
 
-// LogBundles finds every hashedrekord entry for digest in the log and
-// turns each into a bundle of the signature and certificate it records:
-// verification from the log alone, when no .sig/.cert are at hand.
-func (f *Fetcher) LogBundles(ctx context.Context, digest []byte) ([]*bundle.Bundle, error) {
-	uuids, err := f.Rekor.SearchHash(ctx, "sha256:"+hex.EncodeToString(digest))
-	if err != nil {
-		return nil, err
+// LogSearch finds every hashedrekord entry for digest in the log and
+// turns each into the evidence of a signature it records: verification
+// from the log alone, when no .sig/.cert are at hand.
+func (f *Fetcher) LogSearch(ctx context.Context, digest verify.Digest) verify.Evidence {
+	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: digest, Channel: verify.ChannelFile}}}
+	if f.rekor == nil {
+		ev.Unavailable = ErrNoLog
+		return ev
 	}
-	var out []*bundle.Bundle
-	for _, u := range uuids {
-		e, err := f.Rekor.Entry(ctx, u)
-		if err != nil {
-			return nil, err
-		}
+	entries, err := f.rekor.SearchEntries(ctx, digest)
+	if err != nil {
+		ev.Unavailable = err
+		return ev
+	}
+	for _, e := range entries {
 		sig, certDER, ok := hashedRekordContent(e)
 		if !ok {
 			continue
 		}
-		b, err := MessageSignatureBundle(digest, sig, certDER, []*models.LogEntryAnon{e})
+		b, err := MessageSignatureBundle(digest.Bytes(), sig, certDER, []*models.LogEntryAnon{e})
 		if err != nil {
 			continue // not a keyless signature over this digest
 		}
-		out = append(out, b)
+		ev.Signatures = append(ev.Signatures, verify.SignatureEvidence{Source: verify.SourceLogSearch, Location: f.rekor.base, Bundle: b})
 	}
-	return out, nil
+	return ev
 }

@@ -28,19 +28,23 @@ type Endpoints struct {
 }
 
 // Validate checks every URL: absolute, https (or http to a loopback host),
-// no credentials, no query. It normalises trailing slashes away.
+// no credentials, no query. It normalises trailing slashes away. An empty
+// RekorURL means no transparency log.
 func (e *Endpoints) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{"download-url", &e.DownloadURL}, {"sbom-url", &e.SBOMURL}, {"rekor-url", &e.RekorURL}} {
+	}{{"download site", &e.DownloadURL}, {"SBOM site", &e.SBOMURL}, {"Rekor", &e.RekorURL}} {
+		if f.v == &e.RekorURL && *f.v == "" {
+			continue
+		}
 		if err := CheckURL(*f.v); err != nil {
-			return fmt.Errorf("--%s: %w", f.name, err)
+			return fmt.Errorf("%s URL: %w", f.name, err)
 		}
 		*f.v = strings.TrimRight(*f.v, "/")
 	}
 	if e.Registry == "" || strings.Contains(e.Registry, "://") {
-		return fmt.Errorf("--registry %q: want host[:port][/prefix] without a scheme, e.g. registry.k8s.io", e.Registry)
+		return fmt.Errorf("registry %q: want host[:port][/prefix] without a scheme, e.g. registry.k8s.io", e.Registry)
 	}
 	e.Registry = strings.TrimRight(e.Registry, "/")
 	return nil

@@ -81,7 +81,11 @@ func TestStreamStalls(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	c := evidence.NewHTTPClient(evidence.WithTimeout(200*time.Millisecond), evidence.WithAttempts(1))
-	_, err := (&evidence.Fetcher{HTTP: c}).Download(context.Background(), srv.URL, io.Discard)
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Download(context.Background(), srv.URL, io.Discard)
 	if !errors.Is(err, evidence.ErrStalled) {
 		t.Fatalf("want ErrStalled, got %v", err)
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // testRegistry is go-containerregistry's in-process registry on loopback.
@@ -82,7 +83,11 @@ func (tr *testRegistry) ref(t *testing.T, s string) name.Reference {
 var pushOpts = []remote.Option{remote.WithTransport(http.DefaultTransport)}
 
 func testFetcher() *Fetcher {
-	return &Fetcher{HTTP: NewHTTPClient(WithTimeout(2*time.Second), WithBackoff(5*time.Millisecond, 20*time.Millisecond))}
+	f, err := NewFetcher(FetcherConfig{HTTP: NewHTTPClient(WithTimeout(2*time.Second), WithBackoff(5*time.Millisecond, 20*time.Millisecond))})
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 func session(t *testing.T, f *Fetcher) *ImageSession {
@@ -391,12 +396,12 @@ func TestSignatureAnnotationsMalformed(t *testing.T) {
 	}
 	for i, c := range cases {
 		g := got[i]
-		if g.Source != SourceSignatureTag || g.Err != nil || len(g.Payload) == 0 {
+		if g.Source != verify.SourceSignatureTag || g.Unavailable != nil || len(g.Payload) == 0 {
 			t.Errorf("%s: %+v", c.name, g)
 		}
 		if c.malformed == "" {
-			if g.Malformed != nil || g.Bundle == nil || g.LogSource != "" {
-				t.Errorf("%s: malformed %v, bundle %v, log %q", c.name, g.Malformed, g.Bundle, g.LogSource)
+			if g.Malformed != nil || g.Bundle == nil || len(g.Bundle.GetVerificationMaterial().GetTlogEntries()) != 0 {
+				t.Errorf("%s: malformed %v, bundle %v", c.name, g.Malformed, g.Bundle)
 			}
 			continue
 		}
@@ -450,7 +455,7 @@ func TestReferrerBundles(t *testing.T) {
 			var readable, malformed int
 			for _, g := range got {
 				switch {
-				case g.Source != SourceReferrer || g.Err != nil:
+				case g.Source != verify.SourceReferrer || g.Unavailable != nil:
 					t.Errorf("%+v", g)
 				case g.Malformed != nil:
 					malformed++

@@ -2,14 +2,8 @@ package evidence
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,9 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// ErrNotInLayout: the pack's OCI layout has no manifest of that digest.
-var ErrNotInLayout = errors.New("not in the pack's OCI image layout")
 
 // ImageLayout is an OCI image layout inside a pack (fetch --with-images):
 // the images themselves, for mirroring from the air-gapped side.
@@ -68,32 +59,4 @@ func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *Im
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.path.AppendImage(img, ann)
-}
-
-// LayoutManifest checks that the pack's OCI layout holds the manifest of
-// digest ("sha256:…"), content-addressed: the blob must hash to it.
-func (p *Pack) LayoutManifest(digest string) error {
-	if p.Manifest.Images == "" {
-		return fmt.Errorf("%w: the pack carries no images", ErrNotInLayout)
-	}
-	hexDigest, ok := strings.CutPrefix(digest, "sha256:")
-	if _, err := hex.DecodeString(hexDigest); !ok || err != nil || len(hexDigest) != 64 {
-		return fmt.Errorf("%w: digest %q", ErrBadPack, digest)
-	}
-	f, err := p.Open(p.Manifest.Images + "/blobs/sha256/" + hexDigest)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrNotInLayout, digest)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxManifest+1)); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != hexDigest {
-		return fmt.Errorf("%w: the layout's blob %s holds content of sha256:%s", ErrBadPack, digest, got)
-	}
-	return nil
 }

@@ -11,16 +11,20 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // PackSchemaVersion is the version of an evidence pack's manifest.json.
-const PackSchemaVersion = 1
+// Version 2 stores each artifact's evidence as the judge reads it; packs
+// of version 1 are refused with a request to fetch them again.
+const PackSchemaVersion = 2
 
 // ManifestName is the pack's manifest, written last: a pack without it is
 // incomplete (an interrupted fetch) and never verifies.
@@ -30,24 +34,28 @@ const ManifestName = "manifest.json"
 const (
 	maxManifest   = 64 << 20
 	maxPackBundle = 16 << 20
+	maxPackBlob   = 4 << 20
+	maxPayload    = 1 << 20
 )
 
 // Errors of evidence packs.
 var (
-	// ErrIncompletePack: no manifest, or a manifest not marked complete.
+	// ErrIncompletePack: no manifest (an interrupted fetch, or no pack).
 	ErrIncompletePack = errors.New("incomplete evidence pack")
 	// ErrBadPack: the pack is malformed or points outside itself.
 	ErrBadPack = errors.New("malformed evidence pack")
+	// ErrPackVersion: the pack was written by another version of k8sverify.
+	ErrPackVersion = errors.New("evidence pack of another schema version")
 )
 
 // Manifest describes an evidence pack: the release, and for each artifact
-// its digest and the relative paths of its evidence.
+// the evidence fetched for it.
 type Manifest struct {
 	SchemaVersion int       `json:"schemaVersion"`
 	Tool          string    `json:"tool"`
 	Created       time.Time `json:"created"`
 	Release       string    `json:"release"`
-	// Complete is set when every artifact's evidence was written.
+	// Complete is set when every artifact's evidence could be fetched.
 	Complete bool `json:"complete"`
 	// TUF is the directory of the Sigstore TUF repository's metadata, as
 	// fetched, to be verified offline from the TUF root embedded in
@@ -58,47 +66,51 @@ type Manifest struct {
 	Artifacts []PackArtifact `json:"artifacts"`
 }
 
-// PackArtifact is one artifact of a pack.
+// PackArtifact is one artifact of a pack and its evidence (verify.Evidence
+// as stored: errors as their messages, bundles, payloads and image blobs as
+// files of the pack).
 type PackArtifact struct {
 	Kind     artifacts.Kind     `json:"kind"`
 	Name     string             `json:"name"`
 	Platform artifacts.Platform `json:"platform,omitzero"`
 	Location string             `json:"location"`
-	// Digest of the artifact ("sha256:…") and where it came from.
-	Digest       string `json:"digest,omitempty"`
-	DigestSource string `json:"digestSource,omitempty"`
-	// State at fetch time: "signed", "unsigned", "missing" or "error".
-	State  string `json:"state"`
-	Detail string `json:"detail,omitempty"`
-	// Signatures: relative paths of Sigstore bundles (and, for image
-	// signatures, of the signed payload).
-	Signatures []PackSignature `json:"signatures,omitempty"`
+
+	Missing     string          `json:"missing,omitempty"`
+	Unavailable string          `json:"unavailable,omitempty"`
+	Malformed   string          `json:"malformed,omitempty"`
+	Digests     []PackDigest    `json:"digests,omitempty"`
+	Image       *PackImage      `json:"image,omitempty"`
+	Signatures  []PackSignature `json:"signatures,omitempty"`
 	// File is the relative path of the artifact itself (fetch --with-files).
 	File string `json:"file,omitempty"`
 }
 
-// States of a pack artifact.
-const (
-	StateSigned   = "signed"
-	StateUnsigned = "unsigned"
-	StateMissing  = "missing"
-	StateError    = "error"
-)
-
-// PackSignature locates one signature's evidence in a pack.
-type PackSignature struct {
-	// Source: where the signature was found (SourceSignatureTag,
-	// SourceReferrer, or "download site" for blobs).
-	Source  string `json:"source,omitempty"`
-	Bundle  string `json:"bundle,omitempty"`
-	Payload string `json:"payload,omitempty"`
-	// Malformed says why published signature material could not be read
-	// into a bundle (it is rejected offline as it would be online).
-	Malformed string `json:"malformed,omitempty"`
+// PackDigest is a digest and the channel it came from.
+type PackDigest struct {
+	Digest  string         `json:"digest"`
+	Channel verify.Channel `json:"channel"`
 }
 
-// SourceDownloadSite: a blob's .sig and .cert beside the file.
-const SourceDownloadSite = "download site"
+// PackImage is an image as served: its manifest, configuration and
+// release index, stored content-addressed below blobs/sha256/.
+type PackImage struct {
+	MediaType string `json:"mediaType"`
+	Manifest  string `json:"manifest"`
+	Config    string `json:"config,omitempty"`
+	Index     string `json:"index,omitempty"`
+	IndexRef  string `json:"indexRef,omitempty"`
+}
+
+// PackSignature is one signature's evidence in a pack.
+type PackSignature struct {
+	Source      verify.SignatureSource `json:"source"`
+	Location    string                 `json:"location,omitempty"`
+	Bundle      string                 `json:"bundle,omitempty"`
+	Payload     string                 `json:"payload,omitempty"`
+	Malformed   string                 `json:"malformed,omitempty"`
+	Unavailable string                 `json:"unavailable,omitempty"`
+	LogLookup   string                 `json:"logLookup,omitempty"`
+}
 
 // Key identifies an artifact: kind, name and platform.
 func (a PackArtifact) Key() string {
@@ -216,6 +228,13 @@ func OpenPack(dir string) (*Pack, error) {
 		root.Close()
 		return nil, err
 	}
+	var version struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(data, &version); err == nil && version.SchemaVersion != PackSchemaVersion {
+		root.Close()
+		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrPackVersion, dir, version.SchemaVersion, PackSchemaVersion)
+	}
 	var m Manifest
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
@@ -225,11 +244,7 @@ func OpenPack(dir string) (*Pack, error) {
 	}
 	if m.SchemaVersion != PackSchemaVersion {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s: schema version %d, want %d", ErrBadPack, ManifestName, m.SchemaVersion, PackSchemaVersion)
-	}
-	if !m.Complete {
-		root.Close()
-		return nil, fmt.Errorf("%w: %s is not marked complete", ErrIncompletePack, ManifestName)
+		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrPackVersion, dir, m.SchemaVersion, PackSchemaVersion)
 	}
 	p.Manifest = &m
 	return p, nil
@@ -254,14 +269,25 @@ func (p *Pack) ReadBundle(rel string) (*bundle.Bundle, error) {
 // ReadFile reads a small file of the pack (at most limit bytes).
 func (p *Pack) ReadFile(rel string, limit int64) ([]byte, error) { return p.read(rel, limit) }
 
-// Open opens a file of the pack for streaming.
+// Open opens a regular file of the pack for streaming: anything else (a
+// FIFO that would block, a device, a directory) is refused, and the open
+// never blocks.
 func (p *Pack) Open(rel string) (*os.File, error) {
 	if err := checkRel(rel); err != nil {
 		return nil, err
 	}
-	f, err := p.root.Open(rel)
+	if fi, err := p.root.Stat(rel); err != nil {
+		return nil, fmt.Errorf("evidence pack: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPack, rel)
+	}
+	f, err := p.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("evidence pack: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPack, rel)
 	}
 	return f, nil
 }

@@ -13,12 +13,17 @@ import (
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
+
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // Limits of what is read from Rekor.
 const (
 	maxRekorResponse = 8 << 20
-	maxSearchResults = 256
+	// maxSearchResults bounds the entries one hash search reads (anyone
+	// may log signatures of any digest; past this many, the search is an
+	// error naming the count, never a silent cut).
+	maxSearchResults = 1024
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{64}([0-9a-f]{16})?$|^[0-9a-f]{80}$`)
@@ -51,7 +56,7 @@ func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, er
 		return nil, fmt.Errorf("rekor search %s: malformed answer: %w", hash, err)
 	}
 	if len(uuids) > maxSearchResults {
-		return nil, fmt.Errorf("rekor search %s: %d entries, more than the %d k8sverify reads: name the release (--version) so the signature can be looked up directly", hash, len(uuids), maxSearchResults)
+		return nil, fmt.Errorf("rekor search %s: %d entries, more than the %d read: look the signature up by the release's .sig and .cert instead", hash, len(uuids), maxSearchResults)
 	}
 	for _, u := range uuids {
 		if !uuidRE.MatchString(u) {
@@ -140,25 +145,58 @@ func (c *RekorClient) retrieveProposed(ctx context.Context, digestHex string, si
 // maxRetrieveBatch is what one POST /api/v1/log/entries/retrieve may ask.
 const maxRetrieveBatch = 10
 
-// searchEntries searches the index by digest and reads the entries in
-// batches, keeping those that record this signature. More candidates than
-// maxSearchResults is an error, never a silent cut.
+// searchEntries searches the index by digest and keeps the entries that
+// record this signature.
 func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
-	uuids, err := c.SearchHash(ctx, "sha256:"+digestHex)
+	d, err := verify.ParseDigest("sha256:" + digestHex)
+	if err != nil {
+		return nil, err
+	}
+	all, err := c.SearchEntries(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	var out []*models.LogEntryAnon
-	for _, u := range uuids {
-		e, err := c.Entry(ctx, u)
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range all {
 		if RecordsSignature(e, sig, certDER) {
 			out = append(out, e)
 		}
 	}
 	return out, nil
+}
+
+// SearchEntries returns every entry the log's index holds for an artifact
+// digest (POST /api/v1/index/retrieve), read in batches of ten (POST
+// /api/v1/log/entries/retrieve). The index is experimental in Rekor
+// (sigstore/rekor#1021): an entry it does not return may still exist, so
+// finding none is no proof that nothing was signed.
+func (c *RekorClient) SearchEntries(ctx context.Context, d verify.Digest) ([]*models.LogEntryAnon, error) {
+	uuids, err := c.SearchHash(ctx, d.String())
+	if err != nil {
+		return nil, err
+	}
+	var out []*models.LogEntryAnon
+	for start := 0; start < len(uuids); start += maxRetrieveBatch {
+		batch := uuids[start:min(start+maxRetrieveBatch, len(uuids))]
+		entries, err := c.retrieveUUIDs(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, entries...)
+	}
+	return out, nil
+}
+
+func (c *RekorClient) retrieveUUIDs(ctx context.Context, uuids []string) ([]*models.LogEntryAnon, error) {
+	body, err := json.Marshal(models.SearchLogQuery{EntryUUIDs: uuids})
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.http.PostJSON(ctx, c.base+"/api/v1/log/entries/retrieve", body, maxRekorResponse)
+	if err != nil {
+		return nil, fmt.Errorf("rekor retrieve %d entries: %w", len(uuids), err)
+	}
+	return parseEntryList(data)
 }
 
 func parseEntryList(data []byte) ([]*models.LogEntryAnon, error) {

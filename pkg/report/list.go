@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,113 +9,53 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
-// ReleaseSchemaVersion is the version of the ReleaseReport JSON schema.
-// It changes only when a field changes meaning or disappears.
-const ReleaseSchemaVersion = 1
-
-// ReleaseReport is the JSON form of `k8sverify list`: a release, its
-// artifacts with the incidents that concern each, and what the sources of
-// the list disagreed on.
-type ReleaseReport struct {
-	SchemaVersion int    `json:"schemaVersion"`
-	Version       string `json:"version"`
-	Date          string `json:"date,omitempty"`
-	// Source is where the list came from: "catalog", "sbom" or
-	// "sbom+catalog".
-	Source    string           `json:"source"`
-	Artifacts []ListedArtifact `json:"artifacts"`
-	// Incidents are the release's known signing incidents.
-	Incidents []artifacts.Incident `json:"incidents"`
-	// Differences are artifacts only the SBOM or only the catalog lists.
-	Differences []artifacts.Difference `json:"differences"`
-	// Warnings say what went wrong while listing, e.g. that the SBOM could
-	// not be fetched and only the catalog was used.
-	Warnings []string `json:"warnings"`
-}
-
-// ListedArtifact is an artifact with the IDs of the incidents that concern it.
-type ListedArtifact struct {
-	artifacts.Artifact
-	Incidents []string `json:"incidents,omitempty"`
-}
-
-// NewReleaseReport builds the report of release r.
-func NewReleaseReport(r *artifacts.Release, diffs []artifacts.Difference, warnings []string) ReleaseReport {
-	rep := ReleaseReport{
-		SchemaVersion: ReleaseSchemaVersion,
-		Version:       r.Version.String(),
-		Date:          r.Date,
-		Source:        r.Source,
-		Artifacts:     make([]ListedArtifact, 0, len(r.Artifacts)),
-		Incidents:     orEmpty(r.Incidents),
-		Differences:   orEmpty(diffs),
-		Warnings:      orEmpty(warnings),
-	}
-	for _, a := range r.Artifacts {
-		la := ListedArtifact{Artifact: a}
-		for _, in := range r.IncidentsFor(a) {
-			la.Incidents = append(la.Incidents, in.ID)
-		}
-		rep.Artifacts = append(rep.Artifacts, la)
-	}
-	return rep
-}
-
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// WriteReleaseJSON writes the ReleaseReport of r as indented JSON.
-func WriteReleaseJSON(w io.Writer, r *artifacts.Release, diffs []artifacts.Difference, warnings []string) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(NewReleaseReport(r, diffs, warnings))
-}
-
-// WriteReleaseTable writes r as a table, one artifact a row, followed by
-// the release's known signing incidents and their sources.
-func WriteReleaseTable(w io.Writer, r *artifacts.Release) error {
+// WriteListingTable writes a listing as a table, one artifact a row,
+// followed by the release's known signing incidents and their sources.
+func WriteListingTable(w io.Writer, rep *Report) error {
 	ew := &listWriter{w: w}
+	r := Release{}
+	if len(rep.Releases) > 0 {
+		r = rep.Releases[0]
+	}
 	date := ""
 	if r.Date != "" {
 		date = ", released " + r.Date
 	}
+	count := map[string]int{}
+	for _, a := range rep.Artifacts {
+		count[a.Kind]++
+	}
 	fmt.Fprintf(ew, "Kubernetes %s%s: %d artifacts (%d binaries, %d tarballs, %d images) from the %s\n\n",
-		r.Version, date, len(r.Artifacts), r.Count(artifacts.KindBinary), r.Count(artifacts.KindTarball), r.Count(artifacts.KindImage), listSourceName(r.Source))
+		r.Version, date, len(rep.Artifacts), count["binary"], count["tarball"], count["image"], listSourceName(r.Source))
 	number := map[string]int{} // incident ID -> its number in the list below
-	for i, in := range r.Incidents {
+	for i, in := range rep.Incidents {
 		number[in.ID] = i + 1
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tNAME\tPLATFORM\tLOCATION\tSIGNER\tSIGNATURE\tINCIDENTS")
-	for _, a := range r.Artifacts {
-		platform := a.Platform.String()
-		if platform == "" {
-			platform = "-"
-			if a.Kind == artifacts.KindImage {
-				platform = "index"
-			}
-		}
+	for _, a := range rep.Artifacts {
 		var refs []string
-		for _, in := range r.IncidentsFor(a) {
-			refs = append(refs, fmt.Sprintf("[%d]", number[in.ID]))
+		for _, id := range a.Incidents {
+			refs = append(refs, fmt.Sprintf("[%d]", number[id]))
 		}
 		incidents := "-"
 		if len(refs) > 0 {
 			incidents = strings.Join(refs, "")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Name, platform, a.Location, a.Signer.SAN, a.Signing, incidents)
+		san := "-"
+		if a.Signer != nil {
+			san = a.Signer.SAN
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Kind, a.Name, platformCell(a), a.Location, san, a.Signing, incidents)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	issuers := map[string]bool{}
-	for _, a := range r.Artifacts {
-		issuers[a.Signer.Issuer] = true
+	for _, a := range rep.Artifacts {
+		if a.Signer != nil {
+			issuers[a.Signer.Issuer] = true
+		}
 	}
 	if len(issuers) == 1 {
 		for iss := range issuers {
@@ -124,13 +63,14 @@ func WriteReleaseTable(w io.Writer, r *artifacts.Release) error {
 		}
 	}
 	fmt.Fprintf(ew, "Signature: expected = the release process signed it; not-expected = released before\n"+
-		"signing of its kind; probe = not known, look and report what is found.\n")
-	if len(r.Incidents) == 0 {
+		"signing of its kind; probe = not known, look and report what is found; never = the\n"+
+		"release process never signs it (.docker_tag files).\n")
+	if len(rep.Incidents) == 0 {
 		fmt.Fprintf(ew, "\nKnown signing incidents of %s: none recorded.\n", r.Version)
 		return ew.err
 	}
 	fmt.Fprintf(ew, "\nKnown signing incidents of %s:\n", r.Version)
-	for i, in := range r.Incidents {
+	for i, in := range rep.Incidents {
 		fmt.Fprintf(ew, "\n  [%d] %s (%s)\n", i+1, in.ID, incidentScope(in))
 		for _, line := range wrapText(in.Summary, 74) {
 			fmt.Fprintf(ew, "      %s\n", line)
@@ -157,7 +97,7 @@ func listSourceName(s string) string {
 
 // incidentScope says which artifacts an incident concerns: "images",
 // "kube-proxy images", "all artifacts".
-func incidentScope(in artifacts.Incident) string {
+func incidentScope(in Incident) string {
 	if len(in.Images) > 0 {
 		return strings.Join(in.Images, ", ") + " images"
 	}
@@ -166,9 +106,21 @@ func incidentScope(in artifacts.Incident) string {
 	}
 	var ks []string
 	for _, k := range in.Kinds {
-		ks = append(ks, string(k)+"s")
+		ks = append(ks, k+"s")
 	}
 	return strings.Join(ks, ", ")
+}
+
+// platformCell is the platform column: os/arch, "index" for a multi-arch
+// image, "-" for a platform-independent file.
+func platformCell(a Artifact) string {
+	switch {
+	case a.Platform != "":
+		return a.Platform
+	case a.Kind == "image":
+		return "index"
+	}
+	return "-"
 }
 
 // wrapText breaks s into lines of at most width runes, at spaces.

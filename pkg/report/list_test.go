@@ -2,10 +2,10 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -32,9 +32,15 @@ func testRelease() *artifacts.Release {
 	}
 }
 
-func TestWriteReleaseTable(t *testing.T) {
+var epoch = time.Unix(0, 0)
+
+func listing(r *artifacts.Release, diffs []artifacts.Difference, warnings []string) *Report {
+	return NewListing(Tool{Name: "k8sverify", Version: "test"}, epoch, r, diffs, warnings)
+}
+
+func TestWriteListingTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteReleaseTable(&b, testRelease()); err != nil {
+	if err := WriteListingTable(&b, listing(testRelease(), nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	want := `Kubernetes v1.24.8, released 2022-11-09: 4 artifacts (1 binaries, 1 tarballs, 2 images) from the embedded catalog
@@ -47,7 +53,8 @@ image    kube-proxy             linux/arm64  registry.k8s.io/kube-proxy-arm64:v1
 
 Every signer's OIDC issuer: https://accounts.google.com
 Signature: expected = the release process signed it; not-expected = released before
-signing of its kind; probe = not known, look and report what is found.
+signing of its kind; probe = not known, look and report what is found; never = the
+release process never signs it (.docker_tag files).
 
 Known signing incidents of v1.24.8:
 
@@ -60,11 +67,11 @@ Known signing incidents of v1.24.8:
 	}
 }
 
-func TestWriteReleaseTableNoIncidents(t *testing.T) {
+func TestWriteListingTableNoIncidents(t *testing.T) {
 	r := testRelease()
 	r.Incidents = nil
 	var b bytes.Buffer
-	if err := WriteReleaseTable(&b, r); err != nil {
+	if err := WriteListingTable(&b, listing(r, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(b.String(), "Known signing incidents of v1.24.8: none recorded.\n") {
@@ -72,21 +79,22 @@ func TestWriteReleaseTableNoIncidents(t *testing.T) {
 	}
 }
 
-func TestWriteReleaseJSON(t *testing.T) {
+func TestWriteListingJSON(t *testing.T) {
 	r := testRelease()
 	diffs := []artifacts.Difference{{Artifact: r.Artifacts[0], OnlyIn: artifacts.SourceSBOM}}
 	var b bytes.Buffer
-	if err := WriteReleaseJSON(&b, r, diffs, []string{"a warning"}); err != nil {
+	if err := WriteJSON(&b, listing(r, diffs, []string{"a warning"})); err != nil {
 		t.Fatal(err)
 	}
-	var got ReleaseReport
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+	got, err := Read(&b)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got.SchemaVersion != ReleaseSchemaVersion || got.Version != "v1.24.8" || got.Source != "catalog" || got.Date != "2022-11-09" {
+	rel := got.Releases[0]
+	if got.SchemaVersion != SchemaVersion || got.Kind != KindListing || rel.Version != "v1.24.8" || rel.Source != "catalog" || rel.Date != "2022-11-09" {
 		t.Errorf("header %+v", got)
 	}
-	if len(got.Artifacts) != 4 || got.Artifacts[0].Location != r.Artifacts[0].Location || got.Artifacts[3].Signer != artifacts.ImageSigner {
+	if len(got.Artifacts) != 4 || got.Artifacts[0].Location != r.Artifacts[0].Location || *got.Artifacts[3].Signer != (Identity{SAN: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}) {
 		t.Errorf("artifacts %+v", got.Artifacts)
 	}
 	if len(got.Artifacts[0].Incidents) != 0 || len(got.Artifacts[2].Incidents) != 1 || got.Artifacts[2].Incidents[0] != "v1.24.8-wrong-identity" {
@@ -97,15 +105,19 @@ func TestWriteReleaseJSON(t *testing.T) {
 	}
 	// The platform of platform-independent artifacts is left out, and the
 	// lists are never null.
-	if strings.Contains(b.String(), `"os": ""`) || strings.Contains(b.String(), "null") {
+	b.Reset()
+	if err := WriteJSON(&b, listing(r, diffs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), `"platform": ""`) || strings.Contains(b.String(), "null") {
 		t.Errorf("JSON has empty platforms or nulls:\n%s", b.String())
 	}
 	r.Incidents = nil
 	b.Reset()
-	if err := WriteReleaseJSON(&b, r, nil, nil); err != nil {
+	if err := WriteJSON(&b, listing(r, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"incidents": []`, `"differences": []`, `"warnings": []`} {
+	for _, field := range []string{`"incidents": []`, `"warnings": []`} {
 		if !strings.Contains(b.String(), field) {
 			t.Errorf("JSON lacks %s", field)
 		}
@@ -118,11 +130,11 @@ var errDiskFull = errors.New("disk full")
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
 
-func TestWriteReleaseErrors(t *testing.T) {
-	if err := WriteReleaseTable(failingWriter{}, testRelease()); !errors.Is(err, errDiskFull) {
+func TestWriteListingErrors(t *testing.T) {
+	if err := WriteListingTable(failingWriter{}, listing(testRelease(), nil, nil)); !errors.Is(err, errDiskFull) {
 		t.Errorf("table: %v", err)
 	}
-	if err := WriteReleaseJSON(failingWriter{}, testRelease(), nil, nil); !errors.Is(err, errDiskFull) {
+	if err := WriteJSON(failingWriter{}, listing(testRelease(), nil, nil)); !errors.Is(err, errDiskFull) {
 		t.Errorf("JSON: %v", err)
 	}
 }

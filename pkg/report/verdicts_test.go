@@ -21,8 +21,18 @@ func image(name, arch string, status verify.Status, digest string) verify.Verdic
 	return verify.Verdict{Artifact: a, Status: status, Digest: digest, Reason: string(status)}
 }
 
+// verification is a report of verdicts on release version ("" : none).
+func verification(version string, vs []verify.Verdict) *report.Report {
+	var rel *artifacts.Release
+	if version != "" {
+		v, _ := artifacts.ParseVersion(version)
+		rel = &artifacts.Release{Version: v}
+	}
+	return report.NewVerification(report.Tool{Name: "k8sverify", Version: "test"}, time.Unix(0, 0), []report.Section{{Release: rel, Verdicts: vs}}, nil)
+}
+
 func TestMirrorList(t *testing.T) {
-	rep := report.New("k8sverify test", "v1.24.17", time.Unix(0, 0), []verify.Verdict{
+	rep := verification("v1.24.17", []verify.Verdict{
 		image("kube-apiserver", "", verify.StatusVerified, "sha256:aa"),
 		image("kube-apiserver", "amd64", verify.StatusVerified, "sha256:bb"),
 		image("kube-proxy", "", verify.StatusVerified, "sha256:cc"),
@@ -57,7 +67,7 @@ func TestWorstAndSummary(t *testing.T) {
 		for _, s := range tc.statuses {
 			vs = append(vs, image("x", "", s, ""))
 		}
-		rep := report.New("t", "", time.Unix(0, 0), vs)
+		rep := verification("", vs)
 		if got := rep.Worst(); verify.Rank(got) != verify.Rank(tc.worst) {
 			t.Errorf("%v: worst %s, want %s", tc.statuses, got, tc.worst)
 		}
@@ -68,7 +78,7 @@ func TestWorstAndSummary(t *testing.T) {
 }
 
 func TestJUnit(t *testing.T) {
-	rep := report.New("t", "v1.24.17", time.Unix(0, 0), []verify.Verdict{
+	rep := verification("v1.24.17", []verify.Verdict{
 		image("a", "", verify.StatusVerified, ""), image("b", "", verify.StatusFailed, ""),
 		image("c", "", verify.StatusError, ""), image("d", "", verify.StatusUnsigned, ""),
 	})
@@ -91,7 +101,7 @@ func TestJUnit(t *testing.T) {
 	if s.Tests != 4 || s.Failures != 1 || s.Errors != 1 || s.Skipped != 1 {
 		t.Errorf("got %+v\n%s", s, b.String())
 	}
-	if !strings.Contains(b.String(), `<failure message="failed" type="failed">`) {
+	if !strings.Contains(b.String(), `<failure message="failed" type="failed">failed`) || !strings.Contains(b.String(), `time="`) {
 		t.Error(b.String())
 	}
 }

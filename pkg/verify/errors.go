@@ -30,3 +30,19 @@ var (
 	// or is not a cosign container-image signature.
 	ErrPayloadMismatch = errors.New("signature payload does not match the image")
 )
+
+// Why an artifact is rejected although a signature verifies: the signed
+// thing is not the artifact asked for.
+var (
+	// ErrPlatformMismatch: an image is not the manifest of the artifact's
+	// platform (another architecture, an index where an image was asked
+	// for, or the reverse).
+	ErrPlatformMismatch = errors.New("not the image of this platform")
+	// ErrSignedTooEarly: the signature was logged before the previous
+	// patch release was out: an artifact of an earlier release.
+	ErrSignedTooEarly = errors.New("signed before the previous patch release")
+)
+
+// ErrEvidenceMalformed: published evidence about the artifact itself (a
+// checksum file, a manifest) cannot be read: the publication is wrong.
+var ErrEvidenceMalformed = errors.New("published evidence is malformed")

@@ -30,111 +30,145 @@ const (
 // maxPayload bounds the simple-signing payload parsed here.
 const maxPayload = 64 << 10
 
-// ImageSignature verifies a cosign image signature (the .sig tag format):
-// payload is the signed simple-signing payload and b the signature over it
-// normalised into a bundle. The payload must be a cosign container image
-// signature of imageDigest; its docker-reference is recorded in the
-// result, not required to match anything (real payloads name the backing
-// registry). Then the bundle must verify for sha256(payload) under the
-// identity, exactly as Bundle checks a blob signature.
-func ImageSignature(b *bundle.Bundle, payload []byte, imageDigest Digest, trust *Trust, identity artifacts.Identity) *SignatureResult {
-	return ImageSignatureOf(b, payload, imageDigest, "", trust, identity)
+// ImageNames are the names a signature may give an image: the last path
+// element of what it names must be one of them. A nil ImageNames binds no
+// name (an image known only by digest, or an explicit opt-out).
+type ImageNames []string
+
+// NamesFor returns the names a signature of the image called name may
+// use: name itself (the index's repository, where recursive signing signs
+// every child), and name-<arch> for a platform image of arch.
+func NamesFor(name, arch string) ImageNames {
+	base := path.Base(name)
+	if arch == "" {
+		return ImageNames{base}
+	}
+	return ImageNames{base, base + "-" + arch}
 }
 
-// NamesImage reports whether a docker-reference names the image called
-// name: its last path element is name, or name-<arch> (the per-arch
-// images of a release), whatever registry it names.
-func NamesImage(dockerReference, name string) bool {
-	last := path.Base(dockerReference)
+// Match reports whether a reference (registry/path/name[:tag][@digest])
+// names one of the names, whatever its registry.
+func (n ImageNames) Match(reference string) bool {
+	if n == nil {
+		return true
+	}
+	last := path.Base(reference)
 	if i := strings.IndexAny(last, ":@"); i >= 0 {
 		last = last[:i]
 	}
-	want := path.Base(name)
-	if last == want {
-		return true
-	}
-	arch, ok := strings.CutPrefix(last, want+"-")
-	return ok && slices.Contains(artifacts.ImageArches, arch)
+	return slices.Contains(n, last)
 }
 
-// ImageSignatureOf is ImageSignature for an image known by name, e.g.
-// "kube-apiserver" of a release: the payload's docker-reference must also
-// name that image (its registry may be any), so that a signed image of
-// another name served under this one is rejected. An empty name skips
-// that check (an image given only by reference).
-func ImageSignatureOf(b *bundle.Bundle, payload []byte, imageDigest Digest, name string, trust *Trust, identity artifacts.Identity) *SignatureResult {
+func (n ImageNames) String() string {
+	var s []string
+	for _, x := range n {
+		s = append(s, "…/"+x)
+	}
+	return strings.Join(s, " or ")
+}
+
+// ImageSignature verifies a cosign image signature (the .sig tag format):
+// payload is the signed simple-signing payload and b the signature over it
+// normalised into a bundle. The payload must be a cosign container image
+// signature of imageDigest whose docker-reference names one of names (its
+// registry may be any: real payloads name the backing registry). Then the
+// bundle must verify for sha256(payload) under the identity, as Bundle
+// checks a blob signature.
+func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
 	r := &SignatureResult{}
 	if imageDigest.IsZero() {
 		return r.fail("policy", ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
+	r.Signer = signerOf(b)
 	want := "a cosign container image signature of " + imageDigest.String()
-	p, err := parseSimpleSigning(payload)
+	p, err := parseSimpleSigning(pl)
 	if err != nil {
-		r.Signer = signerOf(b)
 		return r.fail("payload", ErrPayloadMismatch, want, "", err)
 	}
 	r.DockerReference = p.Critical.Identity.DockerReference
-	got := fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest))
 	if p.Critical.Type != CosignSignatureType {
-		r.Signer = signerOf(b)
-		return r.fail("payload", ErrPayloadMismatch, want, got, nil)
+		return r.fail("payload", ErrPayloadMismatch, want, fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest)), nil)
 	}
 	if signed, err := ParseDigest(p.Critical.Image.DockerManifestDigest); err != nil || signed != imageDigest {
-		r.Signer = signerOf(b)
 		return r.fail("payload", ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
 	}
-	if name != "" && !NamesImage(r.DockerReference, name) {
-		r.Signer = signerOf(b)
-		return r.fail("payload", ErrPayloadMismatch, "a signature of the image "+name+" (…/"+path.Base(name)+" or …/"+path.Base(name)+"-<arch>)", "a signature of "+orNone(r.DockerReference), nil)
+	if !names.Match(r.DockerReference) {
+		return r.fail("payload", ErrPayloadMismatch, "a signature of the image "+names.String(), "a signature of "+orNone(r.DockerReference), nil)
 	}
 	r.pass("payload", want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
-	sum := sha256.Sum256(payload)
-	return r.merge(Bundle(b, trust, Policy{Identity: identity, Digest: SHA256Digest(sum[:])}))
+	sum := sha256.Sum256(pl)
+	return r.merge(v.Bundle(b, Policy{Identity: identity, Digest: SHA256Digest(sum[:])}))
 }
 
 // ImageBundle verifies a Sigstore bundle attached to an image as an OCI
 // referrer (cosign's newer format): a DSSE envelope of an in-toto
 // statement with cosign's sign predicate whose subject is imageDigest,
-// signed by the identity and logged, as Bundle checks it.
-func ImageBundle(b *bundle.Bundle, imageDigest Digest, trust *Trust, identity artifacts.Identity) *SignatureResult {
+// signed by the identity and logged, as Bundle checks it. With names, the
+// subject must also name the image: cosign's sign statement binds the
+// digest only, and a digest alone cannot tell this image from another
+// signed image served under its name.
+func (v *Verifier) ImageBundle(b *bundle.Bundle, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
 	r := &SignatureResult{}
 	if imageDigest.IsZero() {
 		return r.fail("policy", ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
-	want := "an in-toto statement " + CosignSignPredicateType + " about " + imageDigest.String()
 	if b == nil || b.Bundle == nil {
 		return r.fail("bundle", ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 	}
 	r.Signer = signerOf(b)
+	if !checkImageStatement(r, b, imageDigest, names) {
+		return r
+	}
+	return r.merge(v.Bundle(b, Policy{Identity: identity, Digest: imageDigest}))
+}
+
+func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Digest, names ImageNames) bool {
+	want := "an in-toto statement " + CosignSignPredicateType + " about " + imageDigest.String()
 	sc, err := b.SignatureContent()
 	if err != nil {
-		return r.fail("bundle", ErrBundleInvalid, "", "", err)
+		r.fail("bundle", ErrBundleInvalid, "", "", err)
+		return false
 	}
 	env := sc.EnvelopeContent()
 	if env == nil {
-		return r.fail("payload", ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
+		r.fail("payload", ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
+		return false
 	}
 	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
-		return r.fail("payload", ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
+		r.fail("payload", ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
+		return false
 	}
 	st, err := env.Statement()
 	if err != nil {
-		return r.fail("payload", ErrPayloadMismatch, want, "", err)
+		r.fail("payload", ErrPayloadMismatch, want, "", err)
+		return false
 	}
 	if st.GetPredicateType() != CosignSignPredicateType {
-		return r.fail("payload", ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
+		r.fail("payload", ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
+		return false
 	}
+	var subjectName string
 	about := false
 	for _, s := range st.GetSubject() {
 		if s.GetDigest()[imageDigest.Algorithm] == imageDigest.Hex {
-			about = true
+			about, subjectName = true, s.GetName()
 		}
 	}
 	if !about {
-		return r.fail("payload", ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
+		r.fail("payload", ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
+		return false
 	}
-	r.pass("payload", want, "statement about "+imageDigest.String())
-	return r.merge(Bundle(b, trust, Policy{Identity: identity, Digest: imageDigest}))
+	if names != nil && subjectName == "" {
+		r.fail("payload", ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement about the digest only, naming no image", nil)
+		return false
+	}
+	if !names.Match(subjectName) {
+		r.fail("payload", ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement naming "+subjectName, nil)
+		return false
+	}
+	r.DockerReference = subjectName
+	r.pass("payload", want, "statement about "+imageDigest.String()+" as "+orNone(subjectName))
+	return true
 }
 
 // MalformedSignature is the result for published signature material that
@@ -150,7 +184,8 @@ func (r *SignatureResult) merge(next *SignatureResult) *SignatureResult {
 	if next.Signer != nil {
 		r.Signer = next.Signer
 	}
-	r.LogIndex, r.IntegratedTime = next.LogIndex, next.IntegratedTime
+	r.LogIndex, r.IntegratedTime, r.SignedAt = next.LogIndex, next.IntegratedTime, next.SignedAt
+	r.Notes = append(r.Notes, next.Notes...)
 	r.Err, r.Error = next.Err, next.Error
 	return r
 }

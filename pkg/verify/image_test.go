@@ -21,6 +21,7 @@ import (
 type sigstoreFixture struct {
 	s     *testworld.Sigstore
 	trust *verify.Trust
+	v     *verify.Verifier
 }
 
 func newSigstore(t *testing.T) *sigstoreFixture {
@@ -33,7 +34,12 @@ func newSigstore(t *testing.T) *sigstoreFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sigstoreFixture{s: s, trust: &verify.Trust{Material: tr}}
+	trust := &verify.Trust{Material: tr}
+	v, err := verify.NewVerifier(trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &sigstoreFixture{s: s, trust: trust, v: v}
 }
 
 func imageDigest(seed string) verify.Digest {
@@ -91,11 +97,11 @@ func TestImageSignature(t *testing.T) {
 	p := cosignPayload(t, d)
 	b := f.sign(t, p, artifacts.ImageSigner)
 
-	r := verify.ImageSignature(b, p, d, f.trust, artifacts.ImageSigner)
+	r := f.v.ImageSignature(b, p, d, nil, artifacts.ImageSigner)
 	if !r.Verified() {
 		t.Fatalf("genuine signature: %v", r.Err)
 	}
-	if got, want := checkNames(r), "payload,bundle,certificate-chain,sct,identity,signature,transparency-log,validity-at-log-time,sigstore-go"; got != want {
+	if got, want := checkNames(r), "payload,bundle,certificate-chain,sct,identity,signature,transparency-log,validity-at-log-time"; got != want {
 		t.Errorf("checks %s, want %s", got, want)
 	}
 	if r.DockerReference != testworld.BackingRegistry+"/kube-apiserver" {
@@ -126,7 +132,7 @@ func TestImageSignature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := verify.ImageSignature(b, c.payload, c.digest, f.trust, c.identity)
+			r := f.v.ImageSignature(b, c.payload, c.digest, nil, c.identity)
 			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
@@ -138,7 +144,7 @@ func TestImageSignature(t *testing.T) {
 			}
 		})
 	}
-	if r := verify.ImageSignature(nil, p, d, f.trust, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
+	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
 		t.Errorf("no bundle: %v", r.Err)
 	}
 }
@@ -160,14 +166,14 @@ func TestImageBundle(t *testing.T) {
 		return &b
 	}
 	genuine := signDSSE(testworld.CosignSignStatement(h, verify.CosignSignPredicateType), artifacts.ImageSigner)
-	r := verify.ImageBundle(genuine, d, f.trust, artifacts.ImageSigner)
+	r := f.v.ImageBundle(genuine, d, nil, artifacts.ImageSigner)
 	if !r.Verified() {
 		t.Fatalf("genuine bundle: %v", r.Err)
 	}
-	if got := checkNames(r); !strings.HasPrefix(got, "payload,bundle,") || !strings.HasSuffix(got, ",sigstore-go") {
+	if got := checkNames(r); !strings.HasPrefix(got, "payload,bundle,") || !strings.HasSuffix(got, ",validity-at-log-time") {
 		t.Errorf("checks %s", got)
 	}
-	if c := r.Checks[len(r.Checks)-3]; c.Name != "transparency-log" || !strings.Contains(c.Actual, "inclusion proof") {
+	if c := r.Checks[len(r.Checks)-2]; c.Name != "transparency-log" || !strings.Contains(c.Actual, "inclusion proof") {
 		t.Errorf("transparency-log check %+v", c)
 	}
 
@@ -189,7 +195,7 @@ func TestImageBundle(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := verify.ImageBundle(c.b, d, f.trust, c.identity)
+			r := f.v.ImageBundle(c.b, d, nil, c.identity)
 			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/x509"
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -9,8 +10,9 @@ import (
 // Check is one check that ran on a signature, recorded as it ran.
 type Check struct {
 	// Name of the check: "policy", "bundle", "certificate-chain", "sct",
-	// "identity", "signature", "payload", "timestamp", "transparency-log",
-	// "validity-at-log-time", "sigstore-go".
+	// "identity", "payload", "signature", "timestamp", "transparency-log",
+	// "validity-at-log-time" for a signature; "digest", "platform",
+	// "signing-time", "identify", "selection" for an artifact.
 	Name     string `json:"name"`
 	OK       bool   `json:"ok"`
 	Expected string `json:"expected,omitempty"`
@@ -20,6 +22,10 @@ type Check struct {
 
 // SignatureResult is the outcome of verifying one signature.
 type SignatureResult struct {
+	// Source says where the signature was found (a SignatureSource) and
+	// Location where exactly (a repository, a URL); set by the judge.
+	Source   SignatureSource `json:"source,omitempty"`
+	Location string          `json:"location,omitempty"`
 	// Checks in the order they ran; verification stops at the first failure.
 	Checks []Check `json:"checks"`
 	// Signer is the identity the certificate names (whatever it is).
@@ -27,13 +33,24 @@ type SignatureResult struct {
 	// LogIndex and IntegratedTime of the verified transparency-log entry.
 	LogIndex       *int64     `json:"logIndex,omitempty"`
 	IntegratedTime *time.Time `json:"integratedTime,omitempty"`
+	// SignedAt is the earliest signed time of signing: the deciding log
+	// entry's signed integrated time or an RFC 3161 timestamp.
+	SignedAt *time.Time `json:"signedAt,omitempty"`
 	// DockerReference is what an image signature's payload names.
 	DockerReference string `json:"dockerReference,omitempty"`
+	// AcceptedIncident names the documented incident a verified signature
+	// rests on (accepted explicitly, see Rules.AcceptIncidents).
+	AcceptedIncident string `json:"acceptedIncident,omitempty"`
+	// Notes say what was found and set aside: later copies of the log
+	// entry, entries of unknown logs, rejected entries.
+	Notes []string `json:"notes,omitempty"`
 	// Err is nil when the signature passed every check; else it wraps one
 	// of the package's sentinel errors.
 	Err error `json:"-"`
 	// Error is Err's message, for JSON.
 	Error string `json:"error,omitempty"`
+
+	chains [][]*x509.Certificate // verified certificate chains, for the SCT check
 }
 
 // Verified reports whether the signature passed every check.

@@ -18,10 +18,10 @@ func TestAllowTrustedRootInChain(t *testing.T) {
 	policy.AllowTrustedRootInChain = true
 
 	withOwnRoot := w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeRootInChain)
-	if r := verify.BundleJSON(withOwnRoot, w.trust, w.policy); r.Verified() {
+	if r := w.v.BundleJSON(withOwnRoot, w.policy); r.Verified() {
 		t.Error("root in the chain accepted by default")
 	}
-	if r := verify.BundleJSON(withOwnRoot, w.trust, policy); !r.Verified() {
+	if r := w.v.BundleJSON(withOwnRoot, policy); !r.Verified() {
 		t.Errorf("trusted root in the chain rejected with AllowTrustedRootInChain: %v", r.Err)
 	}
 
@@ -29,7 +29,7 @@ func TestAllowTrustedRootInChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := verify.BundleJSON(foreign, w.trust, policy)
+	r := w.v.BundleJSON(foreign, policy)
 	if r.Verified() || !errors.Is(r.Err, verify.ErrBundleInvalid) {
 		t.Errorf("a foreign root in the chain: %v", r.Err)
 	}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"errors"
+	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -38,12 +39,17 @@ type Verdict struct {
 	// DigestSource says where Digest came from: "published .sha256",
 	// "download", "file", "registry".
 	DigestSource string `json:"digestSource,omitempty"`
+	// Checks are the artifact's own checks (digest, image, platform), as
+	// they ran; each signature has its checks too.
+	Checks []Check `json:"checks,omitempty"`
 	// Signatures found, each with its checks.
 	Signatures []*SignatureResult `json:"signatures,omitempty"`
 	// Incidents are known signing incidents that concern the artifact.
 	Incidents []artifacts.Incident `json:"incidents,omitempty"`
 	// Err is the underlying error (nil when verified).
 	Err error `json:"-"`
+	// Elapsed is how long fetching and judging the artifact took.
+	Elapsed time.Duration `json:"-"`
 }
 
 // FailedCheckOf returns the name of the check err failed, if any.

@@ -1,0 +1,317 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// ImagesRequest asks for the verification of images by reference.
+type ImagesRequest struct {
+	// Refs are tags or digests; one without a registry is looked up in
+	// the configured registry.
+	Refs []string
+	// Platform restricts an index to one platform's manifest.
+	Platform *artifacts.Platform
+}
+
+// VerifyImages verifies images by reference, as verify-image does: for an
+// index, a verdict on the index and one per platform manifest it lists,
+// each bound to the name of its repository (see verify.Rules.AnyImageName)
+// and expected to be signed by the release team's image signer.
+func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result, error) {
+	for _, ref := range req.Refs {
+		if _, err := evidence.ParseImageReference(s.qualify(ref)); err != nil {
+			return nil, classify(ErrRequest, err)
+		}
+	}
+	judge, err := s.judgeOf(nil)
+	if err != nil {
+		return nil, err
+	}
+	found := make([][]evidence.ImageRefEvidence, len(req.Refs))
+	s.each(len(req.Refs), func(i int) {
+		found[i] = s.fetcher.ImageRef(ctx, s.qualify(req.Refs[i]), req.Platform, artifacts.ImageSigner)
+	})
+	res := &Result{}
+	for _, list := range found {
+		for _, e := range list {
+			res.Verdicts = append(res.Verdicts, judge.Judge(nil, e.Artifact, e.Evidence))
+		}
+	}
+	return res, nil
+}
+
+// qualify puts a reference without a registry below the configured one.
+func (s *Session) qualify(ref string) string {
+	first, _, ok := strings.Cut(ref, "/")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return ref
+	}
+	return strings.TrimRight(s.cfg.Endpoints.Registry, "/") + "/" + ref
+}
+
+// FilesRequest asks what files on disk are, and who signed them.
+type FilesRequest struct {
+	Files []string
+	// Version names the release the files belong to ("" : search the
+	// transparency log for signatures of each file's digest).
+	Version string
+}
+
+// VerifyFiles hashes each file and verifies it. With a release, the file
+// is identified among the release's files by their published sums and
+// verified as that artifact; without, the transparency log is searched
+// for signatures of its digest by the release team's file signer.
+func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, error) {
+	for _, f := range req.Files {
+		if err := checkRegular(f); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{}
+	if req.Version != "" {
+		listing, err := s.LoadRelease(ctx, req.Version, Selection{Kinds: []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}, NeverSigned: true}, false)
+		if err != nil {
+			return nil, err
+		}
+		res.Release, res.Warnings = listing.Release, listing.Warnings
+	}
+	judge, err := s.judgeOf(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range req.Files {
+		res.Verdicts = append(res.Verdicts, s.file(ctx, judge, res.Release, f))
+	}
+	return res, nil
+}
+
+func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Release, p string) verify.Verdict {
+	unknown := artifacts.Artifact{Kind: artifacts.KindBinary, Name: filepath.Base(p), Location: p, Signer: artifacts.BlobSigner, Signing: artifacts.SigningProbe}
+	sums, err := hashFile(p, "sha256")
+	if err != nil {
+		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+	}
+	if r == nil {
+		return judge.FromLog(unknown, s.fetcher.LogSearch(ctx, sums[0].Digest))
+	}
+	a, checked, err := s.identify(ctx, r, filepath.Base(p), sums[0].Digest.Hex)
+	if err != nil {
+		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+	}
+	if a == nil {
+		return judge.Unidentified(r, unknown, sums[0], checked)
+	}
+	if a.Sum("sha512", artifacts.SumCatalog) != "" {
+		more, err := hashFile(p, "sha512")
+		if err != nil {
+			return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+		}
+		sums = append(sums, more...)
+	}
+	ev := s.fetcher.Blob(ctx, *a, evidence.BlobOptions{})
+	ev.Digests = append(ev.Digests, sums...)
+	return judge.Identified(r, *a, ev)
+}
+
+// identify finds the release file whose published sum is sum (hex
+// SHA-256): first by the release SBOM's sums, then by the published
+// .sha256 of the files of the same name, then of all.
+func (s *Session) identify(ctx context.Context, r *artifacts.Release, base, sum string) (*artifacts.Artifact, int, error) {
+	var same, others []artifacts.Artifact
+	for _, a := range r.Artifacts {
+		if u, err := url.Parse(a.Location); err == nil && path.Base(u.Path) == base {
+			same = append(same, a)
+		} else {
+			others = append(others, a)
+		}
+	}
+	for _, group := range [][]artifacts.Artifact{same, others} {
+		if i := slices.IndexFunc(group, func(a artifacts.Artifact) bool { return a.Sum("sha256", artifacts.SumSBOM) == sum }); i >= 0 {
+			return &group[i], len(r.Artifacts), nil
+		}
+	}
+	checked := 0
+	for _, group := range [][]artifacts.Artifact{same, others} {
+		found, err := s.findSum(ctx, group, sum)
+		checked += len(group)
+		if err != nil || found != nil {
+			return found, checked, err
+		}
+	}
+	return nil, checked, nil
+}
+
+// findSum fetches the published .sha256 of each file until one is sum.
+func (s *Session) findSum(ctx context.Context, group []artifacts.Artifact, sum string) (*artifacts.Artifact, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sums := make([]string, len(group))
+	errs := make([]error, len(group))
+	s.each(len(group), func(i int) {
+		data, err := s.http.Get(ctx, group[i].Location+".sha256", 4<<10)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if sums[i], _ = evidence.ParseSum(data); sums[i] == sum {
+			cancel()
+		}
+	})
+	if i := slices.Index(sums, sum); i >= 0 {
+		return &group[i], nil
+	}
+	for _, err := range errs {
+		if err != nil && !isNotFoundOrCanceled(err) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func isNotFoundOrCanceled(err error) bool {
+	return errors.Is(err, evidence.ErrNotFound) || errors.Is(err, context.Canceled)
+}
+
+// checkRegular accepts a regular file (or a link to one): anything else
+// (a directory, a FIFO that would block, a device) is refused before it is
+// opened.
+func checkRegular(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return classify(ErrLocalInput, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return classify(ErrLocalInput, fmt.Errorf("%s is not a regular file", p))
+	}
+	return nil
+}
+
+// openRegular opens a regular file for reading without ever blocking on
+// it: checked before opening, opened non-blocking (a FIFO swapped in
+// meanwhile does not hang the open), and checked again once open.
+func openRegular(p string) (*os.File, error) {
+	if err := checkRegular(p); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, classify(ErrLocalInput, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, classify(ErrLocalInput, fmt.Errorf("%s is not a regular file", p))
+	}
+	return f, nil
+}
+
+// HashFile streams a regular file through SHA-256 in bounded memory (a
+// 1 MiB buffer, whatever the file's size). SHA-256 is what the release
+// team signs.
+func HashFile(p string) (verify.Digest, error) {
+	sums, err := hashFile(p, "sha256")
+	if err != nil {
+		return verify.Digest{}, err
+	}
+	return sums[0].Digest, nil
+}
+
+func hashFile(p string, algs ...string) ([]verify.DigestClaim, error) {
+	f, err := openRegular(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	claims, err := hashWith(f, verify.ChannelFile, algs...)
+	if err != nil {
+		return nil, classify(ErrLocalInput, fmt.Errorf("read %s: %w", p, err))
+	}
+	return claims, nil
+}
+
+// BlobRequest asks for the verification of a file (or a digest) against a
+// Sigstore bundle.
+type BlobRequest struct {
+	// Target is a file, or a digest "sha256:<hex>" / "sha512:<hex>".
+	Target string
+	// Bundle is the bundle file.
+	Bundle string
+	// Identity is who must have signed.
+	Identity artifacts.Identity
+}
+
+// maxBundleFile bounds a bundle file read.
+const maxBundleFile = 16 << 20
+
+// VerifyBlob verifies a file or digest against a bundle file, with the
+// judge's rules (any bundle form the specification allows).
+func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, error) {
+	if req.Identity.SAN == "" || req.Identity.Issuer == "" {
+		return nil, classify(ErrRequest, errors.New("the signer's identity and OIDC issuer must not be empty"))
+	}
+	claim, err := blobDigest(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readBounded(req.Bundle, maxBundleFile)
+	if err != nil {
+		return nil, err
+	}
+	judge, err := s.judgeOf(nil)
+	if err != nil {
+		return nil, err
+	}
+	a := artifacts.Artifact{Kind: artifacts.KindBlob, Name: req.Target, Location: req.Target, Signer: req.Identity, Signing: artifacts.SigningProbe}
+	ev := verify.Evidence{Digests: []verify.DigestClaim{claim}}
+	b, err := verify.ParseBundle(data)
+	se := verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}
+	ev.Signatures = []verify.SignatureEvidence{se}
+	return &Result{Verdicts: []verify.Verdict{judge.Judge(nil, a, ev)}}, nil
+}
+
+// blobDigest is the digest to verify: the file's SHA-256, or the digest
+// given.
+func blobDigest(target string) (verify.DigestClaim, error) {
+	if strings.HasPrefix(target, "sha256:") || strings.HasPrefix(target, "sha512:") {
+		d, err := verify.ParseDigest(target)
+		if err != nil {
+			return verify.DigestClaim{}, classify(ErrRequest, err)
+		}
+		return verify.DigestClaim{Digest: d, Channel: verify.ChannelArgument}, nil
+	}
+	sums, err := hashFile(target, "sha256")
+	if err != nil {
+		return verify.DigestClaim{}, err
+	}
+	return sums[0], nil
+}
+
+// readBounded reads a regular local file of at most limit bytes.
+func readBounded(p string, limit int64) ([]byte, error) {
+	f, err := openRegular(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, classify(ErrLocalInput, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, classify(ErrLocalInput, fmt.Errorf("%s is larger than %d MiB", p, limit>>20))
+	}
+	return data, nil
+}

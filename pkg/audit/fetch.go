@@ -1,0 +1,184 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// FetchRequest asks for an evidence pack of a release.
+type FetchRequest struct {
+	Version   string
+	Selection Selection
+	// Out is the pack's directory.
+	Out string
+	// WithFiles stores the release files themselves in the pack.
+	WithFiles bool
+	// WithImages stores the images as an OCI image layout in the pack.
+	WithImages bool
+	// TUF records the Sigstore TUF metadata into the pack so that the
+	// trusted root can be verified offline; nil records none.
+	TUF *evidence.TUFSource
+}
+
+// FetchResult is what a fetch wrote.
+type FetchResult struct {
+	Release  *artifacts.Release
+	Manifest *evidence.Manifest
+	Warnings []string
+}
+
+// Fetch writes the evidence of every selected artifact of a release into
+// an evidence pack: the very values the online judge reads, so that
+// verifying the pack offline gives the verdicts verifying online gives.
+// Nothing is decided. The manifest is written last, marked complete only
+// when every artifact's evidence could be fetched.
+func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
+	listing, err := s.LoadRelease(ctx, req.Version, req.Selection, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.FetchRelease(ctx, listing.Release, req)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = listing.Warnings
+	return res, nil
+}
+
+// FetchRelease writes the evidence pack of a release already listed, as
+// Fetch does (the request's version and selection are not used).
+func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
+	pw, err := evidence.CreatePack(req.Out)
+	if err != nil {
+		return nil, classify(ErrLocalInput, err)
+	}
+	defer pw.Close()
+	m := &evidence.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String(), Complete: true}
+	if req.TUF != nil {
+		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, nil); err != nil {
+			return nil, err
+		}
+		m.TUF = "tuf"
+	}
+	var images *evidence.ImageLayout
+	if req.WithImages {
+		if images, err = pw.ImageLayout("oci"); err != nil {
+			return nil, err
+		}
+		m.Images = "oci"
+	}
+	entries := make([]evidence.PackArtifact, len(r.Artifacts))
+	errs := make([]error, len(r.Artifacts))
+	var mu sync.Mutex
+	s.each(len(r.Artifacts), func(i int) {
+		e, err := s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
+		entries[i], errs[i] = e, err
+		if err != nil || e.Unavailable != "" {
+			mu.Lock()
+			m.Complete = false
+			mu.Unlock()
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Artifacts[i].ID(), err)
+		}
+	}
+	m.Artifacts = entries
+	if err := pw.Finish(m); err != nil {
+		return nil, err
+	}
+	return &FetchResult{Release: r, Manifest: m}, nil
+}
+
+// fetchOne fetches one artifact's evidence into the pack. Its error is a
+// failure to write the pack; a failure to fetch is recorded in the entry.
+func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifacts.Artifact, pw *evidence.PackWriter, images *evidence.ImageLayout, req FetchRequest) (evidence.PackArtifact, error) {
+	base, err := packPath(r, a)
+	if err != nil {
+		return evidence.PackArtifact{}, err
+	}
+	var ev verify.Evidence
+	file := ""
+	switch {
+	case a.Kind == artifacts.KindImage:
+		ev = s.fetcher.Image(ctx, a)
+		if images != nil && ev.Unavailable == nil && ev.Missing == "" {
+			if err := s.copyImage(ctx, a, images); err != nil {
+				ev.Unavailable = err
+			}
+		}
+	case req.WithFiles:
+		file = "files/" + r.Version.String() + "/" + base
+		err = pw.Write(file, func(w io.Writer) error {
+			ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{Download: true, Sink: w})
+			if ev.Unavailable != nil || ev.Missing != "" {
+				return errFileNotFetched
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errFileNotFetched):
+			file = ""
+		case err != nil:
+			return evidence.PackArtifact{}, err
+		}
+	default:
+		ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
+	}
+	e, err := pw.Store(a, base, ev)
+	e.File = file
+	return e, err
+}
+
+var errFileNotFetched = errors.New("the file was not fetched")
+
+// copyImage copies the image (an index with every image it lists) into
+// the pack's OCI layout.
+func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *evidence.ImageLayout) error {
+	cs, err := s.fetcher.ContentSession()
+	if err != nil {
+		return err
+	}
+	m, err := cs.Resolve(ctx, a.Location)
+	if err != nil {
+		return err
+	}
+	return cs.CopyToLayout(ctx, m, images)
+}
+
+// packPath is where an artifact's evidence goes in the pack: below its
+// kind, in the release's own layout (from the catalog, never from remote
+// data).
+func packPath(r *artifacts.Release, a artifacts.Artifact) (string, error) {
+	if a.Kind == artifacts.KindImage {
+		p := a.Name
+		if !a.Platform.IsZero() {
+			p += "-" + a.Platform.Arch
+		}
+		return checkPackPath("images/" + p)
+	}
+	rel, err := releasePath(r, a)
+	if err != nil {
+		return "", err
+	}
+	return checkPackPath(rel)
+}
+
+func checkPackPath(p string) (string, error) {
+	p = path.Clean(p)
+	if p == "." || strings.HasPrefix(p, "../") || p == ".." || path.IsAbs(p) {
+		return "", fmt.Errorf("refusing path %q outside the pack", p)
+	}
+	return p, nil
+}

@@ -1,0 +1,168 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+)
+
+// ErrNoSuchRelease: the version asked for does not exist (its stable
+// marker or SBOM answers 404) or is not in the catalog offline.
+var ErrNoSuchRelease = errors.New("no such release")
+
+// Selection says which artifacts of a release a request is about. Its
+// zero value selects every artifact a release signs: files never signed
+// by the release process (.docker_tag) only when asked for.
+type Selection struct {
+	Kinds     []artifacts.Kind
+	Platforms []artifacts.Platform
+	// NeverSigned also selects files the release process never signs.
+	NeverSigned bool
+}
+
+// Listing is a release as a request found it, restricted to the selection.
+type Listing struct {
+	Release *artifacts.Release
+	// Differences are what the SBOM and the catalog disagree on, about
+	// the selected artifacts.
+	Differences []artifacts.Difference
+	// Warnings say what went wrong on the way (the SBOM could not be had).
+	Warnings []string
+}
+
+// LoadRelease resolves version ("v1.24.17", "1.24.17", "latest-1.24") and
+// lists the release: online from its SBOM and the embedded catalog,
+// offline from the catalog alone; restricted to the selection, which must
+// select something.
+func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection, offline bool) (*Listing, error) {
+	var open artifacts.Opener
+	if !offline {
+		open = s.http
+	}
+	v, err := artifacts.ResolveVersion(ctx, version, s.cfg.Endpoints.DownloadURL, open)
+	if err != nil {
+		return nil, releaseError(err)
+	}
+	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
+		Version:   v,
+		Locations: artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry},
+		SBOMURL:   s.cfg.Endpoints.SBOMURL,
+		Open:      open,
+		Catalog:   s.cfg.Catalog,
+	})
+	if err != nil {
+		return nil, releaseError(err)
+	}
+	rel, err := sel.Apply(listing.Release)
+	if err != nil {
+		return nil, err
+	}
+	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings}, nil
+}
+
+// releaseError classifies an error of listing: what was asked for does
+// not exist or needs the network (a request error), or could not be had.
+func releaseError(err error) error {
+	switch {
+	case errors.Is(err, artifacts.ErrMalformedVersion), errors.Is(err, artifacts.ErrNeedsNetwork):
+		return classify(ErrRequest, err)
+	case errors.Is(err, artifacts.ErrUnknownVersion), errors.Is(err, evidence.ErrNotFound):
+		return classify(ErrNoSuchRelease, err)
+	}
+	return err
+}
+
+// Apply restricts a release to the selection; a selection that matches
+// nothing is an error naming what the release has.
+func (sel Selection) Apply(all *artifacts.Release) (*artifacts.Release, error) {
+	rel := all.Filter(sel.Kinds, sel.Platforms)
+	if !sel.NeverSigned {
+		rel.Artifacts = slices.DeleteFunc(rel.Artifacts, func(a artifacts.Artifact) bool { return a.Signing == artifacts.SigningNever })
+	}
+	what := sel.kindNames()
+	for _, p := range sel.Platforms {
+		if !slices.ContainsFunc(rel.Artifacts, func(a artifacts.Artifact) bool { return a.Platform == p }) {
+			return nil, classify(ErrRequest, fmt.Errorf("%s publishes no %s for %s; it has them for: %s", all.Version, what, p, platformList(all.Platforms(sel.Kinds...))))
+		}
+	}
+	if len(rel.Artifacts) == 0 {
+		return nil, classify(ErrRequest, fmt.Errorf("%s publishes no %s", all.Version, what))
+	}
+	return rel, nil
+}
+
+func (sel Selection) kindNames() string {
+	if len(sel.Kinds) == 0 {
+		return "artifacts"
+	}
+	var s []string
+	for _, k := range sel.Kinds {
+		s = append(s, string(k)+"s")
+	}
+	return strings.Join(s, " or ")
+}
+
+func platformList(ps []artifacts.Platform) string {
+	if len(ps) == 0 {
+		return "no platform"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// selectDifferences keeps the differences about selected artifacts.
+func selectDifferences(diffs []artifacts.Difference, selected *artifacts.Release) []artifacts.Difference {
+	ids := map[string]bool{}
+	for _, a := range selected.Artifacts {
+		ids[a.ID()] = true
+	}
+	var out []artifacts.Difference
+	for _, d := range diffs {
+		if ids[d.Artifact.ID()] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ExpandVersions expands release lines ("1.24": every patch release of
+// the line the session's catalog knows) among versions; other versions
+// are kept as they are, to be resolved when listed. Duplicates are
+// dropped.
+func (s *Session) ExpandVersions(versions []string) ([]string, error) {
+	if len(versions) == 0 {
+		return nil, classify(ErrRequest, errors.New("no version"))
+	}
+	var out []string
+	add := func(v string) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for _, v := range versions {
+		line, ok := artifacts.ParseLine(v)
+		if !ok {
+			add(v)
+			continue
+		}
+		found := false
+		for _, cv := range s.cfg.Catalog.Versions() {
+			if cv.Line() == line {
+				add(cv.String())
+				found = true
+			}
+		}
+		if !found {
+			return nil, classify(ErrRequest, fmt.Errorf("%w: the catalog knows no release of line %s (it covers %s)", artifacts.ErrUnknownVersion, line, s.cfg.Catalog.Coverage()))
+		}
+	}
+	return out, nil
+}

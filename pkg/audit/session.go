@@ -1,0 +1,159 @@
+// Package audit runs the whole job the commands ask for: list a release,
+// fetch the evidence of its artifacts (online from pkg/evidence, or from
+// an evidence pack), have pkg/verify's judge decide each verdict, and
+// stream the verdicts with bounded concurrency. Online and offline runs
+// go through the same judge; fetching never decides.
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// Errors of a request; test them with errors.Is. Each says what was wrong
+// with what was asked, never how a command line spells it.
+var (
+	// ErrRequest: the request is contradictory or selects nothing.
+	ErrRequest = errors.New("invalid request")
+	// ErrLocalInput: a local file or directory named in the request cannot
+	// be read as what it should be.
+	ErrLocalInput = errors.New("unreadable local input")
+	// ErrTrust: the trusted material could not be had.
+	ErrTrust = errors.New("no trusted material")
+)
+
+// classified is an error of a kind (ErrRequest, ErrLocalInput, …) whose
+// message is its cause's alone.
+type classified struct {
+	kind, err error
+}
+
+func (e *classified) Error() string   { return e.err.Error() }
+func (e *classified) Unwrap() []error { return []error{e.kind, e.err} }
+
+// classify marks err as of kind, for errors.Is, without changing its
+// message.
+func classify(kind, err error) error { return &classified{kind: kind, err: err} }
+
+// DefaultConcurrency is how many artifacts are checked at once by default.
+const DefaultConcurrency = 16
+
+// Config is what every request of a run shares: where releases and their
+// evidence live, how to reach them, and what is trusted.
+type Config struct {
+	// Endpoints are the download site, SBOM site, registry and Rekor.
+	Endpoints evidence.Endpoints
+	// Timeout bounds each network request (default 30 s).
+	Timeout time.Duration
+	// Concurrency bounds the artifacts checked at once (default 16).
+	Concurrency int
+	// Trust says where the trusted root comes from.
+	Trust evidence.TrustSource
+	// Rules are what the judge accepts beyond the catalog's policy.
+	Rules verify.Rules
+	// Tool names the tool in evidence packs ("k8sverify v…").
+	Tool string
+	// Catalog is the release catalog (nil: the one embedded in k8sverify).
+	Catalog *artifacts.Catalog
+	// Offline refuses every network request: evidence comes from packs,
+	// trust from a file or a pack's TUF metadata.
+	Offline bool
+}
+
+// Session runs requests under one configuration: one HTTP client (shared
+// connections), one registry session, the trust loaded once. It is safe
+// for concurrent use.
+type Session struct {
+	cfg     Config
+	http    *evidence.HTTPClient
+	fetcher *evidence.Fetcher
+
+	trustOnce sync.Once
+	judge     *verify.Judge
+	trustErr  error
+}
+
+// NewSession checks the configuration and opens a session.
+func NewSession(cfg Config) (*Session, error) {
+	if err := cfg.Endpoints.Validate(); err != nil {
+		return nil, classify(ErrRequest, err)
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = artifacts.Embedded()
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Concurrency < 1 {
+		return nil, classify(ErrRequest, fmt.Errorf("concurrency must be at least 1, got %d", cfg.Concurrency))
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Timeout < 0 {
+		return nil, classify(ErrRequest, fmt.Errorf("timeout must be positive, got %s", cfg.Timeout))
+	}
+	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout)}
+	if cfg.Offline {
+		opts = append(opts, evidence.WithTransport(evidence.OfflineTransport{}))
+	}
+	s := &Session{cfg: cfg, http: evidence.NewHTTPClient(opts...)}
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, RekorURL: cfg.Endpoints.RekorURL})
+	if err != nil {
+		return nil, classify(ErrRequest, err)
+	}
+	s.fetcher = f
+	return s, nil
+}
+
+// judgeOf returns the session's judge, loading the trust once: from the
+// configured trusted root file, the pack's TUF metadata (offline), or TUF
+// online.
+func (s *Session) judgeOf(pack *evidence.Pack) (*verify.Judge, error) {
+	s.trustOnce.Do(func() {
+		src := s.cfg.Trust
+		src.Pack = pack
+		trust, err := evidence.LoadTrust(src)
+		if err != nil {
+			s.trustErr = trustError(src, err)
+			return
+		}
+		v, err := verify.NewVerifier(trust)
+		if err == nil {
+			s.judge, err = verify.NewJudge(v, s.cfg.Rules)
+		}
+		s.trustErr = err
+	})
+	return s.judge, s.trustErr
+}
+
+// trustError says whether the trust failed on local input (a trusted root
+// file) or could not be had (TUF online).
+func trustError(src evidence.TrustSource, err error) error {
+	if src.File != "" {
+		return classify(ErrLocalInput, err)
+	}
+	return classify(ErrTrust, err)
+}
+
+// each runs fn(0..n-1) with the session's concurrency.
+func (s *Session) each(n int, fn func(i int)) {
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}

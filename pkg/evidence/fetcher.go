@@ -1,0 +1,54 @@
+package evidence
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ErrNoLog: evidence that needs the transparency log was asked of a
+// fetcher without one.
+var ErrNoLog = errors.New("no transparency log configured")
+
+// FetcherConfig configures a Fetcher.
+type FetcherConfig struct {
+	// HTTP is the run's HTTP client (required): its transport, timeouts
+	// and retries serve the download site, Rekor and the registries.
+	HTTP *HTTPClient
+	// RekorURL is the Rekor instance to look signatures up in; "" means
+	// none: release files' signatures then cannot be checked (their log
+	// entries are only in Rekor), image signatures rest on the entries
+	// they carry.
+	RekorURL string
+}
+
+// Fetcher fetches the evidence of release artifacts. Use one per run: its
+// registry sessions (authentication, connections) are made once and
+// shared; it is safe for concurrent use. It decides nothing: every answer
+// is a verify.Evidence for the judge.
+type Fetcher struct {
+	http  *HTTPClient
+	rekor *RekorClient
+
+	imageOnce, contentOnce sync.Once
+	image, content         *ImageSession
+	imageErr, contentErr   error
+}
+
+// NewFetcher returns a fetcher of the configuration.
+func NewFetcher(c FetcherConfig) (*Fetcher, error) {
+	if c.HTTP == nil {
+		return nil, errors.New("evidence fetcher: no HTTP client")
+	}
+	f := &Fetcher{http: c.HTTP}
+	if c.RekorURL != "" {
+		if err := CheckURL(c.RekorURL); err != nil {
+			return nil, fmt.Errorf("evidence fetcher: Rekor URL: %w", err)
+		}
+		f.rekor = NewRekorClient(c.HTTP, c.RekorURL)
+	}
+	return f, nil
+}
+
+// HTTP returns the fetcher's HTTP client.
+func (f *Fetcher) HTTP() *HTTPClient { return f.http }

@@ -1,0 +1,287 @@
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/rekor/pkg/generated/models"
+
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// Signatures fetches every signature published for digest in repository
+// (registry/repository): cosign's sha256-<hex>.sig tag, and Sigstore
+// bundles attached as OCI referrers (the referrers API, or its tag schema
+// where the registry lacks it). No signature is no error: an unsigned
+// image has none. A failure to read the .sig tag is an error; a signature
+// that cannot be fetched or read is recorded in it (Unavailable,
+// Malformed). Each cosign signature carries the log entries found for
+// it: the one in its bundle annotation and, when the fetcher has Rekor,
+// those Rekor holds — alternatives for the judge, never replacements.
+func (s *ImageSession) Signatures(ctx context.Context, repository, digest string) ([]verify.SignatureEvidence, error) {
+	repo, err := name.NewRepository(repository)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", repository, err)
+	}
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, fmt.Errorf("digest %q: %w", digest, err)
+	}
+	d := repo.Digest(h.String())
+	var (
+		wg               sync.WaitGroup
+		tagged, referred []verify.SignatureEvidence
+		tagErr           error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		tagged, tagErr = s.cosignSignatures(ctx, d)
+	}()
+	go func() {
+		defer wg.Done()
+		referred = s.referrerBundles(ctx, d)
+	}()
+	wg.Wait()
+	if tagErr != nil {
+		return nil, tagErr
+	}
+	return append(tagged, referred...), nil
+}
+
+// cosignSignatures reads the sha256-<hex>.sig manifest with cosign's own
+// reader and normalises each layer.
+func (s *ImageSession) cosignSignatures(ctx context.Context, d name.Digest) ([]verify.SignatureEvidence, error) {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(s.options(ctx)...)}
+	tag, err := ociremote.SignatureTag(d, opts...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, opts...) // no .sig tag: no signatures
+	if err != nil {
+		return nil, registryError("signatures "+tag.String(), err)
+	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, registryError("signatures "+tag.String(), err)
+	}
+	if n := len(m.Layers); n > MaxImageSignatures {
+		return nil, fmt.Errorf("signatures %s: %w: %d layers, at most %d are read", tag, ErrTooManySignatures, n, MaxImageSignatures)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		return nil, registryError("signatures "+tag.String(), err)
+	}
+	out := make([]verify.SignatureEvidence, len(list))
+	sem := make(chan struct{}, signatureFetchers)
+	var wg sync.WaitGroup
+	for i, sig := range list {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = s.cosignSignature(ctx, sig)
+			out[i].Location = d.Context().Name()
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// cosignSignature normalises one layer of a .sig manifest: payload,
+// signature and certificate annotations, and its log entries.
+func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) verify.SignatureEvidence {
+	se := verify.SignatureEvidence{Source: verify.SourceSignatureTag}
+	malformed := func(format string, a ...any) verify.SignatureEvidence {
+		se.Malformed = fmt.Errorf("%w: %s", ErrMalformedEvidence, fmt.Sprintf(format, a...))
+		return se
+	}
+	if size, err := sig.Size(); err == nil && size > maxSignatureBlob {
+		return malformed("payload of %d bytes exceeds %d", size, maxSignatureBlob)
+	}
+	payload, err := sig.Payload()
+	if err != nil {
+		se.Unavailable = registryError("signature payload", err)
+		return se
+	}
+	se.Payload = payload
+	b64, err := sig.Base64Signature()
+	if err != nil {
+		return malformed("%v", err)
+	}
+	sigBytes, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sigBytes) == 0 {
+		return malformed("signature annotation is not base64: %q", shorten(b64))
+	}
+	cert, err := sig.Cert()
+	if err != nil {
+		return malformed("certificate annotation: %v", err)
+	}
+	if cert == nil {
+		return malformed("no certificate annotation: not a keyless signature")
+	}
+	rb, err := sig.Bundle()
+	if err != nil {
+		return malformed("bundle annotation: %v", err)
+	}
+	var annotated []*protorekor.TransparencyLogEntry
+	if rb != nil {
+		entry, err := annotationEntry(rb)
+		if err != nil {
+			return malformed("bundle annotation: %v", err)
+		}
+		annotated = append(annotated, entry)
+	}
+	digest := sha256.Sum256(payload)
+	found, err := s.f.lookupEntries(ctx, digest[:], sigBytes, cert.Raw)
+	switch {
+	case err != nil && len(annotated) == 0:
+		se.Unavailable = err
+		return se
+	case err != nil:
+		se.LogLookup = err // the annotation's signed entry timestamp stands on its own
+	}
+	// Rekor's entries first: the same entry from the annotation adds
+	// nothing to one with its inclusion proof.
+	entries := appendEntries(found, annotated...)
+	if se.Bundle, err = messageSignatureBundle(digest[:], sigBytes, cert.Raw, entries); err != nil {
+		se.Malformed = err
+	}
+	return se
+}
+
+// appendEntries adds entries not already there (the same log and index).
+func appendEntries(entries []*protorekor.TransparencyLogEntry, more ...*protorekor.TransparencyLogEntry) []*protorekor.TransparencyLogEntry {
+	for _, e := range more {
+		dup := false
+		for _, x := range entries {
+			if x.GetLogIndex() == e.GetLogIndex() && string(x.GetLogId().GetKeyId()) == string(e.GetLogId().GetKeyId()) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			entries = append(entries, e)
+		}
+	}
+	return entries
+}
+
+// lookupEntries finds the Rekor entries that record exactly this
+// signature (RekorClient.FindEntries), in the bundle's form; none without
+// a Rekor client.
+func (f *Fetcher) lookupEntries(ctx context.Context, digest, sig, certDER []byte) ([]*protorekor.TransparencyLogEntry, error) {
+	if f.rekor == nil {
+		return nil, nil
+	}
+	entries, err := f.rekor.FindEntries(ctx, hex.EncodeToString(digest), sig, certDER)
+	if err != nil {
+		return nil, err
+	}
+	var out []*protorekor.TransparencyLogEntry
+	for _, e := range entries {
+		t, err := logEntry(e)
+		if err != nil {
+			continue // not usable; pkg/verify would reject it anyway
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// referrerBundles finds Sigstore bundles attached to d as OCI referrers
+// and reads each with cosign's reader. Failures are recorded as signatures
+// that could not be fetched or read.
+func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []verify.SignatureEvidence {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(s.options(ctx)...)}
+	where := d.Context().Name()
+	// No artifactType filter: some registries report a referrer's config
+	// media type as its artifactType, and filtering would hide it.
+	idx, err := ociremote.Referrers(d, "", opts...)
+	if errors.Is(registryError("", err), ErrNotFound) {
+		return nil // no such repository: no referrers
+	}
+	if err != nil {
+		return []verify.SignatureEvidence{{Source: verify.SourceReferrer, Location: where, Unavailable: registryError("referrers of "+d.String(), err)}}
+	}
+	var found []v1.Descriptor
+	for _, m := range idx.Manifests {
+		if isBundleReferrer(m) {
+			found = append(found, m)
+		}
+	}
+	if len(found) > MaxImageSignatures {
+		err := fmt.Errorf("referrers of %s: %w: %d bundles, at most %d are read", d, ErrTooManySignatures, len(found), MaxImageSignatures)
+		return []verify.SignatureEvidence{{Source: verify.SourceReferrer, Location: where, Unavailable: err}}
+	}
+	out := make([]verify.SignatureEvidence, len(found))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, signatureFetchers)
+	for i, m := range found {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			se := verify.SignatureEvidence{Source: verify.SourceReferrer, Location: where}
+			b, err := ociremote.Bundle(d.Context().Digest(m.Digest.String()), opts...)
+			var te *transport.Error
+			switch {
+			case errors.As(err, &te), isNetworkError(err):
+				se.Unavailable = registryError("referrer "+m.Digest.String(), err)
+			case err != nil:
+				se.Malformed = fmt.Errorf("%w: referrer %s: %v", ErrMalformedEvidence, m.Digest, err)
+			default:
+				se.Bundle = b
+			}
+			out[i] = se
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// isBundleReferrer selects the referrers that are Sigstore bundles: by
+// artifactType, or by the annotation cosign writes beside it where a
+// registry reports the config media type instead.
+func isBundleReferrer(d v1.Descriptor) bool {
+	if d.ArtifactType == MediaTypeBundle03 {
+		return true
+	}
+	_, annotated := d.Annotations["dev.sigstore.bundle.content"]
+	return annotated && (d.ArtifactType == "" || d.ArtifactType == emptyConfigMediaType)
+}
+
+const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
+
+// annotationEntry turns cosign's bundle annotation (a Rekor signed entry
+// timestamp and the entry it signs) into a log entry without inclusion
+// proof.
+func annotationEntry(rb *cbundle.RekorBundle) (*protorekor.TransparencyLogEntry, error) {
+	body, ok := rb.Payload.Body.(string)
+	if !ok || body == "" {
+		return nil, errors.New("entry body is not a base64 string")
+	}
+	if len(rb.SignedEntryTimestamp) == 0 {
+		return nil, errors.New("no signed entry timestamp")
+	}
+	it, idx, logID := rb.Payload.IntegratedTime, rb.Payload.LogIndex, rb.Payload.LogID
+	return logEntry(&models.LogEntryAnon{
+		Body: body, IntegratedTime: &it, LogIndex: &idx, LogID: &logID,
+		Verification: &models.LogEntryAnonVerification{SignedEntryTimestamp: strfmt.Base64(rb.SignedEntryTimestamp)},
+	})
+}

@@ -1,0 +1,121 @@
+package report
+
+import (
+	"slices"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// Section is the verdicts on one release's artifacts (Release nil for
+// files and images known by themselves).
+type Section struct {
+	Release  *artifacts.Release
+	Verdicts []verify.Verdict
+}
+
+// NewVerification builds a verification report.
+func NewVerification(tool Tool, now time.Time, sections []Section, warnings []string) *Report {
+	r := &Report{SchemaVersion: SchemaVersion, Kind: KindVerification, Tool: tool, GeneratedAt: now.UTC(),
+		Releases: []Release{}, Summary: &Summary{}, Artifacts: []Artifact{}, Incidents: []Incident{}, Warnings: orEmpty(warnings)}
+	for _, s := range sections {
+		var sum *Summary
+		version := ""
+		if s.Release != nil {
+			version = s.Release.Version.String()
+			sum = &Summary{}
+			r.Releases = append(r.Releases, Release{Version: version, Date: s.Release.Date, Source: s.Release.Source, Summary: sum})
+			for _, in := range s.Release.Incidents {
+				r.Incidents = append(r.Incidents, incidentOf(in, version))
+			}
+		}
+		for _, v := range s.Verdicts {
+			a := verdictArtifact(v)
+			a.Release = version
+			r.Artifacts = append(r.Artifacts, a)
+			r.Summary.add(a.Status)
+			if sum != nil {
+				sum.add(a.Status)
+			}
+		}
+	}
+	return r
+}
+
+// NewListing builds the listing report of release rel.
+func NewListing(tool Tool, now time.Time, rel *artifacts.Release, diffs []artifacts.Difference, warnings []string) *Report {
+	version := rel.Version.String()
+	r := &Report{SchemaVersion: SchemaVersion, Kind: KindListing, Tool: tool, GeneratedAt: now.UTC(),
+		Releases:  []Release{{Version: version, Date: rel.Date, Source: rel.Source}},
+		Artifacts: []Artifact{}, Incidents: []Incident{}, Differences: []Difference{}, Warnings: orEmpty(warnings)}
+	for _, a := range rel.Artifacts {
+		la := listedArtifact(a)
+		la.Release = version
+		for _, in := range rel.IncidentsFor(a) {
+			la.Incidents = append(la.Incidents, in.ID)
+		}
+		r.Artifacts = append(r.Artifacts, la)
+	}
+	for _, in := range rel.Incidents {
+		r.Incidents = append(r.Incidents, incidentOf(in, version))
+	}
+	for _, d := range diffs {
+		r.Differences = append(r.Differences, Difference{Artifact: listedArtifact(d.Artifact), OnlyIn: d.OnlyIn})
+	}
+	return r
+}
+
+func listedArtifact(a artifacts.Artifact) Artifact {
+	out := Artifact{Kind: string(a.Kind), Name: a.Name, Platform: a.Platform.String(), Location: a.Location,
+		Signer: identityOf(a.Signer), Signing: string(a.Signing), SigningNote: a.SigningNote,
+		SHA256: a.Sum("sha256", artifacts.SumSBOM), SHA512: a.Sum("sha512", artifacts.SumCatalog)}
+	for _, s := range a.Sums {
+		out.Sums = append(out.Sums, Sum{Algorithm: s.Algorithm, Hex: s.Hex, Source: s.Source})
+	}
+	return out
+}
+
+func verdictArtifact(v verify.Verdict) Artifact {
+	a := listedArtifact(v.Artifact)
+	a.SHA256, a.SHA512, a.Sums = "", "", nil
+	a.Status, a.Reason, a.FailedCheck = string(v.Status), v.Reason, v.FailedCheck
+	a.Digest, a.DigestSource = v.Digest, v.DigestSource
+	a.Checks = checks(v.Checks)
+	a.Seconds = v.Elapsed.Seconds()
+	for _, in := range v.Incidents {
+		a.Incidents = append(a.Incidents, in.ID)
+	}
+	for _, s := range v.Signatures {
+		a.Signatures = append(a.Signatures, signature(s))
+	}
+	return a
+}
+
+func signature(s *verify.SignatureResult) Signature {
+	out := Signature{Source: string(s.Source), Location: s.Location, Verified: s.Verified(), LogIndex: s.LogIndex,
+		IntegratedTime: s.IntegratedTime, SignedAt: s.SignedAt, DockerReference: s.DockerReference,
+		AcceptedIncident: s.AcceptedIncident, Checks: checks(s.Checks), Notes: s.Notes, Error: s.Error}
+	if s.Signer != nil {
+		out.Signer = identityOf(*s.Signer)
+	}
+	if out.Checks == nil {
+		out.Checks = []Check{}
+	}
+	return out
+}
+
+func checks(cs []verify.Check) []Check {
+	var out []Check
+	for _, c := range cs {
+		out = append(out, Check{Name: c.Name, OK: c.OK, Expected: c.Expected, Actual: c.Actual, Error: c.Error})
+	}
+	return out
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return slices.Clone(s)
+}

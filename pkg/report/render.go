@@ -1,0 +1,306 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// Formats are the output formats of verification reports.
+var Formats = []string{"table", "json", "junit", "sarif", "mirror-list"}
+
+// ListingFormats are the output formats of listing reports.
+var ListingFormats = []string{"table", "json"}
+
+// TableOptions shape the human table.
+type TableOptions struct {
+	// Width is the terminal's width: longer lines are cut (0: no limit).
+	Width int
+	// Color marks statuses with ANSI colours (a terminal that wants them).
+	Color bool
+	// ProblemsOnly leaves out the verified artifacts.
+	ProblemsOnly bool
+}
+
+// Write renders the report in format, with table options for "table".
+func Write(w io.Writer, r *Report, format string, o TableOptions) error {
+	switch {
+	case format == "json":
+		return WriteJSON(w, r)
+	case format == "table" && r.Kind == KindListing:
+		return WriteListingTable(w, r)
+	case format == "table":
+		return WriteTable(w, r, o)
+	case format == "junit" && r.Kind == KindVerification:
+		return WriteJUnit(w, r)
+	case format == "sarif" && r.Kind == KindVerification:
+		return WriteSARIF(w, r)
+	case format == "mirror-list" && r.Kind == KindVerification:
+		return WriteMirrorList(w, r)
+	}
+	return fmt.Errorf("unknown output format %q for a %s report", format, r.Kind)
+}
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// WriteTable writes the verification table: problems first, grouped by
+// kind, then the verified artifacts; the known incidents of the releases
+// that concern a problem; and the summary line last.
+func WriteTable(w io.Writer, r *Report, o TableOptions) error {
+	ew := &listWriter{w: w}
+	multi := len(r.Releases) > 1
+	if multi {
+		writeMatrix(ew, r)
+	}
+	problems, verified := split(r.Artifacts)
+	rows := problems
+	if !o.ProblemsOnly {
+		rows = append(slices.Clone(problems), verified...)
+	}
+	if len(rows) > 0 {
+		var b strings.Builder
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		header := "KIND\tNAME\tPLATFORM\tSTATUS\tDETAIL"
+		if multi {
+			header = "RELEASE\t" + header
+		}
+		fmt.Fprintln(tw, header)
+		for i, a := range rows {
+			if i == len(problems) && i > 0 {
+				fmt.Fprintln(tw)
+			}
+			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.Kind, a.Name, platformCell(a), statusMark(a.Status), detail(a))
+			if multi {
+				line = a.Release + "\t" + line
+			}
+			fmt.Fprintln(tw, line)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			fmt.Fprint(ew, colorize(cut(line, o.Width), o.Color))
+		}
+	}
+	writeIncidents(ew, r, problems)
+	if len(rows) > 0 || len(r.Incidents) > 0 {
+		fmt.Fprintln(ew)
+	}
+	if r.Summary != nil {
+		fmt.Fprintln(ew, r.Summary)
+	}
+	return ew.err
+}
+
+// split returns the artifacts that are not verified, then the verified,
+// each in kind order (binary, tarball, image) and otherwise as listed.
+func split(as []Artifact) (problems, verified []Artifact) {
+	for _, a := range as {
+		if a.Status == string(verify.StatusVerified) {
+			verified = append(verified, a)
+		} else {
+			problems = append(problems, a)
+		}
+	}
+	byKind := func(x, y Artifact) int { return kindRank(x.Kind) - kindRank(y.Kind) }
+	slices.SortStableFunc(problems, func(x, y Artifact) int {
+		if c := verify.Rank(verify.Status(y.Status)) - verify.Rank(verify.Status(x.Status)); c != 0 {
+			return c
+		}
+		return byKind(x, y)
+	})
+	slices.SortStableFunc(verified, byKind)
+	return problems, verified
+}
+
+func kindRank(k string) int {
+	switch k {
+	case "binary":
+		return 0
+	case "tarball":
+		return 1
+	case "image":
+		return 2
+	}
+	return 3
+}
+
+// writeIncidents lists the known incidents that concern an artifact with
+// a problem: they may explain it.
+func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
+	concerned := map[string]bool{}
+	for _, a := range problems {
+		if a.Status == string(verify.StatusError) {
+			continue // a network error is never an incident's doing
+		}
+		for _, id := range a.Incidents {
+			concerned[a.Release+" "+id] = true
+		}
+	}
+	first := true
+	for _, in := range r.Incidents {
+		if !concerned[in.Release+" "+in.ID] {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "Known signing incidents that may explain these problems:")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s (%s)\n", in.ID, oneLine(in.Summary), in.Source)
+	}
+}
+
+func detail(a Artifact) string {
+	d := a.Reason
+	if a.Status == string(verify.StatusFailed) || a.Status == string(verify.StatusUnsigned) {
+		for _, id := range a.Incidents {
+			d += " [known incident: " + id + "]"
+		}
+	}
+	return oneLine(d)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cut shortens a line to width runes (0: no limit), marking the cut.
+func cut(line string, width int) string {
+	nl := strings.HasSuffix(line, "\n")
+	s := strings.TrimSuffix(line, "\n")
+	if width > 1 && utf8.RuneCountInString(s) > width {
+		s = string([]rune(s)[:width-1]) + "…"
+	}
+	if nl {
+		s += "\n"
+	}
+	return s
+}
+
+// statusMark is a status as the table shows it.
+func statusMark(s string) string { return s }
+
+// ANSI colours of statuses.
+var colors = map[string]string{
+	string(verify.StatusVerified): "\x1b[32m",
+	string(verify.StatusFailed):   "\x1b[1;31m",
+	string(verify.StatusUnsigned): "\x1b[33m",
+	string(verify.StatusMissing):  "\x1b[33m",
+	string(verify.StatusError):    "\x1b[35m",
+}
+
+// colorize colours the first status word of a table line.
+func colorize(line string, on bool) string {
+	if !on {
+		return line
+	}
+	for status, c := range colors {
+		word := "  " + status + " "
+		if i := strings.Index(line, word); i >= 0 {
+			return line[:i+2] + c + status + "\x1b[0m" + line[i+2+len(status):]
+		}
+	}
+	return line
+}
+
+// writeMatrix writes the history matrix of a multi-release report: per
+// release and kind, how many artifacts verified, and what else.
+func writeMatrix(w io.Writer, r *Report) {
+	type cell struct{ n map[string]int }
+	cells := map[string]map[string]*Summary{}
+	kinds := []string{}
+	for _, a := range r.Artifacts {
+		if cells[a.Release] == nil {
+			cells[a.Release] = map[string]*Summary{}
+		}
+		s := cells[a.Release][a.Kind]
+		if s == nil {
+			s = &Summary{}
+			cells[a.Release][a.Kind] = s
+		}
+		s.add(a.Status)
+		if !slices.Contains(kinds, a.Kind) {
+			kinds = append(kinds, a.Kind)
+		}
+	}
+	slices.SortFunc(kinds, func(x, y string) int { return kindRank(x) - kindRank(y) })
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\t"+strings.ToUpper(strings.Join(pluralKinds(kinds), "\t")))
+	for _, rel := range r.Releases {
+		row := []string{rel.Version}
+		for _, k := range kinds {
+			row = append(row, matrixCell(cells[rel.Version][k]))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func pluralKinds(kinds []string) []string {
+	var out []string
+	for _, k := range kinds {
+		out = append(out, k+"s")
+	}
+	return out
+}
+
+// matrixCell says "30 verified", or "25 verified, 5 unsigned".
+func matrixCell(s *Summary) string {
+	if s == nil || s.Total == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		name string
+	}{{s.Verified, "verified"}, {s.Failed, "failed"}, {s.Unsigned, "unsigned"}, {s.Missing, "missing"}, {s.Error, "error"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteMirrorList writes one digest-pinned reference per verified image,
+// e.g. registry.k8s.io/kube-apiserver:v1.24.17@sha256:…, and nothing for
+// any other verdict. A multi-arch index is listed only when every verdict
+// on its image (the index and each platform) of its release is verified:
+// copying an index copies every platform it lists.
+func WriteMirrorList(w io.Writer, r *Report) error {
+	incomplete := map[string]bool{}
+	for _, a := range r.Artifacts {
+		if a.Kind == "image" && a.Status != string(verify.StatusVerified) {
+			incomplete[a.Release+" "+a.Name] = true
+		}
+	}
+	for _, a := range r.Artifacts {
+		if a.Kind != "image" || a.Status != string(verify.StatusVerified) || a.Digest == "" {
+			continue
+		}
+		if a.Platform == "" && incomplete[a.Release+" "+a.Name] {
+			continue
+		}
+		ref := a.Location
+		if i := strings.Index(ref, "@"); i >= 0 {
+			ref = ref[:i]
+		}
+		if _, err := fmt.Fprintf(w, "%s@%s\n", ref, a.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// Rules are what a run accepts beyond the release catalog's policy.
+// The zero value accepts nothing extra.
+type Rules struct {
+	// AcceptIncidents are IDs of documented incidents whose described
+	// state (an identity, an absent signature) is accepted for the
+	// artifacts they concern; such verdicts say so.
+	AcceptIncidents []string
+	// BlobPredicateTypes are the in-toto predicate types accepted as the
+	// signature of a release file. Kubernetes signs files with message
+	// signatures only, so none is accepted by default.
+	BlobPredicateTypes []string
+	// AnyImageName accepts image signatures that name any image (or
+	// none): for images renamed by a mirror. Unsafe: another signed image
+	// served under this name then verifies.
+	AnyImageName bool
+	// AllowTrustedRootInChain accepts v0.1/v0.2 bundles whose certificate
+	// chain ends with a trusted Fulcio root, as old signers wrote them.
+	AllowTrustedRootInChain bool
+}
+
+// Judge decides verdicts: one artifact and its evidence in, one verdict
+// out. It is the only place a verdict's status is decided, online and
+// offline alike. Build one per run; it is safe for concurrent use.
+type Judge struct {
+	v     *Verifier
+	rules Rules
+}
+
+// NewJudge returns a judge verifying with v under rules.
+func NewJudge(v *Verifier, rules Rules) (*Judge, error) {
+	if v == nil {
+		return nil, fmt.Errorf("judge: %w", ErrNoTrust)
+	}
+	return &Judge{v: v, rules: rules}, nil
+}
+
+// Verifier returns the judge's signature verifier.
+func (j *Judge) Verifier() *Verifier { return j.v }
+
+// Judge decides the verdict on artifact a of release r (nil for an
+// artifact known by itself: a file or an image reference) from its
+// evidence.
+func (j *Judge) Judge(r *artifacts.Release, a artifacts.Artifact, ev Evidence) Verdict {
+	c := &decision{j: j, r: r, v: Verdict{Artifact: a}}
+	if r != nil {
+		c.v.Incidents = r.IncidentsFor(a)
+	}
+	c.decide(ev)
+	return c.v
+}
+
+// decision is one verdict in the making.
+type decision struct {
+	j *Judge
+	r *artifacts.Release
+	v Verdict
+}
+
+func (c *decision) decide(ev Evidence) {
+	a := c.v.Artifact
+	switch {
+	case ev.Missing != "":
+		c.set(StatusMissing, "not published: "+ev.Missing, nil)
+		return
+	case ev.Unavailable != nil:
+		c.set(StatusError, "could not check: "+ev.Unavailable.Error(), ev.Unavailable)
+		return
+	}
+	if ev.Malformed != nil {
+		c.failCheck("digest", ErrEvidenceMalformed, "checksum files as the release publishes them", "", ev.Malformed)
+		return
+	}
+	subject, ok := c.bindDigest(ev)
+	if !ok {
+		return
+	}
+	if a.Kind == artifacts.KindImage && !c.checkImage(ev, subject) {
+		return
+	}
+	c.judgeSignatures(ev, subject)
+}
+
+// set decides the verdict's status: every status is assigned here.
+func (c *decision) set(s Status, reason string, err error) {
+	c.v.Status, c.v.Reason, c.v.Err = s, reason, err
+	if s == StatusFailed {
+		c.v.FailedCheck = FailedCheckOf(err)
+	}
+}
+
+// failCheck records a failed artifact check and fails the verdict.
+func (c *decision) failCheck(check string, sentinel error, expected, actual string, cause error) {
+	err := newCheckError(check, sentinel, expected, actual, cause)
+	c.v.Checks = append(c.v.Checks, Check{Name: check, Expected: expected, Actual: actual, Error: err.Error()})
+	c.set(StatusFailed, err.Error(), err)
+}
+
+func (c *decision) passCheck(check, expected, actual string) {
+	c.v.Checks = append(c.v.Checks, Check{Name: check, OK: true, Expected: expected, Actual: actual})
+}
+
+// bindDigest: every channel's digest of each algorithm agrees, and the
+// artifact has a served digest to verify the signatures over ("digest").
+func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
+	a := c.v.Artifact
+	claims := slices.Clone(ev.Digests)
+	for _, s := range a.Sums {
+		d, err := ParseDigest(s.Algorithm + ":" + s.Hex)
+		if err != nil {
+			c.set(StatusError, fmt.Sprintf("the release lists a malformed %s sum: %v", s.Source, err), err)
+			return Digest{}, false
+		}
+		claims = append(claims, DigestClaim{Digest: d, Channel: sumChannel(s.Source)})
+	}
+	for i, x := range claims {
+		for _, y := range claims[i+1:] {
+			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
+				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+string(x.Channel)+")", y.Digest.String()+" ("+string(y.Channel)+")",
+					errors.New("the channels that name this artifact's digest disagree"))
+				return Digest{}, false
+			}
+		}
+	}
+	subject, ok := ev.Digest("sha256")
+	if !ok && a.Kind == artifacts.KindBlob && len(ev.Digests) > 0 {
+		subject, ok = ev.Digests[0], true // verify-blob: the digest given, of any algorithm
+	}
+	if !ok {
+		c.set(StatusError, noDigestReason(a), nil)
+		return Digest{}, false
+	}
+	if !c.requireSums(claims) {
+		return Digest{}, false
+	}
+	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
+	c.passCheck("digest", "", describeClaims(claims))
+	return subject.Digest, true
+}
+
+// requireSums: a sum the release publishes for a file must be matched by
+// a sum of what was served (the CHANGELOG's SHA-512 of a tarball needs the
+// served file's SHA-512).
+func (c *decision) requireSums(claims []DigestClaim) bool {
+	for _, s := range c.v.Artifact.Sums {
+		if s.Source != artifacts.SumCatalog {
+			continue
+		}
+		if !slices.ContainsFunc(claims, func(x DigestClaim) bool { return x.Channel.served() && x.Digest.Algorithm == s.Algorithm }) {
+			c.set(StatusError, fmt.Sprintf("the release's CHANGELOG publishes the %s of this file, and no %s of the file served is known (no .%s published): verify it with a download",
+				strings.ToUpper(s.Algorithm), strings.ToUpper(s.Algorithm), s.Algorithm), nil)
+			return false
+		}
+	}
+	return true
+}
+
+func sumChannel(source string) Channel {
+	if source == artifacts.SumCatalog {
+		return ChannelCatalog
+	}
+	return ChannelSBOM
+}
+
+func describeClaims(claims []DigestClaim) string {
+	var s []string
+	for _, c := range claims {
+		s = append(s, c.Digest.Algorithm+" from "+string(c.Channel))
+	}
+	return "agree: " + strings.Join(s, ", ")
+}
+
+func noDigestReason(a artifacts.Artifact) string {
+	if a.Kind == artifacts.KindImage {
+		return "the registry served no manifest digest"
+	}
+	return "no .sha256 published: cannot check without downloading the file"
+}
+
+// judgeSignatures verifies every signature found and decides.
+func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
+	var results []*SignatureResult
+	var unavailable []error
+	for _, s := range ev.Signatures {
+		if s.Unavailable != nil {
+			unavailable = append(unavailable, s.Unavailable)
+			continue
+		}
+		res := c.signature(s, subject)
+		res.Source, res.Location = s.Source, s.Location
+		if s.LogLookup != nil && res.Verified() {
+			res.Notes = append(res.Notes, logLookupNote(s.LogLookup))
+		}
+		results = append(results, res)
+	}
+	c.v.Signatures = results
+	switch {
+	case len(results) == 0 && len(unavailable) == 0:
+		c.unsigned()
+	case len(results) == 0:
+		err := errors.Join(unavailable...)
+		c.set(StatusError, "could not check: "+err.Error(), err)
+	default:
+		c.decideSignatures(results, unavailable)
+	}
+}
+
+// signature verifies one signature of the subject digest.
+func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResult {
+	a := c.v.Artifact
+	if s.Malformed != nil {
+		return MalformedSignature("a readable signature ("+string(s.Source)+")", s.Malformed)
+	}
+	if a.Kind != artifacts.KindImage {
+		if res := c.checkBlobContent(s); res != nil {
+			return res
+		}
+		return c.withIncidents(func(id artifacts.Identity) *SignatureResult {
+			return c.j.v.Bundle(s.Bundle, Policy{Identity: id, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
+		})
+	}
+	names := c.imageNames()
+	if s.Source == SourceReferrer {
+		return c.withIncidents(func(id artifacts.Identity) *SignatureResult { return c.j.v.ImageBundle(s.Bundle, subject, names, id) })
+	}
+	return c.withIncidents(func(id artifacts.Identity) *SignatureResult {
+		return c.j.v.ImageSignature(s.Bundle, s.Payload, subject, names, id)
+	})
+}
+
+// imageNames are the names an image's signatures must give it.
+func (c *decision) imageNames() ImageNames {
+	if c.j.rules.AnyImageName {
+		return nil
+	}
+	a := c.v.Artifact
+	return NamesFor(a.Name, a.Platform.Arch)
+}
+
+// checkBlobContent: a release file's signature is a message signature
+// over its digest, or an in-toto statement of an accepted predicate type.
+func (c *decision) checkBlobContent(s SignatureEvidence) *SignatureResult {
+	if c.v.Artifact.Kind == artifacts.KindBlob || s.Bundle == nil {
+		return nil
+	}
+	sc, err := s.Bundle.SignatureContent()
+	if err != nil || sc.EnvelopeContent() == nil {
+		return nil
+	}
+	st, err := sc.EnvelopeContent().Statement()
+	pt := ""
+	if err == nil {
+		pt = st.GetPredicateType()
+	}
+	if slices.Contains(c.j.rules.BlobPredicateTypes, pt) {
+		return nil
+	}
+	r := &SignatureResult{Signer: signerOf(s.Bundle)}
+	return r.fail("payload", ErrPayloadMismatch, "a message signature over the file's digest (release files are signed with cosign sign-blob)",
+		"an in-toto statement of predicate type "+orNone(pt), nil)
+}
+
+// decideSignatures: verified when a signature passes every check and the
+// signing-time rule; failed when every one is rejected; error when none
+// passes and some could not be fetched (they might have passed).
+func (c *decision) decideSignatures(results []*SignatureResult, unavailable []error) {
+	c.applySigningTime(results)
+	var verified *SignatureResult
+	var rejected []string
+	for _, r := range results {
+		if r.Verified() {
+			if verified == nil {
+				verified = r
+			}
+			continue
+		}
+		rejected = append(rejected, describeSignature(r)+": "+r.Err.Error())
+	}
+	switch {
+	case verified != nil:
+		reason := verifiedReason(verified, len(results))
+		for _, n := range verified.Notes {
+			if strings.HasPrefix(n, logLookupPrefix) {
+				reason += "; " + n
+			}
+		}
+		if len(rejected) > 0 {
+			reason += fmt.Sprintf("; %d of %d signatures rejected: %s", len(rejected), len(results), strings.Join(rejected, "; "))
+		}
+		c.set(StatusVerified, reason, nil)
+	case len(unavailable) > 0:
+		err := errors.Join(append([]error{results[0].Err}, unavailable...)...)
+		c.set(StatusError, fmt.Sprintf("could not check %d signature(s): %v; %d rejected: %s",
+			len(unavailable), errors.Join(unavailable...), len(rejected), strings.Join(rejected, "; ")), err)
+	case len(results) == 1:
+		c.set(StatusFailed, results[0].Err.Error(), results[0].Err)
+	default:
+		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), strings.Join(rejected, "; ")), results[0].Err)
+	}
+}
+
+// unsigned decides for an artifact without any signature.
+func (c *decision) unsigned() {
+	a := c.v.Artifact
+	var reason string
+	switch a.Signing {
+	case artifacts.SigningNever:
+		reason = "never signed: " + orNone(a.SigningNote)
+	case artifacts.SigningNotExpected:
+		reason = "not signed in this release (expected: this release predates signing of " + string(a.Kind) + "s)"
+	case artifacts.SigningExpected:
+		reason = "no signature published, although this release signs its " + string(a.Kind) + "s"
+	default:
+		reason = "no signature published"
+	}
+	c.set(StatusUnsigned, reason, nil)
+}
+
+const logLookupPrefix = "online log lookup failed"
+
+func logLookupNote(err error) string {
+	return logLookupPrefix + " (" + err.Error() + "): the signed entry timestamp the signature carries was verified instead"
+}
+
+func describeSignature(r *SignatureResult) string {
+	d := "signature"
+	if r.Source != "" {
+		d = string(r.Source) + " signature"
+	}
+	if r.Location != "" {
+		d += " in " + r.Location
+	}
+	if r.Signer != nil && r.Signer.SAN != "" {
+		d += " by " + r.Signer.SAN
+	}
+	return d
+}
+
+func verifiedReason(r *SignatureResult, n int) string {
+	s := "signed by " + r.Signer.SAN
+	if r.LogIndex != nil {
+		s += fmt.Sprintf(", Rekor log index %d", *r.LogIndex)
+	}
+	if r.IntegratedTime != nil {
+		s += ", logged " + r.IntegratedTime.Format("2006-01-02 15:04:05Z")
+	}
+	if r.AcceptedIncident != "" {
+		s += " (incident " + r.AcceptedIncident + " accepted)"
+	}
+	if n > 1 {
+		s += fmt.Sprintf(" (%d signatures found)", n)
+	}
+	return s
+}
+
+// FromLog decides on a file known only by its digest, from the
+// signatures a search of the transparency log found for it. Finding none
+// proves nothing: the log's index is not guaranteed complete, and a
+// signature may be in another log.
+func (j *Judge) FromLog(a artifacts.Artifact, ev Evidence) Verdict {
+	v := j.Judge(nil, a, ev)
+	switch v.Status {
+	case StatusVerified:
+		v.Reason = a.Name + ": " + v.Reason + " (found by searching the transparency log; name the release to identify the file)"
+	case StatusUnsigned:
+		d, _ := ev.Digest("sha256")
+		v.Reason = "the transparency log's index returns no signature of " + d.Digest.String() +
+			": no proof that it is unsigned (the index is not guaranteed complete) and none that it is a release file; name the release to check it against its published sums"
+	}
+	return v
+}
+
+// Identified decides on a file identified as artifact a of release r by
+// its published sums, as Judge does; a verified verdict says what the
+// file is.
+func (j *Judge) Identified(r *artifacts.Release, a artifacts.Artifact, ev Evidence) Verdict {
+	v := j.Judge(r, a, ev)
+	if v.Status == StatusVerified {
+		what := strings.TrimSpace(a.Name + " " + r.Version.String() + " " + a.Platform.String())
+		v.Reason = what + ": " + v.Reason
+	}
+	return v
+}
+
+// Unidentified decides on a file that is none of release r's: its digest
+// is not among the sums published for the checked files ("identify").
+func (j *Judge) Unidentified(r *artifacts.Release, a artifacts.Artifact, file DigestClaim, checked int) Verdict {
+	c := &decision{j: j, r: r, v: Verdict{Artifact: a, Digest: file.Digest.String(), DigestSource: string(file.Channel)}}
+	c.failCheck("identify", ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
+		errors.New("not a file of "+r.Version.String()))
+	return c.v
+}

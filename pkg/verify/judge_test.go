@@ -1,0 +1,289 @@
+package verify_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/rekor/pkg/generated/models"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// The judge's decision table, driven by hand-built evidence: no network,
+// no loopback world, only an in-memory Sigstore to sign with.
+
+var v12417 = artifacts.Version{Major: 1, Minor: 24, Patch: 17}
+
+func release(previousDate string) *artifacts.Release {
+	return &artifacts.Release{Version: v12417, Previous: &artifacts.ReleaseDate{Version: artifacts.Version{Major: 1, Minor: 24, Patch: 16}, Date: previousDate},
+		Incidents: []artifacts.Incident{{ID: "promoter-identity", Summary: "signed by the promoter", Source: "https://example.com/incident",
+			Kinds:      []artifacts.Kind{artifacts.KindBinary, artifacts.KindImage},
+			Identities: []artifacts.Identity{{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer}}}}}
+}
+
+// signDigest signs a SHA-256 digest as id, as cosign sign-blob does, and
+// returns the bundle with its log entry.
+func (f *sigstoreFixture) signDigest(t *testing.T, digest []byte, id artifacts.Identity) *bundle.Bundle {
+	t.Helper()
+	sig, err := f.s.SignDigest(digest, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := f.s.Log.InclusionProof(sig.Entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := f.s.Log.Anon(sig.Entry, sig.Entry.SET, proof)
+	b, err := evidence.MessageSignatureBundle(digest, sig.Sig, sig.Cert.Raw, []*models.LogEntryAnon{&anon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sha(s string) verify.Digest {
+	sum := sha256.Sum256([]byte(s))
+	return verify.SHA256Digest(sum[:])
+}
+
+func sha512Of(s string) verify.Digest {
+	d, _ := verify.ParseDigest("sha512:" + strings.Repeat(fmt.Sprintf("%02x", len(s)), 64))
+	return d
+}
+
+type judgeCase struct {
+	name     string
+	release  *artifacts.Release
+	artifact artifacts.Artifact
+	evidence verify.Evidence
+	rules    verify.Rules
+	status   verify.Status
+	check    string // the failed check, for StatusFailed
+	sentinel error
+	reason   string // a part of the reason
+}
+
+func runJudgeCases(t *testing.T, f *sigstoreFixture, cases []judgeCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := verify.NewJudge(f.v, tc.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := j.Judge(tc.release, tc.artifact, tc.evidence)
+			if v.Status != tc.status {
+				t.Fatalf("%s (%s), want %s", v.Status, v.Reason, tc.status)
+			}
+			if tc.status == verify.StatusFailed && v.FailedCheck != tc.check {
+				t.Errorf("failed check %q, want %q: %s", v.FailedCheck, tc.check, v.Reason)
+			}
+			if tc.sentinel != nil && !errors.Is(v.Err, tc.sentinel) {
+				t.Errorf("error %v is not %v", v.Err, tc.sentinel)
+			}
+			if !strings.Contains(v.Reason, tc.reason) {
+				t.Errorf("reason %q lacks %q", v.Reason, tc.reason)
+			}
+		})
+	}
+}
+
+func TestJudgeReleaseFiles(t *testing.T) {
+	f := newSigstore(t)
+	d := sha("kubectl v1.24.17 linux/amd64")
+	other := sha("kubectl v1.24.17 linux/arm64")
+	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
+		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
+	withSums := func(sums ...artifacts.Sum) artifacts.Artifact {
+		a := kubectl
+		a.Sums = sums
+		return a
+	}
+	never := kubectl
+	never.Name, never.Signing, never.SigningNote = "kube-proxy.docker_tag", artifacts.SigningNever, "krel sign blobs skips .docker_tag files"
+	published := func(ds ...verify.Digest) []verify.DigestClaim {
+		var out []verify.DigestClaim
+		for _, x := range ds {
+			ch := verify.ChannelSHA256File
+			if x.Algorithm == "sha512" {
+				ch = verify.ChannelSHA512File
+			}
+			out = append(out, verify.DigestClaim{Digest: x, Channel: ch})
+		}
+		return out
+	}
+	signed := func(b *bundle.Bundle) []verify.SignatureEvidence {
+		return []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: b}}
+	}
+	genuine := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
+	promoter := f.signDigest(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
+	statement, err := testworld.InTotoStatement(d.Bytes(), "kubectl", "https://slsa.dev/provenance/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.s.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsse, err := verify.ParseBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s512 := sha512Of("kubernetes-server")
+	ok := release("2023-07-19")
+
+	runJudgeCases(t, f, []judgeCase{
+		{"genuine", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-staging"},
+		{"missing", ok, kubectl, verify.Evidence{Missing: "it answers 404"}, verify.Rules{}, verify.StatusMissing, "", nil, "not published"},
+		{"unavailable", ok, kubectl, verify.Evidence{Unavailable: errors.New("connection refused")}, verify.Rules{}, verify.StatusError, "", nil, "connection refused"},
+		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "HTML"},
+		{"no .sha256", ok, kubectl, verify.Evidence{Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "no .sha256"},
+		{".sha256 and SBOM disagree", ok, withSums(artifacts.Sum{Algorithm: "sha256", Hex: other.Hex, Source: artifacts.SumSBOM}),
+			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "release SBOM"},
+		{"download and .sha256 disagree", ok, kubectl, verify.Evidence{Digests: append(published(d), verify.DigestClaim{Digest: other, Channel: verify.ChannelDownload}), Signatures: signed(genuine)},
+			verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "download"},
+		{"CHANGELOG sum and no served SHA-512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
+			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "CHANGELOG"},
+		{"CHANGELOG sum disagrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
+			verify.Evidence{Digests: published(d, sha512Of("another")), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "embedded catalog"},
+		{"CHANGELOG sum agrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
+			verify.Evidence{Digests: published(d, s512), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by"},
+		{"unsigned, although signed in this release", ok, kubectl, verify.Evidence{Digests: published(d)}, verify.Rules{}, verify.StatusUnsigned, "", nil, "although this release signs"},
+		{"never signed", ok, never, verify.Evidence{Digests: published(d)}, verify.Rules{}, verify.StatusUnsigned, "", nil, "never signed: krel sign blobs skips"},
+		{"signature could not be fetched", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Unavailable: errors.New("rekor: 503")}}},
+			verify.Rules{}, verify.StatusError, "", nil, "rekor: 503"},
+		{"malformed signature", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Malformed: errors.New(".sig is not base64")}}},
+			verify.Rules{}, verify.StatusFailed, "bundle", verify.ErrBundleInvalid, "not base64"},
+		{"signature of another file", ok, kubectl, verify.Evidence{Digests: published(other), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "signature", verify.ErrDigestMismatch, ""},
+		{"an in-toto statement of another predicate", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(dsse)}, verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "https://slsa.dev/provenance/v1"},
+		{"an in-toto statement of an accepted predicate", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(dsse)},
+			verify.Rules{BlobPredicateTypes: []string{"https://slsa.dev/provenance/v1"}}, verify.StatusVerified, "", nil, "signed by"},
+		{"signed before the previous release was out", release("2099-01-01"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(genuine)},
+			verify.Rules{}, verify.StatusFailed, "signing-time", verify.ErrSignedTooEarly, "before the previous patch release"},
+		{"another identity", release("2023-07-19"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(promoter)}, verify.Rules{}, verify.StatusFailed, "identity", verify.ErrIdentityMismatch, testworld.PromoterIdentity},
+		{"another identity, its incident accepted", release("2023-07-19"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(promoter)},
+			verify.Rules{AcceptIncidents: []string{"promoter-identity"}}, verify.StatusVerified, "", nil, "(incident promoter-identity accepted)"},
+		{"one genuine among rejected", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: append(signed(promoter), signed(genuine)...)},
+			verify.Rules{}, verify.StatusVerified, "", nil, "1 of 2 signatures rejected"},
+	})
+}
+
+// image is a hand-made image manifest of a platform, its configuration
+// and digest.
+type image struct {
+	manifest, config []byte
+	digest           verify.Digest
+}
+
+func newImage(t *testing.T, os, arch, seed string) image {
+	t.Helper()
+	config := []byte(fmt.Sprintf(`{"architecture":%q,"os":%q,"config":{"Labels":{"seed":%q}},"rootfs":{"type":"layers","diff_ids":[]}}`, arch, os, seed))
+	cd := sha256.Sum256(config)
+	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%x"},"layers":[]}`, len(config), cd))
+	md := sha256.Sum256(manifest)
+	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+}
+
+func indexOf(children map[string]verify.Digest) []byte {
+	var ms []string
+	for arch, d := range children {
+		ms = append(ms, fmt.Sprintf(`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":1,"digest":%q,"platform":{"architecture":%q,"os":"linux"}}`, d, arch))
+	}
+	return []byte(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[` + strings.Join(ms, ",") + `]}`)
+}
+
+// cosignSignature signs a simple-signing payload of digest naming ref.
+func (f *sigstoreFixture) cosignSignature(t *testing.T, ref string, d verify.Digest) verify.SignatureEvidence {
+	t.Helper()
+	n, err := name.NewDigest(ref + "@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := payload.Cosign{Image: n}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verify.SignatureEvidence{Source: verify.SourceSignatureTag, Payload: p, Bundle: f.sign(t, p, artifacts.ImageSigner)}
+}
+
+func TestJudgeImages(t *testing.T) {
+	f := newSigstore(t)
+	amd64 := newImage(t, "linux", "amd64", "kube-apiserver")
+	arm64 := newImage(t, "linux", "arm64", "kube-apiserver")
+	index := indexOf(map[string]verify.Digest{"amd64": amd64.digest, "arm64": arm64.digest})
+	indexDigest := sha256.Sum256(index)
+	indexRef := fmt.Sprintf("registry.k8s.io/kube-apiserver:v1.24.17@sha256:%x", indexDigest)
+	art := artifacts.Artifact{Kind: artifacts.KindImage, Name: "kube-apiserver", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
+		Location: "registry.k8s.io/kube-apiserver-amd64:v1.24.17", Signer: artifacts.ImageSigner, Signing: artifacts.SigningExpected}
+	indexArt := art
+	indexArt.Platform, indexArt.Location = artifacts.Platform{}, "registry.k8s.io/kube-apiserver:v1.24.17"
+	served := func(im image, sigs ...verify.SignatureEvidence) verify.Evidence {
+		return verify.Evidence{Digests: []verify.DigestClaim{{Digest: im.digest, Channel: verify.ChannelRegistry}},
+			Image: &verify.ImageEvidence{MediaType: "application/vnd.docker.distribution.manifest.v2+json", Manifest: im.manifest, Config: im.config, Index: index, IndexRef: indexRef}, Signatures: sigs}
+	}
+	backing := testworld.BackingRegistry
+	own := f.cosignSignature(t, backing+"/kube-apiserver-amd64", amd64.digest)
+	recursive := f.cosignSignature(t, "registry.k8s.io/kube-apiserver", amd64.digest)
+	arm64Sig := f.cosignSignature(t, backing+"/kube-apiserver-arm64", arm64.digest)
+	otherName := f.cosignSignature(t, backing+"/kube-proxy-amd64", amd64.digest)
+	otherArch := f.cosignSignature(t, backing+"/kube-apiserver-arm64", amd64.digest)
+	h := v1.Hash{Algorithm: "sha256", Hex: amd64.digest.Hex}
+	referrer := func(subject string) verify.SignatureEvidence {
+		raw, err := f.s.SignDSSEBundle(testworld.CosignSignStatementNamed(h, subject, verify.CosignSignPredicateType),
+			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := verify.ParseBundle(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return verify.SignatureEvidence{Source: verify.SourceReferrer, Bundle: b}
+	}
+	indexServed := verify.Evidence{Digests: []verify.DigestClaim{{Digest: verify.SHA256Digest(indexDigest[:]), Channel: verify.ChannelRegistry}},
+		Image:      &verify.ImageEvidence{MediaType: "application/vnd.docker.distribution.manifest.list.v2+json", Manifest: index},
+		Signatures: []verify.SignatureEvidence{f.cosignSignature(t, backing+"/kube-apiserver", verify.SHA256Digest(indexDigest[:]))}}
+	arm64AtAmd64 := served(arm64, arm64Sig)
+	indexAtAmd64 := indexServed
+	tampered := served(amd64, own)
+	tampered.Image = &verify.ImageEvidence{MediaType: tampered.Image.MediaType, Manifest: arm64.manifest, Config: amd64.config}
+	otherIndex := served(amd64, own)
+	otherIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": sha("another")})
+	otherIndex.Image.IndexRef = "registry.k8s.io/kube-apiserver:v1.24.17"
+	ok := release("2023-07-19")
+
+	runJudgeCases(t, f, []judgeCase{
+		{"platform image signed in its repository", ok, art, served(amd64, own), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"platform image signed in the index's repository", ok, art, served(amd64, recursive), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"the index", ok, indexArt, indexServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"another architecture's image and signature", ok, art, arm64AtAmd64, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "linux/arm64"},
+		{"the index served at a platform's tag", ok, art, indexAtAmd64, verify.Rules{}, verify.StatusFailed, "image", verify.ErrPlatformMismatch, "multi-platform index"},
+		{"a platform image served as the index", ok, indexArt, served(amd64, own), verify.Rules{}, verify.StatusFailed, "image", verify.ErrPlatformMismatch, "multi-platform index"},
+		{"a manifest that is not the digest's", ok, art, tampered, verify.Rules{}, verify.StatusFailed, "image", verify.ErrDigestMismatch, ""},
+		{"the release index lists another digest", ok, art, otherIndex, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
+		{"a signature naming another image", ok, art, served(amd64, otherName), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-proxy-amd64"},
+		{"a signature naming another architecture", ok, art, served(amd64, otherArch), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-apiserver-arm64"},
+		{"another name, accepted by AnyImageName", ok, art, served(amd64, otherName), verify.Rules{AnyImageName: true}, verify.StatusVerified, "", nil, "signed by"},
+		{"a referrer bundle naming the image", ok, art, served(amd64, referrer("registry.k8s.io/kube-apiserver-amd64")), verify.Rules{}, verify.StatusVerified, "", nil, "signed by"},
+		{"a referrer bundle naming another image", ok, art, served(amd64, referrer("registry.k8s.io/kube-proxy")), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-proxy"},
+		{"a referrer bundle naming no image", ok, art, served(amd64, referrer("")), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "naming no image"},
+		{"signed before the previous release was out", release("2099-01-01"), art, served(amd64, own), verify.Rules{}, verify.StatusFailed, "signing-time", verify.ErrSignedTooEarly, ""},
+	})
+}
+
+// A judge needs a verifier.
+func TestJudgeMisuse(t *testing.T) {
+	if _, err := verify.NewJudge(nil, verify.Rules{}); !errors.Is(err, verify.ErrNoTrust) {
+		t.Errorf("a judge without a verifier: %v", err)
+	}
+}

@@ -1,0 +1,405 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// ParseBundle parses a Sigstore bundle (protobuf-specs JSON) as
+// sigstore-go does: a known media type (v0.1, v0.2, v0.3), a signature or
+// DSSE envelope, verification material, and the inclusion promises or
+// proofs the version requires. Its errors wrap ErrBundleInvalid.
+func ParseBundle(data []byte) (*bundle.Bundle, error) {
+	b, err := parseBundle(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBundleInvalid, err)
+	}
+	return b, nil
+}
+
+func parseBundle(data []byte) (*bundle.Bundle, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty bundle")
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// BundleJSON parses a bundle and verifies it as Bundle does; a bundle that
+// cannot be parsed fails the "bundle" check.
+func (v *Verifier) BundleJSON(data []byte, p Policy) *SignatureResult {
+	b, err := parseBundle(data)
+	if err != nil {
+		return (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)
+	}
+	return v.Bundle(b, p)
+}
+
+// Bundle verifies one Sigstore bundle (a message signature or a DSSE
+// envelope of an in-toto statement) against the verifier's trust and the
+// policy. Each check runs once, in this order, and is recorded as it runs;
+// the cryptographic ones are sigstore-go's own functions:
+//
+//   - bundle: well formed; a Fulcio certificate, not a public key; a
+//     v0.1/v0.2 chain holds the leaf and intermediates only (no root),
+//     each issued by the next;
+//   - certificate-chain: the leaf chains to a trusted Fulcio CA
+//     (sigstore-go VerifyLeafCertificate);
+//   - sct: an embedded SCT from a trusted CT log
+//     (VerifySignedCertificateTimestamp);
+//   - identity: exact SAN and OIDC issuer;
+//   - signature: over the policy's digest (for DSSE: the statement names
+//     the digest as a subject) (VerifySignatureWithArtifactDigests);
+//   - timestamp: every RFC 3161 timestamp verifies against a timestamp
+//     authority of the trust (VerifySignedTimestamp);
+//   - transparency-log: each entry of a trusted Rekor log is checked on
+//     its own — SET and/or inclusion proof and checkpoint (sigstore-go's
+//     tlog package), the entry records this very digest (or payload),
+//     signature and certificate, and its signed time falls within the
+//     certificate's validity. The earliest valid entry decides; later
+//     copies (Rekor keeps one per shard, and anyone may log a copy) and
+//     rejected entries are noted, never decisive while a valid one exists;
+//   - validity-at-log-time: the certificate was valid at the deciding
+//     entry's time and at every RFC 3161 timestamp, one of them signed.
+//
+// The first failure ends verification; its error wraps one of the
+// package's sentinels.
+func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *SignatureResult {
+	r := &SignatureResult{}
+	s, ok := v.open(r, b, p)
+	if !ok {
+		return r
+	}
+	steps := []func(*SignatureResult, *signed) bool{
+		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity,
+	}
+	for _, step := range steps {
+		if !step(r, s) {
+			return r
+		}
+	}
+	return r
+}
+
+// signed is a bundle's parts as the checks need them.
+type signed struct {
+	bundle     *bundle.Bundle
+	policy     Policy
+	leaf       *x509.Certificate
+	summary    certificate.Summary
+	content    sgverify.SignatureContent
+	material   sgverify.VerificationContent
+	entries    []*tlog.Entry
+	timestamps int
+	// observed are the times the signature was seen: the deciding entry's
+	// and the RFC 3161 timestamps'.
+	observed []observation
+}
+
+type observation struct {
+	at     time.Time
+	what   string
+	signed bool
+}
+
+// open runs the "policy" and "bundle" checks and returns the parts.
+func (v *Verifier) open(r *SignatureResult, b *bundle.Bundle, p Policy) (*signed, bool) {
+	if err := p.validate(); err != nil {
+		r.fail("policy", ErrBundleInvalid, "", "", err)
+		return nil, false
+	}
+	if b == nil || b.Bundle == nil {
+		r.fail("bundle", ErrBundleInvalid, "a Sigstore bundle", "none", nil)
+		return nil, false
+	}
+	const mediaTypes = "a Sigstore bundle (media type v0.1, v0.2 or v0.3)"
+	version, err := b.Version()
+	if err != nil {
+		r.fail("bundle", ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
+		return nil, false
+	}
+	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
+		r.fail("bundle", ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
+		return nil, false
+	}
+	if !v.checkChainShape(r, b, p.AllowTrustedRootInChain) {
+		return nil, false
+	}
+	s := &signed{bundle: b, policy: p}
+	if err := s.parts(); err != nil {
+		r.fail("bundle", ErrBundleInvalid, "", "", err)
+		return nil, false
+	}
+	if s.leaf == nil {
+		r.fail("bundle", ErrBundleInvalid, "a Fulcio certificate (keyless signature)", "no certificate", nil)
+		return nil, false
+	}
+	kind := "message signature"
+	if s.content.EnvelopeContent() != nil {
+		kind = "DSSE envelope"
+	}
+	r.pass("bundle", "", fmt.Sprintf("%s bundle: certificate, %s, %d log entries, %d RFC 3161 timestamps", version, kind, len(s.entries), s.timestamps))
+	if summary, err := certificate.SummarizeCertificate(s.leaf); err == nil {
+		s.summary = summary
+		r.Signer = &artifacts.Identity{SAN: summary.SubjectAlternativeName, Issuer: summary.Extensions.Issuer}
+	}
+	return s, true
+}
+
+func (s *signed) parts() error {
+	var err error
+	if s.material, err = s.bundle.VerificationContent(); err != nil {
+		return err
+	}
+	s.leaf = s.material.Certificate()
+	if s.content, err = s.bundle.SignatureContent(); err != nil {
+		return err
+	}
+	if s.entries, err = s.bundle.TlogEntries(); err != nil {
+		return err
+	}
+	ts, err := s.bundle.Timestamps()
+	s.timestamps = len(ts)
+	return err
+}
+
+// checkChain: the leaf chains to a trusted Fulcio CA, at the start of its
+// validity (its validity when it was used is checked by its own name).
+func (v *Verifier) checkChain(r *SignatureResult, s *signed) bool {
+	chains, err := sgverify.VerifyLeafCertificate(s.leaf.NotBefore, copyCert(s.leaf), v.trust.Material)
+	if err != nil {
+		r.fail("certificate-chain", ErrCertificateUntrusted, "a chain to a trusted Fulcio CA", issuerOf(s.leaf), err)
+		return false
+	}
+	r.pass("certificate-chain", "", issuerOf(s.leaf))
+	r.chains = chains
+	return true
+}
+
+func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
+	if err := sgverify.VerifySignedCertificateTimestamp(r.chains, 1, v.trust.Material); err != nil {
+		r.fail("sct", ErrCertificateUntrusted, "an embedded SCT from a trusted CT log", "", err)
+		return false
+	}
+	r.pass("sct", "", "embedded SCT verified")
+	return true
+}
+
+// checkIdentity: exact SAN and issuer.
+func checkIdentity(r *SignatureResult, s *signed) bool {
+	want := identityString(s.policy.Identity)
+	if r.Signer == nil {
+		r.fail("identity", ErrIdentityMismatch, want, "no identity", nil)
+		return false
+	}
+	got := identityString(*r.Signer)
+	if *r.Signer != s.policy.Identity {
+		r.fail("identity", ErrIdentityMismatch, want, got, nil)
+		return false
+	}
+	r.pass("identity", want, got)
+	return true
+}
+
+// checkSignature: what was signed is about the policy's digest, and the
+// signature verifies over it.
+func (v *Verifier) checkSignature(r *SignatureResult, s *signed) bool {
+	d := s.policy.Digest
+	if !checkSignedDigest(r, s.content, d) {
+		return false
+	}
+	if err := sgverify.VerifySignatureWithArtifactDigests(s.content, s.material, v.trust.Material, []sgverify.ArtifactDigest{{Algorithm: d.Algorithm, Digest: d.Bytes()}}); err != nil {
+		r.fail("signature", ErrSignatureInvalid, "a signature over "+d.String(), "", err)
+		return false
+	}
+	r.pass("signature", d.String(), "signature verified")
+	return true
+}
+
+// checkTimestamps: each RFC 3161 timestamp present must verify.
+func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
+	if s.timestamps == 0 {
+		return true
+	}
+	verified, errs, err := sgverify.VerifySignedTimestamp(s.bundle, v.trust.Material)
+	if err == nil && len(errs) > 0 {
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		r.fail("timestamp", ErrBundleInvalid, "RFC 3161 timestamps from a timestamp authority of the trusted root",
+			fmt.Sprintf("%d of %d timestamps verify", len(verified), s.timestamps), err)
+		return false
+	}
+	var at []string
+	for _, ts := range verified {
+		s.observed = append(s.observed, observation{at: ts.Time, what: "timestamped at " + stamp(ts.Time) + " by " + orNone(ts.URI), signed: true})
+		at = append(at, stamp(ts.Time))
+	}
+	r.pass("timestamp", "", "RFC 3161 timestamps verified: "+strings.Join(at, ", "))
+	return true
+}
+
+// checkValidity: the certificate was valid whenever the signature was
+// observed, and one of those times is signed (a SET or an RFC 3161
+// timestamp: Rekor v2 entries carry no time).
+func checkValidity(r *SignatureResult, s *signed) bool {
+	signedTime := false
+	var whens []string
+	for _, o := range s.observed {
+		if !within(s.leaf, o.at) {
+			r.fail("validity-at-log-time", ErrCertificateExpired, validityWindow(s.leaf), o.what, nil)
+			return false
+		}
+		signedTime = signedTime || o.signed
+		whens = append(whens, o.what)
+		if o.signed && (r.SignedAt == nil || o.at.Before(*r.SignedAt)) {
+			t := o.at.UTC()
+			r.SignedAt = &t
+		}
+	}
+	if !signedTime {
+		r.fail("validity-at-log-time", ErrBundleInvalid, "a signed time of signing: a signed entry timestamp or an RFC 3161 timestamp", "none", nil)
+		return false
+	}
+	r.pass("validity-at-log-time", "", strings.Join(whens, "; "))
+	return true
+}
+
+func within(c *x509.Certificate, t time.Time) bool {
+	return !t.Before(c.NotBefore) && !t.After(c.NotAfter)
+}
+
+func validityWindow(c *x509.Certificate) string {
+	return fmt.Sprintf("a time within the certificate's validity, %s … %s", stamp(c.NotBefore), stamp(c.NotAfter))
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ErrRootInChain: a bundle's certificate chain includes a root
+// certificate, which signers must not do; a chain ending in a trusted
+// Fulcio root (as old signers wrote them) is accepted only when the policy
+// says so (AllowTrustedRootInChain).
+var ErrRootInChain = errors.New("signers must not include root certificates in a bundle's chain")
+
+// isTrustedRoot reports whether c is the root of a trusted Fulcio CA.
+func (v *Verifier) isTrustedRoot(c *x509.Certificate) bool {
+	for _, r := range v.roots {
+		if bytes.Equal(r.Raw, c.Raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkChainShape checks a v0.1/v0.2 certificate chain: not empty, the
+// leaf first, then intermediates each issuing the one before, and no root
+// certificate (trust anchors come from the trusted root only). With
+// allowTrustedRoot, a chain ending in one of the trusted Fulcio roots
+// (as old signers wrote them) is accepted; the root is not used.
+func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTrustedRoot bool) bool {
+	chain := b.GetVerificationMaterial().GetX509CertificateChain()
+	if chain == nil {
+		return true
+	}
+	const want = "the signing certificate, then intermediates (no root)"
+	raw := chain.GetCertificates()
+	if len(raw) == 0 {
+		r.fail("certificate-chain", ErrBundleInvalid, want, "an empty certificate chain", nil)
+		return false
+	}
+	certs := make([]*x509.Certificate, len(raw))
+	for i, c := range raw {
+		cert, err := x509.ParseCertificate(c.GetRawBytes())
+		if err != nil {
+			r.fail("certificate-chain", ErrBundleInvalid, want, fmt.Sprintf("certificate %d of the chain unparseable", i), err)
+			return false
+		}
+		certs[i] = cert
+	}
+	for i, c := range certs[1:] {
+		if bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil {
+			if allowTrustedRoot && i == len(certs)-2 && v.isTrustedRoot(c) {
+				break
+			}
+			r.fail("certificate-chain", ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", ErrRootInChain)
+			return false
+		}
+		if !c.IsCA {
+			r.fail("certificate-chain", ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
+			return false
+		}
+		if err := certs[i].CheckSignatureFrom(c); err != nil {
+			r.fail("certificate-chain", ErrBundleInvalid, want, fmt.Sprintf("certificate %d not issued by %s", i, c.Subject.String()), err)
+			return false
+		}
+	}
+	return true
+}
+
+// checkSignedDigest checks that what was signed is about the digest: a
+// message signature's digest, or a subject of a DSSE envelope's in-toto
+// statement.
+func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Digest) bool {
+	if md := sc.MessageSignatureContent(); md != nil {
+		if !bytes.Equal(md.Digest(), d.Bytes()) {
+			got := Digest{Algorithm: d.Algorithm, Hex: hex.EncodeToString(md.Digest())}
+			r.fail("signature", ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
+			return false
+		}
+		return true
+	}
+	env := sc.EnvelopeContent()
+	if env == nil {
+		r.fail("signature", ErrBundleInvalid, "a message signature or a DSSE envelope", "none", nil)
+		return false
+	}
+	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
+		r.fail("signature", ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "payload type "+orNone(pt), nil)
+		return false
+	}
+	st, err := env.Statement()
+	if err != nil {
+		r.fail("signature", ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "", err)
+		return false
+	}
+	var subjects []string
+	for _, sub := range st.GetSubject() {
+		if h, ok := sub.GetDigest()[d.Algorithm]; ok {
+			if strings.EqualFold(h, d.Hex) {
+				return true
+			}
+			subjects = append(subjects, d.Algorithm+":"+h)
+		}
+	}
+	r.fail("signature", ErrDigestMismatch, "an in-toto statement about "+d.String(),
+		fmt.Sprintf("a statement about %d subjects: %s", len(st.GetSubject()), orNone(strings.Join(subjects, ", "))), nil)
+	return false
+}
+
+func identityString(id artifacts.Identity) string {
+	return id.SAN + " (issuer " + orNone(id.Issuer) + ")"
+}
+
+func issuerOf(c *x509.Certificate) string { return "issued by " + c.Issuer.String() }
+
+// copyCert protects the bundle's certificate from sigstore-go's edits of
+// unhandled critical extensions.
+func copyCert(c *x509.Certificate) *x509.Certificate {
+	cc := *c
+	return &cc
+}

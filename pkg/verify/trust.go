@@ -1,0 +1,77 @@
+package verify
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Trust is what verification trusts: the Sigstore trusted material
+// (Fulcio CAs, CT logs, Rekor logs, timestamp authorities). Load it once
+// per run and share it; it is safe for concurrent use.
+type Trust struct {
+	Material root.TrustedMaterial
+}
+
+// LoadTrustedRoot reads a trusted_root.json.
+func LoadTrustedRoot(path string) (*Trust, error) {
+	tr, err := root.NewTrustedRootFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root %s: %w", path, err)
+	}
+	return &Trust{Material: tr}, nil
+}
+
+// ErrNoTrust: a verifier was asked for without trusted material.
+var ErrNoTrust = errors.New("no trusted material")
+
+// Verifier verifies Sigstore bundles against one trust. What depends only
+// on the trust (the transparency logs' verifiers, the Fulcio roots) is
+// prepared once; build one Verifier per run and share it. It is safe for
+// concurrent use.
+type Verifier struct {
+	trust *Trust
+	logs  map[string]*root.TransparencyLog
+
+	mu        sync.Mutex
+	verifiers map[string]signature.Verifier // by log ID (hex)
+	roots     []*x509.Certificate
+}
+
+// NewVerifier returns a verifier of trust. Trust without material is an
+// error wrapping ErrNoTrust.
+func NewVerifier(trust *Trust) (*Verifier, error) {
+	if trust == nil || trust.Material == nil {
+		return nil, ErrNoTrust
+	}
+	v := &Verifier{trust: trust, logs: trust.Material.RekorLogs(), verifiers: map[string]signature.Verifier{}}
+	for _, ca := range trust.Material.FulcioCertificateAuthorities() {
+		if f, ok := ca.(*root.FulcioCertificateAuthority); ok && f.Root != nil {
+			v.roots = append(v.roots, f.Root)
+		}
+	}
+	return v, nil
+}
+
+// Trust returns the trust the verifier was built with.
+func (v *Verifier) Trust() *Trust { return v.trust }
+
+// logVerifier returns the signature verifier of a transparency log of the
+// trust, built once.
+func (v *Verifier) logVerifier(logID string, tl *root.TransparencyLog) (signature.Verifier, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if sv, ok := v.verifiers[logID]; ok {
+		return sv, nil
+	}
+	sv, err := signature.LoadVerifier(tl.PublicKey, tl.SignatureHashFunc)
+	if err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	v.verifiers[logID] = sv
+	return sv, nil
+}
