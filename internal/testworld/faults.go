@@ -50,6 +50,34 @@ const (
 	FaultMissing FaultKind = "missing"
 )
 
+// Substitutions: a genuinely signed artifact, but not the one asked for.
+// Each must make verification fail.
+const (
+	// FaultCrossArch serves another architecture's artifact, with its
+	// signature, in this one's place (kube-apiserver-arm64's image at the
+	// kube-apiserver-amd64 tag; arm64 kubectl and its side files at the
+	// amd64 paths).
+	FaultCrossArch FaultKind = "cross-arch"
+	// FaultIndexAtArch serves the image's multi-arch index, with its
+	// signature, at a platform image's tag.
+	FaultIndexAtArch FaultKind = "index-at-arch"
+	// FaultRollback serves the previous release's artifact, genuinely
+	// signed when that release was cut, in this one's place (a platform
+	// image, a whole image when the target is the index, or a file). The
+	// world then builds the previous release too.
+	FaultRollback FaultKind = "rollback"
+	// FaultForeignReferrer serves another image's index at this index's
+	// tag, with a Sigstore bundle of the release team naming that other
+	// image attached as an OCI referrer (and no .sig).
+	FaultForeignReferrer FaultKind = "foreign-referrer"
+)
+
+// FaultLogCopy is no forgery: a copy of the artifact's log entry is
+// logged again in the active shard, as anyone may (Rekor checks a
+// certificate's validity at its NotBefore). The artifact must still
+// verify: the earliest valid entry decides.
+const FaultLogCopy FaultKind = "log-copy"
+
 // HTTP faults: the network misbehaves for the artifact's requests.
 const (
 	FaultHTTP500  FaultKind = "http-500"
@@ -64,6 +92,7 @@ var FaultKinds = []FaultKind{
 	FaultFlipByte, FaultBadSHA256, FaultForeignIdentity, FaultForeignIssuer, FaultForeignCA,
 	FaultReplay, FaultExpiredCert, FaultForgedSET, FaultNotInLog, FaultUnsigned,
 	FaultGarbageSignature, FaultPayloadDigest, FaultPayloadName, FaultMissing,
+	FaultCrossArch, FaultIndexAtArch, FaultRollback, FaultForeignReferrer, FaultLogCopy,
 	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset,
 }
 

@@ -1,10 +1,12 @@
 package testworld
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,10 +24,14 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 )
 
-// BackingRegistry is what the world's signature payloads name in
-// docker-reference, as the real promoter's name the Artifact Registry
-// behind registry.k8s.io (DESIGN.md section 1).
-const BackingRegistry = "europe-west1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes"
+// What the world's signature payloads name in docker-reference: before
+// promo-tools#928 (2023-06-19), like the real promoter's, the Artifact
+// Registry backend behind registry.k8s.io the image was promoted to
+// (DESIGN.md section 1); after, registry.k8s.io.
+const (
+	BackingRegistry = "europe-west1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes"
+	PublicRegistry  = "registry.k8s.io"
+)
 
 // Image is one manifest of the world's registry: an index or a
 // per-platform image, and where it is published.
@@ -73,22 +79,24 @@ func buildImages(arches []string, layerSize int64) (v1.ImageIndex, map[string]v1
 	return idx, imgs, nil
 }
 
-// imageSignature is a cosign signature for an image digest: payload,
-// signature, certificate and chain, Rekor bundle.
-func (w *World) imageSignature(repo string, digest v1.Hash, o SignOptions, fault FaultKind) (oci.Signature, *Signature, error) {
+// imageSignature is a cosign signature for an image digest whose payload
+// names reference (host/repository): payload, signature, certificate and
+// chain, Rekor bundle.
+func (w *World) imageSignature(reference string, digest v1.Hash, o SignOptions, fault FaultKind) (oci.Signature, *Signature, error) {
 	signedDigest := digest
 	if fault == FaultPayloadDigest {
 		sum := sha256.Sum256([]byte("another image " + digest.String()))
 		signedDigest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 	}
-	named := repo
 	if fault == FaultPayloadName {
-		named = "kube-scheduler"
-		if strings.HasPrefix(repo, "kube-scheduler") {
-			named = "kube-proxy"
+		dir, last := path.Split(reference)
+		other := "kube-scheduler"
+		if strings.HasPrefix(last, "kube-scheduler") {
+			other = "kube-proxy"
 		}
+		reference = dir + other
 	}
-	backing, err := name.NewDigest(BackingRegistry + "/" + named + "@" + signedDigest.String())
+	backing, err := name.NewDigest(reference + "@" + signedDigest.String())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,4 +162,26 @@ func signedEntity(img v1.Image, idx v1.ImageIndex) oci.SignedEntity {
 		return signed.ImageIndex(idx)
 	}
 	return signed.Image(img)
+}
+
+// pushImage pushes an image or an index under repo:tag, unless the fault
+// says it is missing.
+func (w *World) pushImage(ctx context.Context, repo, tag string, img v1.Image, idx v1.ImageIndex, fault FaultKind) error {
+	if fault == FaultMissing {
+		return nil
+	}
+	ref, err := name.NewTag(w.Registry + "/" + repo + ":" + tag)
+	if err != nil {
+		return err
+	}
+	opts := []remote.Option{remote.WithTransport(w.transport), remote.WithContext(ctx)}
+	if idx != nil {
+		err = remote.WriteIndex(ref, idx, opts...)
+	} else {
+		err = remote.Write(ref, img, opts...)
+	}
+	if err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	return nil
 }

@@ -26,26 +26,48 @@ import (
 	"github.com/transparency-dev/merkle/testonly"
 )
 
-// RekorLog is a Rekor v1 transparency log in memory: one Merkle tree
-// (transparency-dev/merkle) whose entries carry signed entry timestamps and
-// whose inclusion proofs come with signed checkpoints.
+// Tree IDs of the world's Rekor shards: those of the public-good
+// instance, whose 2022-2023 entries (the 1.24 releases') are in tree
+// 2605736670972794746 (entry UUIDs beginning 24296fb24b8ad77a), no longer
+// the active one (DESIGN.md section 1).
+const (
+	InactiveTreeID int64 = 2605736670972794746
+	ActiveTreeID   int64 = 1193050959916656506
+)
+
+// RekorLog is a Rekor v1 transparency log in memory, sharded as the
+// public-good instance is: each shard a Merkle tree (transparency-dev/merkle)
+// of its own, entries numbered across shards (the log index of an entry)
+// and within their tree (the index its inclusion proof proves), every
+// shard signed with the same key. Entries carry signed entry timestamps;
+// inclusion proofs come with signed checkpoints naming their tree.
 type RekorLog struct {
 	key     *ecdsa.PrivateKey
 	signer  signature.SignerVerifier
 	logID   [32]byte
-	treeID  int64
 	baseURL string
 
 	mu      sync.RWMutex
+	shards  []*shard
+	active  int
+	entries []*LogEntry // by log index
+	byUUID  map[string]*LogEntry
+	byLeaf  map[string][]*LogEntry // by leaf hash (hex): copies in several shards
+	byHash  map[string][]string
+}
+
+// shard is one tree of the log.
+type shard struct {
+	treeID  int64
 	tree    *testonly.Tree
 	entries []*LogEntry
-	byUUID  map[string]*LogEntry
-	byHash  map[string][]string
 }
 
 // LogEntry is one entry of the log.
 type LogEntry struct {
-	Index          int64
+	Index          int64 // the log index, across shards
+	TreeID         int64
+	TreeIndex      int64  // the index within its tree
 	UUID           string // the entry UUID: tree ID and leaf hash, hex
 	Body           []byte // canonicalized Rekor entry (e.g. hashedrekord)
 	IntegratedTime int64
@@ -67,16 +89,31 @@ func newLogKey() (*ecdsa.PrivateKey, signature.SignerVerifier, [32]byte, error) 
 	return key, signer, id, err
 }
 
-// NewRekorLog creates an empty log served at baseURL.
+// NewRekorLog creates a log served at baseURL with two empty shards, the
+// inactive one (InactiveTreeID) taking entries until Rotate.
 func NewRekorLog(baseURL string) (*RekorLog, error) {
 	key, signer, id, err := newLogKey()
 	if err != nil {
 		return nil, err
 	}
 	return &RekorLog{
-		key: key, signer: signer, logID: id, treeID: 1193050959916656506, baseURL: baseURL,
-		tree: testonly.New(rfc6962.DefaultHasher), byUUID: map[string]*LogEntry{}, byHash: map[string][]string{},
+		key: key, signer: signer, logID: id, baseURL: baseURL,
+		shards: []*shard{
+			{treeID: InactiveTreeID, tree: testonly.New(rfc6962.DefaultHasher)},
+			{treeID: ActiveTreeID, tree: testonly.New(rfc6962.DefaultHasher)},
+		},
+		byUUID: map[string]*LogEntry{}, byLeaf: map[string][]*LogEntry{}, byHash: map[string][]string{},
 	}, nil
+}
+
+// Rotate makes the next shard the active one: entries appended from now on
+// go there, as Rekor's did when it rotated its tree.
+func (l *RekorLog) Rotate() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active < len(l.shards)-1 {
+		l.active++
+	}
 }
 
 // LogIDHex is the log ID (SHA-256 of the log's public key), hex encoded.
@@ -110,15 +147,19 @@ func transparencyLog(baseURL string, id [32]byte, key *ecdsa.PrivateKey, start t
 }
 
 // Append adds an entry body, indexed by artifactHash ("sha256:<hex>"), at
-// the integrated time, and returns the entry with its SET.
+// the integrated time, to the active shard, and returns the entry with
+// its SET. The same body may be appended again: another entry (a copy),
+// as Rekor accepts it in another shard.
 func (l *RekorLog) Append(body []byte, artifactHash string, integrated time.Time) (*LogEntry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	index := int64(l.tree.Size())
+	sh := l.shards[l.active]
 	leaf := rfc6962.DefaultHasher.HashLeaf(body)
 	e := &LogEntry{
-		Index:          index,
-		UUID:           fmt.Sprintf("%016x%x", l.treeID, leaf),
+		Index:          int64(len(l.entries)),
+		TreeID:         sh.treeID,
+		TreeIndex:      int64(sh.tree.Size()),
+		UUID:           fmt.Sprintf("%016x%x", sh.treeID, leaf),
 		Body:           body,
 		IntegratedTime: integrated.Unix(),
 		ArtifactHash:   artifactHash,
@@ -128,10 +169,11 @@ func (l *RekorLog) Append(body []byte, artifactHash string, integrated time.Time
 		return nil, err
 	}
 	e.SET = set
-	l.tree.AppendData(body)
+	sh.tree.AppendData(body)
+	sh.entries = append(sh.entries, e)
 	l.entries = append(l.entries, e)
 	l.byUUID[e.UUID] = e
-	l.byUUID[e.UUID[16:]] = e
+	l.byLeaf[hex.EncodeToString(leaf)] = append(l.byLeaf[hex.EncodeToString(leaf)], e)
 	l.byHash[artifactHash] = append(l.byHash[artifactHash], e.UUID)
 	return e, nil
 }
@@ -156,12 +198,26 @@ func (l *RekorLog) SignSET(e *LogEntry, signer signature.Signer) ([]byte, error)
 	return signer.SignMessage(bytesReader(canonical))
 }
 
-// Entry returns the entry with the UUID (with or without tree ID prefix).
+// Entry returns the entry with the UUID; a leaf hash without tree ID
+// names the earliest entry of that body.
 func (l *RekorLog) Entry(uuid string) (*LogEntry, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	e, ok := l.byUUID[uuid]
-	return e, ok
+	if e, ok := l.byUUID[uuid]; ok {
+		return e, true
+	}
+	if es := l.byLeaf[uuid]; len(es) > 0 {
+		return es[0], true
+	}
+	return nil, false
+}
+
+// EntriesOf returns every entry of a leaf hash (hex): an entry and its
+// copies in other shards.
+func (l *RekorLog) EntriesOf(leaf string) []*LogEntry {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return append([]*LogEntry(nil), l.byLeaf[leaf]...)
 }
 
 // EntryAt returns the entry at a log index.
@@ -189,18 +245,22 @@ func (l *RekorLog) origin() string {
 	return host
 }
 
-// InclusionProof proves the entry's inclusion in the current tree, with a
-// checkpoint signed by the log.
+// InclusionProof proves the entry's inclusion in its tree as it is now,
+// with a checkpoint of that tree signed by the log.
 func (l *RekorLog) InclusionProof(e *LogEntry) (*models.InclusionProof, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	size := l.tree.Size()
-	hashes, err := l.tree.InclusionProof(uint64(e.Index), size)
+	sh := l.shardOf(e.TreeID)
+	if sh == nil {
+		return nil, fmt.Errorf("no tree %d", e.TreeID)
+	}
+	size := sh.tree.Size()
+	hashes, err := sh.tree.InclusionProof(uint64(e.TreeIndex), size)
 	if err != nil {
 		return nil, err
 	}
-	rootHash := l.tree.Hash()
-	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), l.treeID, size, rootHash, l.signer)
+	rootHash := sh.tree.Hash()
+	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), sh.treeID, size, rootHash, l.signer)
 	if err != nil {
 		return nil, err
 	}
@@ -209,21 +269,50 @@ func (l *RekorLog) InclusionProof(e *LogEntry) (*models.InclusionProof, error) {
 		hexHashes[i] = hex.EncodeToString(h)
 	}
 	rh := hex.EncodeToString(rootHash)
-	treeSize, index, cps := int64(size), e.Index, string(cp)
+	treeSize, index, cps := int64(size), e.TreeIndex, string(cp)
 	return &models.InclusionProof{TreeSize: &treeSize, RootHash: &rh, LogIndex: &index, Hashes: hexHashes, Checkpoint: &cps}, nil
 }
 
-// Info is GET /api/v1/log: the tree head with a signed checkpoint.
+func (l *RekorLog) shardOf(treeID int64) *shard {
+	for _, sh := range l.shards {
+		if sh.treeID == treeID {
+			return sh
+		}
+	}
+	return nil
+}
+
+// Info is GET /api/v1/log: the active tree's head with a signed
+// checkpoint, and the inactive shards.
 func (l *RekorLog) Info() (*models.LogInfo, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	size := l.tree.Size()
-	rootHash := l.tree.Hash()
-	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), l.treeID, size, rootHash, l.signer)
+	info, err := l.treeInfo(l.shards[l.active])
 	if err != nil {
 		return nil, err
 	}
-	rh, ts, cps, tid := hex.EncodeToString(rootHash), int64(size), string(cp), fmt.Sprint(l.treeID)
+	for i, sh := range l.shards {
+		if i == l.active {
+			continue
+		}
+		inactive, err := l.treeInfo(sh)
+		if err != nil {
+			return nil, err
+		}
+		info.InactiveShards = append(info.InactiveShards, &models.InactiveShardLogInfo{
+			RootHash: inactive.RootHash, TreeSize: inactive.TreeSize, SignedTreeHead: inactive.SignedTreeHead, TreeID: inactive.TreeID})
+	}
+	return info, nil
+}
+
+func (l *RekorLog) treeInfo(sh *shard) (*models.LogInfo, error) {
+	size := sh.tree.Size()
+	rootHash := sh.tree.Hash()
+	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), sh.treeID, size, rootHash, l.signer)
+	if err != nil {
+		return nil, err
+	}
+	rh, ts, cps, tid := hex.EncodeToString(rootHash), int64(size), string(cp), fmt.Sprint(sh.treeID)
 	return &models.LogInfo{RootHash: &rh, TreeSize: &ts, SignedTreeHead: &cps, TreeID: &tid}, nil
 }
 

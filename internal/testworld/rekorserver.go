@@ -14,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/go-openapi/runtime"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/rekor/pkg/types"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -92,6 +94,8 @@ func (s *RekorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.searchIndex(w, r)
 	case p == "/api/v1/log/entries/retrieve" && r.Method == http.MethodPost:
 		s.retrieve(w, r)
+	case p == "/api/v1/log/entries" && r.Method == http.MethodPost:
+		s.create(w, r)
 	case p == "/api/v1/log/entries" && r.Method == http.MethodGet:
 		idx, err := strconv.ParseInt(r.URL.Query().Get("logIndex"), 10, 64)
 		if err != nil {
@@ -203,9 +207,7 @@ func (s *RekorServer) retrieve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		leaf := rfc6962.DefaultHasher.HashLeaf(can)
-		if e, ok := s.Log.Entry(fmt.Sprintf("%x", leaf)); ok {
-			found = append(found, e)
-		}
+		found = append(found, s.Log.EntriesOf(fmt.Sprintf("%x", leaf))...)
 	}
 	out := []map[string]models.LogEntryAnon{}
 	for _, e := range found {
@@ -220,6 +222,53 @@ func (s *RekorServer) retrieve(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]models.LogEntryAnon{e.UUID: anon})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// create is POST /api/v1/log/entries: anyone may log an entry, and Rekor
+// accepts a copy of an old one in its active shard (it checks a
+// certificate's validity at its own NotBefore, not now), integrated now.
+func (s *RekorServer) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "create: "+err.Error())
+		return
+	}
+	pe, err := models.UnmarshalProposedEntry(bytes.NewReader(body), runtime.JSONConsumer())
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "proposed entry: "+err.Error())
+		return
+	}
+	impl, err := types.UnmarshalEntry(pe)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "proposed entry: "+err.Error())
+		return
+	}
+	can, err := types.CanonicalizeEntry(r.Context(), impl)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "proposed entry: "+err.Error())
+		return
+	}
+	hash := ""
+	if hr, ok := pe.(*models.Hashedrekord); ok && hr.Spec != nil {
+		if spec, ok := hr.Spec.(map[string]any); ok {
+			if data, ok := spec["data"].(map[string]any); ok {
+				if h, ok := data["hash"].(map[string]any); ok {
+					hash = fmt.Sprintf("%v:%v", h["algorithm"], h["value"])
+				}
+			}
+		}
+	}
+	e, err := s.Log.Append(can, hash, time.Now())
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	anon, err := s.render(e)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]models.LogEntryAnon{e.UUID: anon})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -7,19 +7,19 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
-// buildSBOM writes the release SBOM (SPDX 2.3 tag-value, in the shape of
+// buildSBOM writes a release's SBOM (SPDX 2.3 tag-value, in the shape of
 // the one Kubernetes publishes) at <sbom-url>/<version>/release.
-func (w *World) buildSBOM() {
+func (w *World) buildSBOM(rs *ReleaseState) {
 	var b strings.Builder
-	v := w.Version.String()
+	v := rs.Version.String()
 	fmt.Fprintf(&b, "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\n")
 	fmt.Fprintf(&b, "DocumentName: kubernetes-%s\nDocumentNamespace: https://sbom.k8s.io/%s/release\n", v, v)
 	fmt.Fprintf(&b, "Creator: Tool: bom-v0.5.1\nCreated: 2023-08-23T00:00:00Z\n\n")
-	for _, a := range w.Release.Artifacts {
+	for _, a := range rs.Release.Artifacts {
 		if a.Kind != artifacts.KindImage {
 			continue
 		}
-		im, ok := w.Images[ImageRepository(a)]
+		im, ok := rs.Images[ImageRepository(a)]
 		if !ok {
 			continue
 		}
@@ -28,11 +28,11 @@ func (w *World) buildSBOM() {
 		fmt.Fprintf(&b, "##### Package: %s\n\nPackageName: %s\nSPDXID: %s\nPackageDownloadLocation: NONE\nFilesAnalyzed: false\n", ref, ref, id)
 		fmt.Fprintf(&b, "ExternalRef: PACKAGE-MANAGER purl pkg:oci/%s@%s?repository_url=registry.k8s.io&tag=%s\n\n", im.Repository, im.Digest, v)
 	}
-	for _, a := range w.Release.Artifacts {
+	for _, a := range rs.Release.Artifacts {
 		if a.Kind == artifacts.KindImage {
 			continue
 		}
-		f := w.findFile(a)
+		f := rs.findFile(a)
 		if f == nil {
 			continue
 		}
@@ -42,8 +42,8 @@ func (w *World) buildSBOM() {
 	w.site["/sbom/"+v+"/release"] = []byte(b.String())
 }
 
-func (w *World) findFile(a artifacts.Artifact) *File {
-	for _, f := range w.Files {
+func (rs *ReleaseState) findFile(a artifacts.Artifact) *File {
+	for _, f := range rs.Files {
 		if f.Artifact.ID() == a.ID() {
 			return f
 		}

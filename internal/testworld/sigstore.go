@@ -19,7 +19,6 @@ import (
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	ctx509util "github.com/google/certificate-transparency-go/x509util"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
@@ -55,7 +54,7 @@ type Sigstore struct {
 // NewSigstore creates a virtual Sigstore whose Rekor log will be served at
 // rekorURL (recorded in the trusted root).
 func NewSigstore(rekorURL string) (*Sigstore, error) {
-	rootCert, rootKey, err := ca.GenerateRootCa()
+	rootCert, rootKey, err := generateRoot("sigstore", "sigstore.dev")
 	if err != nil {
 		return nil, fmt.Errorf("root CA: %w", err)
 	}
@@ -79,6 +78,37 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey,
 		ctKey: ctKey, ctLogID: ctID, Log: log, created: time.Now(),
 	}, nil
+}
+
+// Epoch is when the world's Sigstore began: its CAs, logs and timestamp
+// authorities are valid from then on (the public-good Fulcio root dates
+// from October 2021), so that the world can sign each release at its own
+// date, as the release team did.
+var Epoch = time.Date(2021, 10, 7, 0, 0, 0, 0, time.UTC)
+
+// generateRoot creates a self-signed root CA valid from Epoch for ten
+// years beyond now, like sigstore-go's testing ca.GenerateRootCa but not
+// limited to the hours around now.
+func generateRoot(cn, org string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{org}},
+		NotBefore:             Epoch,
+		NotAfter:              time.Now().AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, t, t, key.Public(), key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
 }
 
 // generateIntermediate issues the Fulcio intermediate like
@@ -248,7 +278,7 @@ func (s *Sigstore) ChainPEM() []byte {
 // TrustedRoot returns the instance's trusted root, in the format of the
 // public-good instance's trusted_root.json.
 func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
-	start := s.created.Add(-6 * time.Hour)
+	start := Epoch
 	fulcio := &root.FulcioCertificateAuthority{
 		Root:                s.RootCert,
 		Intermediates:       []*x509.Certificate{s.IntermediateCert},

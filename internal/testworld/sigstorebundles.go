@@ -42,7 +42,6 @@ import (
 	"github.com/sigstore/rekor/pkg/util"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore/pkg/signature"
 	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -356,9 +355,9 @@ type TimestampAuthority struct {
 }
 
 // NewTimestampAuthority creates a timestamp authority whose certificates
-// are valid from five hours ago for ten hours.
+// are valid from Epoch for ten years beyond now.
 func NewTimestampAuthority() (*TimestampAuthority, error) {
-	rootCert, rootKey, err := ca.GenerateRootCa()
+	rootCert, rootKey, err := generateRoot("testworld-tsa-root", "testworld")
 	if err != nil {
 		return nil, err
 	}
@@ -567,7 +566,7 @@ func (s *Sigstore) TrustedRootWith(services ...Service) (*root.TrustedRoot, erro
 	if err != nil {
 		return nil, err
 	}
-	start := s.created.Add(-6 * time.Hour)
+	start := Epoch
 	var tsas []root.TimestampingAuthority
 	logs := base.RekorLogs()
 	for _, svc := range services {

@@ -3,11 +3,6 @@ package testworld
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,16 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/cosign/v2/pkg/oci"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -42,7 +32,11 @@ const (
 
 // Options shape a world.
 type Options struct {
-	// Version of the release; default v1.24.17. Any version of the catalog.
+	// Version of the release; default v1.24.17. Any version of the
+	// catalog; several, comma separated ("v1.24.16,v1.24.17"), or a line
+	// ("1.24": every patch release of it) build one world (one Sigstore,
+	// one log, one registry) publishing them all. Faults apply to the
+	// newest.
 	Version string
 	// Kinds and Platforms restrict the release (default: all of it).
 	Kinds     []artifacts.Kind
@@ -57,6 +51,9 @@ type Options struct {
 	ImageLayerSize int64
 	// Latency is added to every HTTP request, to imitate a wide-area network.
 	Latency time.Duration
+	// NoSBOM publishes no release SBOM (sbom.k8s.io answering 404): the
+	// client then lists the release from its catalog alone.
+	NoSBOM bool
 	// Faults to inject.
 	Faults []Fault
 	// Dir receives trusted_root.json, world.json and env; default a new
@@ -71,8 +68,11 @@ type Options struct {
 
 // World is a complete signed Kubernetes release on loopback.
 type World struct {
-	Version artifacts.Version
-	Release *artifacts.Release
+	// Version, Release, Files and Images are the newest release's (the
+	// one faults apply to); Releases holds every release of the world.
+	Version  artifacts.Version
+	Release  *artifacts.Release
+	Releases []*ReleaseState
 	// DownloadURL, SBOMURL and RekorURL are http://127.0.0.1:port URLs;
 	// Registry is 127.0.0.1:port.
 	DownloadURL, SBOMURL, RekorURL, Registry string
@@ -128,11 +128,17 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if o.FileSize <= 0 {
 		o.FileSize = 1024
 	}
-	v, err := artifacts.ParseVersion(o.Version)
+	if o.ImageLayerSize <= 0 {
+		o.ImageLayerSize = 512
+	}
+	versions, err := parseVersions(o.Version)
 	if err != nil {
 		return nil, err
 	}
-	w := &World{Version: v, Faults: o.Faults, Files: map[string]*File{}, Images: map[string]*Image{},
+	if versions, err = withRollbackSource(versions, o.Faults); err != nil {
+		return nil, err
+	}
+	w := &World{Version: versions[len(versions)-1], Faults: o.Faults,
 		site: map[string][]byte{}, faultsBy: map[string]FaultKind{}, httpF: map[string]*httpFaults{}}
 	defer func() {
 		if err != nil {
@@ -142,72 +148,37 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err := w.setupDir(o.Dir); err != nil {
 		return nil, err
 	}
-	// Three servers: the download site (and SBOMs), the registry, Rekor.
-	siteH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
-	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()))}
-	w.httpF["site"], w.httpF["registry"] = siteH, regH
-	siteURL, err := w.serve(siteH)
-	if err != nil {
+	if err := w.startServers(o); err != nil {
 		return nil, err
 	}
-	regURL := "http://" + o.Registry
-	if o.Registry == "" {
-		if regURL, err = w.serve(regH); err != nil {
-			return nil, err
-		}
-	} else if host, _, err := net.SplitHostPort(o.Registry); err != nil || !isLoopback(host) {
-		return nil, fmt.Errorf("registry %q: want host:port on loopback", o.Registry)
-	} else {
-		w.externalRegistry = true
-	}
-	rekorH := &httpFaults{}
-	w.httpF["rekor"] = rekorH
-	rekorURL, err := w.serve(rekorH)
-	if err != nil {
-		return nil, err
-	}
-	w.DownloadURL, w.SBOMURL, w.RekorURL = siteURL, siteURL+"/sbom", rekorURL
-	w.Registry = strings.TrimPrefix(regURL, "http://")
-	w.transport = http.DefaultTransport
-
-	if w.Sigstore, err = NewSigstore(rekorURL); err != nil {
-		return nil, err
-	}
-	if w.foreign, err = NewSigstore(rekorURL); err != nil {
-		return nil, err
-	}
-	w.foreign.Log = w.Sigstore.Log // another CA, the same public log
-	w.Rekor = NewRekorServer(w.Sigstore.Log)
-	rekorH.next = w.Rekor
-
-	rel, err := artifacts.CatalogRelease(v, artifacts.Locations{DownloadURL: siteURL, Registry: w.Registry})
-	if err != nil {
-		return nil, err
-	}
-	if o.Small {
-		rel = smallRelease(rel)
-	}
-	if len(o.Kinds) > 0 || len(o.Platforms) > 0 {
-		rel = rel.Filter(o.Kinds, o.Platforms)
-	}
-	w.Release = rel
 	for _, f := range o.Faults {
 		w.faultsBy[f.Target] = f.Kind
 	}
-	if err := w.buildFiles(o.FileSize); err != nil {
-		return nil, err
+	for i, v := range versions {
+		if err := w.buildRelease(ctx, o, v, i == len(versions)-1); err != nil {
+			return nil, err
+		}
 	}
+	// From here on, entries go to the active shard, as they do today.
+	w.Sigstore.Log.Rotate()
 	if err := w.buildCatalog(o); err != nil {
 		return nil, err
 	}
-	if o.ImageLayerSize <= 0 {
-		o.ImageLayerSize = 512
+	for _, rs := range w.Releases {
+		if !o.NoSBOM {
+			w.buildSBOM(rs)
+		}
 	}
-	if err := w.buildImages(ctx, o.ImageLayerSize); err != nil {
+	newest := w.Version.String()
+	w.site["/release/stable-"+w.Version.Line()+".txt"] = []byte(newest + "\n")
+	w.site["/release/stable.txt"] = []byte(newest + "\n")
+	if err := w.checkFaultTargets(); err != nil {
 		return nil, err
 	}
-	w.buildSBOM()
-	if err := w.checkFaultTargets(); err != nil {
+	if err := w.applySubstitutions(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.applyLogCopies(); err != nil {
 		return nil, err
 	}
 	if err := w.installHTTPFaults(); err != nil {
@@ -224,6 +195,126 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// parseVersions parses Options.Version: versions, comma separated, or a
+// line of the catalog.
+func parseVersions(s string) ([]artifacts.Version, error) {
+	if line, ok := artifacts.ParseLine(s); ok {
+		var vs []artifacts.Version
+		for _, v := range artifacts.CatalogVersions() {
+			if v.Line() == line {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("the catalog knows no release of line %s", line)
+		}
+		return vs, nil
+	}
+	var vs []artifacts.Version
+	for _, part := range strings.Split(s, ",") {
+		v, err := artifacts.ParseVersion(strings.TrimSpace(part))
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	slices.SortFunc(vs, artifacts.Version.Compare)
+	return slices.Compact(vs), nil
+}
+
+// withRollbackSource adds the release before the newest when a rollback
+// fault needs it.
+func withRollbackSource(vs []artifacts.Version, faults []Fault) ([]artifacts.Version, error) {
+	if !slices.ContainsFunc(faults, func(f Fault) bool { return f.Kind == FaultRollback }) {
+		return vs, nil
+	}
+	newest := vs[len(vs)-1]
+	var prev *artifacts.Version
+	for _, v := range artifacts.CatalogVersions() {
+		if v.Less(newest) {
+			prev = &v
+		}
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("rollback: the catalog has no release before %s", newest)
+	}
+	if !slices.Contains(vs, *prev) {
+		vs = append([]artifacts.Version{*prev}, vs...)
+	}
+	return vs, nil
+}
+
+// startServers starts the download site, the registry (or uses an
+// external one), Rekor, and the world's Sigstore.
+func (w *World) startServers(o Options) error {
+	siteH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
+	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()))}
+	w.httpF["site"], w.httpF["registry"] = siteH, regH
+	siteURL, err := w.serve(siteH)
+	if err != nil {
+		return err
+	}
+	regURL := "http://" + o.Registry
+	if o.Registry == "" {
+		if regURL, err = w.serve(regH); err != nil {
+			return err
+		}
+	} else if host, _, err := net.SplitHostPort(o.Registry); err != nil || !isLoopback(host) {
+		return fmt.Errorf("registry %q: want host:port on loopback", o.Registry)
+	} else {
+		w.externalRegistry = true
+	}
+	rekorH := &httpFaults{}
+	w.httpF["rekor"] = rekorH
+	rekorURL, err := w.serve(rekorH)
+	if err != nil {
+		return err
+	}
+	w.DownloadURL, w.SBOMURL, w.RekorURL = siteURL, siteURL+"/sbom", rekorURL
+	w.Registry = strings.TrimPrefix(regURL, "http://")
+	w.transport = http.DefaultTransport
+	if w.Sigstore, err = NewSigstore(rekorURL); err != nil {
+		return err
+	}
+	if w.foreign, err = NewSigstore(rekorURL); err != nil {
+		return err
+	}
+	w.foreign.Log = w.Sigstore.Log // another CA, the same public log
+	w.Rekor = NewRekorServer(w.Sigstore.Log)
+	rekorH.next = w.Rekor
+	return nil
+}
+
+// buildRelease builds and publishes release v; faulty says it is the one
+// the faults apply to (the newest).
+func (w *World) buildRelease(ctx context.Context, o Options, v artifacts.Version, faulty bool) error {
+	rel, err := artifacts.CatalogRelease(v, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+	if err != nil {
+		return err
+	}
+	rel = restrict(rel, o)
+	rs := &ReleaseState{Version: v, Release: rel, Files: map[string]*File{}, Images: map[string]*Image{}}
+	w.Releases = append(w.Releases, rs)
+	if faulty {
+		w.Release, w.Files, w.Images = rel, rs.Files, rs.Images
+	}
+	if err := w.buildFiles(rs, o.FileSize, faulty); err != nil {
+		return err
+	}
+	return w.buildImagesOf(ctx, rs, o.ImageLayerSize, faulty)
+}
+
+// restrict applies Options.Small, Kinds and Platforms to a release.
+func restrict(rel *artifacts.Release, o Options) *artifacts.Release {
+	if o.Small {
+		rel = smallRelease(rel)
+	}
+	if len(o.Kinds) > 0 || len(o.Platforms) > 0 {
+		rel = rel.Filter(o.Kinds, o.Platforms)
+	}
+	return rel
 }
 
 func (w *World) setupDir(dir string) error {
@@ -292,280 +383,12 @@ func ImageRepository(a artifacts.Artifact) string {
 	return a.Name + "-" + a.Platform.Arch
 }
 
-// releasePrefix is the path of the release below the download site.
-func (w *World) releasePrefix() string { return "/release/" + w.Version.String() + "/" }
-
 // signer returns the Sigstore that signs under fault.
 func (w *World) signer(fault FaultKind) *Sigstore {
 	if fault == FaultForeignCA {
 		return w.foreign
 	}
 	return w.Sigstore
-}
-
-// signOptions returns how the world signs as identity under fault.
-func signOptions(id artifacts.Identity, fault FaultKind) SignOptions {
-	o := SignOptions{CertOptions: CertOptions{Identity: id.SAN, Issuer: id.Issuer}}
-	switch fault {
-	case FaultForeignIdentity:
-		o.Identity = ForeignIdentity
-	case FaultForeignIssuer:
-		o.Issuer = ForeignIssuer
-	case FaultExpiredCert:
-		o.NotBefore = time.Now().Add(-30 * time.Minute)
-	case FaultNotInLog:
-		o.NoLog = true
-	}
-	return o
-}
-
-func (w *World) buildFiles(size int) error {
-	var files []*File
-	for _, a := range w.Release.Artifacts {
-		if a.Kind == artifacts.KindImage {
-			continue
-		}
-		p := strings.TrimPrefix(a.Location, w.DownloadURL+w.releasePrefix())
-		if p == a.Location {
-			return fmt.Errorf("artifact %s: location %s is not below %s", a.ID(), a.Location, w.DownloadURL)
-		}
-		content := make([]byte, size)
-		if _, err := rand.Read(content); err != nil {
-			return err
-		}
-		s256, s512 := sha256.Sum256(content), sha512.Sum512(content)
-		f := &File{Artifact: a, Path: p, Content: content, SHA256: hex.EncodeToString(s256[:]), SHA512: hex.EncodeToString(s512[:])}
-		files = append(files, f)
-		w.Files[p] = f
-	}
-	// Sign (the release process signs when its policy says so).
-	for _, f := range files {
-		fault := w.faultsBy[f.Path]
-		if f.Artifact.Signing == artifacts.SigningNotExpected || f.Artifact.Signing == artifacts.SigningNever || fault == FaultUnsigned {
-			continue
-		}
-		digest, _ := hex.DecodeString(f.SHA256)
-		sig, err := w.signer(fault).SignDigest(digest, signOptions(f.Artifact.Signer, fault))
-		if err != nil {
-			return fmt.Errorf("sign %s: %w", f.Path, err)
-		}
-		f.Signature = sig
-		if fault == FaultForgedSET && sig.Entry != nil {
-			w.Rekor.ForgeSET(sig.Entry.UUID)
-		}
-	}
-	// Publish.
-	for i, f := range files {
-		fault := w.faultsBy[f.Path]
-		base := w.releasePrefix() + f.Path
-		content := f.Content
-		if fault == FaultFlipByte {
-			content = slices.Clone(content)
-			content[len(content)/2] ^= 0x01
-		}
-		if fault != FaultMissing {
-			w.site[base] = content
-		}
-		sum := f.SHA256
-		if fault == FaultBadSHA256 {
-			other := sha256.Sum256(append([]byte("not "), f.Content...))
-			sum = hex.EncodeToString(other[:])
-		}
-		w.site[base+".sha256"] = []byte(sum)
-		w.site[base+".sha512"] = []byte(f.SHA512)
-		sig := f.Signature
-		if fault == FaultReplay {
-			other := files[(i+1)%len(files)]
-			if other.Signature == nil {
-				return fmt.Errorf("fault %s=%s: the artifact to replay from is unsigned", fault, f.Path)
-			}
-			sig = other.Signature
-		}
-		if sig == nil {
-			continue
-		}
-		w.site[base+".sig"] = []byte(base64.StdEncoding.EncodeToString(sig.Sig))
-		w.site[base+".cert"] = []byte(base64.StdEncoding.EncodeToString(sig.CertPEM))
-		if fault == FaultGarbageSignature {
-			w.site[base+".sig"] = []byte("this is not a signature\n")
-			w.site[base+".cert"] = []byte("bm90IGEgY2VydGlmaWNhdGU=\n")
-		}
-	}
-	line := fmt.Sprintf("/release/stable-%s.txt", w.Version.Line())
-	w.site[line] = []byte(w.Version.String() + "\n")
-	w.site["/release/stable.txt"] = []byte(w.Version.String() + "\n")
-	return nil
-}
-
-// imageHistory returns the identities that signed an image repository in
-// this release, reproducing the line's real signing history.
-func (w *World) imageHistory(repo, arch string) []artifacts.Identity {
-	promoter := artifacts.Identity{SAN: PromoterIdentity, Issuer: artifacts.GoogleIssuer}
-	switch w.Version.String() {
-	case "v1.24.6": // signed twice (kubernetes/release#2789)
-		return []artifacts.Identity{artifacts.BlobSigner, artifacts.ImageSigner}
-	case "v1.24.8": // signed by the promoter's identity (kubernetes/release#2789)
-		return []artifacts.Identity{promoter}
-	case "v1.24.11": // partly unsigned after Fulcio rate limits (kubernetes/release#2962)
-		if arch == "ppc64le" || arch == "s390x" {
-			return nil
-		}
-	case "v1.24.12": // signature replication broke (kubernetes/release#2971)
-		if strings.HasPrefix(repo, "conformance") {
-			return nil
-		}
-	}
-	return []artifacts.Identity{artifacts.ImageSigner}
-}
-
-func (w *World) buildImages(ctx context.Context, layerSize int64) error {
-	byName := map[string][]artifacts.Artifact{}
-	var names []string
-	for _, a := range w.Release.Artifacts {
-		if a.Kind != artifacts.KindImage {
-			continue
-		}
-		base := strings.TrimSuffix(a.Name, "-"+a.Platform.Arch)
-		if _, ok := byName[base]; !ok {
-			names = append(names, base)
-		}
-		byName[base] = append(byName[base], a)
-	}
-	opts := []remote.Option{remote.WithTransport(w.transport), remote.WithContext(ctx)}
-	tag := w.Version.String()
-	var sigsOf = map[string]map[v1.Hash][]oci.Signature{} // repo -> digest -> signatures
-	var entities = map[string]map[v1.Hash]oci.SignedEntity{}
-	add := func(repo string, h v1.Hash, e oci.SignedEntity, s ...oci.Signature) {
-		if sigsOf[repo] == nil {
-			sigsOf[repo], entities[repo] = map[v1.Hash][]oci.Signature{}, map[v1.Hash]oci.SignedEntity{}
-		}
-		sigsOf[repo][h] = append(sigsOf[repo][h], s...)
-		entities[repo][h] = e
-	}
-	for _, base := range names {
-		var arches []string
-		hasIndex := false
-		for _, a := range byName[base] {
-			if a.Platform.IsZero() {
-				hasIndex = true
-			} else {
-				arches = append(arches, a.Platform.Arch)
-			}
-		}
-		if len(arches) == 0 {
-			arches = []string{"amd64"}
-		}
-		idx, imgs, err := buildImages(arches, layerSize)
-		if err != nil {
-			return err
-		}
-		// Per-arch repositories.
-		for _, arch := range arches {
-			repo := base + "-" + arch
-			img := imgs[arch]
-			h, err := img.Digest()
-			if err != nil {
-				return err
-			}
-			im := &Image{Repository: repo, Tag: tag, Platform: "linux/" + arch, Digest: h}
-			if !slices.ContainsFunc(byName[base], func(a artifacts.Artifact) bool { return a.Platform.Arch == arch }) {
-				continue
-			}
-			if w.faultsBy[repo] != FaultMissing {
-				ref, _ := name.NewTag(w.Registry + "/" + repo + ":" + tag)
-				if err := remote.Write(ref, img, opts...); err != nil {
-					return fmt.Errorf("push %s: %w", ref, err)
-				}
-			}
-			w.Images[repo] = im
-			sigs, err := w.signImage(repo, arch, h)
-			if err != nil {
-				return err
-			}
-			add(repo, h, signedEntity(img, nil), sigs...)
-			// The index repository holds the same manifest, with the same signatures.
-			if hasIndex {
-				add(base, h, signedEntity(img, nil), sigs...)
-			}
-		}
-		if !hasIndex {
-			continue
-		}
-		h, err := idx.Digest()
-		if err != nil {
-			return err
-		}
-		if w.faultsBy[base] != FaultMissing {
-			ref, _ := name.NewTag(w.Registry + "/" + base + ":" + tag)
-			if err := remote.WriteIndex(ref, idx, opts...); err != nil {
-				return fmt.Errorf("push %s: %w", ref, err)
-			}
-		}
-		w.Images[base] = &Image{Repository: base, Tag: tag, Digest: h}
-		sigs, err := w.signImage(base, "", h)
-		if err != nil {
-			return err
-		}
-		add(base, h, signedEntity(nil, idx), sigs...)
-	}
-	// Replays: the .sig of another image copied onto this one's tag.
-	repos := make([]string, 0, len(sigsOf))
-	for r := range sigsOf {
-		repos = append(repos, r)
-	}
-	sort.Strings(repos)
-	for _, repo := range repos {
-		if w.faultsBy[repo] != FaultReplay {
-			continue
-		}
-		own := w.Images[repo].Digest
-		for _, other := range repos {
-			if other != repo && len(sigsOf[other][w.Images[other].Digest]) > 0 {
-				replayed := sigsOf[other][w.Images[other].Digest]
-				sigsOf[repo][own] = replayed
-				// A platform image's signatures in its index's repository too.
-				for _, index := range repos {
-					if _, child := sigsOf[index][own]; child && index != repo {
-						sigsOf[index][own] = replayed
-					}
-				}
-				break
-			}
-		}
-	}
-	for _, repo := range repos {
-		for h, sigs := range sigsOf[repo] {
-			if len(sigs) == 0 {
-				continue
-			}
-			if err := w.writeSignatures(repo, h, entities[repo][h], sigs); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// signImage signs one digest as the release history says, with the
-// repository's fault applied.
-func (w *World) signImage(repo, arch string, h v1.Hash) ([]oci.Signature, error) {
-	fault := w.faultsBy[repo]
-	if fault == FaultUnsigned {
-		return nil, nil
-	}
-	var out []oci.Signature
-	for _, id := range w.imageHistory(repo, arch) {
-		s, sig, err := w.imageSignature(repo, h, signOptions(id, fault), fault)
-		if err != nil {
-			return nil, fmt.Errorf("sign %s@%s: %w", repo, h, err)
-		}
-		if fault == FaultForgedSET && sig.Entry != nil {
-			w.Rekor.ForgeSET(sig.Entry.UUID)
-		}
-		w.Images[repo].Signatures = append(w.Images[repo].Signatures, sig)
-		out = append(out, s)
-	}
-	return out, nil
 }
 
 // checkFaultTargets rejects faults naming nothing in the world.
@@ -587,7 +410,7 @@ func (w *World) installHTTPFaults() error {
 			continue
 		}
 		if _, ok := w.Files[f.Target]; ok {
-			w.httpF["site"].add(w.releasePrefix()+f.Target, f.Kind, f.Times)
+			w.httpF["site"].add("/release/"+w.Version.String()+"/"+f.Target, f.Kind, f.Times)
 			continue
 		}
 		if w.externalRegistry {
@@ -650,7 +473,7 @@ func (w *World) buildTUF() error {
 
 // buildCatalog writes the world's catalog — the embedded one with the
 // sums of the world's tarballs as its CHANGELOG sums — and lists the
-// world's release from it.
+// world's releases from it.
 func (w *World) buildCatalog(o Options) error {
 	data, err := artifacts.Embedded().MarshalLine(w.Version.Line())
 	if err != nil {
@@ -660,13 +483,18 @@ func (w *World) buildCatalog(o Options) error {
 	if err := json.Unmarshal(data, &cat); err != nil {
 		return err
 	}
+	byVersion := map[string]*ReleaseState{}
+	for _, rs := range w.Releases {
+		byVersion[rs.Version.String()] = rs
+	}
 	for _, r := range cat["releases"].([]any) {
 		rel := r.(map[string]any)
-		if rel["version"] != w.Version.String() {
+		rs, ok := byVersion[rel["version"].(string)]
+		if !ok {
 			continue
 		}
 		sums, _ := rel["sha512"].(map[string]any)
-		for _, f := range w.Files {
+		for _, f := range rs.Files {
 			if _, listed := sums[f.Artifact.Name]; listed && f.Artifact.Kind == artifacts.KindTarball {
 				sums[f.Artifact.Name] = f.SHA512
 			}
@@ -682,17 +510,14 @@ func (w *World) buildCatalog(o Options) error {
 	if w.Catalog, err = artifacts.ReadCatalog(bytes.NewReader(data), w.CatalogPath); err != nil {
 		return err
 	}
-	rel, err := w.Catalog.Release(w.Version, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
-	if err != nil {
-		return err
+	for _, rs := range w.Releases {
+		rel, err := w.Catalog.Release(rs.Version, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+		if err != nil {
+			return err
+		}
+		rs.Release = restrict(rel, o)
 	}
-	if o.Small {
-		rel = smallRelease(rel)
-	}
-	if len(o.Kinds) > 0 || len(o.Platforms) > 0 {
-		rel = rel.Filter(o.Kinds, o.Platforms)
-	}
-	w.Release = rel
+	w.Release = w.Releases[len(w.Releases)-1].Release
 	return nil
 }
 

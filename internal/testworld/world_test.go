@@ -69,7 +69,7 @@ func (c *checker) get(path string) ([]byte, error) {
 // verifyBlob verifies a release file from what the site publishes: the
 // file, its .sig and .cert, and a Rekor lookup through the world's API.
 func (c *checker) verifyBlob(ctx context.Context, f *File) error {
-	base := c.w.releasePrefix() + f.Path
+	base := c.w.Releases[len(c.w.Releases)-1].prefix() + f.Path
 	content, err := c.get(base)
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func TestBadSHA256(t *testing.T) {
 	}
 	defer w.Close()
 	c := newChecker(t, w)
-	sum, err := c.get(w.releasePrefix() + "bin/linux/amd64/kubectl.sha256")
+	sum, err := c.get(w.Releases[len(w.Releases)-1].prefix() + "bin/linux/amd64/kubectl.sha256")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,13 +268,13 @@ func TestHTTPFaults(t *testing.T) {
 			}
 			defer w.Close()
 			client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
-			resp, err := client.Get(w.DownloadURL + w.releasePrefix() + target)
+			resp, err := client.Get(w.DownloadURL + w.Releases[len(w.Releases)-1].prefix() + target)
 			tc.check(t, resp, err)
 			if err == nil {
 				resp.Body.Close()
 			}
 			// Other artifacts are unaffected.
-			resp, err = client.Get(w.DownloadURL + w.releasePrefix() + "bin/linux/arm64/kubectl")
+			resp, err = client.Get(w.DownloadURL + w.Releases[len(w.Releases)-1].prefix() + "bin/linux/arm64/kubectl")
 			if err != nil || resp.StatusCode != 200 {
 				t.Errorf("fault leaks to another artifact: %v %v", resp, err)
 			} else {
@@ -291,7 +291,7 @@ func TestFaultTimesThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	url := w.DownloadURL + w.releasePrefix() + "bin/linux/amd64/kubectl"
+	url := w.DownloadURL + w.Releases[len(w.Releases)-1].prefix() + "bin/linux/amd64/kubectl"
 	for i, want := range []int{500, 200, 200} {
 		resp, err := http.Get(url)
 		if err != nil {

@@ -582,7 +582,7 @@ func (r *Release) IncidentsFor(a Artifact) []Incident {
 // per-arch image, and platform-independent tarballs. Incidents are kept
 // when they concern a remaining artifact.
 func (r *Release) Filter(kinds []Kind, platforms []Platform) *Release {
-	out := &Release{Version: r.Version, Date: r.Date, Source: r.Source, Artifacts: []Artifact{}, Incidents: []Incident{}}
+	out := &Release{Version: r.Version, Date: r.Date, Previous: r.Previous, Source: r.Source, Artifacts: []Artifact{}, Incidents: []Incident{}}
 	kindOK := func(a Artifact) bool { return len(kinds) == 0 || slices.Contains(kinds, a.Kind) }
 	platformOK := func(a Artifact) bool { return len(platforms) == 0 || slices.Contains(platforms, a.Platform) }
 	indexes := map[string]bool{} // images with a selected per-arch image

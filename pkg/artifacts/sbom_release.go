@@ -57,8 +57,8 @@ func ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
 func (c *Catalog) ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
 	imageSigning, blobSigning := c.signingPolicy(v)
 	r := &Release{Version: v, Source: SourceSBOM, Incidents: c.knownIncidents(v)}
-	if _, cr := c.find(v); cr != nil {
-		r.Date = cr.Date
+	if f, cr := c.find(v); cr != nil {
+		r.Date, r.Previous = cr.Date, f.previous(v)
 	}
 	seen := map[string]int{}
 	add := func(a Artifact) {

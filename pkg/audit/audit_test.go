@@ -23,10 +23,19 @@ var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 func config(w *testworld.World) audit.Config {
 	return audit.Config{
 		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
-		Timeout:   time.Second,
+		Timeout:   10 * time.Second, // generous: a loaded machine must not turn verdicts into errors
 		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
 	}
+}
+
+// faultConfig is config(w), with a timeout the slow fault (5 s) exceeds.
+func faultConfig(w *testworld.World, f testworld.FaultKind) audit.Config {
+	c := config(w)
+	if f == testworld.FaultSlow {
+		c.Timeout = 2500 * time.Millisecond
+	}
+	return c
 }
 
 // selected is the world's release as verify selects it by default: every
@@ -137,7 +146,7 @@ func TestBlobForgeries(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: target}}})
-			vs := byPath(t, w, verifyWorld(t, w, audit.VerifyOptions{Download: tc.download}))
+			vs := byPath(t, w, verifyWith(t, w, faultConfig(w, tc.fault), audit.VerifyOptions{Download: tc.download}))
 			got := vs[target]
 			if got.Status != tc.status {
 				t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, tc.status)

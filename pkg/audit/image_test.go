@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,10 +49,20 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 		if v.Digest != im.Digest.String() || v.DigestSource != "registry" {
 			t.Errorf("%s: digest %s from %q, want %s from the registry", repo, v.Digest, v.DigestSource, im.Digest)
 		}
-		if len(v.Signatures) != 1 || v.Signatures[0].DockerReference == "" {
-			t.Errorf("%s: signatures %+v", repo, v.Signatures)
-		} else if ref := v.Signatures[0].DockerReference; !strings.HasPrefix(ref, testworld.BackingRegistry+"/") {
-			t.Errorf("%s: docker-reference %q, want the backing registry's", repo, ref)
+		// v1.24.17 was promoted after recursive signing began (May 2023):
+		// a platform image is signed in its repository and, as a child, in
+		// the index's; and after June 2023 the payloads name registry.k8s.io.
+		want := 1
+		if v.Artifact.Platform.Arch != "" {
+			want = 2
+		}
+		if len(v.Signatures) != want {
+			t.Errorf("%s: %d signatures, want %d", repo, len(v.Signatures), want)
+		}
+		for _, sig := range v.Signatures {
+			if ref := sig.DockerReference; !strings.HasPrefix(ref, testworld.PublicRegistry+"/") {
+				t.Errorf("%s: docker-reference %q, want registry.k8s.io's", repo, ref)
+			}
 		}
 		if !strings.Contains(v.Reason, artifacts.ImageSigner.SAN) {
 			t.Errorf("%s: reason %q does not name the signer", repo, v.Reason)
@@ -90,6 +101,24 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 		c := checkNamed(v.Signatures[0], "transparency-log")
 		if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
 			t.Errorf("%s: transparency-log check %+v", v.Artifact.ID(), c)
+		}
+	}
+}
+
+// Before promo-tools signed index children recursively (May 2023), a
+// platform image's digest was signed only in <name>-<arch>, and payloads
+// named the Artifact Registry backend: every index child of such a release
+// still verifies, in the release audit and through verify-image.
+func TestPreRecursiveSigningRelease(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
+	for repo, v := range byRepo(t, verifyWorld(t, w, audit.VerifyOptions{})) {
+		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 || !strings.HasPrefix(v.Signatures[0].DockerReference, testworld.BackingRegistry+"/") {
+			t.Errorf("%s: %s (%d signatures): %s", repo, v.Status, len(v.Signatures), v.Reason)
+		}
+	}
+	for _, v := range imageRef(t, w, w.Registry+"/kube-apiserver:v1.24.10", nil) {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("verify-image %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
 }
@@ -141,7 +170,7 @@ func TestImageForgeries(t *testing.T) {
 			t.Parallel()
 			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
 				Faults: []testworld.Fault{{Kind: tc.fault, Target: tc.target}}})
-			vs := byRepo(t, verifyWorld(t, w, audit.VerifyOptions{}))
+			vs := byRepo(t, verifyWith(t, w, faultConfig(w, tc.fault), audit.VerifyOptions{}))
 			got := vs[tc.target]
 			if got.Status != tc.status {
 				t.Fatalf("%s: got %s (%s), want %s", tc.target, got.Status, got.Reason, tc.status)
@@ -335,8 +364,10 @@ func TestImageReferrerBundles(t *testing.T) {
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("referrer bundle alone: %s: %s", v.Status, v.Reason)
 		}
-		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 2 ||
-			!strings.Contains(v.Reason, "1 of 2 signatures rejected: OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
+		// Its two genuine .sig signatures (in its repository and, as a
+		// child, in the index's) and the foreign referrer bundle.
+		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 3 ||
+			!strings.Contains(v.Reason, "1 of 3 signatures rejected: OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
 			t.Errorf("genuine .sig beside a foreign referrer bundle: %s: %s", v.Status, v.Reason)
 		}
 		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrPayloadMismatch) {
@@ -347,5 +378,106 @@ func TestImageReferrerBundles(t *testing.T) {
 				t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
 			}
 		}
+	}
+}
+
+// verifyListed verifies the world's release as listed online — from its
+// SBOM and the world's catalog, so that every channel is read — keeping
+// the artifacts the world publishes.
+func verifyListed(t *testing.T, w *testworld.World) map[string]verify.Verdict {
+	t.Helper()
+	s := newSession(t, config(w))
+	listing, err := s.LoadRelease(context.Background(), w.Version.String(), audit.Selection{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]bool{}
+	for _, a := range selected(t, w).Artifacts {
+		keep[a.ID()] = true
+	}
+	rel := *listing.Release
+	rel.Artifacts = slices.DeleteFunc(slices.Clone(rel.Artifacts), func(a artifacts.Artifact) bool { return !keep[a.ID()] })
+	res, err := s.VerifyReleases(context.Background(), []*artifacts.Release{&rel}, audit.VerifyOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]verify.Verdict{}
+	for _, v := range res[0].Verdicts {
+		out[v.Artifact.ID()] = v
+	}
+	return out
+}
+
+// Genuinely signed artifacts that are not the ones asked for fail, each
+// for the check that tells them apart; a copy of a log entry changes
+// nothing.
+func TestSubstitutions(t *testing.T) {
+	const (
+		kubectl   = "binary kubectl linux/amd64"
+		client    = "tarball kubernetes-client-linux-amd64.tar.gz linux/amd64"
+		apiAmd64  = "image kube-apiserver linux/amd64"
+		apiIndex  = "image kube-apiserver"
+		apiArm64  = "image kube-apiserver linux/arm64"
+		proxyIdx  = "image kube-proxy"
+		unchanged = ""
+	)
+	cases := []struct {
+		name   string
+		fault  testworld.Fault
+		noSBOM bool
+		want   map[string]string // artifact ID -> failed check ("" : verified)
+	}{
+		{"arm64 image and signature at the amd64 tag", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "kube-apiserver-amd64"}, false,
+			map[string]string{apiAmd64: "platform", apiArm64: unchanged, apiIndex: unchanged}},
+		{"arm64 kubectl and its side files at the amd64 paths", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "bin/linux/amd64/kubectl"}, false,
+			map[string]string{kubectl: "digest"}},
+		{"arm64 client tarball at the amd64 path, no SBOM: the CHANGELOG's sum", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "kubernetes-client-linux-amd64.tar.gz"}, true,
+			map[string]string{client: "digest"}},
+		{"the index at a platform's tag", testworld.Fault{Kind: testworld.FaultIndexAtArch, Target: "kube-apiserver-amd64"}, false,
+			map[string]string{apiAmd64: "image", apiIndex: unchanged}},
+		{"the previous release's platform image", testworld.Fault{Kind: testworld.FaultRollback, Target: "kube-apiserver-amd64"}, false,
+			map[string]string{apiAmd64: "platform", apiIndex: unchanged}},
+		{"the previous release's whole image", testworld.Fault{Kind: testworld.FaultRollback, Target: "kube-apiserver"}, false,
+			map[string]string{apiIndex: "signing-time", apiAmd64: "signing-time", apiArm64: "signing-time"}},
+		{"the previous release's kubectl", testworld.Fault{Kind: testworld.FaultRollback, Target: "bin/linux/amd64/kubectl"}, false,
+			map[string]string{kubectl: "digest"}},
+		{"the previous release's kubectl, no SBOM", testworld.Fault{Kind: testworld.FaultRollback, Target: "bin/linux/amd64/kubectl"}, true,
+			map[string]string{kubectl: "signing-time"}},
+		{"another image's index with its referrer bundle", testworld.Fault{Kind: testworld.FaultForeignReferrer, Target: "kube-apiserver"}, false,
+			map[string]string{apiIndex: "payload", apiAmd64: "platform", proxyIdx: unchanged}},
+		{".sha256 and the SBOM disagree", testworld.Fault{Kind: testworld.FaultBadSHA256, Target: "bin/linux/amd64/kubectl"}, false,
+			map[string]string{kubectl: "digest"}},
+		{"a copy of a file's log entry in the active shard", testworld.Fault{Kind: testworld.FaultLogCopy, Target: "bin/linux/amd64/kubectl"}, false,
+			map[string]string{kubectl: unchanged}},
+		{"a copy of an image's log entries in the active shard", testworld.Fault{Kind: testworld.FaultLogCopy, Target: "kube-apiserver-amd64"}, false,
+			map[string]string{apiAmd64: unchanged}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: tc.noSBOM, Faults: []testworld.Fault{tc.fault}})
+			vs := verifyListed(t, w)
+			for id, check := range tc.want {
+				v, ok := vs[id]
+				switch {
+				case !ok:
+					t.Errorf("%s: no verdict", id)
+				case check == unchanged && v.Status != verify.StatusVerified:
+					t.Errorf("%s: %s, want verified: %s", id, v.Status, v.Reason)
+				case check != unchanged && (v.Status != verify.StatusFailed || v.FailedCheck != check):
+					t.Errorf("%s: %s [%s], want failed [%s]: %s", id, v.Status, v.FailedCheck, check, v.Reason)
+				}
+			}
+			if tc.fault.Kind == testworld.FaultLogCopy {
+				for id := range tc.want {
+					notes := ""
+					for _, s := range vs[id].Signatures {
+						notes += strings.Join(s.Notes, "\n")
+					}
+					if !strings.Contains(notes, "later copy") {
+						t.Errorf("%s: the copy is not noted: %q", id, notes)
+					}
+				}
+			}
+		})
 	}
 }

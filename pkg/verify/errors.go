@@ -26,9 +26,11 @@ var (
 	// ErrCertificateExpired: the certificate was not valid when the
 	// signature was logged.
 	ErrCertificateExpired = errors.New("certificate not valid at log time")
-	// ErrPayloadMismatch: an image signature's payload names another image
-	// or is not a cosign container-image signature.
-	ErrPayloadMismatch = errors.New("signature payload does not match the image")
+	// ErrPayloadMismatch: what was signed is not what the artifact's
+	// signature must sign: an image signature's payload names another image
+	// (or none) or is not a cosign container-image signature; a release
+	// file's is an in-toto statement of a predicate not accepted.
+	ErrPayloadMismatch = errors.New("the signed payload does not match the artifact")
 )
 
 // Why an artifact is rejected although a signature verifies: the signed
