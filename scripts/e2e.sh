@@ -108,7 +108,7 @@ if [ "$(grep -c '@sha256:' "$work/out")" = 30 ]; then passed=$((passed + 1)); ec
 check "verify-image, an index and its platforms" 0 in_world "$w" "$k8sverify" verify-image kube-apiserver:v1.24.17
 expect "index and 5 platforms" "6 artifacts: 6 verified"
 check "verify with downloads" 0 in_world "$w" "$k8sverify" verify v1.24.17 --kind binary --platform linux/amd64 --download --out "$work/files" --no-progress
-in_world "$w" sh -c 'curl -sf "$K8SVERIFY_DOWNLOAD_URL/release/v1.24.17/bin/linux/arm64/kubectl" -o '"$work/kubectl"
+in_world "$w" sh -c 'curl -sfL "$K8SVERIFY_DOWNLOAD_URL/release/v1.24.17/bin/linux/arm64/kubectl" -o '"$work/kubectl"
 check "verify-file with --version" 0 in_world "$w" "$k8sverify" verify-file "$work/kubectl" --version v1.24.17
 expect "names the artifact" "kubectl v1.24.17 linux/arm64"
 check "verify-file from the transparency log" 0 in_world "$w" "$k8sverify" verify-file "$work/kubectl"

@@ -3,6 +3,7 @@ package testworld
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,8 +75,9 @@ type World struct {
 	Release  *artifacts.Release
 	Releases []*ReleaseState
 	// DownloadURL, SBOMURL and RekorURL are http://127.0.0.1:port URLs;
-	// Registry is 127.0.0.1:port.
-	DownloadURL, SBOMURL, RekorURL, Registry string
+	// Registry is 127.0.0.1:port. The download site redirects release
+	// files to CDNURL, as dl.k8s.io redirects to cdn.dl.k8s.io.
+	DownloadURL, SBOMURL, RekorURL, Registry, CDNURL string
 	Dir                                      string
 	// TrustedRootPath is the world's trusted_root.json.
 	TrustedRootPath string
@@ -249,9 +251,19 @@ func withRollbackSource(vs []artifacts.Version, faults []Fault) ([]artifacts.Ver
 // startServers starts the download site, the registry (or uses an
 // external one), Rekor, and the world's Sigstore.
 func (w *World) startServers(o Options) error {
-	siteH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
+	// dl.k8s.io redirects to cdn.dl.k8s.io (kubernetes/k8s.io
+	// apps/k8s-io/configmap-nginx.yaml: rewrite ... redirect): the world's
+	// download site too, to its CDN, which serves the files; some
+	// redirects carry a query, as signed URLs of a CDN or mirror do.
+	cdnH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
+	cdnURL, err := w.serve(cdnH)
+	if err != nil {
+		return err
+	}
+	w.CDNURL = cdnURL
+	siteH := &httpFaults{next: http.HandlerFunc(w.serveDownloadSite)}
 	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()))}
-	w.httpF["site"], w.httpF["registry"] = siteH, regH
+	w.httpF["site"], w.httpF["cdn"], w.httpF["registry"] = siteH, cdnH, regH
 	siteURL, err := w.serve(siteH)
 	if err != nil {
 		return err
@@ -410,7 +422,7 @@ func (w *World) installHTTPFaults() error {
 			continue
 		}
 		if _, ok := w.Files[f.Target]; ok {
-			w.httpF["site"].add("/release/"+w.Version.String()+"/"+f.Target, f.Kind, f.Times)
+			w.httpF["cdn"].add("/release/"+w.Version.String()+"/"+f.Target, f.Kind, f.Times)
 			continue
 		}
 		if w.externalRegistry {
@@ -427,6 +439,20 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// serveDownloadSite redirects release files to the CDN, as dl.k8s.io
+// does, and serves the rest (SBOMs, TUF) itself.
+func (w *World) serveDownloadSite(rw http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/release/") {
+		w.serveSite(rw, r)
+		return
+	}
+	target := w.CDNURL + r.URL.Path
+	if strings.HasSuffix(r.URL.Path, ".tar.gz") {
+		target += "?Expires=4102444800&Signature=" + fmt.Sprintf("%x", sha256.Sum256([]byte(r.URL.Path)))[:32]
+	}
+	http.Redirect(rw, r, target, http.StatusFound)
 }
 
 func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {

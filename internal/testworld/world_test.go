@@ -1,6 +1,7 @@
 package testworld
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -330,5 +331,30 @@ func BenchmarkStartFullWorld(b *testing.B) {
 			b.Fatal(err)
 		}
 		w.Close()
+	}
+}
+
+// The world's release SBOM, in bom's shape, parses and lists the world's
+// release: every artifact but those krel leaves out of it by design, so
+// that the client reports no difference.
+func TestWorldSBOMListsTheRelease(t *testing.T) {
+	w := StartT(t, Options{})
+	sbom, ok := w.site["/sbom/"+w.Version.String()+"/release"]
+	if !ok {
+		t.Fatal("no SBOM")
+	}
+	s, err := artifacts.ParseSBOM(bytes.NewReader(sbom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	online, err := w.Catalog.ReleaseFromSBOM(w.Version, s, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := artifacts.Diff(w.Release, online); len(d) != 0 {
+		t.Errorf("differences: %v", d)
+	}
+	if n := len(online.Artifacts); n != 180-20-20-6 {
+		t.Errorf("the SBOM lists %d artifacts, want 134 (180 without 20 .tar, 20 .docker_tag, the conformance index and its 5 images)", n)
 	}
 }

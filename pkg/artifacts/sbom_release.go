@@ -165,7 +165,7 @@ func Diff(catalog, online *Release) []Difference {
 	inCatalog, inOnline := in(catalog), in(online)
 	var ds []Difference
 	for _, a := range catalog.Artifacts {
-		if !inOnline[a.ID()] {
+		if !inOnline[a.ID()] && !(online.Source == SourceSBOM && omittedFromSBOM(a)) {
 			ds = append(ds, Difference{Artifact: a, OnlyIn: catalog.Source})
 		}
 	}
@@ -176,6 +176,22 @@ func Diff(catalog, online *Release) []Difference {
 	}
 	slices.SortStableFunc(ds, func(x, y Difference) int { return compareArtifacts(x.Artifact, y.Artifact) })
 	return ds
+}
+
+// omittedFromSBOM reports whether the release SBOM leaves an artifact out
+// by design: krel lists the build's binaries without the image archives
+// (.tar) and their .docker_tag files (kubernetes/release pkg/anago/
+// stage.go, ListBuildBinaries), and its image packages are the image
+// archives of the server tarballs, which the conformance image is not
+// (kubernetes/kubernetes build/lib/release.sh builds it apart).
+func omittedFromSBOM(a Artifact) bool {
+	switch a.Kind {
+	case KindBinary:
+		return strings.HasSuffix(a.Name, ".tar") || strings.HasSuffix(a.Name, ".docker_tag")
+	case KindImage:
+		return a.Name == "conformance"
+	}
+	return false
 }
 
 // Merge returns the union of catalog and online, two views of the same

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -448,4 +449,37 @@ func FuzzParseSBOM(f *testing.F) {
 			t.Fatal("parsed without an SPDX version")
 		}
 	})
+}
+
+// The SBOM as bom writes it for krel: the binary, the tarball and the
+// image (from its tarball package's SPDXID) are read; layers are not
+// images.
+func TestParseBomShapedSBOM(t *testing.T) {
+	s, err := ParseSBOM(openSBOM(t, "bom-v1.24.17-excerpt.spdx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "Kubernetes Release v1.24.17" {
+		t.Errorf("document name %q", s.Name)
+	}
+	r, err := ReleaseFromSBOM(Version{1, 24, 17}, s, DefaultLocations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range r.Artifacts {
+		ids = append(ids, a.ID())
+		if a.Kind != KindImage && (len(a.Sum("sha256", SumSBOM)) != 64 || len(a.Sum("sha512", SumSBOM)) != 128) {
+			t.Errorf("%s: sums %+v", a.ID(), a.Sums)
+		}
+	}
+	want := []string{"binary kubectl linux/amd64", "tarball kubernetes-client-linux-amd64.tar.gz linux/amd64", "image kube-apiserver", "image kube-apiserver linux/amd64"}
+	for _, id := range want {
+		if !slices.Contains(ids, id) {
+			t.Errorf("no %s among %v", id, ids)
+		}
+	}
+	if len(ids) != len(want) {
+		t.Errorf("artifacts %v, want %v", ids, want)
+	}
 }

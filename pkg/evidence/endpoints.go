@@ -78,6 +78,17 @@ func CheckURL(raw string) error {
 	}
 }
 
+// CheckRedirectTarget accepts where a server redirects to: its scheme and
+// host only, as CheckURL would (https, or http to a loopback host; no
+// credentials). A query is the target's business: a CDN or a mirror with
+// signed URLs (dl.k8s.io redirects to cdn.dl.k8s.io) adds one.
+func CheckRedirectTarget(u *url.URL) error {
+	if u.User != nil {
+		return fmt.Errorf("%q: credentials in URLs are not accepted", Redact(u.String()))
+	}
+	return CheckURL((&url.URL{Scheme: u.Scheme, Host: u.Host}).String())
+}
+
 // IsLoopback reports whether host is localhost or a loopback IP address.
 func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

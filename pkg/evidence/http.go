@@ -113,7 +113,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return fmt.Errorf("stopped after %d redirects", len(via))
 	}
-	if err := CheckURL(req.URL.String()); err != nil {
+	if err := CheckRedirectTarget(req.URL); err != nil {
 		return fmt.Errorf("redirect refused: %w", err)
 	}
 	return nil

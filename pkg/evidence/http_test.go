@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -109,6 +110,26 @@ func TestCheckURL(t *testing.T) {
 		}
 		if err != nil && (strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), ":pw@")) {
 			t.Errorf("CheckURL(%q) leaks a credential: %v", raw, err)
+		}
+	}
+}
+
+// A redirect is checked by its scheme and host alone: a query (signed
+// URLs of a CDN) is fine, a downgrade to plain http or credentials are not.
+func TestCheckRedirectTarget(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://cdn.dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl":                   true,
+		"https://cdn.dl.k8s.io/release/v1.24.17/kubernetes.tar.gz?Expires=1&Signature=abc": true,
+		"http://127.0.0.1:8080/x?y=z":                                                      true,
+		"http://cdn.dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl":                    false,
+		"https://user:pw@cdn.dl.k8s.io/x":                                                  false,
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := evidence.CheckRedirectTarget(u); (err == nil) != ok {
+			t.Errorf("CheckRedirectTarget(%q) = %v", raw, err)
 		}
 	}
 }
