@@ -78,7 +78,7 @@ type World struct {
 	// Registry is 127.0.0.1:port. The download site redirects release
 	// files to CDNURL, as dl.k8s.io redirects to cdn.dl.k8s.io.
 	DownloadURL, SBOMURL, RekorURL, Registry, CDNURL string
-	Dir                                      string
+	Dir                                              string
 	// TrustedRootPath is the world's trusted_root.json.
 	TrustedRootPath string
 	// Catalog is the world's release catalog: the embedded one with the
