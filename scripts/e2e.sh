@@ -77,7 +77,13 @@ in_world() {
 	(set -a && . "$dir/env" && set +a && exec "$@")
 }
 
-# A real registry process: distribution's registry.
+# Everything is served over HTTPS, as in production: the world's CA signs
+# the certificates of the world's servers and of the registry process;
+# clients trust it through SSL_CERT_FILE (the world's env sets it). The
+# plain-http exception for loopback hosts is not used.
+"$testworld" -tls "$work/tls" -tls-only
+
+# A real registry process: distribution's registry, serving HTTPS.
 port=$(free_port)
 cat >"$work/registry.yml" <<EOF
 version: 0.1
@@ -90,17 +96,22 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$port
+  tls:
+    certificate: $work/tls/server.pem
+    key: $work/tls/server-key.pem
 EOF
 "$registry" serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
-	curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break
+	curl -sf --cacert "$work/tls/ca.pem" "https://127.0.0.1:$port/v2/" >/dev/null && break
 	sleep 0.1
 done
 
-echo "== v1.24.17, images in distribution's registry at 127.0.0.1:$port"
+echo "== v1.24.17 over HTTPS (HTTP/2), images in distribution's registry at 127.0.0.1:$port"
 w=$work/world
-start_world "$w" -registry "127.0.0.1:$port"
+start_world "$w" -registry "127.0.0.1:$port" -tls "$work/tls"
+check "the world serves HTTPS: an untrusted CA is refused" 3 sh -c 'set -a; . '"$w"'/env; set +a; unset SSL_CERT_FILE; exec '"$k8sverify"' verify v1.24.17 --kind binary --platform linux/amd64 --no-progress'
+expect "the certificate is named" "certificate"
 check "verify the whole release" 0 in_world "$w" "$k8sverify" verify v1.24.17 --no-progress
 expect "every artifact verified (the 20 never-signed .docker_tag files left out)" "160 artifacts: 160 verified"
 check "verify images, mirror list" 0 in_world "$w" "$k8sverify" verify v1.24.17 --kind image -o mirror-list
@@ -108,12 +119,12 @@ if [ "$(grep -c '@sha256:' "$work/out")" = 30 ]; then passed=$((passed + 1)); ec
 check "verify-image, an index and its platforms" 0 in_world "$w" "$k8sverify" verify-image kube-apiserver:v1.24.17
 expect "index and 5 platforms" "6 artifacts: 6 verified"
 check "verify with downloads" 0 in_world "$w" "$k8sverify" verify v1.24.17 --kind binary --platform linux/amd64 --download --out "$work/files" --no-progress
-in_world "$w" sh -c 'curl -sfL "$K8SVERIFY_DOWNLOAD_URL/release/v1.24.17/bin/linux/arm64/kubectl" -o '"$work/kubectl"
+in_world "$w" sh -c 'curl -sfL --cacert "$SSL_CERT_FILE" "$K8SVERIFY_DOWNLOAD_URL/release/v1.24.17/bin/linux/arm64/kubectl" -o '"$work/kubectl"
 check "verify-file with --version" 0 in_world "$w" "$k8sverify" verify-file "$work/kubectl" --version v1.24.17
 expect "names the artifact" "kubectl v1.24.17 linux/arm64"
 check "verify-file from the transparency log" 0 in_world "$w" "$k8sverify" verify-file "$work/kubectl"
 check "the real cosign accepts an image of the world" 0 in_world "$w" sh -c \
-	'HOME='"$work"' TUF_ROOT='"$work"'/tuf '"$cosign"' verify "$K8SVERIFY_REGISTRY/kube-proxy-arm64:v1.24.17" --certificate-identity krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer https://accounts.google.com --trusted-root "$K8SVERIFY_TRUSTED_ROOT" --rekor-url "$K8SVERIFY_REKOR_URL" --allow-http-registry'
+	'HOME='"$work"' TUF_ROOT='"$work"'/tuf '"$cosign"' verify "$K8SVERIFY_REGISTRY/kube-proxy-arm64:v1.24.17" --certificate-identity krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer https://accounts.google.com --trusted-root "$K8SVERIFY_TRUSTED_ROOT" --rekor-url "$K8SVERIFY_REKOR_URL"'
 
 echo "== air-gapped: fetch, then verify offline"
 check "fetch an evidence pack" 0 in_world "$w" "$k8sverify" fetch v1.24.17 --out "$work/pack" --with-files --kind binary,tarball --platform linux/amd64

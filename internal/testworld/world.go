@@ -52,6 +52,11 @@ type Options struct {
 	ImageLayerSize int64
 	// Latency is added to every HTTP request, to imitate a wide-area network.
 	Latency time.Duration
+	// TLSDir, when set, serves every endpoint over HTTPS (HTTP/2 where the
+	// client offers it) with the TLS material in TLSDir (created there if
+	// absent: EnsureTLS): clients trust it through SSL_CERT_FILE, as the
+	// world's env says. An external Registry must serve it too.
+	TLSDir string
 	// NoSBOM publishes no release SBOM (sbom.k8s.io answering 404): the
 	// client then lists the release from its catalog alone.
 	NoSBOM bool
@@ -81,6 +86,8 @@ type World struct {
 	Dir                                              string
 	// TrustedRootPath is the world's trusted_root.json.
 	TrustedRootPath string
+	// TLS is the world's TLS material when it serves HTTPS.
+	TLS *TLS
 	// Catalog is the world's release catalog: the embedded one with the
 	// world's own tarball sums in place of the CHANGELOG's (its files are
 	// random); CatalogPath is its file (K8SVERIFY_CATALOG).
@@ -251,6 +258,14 @@ func withRollbackSource(vs []artifacts.Version, faults []Fault) ([]artifacts.Ver
 // startServers starts the download site, the registry (or uses an
 // external one), Rekor, and the world's Sigstore.
 func (w *World) startServers(o Options) error {
+	w.transport = http.DefaultTransport
+	if o.TLSDir != "" {
+		var err error
+		if w.TLS, err = EnsureTLS(o.TLSDir); err != nil {
+			return err
+		}
+		w.transport = w.TLS.Transport()
+	}
 	// dl.k8s.io redirects to cdn.dl.k8s.io (kubernetes/k8s.io
 	// apps/k8s-io/configmap-nginx.yaml: rewrite ... redirect): the world's
 	// download site too, to its CDN, which serves the files; some
@@ -269,6 +284,9 @@ func (w *World) startServers(o Options) error {
 		return err
 	}
 	regURL := "http://" + o.Registry
+	if w.TLS != nil {
+		regURL = "https://" + o.Registry
+	}
 	if o.Registry == "" {
 		if regURL, err = w.serve(regH); err != nil {
 			return err
@@ -285,8 +303,7 @@ func (w *World) startServers(o Options) error {
 		return err
 	}
 	w.DownloadURL, w.SBOMURL, w.RekorURL = siteURL, siteURL+"/sbom", rekorURL
-	w.Registry = strings.TrimPrefix(regURL, "http://")
-	w.transport = http.DefaultTransport
+	w.Registry = strings.TrimPrefix(strings.TrimPrefix(regURL, "http://"), "https://")
 	if w.Sigstore, err = NewSigstore(rekorURL); err != nil {
 		return err
 	}
@@ -351,6 +368,11 @@ func (w *World) serve(h http.Handler) (string, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardStdLogger()}
 	w.servers = append(w.servers, srv)
+	if w.TLS != nil {
+		srv.TLSConfig = w.TLS.Config.Clone()
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
+		return "https://" + ln.Addr().String(), nil
+	}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), nil
 }
@@ -547,18 +569,23 @@ func (w *World) buildCatalog(o Options) error {
 	return nil
 }
 
-// Env returns the K8SVERIFY_* variables that point k8sverify at the world.
+// Env returns the K8SVERIFY_* variables that point k8sverify at the world
+// (and, serving HTTPS, SSL_CERT_FILE naming its CA).
 func (w *World) Env() []string {
-	return []string{
-		"K8SVERIFY_CATALOG=" + w.CatalogPath,
-		"K8SVERIFY_DOWNLOAD_URL=" + w.DownloadURL,
-		"K8SVERIFY_SBOM_URL=" + w.SBOMURL,
-		"K8SVERIFY_REGISTRY=" + w.Registry,
-		"K8SVERIFY_REKOR_URL=" + w.RekorURL,
-		"K8SVERIFY_TRUSTED_ROOT=" + w.TrustedRootPath,
-		"K8SVERIFY_TUF_URL=" + w.DownloadURL + "/tuf",
-		"K8SVERIFY_TUF_ROOT=" + filepath.Join(w.Dir, "tuf-root.json"),
+	var tlsEnv []string
+	if w.TLS != nil {
+		tlsEnv = []string{"SSL_CERT_FILE=" + w.TLS.CAFile}
 	}
+	return append(tlsEnv,
+		"K8SVERIFY_CATALOG="+w.CatalogPath,
+		"K8SVERIFY_DOWNLOAD_URL="+w.DownloadURL,
+		"K8SVERIFY_SBOM_URL="+w.SBOMURL,
+		"K8SVERIFY_REGISTRY="+w.Registry,
+		"K8SVERIFY_REKOR_URL="+w.RekorURL,
+		"K8SVERIFY_TRUSTED_ROOT="+w.TrustedRootPath,
+		"K8SVERIFY_TUF_URL="+w.DownloadURL+"/tuf",
+		"K8SVERIFY_TUF_ROOT="+filepath.Join(w.Dir, "tuf-root.json"),
+	)
 }
 
 // Description is world.json: what scripts need to know of a world.

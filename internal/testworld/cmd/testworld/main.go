@@ -42,14 +42,25 @@ func main() {
 		kinds  string
 	)
 	flag.StringVar(&o.Dir, "dir", "", "directory for world.json, env and trusted_root.json (required)")
-	flag.StringVar(&o.Version, "version", "v1.24.17", "release version to build (any version of the catalog)")
+	flag.StringVar(&o.Version, "version", "v1.24.17", "release to build: a version of the catalog, several comma separated, or a line (1.24: every patch release)")
 	flag.DurationVar(&o.Latency, "latency", 0, "latency added to every HTTP request (e.g. 50ms)")
 	flag.BoolVar(&o.Small, "small", false, "a small release: linux/amd64 and linux/arm64, two images")
 	flag.IntVar(&o.FileSize, "file-size", 1024, "size of each binary and tarball in bytes")
 	flag.StringVar(&o.Registry, "registry", "", "push to this registry on loopback (host:port, e.g. distribution's registry) instead of the in-process one")
 	flag.StringVar(&kinds, "kind", "", "restrict to kinds, comma separated (binary,tarball,image)")
+	flag.StringVar(&o.TLSDir, "tls", "", "serve HTTPS with the TLS material in this directory (a CA and a server certificate for 127.0.0.1, created if absent); clients trust it with SSL_CERT_FILE=DIR/ca.pem")
+	tlsOnly := flag.Bool("tls-only", false, "with -tls: create the TLS material (for a registry process to serve) and exit")
+	noSBOM := flag.Bool("no-sbom", false, "publish no release SBOM")
 	flag.Var(&faults, "fault", "inject a fault KIND=TARGET or KIND*N=TARGET (repeatable); kinds: "+faultKinds())
 	flag.Parse()
+	o.NoSBOM = *noSBOM
+	if *tlsOnly {
+		if _, err := testworld.EnsureTLS(o.TLSDir); err != nil || o.TLSDir == "" {
+			fmt.Fprintln(os.Stderr, "testworld: -tls-only needs -tls DIR:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.Dir == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: testworld -dir DIR [-version V] [-latency D] [-fault KIND=TARGET]...")
 		os.Exit(2)
