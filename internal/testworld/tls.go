@@ -23,10 +23,10 @@ import (
 // certificate for 127.0.0.1, ::1 and localhost. Clients trust it as they
 // trust any CA, through SSL_CERT_FILE=CAFile.
 type TLS struct {
-	Dir                     string
+	Dir                       string
 	CAFile, CertFile, KeyFile string
-	Config                  *tls.Config
-	Pool                    *x509.CertPool
+	Config                    *tls.Config
+	Pool                      *x509.CertPool
 }
 
 // EnsureTLS loads the TLS material in dir, or creates it there: a world,
