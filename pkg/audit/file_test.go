@@ -1,15 +1,21 @@
 package audit_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // benchFile writes a file of size bytes once per benchmark.
@@ -76,5 +82,41 @@ func BenchmarkPlainSHA256(b *testing.B) {
 				f.Close()
 			}
 		})
+	}
+}
+
+// Anyone may log signatures of any digest: with hundreds of an attacker's
+// signatures of kubectl's digest in the log, searching it still finds and
+// verifies the release team's; a file nobody signed is reported as not
+// found, which is no proof that it is unsigned.
+func TestVerifyFileFromLogWithManySignatures(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	f := w.Files["bin/linux/amd64/kubectl"]
+	digest, err := hex.DecodeString(f.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 300 {
+		if _, err := w.Sigstore.SignDigest(digest, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: testworld.ForeignIdentity, Issuer: artifacts.GoogleIssuer}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	genuine, unknown := filepath.Join(dir, "kubectl"), filepath.Join(dir, "other")
+	if err := os.WriteFile(genuine, f.Content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(unknown, []byte("nobody signed this"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newSession(t, config(w)).VerifyFiles(context.Background(), audit.FilesRequest{Files: []string{genuine, unknown}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Verdicts[0]; v.Status != verify.StatusVerified || len(v.Signatures) != 301 || !strings.Contains(v.Reason, "300 of 301 signatures rejected") {
+		t.Errorf("genuine: %s (%d signatures): %.300s", v.Status, len(v.Signatures), v.Reason)
+	}
+	if v := res.Verdicts[1]; v.Status != verify.StatusUnsigned || !strings.Contains(v.Reason, "no proof that it is unsigned") {
+		t.Errorf("unknown: %s: %s", v.Status, v.Reason)
 	}
 }

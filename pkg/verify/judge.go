@@ -295,7 +295,7 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 			}
 		}
 		if len(rejected) > 0 {
-			reason += fmt.Sprintf("; %d of %d signatures rejected: %s", len(rejected), len(results), strings.Join(rejected, "; "))
+			reason += fmt.Sprintf("; %d of %d signatures rejected: %s", len(rejected), len(results), listSome(rejected))
 		}
 		c.set(StatusVerified, reason, nil)
 	case len(unavailable) > 0:
@@ -305,7 +305,7 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 	case len(results) == 1:
 		c.set(StatusFailed, results[0].Err.Error(), results[0].Err)
 	default:
-		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), strings.Join(rejected, "; ")), results[0].Err)
+		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), listSome(rejected)), results[0].Err)
 	}
 }
 
@@ -324,6 +324,16 @@ func (c *decision) unsigned() {
 		reason = "no signature published"
 	}
 	c.set(StatusUnsigned, reason, nil)
+}
+
+// listSome joins the first few reasons (each signature keeps its own in
+// the report) and counts the rest.
+func listSome(reasons []string) string {
+	const shown = 3
+	if len(reasons) <= shown {
+		return strings.Join(reasons, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(reasons[:shown], "; "), len(reasons)-shown)
 }
 
 const logLookupPrefix = "online log lookup failed"
