@@ -59,6 +59,7 @@ func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version strin
 		return err
 	}
 	sel.NeverSigned = true
+	g.offline = o.offline
 	s, err := g.session()
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type globalOptions struct {
 	// Set by commands that take the judge's rules as their own flags.
 	anyImageName     bool
 	allowRootInChain bool
+	offline          bool
 
 	stderr io.Writer
 }
@@ -63,6 +64,7 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Trust:       evidence.TrustSource{File: g.trustedRoot, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
+		Offline:     g.offline,
 	}, nil
 }
 

@@ -92,6 +92,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 	if err != nil {
 		return err
 	}
+	g.offline = o.offline
 	s, err := g.session()
 	if err != nil {
 		return err

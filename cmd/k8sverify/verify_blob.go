@@ -16,7 +16,10 @@ import (
 
 type verifyBlobOptions struct {
 	outputs
-	bundle   string
+	bundle      string
+	signature   string
+	certificate string
+	offline     bool
 	identity string
 	issuer   string
 	// allowRootInChain accepts old bundles whose chain ends with the
@@ -27,10 +30,17 @@ type verifyBlobOptions struct {
 func newVerifyBlobCmd(g *globalOptions) *cobra.Command {
 	o := &verifyBlobOptions{}
 	cmd := &cobra.Command{
-		Use:   "verify-blob FILE --bundle BUNDLE",
-		Short: "Verify a file (or a sha256:<hex> digest) against any Sigstore bundle",
-		Long: `Verify FILE against a Sigstore bundle, with flags named as cosign's. FILE may
-be a digest sha256:<hex>, so a signature can be checked without the file.
+		Use:   "verify-blob FILE (--bundle BUNDLE | --signature SIG --certificate CERT)",
+		Short: "Verify a file (or a sha256:<hex> digest) against any Sigstore bundle, or a .sig and .cert",
+		Long: `Verify FILE against a Sigstore bundle, or against a detached signature and
+certificate, with flags named as cosign's. FILE may be a digest sha256:<hex>,
+so a signature can be checked without the file.
+
+--signature and --certificate take what cosign sign-blob writes and
+dl.k8s.io publishes beside every signed file: FILE.sig (base64 of the
+signature, or raw) and FILE.cert (base64 of the PEM certificate, or PEM). The
+Rekor entry that records them is looked up online (--rekor-url); --offline
+cannot prove they were logged and says so (exit 3).
 
 The bundle may be of media type v0.1, v0.2 or v0.3; hold a message signature
 (cosign sign-blob) or a DSSE envelope of an in-toto statement whose subject is
@@ -45,6 +55,7 @@ krel-staging@k8s-releng-prod.iam.gserviceaccount.com at
 https://accounts.google.com. Exit codes: 0 verified, 1 the bundle does not
 verify (the failed check is named), 2 usage error.`,
 		Example: `  k8sverify verify-blob kubectl --bundle kubectl.sigstore.json
+  k8sverify verify-blob kubectl --signature kubectl.sig --certificate kubectl.cert
   k8sverify verify-blob sha256:0b7b… --bundle kubectl.sigstore.json \
       --certificate-identity krel-staging@k8s-releng-prod.iam.gserviceaccount.com \
       --certificate-oidc-issuer https://accounts.google.com`,
@@ -59,23 +70,33 @@ verify (the failed check is named), 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			if o.bundle == "" {
-				return usageErrorf("--bundle is required")
+			switch {
+			case o.bundle == "" && o.signature == "" && o.certificate == "":
+				return usageErrorf("--bundle, or --signature with --certificate, is required")
+			case o.bundle != "" && (o.signature != "" || o.certificate != ""):
+				return usageErrorf("--bundle does not go with --signature and --certificate: a bundle holds both")
+			case (o.signature == "") != (o.certificate == ""):
+				return usageErrorf("--signature and --certificate go together")
 			}
-			if fi, err := os.Stat(o.bundle); err != nil {
-				return usageErrorf("--bundle: %v", err)
-			} else if !fi.Mode().IsRegular() {
-				return usageErrorf("--bundle: %s is not a regular file", o.bundle)
+			for flag, p := range map[string]string{"--bundle": o.bundle, "--signature": o.signature, "--certificate": o.certificate} {
+				if p == "" {
+					continue
+				}
+				if fi, err := os.Stat(p); err != nil {
+					return usageErrorf("%s: %v", flag, err)
+				} else if !fi.Mode().IsRegular() {
+					return usageErrorf("%s: %s is not a regular file", flag, p)
+				}
 			}
 			if o.identity == "" || o.issuer == "" {
 				return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
 			}
-			g.allowRootInChain = o.allowRootInChain
+			g.allowRootInChain, g.offline = o.allowRootInChain, o.offline
 			s, err := g.session()
 			if err != nil {
 				return err
 			}
-			res, err := s.VerifyBlob(cmd.Context(), audit.BlobRequest{Target: args[0], Bundle: o.bundle,
+			res, err := s.VerifyBlob(cmd.Context(), audit.BlobRequest{Target: args[0], Bundle: o.bundle, Signature: o.signature, Certificate: o.certificate,
 				Identity: artifacts.Identity{SAN: o.identity, Issuer: o.issuer}})
 			if err != nil {
 				return commandError(err)
@@ -90,7 +111,10 @@ verify (the failed check is named), 2 usage error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.bundle, "bundle", "", "Sigstore bundle (.sigstore.json) (required)")
+	f.StringVar(&o.bundle, "bundle", "", "Sigstore bundle (.sigstore.json)")
+	f.StringVar(&o.signature, "signature", "", "detached signature, as cosign sign-blob writes it (FILE.sig on dl.k8s.io)")
+	f.StringVar(&o.certificate, "certificate", "", "the signature's certificate (FILE.cert on dl.k8s.io)")
+	f.BoolVar(&o.offline, "offline", false, "no network: a bundle carries its log proof; a .sig and .cert do not (reported as such)")
 	f.StringVar(&o.identity, "certificate-identity", artifacts.BlobSigner.SAN, "the signer's identity (certificate SAN), matched exactly")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", artifacts.BlobSigner.Issuer, "the signer's OIDC issuer, matched exactly")
 	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -301,4 +303,53 @@ func TestVerifyBlobGolden(t *testing.T) {
 			tc.target, tc.bundle, code, norm(out), norm(errOut))
 	}
 	golden(t, "verify-blob.txt", b.String())
+}
+
+// The form dl.k8s.io publishes: FILE.sig and FILE.cert beside the file,
+// verified with cosign's flags; the log entry is looked up online, and
+// offline the verdict says it cannot be proved.
+func TestVerifyBlobSignatureAndCertificate(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	dir := t.TempDir()
+	base := w.DownloadURL + "/release/v1.24.17/bin/linux/amd64/kubectl"
+	for _, ext := range []string{"", ".sig", ".cert"} {
+		resp, err := http.Get(base + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", base+ext, resp.StatusCode, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "kubectl"+ext), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "kubectl")
+	flipped := filepath.Join(dir, "kubectl-flipped")
+	data, _ := os.ReadFile(file)
+	data[0] ^= 1
+	if err := os.WriteFile(flipped, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sigCert := []string{"--signature", file + ".sig", "--certificate", file + ".cert"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"genuine", append([]string{"verify-blob", file}, sigCert...), ExitOK, "verified"},
+		{"a flipped byte", append([]string{"verify-blob", flipped}, sigCert...), ExitFailed, "[check: signature]"},
+		{"offline", append([]string{"verify-blob", file, "--offline"}, sigCert...), ExitIncomplete, "carry no proof that they were logged"},
+		{"a signature without its certificate", []string{"verify-blob", file, "--signature", file + ".sig"}, ExitUsage, "go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runIn(t, w, tc.args...)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
 }

@@ -243,12 +243,16 @@ func hashFile(p string, algs ...string) ([]verify.DigestClaim, error) {
 }
 
 // BlobRequest asks for the verification of a file (or a digest) against a
-// Sigstore bundle.
+// Sigstore bundle, or a detached signature and certificate.
 type BlobRequest struct {
 	// Target is a file, or a digest "sha256:<hex>" / "sha512:<hex>".
 	Target string
-	// Bundle is the bundle file.
-	Bundle string
+	// Bundle is the bundle file; or Signature and Certificate are the
+	// files of a detached signature (.sig, base64 or raw) and its
+	// certificate (.cert, base64 of PEM or PEM), whose log entry is looked
+	// up in Rekor.
+	Bundle                 string
+	Signature, Certificate string
 	// Identity is who must have signed.
 	Identity artifacts.Identity
 }
@@ -262,11 +266,14 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 	if req.Identity.SAN == "" || req.Identity.Issuer == "" {
 		return nil, classify(ErrRequest, errors.New("the signer's identity and OIDC issuer must not be empty"))
 	}
+	if (req.Bundle == "") == (req.Signature == "" && req.Certificate == "") || (req.Signature == "") != (req.Certificate == "") {
+		return nil, classify(ErrRequest, errors.New("verify against a bundle, or a signature and its certificate"))
+	}
 	claim, err := blobDigest(req.Target)
 	if err != nil {
 		return nil, err
 	}
-	data, err := readBounded(req.Bundle, maxBundleFile)
+	se, err := s.blobSignature(ctx, req, claim.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -275,11 +282,37 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 		return nil, err
 	}
 	a := artifacts.Artifact{Kind: artifacts.KindBlob, Name: req.Target, Location: req.Target, Signer: req.Identity, Signing: artifacts.SigningProbe}
-	ev := verify.Evidence{Digests: []verify.DigestClaim{claim}}
-	b, err := verify.ParseBundle(data)
-	se := verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}
-	ev.Signatures = []verify.SignatureEvidence{se}
+	ev := verify.Evidence{Digests: []verify.DigestClaim{claim}, Signatures: []verify.SignatureEvidence{se}}
 	return &Result{Verdicts: []verify.Verdict{judge.Judge(nil, a, ev)}}, nil
+}
+
+// blobSignature reads the signature evidence a blob request names.
+func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d verify.Digest) (verify.SignatureEvidence, error) {
+	if req.Bundle != "" {
+		data, err := readBounded(req.Bundle, maxBundleFile)
+		if err != nil {
+			return verify.SignatureEvidence{}, err
+		}
+		b, err := verify.ParseBundle(data)
+		return verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}, nil
+	}
+	sig, err := readBounded(req.Signature, 64<<10)
+	if err != nil {
+		return verify.SignatureEvidence{}, err
+	}
+	cert, err := readBounded(req.Certificate, 64<<10)
+	if err != nil {
+		return verify.SignatureEvidence{}, err
+	}
+	if s.cfg.Offline {
+		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: req.Signature,
+			Unavailable: errors.New("offline: a signature and certificate carry no proof that they were logged; verify them online (their Rekor entry is looked up) or verify a bundle")}, nil
+	}
+	digest := d.Bytes()
+	if d.Algorithm != "sha256" {
+		digest = nil
+	}
+	return s.fetcher.SigCert(ctx, req.Signature, digest, sig, cert), nil
 }
 
 // blobDigest is the digest to verify: the file's SHA-256, or the digest

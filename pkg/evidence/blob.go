@@ -140,19 +140,34 @@ func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, erro
 // Rekor entries that record them, into a bundle over the file's digest
 // (what was downloaded, else the published .sha256).
 func (f *Fetcher) blobSignature(ctx context.Context, url string, ev verify.Evidence, sig, cert *sideFile) verify.SignatureEvidence {
-	se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig"}
 	if sig.err != nil || cert.err != nil {
+		se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig"}
 		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", ErrMalformedEvidence)
-		return se
-	}
-	sigBytes, certDER, err := decodeSigCert(sig.data, cert.data)
-	if err != nil {
-		se.Malformed = err
 		return se
 	}
 	digest, ok := subjectDigest(ev)
 	if !ok {
-		se.Unavailable = errors.New("no SHA-256 of the file to look its signature up in the transparency log by")
+		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig",
+			Unavailable: errors.New("no SHA-256 of the file to look its signature up in the transparency log by")}
+	}
+	return f.SigCert(ctx, Redact(url)+".sig", digest, sig.data, cert.data)
+}
+
+// SigCert normalises a detached signature and certificate — a .sig (the
+// base64 signature, or raw) and a .cert (base64 of PEM, or PEM), as
+// cosign sign-blob writes them and dl.k8s.io publishes them — over a
+// SHA-256 digest, with the Rekor entries that record them, into a bundle.
+// Without a transparency log (offline) the signature evidence is
+// unavailable: a .sig and .cert carry no proof of their log entry.
+func (f *Fetcher) SigCert(ctx context.Context, location string, digest []byte, sigData, certData []byte) verify.SignatureEvidence {
+	se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: location}
+	sigBytes, certDER, err := decodeSigCert(sigData, certData)
+	if err != nil {
+		se.Malformed = err
+		return se
+	}
+	if len(digest) != 32 {
+		se.Unavailable = errors.New("the log is searched by SHA-256: name the file or its sha256:<hex>")
 		return se
 	}
 	if f.rekor == nil {
@@ -203,9 +218,13 @@ func parseSum(data []byte, alg string) (verify.Digest, error) {
 }
 
 // decodeSigCert decodes cosign sign-blob output: .sig is the base64
-// signature, .cert the base64 of a PEM certificate (raw PEM is accepted).
+// signature (a raw DER signature is accepted), .cert the base64 of a PEM
+// certificate (raw PEM is accepted).
 func decodeSigCert(sigData, certData []byte) (sig, certDER []byte, err error) {
 	sig, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(sigData)))
+	if err != nil && len(sigData) > 0 && sigData[0] == 0x30 { // an ASN.1 SEQUENCE: a raw ECDSA signature
+		sig, err = sigData, nil
+	}
 	if err != nil || len(sig) == 0 {
 		return nil, nil, fmt.Errorf("%w: .sig is not a base64 signature", ErrMalformedEvidence)
 	}
