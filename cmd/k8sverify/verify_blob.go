@@ -20,8 +20,8 @@ type verifyBlobOptions struct {
 	signature   string
 	certificate string
 	offline     bool
-	identity string
-	issuer   string
+	identity    string
+	issuer      string
 	// allowRootInChain accepts old bundles whose chain ends with the
 	// trusted Fulcio root.
 	allowRootInChain bool
