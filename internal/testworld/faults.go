@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -153,6 +155,8 @@ func (f Fault) String() string {
 type httpFaults struct {
 	next    http.Handler
 	latency time.Duration
+	// requests counts the requests served, by method and path class.
+	requests sync.Map // string -> *atomic.Int64
 
 	mu    sync.Mutex
 	rules []*httpRule
@@ -197,6 +201,8 @@ func (h *httpFaults) setLatency(d time.Duration) {
 }
 
 func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n, _ := h.requests.LoadOrStore(requestClass(r), new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
 	h.mu.Lock()
 	latency := h.latency
 	h.mu.Unlock()
@@ -265,3 +271,49 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(code int)        { r.code = code }
+
+// requestClass names what a request asks for, for counting: the method
+// and the path with digests, tags and file names folded.
+func requestClass(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case strings.Contains(p, "/manifests/sha256-"):
+		p = "manifests/<signature or referrers tag>"
+	case strings.Contains(p, "/manifests/"):
+		p = "manifests"
+	case strings.Contains(p, "/blobs/"):
+		p = "blobs"
+	case strings.Contains(p, "/referrers/"):
+		p = "referrers"
+	case strings.HasPrefix(p, "/v2/"):
+		p = "/v2/"
+	case strings.HasPrefix(p, "/release/"):
+		p = "release " + path.Ext(p)
+	case strings.HasPrefix(p, "/sbom/"):
+		p = "sbom"
+	}
+	return r.Method + " " + p
+}
+
+// Requests returns how many requests the world's servers answered, by
+// server ("site", "cdn", "registry", "rekor") and request class, since
+// the world was built.
+func (w *World) Requests() map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for name, h := range w.httpF {
+		m := map[string]int64{}
+		h.requests.Range(func(k, v any) bool {
+			m[k.(string)] = v.(*atomic.Int64).Load()
+			return true
+		})
+		out[name] = m
+	}
+	return out
+}
+
+// ResetRequests starts counting anew.
+func (w *World) ResetRequests() {
+	for _, h := range w.httpF {
+		h.requests.Clear()
+	}
+}

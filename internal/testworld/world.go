@@ -193,10 +193,12 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err := w.installHTTPFaults(); err != nil {
 		return nil, err
 	}
-	// The wide-area latency applies once the world is built.
+	// The wide-area latency applies once the world is built, and requests
+	// are counted from then on.
 	for _, h := range w.httpF {
 		h.setLatency(o.Latency)
 	}
+	w.ResetRequests()
 	if err := w.buildTUF(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	rekorclient "github.com/sigstore/rekor/pkg/client"
+	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -356,5 +358,38 @@ func TestWorldSBOMListsTheRelease(t *testing.T) {
 	}
 	if n := len(online.Artifacts); n != 180-20-20-6 {
 		t.Errorf("the SBOM lists %d artifacts, want 134 (180 without 20 .tar, 20 .docker_tag, the conformance index and its 5 images)", n)
+	}
+}
+
+// Like the public-good Rekor, the world's log takes entries from anyone:
+// a copy of an old entry lands in the active shard, integrated now, and
+// a search then finds both.
+func TestRekorAcceptsACopyFromAnyone(t *testing.T) {
+	w := StartT(t, Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	f := w.Files["bin/linux/amd64/kubectl"]
+	proposed := map[string]any{
+		"apiVersion": "0.0.1", "kind": "hashedrekord",
+		"spec": map[string]any{
+			"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": f.SHA256}},
+			"signature": map[string]any{"content": f.Signature.Sig, "publicKey": map[string]any{"content": f.Signature.CertPEM}},
+		},
+	}
+	body, err := json.Marshal(proposed)
+	must(t, err)
+	resp, err := http.Post(w.RekorURL+"/api/v1/log/entries", "application/json", bytes.NewReader(body))
+	must(t, err)
+	var created map[string]models.LogEntryAnon
+	must(t, json.NewDecoder(resp.Body).Decode(&created))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || len(created) != 1 {
+		t.Fatalf("POST: %d %v", resp.StatusCode, created)
+	}
+	for uuid, e := range created {
+		if !strings.HasPrefix(uuid, fmt.Sprintf("%016x", ActiveTreeID)) || time.Since(time.Unix(*e.IntegratedTime, 0)) > time.Minute {
+			t.Errorf("the copy %s is not in the active shard, integrated now: %v", uuid, time.Unix(*e.IntegratedTime, 0))
+		}
+	}
+	if got := w.Sigstore.Log.Search("sha256:" + f.SHA256); len(got) != 2 || !strings.HasPrefix(got[0], fmt.Sprintf("%016x", InactiveTreeID)) {
+		t.Errorf("search: %v, want the original (inactive shard) and the copy", got)
 	}
 }
