@@ -18,7 +18,7 @@ import (
 // environment, as a user who sourced DIR/env would.
 func runIn(t *testing.T, w *testworld.World, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	env := map[string]string{"K8SVERIFY_NO_PROGRESS": "1", "K8SVERIFY_TIMEOUT": "2s"}
+	env := map[string]string{"K8SVERIFY_NO_PROGRESS": "1", "K8SVERIFY_TIMEOUT": "4s"}
 	for _, kv := range w.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v

@@ -23,7 +23,7 @@ var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 func config(w *testworld.World) audit.Config {
 	return audit.Config{
 		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
-		Timeout:   time.Second,
+		Timeout:   3 * time.Second, // under 5 s: the world's slow fault must time out
 		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
 	}
