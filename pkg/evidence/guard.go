@@ -54,9 +54,10 @@ func (e *HostDownError) Unwrap() error { return e.Err }
 
 // IsHostFailure reports whether err says the host could not be reached or
 // did not answer in time: a DNS failure, a refused or timed-out
-// connection, no answer, a stalled body, or a host given up on. Such
-// errors are retried at most once, and count towards giving up on the
-// host; an HTTP error status is an answer, not a host failure.
+// connection, no answer, a stalled body, or a host given up on. The
+// HTTPClient retries such an error once at most, registry sessions never;
+// each counts towards giving up on the host. An HTTP error status is an
+// answer, not a host failure.
 func IsHostFailure(err error) bool {
 	var hd *HostDownError
 	if errors.As(err, &hd) || errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrStalled) {
