@@ -27,6 +27,7 @@ type globalOptions struct {
 	tufRoot        string
 	concurrency    int
 	timeout        time.Duration
+	deadline       time.Duration
 	cacheDir       string
 	catalog        string
 	quiet          bool
@@ -60,6 +61,7 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Catalog:     cat,
 		Endpoints:   g.endpoints,
 		Timeout:     g.timeout,
+		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
 		Trust:       evidence.TrustSource{File: g.trustedRoot, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
@@ -190,6 +192,9 @@ the one of this release and platform.`,
 			if g.timeout <= 0 {
 				return usageErrorf("--timeout must be positive, got %s", g.timeout)
 			}
+			if g.deadline <= 0 {
+				return usageErrorf("--deadline must be positive, got %s", g.deadline)
+			}
 			return nil
 		},
 	}
@@ -205,7 +210,8 @@ the one of this release and platform.`,
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
 	f.IntVar(&g.concurrency, "concurrency", audit.DefaultConcurrency, "artifacts checked at once")
-	f.DurationVar(&g.timeout, "timeout", 30*time.Second, "timeout of each network request")
+	f.DurationVar(&g.timeout, "timeout", audit.DefaultTimeout, "timeout of each network request: to answer, and to deliver a streamed body at 1 KiB/s or more")
+	f.DurationVar(&g.deadline, "deadline", audit.DefaultDeadline, "deadline of the whole run: what is not checked by then is an error")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "cache for TUF metadata (default: the user cache dir)")
 	f.StringVar(&g.catalog, "catalog", "", "use another release catalog (testing, or a release newer than the embedded one)")
 	f.BoolVar(&g.quiet, "quiet", false, "print only the summary and the problems")
@@ -216,7 +222,7 @@ the one of this release and platform.`,
 	for _, b := range []struct{ flag, variable string }{
 		{"download-url", "K8SVERIFY_DOWNLOAD_URL"}, {"sbom-url", "K8SVERIFY_SBOM_URL"}, {"registry", "K8SVERIFY_REGISTRY"},
 		{"rekor-url", "K8SVERIFY_REKOR_URL"}, {"trusted-root", "K8SVERIFY_TRUSTED_ROOT"}, {"tuf-url", "K8SVERIFY_TUF_URL"},
-		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"},
+		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"}, {"deadline", "K8SVERIFY_DEADLINE"},
 		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"},
 		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"},
 	} {

@@ -121,19 +121,24 @@ func printWarnings(w io.Writer, warnings []string) {
 }
 
 // progress reports on stderr as verdicts arrive, unless --quiet or
-// --no-progress: each problem as it is found.
+// --no-progress: each problem as it is found. A host given up on is said
+// once, always, and its artifacts not one by one.
 type progress struct {
-	w  io.Writer
-	n  int
-	on bool
+	w     io.Writer
+	n     int
+	on    bool
+	hosts *hostNotices
 }
 
 func newProgress(g *globalOptions, w io.Writer) *progress {
-	return &progress{w: w, on: !g.quiet && !g.noProgress}
+	return &progress{w: w, on: !g.quiet && !g.noProgress, hosts: newHostNotices(w)}
 }
 
 func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
 	p.n++
+	if p.hosts.note(v) {
+		return
+	}
 	if p.on && v.Status != verify.StatusVerified {
 		rel := ""
 		if r != nil {

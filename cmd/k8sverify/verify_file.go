@@ -53,6 +53,7 @@ proof that the file is unsigned (exit 3).`,
 			if err != nil {
 				return commandError(err)
 			}
+			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
 			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)

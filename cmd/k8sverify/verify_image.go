@@ -68,6 +68,7 @@ renamed images: another signed image served under REF then verifies too.`,
 			if err != nil {
 				return commandError(err)
 			}
+			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
 			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},

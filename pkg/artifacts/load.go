@@ -12,6 +12,13 @@ import (
 // such as resolving "latest-1.24". Test with errors.Is.
 var ErrNeedsNetwork = errors.New("needs the network")
 
+// MaxSBOMSize bounds the release SBOM LoadRelease reads (those of
+// Kubernetes are a few MiB); a larger one is not used, whatever its lines.
+const MaxSBOMSize = 64 << 20
+
+// ErrSBOMTooLarge: the release SBOM exceeds MaxSBOMSize.
+var ErrSBOMTooLarge = errors.New("the SBOM exceeds the size limit")
+
 // Opener opens a URL for reading. The caller closes the body. An error for
 // an absent document should satisfy the caller's own not-found test (the
 // CLI uses evidence.ErrNotFound); LoadRelease passes errors through
@@ -81,8 +88,8 @@ type ReleaseListing struct {
 // catalog's (an error wrapping ErrUnknownVersion for versions the catalog
 // does not cover). Online it is the release SBOM merged with the catalog
 // when the catalog covers the version, with their differences; when the
-// SBOM cannot be had, the catalog alone, with a warning saying so; and an
-// error when neither is available.
+// SBOM cannot be had (or exceeds MaxSBOMSize), the catalog alone, with a
+// warning saying so; and an error when neither is available.
 func LoadRelease(ctx context.Context, req ReleaseRequest) (*ReleaseListing, error) {
 	if req.Catalog == nil {
 		req.Catalog = Embedded()
@@ -117,7 +124,7 @@ func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Rel
 		return nil, fmt.Errorf("get the release SBOM: %w", err)
 	}
 	defer body.Close()
-	s, err := ParseSBOM(body)
+	s, err := ParseSBOM(&sizeCap{r: body, left: MaxSBOMSize})
 	if err != nil {
 		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}
@@ -126,4 +133,25 @@ func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Rel
 		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}
 	return r, nil
+}
+
+// sizeCap fails a read past left bytes with ErrSBOMTooLarge.
+type sizeCap struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *sizeCap) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, c.err()
+	}
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left < 0 {
+		return n, c.err()
+	}
+	return n, err
+}
+
+func (c *sizeCap) err() error {
+	return fmt.Errorf("%w: more than %d MiB", ErrSBOMTooLarge, MaxSBOMSize>>20)
 }

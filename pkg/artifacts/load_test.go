@@ -111,3 +111,41 @@ func TestLoadRelease(t *testing.T) {
 		})
 	}
 }
+
+// endless is an SBOM that never ends: valid lines, forever.
+type endless struct{ sent bool }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if !e.sent {
+		e.sent = true
+		return copy(p, "SPDXVersion: SPDX-2.3\nDocumentName: Kubernetes Release v1.24.17\n"), nil
+	}
+	line := "# " + strings.Repeat("x", 1000) + "\n"
+	n := 0
+	for n+len(line) <= len(p) {
+		n += copy(p[n:], line)
+	}
+	return n, nil
+}
+
+type endlessWeb struct{}
+
+func (endlessWeb) Open(context.Context, string) (io.ReadCloser, error) {
+	return io.NopCloser(&endless{}), nil
+}
+
+// An SBOM larger than MaxSBOMSize is not used, however valid its lines:
+// the catalog alone lists the release, with a warning saying why.
+func TestLoadReleaseSBOMSizeCap(t *testing.T) {
+	l, err := LoadRelease(context.Background(), ReleaseRequest{Version: Version{1, 24, 17}, Locations: DefaultLocations, SBOMURL: "https://sbom.example", Open: endlessWeb{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Release.Source != SourceCatalog || len(l.Warnings) == 0 || !strings.Contains(l.Warnings[0], "the SBOM exceeds the size limit: more than 64 MiB") {
+		t.Errorf("source %q, warnings %q", l.Release.Source, l.Warnings)
+	}
+	_, err = LoadRelease(context.Background(), ReleaseRequest{Version: Version{1, 31, 0}, SBOMURL: "https://sbom.example", Open: endlessWeb{}})
+	if !errors.Is(err, ErrSBOMTooLarge) {
+		t.Errorf("beyond the catalog: %v, want ErrSBOMTooLarge", err)
+	}
+}

@@ -32,6 +32,8 @@ type ImagesRequest struct {
 // each bound to the name of its repository (see verify.Rules.AnyImageName)
 // and expected to be signed by the release team's image signer.
 func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for _, ref := range req.Refs {
 		if _, err := evidence.ParseImageReference(s.qualify(ref)); err != nil {
 			return nil, classify(ErrRequest, err)
@@ -48,7 +50,7 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	res := &Result{}
 	for _, list := range found {
 		for _, e := range list {
-			res.Verdicts = append(res.Verdicts, judge.Judge(nil, e.Artifact, e.Evidence))
+			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, nil, judge.Judge(nil, e.Artifact, e.Evidence)))
 		}
 	}
 	return res, nil
@@ -76,6 +78,8 @@ type FilesRequest struct {
 // verified as that artifact; without, the transparency log is searched
 // for signatures of its digest by the release team's file signer.
 func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for _, f := range req.Files {
 		if err := checkRegular(f); err != nil {
 			return nil, err
@@ -94,7 +98,7 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 		return nil, err
 	}
 	for _, f := range req.Files {
-		res.Verdicts = append(res.Verdicts, s.file(ctx, judge, res.Release, f))
+		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f)))
 	}
 	return res, nil
 }

@@ -43,6 +43,8 @@ type FetchResult struct {
 // Nothing is decided. The manifest is written last, marked complete only
 // when every artifact's evidence could be fetched.
 func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	listing, err := s.LoadRelease(ctx, req.Version, req.Selection, false)
 	if err != nil {
 		return nil, err
@@ -58,6 +60,8 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 // FetchRelease writes the evidence pack of a release already listed, as
 // Fetch does (the request's version and selection are not used).
 func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	pw, err := evidence.CreatePack(req.Out)
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
@@ -135,6 +139,9 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 		}
 	default:
 		ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
+	}
+	if ev.Unavailable != nil && ctx.Err() != nil {
+		ev.Unavailable = context.Cause(ctx) // the deadline passed, or the fetch was interrupted
 	}
 	e, err := pw.Store(a, base, ev)
 	e.File = file

@@ -40,6 +40,8 @@ type Listing struct {
 // offline from the catalog alone; restricted to the selection, which must
 // select something.
 func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection, offline bool) (*Listing, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var open artifacts.Opener
 	if !offline {
 		open = s.http

@@ -6,6 +6,7 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -26,6 +27,9 @@ var (
 	ErrLocalInput = errors.New("unreadable local input")
 	// ErrTrust: the trusted material could not be had.
 	ErrTrust = errors.New("no trusted material")
+	// ErrDeadline: the request's deadline (Config.Deadline) passed before
+	// it was done; what was not checked by then is an error wrapping it.
+	ErrDeadline = errors.New("deadline exceeded")
 )
 
 // classified is an error of a kind (ErrRequest, ErrLocalInput, …) whose
@@ -41,16 +45,30 @@ func (e *classified) Unwrap() []error { return []error{e.kind, e.err} }
 // message.
 func classify(kind, err error) error { return &classified{kind: kind, err: err} }
 
-// DefaultConcurrency is how many artifacts are checked at once by default.
-const DefaultConcurrency = 16
+// Defaults of a session's configuration.
+const (
+	// DefaultConcurrency is how many artifacts are checked at once.
+	DefaultConcurrency = 16
+	// DefaultTimeout bounds each network request.
+	DefaultTimeout = 30 * time.Second
+	// DefaultDeadline bounds each request of a session as a whole.
+	DefaultDeadline = 10 * time.Minute
+)
 
 // Config is what every request of a run shares: where releases and their
 // evidence live, how to reach them, and what is trusted.
 type Config struct {
 	// Endpoints are the download site, SBOM site, registry and Rekor.
 	Endpoints evidence.Endpoints
-	// Timeout bounds each network request (default 30 s).
+	// Timeout bounds each network request (default 30 s): the answer must
+	// start within it, a small answer be complete within it, and a
+	// streamed body keep arriving at evidence.MinTransferRate or faster.
 	Timeout time.Duration
+	// Deadline bounds each request of the session as a whole (a call of
+	// Verify, VerifyReleases, LoadRelease, Fetch, …; default 10 min).
+	// When it passes, the request ends with the verdicts it has, and
+	// every artifact not checked by then is an error wrapping ErrDeadline.
+	Deadline time.Duration
 	// Concurrency bounds the artifacts checked at once (default 16).
 	Concurrency int
 	// Trust says where the trusted root comes from.
@@ -94,10 +112,16 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, classify(ErrRequest, fmt.Errorf("concurrency must be at least 1, got %d", cfg.Concurrency))
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Timeout < 0 {
 		return nil, classify(ErrRequest, fmt.Errorf("timeout must be positive, got %s", cfg.Timeout))
+	}
+	if cfg.Deadline == 0 {
+		cfg.Deadline = DefaultDeadline
+	}
+	if cfg.Deadline < 0 {
+		return nil, classify(ErrRequest, fmt.Errorf("deadline must be positive, got %s", cfg.Deadline))
 	}
 	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout)}
 	if cfg.Offline {
@@ -156,4 +180,23 @@ func (s *Session) each(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// bound applies the session's deadline to a request. A request called by
+// another keeps the earlier deadline of the two.
+func (s *Session) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, s.cfg.Deadline, fmt.Errorf("%w (%s)", ErrDeadline, s.cfg.Deadline))
+}
+
+// overdue turns the error verdict of an artifact whose request ended (its
+// deadline passed, or it was interrupted) into the reason it ended: the
+// errors of requests cut short say less.
+func overdue(ctx context.Context, judge *verify.Judge, r *artifacts.Release, v verify.Verdict) verify.Verdict {
+	if ctx.Err() == nil || v.Status != verify.StatusError {
+		return v
+	}
+	elapsed := v.Elapsed
+	v = judge.Judge(r, v.Artifact, verify.Evidence{Unavailable: context.Cause(ctx)})
+	v.Elapsed = elapsed
+	return v
 }

@@ -54,6 +54,8 @@ type Result struct {
 // evidence is fetched; with Pack it is read from the pack. Either way the
 // same judge decides.
 func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*artifacts.Release, verify.Verdict)) ([]*Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := req.check(); err != nil {
 		return nil, err
 	}
@@ -89,6 +91,8 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 // VerifyReleases verifies the artifacts of releases already listed (see
 // LoadRelease), as Verify does.
 func (s *Session) VerifyReleases(ctx context.Context, rels []*artifacts.Release, o VerifyOptions, emit func(*artifacts.Release, verify.Verdict)) ([]*Result, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -168,11 +172,12 @@ func (req VerifyOptions) check() error {
 }
 
 // artifact fetches (or reads) one artifact's evidence, has the judge
-// decide, and keeps a downloaded file only when it verified.
+// decide, and keeps a downloaded file only when it verified. Once the
+// request's context has ended, an artifact is an error saying why.
 func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src source, r *artifacts.Release, a artifacts.Artifact) verify.Verdict {
 	start := time.Now()
-	if err := ctx.Err(); err != nil {
-		return judge.Judge(r, a, verify.Evidence{Unavailable: err})
+	if ctx.Err() != nil {
+		return judge.Judge(r, a, verify.Evidence{Unavailable: context.Cause(ctx)})
 	}
 	ev, kept := src.evidence(ctx, r, a)
 	v := judge.Judge(r, a, ev)
@@ -180,7 +185,7 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src source,
 		v = judge.Judge(r, a, verify.Evidence{Unavailable: fmt.Errorf("verified, but keeping the file failed: %w", err)})
 	}
 	v.Elapsed = time.Since(start)
-	return v
+	return overdue(ctx, judge, r, v)
 }
 
 // source gives the evidence of a release's artifacts.

@@ -36,11 +36,15 @@ func (e *HTTPError) Is(target error) bool {
 	return target == ErrNotFound && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone)
 }
 
-// HTTPClient is an HTTP client for evidence: timeouts, bounded retries on
-// 429, 5xx and transport errors (honouring Retry-After), bounded reads.
+// HTTPClient is an HTTP client for evidence: every request bounded in time
+// (see WithTimeout), bounded retries on 429, 5xx and transport errors
+// (honouring Retry-After), at most one retry of a host failure (see
+// IsHostFailure), hosts that fail repeatedly given up on, bounded reads.
 // It is safe for concurrent use and reuses connections.
 type HTTPClient struct {
 	client     *http.Client
+	transport  http.RoundTripper
+	timeout    time.Duration
 	attempts   int
 	backoff    time.Duration
 	maxBackoff time.Duration
@@ -50,10 +54,21 @@ type HTTPClient struct {
 // HTTPOption configures an HTTPClient.
 type HTTPOption func(*HTTPClient)
 
-// WithTimeout bounds each request, body included (default 30s).
-func WithTimeout(d time.Duration) HTTPOption { return func(c *HTTPClient) { c.client.Timeout = d } }
+// WithTimeout bounds each request (default 30s): the connection and the
+// answer's start must come within d; an answer read whole (Get, PostJSON,
+// Head, registry manifests and signatures) must be complete within d; a
+// streamed body (Stream, Open, image layers) must deliver at least
+// MinTransferRate bytes per second over each d.
+func WithTimeout(d time.Duration) HTTPOption {
+	return func(c *HTTPClient) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
 
-// WithAttempts sets how often a request is tried in all (default 4).
+// WithAttempts sets how often a request is tried in all (default 4). A
+// host failure (IsHostFailure) is retried once at most.
 func WithAttempts(n int) HTTPOption {
 	return func(c *HTTPClient) {
 		if n > 0 {
@@ -69,19 +84,16 @@ func WithBackoff(first, max time.Duration) HTTPOption {
 }
 
 // WithTransport replaces the transport (default: a pooled transport sized
-// for concurrent fetching).
+// for concurrent fetching). The client's timeouts and its giving up on
+// hosts apply to it as well.
 func WithTransport(rt http.RoundTripper) HTTPOption {
-	return func(c *HTTPClient) { c.client.Transport = rt }
+	return func(c *HTTPClient) { c.transport = rt }
 }
 
 // NewHTTPClient returns a client with the given options applied.
 func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 	c := &HTTPClient{
-		client: &http.Client{
-			Timeout:       30 * time.Second,
-			Transport:     NewTransport(),
-			CheckRedirect: checkRedirect,
-		},
+		timeout:    30 * time.Second,
 		attempts:   4,
 		backoff:    200 * time.Millisecond,
 		maxBackoff: 10 * time.Second,
@@ -90,20 +102,27 @@ func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.transport == nil {
+		c.transport = NewTransport()
+	}
+	c.client = &http.Client{
+		Transport:     &guardTransport{inner: c.transport, timeout: c.timeout, hosts: &hosts{}},
+		CheckRedirect: checkRedirect,
+	}
 	return c
 }
 
 // NewTransport returns the pooled transport k8sverify uses by default.
+// The wait for an answer is bounded by the client (WithTimeout), not here.
 func NewTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 20 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
 	}
 }
 
@@ -119,7 +138,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Client returns the underlying *http.Client, e.g. for go-containerregistry.
+// Client returns the underlying *http.Client, e.g. for go-containerregistry:
+// its transport bounds each request as WithTimeout says and gives up on
+// hosts that fail repeatedly. It does not retry.
 func (c *HTTPClient) Client() *http.Client { return c.client }
 
 // Get fetches url and returns at most limit bytes of its body; a longer body
@@ -144,20 +165,29 @@ func (c *HTTPClient) do(ctx context.Context, method, url string, body []byte, co
 
 // retry runs try until it succeeds, fails for good (not retryable), the
 // context ends, or the attempts run out, waiting between attempts as
-// delay says (a server's Retry-After first).
+// delay says (a server's Retry-After first, capped). A host failure is
+// retried once at most; a wait that would outlast the context's deadline
+// is not begun.
 func (c *HTTPClient) retry(ctx context.Context, what string, try func() error) error {
-	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleep(ctx, c.delay(attempt, lastErr)); err != nil {
-				return fmt.Errorf("%s: %w (last error: %v)", what, err, lastErr)
+	hostFailures := 0
+	for attempt := 1; ; attempt++ {
+		err := try()
+		if err == nil || ctx.Err() != nil || !retryable(err) || attempt >= c.attempts {
+			return err
+		}
+		if IsHostFailure(err) {
+			if hostFailures++; hostFailures > 1 {
+				return err
 			}
 		}
-		if lastErr = try(); lastErr == nil || !retryable(lastErr) || ctx.Err() != nil {
-			return lastErr
+		d := c.delay(attempt, err)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			return err
+		}
+		if serr := sleep(ctx, d); serr != nil {
+			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
 		}
 	}
-	return lastErr
 }
 
 // statusError drains a non-2xx answer and describes it, with its
@@ -184,7 +214,8 @@ func (c *HTTPClient) once(ctx context.Context, method, url string, body []byte, 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	// The answer is read whole: it must be complete within the timeout.
+	req, err := http.NewRequestWithContext(bounded(ctx), method, url, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, Redact(url), err)
 	}
@@ -228,14 +259,15 @@ func unwrapURLError(err error) error {
 }
 
 func retryable(err error) bool {
-	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) {
+	var down *HostDownError
+	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) || errors.As(err, &down) {
 		return false
 	}
 	var he *HTTPError
 	if errors.As(err, &he) {
 		return he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500
 	}
-	return true // transport errors: reset, timeout, truncated body
+	return true // transport errors: reset, timeout, truncated body, host failures (once)
 }
 
 func (c *HTTPClient) delay(attempt int, lastErr error) time.Duration {
@@ -296,31 +328,23 @@ func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Rea
 	return nil
 }
 
+// stream GETs url for a streamed read: a download may take longer than
+// the timeout, as long as it keeps arriving at MinTransferRate.
 func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		cancel(nil)
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), err)
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	// A download may take longer than one request's timeout: the transport
-	// bounds the wait for headers, and each read is bounded by the request
-	// timeout (idleBody), so a stalled body never hangs.
-	client := *c.client
-	client.Timeout = 0
-	resp, err := client.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
-		cancel(nil)
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), unwrapURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := statusError(http.MethodGet, url, resp)
 		resp.Body.Close()
-		cancel(nil)
 		return nil, err
 	}
-	resp.Body = newIdleBody(resp.Body, c.client.Timeout, cancel)
 	return resp, nil
 }
 

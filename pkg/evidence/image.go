@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -122,10 +123,12 @@ func (s *ImageSession) resolveCached(ctx context.Context, ref string) (*ImageMan
 }
 
 // ImageSession starts a session of registry reads with the fetcher's HTTP
-// settings: its transport (connection reuse), its per-request timeout and
-// its retries (go-containerregistry retries 408, 429, 500, 502, 503, 504
-// and transient network errors with the client's backoff). Credentials
-// come from the default keychain (docker config, credential helpers).
+// settings: its transport (connection reuse, the per-request timeout,
+// hosts given up on after repeated failures) and its backoff
+// (go-containerregistry retries 408, 429, 500, 502, 503, 504 and
+// transient network errors, never a host failure: see IsHostFailure).
+// Credentials come from the default keychain (docker config, credential
+// helpers).
 func (f *Fetcher) ImageSession() (*ImageSession, error) {
 	f.imageOnce.Do(func() {
 		p, err := remote.NewPuller(f.registryOptions(context.Background())...)
@@ -135,16 +138,11 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 }
 
 // ContentSession is an ImageSession for copying image content (layers of
-// any size, streamed, each read bounded by the request timeout).
+// any size, streamed at MinTransferRate or faster).
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
 		opts := f.registryOptions(context.Background())
-		h := f.http
-		inner := h.Client().Transport
-		if inner == nil {
-			inner = http.DefaultTransport
-		}
-		opts = append(opts, remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout, stream: true}))
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Client().Transport, stream: true}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
 	})
@@ -153,17 +151,30 @@ func (f *Fetcher) ContentSession() (*ImageSession, error) {
 
 func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 	h := f.http
-	inner := h.Client().Transport
-	if inner == nil {
-		inner = http.DefaultTransport
-	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&registryTransport{inner: inner, timeout: h.Client().Timeout}),
+		remote.WithTransport(&registryTransport{inner: h.Client().Transport}),
 		remote.WithUserAgent(h.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts}),
+		remote.WithRetryPredicate(registryRetryable),
 	}
+}
+
+// registryRetryable is go-containerregistry's default retry predicate
+// (temporary network errors, a connection cut short) except that a host
+// failure is never retried: the HTTP client's transport has given the
+// request its time, and gives up on hosts that keep failing.
+func registryRetryable(err error) bool {
+	if err == nil || IsHostFailure(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 func (s *ImageSession) options(ctx context.Context) []remote.Option {
@@ -230,20 +241,20 @@ func registryError(what string, err error) error {
 
 func isNetworkError(err error) bool {
 	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	return errors.As(err, &ne) || IsHostFailure(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // registryTransport applies k8sverify's rules to registry requests: plain
-// http only to loopback hosts, a timeout per request (body included), and
-// bounded answers: manifests and referrers lists at MaxManifestSize,
-// signature blobs at 1 MiB. It reads each answer whole (all are small), so
-// a body cut short is a transport error that go-containerregistry retries.
+// http only to loopback hosts, and bounded answers: manifests and
+// referrers lists at MaxManifestSize, signature blobs at 1 MiB. It reads
+// each answer whole (all are small), within the request timeout of the
+// inner transport (the HTTP client's), so a body cut short is a transport
+// error that go-containerregistry retries.
 type registryTransport struct {
-	inner   http.RoundTripper
-	timeout time.Duration
+	inner http.RoundTripper
 	// stream passes image content (layers, configs) through as it arrives,
-	// bounded by an idle timeout instead of a size: for copying images.
-	// Manifests are still bounded and buffered.
+	// bounded by the minimum transfer rate instead of a size: for copying
+	// images. Manifests are still bounded and buffered.
 	stream bool
 }
 
@@ -252,21 +263,9 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, fmt.Errorf("%s: %w", Redact(req.URL.String()), ErrInsecureURL)
 	}
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
-		ctx, cancel := context.WithCancelCause(req.Context())
-		resp, err := t.inner.RoundTrip(req.WithContext(ctx))
-		if err != nil {
-			cancel(nil)
-			return nil, err
-		}
-		resp.Body = newIdleBody(resp.Body, t.timeout, cancel)
-		return resp, nil
+		return t.inner.RoundTrip(req)
 	}
-	ctx, cancel := req.Context(), context.CancelFunc(func() {})
-	if t.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, t.timeout)
-	}
-	defer cancel()
-	resp, err := t.inner.RoundTrip(req.WithContext(ctx))
+	resp, err := t.inner.RoundTrip(req.WithContext(bounded(req.Context())))
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,102 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// hangingSite accepts connections and never answers.
+func hangingSite(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+// When the deadline passes, the request ends with every artifact not
+// checked by then an error wrapping ErrDeadline, not an interruption.
+func TestDeadlineEndsTheRequest(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	c := config(w)
+	c.Endpoints.DownloadURL = hangingSite(t)
+	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
+	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := res[0].Verdicts
+	if len(vs) == 0 {
+		t.Fatal("no verdicts")
+	}
+	for _, v := range vs {
+		if v.Status != verify.StatusError || !errors.Is(v.Err, audit.ErrDeadline) || errors.Is(v.Err, context.Canceled) ||
+			!strings.Contains(v.Reason, "deadline exceeded (300ms)") {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// A download site that refuses connections is given up on after three
+// failures: every artifact on it is an error naming the host, and none is
+// blamed on a known incident.
+func TestRefusingSiteGivenUp(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	c := config(w)
+	c.Endpoints.DownloadURL = "http://" + host
+	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := 0
+	for _, v := range res[0].Verdicts {
+		var down *evidence.HostDownError
+		if v.Status != verify.StatusError || !evidence.IsHostFailure(v.Err) || strings.Contains(v.Reason, "incident") {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+		if errors.As(v.Err, &down) && down.Host == host {
+			given++
+		}
+	}
+	if given == 0 {
+		t.Errorf("no artifact names the host given up on")
+	}
+}

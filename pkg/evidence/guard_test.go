@@ -1,0 +1,290 @@
+package evidence_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+)
+
+// hangingServer accepts connections and never answers.
+func hangingServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+// dripServer answers at once, then sends its body one byte every 300ms,
+// forever.
+func dripServer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(http.StatusOK)
+		for {
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// closedPort is the address of a loopback port nobody listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// countingTransport counts the connections dialled (each one a DNS lookup
+// too), with a resolver that never leaves the machine: it asks a DNS
+// server on a closed loopback port.
+func countingTransport(t *testing.T, dials *atomic.Int32) *http.Transport {
+	dead := closedPort(t)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", dead)
+	}}
+	d := &net.Dialer{Resolver: resolver}
+	tr := evidence.NewTransport()
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr
+}
+
+func guardClient(opts ...evidence.HTTPOption) *evidence.HTTPClient {
+	return evidence.NewHTTPClient(append([]evidence.HTTPOption{evidence.WithTimeout(200 * time.Millisecond), evidence.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}, opts...)...)
+}
+
+func download(c *evidence.HTTPClient, url string) error {
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
+	if err != nil {
+		return err
+	}
+	_, err = f.Download(context.Background(), url, io.Discard)
+	return err
+}
+
+// A server that accepts and never answers: every request, read whole or
+// streamed, ends with ErrNoAnswer naming the timeout.
+func TestNoAnswer(t *testing.T) {
+	url := hangingServer(t) + "/release/v1.24.17/kubectl"
+	if _, err := guardClient().Get(context.Background(), url, 1<<10); !errors.Is(err, evidence.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms") {
+		t.Errorf("Get: want ErrNoAnswer within 200ms, got %v", err)
+	}
+	if err := download(guardClient(), url); !errors.Is(err, evidence.ErrNoAnswer) {
+		t.Errorf("Download: want ErrNoAnswer, got %v", err)
+	}
+}
+
+// A body dripping one byte every 300ms ends: read whole, it is not
+// complete within the timeout; streamed, it is under the minimum rate.
+func TestDripStalls(t *testing.T) {
+	url := dripServer(t) + "/release/v1.24.17/kubectl"
+	if _, err := guardClient().Get(context.Background(), url, 1<<20); !errors.Is(err, evidence.ErrStalled) || !strings.Contains(err.Error(), "not complete within 200ms") {
+		t.Errorf("Get: want ErrStalled, got %v", err)
+	}
+	err := download(guardClient(), url)
+	if !errors.Is(err, evidence.ErrStalled) || !strings.Contains(err.Error(), "bytes/s") {
+		t.Errorf("Download: want ErrStalled under the minimum rate, got %v", err)
+	}
+	t.Log(err)
+}
+
+// A download that keeps arriving at a good rate may take much longer
+// than the timeout.
+func TestStreamAtRateOutlastsTimeout(t *testing.T) {
+	chunk := strings.Repeat("k", 4<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 50 {
+			io.WriteString(w, chunk)
+			w.(http.Flusher).Flush()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: evidence.NewHTTPClient(evidence.WithTimeout(300 * time.Millisecond))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := f.Download(context.Background(), srv.URL, io.Discard)
+	if err != nil || sums.Size != 50*int64(len(chunk)) {
+		t.Fatalf("got %d bytes, %v", sums.Size, err)
+	}
+}
+
+// A refused connection is retried once; after three refusals the host is
+// given up on: the rest of the requests fail at once, without dialling,
+// with one error naming the host.
+func TestRefusedGivesUpOnHost(t *testing.T) {
+	addr := closedPort(t)
+	var dials atomic.Int32
+	c := guardClient(evidence.WithTransport(countingTransport(t, &dials)))
+	_, err := c.Get(context.Background(), "http://"+addr+"/a", 1<<10)
+	if !errors.Is(err, syscall.ECONNREFUSED) || dials.Load() != 2 {
+		t.Fatalf("first request: %d dials, %v; want 2 dials, connection refused", dials.Load(), err)
+	}
+	want := "host " + addr + ": connection refused, 3 times: giving up on it"
+	for i := range 10 {
+		_, err := c.Get(context.Background(), "http://"+addr+"/b", 1<<10)
+		var down *evidence.HostDownError
+		if !errors.As(err, &down) || down.Host != addr || !strings.Contains(err.Error(), want) || !evidence.IsHostFailure(err) {
+			t.Fatalf("request %d: want %q, got %v", i+2, want, err)
+		}
+	}
+	if n := dials.Load(); n != 3 {
+		t.Errorf("%d dials, want 3", n)
+	}
+}
+
+// A DNS failure is retried once, not more.
+func TestDNSFailureRetriedOnce(t *testing.T) {
+	var dials atomic.Int32
+	c := guardClient(evidence.WithTransport(countingTransport(t, &dials)), evidence.WithTimeout(5*time.Second))
+	_, err := c.Get(context.Background(), "https://dl.k8sverify.invalid/release/stable.txt", 1<<10)
+	var dns *net.DNSError
+	if !errors.As(err, &dns) || !evidence.IsHostFailure(err) {
+		t.Errorf("want a DNS error, got %v", err)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d attempts, want 2", n)
+	}
+	t.Log(err)
+}
+
+// Hosts that hang are given up on as well, and a registry session of the
+// same client shares that.
+func TestHangingHostGivenUp(t *testing.T) {
+	url := hangingServer(t)
+	c := guardClient()
+	for range 2 {
+		c.Get(context.Background(), url+"/x", 16)
+	}
+	_, err := c.Get(context.Background(), url+"/y", 16)
+	var down *evidence.HostDownError
+	if !errors.As(err, &down) || !errors.Is(err, evidence.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms, 3 times: giving up on it") {
+		t.Fatalf("want the host given up on, got %v", err)
+	}
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.ImageSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve(context.Background(), strings.TrimPrefix(url, "http://")+"/kube-apiserver:v1.24.17")
+	if !errors.As(err, &down) {
+		t.Errorf("registry request to the host given up on: %v", err)
+	}
+}
+
+// One path that hangs on a host that answers others says nothing about
+// the host: it is not given up on.
+func TestSlowPathDoesNotGiveUpOnHost(t *testing.T) {
+	arrived := make(chan struct{}, 3)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := guardClient(evidence.WithAttempts(1))
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Get(context.Background(), srv.URL+"/slow", 16); !errors.Is(err, evidence.ErrNoAnswer) {
+				t.Errorf("slow: %v", err)
+			}
+		}()
+	}
+	for range 3 {
+		<-arrived
+	}
+	if _, err := c.Get(context.Background(), srv.URL+"/fast", 16); err != nil {
+		t.Fatalf("fast, while the slow ones hang: %v", err)
+	}
+	wg.Wait()
+	if data, err := c.Get(context.Background(), srv.URL+"/fast", 16); err != nil || string(data) != "ok" {
+		t.Errorf("fast, after the slow ones failed: %q, %v", data, err)
+	}
+}
+
+// A Retry-After that would outlast the context's deadline is not waited
+// for: the answer is returned.
+func TestRetryAfterBeyondDeadline(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c := evidence.NewHTTPClient(evidence.WithBackoff(5*time.Millisecond, 10*time.Second))
+	_, err := c.Get(ctx, srv.URL, 16)
+	var he *evidence.HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusTooManyRequests || n.Load() != 1 {
+		t.Errorf("want the 429 after one request, before the deadline; got %v after %d requests", err, n.Load())
+	}
+}
