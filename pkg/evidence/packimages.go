@@ -57,7 +57,7 @@ func (p *Pack) ImageIndex(digest string) (v1.ImageIndex, error) {
 // layoutBlob is the path of a blob in the pack's layout.
 func (p *Pack) layoutBlob(h v1.Hash) (string, error) {
 	if p.Manifest.Images == "" {
-		return "", fmt.Errorf("%w: it was fetched without images (fetch --with-images)", ErrNoImages)
+		return "", fmt.Errorf("%w: it was fetched without the images", ErrNoImages)
 	}
 	if h.Algorithm != "sha256" {
 		return "", fmt.Errorf("%w: digest %s", ErrBadPack, h)
