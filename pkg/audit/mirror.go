@@ -98,7 +98,7 @@ type verifiedSignature struct {
 type mirrorSource interface {
 	image(ctx context.Context, it *mirrorItem) (v1.Image, error)
 	index(ctx context.Context, it *mirrorItem) (v1.ImageIndex, error)
-	// signatures writes it's verified signatures published in repo
+	// signatures writes the item's verified signatures published in repo
 	// (a source repository) into dst.
 	signatures(ctx context.Context, w *evidence.RegistryWriter, it *mirrorItem, repo, dst string, c *mirrorCounter) error
 }
@@ -350,19 +350,30 @@ type mirrorCounter struct {
 	copied, present MirrorCounts
 }
 
-func (c *mirrorCounter) add(field func(*MirrorCounts) *int, wrote bool) {
+// What a mirror writes.
+const (
+	countImage = iota
+	countSignature
+	countTag
+)
+
+// add counts one write of what: copied when wrote, else already there.
+func (c *mirrorCounter) add(what int, wrote bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	m := &c.present
 	if wrote {
-		*field(&c.copied)++
-	} else {
-		*field(&c.present)++
+		m = &c.copied
+	}
+	switch what {
+	case countImage:
+		m.Images++
+	case countSignature:
+		m.Signatures++
+	case countTag:
+		m.Tags++
 	}
 }
-
-func images(m *MirrorCounts) *int     { return &m.Images }
-func signatures(m *MirrorCounts) *int { return &m.Signatures }
-func tags(m *MirrorCounts) *int       { return &m.Tags }
 
 // copyImages copies each image's group (its platform images, then the
 // index) concurrently across groups.
@@ -413,7 +424,7 @@ func copyGroup(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource
 			it.err = err
 			continue
 		}
-		c.add(tags, wrote)
+		c.add(countTag, wrote)
 		it.written = true
 	}
 }
@@ -428,7 +439,7 @@ func copyContent(ctx context.Context, w *evidence.RegistryWriter, src mirrorSour
 	if err != nil {
 		return err
 	}
-	c.add(images, wrote)
+	c.add(countImage, wrote)
 	return src.signatures(ctx, w, it, it.repo, it.dst, c)
 }
 
@@ -452,7 +463,7 @@ func copyIndex(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource
 	if err != nil {
 		return err
 	}
-	c.add(images, wrote)
+	c.add(countImage, wrote)
 	if err := src.signatures(ctx, w, idx, idx.repo, idx.dst, c); err != nil {
 		return err
 	}
@@ -525,14 +536,14 @@ func (r *registrySource) signatures(ctx context.Context, w *evidence.RegistryWri
 		if n == 0 {
 			return fmt.Errorf("the signatures that verified are no longer under %s", evidence.SignatureTag(repo, it.digest))
 		}
-		c.add(signatures, wrote)
+		c.add(countSignature, wrote)
 	}
 	for _, d := range referrers {
 		wrote, err := w.CopyReferrer(ctx, r.s, repo, dst, d)
 		if err != nil {
 			return err
 		}
-		c.add(signatures, wrote)
+		c.add(countSignature, wrote)
 	}
 	return nil
 }
@@ -576,7 +587,7 @@ func (p *packMirrorSource) signatures(ctx context.Context, w *evidence.RegistryW
 			if err != nil {
 				return err
 			}
-			c.add(signatures, wrote)
+			c.add(countSignature, wrote)
 		}
 	}
 	if len(tagged) > 0 {
@@ -584,7 +595,7 @@ func (p *packMirrorSource) signatures(ctx context.Context, w *evidence.RegistryW
 		if err != nil {
 			return err
 		}
-		c.add(signatures, wrote)
+		c.add(countSignature, wrote)
 	}
 	return nil
 }
