@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -40,6 +41,14 @@ func destination(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://") + "/mirror"
+}
+
+// mirrorConfig is config with a generous request timeout: a mirror
+// copies whole releases, and a loaded machine must not make errors of it.
+func mirrorConfig(w *testworld.World) audit.Config {
+	c := config(w)
+	c.Timeout = 30 * time.Second
+	return c
 }
 
 func mirror(t *testing.T, w *testworld.World, c audit.Config, req audit.MirrorRequest) *audit.MirrorResult {
@@ -99,7 +108,7 @@ func byRepoOf(t *testing.T, res *audit.MirrorResult) map[string]verify.Verdict {
 func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	res := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
 	if len(res.Verdicts) != 6 {
 		t.Fatalf("%d verdicts, want 6", len(res.Verdicts))
 	}
@@ -126,7 +135,7 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	for i, a := range rel.Artifacts {
 		rel.Artifacts[i].Location = strings.Replace(a.Location, w.Registry, to, 1)
 	}
-	res2, err := newSession(t, config(w)).VerifyReleases(context.Background(), []*artifacts.Release{rel}, audit.VerifyOptions{}, nil)
+	res2, err := newSession(t, mirrorConfig(w)).VerifyReleases(context.Background(), []*artifacts.Release{rel}, audit.VerifyOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +145,7 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 		}
 	}
 
-	again := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	again := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
 	if !again.Copied.IsZero() || again.Present != want {
 		t.Errorf("second mirror: copied %+v, present %+v; want nothing copied, %+v present", again.Copied, again.Present, want)
 	}
@@ -154,7 +163,7 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 		{Kind: testworld.FaultForeignIdentity, Target: "kube-proxy-arm64"},
 	}})
 	to := destination(t, nil)
-	res := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) || !strings.HasPrefix(v.Reason, "not copied: failed at the source") {
 		t.Errorf("forged image: %s: %s", v.Status, v.Reason)
@@ -186,7 +195,7 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 func TestMirrorCopiesOnlyTheSignaturesThatVerify(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	res := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
 	for repo, v := range byRepoOf(t, res) {
 		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("%s: %s with %d signatures at the destination: %s", repo, v.Status, len(v.Signatures), v.Reason)
@@ -216,7 +225,7 @@ func TestMirrorWriteFailureLeavesNoTag(t *testing.T) {
 			next.ServeHTTP(rw, r)
 		})
 	})
-	c := config(w)
+	c := mirrorConfig(w)
 	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, evidence.ErrRegistryWrite) {
@@ -250,7 +259,7 @@ func TestMirrorDryRun(t *testing.T) {
 			next.ServeHTTP(rw, r)
 		})
 	})
-	res := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to, DryRun: true})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, DryRun: true})
 	for _, v := range res.Verdicts {
 		if v.Status != verify.StatusVerified || !strings.HasPrefix(v.Reason, "would copy to "+to+"/") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -266,7 +275,7 @@ func TestMirrorPlatforms(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	to := destination(t, nil)
 	amd64 := artifacts.Platform{OS: "linux", Arch: "amd64"}
-	res := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to, Platforms: []artifacts.Platform{amd64}})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, Platforms: []artifacts.Platform{amd64}})
 	if len(res.Verdicts) != 2 {
 		t.Fatalf("%d verdicts, want the 2 amd64 images", len(res.Verdicts))
 	}
@@ -282,7 +291,7 @@ func TestMirrorPlatforms(t *testing.T) {
 func TestMirrorAcceptedIncident(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	refused := mirror(t, w, config(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	refused := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
 	for _, v := range refused.Verdicts {
 		if v.Status != verify.StatusFailed {
 			t.Errorf("without the incident: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -291,7 +300,7 @@ func TestMirrorAcceptedIncident(t *testing.T) {
 	if !refused.Copied.IsZero() {
 		t.Errorf("copied %+v without the incident accepted", refused.Copied)
 	}
-	c := config(w)
+	c := mirrorConfig(w)
 	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identity"}
 	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
 	for _, v := range res.Verdicts {
@@ -325,7 +334,7 @@ func TestMirrorReferrers(t *testing.T) {
 	for _, fromPack := range []bool{false, true} {
 		dest := to + map[bool]string{false: "/online", true: "/pack"}[fromPack]
 		req := audit.MirrorRequest{Version: w.Version.String(), To: dest}
-		c := config(w)
+		c := mirrorConfig(w)
 		if fromPack {
 			req.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
 			c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
@@ -355,7 +364,7 @@ func TestMirrorFromPack(t *testing.T) {
 	pack := fetchPack(t, w, audit.FetchRequest{WithImages: true})
 	w.Close() // the source registry, Rekor and TUF are gone
 	to := destination(t, nil)
-	c := config(w)
+	c := mirrorConfig(w)
 	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	res := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
 	vs := byRepoOf(t, res)
@@ -386,7 +395,7 @@ func TestMirrorFromPack(t *testing.T) {
 func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	dir := t.TempDir()
-	s := newSession(t, config(w))
+	s := newSession(t, mirrorConfig(w))
 	tuf := &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
 	for _, sel := range []audit.Selection{
 		{Kinds: blobKinds, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}},

@@ -106,16 +106,6 @@ func (w *RegistryWriter) head(ctx context.Context, ref name.Reference) (string, 
 	return desc.Digest.String(), nil
 }
 
-// Has reports whether repository holds the manifest of digest.
-func (w *RegistryWriter) Has(ctx context.Context, repo, digest string) (bool, error) {
-	d, err := w.digestRef(repo, digest)
-	if err != nil {
-		return false, err
-	}
-	got, err := w.head(ctx, d)
-	return got == digest, err
-}
-
 // WriteImage writes an image (manifest, configuration, layers) into
 // repository by its digest, untagged; false when it was already there.
 func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error) {
