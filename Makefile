@@ -37,6 +37,7 @@ demo: build
 # registry process) and the real cosign CLI.
 e2e: build tools
 	$(GO) build -o bin/testworld ./internal/testworld/cmd/testworld
+	$(GO) build -o bin/htpasswd ./internal/testworld/cmd/htpasswd
 	scripts/e2e.sh
 
 # tools installs what the tests run against, pinned, built from the Go module

@@ -20,7 +20,8 @@ k8sverify="$root/bin/k8sverify"
 testworld="$root/bin/testworld"
 registry="$root/bin/registry"
 cosign="$root/bin/cosign"
-for b in "$k8sverify" "$testworld" "$registry" "$cosign"; do
+htpasswd="$root/bin/htpasswd"
+for b in "$k8sverify" "$testworld" "$registry" "$cosign" "$htpasswd"; do
 	[ -x "$b" ] || { echo "e2e: $b is missing (make build tools)" >&2; exit 2; }
 done
 
@@ -52,6 +53,71 @@ expect() {
 	fi
 }
 
+# expect_err NAME PATTERN: the last command's stderr contains PATTERN.
+expect_err() {
+	if grep -q -- "$2" "$work/err"; then
+		passed=$((passed + 1))
+		echo "ok    $1"
+	else
+		failed=$((failed + 1))
+		echo "FAIL  $1: stderr lacks '$2'"
+		sed 's/^/      /' "$work/err" | tail -20
+	fi
+}
+
+# expect_status NAME URL CODE: a GET of the manifest URL answers CODE.
+expect_status() {
+	local got
+	got=$(curl -s --cacert "$work/tls/ca.pem" -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' "$2")
+	if [ "$got" = "$3" ]; then
+		passed=$((passed + 1))
+		echo "ok    $1 (HTTP $got)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL  $1: HTTP $got, want $3"
+	fi
+}
+
+# readme_block NAME: the commands of the README's code block marked
+# <!-- e2e: NAME ... -->, as written (indentation removed).
+readme_block() {
+	awk -v name="$1" '
+		index($0, "<!-- e2e: " name " ") { found = 1; next }
+		found && /^[[:space:]]*```/ { if (inblock) exit; inblock = 1; next }
+		inblock { sub(/^[[:space:]]+/, ""); print }
+	' "$root/README.md"
+}
+
+# registry_config FILE NAME PORT [EXTRA]: a configuration of distribution's
+# registry on 127.0.0.1:PORT, storing below $work/NAME-data.
+registry_config() {
+	cat >"$1" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/$2-data
+http:
+  addr: 127.0.0.1:$3
+${4:-}
+EOF
+}
+
+# start_registry NAME PORT [EXTRA]: distribution's registry, until it answers.
+start_registry() {
+	registry_config "$work/$1.yml" "$1" "$2" "${3:-}"
+	"$registry" serve "$work/$1.yml" >"$work/$1.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 100); do
+		case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/v2/") in 200 | 401) return 0 ;; esac
+		sleep 0.1
+	done
+	echo "e2e: registry $1 did not start" >&2
+	cat "$work/$1.log" >&2
+	exit 1
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # start_world DIR ARGS...: start a test world and wait until it is ready.
@@ -61,7 +127,8 @@ start_world() {
 	mkdir -p "$dir"
 	"$testworld" -dir "$dir" "$@" >"$dir/log" 2>&1 &
 	pids+=($!)
-	for _ in $(seq 1 100); do
+	# A loaded machine may take a while to sign and push a whole release.
+	for _ in $(seq 1 1200); do
 		[ -s "$dir/env" ] && return 0
 		sleep 0.1
 	done
@@ -145,7 +212,7 @@ check "an empty directory is no pack (unreadable local input)" 2 env -i PATH="$P
 
 echo "== forgeries"
 f=$work/forged
-start_world "$f" -small -fault forged-set=bin/linux/amd64/kubectl -fault foreign-identity=kube-proxy-arm64 -fault http-500=bin/linux/arm64/kubectl-convert
+start_world "$f" -small -fault forged-set=bin/linux/amd64/kubectl -fault foreign-identity=kube-proxy-arm64 -fault http-500=bin/linux/arm64/kubectl-convert -tls "$work/tls"
 check "forged SET and foreign identity fail" 1 in_world "$f" "$k8sverify" verify v1.24.17 --kind binary,image --platform linux/amd64 --platform linux/arm64 --no-progress
 expect "the forged SET is named" "kubectl .*linux/amd64 .*failed .*transparency-log"
 expect "the foreign identity is named" "attacker@evil-project.iam.gserviceaccount.com"
@@ -153,13 +220,98 @@ expect "a 500 is an error, not a verdict" "kubectl-convert .*linux/arm64 .*error
 
 echo "== history"
 h=$work/v1240
-start_world "$h" -version v1.24.0 -small
+start_world "$h" -version v1.24.0 -small -tls "$work/tls"
 check "v1.24.0 binaries are unsigned" 3 in_world "$h" "$k8sverify" verify v1.24.0 --kind binary --platform linux/amd64
 expect "not signed in this release" "not signed in this release"
 h8=$work/v1248
-start_world "$h8" -version v1.24.8 -small -kind image
+start_world "$h8" -version v1.24.8 -small -kind image -tls "$work/tls"
 check "v1.24.8 images fail: the promoter's identity" 1 in_world "$h8" "$k8sverify" verify v1.24.8 --kind image --platform linux/amd64
 expect "the incident is named" "known incident: v1.24.8-"
+
+echo "== mirror: v1.24.17 into a registry with htpasswd authentication"
+"$htpasswd" mirror s3cret >"$work/htpasswd"
+aport=$(free_port)
+start_registry registry-auth "$aport" "auth:
+  htpasswd:
+    realm: k8sverify-e2e
+    path: $work/htpasswd"
+mkdir -p "$work/docker" "$work/docker-none"
+printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}\n' "$aport" "$(printf mirror:s3cret | base64)" >"$work/docker/config.json"
+echo '{}' >"$work/docker-none/config.json"
+check "mirror without credentials: each image an error" 3 in_world "$w" env DOCKER_CONFIG="$work/docker-none" "$k8sverify" mirror v1.24.17 --to "127.0.0.1:$aport/k8s" --no-progress
+expect "with the registry's answer" "error .*not copied: .*401 Unauthorized"
+readme_block ci-mirror | sed "s#mirror.example.com#127.0.0.1:$aport#g" >"$work/ci-mirror.sh"
+[ -s "$work/ci-mirror.sh" ] || { echo "e2e: no ci-mirror block in README.md" >&2; exit 1; }
+check "README: the CI mirroring recipe, as written (credentials from the Docker config)" 0 in_world "$w" env DOCKER_CONFIG="$work/docker" PATH="$root/bin:$PATH" bash -euo pipefail "$work/ci-mirror.sh"
+expect "30 images verified in the mirror" "30 artifacts: 30 verified"
+expect "verify-image: the index and its 5 platforms in the mirror" "6 artifacts: 6 verified"
+expect_err "the first mirror copied everything" "copied 30 images, 55 signatures, 30 tags"
+expect_err "the second copied nothing" "nothing copied: the 30 images, 55 signatures and 30 tags were already there"
+check "the real cosign verifies a mirrored index" 0 in_world "$w" sh -c \
+	'DOCKER_CONFIG='"$work/docker"' HOME='"$work"' TUF_ROOT='"$work"'/tuf '"$cosign"' verify 127.0.0.1:'"$aport"'/k8s/kube-apiserver:v1.24.17 --certificate-identity krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer https://accounts.google.com --trusted-root "$K8SVERIFY_TRUSTED_ROOT" --rekor-url "$K8SVERIFY_REKOR_URL" --allow-http-registry'
+start=$(date +%s%N)
+check "mirror the full release into a registry without authentication" 0 in_world "$w" "$k8sverify" mirror v1.24.17 --to "127.0.0.1:$port/timed" --quiet
+echo "      (the full v1.24.17 world, 30 manifests with signatures and tags, copied and verified at the destination in $((($(date +%s%N) - start) / 1000000)) ms)"
+
+echo "== mirror: a forged image and its index are not copied"
+fw=$work/forged-image
+start_world "$fw" -kind image -fault foreign-identity=kube-proxy-arm64 -tls "$work/tls"
+check "mirror with one forged image exits 1" 1 in_world "$fw" "$k8sverify" mirror v1.24.17 --to "127.0.0.1:$port/forged" --no-progress
+expect "the forged image is not copied" "kube-proxy .*linux/arm64 .*failed .*not copied: failed at the source"
+expect "nor its index, and the report says why" "kube-proxy .*index .*missing .*not copied: an index is copied with every manifest it lists"
+expect "the other images are" "28 verified, 1 failed, 0 unsigned, 1 missing"
+expect_status "no kube-proxy-arm64 in the mirror" "https://127.0.0.1:$port/v2/forged/kube-proxy-arm64/manifests/v1.24.17" 404
+expect_status "no kube-proxy index in the mirror" "https://127.0.0.1:$port/v2/forged/kube-proxy/manifests/v1.24.17" 404
+expect_status "kube-proxy-amd64 in the mirror" "https://127.0.0.1:$port/v2/forged/kube-proxy-amd64/manifests/v1.24.17" 200
+
+echo "== mirror: v1.24.8, signed by the promoter's identity (a documented incident)"
+m8=$work/v1248-images
+start_world "$m8" -version v1.24.8 -kind image -tls "$work/tls"
+check "refused without the incident accepted" 1 in_world "$m8" "$k8sverify" mirror v1.24.8 --to "127.0.0.1:$port/v1248" --quiet
+check "mirrored with --accept-incident v1.24.8-wrong-identity" 0 in_world "$m8" "$k8sverify" mirror v1.24.8 --to "127.0.0.1:$port/v1248" --accept-incident v1.24.8-wrong-identity
+expect "reported as accepted" "verified .*(incident v1.24.8-wrong-identity accepted)"
+
+echo "== air-gapped: the README's recipe; the air-gapped side under unshare -n with its own registry"
+mkdir -p "$work/connected" "$work/airgap"
+readme_block airgap-connected >"$work/airgap-connected.sh"
+readme_block airgap >"$work/airgap.sh.in"
+{ [ -s "$work/airgap-connected.sh" ] && [ -s "$work/airgap.sh.in" ]; } || { echo "e2e: no airgap blocks in README.md" >&2; exit 1; }
+check "README: the connected side, as written (fetch --with-images into one pack)" 0 in_world "$w" env PATH="$root/bin:$PATH" sh -c 'cd "$1" && bash -euo pipefail "$2"' sh "$work/connected" "$work/airgap-connected.sh"
+cp -r "$work/connected/pack" "$work/airgap/pack"
+cp "$w/catalog.json" "$w/tuf-root.json" "$work/airgap/"
+gport=$(free_port)
+sed "s#registry.internal:5000#127.0.0.1:$gport#g" "$work/airgap.sh.in" >"$work/airgap.sh"
+registry_config "$work/registry-airgap.yml" registry-airgap "$gport"
+# The air-gapped site has a registry, the pack, the TUF root it trusts (the
+# world's stands for the one embedded in k8sverify) and, for a test world,
+# its catalog; no other network.
+tuf_url_w=$(in_world "$w" sh -c 'echo $K8SVERIFY_TUF_URL')
+cat >"$work/airgap-run.sh" <<EOF
+ip link set lo up 2>/dev/null
+"$registry" serve "$work/registry-airgap.yml" >"$work/registry-airgap.log" 2>&1 &
+reg=\$!
+for _ in \$(seq 1 100); do curl -sf http://127.0.0.1:$gport/v2/ >/dev/null && break; sleep 0.1; done
+cd "$work/airgap" && env -i PATH="$root/bin:$PATH" HOME="$work/airgap" K8SVERIFY_NO_PROGRESS=1 \\
+	K8SVERIFY_CATALOG="$work/airgap/catalog.json" K8SVERIFY_TUF_URL="$tuf_url_w" \\
+	K8SVERIFY_TUF_ROOT="$work/airgap/tuf-root.json" bash -euo pipefail "$work/airgap.sh"
+rc=\$?
+# The signatures rebuilt from the pack are cosign's own form: the real
+# cosign verifies them offline.
+HOME="$work/airgap" TUF_ROOT="$work/airgap/tuf" "$cosign" verify 127.0.0.1:$gport/k8s/kube-proxy-arm64:v1.24.17 \
+	--certificate-identity krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer https://accounts.google.com \
+	--trusted-root "$w/trusted_root.json" --offline --allow-http-registry >/dev/null 2>"$work/airgap-cosign.err" || { echo "cosign rejects a signature rebuilt from the pack:"; cat "$work/airgap-cosign.err"; rc=1; }
+kill \$reg
+wait \$reg 2>/dev/null
+exit \$rc
+EOF
+if unshare -n true 2>/dev/null; then
+	check "README: the air-gapped side, as written, in a network namespace (unshare -n); the real cosign verifies the copies offline" 0 unshare -n bash "$work/airgap-run.sh"
+else
+	check "README: the air-gapped side, as written (unshare -n not permitted here); the real cosign verifies the copies offline" 0 bash "$work/airgap-run.sh"
+fi
+expect "the images verified in the air-gapped registry" "30 artifacts: 30 verified"
+expect "verify-image there" "6 artifacts: 6 verified"
+expect_err "copied from the pack" "copied from the evidence pack"
 
 echo "== usage"
 check "a malformed version is a usage error" 2 "$k8sverify" verify banana

@@ -30,9 +30,17 @@ ones an online run gives.
 
 Nothing is verified while fetching. Every file is written atomically and
 manifest.json last: an interrupted fetch leaves a pack that verify refuses,
-never one that passes.`,
+never one that passes. Fetching into a pack of the same release adds to it
+(what is fetched again replaces what was there); a pack of another release
+is refused.
+
+With --with-images the images themselves are stored as an OCI image layout
+(oci/ in the pack), each entry named name:tag (kube-apiserver:v1.24.17,
+kube-apiserver-amd64:v1.24.17): 'k8sverify mirror --from-pack DIR' loads them,
+with their signatures, into a registry on the air-gapped side.`,
 		Example: `  k8sverify fetch v1.24.17 --out ./pack
-  k8sverify fetch v1.24.17 --out ./pack --kind binary --platform linux/amd64 --with-files`,
+  k8sverify fetch v1.24.17 --out ./pack --kind binary --platform linux/amd64 --with-files
+  k8sverify fetch v1.24.17 --out ./pack --kind image --with-images`,
 		Args:              versionArgs("fetch", false),
 		ValidArgsFunction: completeVersions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -98,8 +106,12 @@ func fetchSummary(cmd *cobra.Command, out string, res *audit.FetchResult) error 
 	if !m.Complete {
 		state = "INCOMPLETE"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "evidence pack %s (%s): %s, %d artifacts: %d with signatures, %d without, %d missing, %d could not be fetched; %s\n",
-		out, state, res.Release.Version, len(m.Artifacts), signed, unsigned, missing, failed, tuf)
+	kept := ""
+	if res.Kept > 0 {
+		kept = fmt.Sprintf(" (%d kept from an earlier fetch)", res.Kept)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "evidence pack %s (%s): %s, %d artifacts%s: %d with signatures, %d without, %d missing, %d could not be fetched; %s\n",
+		out, state, res.Release.Version, len(m.Artifacts), kept, signed, unsigned, missing, failed, tuf)
 	if !m.Complete {
 		for _, e := range m.Artifacts {
 			if e.Unavailable != "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/report"
 )
 
@@ -72,6 +73,12 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 	}
 	if !tableOnStdout && !g.quiet && rep.Summary != nil {
 		fmt.Fprintln(stderr, rep.Summary)
+	}
+	for _, a := range rep.Artifacts {
+		if strings.Contains(a.Reason, evidence.ErrInsecureURL.Error()) {
+			fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
+			break
+		}
 	}
 	return verdictsError(rep)
 }

@@ -33,6 +33,8 @@ type globalOptions struct {
 	quiet          bool
 	noProgress     bool
 	acceptIncident []string
+	allowHTTP      bool
+	trustPack      string
 	// Set by commands that take the judge's rules as their own flags.
 	anyImageName     bool
 	allowRootInChain bool
@@ -63,10 +65,12 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Timeout:     g.timeout,
 		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
-		Trust:       evidence.TrustSource{File: g.trustedRoot, TUF: src, CacheDir: g.cacheDir},
+		Trust:       evidence.TrustSource{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     g.offline,
+
+		AllowHTTPRegistry: g.allowHTTP,
 	}, nil
 }
 
@@ -179,6 +183,9 @@ the one of this release and platform.`,
 			for _, u := range []struct{ flag, value string }{
 				{"download-url", g.endpoints.DownloadURL}, {"sbom-url", g.endpoints.SBOMURL}, {"rekor-url", g.endpoints.RekorURL},
 			} {
+				if u.flag == "rekor-url" && u.value == "" {
+					continue // no transparency log: signatures rest on the proofs they carry
+				}
 				if err := evidence.CheckURL(u.value); err != nil {
 					return usageErrorf("--%s: %v", u.flag, err)
 				}
@@ -205,7 +212,7 @@ the one of this release and platform.`,
 	f.StringVar(&g.endpoints.DownloadURL, "download-url", evidence.DefaultDownloadURL, "release download site")
 	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", evidence.DefaultSBOMURL, "release SBOM site")
 	f.StringVar(&g.endpoints.Registry, "registry", evidence.DefaultRegistry, "image registry host[/prefix]")
-	f.StringVar(&g.endpoints.RekorURL, "rekor-url", evidence.DefaultRekorURL, "Rekor transparency log")
+	f.StringVar(&g.endpoints.RekorURL, "rekor-url", evidence.DefaultRekorURL, `Rekor transparency log ("": none; image signatures then rest on the log proofs they carry)`)
 	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
@@ -217,6 +224,8 @@ the one of this release and platform.`,
 	f.BoolVar(&g.quiet, "quiet", false, "print only the summary and the problems")
 	f.BoolVar(&g.noProgress, "no-progress", false, "no progress display on stderr")
 	f.StringSliceVar(&g.acceptIncident, "accept-incident", nil, "accept what a documented incident of the release describes (its ID, as list shows it); reported as such")
+	f.BoolVar(&g.allowHTTP, "allow-http-registry", false, "allow image registries on plain http at any address (default: only on loopback)")
+	f.StringVar(&g.trustPack, "trust-pack", "", "take the Sigstore trusted root from an evidence pack's TUF metadata, verified from the TUF root (no TUF service needed)")
 
 	env := &envFlags{getenv: getenv}
 	for _, b := range []struct{ flag, variable string }{
@@ -224,11 +233,11 @@ the one of this release and platform.`,
 		{"rekor-url", "K8SVERIFY_REKOR_URL"}, {"trusted-root", "K8SVERIFY_TRUSTED_ROOT"}, {"tuf-url", "K8SVERIFY_TUF_URL"},
 		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"}, {"deadline", "K8SVERIFY_DEADLINE"},
 		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"},
-		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"},
+		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"}, {"allow-http-registry", "K8SVERIFY_ALLOW_HTTP_REGISTRY"}, {"trust-pack", "K8SVERIFY_TRUST_PACK"},
 	} {
 		env.set(f, b.flag, b.variable)
 	}
-	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g), newVersionCmd())
+	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g), newMirrorCmd(g), newVersionCmd())
 	if len(env.errs) > 0 {
 		return nil, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
 	}

@@ -19,13 +19,27 @@ func TestVerifyImagesOfRelease(t *testing.T) {
 	}
 	code, out, _ = runIn(t, w, "verify", "v1.24.17", "--kind", "image", "-o", "mirror-list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != ExitOK || len(lines) != 30 {
+	// 30 images, each followed by its signatures: an index's .sig in its
+	// repository, a platform image's in its own and in its index's.
+	if code != ExitOK || len(lines) != 30+5+2*25 {
 		t.Fatalf("mirror-list: exit %d, %d lines:\n%s", code, len(lines), out)
 	}
+	images := 0
 	for _, l := range lines {
-		if !strings.HasPrefix(l, w.Registry+"/") || !strings.Contains(l, ":v1.24.17@sha256:") {
-			t.Errorf("not a digest-pinned reference: %q", l)
+		switch {
+		case !strings.HasPrefix(l, w.Registry+"/"):
+			t.Errorf("not a reference of the registry: %q", l)
+		case strings.Contains(l, ":v1.24.17@sha256:"):
+			images++
+		case !regexp.MustCompile(`:sha256-[0-9a-f]{64}\.sig$`).MatchString(l):
+			t.Errorf("neither a digest-pinned image nor a signature tag: %q", l)
 		}
+	}
+	if images != 30 {
+		t.Errorf("%d digest-pinned images, want 30", images)
+	}
+	if !strings.HasPrefix(lines[0], w.Registry+"/") || !strings.Contains(lines[0], "@sha256:") || !strings.HasSuffix(lines[1], ".sig") {
+		t.Errorf("an image, then its signatures: %q, %q", lines[0], lines[1])
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -34,6 +33,9 @@ type FetchRequest struct {
 type FetchResult struct {
 	Release  *artifacts.Release
 	Manifest *evidence.Manifest
+	// Kept counts the entries of an earlier fetch of the pack kept as
+	// they were (the others are this fetch's).
+	Kept     int
 	Warnings []string
 }
 
@@ -58,16 +60,22 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 }
 
 // FetchRelease writes the evidence pack of a release already listed, as
-// Fetch does (the request's version and selection are not used).
+// Fetch does (the request's version and selection are not used). A pack
+// of the same release already in the directory is added to: its entries
+// of the artifacts fetched again are replaced, the others kept. A pack of
+// another release is refused.
 func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	pw, err := evidence.CreatePack(req.Out)
+	pw, prev, err := evidence.ExtendPack(req.Out, r.Version.String())
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
 	}
 	defer pw.Close()
-	m := &evidence.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String(), Complete: true}
+	m := &evidence.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
+	if prev != nil {
+		m.TUF, m.Images = prev.TUF, prev.Images
+	}
 	if req.TUF != nil {
 		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, nil); err != nil {
 			return nil, err
@@ -83,26 +91,25 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	}
 	entries := make([]evidence.PackArtifact, len(r.Artifacts))
 	errs := make([]error, len(r.Artifacts))
-	var mu sync.Mutex
 	s.each(len(r.Artifacts), func(i int) {
-		e, err := s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
-		entries[i], errs[i] = e, err
-		if err != nil || e.Unavailable != "" {
-			mu.Lock()
-			m.Complete = false
-			mu.Unlock()
-		}
+		entries[i], errs[i] = s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
 	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Artifacts[i].ID(), err)
 		}
 	}
-	m.Artifacts = entries
+	m.Artifacts = mergeEntries(prev, entries)
+	m.Complete = true
+	for _, e := range m.Artifacts {
+		if e.Unavailable != "" {
+			m.Complete = false
+		}
+	}
 	if err := pw.Finish(m); err != nil {
 		return nil, err
 	}
-	return &FetchResult{Release: r, Manifest: m}, nil
+	return &FetchResult{Release: r, Manifest: m, Kept: len(m.Artifacts) - len(entries)}, nil
 }
 
 // fetchOne fetches one artifact's evidence into the pack. Its error is a
@@ -150,6 +157,25 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 
 var errFileNotFetched = errors.New("the file was not fetched")
 
+// mergeEntries keeps the entries of an earlier fetch of the pack that the
+// new entries do not replace, in their order, then the new entries.
+func mergeEntries(prev *evidence.Manifest, entries []evidence.PackArtifact) []evidence.PackArtifact {
+	if prev == nil {
+		return entries
+	}
+	fresh := map[string]bool{}
+	for _, e := range entries {
+		fresh[e.Key()] = true
+	}
+	var out []evidence.PackArtifact
+	for _, e := range prev.Artifacts {
+		if !fresh[e.Key()] {
+			out = append(out, e)
+		}
+	}
+	return append(out, entries...)
+}
+
 // copyImage copies the image (an index with every image it lists) into
 // the pack's OCI layout.
 func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *evidence.ImageLayout) error {
@@ -161,7 +187,21 @@ func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *e
 	if err != nil {
 		return err
 	}
-	return cs.CopyToLayout(ctx, m, images)
+	return cs.CopyToLayout(ctx, m, images, layoutName(a, m))
+}
+
+// layoutName names an image in the pack's OCI layout as name:tag, the
+// name below the registry (kube-apiserver, kube-apiserver-amd64) and no
+// registry host: the image is the release's, wherever it is pushed.
+func layoutName(a artifacts.Artifact, m *evidence.ImageManifest) string {
+	n := a.Name
+	if !a.Platform.IsZero() {
+		n += "-" + a.Platform.Arch
+	}
+	if m.Tag == "" {
+		return n
+	}
+	return n + ":" + m.Tag
 }
 
 // packPath is where an artifact's evidence goes in the pack: below its

@@ -82,6 +82,9 @@ type Config struct {
 	// Offline refuses every network request: evidence comes from packs,
 	// trust from a file or a pack's TUF metadata.
 	Offline bool
+	// AllowHTTPRegistry allows image registries on plain http at any
+	// address (default: only on loopback).
+	AllowHTTPRegistry bool
 }
 
 // Session runs requests under one configuration: one HTTP client (shared
@@ -128,7 +131,7 @@ func NewSession(cfg Config) (*Session, error) {
 		opts = append(opts, evidence.WithTransport(evidence.OfflineTransport{}))
 	}
 	s := &Session{cfg: cfg, http: evidence.NewHTTPClient(opts...)}
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, RekorURL: cfg.Endpoints.RekorURL})
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, RekorURL: cfg.Endpoints.RekorURL, AllowHTTPRegistry: cfg.AllowHTTPRegistry})
 	if err != nil {
 		return nil, classify(ErrRequest, err)
 	}
@@ -142,7 +145,9 @@ func NewSession(cfg Config) (*Session, error) {
 func (s *Session) judgeOf(pack *evidence.Pack) (*verify.Judge, error) {
 	s.trustOnce.Do(func() {
 		src := s.cfg.Trust
-		src.Pack = pack
+		if pack != nil {
+			src.Pack = pack
+		}
 		trust, err := evidence.LoadTrust(src)
 		if err != nil {
 			s.trustErr = trustError(src, err)
@@ -160,7 +165,7 @@ func (s *Session) judgeOf(pack *evidence.Pack) (*verify.Judge, error) {
 // trustError says whether the trust failed on local input (a trusted root
 // file) or could not be had (TUF online).
 func trustError(src evidence.TrustSource, err error) error {
-	if src.File != "" {
+	if src.File != "" || src.PackDir != "" {
 		return classify(ErrLocalInput, err)
 	}
 	return classify(ErrTrust, err)

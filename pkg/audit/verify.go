@@ -91,6 +91,11 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 // VerifyReleases verifies the artifacts of releases already listed (see
 // LoadRelease), as Verify does.
 func (s *Session) VerifyReleases(ctx context.Context, rels []*artifacts.Release, o VerifyOptions, emit func(*artifacts.Release, verify.Verdict)) ([]*Result, error) {
+	return s.verifyReleases(ctx, rels, o, s.fetcher, emit)
+}
+
+// verifyReleases is VerifyReleases with the evidence fetched online by f.
+func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release, o VerifyOptions, f *evidence.Fetcher, emit func(*artifacts.Release, verify.Verdict)) ([]*Result, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := o.check(); err != nil {
@@ -109,7 +114,7 @@ func (s *Session) VerifyReleases(ctx context.Context, rels []*artifacts.Release,
 		}
 	}()
 	for i, rel := range rels {
-		src, warnings, err := s.source(o, rel)
+		src, warnings, err := s.source(o, rel, f)
 		if err != nil {
 			return nil, err
 		}
@@ -195,9 +200,9 @@ type source interface {
 	close()
 }
 
-func (s *Session) source(req VerifyOptions, rel *artifacts.Release) (source, []string, error) {
+func (s *Session) source(req VerifyOptions, rel *artifacts.Release, f *evidence.Fetcher) (source, []string, error) {
 	if req.Pack == "" {
-		return &onlineSource{f: s.fetcher, download: req.Download, outDir: req.OutDir}, nil, nil
+		return &onlineSource{f: f, download: req.Download, outDir: req.OutDir}, nil, nil
 	}
 	return openPackSource(req.Pack, req.FilesDir, rel)
 }

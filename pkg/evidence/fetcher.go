@@ -20,6 +20,11 @@ type FetcherConfig struct {
 	// entries are only in Rekor), image signatures rest on the entries
 	// they carry.
 	RekorURL string
+	// AllowHTTPRegistry allows registries on plain http at any address
+	// (default: only on loopback). Registry traffic is then neither
+	// confidential nor authenticated: only the signatures vouch for what
+	// is read.
+	AllowHTTPRegistry bool
 }
 
 // Fetcher fetches the evidence of release artifacts. Use one per run: its
@@ -27,12 +32,17 @@ type FetcherConfig struct {
 // shared; it is safe for concurrent use. It decides nothing: every answer
 // is a verify.Evidence for the judge.
 type Fetcher struct {
-	http  *HTTPClient
-	rekor *RekorClient
+	http      *HTTPClient
+	rekor     *RekorClient
+	allowHTTP bool
 
 	imageOnce, contentOnce sync.Once
 	image, content         *ImageSession
 	imageErr, contentErr   error
+
+	writerOnce sync.Once
+	writer     *RegistryWriter
+	writerErr  error
 }
 
 // NewFetcher returns a fetcher of the configuration.
@@ -40,7 +50,7 @@ func NewFetcher(c FetcherConfig) (*Fetcher, error) {
 	if c.HTTP == nil {
 		return nil, errors.New("evidence fetcher: no HTTP client")
 	}
-	f := &Fetcher{http: c.HTTP}
+	f := &Fetcher{http: c.HTTP, allowHTTP: c.AllowHTTPRegistry}
 	if c.RekorURL != "" {
 		if err := CheckURL(c.RekorURL); err != nil {
 			return nil, fmt.Errorf("evidence fetcher: Rekor URL: %w", err)

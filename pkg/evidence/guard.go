@@ -171,7 +171,8 @@ func bounded(ctx context.Context) context.Context {
 
 // guardTransport bounds every request in time and gives up on hosts that
 // fail repeatedly. Each request must answer (response headers) within
-// the timeout; an answer read whole (see bounded) must be complete within
+// the timeout (an upload: its body must be sent at MinTransferRate or
+// more, and the answer start within the timeout after its end); an answer read whole (see bounded) must be complete within
 // it; a streamed body must keep arriving at MinTransferRate or more,
 // measured over each timeout. It serves the HTTP client and the registry
 // sessions alike.
@@ -191,10 +192,15 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	w := &watch{g: g, host: host, started: time.Now(), cancel: cancel, bounded: req.Context().Value(boundedKey{}) != nil}
+	sent := req.WithContext(ctx)
+	if isUpload(sent) {
+		w.sending = true
+		sent.Body = &sentBody{rc: sent.Body, w: w}
+	}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(g.timeout, w.tick)
 	w.mu.Unlock()
-	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
+	resp, err := g.inner.RoundTrip(sent)
 	if err != nil {
 		if ours := w.end(); ours != nil {
 			return nil, ours
@@ -223,6 +229,7 @@ type watch struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	headers bool  // the response started
+	sending bool  // the request's body is being sent (an upload)
 	done    bool  // the body ended, was closed, or the request failed
 	window  int64 // body bytes in the current window
 	err     error // why the guard ended the request
@@ -240,6 +247,13 @@ func (w *watch) tick() {
 	}
 	least := max(int64(d.Seconds()*MinTransferRate), 1)
 	switch {
+	case w.sending && !w.headers && w.window < least:
+		w.err = fmt.Errorf("%w: %d bytes sent in %s, under the minimum of %d bytes/s", ErrStalled, w.window, d, MinTransferRate)
+	case w.sending && !w.headers:
+		w.window = 0
+		w.timer.Reset(d)
+		w.mu.Unlock()
+		return
 	case !w.headers:
 		w.err = fmt.Errorf("%w within %s", ErrNoAnswer, d)
 	case w.bounded:
@@ -295,6 +309,21 @@ func (w *watch) read(n int, eof bool) {
 	}
 }
 
+// sent counts body bytes of an upload; at its end the host has the
+// timeout to answer.
+func (w *watch) sent(n int, eof bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.sending || w.done {
+		return
+	}
+	w.window += int64(n)
+	if eof {
+		w.sending, w.window = false, 0
+		w.timer.Reset(w.g.timeout)
+	}
+}
+
 // failure returns the guard's error, if it ended the request; any other
 // failure of the body ends the watch without blaming the host.
 func (w *watch) failure() error {
@@ -340,4 +369,24 @@ func (b *watchedBody) Close() error {
 	err := b.rc.Close()
 	b.w.close()
 	return err
+}
+
+// sentBody is an upload's body under its request's watch: it is bounded by
+// its progress (MinTransferRate), not by the request timeout.
+type sentBody struct {
+	rc io.ReadCloser
+	w  *watch
+}
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.w.sent(n, err == io.EOF)
+	return n, err
+}
+
+func (b *sentBody) Close() error { return b.rc.Close() }
+
+// isUpload reports a request that carries a body to the server.
+func isUpload(req *http.Request) bool {
+	return req.Body != nil && req.Body != http.NoBody && req.Method != http.MethodGet && req.Method != http.MethodHead
 }

@@ -142,7 +142,7 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
 		opts := f.registryOptions(context.Background())
-		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Client().Transport, stream: true}))
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Client().Transport, stream: true, allowHTTP: f.allowHTTP}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
 	})
@@ -154,7 +154,7 @@ func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&registryTransport{inner: h.Client().Transport}),
+		remote.WithTransport(&registryTransport{inner: h.Client().Transport, allowHTTP: f.allowHTTP}),
 		remote.WithUserAgent(h.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts}),
 		remote.WithRetryPredicate(registryRetryable),
@@ -184,11 +184,32 @@ func (s *ImageSession) options(ctx context.Context) []remote.Option {
 // ParseImageReference parses an image reference, a tag or a digest;
 // a reference without registry is below DefaultRegistry.
 func ParseImageReference(ref string) (name.Reference, error) {
-	r, err := name.ParseReference(ref, name.WithDefaultRegistry(DefaultRegistry))
+	return parseImageReference(ref)
+}
+
+// ParseImageReference parses an image reference as the fetcher reaches
+// it: with AllowHTTPRegistry, a registry that answers only plain http is
+// reached over http.
+func (f *Fetcher) ParseImageReference(ref string) (name.Reference, error) {
+	return parseImageReference(ref, f.nameOptions()...)
+}
+
+func parseImageReference(ref string, opts ...name.Option) (name.Reference, error) {
+	r, err := name.ParseReference(ref, append([]name.Option{name.WithDefaultRegistry(DefaultRegistry)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
 	}
 	return r, nil
+}
+
+// nameOptions are the options of every registry name the fetcher parses:
+// name.Insecure lets go-containerregistry fall back to plain http (which
+// the registry transport then allows) when AllowHTTPRegistry is set.
+func (f *Fetcher) nameOptions() []name.Option {
+	if f.allowHTTP {
+		return []name.Option{name.Insecure}
+	}
+	return nil
 }
 
 // Resolve fetches the manifest ref names. A tag or digest the registry
@@ -196,7 +217,7 @@ func ParseImageReference(ref string) (name.Reference, error) {
 // ErrManifestTooLarge and an index of more than MaxIndexChildren manifests
 // ErrIndexTooLarge; registry failures (after retries) name the answer.
 func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest, error) {
-	r, err := ParseImageReference(ref)
+	r, err := s.f.ParseImageReference(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -245,21 +266,24 @@ func isNetworkError(err error) bool {
 }
 
 // registryTransport applies k8sverify's rules to registry requests: plain
-// http only to loopback hosts, and bounded answers: manifests and
-// referrers lists at MaxManifestSize, signature blobs at 1 MiB. It reads
-// each answer whole (all are small), within the request timeout of the
-// inner transport (the HTTP client's), so a body cut short is a transport
-// error that go-containerregistry retries.
+// http only to loopback hosts (any host with allowHTTP), and bounded
+// answers: manifests and referrers lists at MaxManifestSize, signature
+// blobs at 1 MiB. It reads each answer whole (all are small), within the
+// request timeout of the inner transport (the HTTP client's), so a body
+// cut short is a transport error that go-containerregistry retries.
+// Uploads are bounded by their progress (see guardTransport).
 type registryTransport struct {
 	inner http.RoundTripper
 	// stream passes image content (layers, configs) through as it arrives,
 	// bounded by the minimum transfer rate instead of a size: for copying
 	// images. Manifests are still bounded and buffered.
 	stream bool
+	// allowHTTP allows plain http to any registry (AllowHTTPRegistry).
+	allowHTTP bool
 }
 
 func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !IsLoopback(req.URL.Hostname()) {
+	if req.URL.Scheme == "http" && !IsLoopback(req.URL.Hostname()) && !t.allowHTTP {
 		return nil, fmt.Errorf("%s: %w", Redact(req.URL.String()), ErrInsecureURL)
 	}
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {

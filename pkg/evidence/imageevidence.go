@@ -95,7 +95,7 @@ func (s *ImageSession) addPlatformEvidence(ctx context.Context, ev *verify.Evide
 
 // config fetches the configuration blob of an image manifest.
 func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, error) {
-	d, err := name.NewDigest(m.Repository + "@" + m.Digest)
+	d, err := name.NewDigest(m.Repository+"@"+m.Digest, s.f.nameOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -146,14 +146,17 @@ func (s *ImageSession) signaturesIn(ctx context.Context, repos []string, digest 
 		return nil, err
 	}
 	var out []verify.SignatureEvidence
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, sigs := range found {
 		for _, se := range sigs {
 			if k := signatureKey(se); k != "" {
-				if seen[k] {
+				if i, dup := seen[k]; dup {
+					// The same signature in another repository: one
+					// signature, published in several places.
+					out[i].References = append(out[i].References, se.References...)
 					continue
 				}
-				seen[k] = true
+				seen[k] = len(out)
 			}
 			out = append(out, se)
 		}
@@ -188,7 +191,7 @@ type ImageRefEvidence struct {
 // digest-pinned reference, and expected to be signed by signer.
 func (f *Fetcher) ImageRef(ctx context.Context, ref string, platform *artifacts.Platform, signer artifacts.Identity) []ImageRefEvidence {
 	base := artifacts.Artifact{Kind: artifacts.KindImage, Name: ref, Location: ref, Signer: signer, Signing: artifacts.SigningProbe}
-	r, err := ParseImageReference(ref)
+	r, err := f.ParseImageReference(ref)
 	if err != nil {
 		return []ImageRefEvidence{{Artifact: base, Evidence: verify.Evidence{Unavailable: err}}}
 	}

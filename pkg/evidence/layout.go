@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -35,14 +36,20 @@ func (w *PackWriter) ImageLayout(rel string) (*ImageLayout, error) {
 	return &ImageLayout{path: p}, nil
 }
 
+// RefNameAnnotation names an image in an OCI image layout.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
 // CopyToLayout copies the manifest m (an image, or an index with every
-// image it lists) into the layout, annotated with its reference.
-func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *ImageLayout) error {
-	d, err := name.NewDigest(m.Repository + "@" + m.Digest)
+// image it lists) into the layout under refName, e.g.
+// "kube-apiserver:v1.24.17" (name:tag, as tools such as skopeo address
+// layout entries: oci:DIR:kube-apiserver:v1.24.17). An entry of the same
+// name is replaced, so fetching the same image again adds nothing.
+func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *ImageLayout, refName string) error {
+	d, err := name.NewDigest(m.Repository+"@"+m.Digest, s.f.nameOptions()...)
 	if err != nil {
 		return err
 	}
-	ann := layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": m.PinnedReference()})
+	ann := layout.WithAnnotations(map[string]string{RefNameAnnotation: refName})
 	if m.Index {
 		idx, err := remote.Index(d, s.options(ctx)...)
 		if err != nil {
@@ -50,7 +57,7 @@ func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *Im
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.path.AppendIndex(idx, ann)
+		return l.path.ReplaceIndex(idx, match.Name(refName), ann)
 	}
 	img, err := remote.Image(d, s.options(ctx)...)
 	if err != nil {
@@ -58,5 +65,5 @@ func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *Im
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.path.AppendImage(img, ann)
+	return l.path.ReplaceImage(img, match.Name(refName), ann)
 }

@@ -46,6 +46,9 @@ var (
 	ErrBadPack = errors.New("malformed evidence pack")
 	// ErrPackVersion: the pack was written by another version of k8sverify.
 	ErrPackVersion = errors.New("evidence pack of another schema version")
+	// ErrPackConflict: the directory holds an evidence pack a fetch cannot
+	// add to (another release, or unreadable).
+	ErrPackConflict = errors.New("the directory holds another evidence pack")
 )
 
 // Manifest describes an evidence pack: the release, and for each artifact
@@ -110,6 +113,9 @@ type PackSignature struct {
 	Malformed   string                 `json:"malformed,omitempty"`
 	Unavailable string                 `json:"unavailable,omitempty"`
 	LogLookup   string                 `json:"logLookup,omitempty"`
+	// References name the registry artifacts that carried the signature
+	// where it was fetched (verify.SignatureEvidence.References).
+	References []string `json:"references,omitempty"`
 }
 
 // Key identifies an artifact: kind, name and platform.
@@ -140,6 +146,31 @@ func CreatePack(dir string) (*PackWriter, error) {
 		return nil, fmt.Errorf("evidence pack %s: remove old manifest: %w", dir, err)
 	}
 	return &PackWriter{root: root, dir: dir}, nil
+}
+
+// ExtendPack opens dir for writing the pack of release, keeping what an
+// earlier fetch of the same release wrote there: it returns that fetch's
+// manifest (nil when there is none) for the caller to merge its entries
+// with the new ones. A pack of another release, or one that cannot be
+// read, is refused and left as it is.
+func ExtendPack(dir, release string) (*PackWriter, *Manifest, error) {
+	var prev *Manifest
+	p, err := OpenPack(dir)
+	switch {
+	case err == nil:
+		prev = p.Manifest
+		p.Close()
+		if prev.Release != release {
+			return nil, nil, fmt.Errorf("%w: %s holds the evidence pack of %s, not %s: write the pack of %s into another directory",
+				ErrPackConflict, dir, prev.Release, release, release)
+		}
+	case errors.Is(err, ErrIncompletePack), errors.Is(err, fs.ErrNotExist):
+		// Nothing to keep: a new pack, or an interrupted fetch.
+	default:
+		return nil, nil, fmt.Errorf("%w: %v: write the pack into another directory, or empty this one", ErrPackConflict, err)
+	}
+	w, err := CreatePack(dir)
+	return w, prev, err
 }
 
 // Close releases the pack directory.

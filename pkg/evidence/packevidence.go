@@ -31,7 +31,7 @@ func (w *PackWriter) Store(a artifacts.Artifact, base string, ev verify.Evidence
 	}
 	for i, s := range ev.Signatures {
 		ps := PackSignature{Source: s.Source, Location: s.Location, Malformed: errString(s.Malformed),
-			Unavailable: errString(s.Unavailable), LogLookup: errString(s.LogLookup)}
+			Unavailable: errString(s.Unavailable), LogLookup: errString(s.LogLookup), References: s.References}
 		if s.Bundle != nil {
 			ps.Bundle = fmt.Sprintf("bundles/%s/%d.sigstore.json", base, i)
 			if err := w.WriteBundle(ps.Bundle, s.Bundle); err != nil {
@@ -120,7 +120,7 @@ func (p *Pack) Evidence(e *PackArtifact) verify.Evidence {
 
 func (p *Pack) signature(s PackSignature) verify.SignatureEvidence {
 	se := verify.SignatureEvidence{Source: s.Source, Location: s.Location, Malformed: stringErr(s.Malformed),
-		Unavailable: stringErr(s.Unavailable), LogLookup: stringErr(s.LogLookup)}
+		Unavailable: stringErr(s.Unavailable), LogLookup: stringErr(s.LogLookup), References: s.References}
 	if se.Malformed != nil || se.Unavailable != nil {
 		return se
 	}

@@ -32,7 +32,7 @@ import (
 // it: the one in its bundle annotation and, when the fetcher has Rekor,
 // those Rekor holds — alternatives for the judge, never replacements.
 func (s *ImageSession) Signatures(ctx context.Context, repository, digest string) ([]verify.SignatureEvidence, error) {
-	repo, err := name.NewRepository(repository)
+	repo, err := name.NewRepository(repository, s.f.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %w", repository, err)
 	}
@@ -96,6 +96,7 @@ func (s *ImageSession) cosignSignatures(ctx context.Context, d name.Digest) ([]v
 			defer func() { <-sem }()
 			out[i] = s.cosignSignature(ctx, sig)
 			out[i].Location = d.Context().Name()
+			out[i].References = []string{tag.String()}
 		}()
 	}
 	wg.Wait()
@@ -237,8 +238,9 @@ func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []ver
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			se := verify.SignatureEvidence{Source: verify.SourceReferrer, Location: where}
-			b, err := ociremote.Bundle(d.Context().Digest(m.Digest.String()), opts...)
+			ref := d.Context().Digest(m.Digest.String())
+			se := verify.SignatureEvidence{Source: verify.SourceReferrer, Location: where, References: []string{ref.String()}}
+			b, err := ociremote.Bundle(ref, opts...)
 			var te *transport.Error
 			switch {
 			case errors.As(err, &te), isNetworkError(err):

@@ -9,14 +9,19 @@ import (
 )
 
 // TrustSource says where the trusted root of a run comes from, in order
-// of precedence: a trusted_root.json file the user names; else, offline,
-// the TUF metadata of an evidence pack; else TUF online.
+// of precedence: a trusted_root.json file the user names; else the TUF
+// metadata of an evidence pack (the one verified offline, or one named);
+// else TUF online.
 type TrustSource struct {
 	// File is a trusted_root.json.
 	File string
 	// Pack, for offline verification, carries TUF metadata verified from
 	// TUF.Root (never a trusted root merely lying in the pack).
 	Pack *Pack
+	// PackDir names an evidence pack whose TUF metadata gives the trusted
+	// root (as Pack), for verifying online with no TUF service: images in
+	// an air-gapped registry.
+	PackDir string
 	// TUF is the repository and trusted TUF root; zero: public-good.
 	TUF TUFSource
 	// CacheDir caches TUF metadata online ("" : sigstore-go's default).
@@ -30,6 +35,13 @@ func LoadTrust(s TrustSource) (*verify.Trust, error) {
 		return verify.LoadTrustedRoot(s.File)
 	case s.Pack != nil:
 		return TrustFromPack(s.Pack, s.TUF)
+	case s.PackDir != "":
+		p, err := OpenPack(s.PackDir)
+		if err != nil {
+			return nil, err
+		}
+		defer p.Close()
+		return TrustFromPack(p, s.TUF)
 	default:
 		return PublicGoodTrust(s.CacheDir, s.TUF)
 	}

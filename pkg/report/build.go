@@ -95,7 +95,7 @@ func verdictArtifact(v verify.Verdict) Artifact {
 func signature(s *verify.SignatureResult) Signature {
 	out := Signature{Source: string(s.Source), Location: s.Location, Verified: s.Verified(), LogIndex: s.LogIndex,
 		IntegratedTime: s.IntegratedTime, SignedAt: s.SignedAt, DockerReference: s.DockerReference,
-		AcceptedIncident: s.AcceptedIncident, Checks: checks(s.Checks), Notes: s.Notes, Error: s.Error}
+		AcceptedIncident: s.AcceptedIncident, References: s.References, Checks: checks(s.Checks), Notes: s.Notes, Error: s.Error}
 	if s.Signer != nil {
 		out.Signer = identityOf(*s.Signer)
 	}

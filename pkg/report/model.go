@@ -43,6 +43,28 @@ type Report struct {
 	// (listing reports).
 	Differences []Difference `json:"differences,omitempty"`
 	Warnings    []string     `json:"warnings"`
+	// Mirror says what a mirror copied (mirror reports; its verdicts are
+	// those at the destination).
+	Mirror *Mirror `json:"mirror,omitempty"`
+}
+
+// Mirror is what a mirror did.
+type Mirror struct {
+	// To is the destination registry and prefix.
+	To string `json:"to"`
+	// DryRun: nothing was written; the verdicts are those at the source.
+	DryRun bool `json:"dryRun,omitempty"`
+	// Copied is what was written, Present what the destination held already.
+	Copied  MirrorCounts `json:"copied"`
+	Present MirrorCounts `json:"present"`
+}
+
+// MirrorCounts counts manifests (platform images and indexes), signature
+// artifacts (cosign .sig tags, referrers) and image tags.
+type MirrorCounts struct {
+	Images     int `json:"images"`
+	Signatures int `json:"signatures"`
+	Tags       int `json:"tags"`
 }
 
 // Tool names the tool that made the report.
@@ -146,9 +168,13 @@ type Signature struct {
 	SignedAt         *time.Time `json:"signedAt,omitempty"`
 	DockerReference  string     `json:"dockerReference,omitempty"`
 	AcceptedIncident string     `json:"acceptedIncident,omitempty"`
-	Checks           []Check    `json:"checks"`
-	Notes            []string   `json:"notes,omitempty"`
-	Error            string     `json:"error,omitempty"`
+	// References name the registry artifacts that carry the signature:
+	// cosign .sig tags (repository:sha256-<hex>.sig, in each repository
+	// it was found in) and referrers (repository@sha256:<hex>).
+	References []string `json:"references,omitempty"`
+	Checks     []Check  `json:"checks"`
+	Notes      []string `json:"notes,omitempty"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // Incident is a known, documented signing incident.

@@ -276,10 +276,14 @@ func matrixCell(s *Summary) string {
 }
 
 // WriteMirrorList writes one digest-pinned reference per verified image,
-// e.g. registry.k8s.io/kube-apiserver:v1.24.17@sha256:…, and nothing for
-// any other verdict. A multi-arch index is listed only when every verdict
-// on its image (the index and each platform) of its release is verified:
-// copying an index copies every platform it lists.
+// e.g. registry.k8s.io/kube-apiserver:v1.24.17@sha256:…, followed by the
+// references of its signatures that verified — cosign .sig tags
+// (registry.k8s.io/kube-apiserver:sha256-….sig, in every repository the
+// signature was found in) and referrers (…@sha256:…) — and nothing for any
+// other verdict: everything a copy of the image needs to verify where it
+// is copied. A multi-arch index is listed only when every verdict on its
+// image (the index and each platform) of its release is verified: copying
+// an index copies every platform it lists.
 func WriteMirrorList(w io.Writer, r *Report) error {
 	incomplete := map[string]bool{}
 	for _, a := range r.Artifacts {
@@ -287,6 +291,8 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 			incomplete[a.Release+" "+a.Name] = true
 		}
 	}
+	var listed []Artifact
+	repos := map[string]bool{} // the repositories images are listed in
 	for _, a := range r.Artifacts {
 		if a.Kind != "image" || a.Status != string(verify.StatusVerified) || a.Digest == "" {
 			continue
@@ -294,13 +300,45 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 		if a.Platform == "" && incomplete[a.Release+" "+a.Name] {
 			continue
 		}
+		listed = append(listed, a)
+		repos[referenceRepository(a.Location)] = true
+	}
+	for _, a := range listed {
 		ref := a.Location
 		if i := strings.Index(ref, "@"); i >= 0 {
 			ref = ref[:i]
 		}
-		if _, err := fmt.Fprintf(w, "%s@%s\n", ref, a.Digest); err != nil {
-			return err
+		lines := []string{ref + "@" + a.Digest}
+		for _, s := range a.Signatures {
+			if !s.Verified {
+				continue
+			}
+			for _, sr := range s.References {
+				// A signature in a repository no image is listed in (a
+				// platform's in its index's, the index not listed) is
+				// of no use there.
+				if repos[referenceRepository(sr)] && !slices.Contains(lines, sr) {
+					lines = append(lines, sr)
+				}
+			}
+		}
+		for _, l := range lines {
+			if _, err := fmt.Fprintln(w, l); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// referenceRepository is the repository of a reference
+// (registry/name[:tag][@digest]).
+func referenceRepository(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }

@@ -105,3 +105,41 @@ func TestJUnit(t *testing.T) {
 		t.Error(b.String())
 	}
 }
+
+// Each image listed is followed by the references of its signatures that
+// verified; a signature in a repository no listed image lives in (a
+// platform's, in its index's repository, the index not listed) is left
+// out, and so is one that did not verify.
+func TestMirrorListSignatures(t *testing.T) {
+	signed := func(v verify.Verdict, refs ...string) verify.Verdict {
+		v.Signatures = []*verify.SignatureResult{{Source: verify.SourceSignatureTag, References: refs}}
+		return v
+	}
+	rejected := &verify.SignatureResult{Source: verify.SourceReferrer, References: []string{"registry.k8s.io/kube-apiserver-amd64@sha256:99"}, Err: verify.ErrIdentityMismatch}
+	apiAmd64 := signed(image("kube-apiserver", "amd64", verify.StatusVerified, "sha256:bb"),
+		"registry.k8s.io/kube-apiserver-amd64:sha256-bb.sig", "registry.k8s.io/kube-apiserver:sha256-bb.sig")
+	apiAmd64.Signatures = append(apiAmd64.Signatures, rejected)
+	rep := verification("v1.24.17", []verify.Verdict{
+		signed(image("kube-apiserver", "", verify.StatusVerified, "sha256:aa"), "registry.k8s.io/kube-apiserver:sha256-aa.sig"),
+		apiAmd64,
+		image("kube-proxy", "", verify.StatusVerified, "sha256:cc"),
+		signed(image("kube-proxy", "amd64", verify.StatusVerified, "sha256:dd"),
+			"registry.k8s.io/kube-proxy-amd64:sha256-dd.sig", "registry.k8s.io/kube-proxy:sha256-dd.sig"),
+		image("kube-proxy", "arm64", verify.StatusFailed, "sha256:ee"),
+	})
+	var b bytes.Buffer
+	if err := report.WriteMirrorList(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `registry.k8s.io/kube-apiserver:v1.24.17@sha256:aa
+registry.k8s.io/kube-apiserver:sha256-aa.sig
+registry.k8s.io/kube-apiserver-amd64:v1.24.17@sha256:bb
+registry.k8s.io/kube-apiserver-amd64:sha256-bb.sig
+registry.k8s.io/kube-apiserver:sha256-bb.sig
+registry.k8s.io/kube-proxy-amd64:v1.24.17@sha256:dd
+registry.k8s.io/kube-proxy-amd64:sha256-dd.sig
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -70,6 +70,11 @@ type SignatureEvidence struct {
 	Source SignatureSource
 	// Location is where it was found: an image repository, a URL.
 	Location string
+	// References name the registry artifacts that carry the signature, for
+	// copying it (never for deciding): cosign's .sig tag in each repository
+	// it was found in (repository:sha256-<hex>.sig), a referrer's manifest
+	// (repository@sha256:<hex>).
+	References []string
 	// Bundle is the signature, its certificate and every log entry found
 	// for it (from the signature's own annotation and from Rekor).
 	Bundle *bundle.Bundle

@@ -197,7 +197,7 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 			continue
 		}
 		res := c.signature(s, subject)
-		res.Source, res.Location = s.Source, s.Location
+		res.Source, res.Location, res.References = s.Source, s.Location, s.References
 		if s.LogLookup != nil && res.Verified() {
 			res.Notes = append(res.Notes, logLookupNote(s.LogLookup))
 		}

@@ -26,6 +26,9 @@ type SignatureResult struct {
 	// Location where exactly (a repository, a URL); set by the judge.
 	Source   SignatureSource `json:"source,omitempty"`
 	Location string          `json:"location,omitempty"`
+	// References name the registry artifacts that carry the signature
+	// (SignatureEvidence.References); set by the judge.
+	References []string `json:"references,omitempty"`
 	// Checks in the order they ran; verification stops at the first failure.
 	Checks []Check `json:"checks"`
 	// Signer is the identity the certificate names (whatever it is).

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/report"
+)
+
+type mirrorOptions struct {
+	outputs
+	to        string
+	fromPack  string
+	kinds     []string
+	platforms []string
+	dryRun    bool
+}
+
+func newMirrorCmd(g *globalOptions) *cobra.Command {
+	o := &mirrorOptions{}
+	cmd := &cobra.Command{
+		Use:   "mirror VERSION --to REGISTRY[/PREFIX]",
+		Short: "Copy a release's verified images, with their tags and signatures, into a registry",
+		Long: `Verify the images of a release, then copy every image that verified into
+another registry — the multi-arch index (name:VERSION), each platform's image
+(name-ARCH:VERSION), their layers — with its tags and every signature of it
+that verified: cosign's sha256-<digest>.sig tags (of the index and of each
+platform image, in each repository they were found in) and Sigstore bundles
+attached as OCI referrers. Then verify the copies where they now are: the
+verdicts and the exit code are those at the destination.
+
+Nothing that did not verify is copied. An index is copied only when every
+image it lists verified; otherwise the report says why it was not. Content and
+signatures are written before tags, so an interrupted mirror never leaves a
+tag naming an image without its signatures. Running it again copies nothing.
+
+With --from-pack, the images and their signatures come from an evidence pack
+written with 'k8sverify fetch VERSION --out DIR --with-images' (no network but
+the destination registry; the trust from the pack's TUF metadata or
+--trusted-root): for loading an air-gapped registry.
+
+Credentials for the destination come from the Docker config and its
+credential helpers (docker login, as for crane and cosign). A registry on
+plain http off loopback needs --allow-http-registry.`,
+		Example: `  k8sverify mirror v1.24.17 --to registry.example.com/k8s
+  k8sverify mirror v1.24.17 --to registry.example.com/k8s --dry-run
+  k8sverify mirror v1.24.17 --to registry.example.com/k8s --platform linux/amd64
+  k8sverify mirror --from-pack ./pack --to registry.internal:5000/k8s`,
+		Args: func(_ *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 1:
+				return usageErrorf("mirror takes one VERSION, got %d arguments", len(args))
+			case len(args) == 0 && o.fromPack == "":
+				return usageErrorf("mirror takes a VERSION (e.g. v1.24.17), or --from-pack DIR")
+			case len(args) == 1:
+				if _, isLine := artifacts.ParseLine(args[0]); isLine {
+					return usageErrorf("mirror takes one release, not the line %s", args[0])
+				}
+				return checkVersion(args[0])
+			}
+			return nil
+		},
+		ValidArgsFunction: completeVersions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMirror(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.to, "to", "", "destination registry host[:port][/prefix] (required)")
+	f.StringVar(&o.fromPack, "from-pack", "", "copy from this evidence pack (fetch --with-images) instead of the source registry")
+	f.StringSliceVar(&o.kinds, "kind", nil, "artifact kinds: only image (the default) is mirrored")
+	f.StringSliceVar(&o.platforms, "platform", nil, "mirror only these platforms' images, os/arch (repeatable; indexes, which list every platform, are then left out)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "verify and say what would be copied, writing nothing")
+	o.outputs.addFlag(f, report.Formats)
+	registerCompletions(cmd, report.Formats)
+	return cmd
+}
+
+func (o *mirrorOptions) request(args []string) (audit.MirrorRequest, error) {
+	req := audit.MirrorRequest{To: o.to, Pack: o.fromPack, DryRun: o.dryRun}
+	if len(args) == 1 {
+		req.Version = args[0]
+	}
+	if o.to == "" {
+		return req, usageErrorf("mirror needs --to REGISTRY[/PREFIX], the registry to copy into")
+	}
+	if strings.Contains(o.to, "://") {
+		return req, usageErrorf("--to %q: want host[:port][/prefix] without a scheme (plain http needs --allow-http-registry)", o.to)
+	}
+	for _, k := range o.kinds {
+		if strings.TrimSpace(k) != string(artifacts.KindImage) {
+			return req, usageErrorf("--kind %q: mirror copies images only (binaries and tarballs: k8sverify verify --download --out DIR)", k)
+		}
+	}
+	for _, p := range o.platforms {
+		platform, err := artifacts.ParsePlatform(strings.TrimSpace(p))
+		if err != nil {
+			return req, usageErrorf("--platform: %v", err)
+		}
+		req.Platforms = append(req.Platforms, platform)
+	}
+	return req, nil
+}
+
+func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []string) error {
+	outs, err := o.outputs.parse()
+	if err != nil {
+		return err
+	}
+	req, err := o.request(args)
+	if err != nil {
+		return err
+	}
+	if req.Pack != "" && g.trustedRoot == "" && g.trustPack == "" {
+		g.trustPack = req.Pack // the pack's TUF metadata, verified from the TUF root
+	}
+	s, err := g.session()
+	if err != nil {
+		return err
+	}
+	res, err := s.Mirror(cmd.Context(), req)
+	if err != nil {
+		return commandError(err)
+	}
+	printWarnings(cmd.ErrOrStderr(), res.Warnings)
+	rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
+	rep.Mirror = &report.Mirror{To: res.To, DryRun: req.DryRun, Copied: counts(res.Copied), Present: counts(res.Present)}
+	if !g.quiet {
+		mirrorSummary(cmd.ErrOrStderr(), rep.Mirror)
+	}
+	return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+}
+
+func counts(c audit.MirrorCounts) report.MirrorCounts {
+	return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
+}
+
+// mirrorSummary says on stderr what the mirror wrote.
+func mirrorSummary(w io.Writer, m *report.Mirror) {
+	c, p := m.Copied, m.Present
+	switch {
+	case m.DryRun:
+		fmt.Fprintf(w, "mirror to %s: dry run, nothing written\n", m.To)
+	case c == (report.MirrorCounts{}) && p == (report.MirrorCounts{}):
+		fmt.Fprintf(w, "mirror to %s: nothing copied: no image verified\n", m.To)
+	case c == (report.MirrorCounts{}):
+		fmt.Fprintf(w, "mirror to %s: nothing copied: the %d images, %d signatures and %d tags were already there\n", m.To, p.Images, p.Signatures, p.Tags)
+	default:
+		fmt.Fprintf(w, "mirror to %s: copied %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags)\n",
+			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+)
+
+// Mirror tests copy whole releases: they take a generous request timeout
+// (--timeout 30s), not the 2s of the other tests, so that a loaded machine
+// does not turn them into errors.
+
+// mirrorRegistry starts an in-process registry to mirror into.
+func mirrorRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestMirrorCommand(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
+	to := mirrorRegistry(t) + "/k8s"
+	code, out, errOut := runIn(t, w, "--timeout", "30s", "mirror", "v1.24.17", "--to", to)
+	if code != ExitOK || !strings.Contains(out, "30 artifacts: 30 verified") ||
+		!strings.Contains(errOut, "mirror to "+to+": copied 30 images, 55 signatures, 30 tags") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "mirror", "v1.24.17", "--to", to, "-o", "json")
+	if code != ExitOK || !strings.Contains(errOut, "nothing copied: the 30 images, 55 signatures and 30 tags were already there") ||
+		!strings.Contains(out, `"mirror": {`) {
+		t.Errorf("second mirror: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The mirror verifies as verify checks a registry: with no
+	// transparency-log service, on the proofs the signatures carry.
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "verify", "v1.24.17", "--kind", "image", "--registry", to, "--rekor-url", "")
+	if code != ExitOK || !strings.Contains(out, "30 artifacts: 30 verified") {
+		t.Errorf("verify --registry: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "verify-image", to+"/kube-apiserver:v1.24.17", "--rekor-url", "")
+	if code != ExitOK || !strings.Contains(out, "6 artifacts: 6 verified") {
+		t.Errorf("verify-image: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestMirrorAcceptIncident(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind})
+	to := mirrorRegistry(t) + "/k8s"
+	code, out, errOut := runIn(t, w, "--timeout", "30s", "mirror", "v1.24.8", "--to", to, "--quiet")
+	if code != ExitFailed || !strings.Contains(out, "30 failed") || !strings.Contains(out, "known incident: v1.24.8-wrong-identity") {
+		t.Errorf("without the incident: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "mirror", "v1.24.8", "--to", to, "--accept-incident", "v1.24.8-wrong-identity")
+	if code != ExitOK || !strings.Contains(out, "30 artifacts: 30 verified") || strings.Count(out, "(incident v1.24.8-wrong-identity accepted)") != 30 {
+		t.Errorf("with the incident accepted: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestMirrorUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"mirror", "v1.24.17"},
+		{"mirror", "--to", "registry.example.com/k8s"},
+		{"mirror", "v1.24.17", "--to", "http://registry.example.com"},
+		{"mirror", "v1.24.17", "--to", "registry.example.com", "--kind", "binary"},
+		{"mirror", "1.24", "--to", "registry.example.com"},
+		{"mirror", "v1.24.17", "v1.24.16", "--to", "registry.example.com"},
+		{"mirror", "v1.24.17", "--to", "registry.example.com", "--platform", "linux"},
+	} {
+		if code, _, errOut := run(t, args...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d\n%s", args, code, ExitUsage, errOut)
+		}
+	}
+}

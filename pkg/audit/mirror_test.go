@@ -1,0 +1,485 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// destination starts an in-process registry to mirror into (its handler
+// wrapped by wrap, if given) and returns its host:port with a prefix.
+func destination(t testing.TB, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://") + "/mirror"
+}
+
+// mirrorConfig is config with a generous request timeout: a mirror
+// copies whole releases, and a loaded machine must not make errors of it.
+func mirrorConfig(w *testworld.World) audit.Config {
+	c := config(w)
+	c.Timeout = 30 * time.Second
+	return c
+}
+
+func mirror(t testing.TB, w *testworld.World, c audit.Config, req audit.MirrorRequest) *audit.MirrorResult {
+	t.Helper()
+	res, err := newSession(t, c).MirrorRelease(context.Background(), selected(t, w), req)
+	if err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	return res
+}
+
+// tagged returns the digest repo:tag names at the destination ("" when
+// the tag is not there).
+func tagged(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(r)
+	var te *transport.Error
+	switch {
+	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+		return ""
+	case err != nil:
+		t.Fatalf("head %s: %v", ref, err)
+	}
+	return desc.Digest.String()
+}
+
+// sigLayers counts the layers of cosign's .sig manifest of digest in repo.
+func sigLayers(t *testing.T, repo string, digest v1.Hash) int {
+	t.Helper()
+	tag, err := name.NewTag(evidence.SignatureTag(repo, digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := ociremote.Signatures(tag)
+	if err != nil {
+		t.Fatalf("signatures %s: %v", tag, err)
+	}
+	list, err := sigs.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list)
+}
+
+func byRepoOf(t *testing.T, res *audit.MirrorResult) map[string]verify.Verdict {
+	t.Helper()
+	return byRepo(t, res.Verdicts)
+}
+
+// The whole mirror: every image, tag and signature copied, verified at
+// the destination (by verify, as users check a mirror); a second run
+// copies nothing.
+func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	to := destination(t, nil)
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	if len(res.Verdicts) != 6 {
+		t.Fatalf("%d verdicts, want 6", len(res.Verdicts))
+	}
+	for repo, v := range byRepoOf(t, res) {
+		if v.Status != verify.StatusVerified || !strings.HasPrefix(v.Artifact.Location, to+"/") {
+			t.Errorf("%s: %s at %s: %s", repo, v.Status, v.Artifact.Location, v.Reason)
+		}
+		if got := tagged(t, to+"/"+repo+":"+w.Version.String()); got != w.Images[repo].Digest.String() {
+			t.Errorf("%s: the tag names %q, want %s", repo, got, w.Images[repo].Digest)
+		}
+	}
+	// 6 manifests; a .sig per index and one per platform image in each of
+	// its two repositories; 6 tags.
+	want := audit.MirrorCounts{Images: 6, Signatures: 2 + 4 + 4, Tags: 6}
+	if res.Copied != want || !res.Present.IsZero() {
+		t.Errorf("copied %+v, present %+v; want %+v copied", res.Copied, res.Present, want)
+	}
+	if n := sigLayers(t, to+"/kube-apiserver", w.Images["kube-apiserver-arm64"].Digest); n != 1 {
+		t.Errorf("the platform image's signature in the index's repository: %d layers", n)
+	}
+
+	// As verify --registry DEST does.
+	rel := selected(t, w)
+	for i, a := range rel.Artifacts {
+		rel.Artifacts[i].Location = strings.Replace(a.Location, w.Registry, to, 1)
+	}
+	res2, err := newSession(t, mirrorConfig(w)).VerifyReleases(context.Background(), []*artifacts.Release{rel}, audit.VerifyOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res2[0].Verdicts {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("verify at the mirror: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+
+	again := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	if !again.Copied.IsZero() || again.Present != want {
+		t.Errorf("second mirror: copied %+v, present %+v; want nothing copied, %+v present", again.Copied, again.Present, want)
+	}
+	for _, v := range again.Verdicts {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("second mirror: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// A forged platform image is not copied, nor its index (which lists it);
+// the other images are, and the run reports the failure.
+func TestMirrorCopiesNothingUnverified(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultForeignIdentity, Target: "kube-proxy-arm64"},
+	}})
+	to := destination(t, nil)
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	vs := byRepoOf(t, res)
+	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) || !strings.HasPrefix(v.Reason, "not copied: failed at the source") {
+		t.Errorf("forged image: %s: %s", v.Status, v.Reason)
+	}
+	if v := vs["kube-proxy"]; v.Status != verify.StatusMissing || !strings.Contains(v.Reason, "linux/arm64 manifest") {
+		t.Errorf("index of a forged image: %s: %s", v.Status, v.Reason)
+	}
+	for _, repo := range []string{"kube-proxy-arm64", "kube-proxy"} {
+		d := w.Images[repo].Digest.String()
+		if got := tagged(t, to+"/"+repo+":"+w.Version.String()); got != "" {
+			t.Errorf("%s tagged at the destination", repo)
+		}
+		if got := tagged(t, to+"/"+repo+"@"+d); got != "" {
+			t.Errorf("%s copied to the destination", repo)
+		}
+		if got := tagged(t, evidence.SignatureTag(to+"/"+repo, w.Images["kube-proxy-arm64"].Digest.String())); got != "" {
+			t.Errorf("the forged signature was copied into %s", repo)
+		}
+	}
+	for _, repo := range []string{"kube-apiserver", "kube-apiserver-amd64", "kube-apiserver-arm64", "kube-proxy-amd64"} {
+		if v := vs[repo]; v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
+		}
+	}
+}
+
+// Of two signatures, only the one that verifies is copied (v1.24.6's
+// images carry one by krel-staging too).
+func TestMirrorCopiesOnlyTheSignaturesThatVerify(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
+	to := destination(t, nil)
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	for repo, v := range byRepoOf(t, res) {
+		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
+			t.Errorf("%s: %s with %d signatures at the destination: %s", repo, v.Status, len(v.Signatures), v.Reason)
+		}
+	}
+	if n := sigLayers(t, w.Registry+"/kube-apiserver-amd64", w.Images["kube-apiserver-amd64"].Digest); n != 2 {
+		t.Fatalf("the world signs twice: %d", n)
+	}
+	if n := sigLayers(t, to+"/kube-apiserver-amd64", w.Images["kube-apiserver-amd64"].Digest); n != 1 {
+		t.Errorf("%d signatures copied, want the 1 that verified", n)
+	}
+}
+
+// A destination failing midway: that image is an error with the
+// registry's message, and neither it nor its index is tagged.
+func TestMirrorWriteFailureLeavesNoTag(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	var refused atomic.Int32
+	to := destination(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			// The signatures of kube-proxy-arm64 cannot be written.
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/kube-proxy-arm64/manifests/sha256-") {
+				refused.Add(1)
+				http.Error(rw, `{"errors":[{"code":"UNKNOWN","message":"disk quota exceeded"}]}`, http.StatusInternalServerError)
+				return
+			}
+			next.ServeHTTP(rw, r)
+		})
+	})
+	c := mirrorConfig(w)
+	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
+	vs := byRepoOf(t, res)
+	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, evidence.ErrRegistryWrite) {
+		t.Errorf("refused write: %s: %s", v.Status, v.Reason)
+	}
+	if v := vs["kube-proxy"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "linux/arm64 manifest was not copied") {
+		t.Errorf("index: %s: %s", v.Status, v.Reason)
+	}
+	for _, repo := range []string{"kube-proxy-arm64", "kube-proxy"} {
+		if got := tagged(t, to+"/"+repo+":"+w.Version.String()); got != "" {
+			t.Errorf("%s is tagged at the destination", repo)
+		}
+	}
+	if refused.Load() == 0 {
+		t.Error("the failing write was never tried")
+	}
+	for _, repo := range []string{"kube-apiserver", "kube-proxy-amd64"} {
+		if v := vs[repo]; v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
+		}
+	}
+}
+
+// A dry run verifies and writes nothing.
+func TestMirrorDryRun(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	var writes atomic.Int32
+	to := destination(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			writes.Add(1)
+			next.ServeHTTP(rw, r)
+		})
+	})
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, DryRun: true})
+	for _, v := range res.Verdicts {
+		if v.Status != verify.StatusVerified || !strings.HasPrefix(v.Reason, "would copy to "+to+"/") {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+	if writes.Load() != 0 || !res.Copied.IsZero() {
+		t.Errorf("a dry run sent %d requests to the destination", writes.Load())
+	}
+}
+
+// With platforms, only those platforms' images are mirrored.
+func TestMirrorPlatforms(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	to := destination(t, nil)
+	amd64 := artifacts.Platform{OS: "linux", Arch: "amd64"}
+	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, Platforms: []artifacts.Platform{amd64}})
+	if len(res.Verdicts) != 2 {
+		t.Fatalf("%d verdicts, want the 2 amd64 images", len(res.Verdicts))
+	}
+	for _, v := range res.Verdicts {
+		if v.Status != verify.StatusVerified || v.Artifact.Platform != amd64 {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// v1.24.8's images, signed by the promoter's identity (a documented
+// incident), are mirrored only when the incident is accepted.
+func TestMirrorAcceptedIncident(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
+	to := destination(t, nil)
+	refused := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	for _, v := range refused.Verdicts {
+		if v.Status != verify.StatusFailed {
+			t.Errorf("without the incident: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+	if !refused.Copied.IsZero() {
+		t.Errorf("copied %+v without the incident accepted", refused.Copied)
+	}
+	c := mirrorConfig(w)
+	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identity"}
+	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
+	for _, v := range res.Verdicts {
+		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "(incident v1.24.8-wrong-identity accepted)") || !strings.HasPrefix(v.Artifact.Location, to) {
+			t.Errorf("incident accepted: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// Referrers: a Sigstore bundle that verified is copied as a referrer, one
+// that did not is not.
+func TestMirrorReferrers(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-amd64"},
+	}})
+	attach := func(repo string, id artifacts.Identity) {
+		t.Helper()
+		d := w.Images[repo].Digest
+		b, err := w.Sigstore.SignDSSEBundle(testworld.CosignSignStatementNamed(d, testworld.BackingRegistry+"/"+repo, testworld.CosignSignPredicateType),
+			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AttachBundle(repo, d, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attach("kube-proxy-amd64", artifacts.ImageSigner)
+	attach("kube-apiserver-amd64", artifacts.Identity{SAN: testworld.ForeignIdentity, Issuer: artifacts.GoogleIssuer})
+	to := destination(t, nil)
+	for _, fromPack := range []bool{false, true} {
+		dest := to + map[bool]string{false: "/online", true: "/pack"}[fromPack]
+		req := audit.MirrorRequest{Version: w.Version.String(), To: dest}
+		c := mirrorConfig(w)
+		if fromPack {
+			req.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
+			c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+		}
+		vs := byRepoOf(t, mirror(t, w, c, req))
+		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 || v.Signatures[0].Source != verify.SourceReferrer {
+			t.Errorf("pack %v: referrer alone: %s: %s", fromPack, v.Status, v.Reason)
+		}
+		// Its .sig signature may be found in two repositories (the image's
+		// and its index's, since recursive signing); never as a referrer.
+		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) == 0 {
+			t.Errorf("pack %v: kube-apiserver-amd64: %s: %s", fromPack, v.Status, v.Reason)
+		} else {
+			for _, s := range v.Signatures {
+				if s.Source != verify.SourceSignatureTag {
+					t.Errorf("pack %v: the foreign referrer is copied: %s at %s", fromPack, s.Source, s.Location)
+				}
+			}
+		}
+		for repo, v := range vs {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("pack %v: %s: %s: %s", fromPack, repo, v.Status, v.Reason)
+			}
+		}
+	}
+}
+
+// From an evidence pack, with the source gone: images from the pack's
+// OCI layout, signatures rebuilt from its bundles, verified at the
+// destination with no transparency log; a second run copies nothing.
+func TestMirrorFromPack(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-arm64"},
+	}})
+	pack := fetchPack(t, w, audit.FetchRequest{WithImages: true})
+	w.Close() // the source registry, Rekor and TUF are gone
+	to := destination(t, nil)
+	c := mirrorConfig(w)
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	res := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
+	vs := byRepoOf(t, res)
+	if v := vs["kube-apiserver-arm64"]; v.Status != verify.StatusFailed || !strings.HasPrefix(v.Reason, "not copied") {
+		t.Errorf("forged: %s: %s", v.Status, v.Reason)
+	}
+	if v := vs["kube-apiserver"]; v.Status != verify.StatusMissing {
+		t.Errorf("index of a forged image: %s: %s", v.Status, v.Reason)
+	}
+	for _, repo := range []string{"kube-apiserver-amd64", "kube-proxy", "kube-proxy-amd64", "kube-proxy-arm64"} {
+		v := vs[repo]
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
+			continue
+		}
+		if c := checkNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "signed entry timestamp") {
+			t.Errorf("%s: transparency-log check %+v, want the signed entry timestamp the signature carries", repo, c)
+		}
+	}
+	again := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
+	if !again.Copied.IsZero() {
+		t.Errorf("second mirror from the pack copied %+v", again.Copied)
+	}
+}
+
+// Fetches into the same directory add to the pack (the README's
+// air-gapped recipe); the OCI layout names each image name:tag.
+func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true})
+	dir := t.TempDir()
+	s := newSession(t, mirrorConfig(w))
+	tuf := &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+	for _, sel := range []audit.Selection{
+		{Kinds: blobKinds, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}},
+		{Kinds: imageKind},
+	} {
+		rel, err := sel.Apply(w.Release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FetchRelease(context.Background(), rel, audit.FetchRequest{Out: dir, TUF: tuf, WithImages: sel.Kinds[0] == artifacts.KindImage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := evidence.OpenPack(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	kinds := map[artifacts.Kind]int{}
+	for _, e := range p.Manifest.Artifacts {
+		kinds[e.Kind]++
+	}
+	if kinds[artifacts.KindImage] != 6 || kinds[artifacts.KindBinary] == 0 || !p.Manifest.Complete || p.Manifest.Images != "oci" {
+		t.Errorf("the pack holds %v (complete %v, images %q)", kinds, p.Manifest.Complete, p.Manifest.Images)
+	}
+	idx, err := os.ReadFile(filepath.Join(dir, "oci", "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layout v1.IndexManifest
+	if err := json.Unmarshal(idx, &layout); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range layout.Manifests {
+		names = append(names, m.Annotations[evidence.RefNameAnnotation])
+	}
+	slices.Sort(names)
+	want := []string{"kube-apiserver-amd64:v1.24.17", "kube-apiserver-arm64:v1.24.17", "kube-apiserver:v1.24.17",
+		"kube-proxy-amd64:v1.24.17", "kube-proxy-arm64:v1.24.17", "kube-proxy:v1.24.17"}
+	if !slices.Equal(names, want) {
+		t.Errorf("layout names %q, want %q", names, want)
+	}
+	// Fetching the images again replaces their entries.
+	rel, _ := audit.Selection{Kinds: imageKind}.Apply(w.Release)
+	if _, err := s.FetchRelease(context.Background(), rel, audit.FetchRequest{Out: dir, TUF: tuf, WithImages: true}); err != nil {
+		t.Fatal(err)
+	}
+	if idx2, _ := os.ReadFile(filepath.Join(dir, "oci", "index.json")); len(idx2) != len(idx) {
+		t.Errorf("a second fetch of the images changed the layout's index:\n%s\n%s", idx, idx2)
+	}
+}
+
+// BenchmarkMirrorFullRelease mirrors the 30 images of the full v1.24.17
+// world into an in-process registry: verified at the source, copied with
+// signatures and tags, verified at the destination ("copy"); and again
+// into the same registry, which copies nothing ("again").
+func BenchmarkMirrorFullRelease(b *testing.B) {
+	w := testworld.StartT(b, testworld.Options{Kinds: imageKind})
+	dest := destination(b, nil)
+	b.Run("copy", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			n++
+			res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: fmt.Sprintf("%s/%d", dest, n)})
+			if res.Copied.Images != 30 {
+				b.Fatalf("copied %+v", res.Copied)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		for b.Loop() {
+			if res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: dest + "/1"}); !res.Copied.IsZero() {
+				b.Fatalf("copied %+v", res.Copied)
+			}
+		}
+	})
+}
