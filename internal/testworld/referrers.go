@@ -119,8 +119,8 @@ func (s *Sigstore) SignDSSEBundle(statement []byte, o SignOptions) ([]byte, erro
 }
 
 // AttachBundle attaches a Sigstore bundle to the image digest of a
-// repository as an OCI referrer, as cosign does (the world's registry
-// lacks the referrers API: the referrers tag schema is used).
+// repository as an OCI referrer, as cosign does (through the referrers
+// tag schema unless the world serves the referrers API).
 func (w *World) AttachBundle(repo string, digest v1.Hash, bundleJSON []byte) error {
 	d, err := name.NewDigest(w.Registry + "/" + repo + "@" + digest.String())
 	if err != nil {

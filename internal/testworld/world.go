@@ -60,6 +60,12 @@ type Options struct {
 	// NoSBOM publishes no release SBOM (sbom.k8s.io answering 404): the
 	// client then lists the release from its catalog alone.
 	NoSBOM bool
+	// ReferrersAPI serves the OCI referrers API from the in-process
+	// registry. Without it the registry answers referrers requests 404, as
+	// distribution's registry does, and clients read the referrers tag
+	// instead. Whether registry.k8s.io's backends serve the API is not
+	// documented; clients must work either way.
+	ReferrersAPI bool
 	// Faults to inject.
 	Faults []Fault
 	// Dir receives trusted_root.json, world.json and env; default a new
@@ -272,14 +278,14 @@ func (w *World) startServers(o Options) error {
 	// apps/k8s-io/configmap-nginx.yaml: rewrite ... redirect): the world's
 	// download site too, to its CDN, which serves the files; some
 	// redirects carry a query, as signed URLs of a CDN or mirror do.
-	cdnH := &httpFaults{next: http.HandlerFunc(w.serveSite)}
+	cdnH := &httpFaults{next: http.HandlerFunc(w.serveCDN)}
 	cdnURL, err := w.serve(cdnH)
 	if err != nil {
 		return err
 	}
 	w.CDNURL = cdnURL
 	siteH := &httpFaults{next: http.HandlerFunc(w.serveDownloadSite)}
-	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()))}
+	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()), registry.WithReferrersSupport(o.ReferrersAPI))}
 	w.httpF["site"], w.httpF["cdn"], w.httpF["registry"] = siteH, cdnH, regH
 	siteURL, err := w.serve(siteH)
 	if err != nil {
@@ -473,10 +479,32 @@ func (w *World) serveDownloadSite(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := w.CDNURL + r.URL.Path
-	if strings.HasSuffix(r.URL.Path, ".tar.gz") {
-		target += "?Expires=4102444800&Signature=" + fmt.Sprintf("%x", sha256.Sum256([]byte(r.URL.Path)))[:32]
+	if q := cdnSignature(r.URL.Path); q != "" {
+		target += "?" + q
 	}
 	http.Redirect(rw, r, target, http.StatusFound)
+}
+
+// cdnSignature is the query of a signed URL the CDN wants for tarballs
+// (none for other files): the download site gives it in its redirect, and
+// the CDN refuses the tarball without it (403). No public source says
+// cdn.dl.k8s.io does this (its redirect carries no query); the world
+// does it so that clients are shown not to rely on fetching the CDN
+// directly.
+func cdnSignature(p string) string {
+	if !strings.HasSuffix(p, ".tar.gz") {
+		return ""
+	}
+	return "Expires=4102444800&Signature=" + fmt.Sprintf("%x", sha256.Sum256([]byte(p)))[:32]
+}
+
+// serveCDN serves release files, tarballs only on their signed URL.
+func (w *World) serveCDN(rw http.ResponseWriter, r *http.Request) {
+	if q := cdnSignature(r.URL.Path); q != "" && r.URL.RawQuery != q {
+		http.Error(rw, "signed URL required", http.StatusForbidden)
+		return
+	}
+	w.serveSite(rw, r)
 }
 
 func (w *World) serveSite(rw http.ResponseWriter, r *http.Request) {

@@ -126,7 +126,7 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Deadline < 0 {
 		return nil, classify(ErrRequest, fmt.Errorf("deadline must be positive, got %s", cfg.Deadline))
 	}
-	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout)}
+	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout), evidence.WithParallel(cfg.Concurrency)}
 	if cfg.Offline {
 		opts = append(opts, evidence.WithTransport(evidence.OfflineTransport{}))
 	}

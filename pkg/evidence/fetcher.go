@@ -40,6 +40,8 @@ type Fetcher struct {
 	image, content         *ImageSession
 	imageErr, contentErr   error
 
+	registryMemo registryMemo
+
 	writerOnce sync.Once
 	writer     *RegistryWriter
 	writerErr  error

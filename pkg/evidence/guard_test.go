@@ -92,7 +92,7 @@ func countingTransport(t *testing.T, dials *atomic.Int32) *http.Transport {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", dead)
 	}}
 	d := &net.Dialer{Resolver: resolver}
-	tr := evidence.NewTransport()
+	tr := evidence.NewTransport(16)
 	tr.Proxy = nil
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)

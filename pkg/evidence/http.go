@@ -43,12 +43,15 @@ func (e *HTTPError) Is(target error) bool {
 // It is safe for concurrent use and reuses connections.
 type HTTPClient struct {
 	client     *http.Client
+	guard      *guardTransport // below the client's redirect memory; registries use it
 	transport  http.RoundTripper
 	timeout    time.Duration
 	attempts   int
 	backoff    time.Duration
 	maxBackoff time.Duration
 	userAgent  string
+	// parallel is how many requests the caller runs at once (WithParallel).
+	parallel int
 }
 
 // HTTPOption configures an HTTPClient.
@@ -90,6 +93,18 @@ func WithTransport(rt http.RoundTripper) HTTPOption {
 	return func(c *HTTPClient) { c.transport = rt }
 }
 
+// WithParallel says how many requests the caller runs at once (default
+// 16): the default transport keeps that many idle connections per host,
+// so that a burst of requests reuses them instead of opening new ones, and
+// registry sessions fetch that many blobs at once.
+func WithParallel(n int) HTTPOption {
+	return func(c *HTTPClient) {
+		if n > 0 {
+			c.parallel = n
+		}
+	}
+}
+
 // NewHTTPClient returns a client with the given options applied.
 func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 	c := &HTTPClient{
@@ -98,29 +113,36 @@ func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 		backoff:    200 * time.Millisecond,
 		maxBackoff: 10 * time.Second,
 		userAgent:  "k8sverify",
+		parallel:   16,
 	}
 	for _, o := range opts {
 		o(c)
 	}
 	if c.transport == nil {
-		c.transport = NewTransport()
+		c.transport = NewTransport(c.parallel)
 	}
+	c.guard = &guardTransport{inner: c.transport, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
-		Transport:     &guardTransport{inner: c.transport, timeout: c.timeout, hosts: &hosts{}},
+		Transport:     &redirectMemory{inner: c.guard},
 		CheckRedirect: checkRedirect,
 	}
 	return c
 }
 
-// NewTransport returns the pooled transport k8sverify uses by default.
-// The wait for an answer is bounded by the client (WithTimeout), not here.
-func NewTransport() *http.Transport {
+// NewTransport returns the pooled transport k8sverify uses by default,
+// for parallel artifacts at once, each with a few requests in flight:
+// four idle connections per artifact are kept per host, so a burst of
+// requests over HTTP/1.1 reuses them rather than opening new ones and
+// closing them again (HTTP/2 multiplexes on one). The wait for an answer is bounded by the client
+// (WithTimeout), not here.
+func NewTransport(parallel int) *http.Transport {
+	parallel = max(parallel, 16)
 	return &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:   true,
-		MaxIdleConns:        100,
-		MaxIdleConnsPerHost: 32,
+		MaxIdleConns:        8 * parallel,
+		MaxIdleConnsPerHost: 4 * parallel,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}

@@ -142,7 +142,7 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
 		opts := f.registryOptions(context.Background())
-		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Client().Transport, stream: true, allowHTTP: f.allowHTTP}))
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.guard, memo: &f.registryMemo, stream: true, allowHTTP: f.allowHTTP}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
 	})
@@ -154,10 +154,13 @@ func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&registryTransport{inner: h.Client().Transport, allowHTTP: f.allowHTTP}),
+		remote.WithTransport(&registryTransport{inner: h.guard, memo: &f.registryMemo, allowHTTP: f.allowHTTP}),
 		remote.WithUserAgent(h.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts}),
 		remote.WithRetryPredicate(registryRetryable),
+		// go-containerregistry fetches 4 blobs at once by default; the
+		// session's artifacts run in parallel, so does the registry.
+		remote.WithJobs(h.parallel),
 	}
 }
 
@@ -280,6 +283,8 @@ type registryTransport struct {
 	stream bool
 	// allowHTTP allows plain http to any registry (AllowHTTPRegistry).
 	allowHTTP bool
+	// memo answers what a registry answers the same every time.
+	memo *registryMemo
 }
 
 func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -289,7 +294,19 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
 		return t.inner.RoundTrip(req)
 	}
-	resp, err := t.inner.RoundTrip(req.WithContext(bounded(req.Context())))
+	send := func(req *http.Request) (*http.Response, error) {
+		return t.inner.RoundTrip(req.WithContext(bounded(req.Context())))
+	}
+	var resp *http.Response
+	var err error
+	switch {
+	case t.memo != nil && isPing(req):
+		resp, err = t.memo.ping(req, send)
+	case t.memo != nil && isReferrers(req):
+		resp, err = t.memo.referrers(req, send)
+	default:
+		resp, err = send(req)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -93,26 +94,36 @@ func (s *ImageSession) addPlatformEvidence(ctx context.Context, ev *verify.Evide
 	return nil
 }
 
-// config fetches the configuration blob of an image manifest.
+// config fetches the configuration blob the image manifest names (the
+// manifest already read: one request). The judge checks it against the
+// manifest's digest of it.
 func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, error) {
-	d, err := name.NewDigest(m.Repository+"@"+m.Digest, s.f.nameOptions()...)
+	man, err := v1.ParseManifest(bytes.NewReader(m.Raw))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("manifest %s@%s: %w: %v", m.Repository, m.Digest, ErrMalformedEvidence, err)
 	}
-	desc, err := remote.Get(d, s.options(ctx)...)
+	d, err := name.NewDigest(m.Repository+"@"+man.Config.Digest.String(), s.f.nameOptions()...)
 	if err != nil {
-		return nil, registryError("configuration of "+d.String(), err)
+		return nil, fmt.Errorf("configuration of %s@%s: %w: %v", m.Repository, m.Digest, ErrMalformedEvidence, err)
 	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, fmt.Errorf("configuration of %s: %w: %v", d, ErrMalformedEvidence, err)
+	if man.Config.Size > maxConfig {
+		return nil, fmt.Errorf("configuration %s: %w (%d bytes)", d, ErrBodyTooLarge, man.Config.Size)
 	}
-	cfg, err := img.RawConfigFile()
+	l, err := remote.Layer(d, s.options(ctx)...)
 	if err != nil {
-		return nil, registryError("configuration of "+d.String(), err)
+		return nil, registryError("configuration "+d.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, registryError("configuration "+d.String(), err)
+	}
+	defer rc.Close()
+	cfg, err := io.ReadAll(io.LimitReader(rc, maxConfig+1))
+	if err != nil {
+		return nil, registryError("configuration "+d.String(), err)
 	}
 	if len(cfg) > maxConfig {
-		return nil, fmt.Errorf("configuration of %s: %w", d, ErrBodyTooLarge)
+		return nil, fmt.Errorf("configuration %s: %w", d, ErrBodyTooLarge)
 	}
 	return cfg, nil
 }

@@ -8,7 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag"
@@ -31,8 +35,9 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{64}([0-9a-f]{16})?$|^[0-9a-f]{80}$`)
 // RekorClient reads the Rekor v1 API: index search by artifact hash and
 // entries by UUID. It is safe for concurrent use.
 type RekorClient struct {
-	http *HTTPClient
-	base string
+	http    *HTTPClient
+	base    string
+	batches lookupBatches
 }
 
 // NewRekorClient returns a client for the Rekor instance at baseURL.
@@ -96,19 +101,30 @@ func (c *RekorClient) Entry(ctx context.Context, uuid string) (*models.LogEntryA
 // hashedrekord: digest, signature and certificate (certDER). It asks Rekor
 // for the entry itself (POST /api/v1/log/entries/retrieve with the
 // proposed entry, as cosign does), so that unrelated entries for the same
-// digest, which anyone can log, cannot crowd it out. A server without that
-// endpoint is searched by digest (POST /api/v1/index/retrieve) instead.
+// digest, which anyone can log, cannot crowd it out. Lookups made at about
+// the same time share one request, up to ten (Rekor's limit per request;
+// see lookupBatch). A server without that endpoint is searched by digest
+// (POST /api/v1/index/retrieve) instead.
 func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
-	entries, err := c.retrieveProposed(ctx, digestHex, sig, certDER)
+	l := &proposedLookup{digestHex: digestHex, sig: sig, certDER: certDER, done: make(chan struct{})}
+	l.key = digestHex + "\x00" + string(sig) + "\x00" + string(certDER)
+	l.propose()
+	c.batches.add(ctx, c, l)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		l.abandon()
+		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, context.Cause(ctx))
+	}
 	var he *HTTPError
-	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
+	if errors.As(l.err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
 		return c.searchEntries(ctx, digestHex, sig, certDER)
 	}
-	if err != nil {
-		return nil, err
+	if l.err != nil {
+		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, l.err)
 	}
 	var out []*models.LogEntryAnon
-	for _, e := range entries {
+	for _, e := range l.found {
 		if RecordsSignature(e, sig, certDER) {
 			out = append(out, e)
 		}
@@ -116,31 +132,161 @@ func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, ce
 	return out, nil
 }
 
-func (c *RekorClient) retrieveProposed(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})
+// proposedLookup is one FindEntries waiting for its batch.
+type proposedLookup struct {
+	digestHex    string
+	sig, certDER []byte
+	key          string // the same signature of the same digest: one entry asked for
+	proposed     models.ProposedEntry
+	done         chan struct{}
+	found        []*models.LogEntryAnon // every entry of the batch's answer
+	err          error
+	batches      *lookupBatches
+	batch        *lookupBatch
+}
+
+// propose builds the hashedrekord entry the lookup asks for.
+func (l *proposedLookup) propose() {
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.certDER})
 	alg := models.HashedrekordV001SchemaDataHashAlgorithmSha256
-	proposed := &models.Hashedrekord{
+	digest := l.digestHex
+	l.proposed = &models.Hashedrekord{
 		APIVersion: swag.String("0.0.1"),
 		Spec: models.HashedrekordV001Schema{
-			Data: &models.HashedrekordV001SchemaData{Hash: &models.HashedrekordV001SchemaDataHash{Algorithm: &alg, Value: &digestHex}},
+			Data: &models.HashedrekordV001SchemaData{Hash: &models.HashedrekordV001SchemaDataHash{Algorithm: &alg, Value: &digest}},
 			Signature: &models.HashedrekordV001SchemaSignature{
-				Content:   strfmt.Base64(sig),
+				Content:   strfmt.Base64(l.sig),
 				PublicKey: &models.HashedrekordV001SchemaSignaturePublicKey{Content: strfmt.Base64(certPEM)},
 			},
 		},
 	}
+}
+
+// abandon says the lookup's caller left: it leaves a batch not yet sent;
+// a batch in flight that every caller left is cancelled.
+func (l *proposedLookup) abandon() {
+	bs, b := l.batches, l.batch
+	bs.mu.Lock()
+	if bs.pending == b {
+		b.lookups = slices.DeleteFunc(b.lookups, func(x *proposedLookup) bool { return x == l })
+		if b.keys[l.key]--; b.keys[l.key] == 0 {
+			delete(b.keys, l.key)
+		}
+		if len(b.lookups) == 0 {
+			bs.pending = nil
+			b.timer.Stop()
+			b.cancel()
+		}
+		bs.mu.Unlock()
+		return
+	}
+	bs.mu.Unlock()
+	if b.waiting.Add(-1) == 0 {
+		b.cancel()
+	}
+}
+
+// batchWindow is how long the first lookup of a batch waits for others.
+// Lookups come in bursts (the signatures of many artifacts arrive within
+// a round trip of each other); a round trip to Rekor is tens of
+// milliseconds, so a few milliseconds' wait saves many requests.
+const batchWindow = 5 * time.Millisecond
+
+// lookupBatches gathers proposed-entry lookups into batches of at most
+// maxRetrieveBatch: a batch is sent when full, or batchWindow after its
+// first lookup.
+type lookupBatches struct {
+	mu      sync.Mutex
+	pending *lookupBatch
+}
+
+// lookupBatch is one request's worth of lookups: at most maxRetrieveBatch
+// entries asked for, each once however many lookups want it (a signature
+// copied to two repositories is looked up twice at once). Its context is
+// cancelled when every caller has left.
+type lookupBatch struct {
+	lookups []*proposedLookup
+	keys    map[string]int // lookups per entry asked for
+	ctx     context.Context
+	cancel  context.CancelFunc
+	waiting atomic.Int32
+	timer   *time.Timer
+}
+
+func (bs *lookupBatches) add(ctx context.Context, c *RekorClient, l *proposedLookup) {
+	bs.mu.Lock()
+	b := bs.pending
+	if b == nil {
+		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		b = &lookupBatch{ctx: bctx, cancel: cancel, keys: map[string]int{}}
+		bs.pending = b
+		b.timer = time.AfterFunc(batchWindow, func() {
+			bs.mu.Lock()
+			due := bs.pending == b
+			if due {
+				bs.pending = nil
+			}
+			bs.mu.Unlock()
+			if due {
+				b.send(c)
+			}
+		})
+	}
+	b.lookups = append(b.lookups, l)
+	b.keys[l.key]++
+	b.waiting.Add(1)
+	l.batches, l.batch = bs, b
+	full := len(b.keys) == maxRetrieveBatch
+	if full {
+		bs.pending = nil
+	}
+	bs.mu.Unlock()
+	if full {
+		b.timer.Stop()
+		go b.send(c)
+	}
+}
+
+// send asks for the batch's entries and hands the answer to each lookup.
+func (b *lookupBatch) send(c *RekorClient) {
+	defer b.cancel()
+	found, err := c.retrieveProposed(b.ctx, b.lookups)
+	for _, l := range b.lookups {
+		l.found, l.err = found, err
+		close(l.done)
+	}
+}
+
+// retrieveProposed asks Rekor for the entries of up to ten proposed
+// entries in one request. Rekor answers every entry it holds of each, in
+// every shard, in no particular order: each caller picks its own.
+func (c *RekorClient) retrieveProposed(ctx context.Context, lookups []*proposedLookup) ([]*models.LogEntryAnon, error) {
 	q := &models.SearchLogQuery{}
-	q.SetEntries([]models.ProposedEntry{proposed})
+	var entries []models.ProposedEntry
+	asked := map[string]bool{}
+	for _, l := range lookups {
+		if !asked[l.key] {
+			asked[l.key] = true
+			entries = append(entries, l.proposed)
+		}
+	}
+	q.SetEntries(entries)
 	body, err := json.Marshal(q)
 	if err != nil {
 		return nil, err
 	}
 	data, err := c.http.PostJSON(ctx, c.base+"/api/v1/log/entries/retrieve", body, maxRekorResponse)
 	if err != nil {
-		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, err)
+		return nil, err
 	}
-	return parseEntryList(data)
+	return parseEntryList(data, len(entries)*maxShardsPerEntry)
 }
+
+// maxShardsPerEntry bounds the copies of one entry an answer may hold:
+// Rekor answers a proposed entry with its copy in each shard of the log
+// (rekor pkg/api/entries.go SearchLogQueryHandler); the public log has had
+// a handful of shards.
+const maxShardsPerEntry = 8
 
 // maxRetrieveBatch is what one POST /api/v1/log/entries/retrieve may ask.
 const maxRetrieveBatch = 10
@@ -196,16 +342,18 @@ func (c *RekorClient) retrieveUUIDs(ctx context.Context, uuids []string) ([]*mod
 	if err != nil {
 		return nil, fmt.Errorf("rekor retrieve %d entries: %w", len(uuids), err)
 	}
-	return parseEntryList(data)
+	return parseEntryList(data, len(uuids)*maxShardsPerEntry)
 }
 
-func parseEntryList(data []byte) ([]*models.LogEntryAnon, error) {
+// parseEntryList parses the answer of POST /api/v1/log/entries/retrieve:
+// at most max complete entries.
+func parseEntryList(data []byte, max int) ([]*models.LogEntryAnon, error) {
 	var list []map[string]models.LogEntryAnon
 	if err := json.Unmarshal(data, &list); err != nil {
 		return nil, fmt.Errorf("rekor: malformed answer: %w", err)
 	}
-	if len(list) > maxRetrieveBatch {
-		return nil, fmt.Errorf("rekor: %d entries where at most %d were asked for", len(list), maxRetrieveBatch)
+	if len(list) > max {
+		return nil, fmt.Errorf("rekor: %d entries where at most %d were asked for", len(list), max)
 	}
 	var out []*models.LogEntryAnon
 	for _, m := range list {

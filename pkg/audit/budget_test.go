@@ -1,0 +1,82 @@
+package audit_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// The request budget of a release audit, counted by the world's servers:
+// a change that adds round trips fails here, not on a stopwatch.
+//
+//   - download site: one request per run (its redirect of /release/ to
+//     the CDN, learned from the first answer);
+//   - CDN: 3 per file (.sha256, .sig, .cert), plus the .sha512 of a file
+//     whose SHA-512 the catalog holds (tarballs: the CHANGELOG's sums);
+//   - registry: at most 8 per image (its tag, its configuration, the
+//     signature and referrers tags of its digest in its repository and
+//     its index's, the signature layers) and one ping and one referrers
+//     probe per run;
+//   - Rekor: lookups of ten signatures per request, so at most one request
+//     per two artifacts even when timing splits the batches;
+//   - the whole v1.24.17 release (160 artifacts): at most 700.
+func TestRequestBudget(t *testing.T) {
+	for _, api := range []bool{false, true} {
+		t.Run(fmt.Sprintf("referrers API %v", api), func(t *testing.T) {
+			w := testworld.StartT(t, testworld.Options{ReferrersAPI: api})
+			rel := selected(t, w)
+			w.ResetRequests()
+			vs := verifyWorld(t, w, audit.VerifyOptions{})
+			var files, sha512s, images int
+			for _, v := range vs {
+				if v.Status != verify.StatusVerified {
+					t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+				}
+				switch v.Artifact.Kind {
+				case artifacts.KindImage:
+					images++
+				default:
+					files++
+					if v.Artifact.Sum("sha512", artifacts.SumCatalog) != "" {
+						sha512s++
+					}
+				}
+			}
+			if len(vs) != len(rel.Artifacts) {
+				t.Fatalf("%d verdicts for %d artifacts", len(vs), len(rel.Artifacts))
+			}
+			got := map[string]int64{}
+			var total int64
+			var lines []string
+			for server, classes := range w.Requests() {
+				for class, n := range classes {
+					got[server] += n
+					total += n
+					lines = append(lines, fmt.Sprintf("%s %s: %d", server, class, n))
+				}
+			}
+			budget := map[string]int64{
+				"site":     1,
+				"cdn":      int64(3*files + sha512s),
+				"registry": int64(8*images + 2),
+				"rekor":    int64(len(vs) / 2),
+			}
+			for server, max := range budget {
+				if got[server] > max {
+					t.Errorf("%s: %d requests, budget %d", server, got[server], max)
+				}
+			}
+			if total > 700 {
+				t.Errorf("%d requests in all, budget 700", total)
+			}
+			if t.Failed() || testing.Verbose() {
+				t.Logf("%d files, %d images, %d requests:\n%s", files, images, total, strings.Join(lines, "\n"))
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package evidence_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// site is a download site that redirects every path below /release/ to a
+// CDN (as dl.k8s.io does), or as redirect says; both count their requests.
+type site struct {
+	origin, cdn     *httptest.Server
+	atOrigin, atCDN atomic.Int64
+}
+
+func newSite(t *testing.T, redirect func(cdn string, r *http.Request) string, serve func(w http.ResponseWriter, r *http.Request)) *site {
+	t.Helper()
+	s := &site{}
+	s.cdn = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.atCDN.Add(1)
+		serve(w, r)
+	}))
+	s.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.atOrigin.Add(1)
+		http.Redirect(w, r, redirect(s.cdn.URL, r), http.StatusFound)
+	}))
+	t.Cleanup(s.cdn.Close)
+	t.Cleanup(s.origin.Close)
+	return s
+}
+
+func samePath(cdn string, r *http.Request) string { return cdn + r.URL.RequestURI() }
+
+// servePath serves a file's name as its content.
+func servePath(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, path.Base(r.URL.Path)) }
+
+func TestRedirectMemory(t *testing.T) {
+	cases := []struct {
+		name     string
+		redirect func(cdn string, r *http.Request) string
+		serve    func(w http.ResponseWriter, r *http.Request)
+		// requests at the origin and the CDN for 20 files.
+		origin, cdn int64
+	}{
+		{"the same path elsewhere: learned from the first", samePath, servePath, 1, 20},
+		{"another path: each redirected", func(cdn string, r *http.Request) string { return cdn + "/mirror" + r.URL.Path }, servePath, 20, 20},
+		{"a query added: each redirected", func(cdn string, r *http.Request) string { return cdn + r.URL.Path + "?sig=1" }, servePath, 20, 20},
+		{"the CDN refuses direct requests: asked as asked again", samePath, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/release/f0" && !strings.HasPrefix(r.Header.Get("Referer"), "http") {
+				// Go's client sets Referer when following a redirect.
+				http.Error(w, "signed URL required", http.StatusForbidden)
+				return
+			}
+			servePath(w, r)
+		}, 20, 39},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t, tc.redirect, tc.serve)
+			c := fastClient()
+			get := func(i int) {
+				p := fmt.Sprintf("/release/f%d", i)
+				data, err := c.Get(context.Background(), s.origin.URL+p, 1<<10)
+				if err != nil || string(data) != path.Base(p) {
+					t.Errorf("%s: %q, %v", p, data, err)
+				}
+			}
+			get(0) // the first alone, so the counts do not depend on timing
+			var wg sync.WaitGroup
+			for i := 1; i < 20; i++ {
+				wg.Add(1)
+				go func() { defer wg.Done(); get(i) }()
+			}
+			wg.Wait()
+			if o, d := s.atOrigin.Load(), s.atCDN.Load(); o != tc.origin || d != tc.cdn {
+				t.Errorf("%d requests at the origin, %d at the CDN; want %d and %d", o, d, tc.origin, tc.cdn)
+			}
+		})
+	}
+}
+
+// Requests that start together wait for the first one's answer instead of
+// each following the redirect.
+func TestRedirectMemoryProbesOnce(t *testing.T) {
+	s := newSite(t, samePath, servePath)
+	c := fastClient()
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Get(context.Background(), fmt.Sprintf("%s/release/f%d", s.origin.URL, i), 1<<10); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if o := s.atOrigin.Load(); o != 1 {
+		t.Errorf("%d requests at the origin, want 1", o)
+	}
+}
+
+// A redirect to plain http on another host is refused, learned or not.
+func TestRedirectMemoryKeepsTheRedirectRules(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://cdn.example.com"+r.URL.Path, http.StatusFound)
+	}))
+	defer origin.Close()
+	c := fastClient()
+	for i := range 2 {
+		_, err := c.Get(context.Background(), fmt.Sprintf("%s/release/f%d", origin.URL, i), 1<<10)
+		if err == nil || !strings.Contains(err.Error(), "redirect refused") {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+}
