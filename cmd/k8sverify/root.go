@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -32,6 +33,7 @@ type globalOptions struct {
 	catalog        string
 	quiet          bool
 	noProgress     bool
+	debug          bool
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
@@ -41,6 +43,7 @@ type globalOptions struct {
 	offline          bool
 
 	stderr io.Writer
+	log    *slog.Logger
 }
 
 // config builds the library's configuration from the flags.
@@ -69,9 +72,21 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     g.offline,
+		Log:         g.logger(),
 
 		AllowHTTPRegistry: g.allowHTTP,
 	}, nil
+}
+
+// logger is the debug log on stderr (--debug), or nil.
+func (g *globalOptions) logger() *slog.Logger {
+	if !g.debug {
+		return nil
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return g.log
 }
 
 // session opens the library session of the flags.
@@ -223,6 +238,7 @@ the one of this release and platform.`,
 	f.StringVar(&g.catalog, "catalog", "", "use another release catalog (testing, or a release newer than the embedded one)")
 	f.BoolVar(&g.quiet, "quiet", false, "print only the summary and the problems")
 	f.BoolVar(&g.noProgress, "no-progress", false, "no progress display on stderr")
+	f.BoolVarP(&g.debug, "debug", "v", false, "log each network request and each decision to stderr")
 	f.StringSliceVar(&g.acceptIncident, "accept-incident", nil, "accept what a documented incident of the release describes (its ID, as list shows it); reported as such")
 	f.BoolVar(&g.allowHTTP, "allow-http-registry", false, "allow image registries on plain http at any address (default: only on loopback)")
 	f.StringVar(&g.trustPack, "trust-pack", "", "take the Sigstore trusted root from an evidence pack's TUF metadata, verified from the TUF root (no TUF service needed)")
@@ -232,7 +248,7 @@ the one of this release and platform.`,
 		{"download-url", "K8SVERIFY_DOWNLOAD_URL"}, {"sbom-url", "K8SVERIFY_SBOM_URL"}, {"registry", "K8SVERIFY_REGISTRY"},
 		{"rekor-url", "K8SVERIFY_REKOR_URL"}, {"trusted-root", "K8SVERIFY_TRUSTED_ROOT"}, {"tuf-url", "K8SVERIFY_TUF_URL"},
 		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"}, {"deadline", "K8SVERIFY_DEADLINE"},
-		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"},
+		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"}, {"debug", "K8SVERIFY_DEBUG"},
 		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"}, {"allow-http-registry", "K8SVERIFY_ALLOW_HTTP_REGISTRY"}, {"trust-pack", "K8SVERIFY_TRUST_PACK"},
 	} {
 		env.set(f, b.flag, b.variable)

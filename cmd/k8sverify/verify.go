@@ -7,10 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/report"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 type verifyOptions struct {
@@ -98,6 +96,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 		return err
 	}
 	p := newProgress(g, cmd.ErrOrStderr())
+	req.Listed = p.start
 	results, err := s.Verify(cmd.Context(), req, p.done)
 	p.stop()
 	if err != nil {
@@ -119,33 +118,3 @@ func printWarnings(w io.Writer, warnings []string) {
 		fmt.Fprintf(w, "WARNING: %s\n", s)
 	}
 }
-
-// progress reports on stderr as verdicts arrive, unless --quiet or
-// --no-progress: each problem as it is found. A host given up on is said
-// once, always, and its artifacts not one by one.
-type progress struct {
-	w     io.Writer
-	n     int
-	on    bool
-	hosts *hostNotices
-}
-
-func newProgress(g *globalOptions, w io.Writer) *progress {
-	return &progress{w: w, on: !g.quiet && !g.noProgress, hosts: newHostNotices(w)}
-}
-
-func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
-	p.n++
-	if p.hosts.note(v) {
-		return
-	}
-	if p.on && v.Status != verify.StatusVerified {
-		rel := ""
-		if r != nil {
-			rel = r.Version.String() + " "
-		}
-		fmt.Fprintf(p.w, "[%d] %s%s: %s\n", p.n, rel, v.Artifact.ID(), v.Status)
-	}
-}
-
-func (p *progress) stop() {}

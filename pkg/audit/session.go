@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -82,6 +83,8 @@ type Config struct {
 	// Offline refuses every network request: evidence comes from packs,
 	// trust from a file or a pack's TUF metadata.
 	Offline bool
+	// Log, when set, receives a debug record of each network request.
+	Log *slog.Logger
 	// AllowHTTPRegistry allows image registries on plain http at any
 	// address (default: only on loopback).
 	AllowHTTPRegistry bool
@@ -127,6 +130,9 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, classify(ErrRequest, fmt.Errorf("deadline must be positive, got %s", cfg.Deadline))
 	}
 	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout), evidence.WithParallel(cfg.Concurrency)}
+	if cfg.Log != nil {
+		opts = append(opts, evidence.WithLogger(cfg.Log))
+	}
 	if cfg.Offline {
 		opts = append(opts, evidence.WithTransport(evidence.OfflineTransport{}))
 	}

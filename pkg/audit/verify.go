@@ -20,6 +20,9 @@ type VerifyRequest struct {
 	Versions  []string
 	Selection Selection
 	VerifyOptions
+	// Listed, when set, is called once with the releases as selected,
+	// before their artifacts are verified (e.g. to show progress).
+	Listed func(releases []*artifacts.Release)
 }
 
 // VerifyOptions say how a release's artifacts are verified.
@@ -77,6 +80,9 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	rels := make([]*artifacts.Release, len(listings))
 	for i, l := range listings {
 		rels[i] = l.Release
+	}
+	if req.Listed != nil {
+		req.Listed(rels)
 	}
 	results, err := s.VerifyReleases(ctx, rels, req.VerifyOptions, emit)
 	if err != nil {

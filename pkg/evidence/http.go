@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -52,6 +53,7 @@ type HTTPClient struct {
 	userAgent  string
 	// parallel is how many requests the caller runs at once (WithParallel).
 	parallel int
+	log      *slog.Logger // WithLogger; nil: none
 }
 
 // HTTPOption configures an HTTPClient.
@@ -121,7 +123,11 @@ func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
 	if c.transport == nil {
 		c.transport = NewTransport(c.parallel)
 	}
-	c.guard = &guardTransport{inner: c.transport, timeout: c.timeout, hosts: &hosts{}}
+	base := c.transport
+	if c.log != nil {
+		base = &loggingTransport{inner: base, log: c.log}
+	}
+	c.guard = &guardTransport{inner: base, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
 		Transport:     &redirectMemory{inner: c.guard},
 		CheckRedirect: checkRedirect,

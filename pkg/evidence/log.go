@@ -1,0 +1,39 @@
+package evidence
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// WithLogger logs each request the client sends (every attempt, every
+// redirect hop, registry requests too) at debug level: method, URL
+// (redacted), status or error, size and time.
+func WithLogger(l *slog.Logger) HTTPOption {
+	return func(c *HTTPClient) { c.log = l }
+}
+
+// loggingTransport logs the requests it sends.
+type loggingTransport struct {
+	inner http.RoundTripper
+	log   *slog.Logger
+}
+
+func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.inner.RoundTrip(req)
+	attrs := []any{"method", req.Method, "url", Redact(req.URL.String())}
+	if err != nil {
+		t.log.Debug("request", append(attrs, "error", err, "elapsed", time.Since(start).Round(time.Millisecond))...)
+		return nil, err
+	}
+	attrs = append(attrs, "status", resp.StatusCode, "proto", resp.Proto)
+	if resp.ContentLength >= 0 {
+		attrs = append(attrs, "bytes", resp.ContentLength)
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		attrs = append(attrs, "location", Redact(loc))
+	}
+	t.log.Debug("request", append(attrs, "elapsed", time.Since(start).Round(time.Millisecond))...)
+	return resp, nil
+}
