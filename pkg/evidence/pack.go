@@ -130,9 +130,10 @@ type PackWriter struct {
 	dir  string
 }
 
-// CreatePack opens dir (created if needed) for writing a pack. A manifest
-// from an earlier fetch is removed first, so an interrupted fetch never
-// leaves a pack that looks complete.
+// CreatePack opens dir (created if needed) for writing a pack, holding its
+// lock until Close: a second writer gets ErrPackLocked. A manifest from an
+// earlier fetch is removed first, so an interrupted fetch never leaves a
+// pack that looks complete.
 func CreatePack(dir string) (*PackWriter, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
@@ -141,7 +142,12 @@ func CreatePack(dir string) (*PackWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
 	}
+	if err := lockPack(root, dir); err != nil {
+		root.Close()
+		return nil, err
+	}
 	if err := root.Remove(ManifestName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		unlockPack(root)
 		root.Close()
 		return nil, fmt.Errorf("evidence pack %s: remove old manifest: %w", dir, err)
 	}
@@ -173,8 +179,11 @@ func ExtendPack(dir, release string) (*PackWriter, *Manifest, error) {
 	return w, prev, err
 }
 
-// Close releases the pack directory.
-func (w *PackWriter) Close() error { return w.root.Close() }
+// Close releases the pack directory and its lock.
+func (w *PackWriter) Close() error {
+	unlockPack(w.root)
+	return w.root.Close()
+}
 
 // WriteFile writes data at rel (a slash-separated path inside the pack).
 func (w *PackWriter) WriteFile(rel string, data []byte) error {
