@@ -38,7 +38,7 @@ now() { date +%s.%N; }
 echo "k8sverify verify $version at $latency per request..."
 start=$(now)
 bin/k8sverify verify "$version" --no-progress -o json="$work/report.json" >/dev/null || true
-ours=$(echo "$(now) - $start" | bc)
+ours=$(awk -v a="$(now)" -v b="$start" 'BEGIN { print a - b }')
 summary=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["total"], "artifacts,", s["verified"], "verified")' "$work/report.json")
 
 # The documented loop, one cosign process per artifact, over the same
@@ -69,8 +69,8 @@ while read -r kind location; do
 		--certificate-identity krel-staging@k8s-releng-prod.iam.gserviceaccount.com \
 		--certificate-oidc-issuer https://accounts.google.com --rekor-url "$K8SVERIFY_REKOR_URL" >/dev/null 2>&1 || failures=$((failures + 1))
 done <"$work/artifacts"
-theirs=$(echo "$(now) - $start" | bc)
+theirs=$(awk -v a="$(now)" -v b="$start" 'BEGIN { print a - b }')
 
 printf '\n%-34s %8.2f s  (%s)\n' "k8sverify verify $version" "$ours" "$summary"
 printf '%-34s %8.2f s  (%d failures)\n' "cosign, one process per artifact" "$theirs" "$failures"
-printf '%-34s %8.1fx\n' "ratio" "$(echo "$theirs / $ours" | bc -l)"
+printf '%-34s %8.1fx\n' "ratio" "$(awk -v a="$theirs" -v b="$ours" 'BEGIN { print a / b }')"

@@ -69,6 +69,11 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	if req.Pack != "" && len(versions) > 1 {
 		return nil, classify(ErrRequest, errors.New("an evidence pack holds one release"))
 	}
+	if req.Pack == "" {
+		// The trust (TUF online, or a file) loads while the releases are
+		// listed; verification waits for it (judgeOf runs once).
+		go func() { _, _ = s.judgeOf(nil) }()
+	}
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
 	s.each(len(versions), func(i int) {
