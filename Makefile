@@ -27,8 +27,13 @@ test: vet unit
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# fuzz runs every fuzz target (go test -list '^Fuzz') for FUZZTIME each, one
+# after another; `make test` runs their seed corpora (testdata/fuzz and
+# f.Add) as ordinary tests. FUZZ=REGEXP selects targets.
+FUZZTIME ?= 30s
+FUZZPARALLEL ?= 2
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseSBOM -fuzztime 30s ./pkg/artifacts
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh
 
 demo: build
 	@scripts/demo.sh "$(DEMO_DIR)"

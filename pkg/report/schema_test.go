@@ -127,7 +127,7 @@ func TestReportsMatchSchema(t *testing.T) {
 // sbomListing lists v1.24.17 as `list` does online: the real release SBOM
 // merged with the catalog, and their differences (the catalog given one
 // artifact less, so that there is one either way).
-func sbomListing(t *testing.T) *report.Report {
+func sbomListing(t testing.TB) *report.Report {
 	t.Helper()
 	v, err := artifacts.ParseVersion("v1.24.17")
 	if err != nil {
@@ -161,7 +161,7 @@ func sbomListing(t *testing.T) *report.Report {
 // judgedVerification is a verification report of verdicts the judge gives
 // on hand-made evidence, signed by an in-memory Sigstore: every status,
 // an accepted incident, a log-lookup note, and a blob outside any release.
-func judgedVerification(t *testing.T) *report.Report {
+func judgedVerification(t testing.TB) *report.Report {
 	t.Helper()
 	s, err := testworld.NewSigstore("http://127.0.0.1:1")
 	if err != nil {
