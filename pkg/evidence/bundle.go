@@ -28,6 +28,9 @@ func certDERFromPEM(data []byte) ([]byte, error) {
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("%w: no PEM certificate", ErrMalformedEvidence)
 	}
+	if len(block.Bytes) == 0 {
+		return nil, fmt.Errorf("%w: an empty PEM certificate", ErrMalformedEvidence)
+	}
 	if next, _ := pem.Decode(rest); next != nil {
 		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", ErrMalformedEvidence)
 	}
