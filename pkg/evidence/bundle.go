@@ -60,7 +60,11 @@ func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) 
 	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
 		return nil, errors.New("incomplete entry")
 	}
-	if e.Verification.InclusionProof != nil {
+	if p := e.Verification.InclusionProof; p != nil {
+		// tle dereferences every field of the proof.
+		if p.LogIndex == nil || p.RootHash == nil || p.TreeSize == nil || p.Checkpoint == nil {
+			return nil, errors.New("incomplete inclusion proof")
+		}
 		return tle.GenerateTransparencyLogEntry(*e)
 	}
 	// Build it as with a proof, from a copy with an empty one, then drop it.
