@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/k8sverify
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DEMO_DIR ?= $(CURDIR)/.demo
 
 .PHONY: all build test vet unit bench fuzz demo e2e tools release-check clean
@@ -55,10 +56,10 @@ bin/cosign:
 bin/registry:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
-# release-check validates .goreleaser.yaml (release archives only; never
-# needed to build or test).
+# release-check validates .goreleaser.yaml (release archives, SBOMs and
+# keyless signatures; never needed to build or test).
 release-check:
 	$(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1 check
 
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo dist
