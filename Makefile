@@ -33,8 +33,9 @@ bench:
 # f.Add) as ordinary tests. FUZZ=REGEXP selects targets.
 FUZZTIME ?= 30s
 FUZZPARALLEL ?= 2
+FUZZMINIMIZETIME ?= 10s
 fuzz:
-	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) scripts/fuzz.sh
 
 demo: build
 	@scripts/demo.sh "$(DEMO_DIR)"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # make fuzz: run every Go fuzz target of the module (func FuzzX(f *testing.F),
 # found with go test -list) for FUZZTIME each, one after another, with
-# FUZZPARALLEL workers. A crasher is written by Go to the package's
-# testdata/fuzz/FuzzX/ (commit it once fixed: it then runs with every
-# go test). Prints the time per target and exits non-zero if any failed.
-# FUZZ=REGEXP runs only the targets it matches.
+# FUZZPARALLEL workers, minimizing each new input for at most
+# FUZZMINIMIZETIME (Go's default, 60s per input, starves the slow targets).
+# Go writes a crasher to the package's testdata/fuzz/FuzzX/: commit it with
+# the fix, and it runs with every go test. Prints the time per target and
+# exits non-zero if any failed. FUZZ=REGEXP runs only the targets it matches.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 go=${GO:-go}
 fuzztime=${FUZZTIME:-30s}
 parallel=${FUZZPARALLEL:-2}
+minimize=${FUZZMINIMIZETIME:-10s}
 only=${FUZZ:-.}
 
 failed=()
@@ -20,7 +22,7 @@ for pkg in $($go list ./...); do
 	for fn in $targets; do
 		echo "== $fn ($pkg) for $fuzztime"
 		start=$(date +%s)
-		if $go test -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -parallel "$parallel" "$pkg"; then
+		if $go test -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" -parallel "$parallel" "$pkg"; then
 			status=ok
 		else
 			status=FAILED
