@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/k8sverify
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DEMO_DIR ?= $(CURDIR)/.demo
 
 .PHONY: all build test vet unit bench fuzz demo e2e tools release-check clean
@@ -27,8 +28,14 @@ test: vet unit
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# fuzz runs every fuzz target (go test -list '^Fuzz') for FUZZTIME each, one
+# after another; `make test` runs their seed corpora (testdata/fuzz and
+# f.Add) as ordinary tests. FUZZ=REGEXP selects targets.
+FUZZTIME ?= 30s
+FUZZPARALLEL ?= 2
+FUZZMINIMIZETIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseSBOM -fuzztime 30s ./pkg/artifacts
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) scripts/fuzz.sh
 
 demo: build
 	@scripts/demo.sh "$(DEMO_DIR)"
@@ -51,10 +58,10 @@ bin/cosign:
 bin/registry:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
 
-# release-check validates .goreleaser.yaml (release archives only; never
-# needed to build or test).
+# release-check validates .goreleaser.yaml (release archives, SBOMs and
+# keyless signatures; never needed to build or test).
 release-check:
 	$(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1 check
 
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo dist

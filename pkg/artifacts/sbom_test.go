@@ -436,6 +436,11 @@ func FuzzParseSBOM(f *testing.F) {
 		f.Add(data[:min(len(data), 4096)])
 	}
 	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","packages":[{"name":"registry.k8s.io/a-amd64:v1.24.0","SPDXID":"x","checksums":[{"algorithm":"SHA1","checksumValue":"00"}]}]}`))
+	v12417 := Version{1, 24, 17}
+	catalog, err := CatalogRelease(v12417, DefaultLocations)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSBOM(bytes.NewReader(data))
 		if err != nil {
@@ -448,6 +453,17 @@ func FuzzParseSBOM(f *testing.F) {
 		if s.SPDXVersion == "" {
 			t.Fatal("parsed without an SPDX version")
 		}
+		// What list does with it: the release it lists, merged with the
+		// catalog's.
+		online, err := ReleaseFromSBOM(v12417, s, DefaultLocations)
+		if err != nil {
+			if !errors.Is(err, ErrSBOMMismatch) {
+				t.Fatalf("rejected without ErrSBOMMismatch: %v", err)
+			}
+			return
+		}
+		Diff(catalog, online)
+		Merge(catalog, online)
 	})
 }
 

@@ -1,8 +1,10 @@
 package artifacts
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -108,4 +110,96 @@ func TestParseKindAndPlatform(t *testing.T) {
 			t.Errorf("ParsePlatform(%q) accepted", s)
 		}
 	}
+}
+
+// FuzzParseVersion: a version string (an argument, stable-<line>.txt)
+// parses or is rejected with ErrMalformedVersion; what parses formats
+// back to the input (with its "v") and round-trips as text.
+func FuzzParseVersion(f *testing.F) {
+	for _, s := range []string{"v1.24.17", "1.24.0", "v0.0.0", "v1.24.017", "v1.24.17-rc.1", "latest-1.24", " v1.24.17\n", "v9999.9999.9999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVersion(s)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedVersion) {
+				t.Fatalf("%q: rejected without ErrMalformedVersion: %v", s, err)
+			}
+			return
+		}
+		if v.String() != s && v.String() != "v"+s {
+			t.Fatalf("%q parses to %s", s, v)
+		}
+		text, err := v.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Version
+		if err := back.UnmarshalText(text); err != nil || back != v || back.Compare(v) != 0 {
+			t.Fatalf("%s does not round-trip: %v, %v", v, back, err)
+		}
+	})
+}
+
+// FuzzParseLatest: "latest-<major>.<minor>" names a line and formats back.
+func FuzzParseLatest(f *testing.F) {
+	for _, s := range []string{"latest-1.24", "latest-1.3", "latest", "latest-1.24.1", "latest-v1.24", "latest-01.24"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		line, ok := ParseLatest(s)
+		if !ok {
+			return
+		}
+		if line.Patch != 0 || "latest-"+line.Line() != s {
+			t.Fatalf("%q parses to line %s", s, line.Line())
+		}
+	})
+}
+
+// FuzzParseLine: "1.24" or "v1.24" is a line, formatted without the "v".
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{"1.24", "v1.24", "1.24.0", "v1", "1.024", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		line, ok := ParseLine(s)
+		if !ok {
+			return
+		}
+		if line != strings.TrimPrefix(s, "v") {
+			t.Fatalf("%q parses to %q", s, line)
+		}
+		if again, ok := ParseLine(line); !ok || again != line {
+			t.Fatalf("%q does not parse again: %q", line, again)
+		}
+	})
+}
+
+// FuzzResolveVersion: whatever stable-<line>.txt holds, "latest-<line>"
+// resolves to a version of that line or is an error.
+func FuzzResolveVersion(f *testing.F) {
+	f.Add("latest-1.24", "v1.24.17")
+	f.Add("latest-1.24", "v1.24.17\n")
+	f.Add("latest-1.24", "v1.25.0")
+	f.Add("latest-1.24", "<html>404</html>")
+	f.Add("v1.24.3", "")
+	f.Fuzz(func(t *testing.T, s, stable string) {
+		const site = "https://dl.k8s.io"
+		web := fakeWeb{}
+		line, latest := ParseLatest(s)
+		if latest {
+			web[site+"/release/stable-"+line.Line()+".txt"] = stable
+		}
+		v, err := ResolveVersion(context.Background(), s, site, web)
+		if err != nil {
+			return
+		}
+		if latest && (v.Major != line.Major || v.Minor != line.Minor) {
+			t.Fatalf("%q resolved to %s from %q", s, v, stable)
+		}
+		if !latest && v.String() != s && v.String() != "v"+s {
+			t.Fatalf("%q resolved to %s", s, v)
+		}
+	})
 }

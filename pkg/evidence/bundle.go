@@ -28,6 +28,9 @@ func certDERFromPEM(data []byte) ([]byte, error) {
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, fmt.Errorf("%w: no PEM certificate", ErrMalformedEvidence)
 	}
+	if len(block.Bytes) == 0 {
+		return nil, fmt.Errorf("%w: an empty PEM certificate", ErrMalformedEvidence)
+	}
 	if next, _ := pem.Decode(rest); next != nil {
 		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", ErrMalformedEvidence)
 	}
@@ -57,7 +60,11 @@ func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) 
 	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
 		return nil, errors.New("incomplete entry")
 	}
-	if e.Verification.InclusionProof != nil {
+	if p := e.Verification.InclusionProof; p != nil {
+		// tle dereferences every field of the proof.
+		if p.LogIndex == nil || p.RootHash == nil || p.TreeSize == nil || p.Checkpoint == nil {
+			return nil, errors.New("incomplete inclusion proof")
+		}
 		return tle.GenerateTransparencyLogEntry(*e)
 	}
 	// Build it as with a proof, from a copy with an empty one, then drop it.

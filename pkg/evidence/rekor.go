@@ -56,16 +56,22 @@ func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("rekor search %s: %w", hash, err)
 	}
+	return parseSearch(hash, data)
+}
+
+// parseSearch parses the answer to POST /api/v1/index/retrieve: a list of
+// entry UUIDs.
+func parseSearch(hash string, data []byte) ([]string, error) {
 	var uuids []string
 	if err := json.Unmarshal(data, &uuids); err != nil {
-		return nil, fmt.Errorf("rekor search %s: malformed answer: %w", hash, err)
+		return nil, fmt.Errorf("rekor search %s: %w: %w", hash, ErrMalformedEvidence, err)
 	}
 	if len(uuids) > maxSearchResults {
 		return nil, fmt.Errorf("rekor search %s: %d entries, more than the %d read: look the signature up by the release's .sig and .cert instead", hash, len(uuids), maxSearchResults)
 	}
 	for _, u := range uuids {
 		if !uuidRE.MatchString(u) {
-			return nil, fmt.Errorf("rekor search %s: malformed entry UUID %q", hash, u)
+			return nil, fmt.Errorf("rekor search %s: %w: entry UUID %q", hash, ErrMalformedEvidence, shorten(u))
 		}
 	}
 	return uuids, nil
@@ -81,16 +87,22 @@ func (c *RekorClient) Entry(ctx context.Context, uuid string) (*models.LogEntryA
 	if err != nil {
 		return nil, fmt.Errorf("rekor entry %s: %w", uuid, err)
 	}
+	return parseEntry(uuid, data)
+}
+
+// parseEntry parses the answer to GET /api/v1/log/entries/{uuid}: an
+// object holding one complete entry.
+func parseEntry(uuid string, data []byte) (*models.LogEntryAnon, error) {
 	var m map[string]models.LogEntryAnon
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("rekor entry %s: malformed answer: %w", uuid, err)
+		return nil, fmt.Errorf("rekor entry %s: %w: %w", uuid, ErrMalformedEvidence, err)
 	}
 	if len(m) != 1 {
-		return nil, fmt.Errorf("rekor entry %s: want one entry, got %d", uuid, len(m))
+		return nil, fmt.Errorf("rekor entry %s: %w: want one entry, got %d", uuid, ErrMalformedEvidence, len(m))
 	}
 	for _, e := range m {
 		if e.Body == nil || e.IntegratedTime == nil || e.LogIndex == nil || e.LogID == nil {
-			return nil, fmt.Errorf("rekor entry %s: incomplete entry", uuid)
+			return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", uuid, ErrMalformedEvidence)
 		}
 		return &e, nil
 	}
@@ -350,16 +362,16 @@ func (c *RekorClient) retrieveUUIDs(ctx context.Context, uuids []string) ([]*mod
 func parseEntryList(data []byte, max int) ([]*models.LogEntryAnon, error) {
 	var list []map[string]models.LogEntryAnon
 	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("rekor: malformed answer: %w", err)
+		return nil, fmt.Errorf("rekor: %w: %w", ErrMalformedEvidence, err)
 	}
 	if len(list) > max {
-		return nil, fmt.Errorf("rekor: %d entries where at most %d were asked for", len(list), max)
+		return nil, fmt.Errorf("rekor: %w: %d entries where at most %d were asked for", ErrMalformedEvidence, len(list), max)
 	}
 	var out []*models.LogEntryAnon
 	for _, m := range list {
 		for uuid, e := range m {
 			if e.Body == nil || e.IntegratedTime == nil || e.LogIndex == nil || e.LogID == nil {
-				return nil, fmt.Errorf("rekor entry %s: incomplete entry", uuid)
+				return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", shorten(uuid), ErrMalformedEvidence)
 			}
 			out = append(out, &e)
 		}

@@ -110,7 +110,7 @@ func (w *world) opts(mod func(*testworld.BundleOptions)) testworld.BundleOptions
 	return o
 }
 
-func (w *world) message(t *testing.T, o testworld.BundleOptions) *bundle.Bundle {
+func (w *world) message(t testing.TB, o testworld.BundleOptions) *bundle.Bundle {
 	t.Helper()
 	b, err := w.s.MessageSignatureBundle(w.digest, o)
 	if err != nil {
@@ -119,7 +119,7 @@ func (w *world) message(t *testing.T, o testworld.BundleOptions) *bundle.Bundle 
 	return b
 }
 
-func (w *world) dsse(t *testing.T, o testworld.BundleOptions) *bundle.Bundle {
+func (w *world) dsse(t testing.TB, o testworld.BundleOptions) *bundle.Bundle {
 	t.Helper()
 	b, err := w.s.DSSEBundle(w.digest, o)
 	if err != nil {
@@ -128,7 +128,7 @@ func (w *world) dsse(t *testing.T, o testworld.BundleOptions) *bundle.Bundle {
 	return b
 }
 
-func marshal(t *testing.T, b *bundle.Bundle) []byte {
+func marshal(t testing.TB, b *bundle.Bundle) []byte {
 	t.Helper()
 	data, err := b.MarshalJSON()
 	if err != nil {

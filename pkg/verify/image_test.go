@@ -24,7 +24,7 @@ type sigstoreFixture struct {
 	v     *verify.Verifier
 }
 
-func newSigstore(t *testing.T) *sigstoreFixture {
+func newSigstore(t testing.TB) *sigstoreFixture {
 	t.Helper()
 	s, err := testworld.NewSigstore("http://127.0.0.1:1")
 	if err != nil {
@@ -49,7 +49,7 @@ func imageDigest(seed string) verify.Digest {
 
 // cosignPayload is cosign's simple-signing payload for digest, naming the
 // backing registry as the real promoter does.
-func cosignPayload(t *testing.T, d verify.Digest) []byte {
+func cosignPayload(t testing.TB, d verify.Digest) []byte {
 	t.Helper()
 	ref, err := name.NewDigest(testworld.BackingRegistry + "/kube-apiserver@" + d.String())
 	if err != nil {
@@ -64,7 +64,7 @@ func cosignPayload(t *testing.T, d verify.Digest) []byte {
 
 // sign signs payload as id the way the promoter does and returns the
 // signature as a bundle with its log entry (and inclusion proof).
-func (f *sigstoreFixture) sign(t *testing.T, p []byte, id artifacts.Identity) *bundle.Bundle {
+func (f *sigstoreFixture) sign(t testing.TB, p []byte, id artifacts.Identity) *bundle.Bundle {
 	t.Helper()
 	sum := sha256.Sum256(p)
 	sig, err := f.s.SignDigest(sum[:], testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})

@@ -185,7 +185,7 @@ type image struct {
 	digest           verify.Digest
 }
 
-func newImage(t *testing.T, os, arch, seed string) image {
+func newImage(t testing.TB, os, arch, seed string) image {
 	t.Helper()
 	config := []byte(fmt.Sprintf(`{"architecture":%q,"os":%q,"config":{"Labels":{"seed":%q}},"rootfs":{"type":"layers","diff_ids":[]}}`, arch, os, seed))
 	cd := sha256.Sum256(config)
