@@ -22,6 +22,14 @@ const (
 	KindBlob Kind = "blob"
 )
 
+// Plural names artifacts of the kind: "binaries", "tarballs", "images".
+func (k Kind) Plural() string {
+	if k == KindBinary {
+		return "binaries"
+	}
+	return string(k) + "s"
+}
+
 // Kinds lists every artifact kind in report order.
 var Kinds = []Kind{KindBinary, KindTarball, KindImage}
 

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,6 +28,21 @@ func BenchmarkReleaseAudit(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(w.Release.Artifacts)), "artifacts")
+		})
+	}
+}
+
+// BenchmarkConcurrency audits the v1.24.17 release at 50 ms per request
+// with each concurrency: the measurement DefaultConcurrency rests on.
+func BenchmarkConcurrency(b *testing.B) {
+	w := testworld.StartT(b, testworld.Options{Latency: 50 * time.Millisecond})
+	for _, c := range []int{16, 32, 64, 128, 256} {
+		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
+			cfg := config(w)
+			cfg.Concurrency = c
+			for b.Loop() {
+				verifyWith(b, w, cfg, audit.VerifyOptions{})
+			}
 		})
 	}
 }

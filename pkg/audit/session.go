@@ -48,8 +48,12 @@ func classify(kind, err error) error { return &classified{kind: kind, err: err} 
 
 // Defaults of a session's configuration.
 const (
-	// DefaultConcurrency is how many artifacts are checked at once.
-	DefaultConcurrency = 16
+	// DefaultConcurrency is how many artifacts are checked at once:
+	// measured on the v1.24.17 test world at 50 ms per request
+	// (BenchmarkConcurrency), 16 take 1.75 s, 32 0.93 s, 64 0.68 s, 128
+	// 0.60 s, 256 0.64 s; 64 keeps most of the gain with half the
+	// requests in flight of 128.
+	DefaultConcurrency = 64
 	// DefaultTimeout bounds each network request.
 	DefaultTimeout = 30 * time.Second
 	// DefaultDeadline bounds each request of a session as a whole.
@@ -70,7 +74,7 @@ type Config struct {
 	// When it passes, the request ends with the verdicts it has, and
 	// every artifact not checked by then is an error wrapping ErrDeadline.
 	Deadline time.Duration
-	// Concurrency bounds the artifacts checked at once (default 16).
+	// Concurrency bounds the artifacts checked at once (default 64).
 	Concurrency int
 	// Trust says where the trusted root comes from.
 	Trust evidence.TrustSource

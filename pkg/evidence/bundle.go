@@ -1,6 +1,9 @@
 package evidence
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -9,7 +12,6 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/rekor/pkg/generated/models"
-	"github.com/sigstore/rekor/pkg/tle"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
 
@@ -55,29 +57,66 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 }
 
 // logEntry converts a Rekor API entry into the bundle's form, with or
-// without inclusion proof (tle.GenerateTransparencyLogEntry requires one).
+// without inclusion proof: the fields of rekor's tle.GenerateTransparency
+// LogEntry, without its parse of the entry's body as a Rekor type (which
+// verifies the body's signature): the bundle's own validation parses it
+// (sigstore-go, bundle.NewBundle), and pkg/verify checks everything, so
+// the parse is not done three times per entry.
 func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) {
 	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
 		return nil, errors.New("incomplete entry")
 	}
-	if p := e.Verification.InclusionProof; p != nil {
-		// tle dereferences every field of the proof.
-		if p.LogIndex == nil || p.RootHash == nil || p.TreeSize == nil || p.Checkpoint == nil {
-			return nil, errors.New("incomplete inclusion proof")
-		}
-		return tle.GenerateTransparencyLogEntry(*e)
-	}
-	// Build it as with a proof, from a copy with an empty one, then drop it.
-	zero, empty := int64(0), ""
-	c := *e
-	v := *e.Verification
-	v.InclusionProof = &models.InclusionProof{LogIndex: &zero, TreeSize: &zero, RootHash: &empty, Checkpoint: &empty}
-	c.Verification = &v
-	t, err := tle.GenerateTransparencyLogEntry(c)
+	logID, err := hex.DecodeString(*e.LogID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log ID: %w", err)
 	}
-	t.InclusionProof = nil
+	var body []byte
+	switch v := e.Body.(type) {
+	case string:
+		if body, err = base64.StdEncoding.DecodeString(v); err != nil {
+			return nil, fmt.Errorf("body: %w", err)
+		}
+	case []byte:
+		body = v
+	default:
+		return nil, fmt.Errorf("body of type %T", e.Body)
+	}
+	var kind struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+	}
+	if err := json.Unmarshal(body, &kind); err != nil || kind.Kind == "" || kind.APIVersion == "" {
+		return nil, fmt.Errorf("body names no kind and API version (%v)", err)
+	}
+	t := &protorekor.TransparencyLogEntry{
+		LogIndex:          *e.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		KindVersion:       &protorekor.KindVersion{Kind: kind.Kind, Version: kind.APIVersion},
+		IntegratedTime:    *e.IntegratedTime,
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: e.Verification.SignedEntryTimestamp},
+		CanonicalizedBody: body,
+	}
+	p := e.Verification.InclusionProof
+	if p == nil {
+		return t, nil
+	}
+	if p.LogIndex == nil || p.RootHash == nil || p.TreeSize == nil || p.Checkpoint == nil {
+		return nil, errors.New("incomplete inclusion proof")
+	}
+	root, err := hex.DecodeString(*p.RootHash)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof root hash: %w", err)
+	}
+	hashes := make([][]byte, len(p.Hashes))
+	for i, h := range p.Hashes {
+		if hashes[i], err = hex.DecodeString(h); err != nil {
+			return nil, fmt.Errorf("inclusion proof hash: %w", err)
+		}
+	}
+	t.InclusionProof = &protorekor.InclusionProof{
+		LogIndex: *p.LogIndex, RootHash: root, TreeSize: *p.TreeSize, Hashes: hashes,
+		Checkpoint: &protorekor.Checkpoint{Envelope: *p.Checkpoint},
+	}
 	return t, nil
 }
 

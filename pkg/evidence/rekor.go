@@ -135,13 +135,7 @@ func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, ce
 	if l.err != nil {
 		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, l.err)
 	}
-	var out []*models.LogEntryAnon
-	for _, e := range l.found {
-		if RecordsSignature(e, sig, certDER) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return l.found, nil
 }
 
 // proposedLookup is one FindEntries waiting for its batch.
@@ -263,8 +257,17 @@ func (bs *lookupBatches) add(ctx context.Context, c *RekorClient, l *proposedLoo
 func (b *lookupBatch) send(c *RekorClient) {
 	defer b.cancel()
 	found, err := c.retrieveProposed(b.ctx, b.lookups)
+	// Each entry of the answer is read once, and goes to the lookups of
+	// the signature and certificate it records.
+	recording := map[string][]*models.LogEntryAnon{}
+	for _, e := range found {
+		if sig, der, ok := hashedRekordContent(e); ok {
+			k := string(sig) + "\x00" + string(der)
+			recording[k] = append(recording[k], e)
+		}
+	}
 	for _, l := range b.lookups {
-		l.found, l.err = found, err
+		l.found, l.err = recording[string(l.sig)+"\x00"+string(l.certDER)], err
 		close(l.done)
 	}
 }

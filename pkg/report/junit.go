@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -58,7 +59,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	all := junitSuites{Name: "k8sverify", Time: "0"}
 	var total float64
 	for _, a := range r.Artifacts {
-		key := strings.TrimSpace(a.Release + " " + a.Kind + "s")
+		key := strings.TrimSpace(a.Release + " " + artifacts.Kind(a.Kind).Plural())
 		i, ok := index[key]
 		if !ok {
 			i = len(suites)

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -219,19 +220,25 @@ func colorize(line string, on bool) string {
 // writeMatrix writes the history matrix of a multi-release report: per
 // release and kind, how many artifacts verified, and what else.
 func writeMatrix(w io.Writer, r *Report) {
-	type cell struct{ n map[string]int }
-	cells := map[string]map[string]*Summary{}
+	cells := map[string]map[string]*matrixCount{}
 	kinds := []string{}
 	for _, a := range r.Artifacts {
 		if cells[a.Release] == nil {
-			cells[a.Release] = map[string]*Summary{}
+			cells[a.Release] = map[string]*matrixCount{}
 		}
-		s := cells[a.Release][a.Kind]
-		if s == nil {
-			s = &Summary{}
-			cells[a.Release][a.Kind] = s
+		c := cells[a.Release][a.Kind]
+		if c == nil {
+			c = &matrixCount{}
+			cells[a.Release][a.Kind] = c
 		}
-		s.add(a.Status)
+		c.add(a.Status)
+		if a.Status != "verified" {
+			for _, id := range a.Incidents {
+				if !slices.Contains(c.incidents, id) {
+					c.incidents = append(c.incidents, id)
+				}
+			}
+		}
 		if !slices.Contains(kinds, a.Kind) {
 			kinds = append(kinds, a.Kind)
 		}
@@ -253,16 +260,25 @@ func writeMatrix(w io.Writer, r *Report) {
 func pluralKinds(kinds []string) []string {
 	var out []string
 	for _, k := range kinds {
-		out = append(out, k+"s")
+		out = append(out, artifacts.Kind(k).Plural())
 	}
 	return out
 }
 
-// matrixCell says "30 verified", or "25 verified, 5 unsigned".
-func matrixCell(s *Summary) string {
-	if s == nil || s.Total == 0 {
+// matrixCount counts one release's artifacts of one kind, and the known
+// incidents that concern those not verified.
+type matrixCount struct {
+	Summary
+	incidents []string
+}
+
+// matrixCell says "30 verified", "25 verified, 5 unsigned", or
+// "30 failed (incident v1.24.8-wrong-identity)".
+func matrixCell(c *matrixCount) string {
+	if c == nil || c.Total == 0 {
 		return "-"
 	}
+	s := &c.Summary
 	var parts []string
 	for _, p := range []struct {
 		n    int
@@ -272,7 +288,12 @@ func matrixCell(s *Summary) string {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
 		}
 	}
-	return strings.Join(parts, ", ")
+	out := strings.Join(parts, ", ")
+	if len(c.incidents) > 0 {
+		slices.Sort(c.incidents)
+		out += " (incident " + strings.Join(c.incidents, ", ") + ")"
+	}
+	return out
 }
 
 // WriteMirrorList writes one digest-pinned reference per verified image,

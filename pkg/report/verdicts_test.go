@@ -143,3 +143,34 @@ registry.k8s.io/kube-proxy-amd64:sha256-dd.sig
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// A run over several releases shows their history first: one row per
+// release, one column per kind (binaries, tarballs, images), each cell
+// counting the statuses, with the known incidents that concern what did
+// not verify.
+func TestHistoryMatrix(t *testing.T) {
+	section := func(version string, vs ...verify.Verdict) report.Section {
+		v, _ := artifacts.ParseVersion(version)
+		return report.Section{Release: &artifacts.Release{Version: v}, Verdicts: vs}
+	}
+	bin := func(status verify.Status) verify.Verdict {
+		return verify.Verdict{Artifact: artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"}}, Status: status}
+	}
+	incident := artifacts.Incident{ID: "v1.24.8-wrong-identity"}
+	failed := image("kube-proxy", "amd64", verify.StatusFailed, "")
+	failed.Incidents = []artifacts.Incident{incident}
+	rep := report.NewVerification(report.Tool{Name: "k8sverify", Version: "test"}, time.Unix(0, 0), []report.Section{
+		section("v1.24.8", bin(verify.StatusUnsigned), bin(verify.StatusUnsigned), failed, image("kube-proxy", "", verify.StatusFailed, "")),
+		section("v1.24.17", bin(verify.StatusVerified), image("kube-proxy", "amd64", verify.StatusVerified, "sha256:00")),
+	}, nil)
+	var out bytes.Buffer
+	if err := report.WriteTable(&out, rep, report.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "RELEASE   BINARIES    IMAGES\n" +
+		"v1.24.8   2 unsigned  2 failed (incident v1.24.8-wrong-identity)\n" +
+		"v1.24.17  1 verified  1 verified\n"
+	if !strings.HasPrefix(out.String(), want) {
+		t.Errorf("matrix:\n%s\nwant it to begin with:\n%s", out.String(), want)
+	}
+}

@@ -317,9 +317,9 @@ func (c *decision) unsigned() {
 	case artifacts.SigningNever:
 		reason = "never signed: " + orNone(a.SigningNote)
 	case artifacts.SigningNotExpected:
-		reason = "not signed in this release (expected: this release predates signing of " + string(a.Kind) + "s)"
+		reason = "not signed in this release (expected: this release predates signing of " + a.Kind.Plural() + ")"
 	case artifacts.SigningExpected:
-		reason = "no signature published, although this release signs its " + string(a.Kind) + "s"
+		reason = "no signature published, although this release signs its " + a.Kind.Plural()
 	default:
 		reason = "no signature published"
 	}
