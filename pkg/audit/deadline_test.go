@@ -100,3 +100,21 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 		t.Errorf("no artifact names the host given up on")
 	}
 }
+
+// The trusted root fetched over TUF goes through the run's HTTP client:
+// a TUF repository that never answers costs one request timeout (and its
+// one retry), not forever.
+func TestTUFBoundedByTheTimeout(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	c := config(w)
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: hangingSite(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, evidence.ErrNoAnswer) {
+		t.Fatalf("want a trust error naming no answer, got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}

@@ -158,6 +158,9 @@ func (s *Session) judgeOf(pack *evidence.Pack) (*verify.Judge, error) {
 		if pack != nil {
 			src.Pack = pack
 		}
+		if src.Fetcher == nil {
+			src.Fetcher = evidence.NewTUFFetcher(s.http)
+		}
 		trust, err := evidence.LoadTrust(src)
 		if err != nil {
 			s.trustErr = trustError(src, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -26,6 +27,9 @@ type TrustSource struct {
 	TUF TUFSource
 	// CacheDir caches TUF metadata online ("" : sigstore-go's default).
 	CacheDir string
+	// Fetcher fetches TUF metadata online (nil: go-tuf's default; a run
+	// gives NewTUFFetcher of its HTTP client).
+	Fetcher fetcher.Fetcher
 }
 
 // LoadTrust loads the trusted material of a run, once.
@@ -43,7 +47,7 @@ func LoadTrust(s TrustSource) (*verify.Trust, error) {
 		defer p.Close()
 		return TrustFromPack(p, s.TUF)
 	default:
-		return PublicGoodTrust(s.CacheDir, s.TUF)
+		return publicGoodTrust(s.CacheDir, s.TUF, s.Fetcher)
 	}
 }
 
@@ -52,7 +56,14 @@ func LoadTrust(s TrustSource) (*verify.Trust, error) {
 // embedded in sigstore-go (refreshed online; cached in cacheDir, or the
 // default cache when empty).
 func PublicGoodTrust(cacheDir string, src TUFSource) (*verify.Trust, error) {
+	return publicGoodTrust(cacheDir, src, nil)
+}
+
+func publicGoodTrust(cacheDir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
 	opts := src.options()
+	if f != nil {
+		opts.Fetcher = f
+	}
 	opts.DisableLocalCache = false
 	if cacheDir != "" {
 		opts = opts.WithCachePath(cacheDir)

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -131,4 +132,27 @@ func tufPath(dir, base, url string) (string, error) {
 		return "", fmt.Errorf("%w: TUF file %q", ErrBadPack, rest)
 	}
 	return rel, nil
+}
+
+// NewTUFFetcher returns a TUF metadata fetcher that sends its requests
+// with h: the same timeouts, retries, bounded reads, https rule and
+// giving up on hosts as every other request of a run (go-tuf's default
+// fetcher has none of them).
+func NewTUFFetcher(h *HTTPClient) fetcher.Fetcher { return &tufFetcher{h: h} }
+
+type tufFetcher struct{ h *HTTPClient }
+
+// DownloadFile fetches url, at most maxLength bytes; HTTP error statuses
+// are go-tuf's ErrDownloadHTTP (a 404 for the next root version is how
+// TUF learns there is none).
+func (t *tufFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
+	data, err := t.h.Get(context.Background(), url, maxLength)
+	var he *HTTPError
+	switch {
+	case errors.As(err, &he):
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: he.StatusCode, URL: Redact(url)}
+	case errors.Is(err, ErrBodyTooLarge):
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s: larger than %d bytes", Redact(url), maxLength)}
+	}
+	return data, err
 }

@@ -4,7 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
+	"syscall"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -18,12 +21,52 @@ type Trust struct {
 }
 
 // LoadTrustedRoot reads a trusted_root.json.
+//
+// Only a regular file of at most maxTrustedRoot bytes is read, opened
+// without blocking (a FIFO or a device named by mistake is refused, never
+// waited on).
 func LoadTrustedRoot(path string) (*Trust, error) {
-	tr, err := root.NewTrustedRootFromPath(path)
+	data, err := readRegular(path, maxTrustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("trusted root %s: %w", path, err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("trusted root %s: %w", path, err)
 	}
 	return &Trust{Material: tr}, nil
+}
+
+// maxTrustedRoot bounds a trusted_root.json (the public-good one is a few
+// tens of KiB).
+const maxTrustedRoot = 16 << 20
+
+// readRegular reads a regular file of at most limit bytes without ever
+// blocking on opening it.
+func readRegular(path string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
 }
 
 // ErrNoTrust: a verifier was asked for without trusted material.
