@@ -16,6 +16,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -261,16 +262,4 @@ the one of this release and platform.`,
 }
 
 // readLocal reads a small regular local file.
-func readLocal(p string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
-	}
-	return os.ReadFile(p)
-}
+func readLocal(p string, limit int64) ([]byte, error) { return localfile.Read(p, limit) }

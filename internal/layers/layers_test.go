@@ -19,6 +19,7 @@ var forbidden = map[string][]string{
 	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "cmd/", module + "internal/"},
 	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	"pkg/evidence":  {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "cmd/", module + "internal/"},
+	"pkg/localfile": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	"pkg/audit":     {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
 }
 

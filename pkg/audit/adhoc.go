@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -191,33 +190,21 @@ func isNotFoundOrCanceled(err error) bool {
 }
 
 // checkRegular accepts a regular file (or a link to one): anything else
-// (a directory, a FIFO that would block, a device) is refused before it is
-// opened.
+// (a directory, a FIFO that would block, a device) is refused before any
+// work starts.
 func checkRegular(p string) error {
-	fi, err := os.Stat(p)
+	f, err := openRegular(p)
 	if err != nil {
-		return classify(ErrLocalInput, err)
+		return err
 	}
-	if !fi.Mode().IsRegular() {
-		return classify(ErrLocalInput, fmt.Errorf("%s is not a regular file", p))
-	}
-	return nil
+	return f.Close()
 }
 
-// openRegular opens a regular file for reading without ever blocking on
-// it: checked before opening, opened non-blocking (a FIFO swapped in
-// meanwhile does not hang the open), and checked again once open.
+// openRegular opens a regular local file without ever blocking on it.
 func openRegular(p string) (*os.File, error) {
-	if err := checkRegular(p); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := localfile.Open(p)
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, classify(ErrLocalInput, fmt.Errorf("%s is not a regular file", p))
 	}
 	return f, nil
 }
@@ -338,17 +325,9 @@ func blobDigest(target string) (verify.DigestClaim, error) {
 
 // readBounded reads a regular local file of at most limit bytes.
 func readBounded(p string, limit int64) ([]byte, error) {
-	f, err := openRegular(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := localfile.Read(p, limit)
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, classify(ErrLocalInput, fmt.Errorf("%s is larger than %d MiB", p, limit>>20))
 	}
 	return data, nil
 }

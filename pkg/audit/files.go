@@ -3,13 +3,14 @@ package audit
 import (
 	"crypto/sha256"
 	"crypto/sha512"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -33,19 +34,13 @@ func (d *filesDir) hash(rel string) ([]verify.DigestClaim, error) {
 	if !fs.ValidPath(rel) {
 		return nil, classify(ErrLocalInput, fmt.Errorf("release files: invalid path %q", rel))
 	}
-	if fi, err := d.root.Stat(rel); err != nil {
-		return nil, fmt.Errorf("release files: %w", err)
-	} else if !fi.Mode().IsRegular() {
-		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %s is not a regular file", rel))
-	}
-	f, err := d.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
+	f, err := localfile.OpenIn(d.root, rel)
+	if errors.Is(err, localfile.ErrNotRegular) {
+		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %w", err))
+	} else if err != nil {
 		return nil, fmt.Errorf("release files: %w", err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %s is not a regular file", rel))
-	}
 	claims, err := hashReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("release files: read %s: %w", rel, err)

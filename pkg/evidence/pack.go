@@ -11,13 +11,13 @@ import (
 	"os"
 	"path"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -316,34 +316,25 @@ func (p *Pack) Open(rel string) (*os.File, error) {
 	if err := checkRel(rel); err != nil {
 		return nil, err
 	}
-	if fi, err := p.root.Stat(rel); err != nil {
+	f, err := localfile.OpenIn(p.root, rel)
+	if errors.Is(err, localfile.ErrNotRegular) {
+		return nil, fmt.Errorf("%w: %v", ErrBadPack, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("evidence pack: %w", err)
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPack, rel)
-	}
-	f, err := p.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("evidence pack: %w", err)
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPack, rel)
 	}
 	return f, nil
 }
 
 func (p *Pack) read(rel string, limit int64) ([]byte, error) {
-	f, err := p.Open(rel)
-	if err != nil {
+	if err := checkRel(rel); err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("evidence pack: read %s: %w", rel, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s exceeds %d bytes", ErrBadPack, rel, limit)
+	data, err := localfile.ReadIn(p.root, rel, limit)
+	switch {
+	case errors.Is(err, localfile.ErrNotRegular), errors.Is(err, localfile.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %v", ErrBadPack, err)
+	case err != nil:
+		return nil, fmt.Errorf("evidence pack: %w", err)
 	}
 	return data, nil
 }

@@ -4,13 +4,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
-	"syscall"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 )
 
 // Trust is what verification trusts: the Sigstore trusted material
@@ -26,7 +25,7 @@ type Trust struct {
 // without blocking (a FIFO or a device named by mistake is refused, never
 // waited on).
 func LoadTrustedRoot(path string) (*Trust, error) {
-	data, err := readRegular(path, maxTrustedRoot)
+	data, err := localfile.Read(path, maxTrustedRoot)
 	if err != nil {
 		return nil, fmt.Errorf("trusted root %s: %w", path, err)
 	}
@@ -40,34 +39,6 @@ func LoadTrustedRoot(path string) (*Trust, error) {
 // maxTrustedRoot bounds a trusted_root.json (the public-good one is a few
 // tens of KiB).
 const maxTrustedRoot = 16 << 20
-
-// readRegular reads a regular file of at most limit bytes without ever
-// blocking on opening it.
-func readRegular(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
-}
 
 // ErrNoTrust: a verifier was asked for without trusted material.
 var ErrNoTrust = errors.New("no trusted material")
