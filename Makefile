@@ -19,6 +19,8 @@ build:
 vet:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@# No function of the tool over cyclomatic complexity 20 (tests aside).
+	$(GO) run github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0 -over 20 -ignore '_test\.go$$' pkg cmd
 
 unit:
 	$(GO) test -count=1 ./...

@@ -70,26 +70,8 @@ verify (the failed check is named), 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			switch {
-			case o.bundle == "" && o.signature == "" && o.certificate == "":
-				return usageErrorf("--bundle, or --signature with --certificate, is required")
-			case o.bundle != "" && (o.signature != "" || o.certificate != ""):
-				return usageErrorf("--bundle does not go with --signature and --certificate: a bundle holds both")
-			case (o.signature == "") != (o.certificate == ""):
-				return usageErrorf("--signature and --certificate go together")
-			}
-			for flag, p := range map[string]string{"--bundle": o.bundle, "--signature": o.signature, "--certificate": o.certificate} {
-				if p == "" {
-					continue
-				}
-				if fi, err := os.Stat(p); err != nil {
-					return usageErrorf("%s: %v", flag, err)
-				} else if !fi.Mode().IsRegular() {
-					return usageErrorf("%s: %s is not a regular file", flag, p)
-				}
-			}
-			if o.identity == "" || o.issuer == "" {
-				return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
+			if err := o.check(); err != nil {
+				return err
 			}
 			g.allowRootInChain, g.offline = o.allowRootInChain, o.offline
 			s, err := g.session()
@@ -120,4 +102,30 @@ verify (the failed check is named), 2 usage error.`,
 	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")
 	o.outputs.addFlag(f, []string{"table", "json", "junit", "sarif"})
 	return cmd
+}
+
+// check refuses flags that do not go together, and local files that are
+// missing or not regular files, before any work starts.
+func (o *verifyBlobOptions) check() error {
+	switch {
+	case o.bundle == "" && o.signature == "" && o.certificate == "":
+		return usageErrorf("--bundle, or --signature with --certificate, is required")
+	case o.bundle != "" && (o.signature != "" || o.certificate != ""):
+		return usageErrorf("--bundle does not go with --signature and --certificate: a bundle holds both")
+	case (o.signature == "") != (o.certificate == ""):
+		return usageErrorf("--signature and --certificate go together")
+	case o.identity == "" || o.issuer == "":
+		return usageErrorf("--certificate-identity and --certificate-oidc-issuer must not be empty")
+	}
+	for _, f := range []struct{ flag, path string }{{"--bundle", o.bundle}, {"--signature", o.signature}, {"--certificate", o.certificate}} {
+		if f.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(f.path); err != nil {
+			return usageErrorf("%s: %v", f.flag, err)
+		} else if !fi.Mode().IsRegular() {
+			return usageErrorf("%s: %s is not a regular file", f.flag, f.path)
+		}
+	}
+	return nil
 }
