@@ -8,10 +8,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is the garbage collector's target when GOGC is not set: a run
+// is short and its heap small (tens of MB), so trading some memory for
+// fewer collections pays (measured at 50 ms per request: v1.24.17 3.06 to
+// 2.84 ms of CPU per artifact, peak RSS 49 to 58 MB; all 18 releases of
+// 1.24 88 to 107 MB).
+const gcPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
