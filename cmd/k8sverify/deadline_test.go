@@ -1,45 +1,11 @@
 package main
 
 import (
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 )
-
-// hangingSite is a download site that accepts connections and never
-// answers.
-func hangingSite(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
 
 func lines(s string) []string {
 	var out []string
@@ -55,8 +21,9 @@ func lines(s string) []string {
 // exit 3 and ONE line on stderr naming the host, not one per artifact.
 func TestVerifyHangingSiteOneLine(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds})
-	host := hangingSite(t)
-	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball", "--timeout", "300ms", "--deadline", "5s", "--download-url", "http://"+host)
+	site := testworld.HangingServer(t)
+	host := strings.TrimPrefix(site, "http://")
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary,tarball", "--timeout", "300ms", "--deadline", "5s", "--download-url", site)
 	if code != ExitIncomplete {
 		t.Errorf("exit %d, want %d", code, ExitIncomplete)
 	}
@@ -76,7 +43,7 @@ func TestVerifyHangingSiteOneLine(t *testing.T) {
 // was not checked says why.
 func TestVerifyDeadlineExit3(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--timeout", "1m", "--deadline", "300ms", "--download-url", "http://"+hangingSite(t))
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--timeout", "1m", "--deadline", "300ms", "--download-url", testworld.HangingServer(t))
 	if code != ExitIncomplete || !strings.Contains(out, "could not check: deadline exceeded (300ms)") {
 		t.Errorf("exit %d (want %d):\n%s\n%s", code, ExitIncomplete, out, errOut)
 	}

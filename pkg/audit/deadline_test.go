@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,43 +14,12 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// hangingSite accepts connections and never answers.
-func hangingSite(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
-
 // When the deadline passes, the request ends with every artifact not
 // checked by then an error wrapping ErrDeadline, not an interruption.
 func TestDeadlineEndsTheRequest(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
-	c.Endpoints.DownloadURL = hangingSite(t)
+	c.Endpoints.DownloadURL = testworld.HangingServer(t)
 	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
 	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
@@ -107,7 +75,7 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 func TestTUFBoundedByTheTimeout(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: hangingSite(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)

@@ -14,80 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 )
-
-// hangingServer accepts connections and never answers.
-func hangingServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
-
-// dripServer answers at once, then sends its body one byte every 300ms,
-// forever.
-func dripServer(t *testing.T) string {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", "100000")
-		w.WriteHeader(http.StatusOK)
-		for {
-			if _, err := w.Write([]byte("x")); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// closedPort is the address of a loopback port nobody listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // countingTransport counts the connections dialled (each one a DNS lookup
 // too), with a resolver that never leaves the machine: it asks a DNS
 // server on a closed loopback port.
 func countingTransport(t *testing.T, dials *atomic.Int32) *http.Transport {
-	dead := closedPort(t)
+	dead := testworld.ClosedPort(t)
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", dead)
 	}}
@@ -117,7 +52,7 @@ func download(c *evidence.HTTPClient, url string) error {
 // A server that accepts and never answers: every request, read whole or
 // streamed, ends with ErrNoAnswer naming the timeout.
 func TestNoAnswer(t *testing.T) {
-	url := hangingServer(t) + "/release/v1.24.17/kubectl"
+	url := testworld.HangingServer(t) + "/release/v1.24.17/kubectl"
 	if _, err := guardClient().Get(context.Background(), url, 1<<10); !errors.Is(err, evidence.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms") {
 		t.Errorf("Get: want ErrNoAnswer within 200ms, got %v", err)
 	}
@@ -129,7 +64,7 @@ func TestNoAnswer(t *testing.T) {
 // A body dripping one byte every 300ms ends: read whole, it is not
 // complete within the timeout; streamed, it is under the minimum rate.
 func TestDripStalls(t *testing.T) {
-	url := dripServer(t) + "/release/v1.24.17/kubectl"
+	url := testworld.DripServer(t) + "/release/v1.24.17/kubectl"
 	if _, err := guardClient().Get(context.Background(), url, 1<<20); !errors.Is(err, evidence.ErrStalled) || !strings.Contains(err.Error(), "not complete within 200ms") {
 		t.Errorf("Get: want ErrStalled, got %v", err)
 	}
@@ -166,7 +101,7 @@ func TestStreamAtRateOutlastsTimeout(t *testing.T) {
 // given up on: the rest of the requests fail at once, without dialling,
 // with one error naming the host.
 func TestRefusedGivesUpOnHost(t *testing.T) {
-	addr := closedPort(t)
+	addr := testworld.ClosedPort(t)
 	var dials atomic.Int32
 	c := guardClient(evidence.WithTransport(countingTransport(t, &dials)))
 	_, err := c.Get(context.Background(), "http://"+addr+"/a", 1<<10)
@@ -204,7 +139,7 @@ func TestDNSFailureRetriedOnce(t *testing.T) {
 // Hosts that hang are given up on as well, and a registry session of the
 // same client shares that.
 func TestHangingHostGivenUp(t *testing.T) {
-	url := hangingServer(t)
+	url := testworld.HangingServer(t)
 	c := guardClient()
 	for range 2 {
 		c.Get(context.Background(), url+"/x", 16)
