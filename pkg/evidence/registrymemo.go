@@ -85,54 +85,50 @@ func isReferrers(req *http.Request) bool {
 // usable answer (200 or 401). Concurrent pings of one registry wait for
 // the first.
 func (m *registryMemo) ping(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
-	key := req.URL.Scheme + "://" + req.URL.Host
-	m.mu.Lock()
-	if m.pings == nil {
-		m.pings = map[string]*memoAnswer{}
-	}
-	a, known := m.pings[key]
-	if !known {
-		a = &memoAnswer{ready: make(chan struct{})}
-		m.pings[key] = a
-	}
-	m.mu.Unlock()
-	if known {
-		select {
-		case <-a.ready:
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
+	return m.answer(&m.pings, req, send, func(resp *http.Response, a *memoAnswer) (bool, error) {
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+			return false, nil
 		}
-		if a.ok {
-			return a.replay(req), nil
-		}
-		return send(req)
-	}
-	defer close(a.ready)
-	resp, err := send(req)
-	if err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized) {
-		err = a.keep(resp)
-	}
-	if !a.ok {
-		m.mu.Lock()
-		delete(m.pings, key) // the next ping asks again
-		m.mu.Unlock()
-	}
-	return resp, err
+		err := a.keep(resp)
+		return a.ok, err
+	})
 }
 
 // referrers answers req at once when its registry is known to lack the
 // referrers API; else it sends it, and learns from the answer. While the
 // first referrers request to a registry is out, the others wait for it.
 func (m *registryMemo) referrers(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	return m.answer(&m.api, req, send, func(resp *http.Response, a *memoAnswer) (bool, error) {
+		if !lacksReferrersAPI(resp.StatusCode) {
+			// A 200: the API answers, and every request is sent.
+			return resp.StatusCode == http.StatusOK, nil
+		}
+		if err := a.keep(resp); err != nil {
+			return false, err
+		}
+		if nameUnknown(a.body) {
+			a.ok = false // an unknown repository says nothing of the API
+		}
+		return a.ok, nil
+	})
+}
+
+// answer is the memo's single flight for one kind of request, by
+// scheme://host in *table: the first request is sent, and learn says from
+// its answer whether the question is decided, keeping the answer for
+// replay (a.ok) when it is to be replayed; the others wait for it, then
+// replay it or are sent themselves. An undecided question leaves the
+// table, so the next request asks again.
+func (m *registryMemo) answer(table *map[string]*memoAnswer, req *http.Request, send func(*http.Request) (*http.Response, error), learn func(*http.Response, *memoAnswer) (bool, error)) (*http.Response, error) {
 	key := req.URL.Scheme + "://" + req.URL.Host
 	m.mu.Lock()
-	if m.api == nil {
-		m.api = map[string]*memoAnswer{}
+	if *table == nil {
+		*table = map[string]*memoAnswer{}
 	}
-	a, known := m.api[key]
+	a, known := (*table)[key]
 	if !known {
 		a = &memoAnswer{ready: make(chan struct{})}
-		m.api[key] = a
+		(*table)[key] = a
 	}
 	m.mu.Unlock()
 	if known {
@@ -148,16 +144,14 @@ func (m *registryMemo) referrers(req *http.Request, send func(*http.Request) (*h
 	}
 	defer close(a.ready)
 	resp, err := send(req)
-	decided := err == nil && resp.StatusCode == http.StatusOK // the API answers
-	if err == nil && lacksReferrersAPI(resp.StatusCode) {
-		if err = a.keep(resp); err == nil && nameUnknown(a.body) {
-			a.ok = false // an unknown repository says nothing of the API
-		}
-		decided = a.ok
+	decided := false
+	if err == nil {
+		decided, err = learn(resp, a)
 	}
 	if !decided {
+		a.ok = false
 		m.mu.Lock()
-		delete(m.api, key) // the next request asks again
+		delete(*table, key)
 		m.mu.Unlock()
 	}
 	return resp, err
