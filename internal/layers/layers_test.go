@@ -1,10 +1,12 @@
 package layers
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,6 +73,36 @@ func TestCobraOnlyInCmd(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/spf13/") {
 				t.Errorf("%s/%s imports %s", dir, file, imp)
 			}
+		}
+	}
+}
+
+// The library speaks of the library: no string of a package under pkg/
+// names a command-line flag (the CLI maps the library's errors to advice).
+func TestNoFlagNamesInLibraryMessages(t *testing.T) {
+	flag := regexp.MustCompile(`(^|[\s(:"'])--[a-z][a-z-]+`)
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "pkg", "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no packages under pkg/: %v", err)
+	}
+	fset := token.NewFileSet()
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if ok && lit.Kind == token.STRING && flag.MatchString(lit.Value) {
+					t.Errorf("%s: a message names a flag: %s", fset.Position(lit.Pos()), lit.Value)
+				}
+				return true
+			})
 		}
 	}
 }

@@ -38,7 +38,7 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 			return nil, classify(ErrRequest, err)
 		}
 	}
-	judge, err := s.judgeOf(nil)
+	judge, err := s.judgeOf(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 		}
 		res.Release, res.Warnings = listing.Release, listing.Warnings
 	}
-	judge, err := s.judgeOf(nil)
+	judge, err := s.judgeOf(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	judge, err := s.judgeOf(nil)
+	judge, err := s.judgeOf(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -84,5 +85,49 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
+	}
+}
+
+// The session's deadline bounds the trust load too: a TUF repository that
+// never answers, with a request timeout far longer than the deadline, ends
+// at the deadline.
+func TestTUFBoundedByTheDeadline(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	c := config(w)
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
+	start := time.Now()
+	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, audit.ErrDeadline) {
+		t.Fatalf("want a trust error naming the deadline, got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+// A trust load cut short (an interrupted call) is not kept: the session's
+// next call loads the trust again, and verifies.
+func TestInterruptedTrustLoadNotKept(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	c := config(w)
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	s := newSession(t, c)
+	rels := []*artifacts.Release{selected(t, w)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.VerifyReleases(ctx, rels, audit.VerifyOptions{}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted call: %v, want context.Canceled", err)
+	}
+	res, err := s.VerifyReleases(context.Background(), rels, audit.VerifyOptions{}, nil)
+	if err != nil {
+		t.Fatalf("next call: %v", err)
+	}
+	for _, r := range res {
+		for _, v := range r.Verdicts {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("%s: %s %s", v.Artifact, v.Status, v.Reason)
+			}
+		}
 	}
 }

@@ -77,7 +77,7 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 		m.TUF, m.Images = prev.TUF, prev.Images
 	}
 	if req.TUF != nil {
-		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(s.http)); err != nil {
+		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http)); err != nil {
 			return nil, err
 		}
 		m.TUF = "tuf"

@@ -161,7 +161,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		items    = make([]*mirrorItem, len(rel.Artifacts))
 	)
 	if req.Pack == "" {
-		if judge, err = s.judgeOf(nil); err != nil {
+		if judge, err = s.judgeOf(ctx, nil); err != nil {
 			return nil, err
 		}
 		cs, err := s.fetcher.ContentSession()
@@ -186,7 +186,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		if err := checkDuplicates(p.Manifest); err != nil {
 			return nil, classify(ErrLocalInput, err)
 		}
-		if judge, err = s.judgeOf(p); err != nil {
+		if judge, err = s.judgeOf(ctx, p); err != nil {
 			return nil, err
 		}
 		// Only the destination is reached: no transparency log, no TUF.

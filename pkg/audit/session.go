@@ -102,9 +102,9 @@ type Session struct {
 	http    *evidence.HTTPClient
 	fetcher *evidence.Fetcher
 
-	trustOnce sync.Once
-	judge     *verify.Judge
-	trustErr  error
+	trustMu  sync.Mutex // guards judge and trustErr: the trust loads once
+	judge    *verify.Judge
+	trustErr error
 }
 
 // NewSession checks the configuration and opens a session.
@@ -151,27 +151,34 @@ func NewSession(cfg Config) (*Session, error) {
 
 // judgeOf returns the session's judge, loading the trust once: from the
 // configured trusted root file, the pack's TUF metadata (offline), or TUF
-// online.
-func (s *Session) judgeOf(pack *evidence.Pack) (*verify.Judge, error) {
-	s.trustOnce.Do(func() {
-		src := s.cfg.Trust
-		if pack != nil {
-			src.Pack = pack
+// online, within ctx (its deadline, its cancellation). A load cut short by
+// ctx is not kept: the next call loads again.
+func (s *Session) judgeOf(ctx context.Context, pack *evidence.Pack) (*verify.Judge, error) {
+	s.trustMu.Lock()
+	defer s.trustMu.Unlock()
+	if s.judge != nil || s.trustErr != nil {
+		return s.judge, s.trustErr
+	}
+	src := s.cfg.Trust
+	if pack != nil {
+		src.Pack = pack
+	}
+	if src.Fetcher == nil {
+		src.Fetcher = evidence.NewTUFFetcher(ctx, s.http)
+	}
+	trust, err := evidence.LoadTrust(src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, classify(ErrTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
 		}
-		if src.Fetcher == nil {
-			src.Fetcher = evidence.NewTUFFetcher(s.http)
-		}
-		trust, err := evidence.LoadTrust(src)
-		if err != nil {
-			s.trustErr = trustError(src, err)
-			return
-		}
-		v, err := verify.NewVerifier(trust)
-		if err == nil {
-			s.judge, err = verify.NewJudge(v, s.cfg.Rules)
-		}
-		s.trustErr = err
-	})
+		s.trustErr = trustError(src, err)
+		return nil, s.trustErr
+	}
+	v, err := verify.NewVerifier(trust)
+	if err == nil {
+		s.judge, err = verify.NewJudge(v, s.cfg.Rules)
+	}
+	s.trustErr = err
 	return s.judge, s.trustErr
 }
 

@@ -72,7 +72,7 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	if req.Pack == "" {
 		// The trust (TUF online, or a file) loads while the releases are
 		// listed; verification waits for it (judgeOf runs once).
-		go func() { _, _ = s.judgeOf(nil) }()
+		go func() { _, _ = s.judgeOf(ctx, nil) }()
 	}
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
@@ -132,7 +132,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 		sources[i] = src
 		results[i] = &Result{Release: rel, Verdicts: make([]verify.Verdict, len(rel.Artifacts)), Warnings: warnings}
 	}
-	judge, err := s.judgeOf(sources[0].pack())
+	judge, err := s.judgeOf(ctx, sources[0].pack())
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,9 @@ var (
 	// ErrPackConflict: the directory holds an evidence pack a fetch cannot
 	// add to (another release, or unreadable).
 	ErrPackConflict = errors.New("the directory holds another evidence pack")
+	// ErrNoPackTUF: the pack carries no TUF metadata to take the trusted
+	// root from (it was fetched without it).
+	ErrNoPackTUF = errors.New("the pack carries no TUF metadata")
 )
 
 // Manifest describes an evidence pack: the release, and for each artifact

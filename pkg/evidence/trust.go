@@ -70,7 +70,7 @@ func publicGoodTrust(cacheDir string, src TUFSource, f fetcher.Fetcher) (*verify
 	}
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w (name a trusted_root.json with --trusted-root to work without it)", err)
+		return nil, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w", err)
 	}
 	return &verify.Trust{Material: tr}, nil
 }

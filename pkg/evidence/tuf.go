@@ -61,7 +61,7 @@ func RecordTUF(w *PackWriter, dir string, src TUFSource, f fetcher.Fetcher) (*ve
 // from the network; nothing in the pack is trusted because it is there.
 func TrustFromPack(p *Pack, src TUFSource) (*verify.Trust, error) {
 	if p.Manifest.TUF == "" {
-		return nil, fmt.Errorf("%w: the pack carries no TUF metadata; name a trusted root with --trusted-root", ErrBadPack)
+		return nil, fmt.Errorf("%w: %w", ErrBadPack, ErrNoPackTUF)
 	}
 	if err := checkRel(p.Manifest.TUF); err != nil {
 		return nil, err
@@ -135,18 +135,24 @@ func tufPath(dir, base, url string) (string, error) {
 }
 
 // NewTUFFetcher returns a TUF metadata fetcher that sends its requests
-// with h: the same timeouts, retries, bounded reads, https rule and
-// giving up on hosts as every other request of a run (go-tuf's default
-// fetcher has none of them).
-func NewTUFFetcher(h *HTTPClient) fetcher.Fetcher { return &tufFetcher{h: h} }
+// with h, within ctx: the same timeouts, retries, bounded reads, https
+// rule and giving up on hosts as every other request of a run (go-tuf's
+// default fetcher has none of them). go-tuf's Fetcher takes no context,
+// so the fetcher holds the one of the load it serves.
+func NewTUFFetcher(ctx context.Context, h *HTTPClient) fetcher.Fetcher {
+	return &tufFetcher{ctx: ctx, h: h}
+}
 
-type tufFetcher struct{ h *HTTPClient }
+type tufFetcher struct {
+	ctx context.Context
+	h   *HTTPClient
+}
 
 // DownloadFile fetches url, at most maxLength bytes; HTTP error statuses
 // are go-tuf's ErrDownloadHTTP (a 404 for the next root version is how
 // TUF learns there is none).
 func (t *tufFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
-	data, err := t.h.Get(context.Background(), url, maxLength)
+	data, err := t.h.Get(t.ctx, url, maxLength)
 	var he *HTTPError
 	switch {
 	case errors.As(err, &he):
