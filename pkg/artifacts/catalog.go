@@ -82,6 +82,16 @@ type Incident struct {
 	// Identities are the identities that signed instead of the expected
 	// one, as the incident documents; accepting the incident accepts them.
 	Identities []Identity `json:"identities,omitempty"`
+	// Explains lists the outcomes the incident can account for: "unsigned",
+	// "missing", or the name of a failed check ("identity"). Empty: any
+	// problem of an artifact it concerns.
+	Explains []string `json:"explains,omitempty"`
+}
+
+// MayExplain reports whether the incident can account for an outcome:
+// "unsigned", "missing", or the name of the check that failed.
+func (in Incident) MayExplain(outcome string) bool {
+	return len(in.Explains) == 0 || slices.Contains(in.Explains, outcome)
 }
 
 // Applies reports whether the incident concerns artifact a.

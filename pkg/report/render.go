@@ -150,17 +150,30 @@ func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
 			concerned[a.Release+" "+id] = true
 		}
 	}
-	first := true
+	// Each incident once, with the releases it concerns here when the
+	// report has several.
+	var order []Incident
+	releases := map[string][]string{}
 	for _, in := range r.Incidents {
 		if !concerned[in.Release+" "+in.ID] {
 			continue
 		}
-		if first {
-			fmt.Fprintln(w)
-			fmt.Fprintln(w, "Known signing incidents that may explain these problems:")
-			first = false
+		if _, seen := releases[in.ID]; !seen {
+			order = append(order, in)
 		}
-		fmt.Fprintf(w, "  %s: %s (%s)\n", in.ID, oneLine(in.Summary), in.Source)
+		releases[in.ID] = append(releases[in.ID], in.Release)
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Known signing incidents that may explain these problems:")
+	for _, in := range order {
+		id := in.ID
+		if len(r.Releases) > 1 {
+			id += " (" + strings.Join(releases[in.ID], ", ") + ")"
+		}
+		fmt.Fprintf(w, "  %s: %s (%s)\n", id, oneLine(in.Summary), in.Source)
 	}
 }
 

@@ -174,3 +174,26 @@ func TestHistoryMatrix(t *testing.T) {
 		t.Errorf("matrix:\n%s\nwant it to begin with:\n%s", out.String(), want)
 	}
 }
+
+// Under the table, each incident that may explain a problem is listed
+// once, naming the releases it concerns in a report of several.
+func TestIncidentsListedOnce(t *testing.T) {
+	region := artifacts.Incident{ID: "signatures-by-region", Summary: "regional signatures differ", Source: "https://example.com/187"}
+	section := func(version string) report.Section {
+		v, _ := artifacts.ParseVersion(version)
+		unsigned := image("kube-proxy", "arm64", verify.StatusUnsigned, "sha256:ee")
+		unsigned.Incidents = []artifacts.Incident{region}
+		return report.Section{Release: &artifacts.Release{Version: v, Incidents: []artifacts.Incident{region}}, Verdicts: []verify.Verdict{unsigned}}
+	}
+	rep := report.NewVerification(report.Tool{Name: "k8sverify", Version: "test"}, time.Unix(0, 0), []report.Section{section("v1.24.11"), section("v1.24.12")}, nil)
+	var b bytes.Buffer
+	if err := report.WriteTable(&b, rep, report.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "regional signatures differ"); n != 1 {
+		t.Errorf("the incident is listed %d times:\n%s", n, b.String())
+	}
+	if !strings.Contains(b.String(), "signatures-by-region (v1.24.11, v1.24.12): regional signatures differ") {
+		t.Errorf("the incident does not name its releases:\n%s", b.String())
+	}
+}

@@ -57,7 +57,35 @@ func (j *Judge) Judge(r *artifacts.Release, a artifacts.Artifact, ev Evidence) V
 		c.v.Incidents = r.IncidentsFor(a)
 	}
 	c.decide(ev)
+	c.v.Incidents = explaining(c.v)
 	return c.v
+}
+
+// explaining keeps, of the incidents that concern v's artifact, those
+// that may account for its verdict: for a verified artifact, the incidents
+// a signature was accepted under or that account for a signature rejected
+// beside the one that verified; for unsigned, missing or failed, those
+// documented with that outcome; a network or remote error, none (it is
+// never an incident's doing).
+func explaining(v Verdict) []artifacts.Incident {
+	var out []artifacts.Incident
+	for _, in := range v.Incidents {
+		var keep bool
+		switch v.Status {
+		case StatusVerified:
+			keep = slices.ContainsFunc(v.Signatures, func(s *SignatureResult) bool {
+				return s.AcceptedIncident == in.ID || (!s.Verified() && len(in.Explains) > 0 && in.MayExplain(FailedCheckOf(s.Err)))
+			})
+		case StatusUnsigned, StatusMissing:
+			keep = in.MayExplain(string(v.Status))
+		case StatusFailed:
+			keep = in.MayExplain(v.FailedCheck)
+		}
+		if keep {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // decision is one verdict in the making.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -285,5 +286,75 @@ func TestJudgeImages(t *testing.T) {
 func TestJudgeMisuse(t *testing.T) {
 	if _, err := verify.NewJudge(nil, verify.Rules{}); !errors.Is(err, verify.ErrNoTrust) {
 		t.Errorf("a judge without a verifier: %v", err)
+	}
+}
+
+// A verdict names only the known incidents that may account for it: an
+// incident of missing signatures never explains a wrong identity, nor one
+// of a wrong identity an unsigned file; a network error is no incident's
+// doing; an incident that names no outcome may explain any problem.
+func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
+	f := newSigstore(t)
+	d := sha("kubectl v1.24.17 linux/amd64")
+	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
+		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
+	published := []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}}
+	signed := func(bs ...*bundle.Bundle) []verify.SignatureEvidence {
+		var out []verify.SignatureEvidence
+		for _, b := range bs {
+			out = append(out, verify.SignatureEvidence{Source: verify.SourceSigCert, Bundle: b})
+		}
+		return out
+	}
+	genuine := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
+	promoter := f.signDigest(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
+	foreign := f.signDigest(t, sha("another file").Bytes(), artifacts.BlobSigner)
+
+	identity := artifacts.Incident{ID: "promoter-identity", Explains: []string{"identity"},
+		Identities: []artifacts.Identity{{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer}}}
+	unsigned := artifacts.Incident{ID: "signatures-by-region", Explains: []string{"unsigned"}}
+	anything := artifacts.Incident{ID: "undocumented-outcome"}
+	rel := func(ins ...artifacts.Incident) *artifacts.Release {
+		r := release("2023-07-19")
+		r.Incidents = ins
+		return r
+	}
+	for _, tc := range []struct {
+		name     string
+		release  *artifacts.Release
+		evidence verify.Evidence
+		rules    verify.Rules
+		status   verify.Status
+		want     []string
+	}{
+		{"unsigned", rel(identity, unsigned), verify.Evidence{Digests: published}, verify.Rules{}, verify.StatusUnsigned, []string{"signatures-by-region"}},
+		{"wrong identity", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(promoter)}, verify.Rules{}, verify.StatusFailed, []string{"promoter-identity"}},
+		{"wrong identity accepted", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(promoter)},
+			verify.Rules{AcceptIncidents: []string{"promoter-identity"}}, verify.StatusVerified, []string{"promoter-identity"}},
+		{"genuine", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, nil},
+		{"genuine beside a rejected identity", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(promoter, genuine)},
+			verify.Rules{}, verify.StatusVerified, []string{"promoter-identity"}},
+		{"network error", rel(identity, unsigned, anything), verify.Evidence{Unavailable: errors.New("connection refused")}, verify.Rules{}, verify.StatusError, nil},
+		{"signature of another file", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(foreign)}, verify.Rules{}, verify.StatusFailed, nil},
+		{"an incident naming no outcome", rel(identity, unsigned, anything), verify.Evidence{Digests: published, Signatures: signed(foreign)},
+			verify.Rules{}, verify.StatusFailed, []string{"undocumented-outcome"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, err := verify.NewJudge(f.v, tc.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := j.Judge(tc.release, kubectl, tc.evidence)
+			if v.Status != tc.status {
+				t.Fatalf("%s (%s), want %s", v.Status, v.Reason, tc.status)
+			}
+			var got []string
+			for _, in := range v.Incidents {
+				got = append(got, in.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("incidents %v, want %v (%s: %s)", got, tc.want, v.Status, v.Reason)
+			}
+		})
 	}
 }
