@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
@@ -47,12 +49,45 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 		found[i] = s.fetcher.ImageRef(ctx, s.qualify(req.Refs[i]), req.Platform, artifacts.ImageSigner)
 	})
 	res := &Result{}
-	for _, list := range found {
+	for i, list := range found {
+		rel := s.tagRelease(req.Refs[i])
 		for _, e := range list {
-			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, nil, judge.Judge(nil, e.Artifact, e.Evidence)))
+			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, e.Artifact, e.Evidence)))
 		}
 	}
 	return res, nil
+}
+
+// tagRelease returns the release a reference's tag names when the catalog
+// knows it and lists an image of the reference's name
+// (kube-apiserver:v1.24.17, kube-apiserver-amd64:v1.24.17), else nil. The
+// image is then judged as that release's, as verify judges it: a signature
+// names a digest and a repository, never a tag, so without the release's
+// signing-time rule another release's image served at the tag would verify.
+func (s *Session) tagRelease(ref string) *artifacts.Release {
+	r, err := evidence.ParseImageReference(s.qualify(ref))
+	if err != nil {
+		return nil
+	}
+	tag, ok := r.(name.Tag)
+	if !ok {
+		return nil
+	}
+	v, err := artifacts.ParseVersion(tag.TagStr())
+	if err != nil {
+		return nil
+	}
+	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
+	if err != nil {
+		return nil
+	}
+	base := path.Base(tag.RepositoryStr())
+	for _, a := range rel.Artifacts {
+		if a.Kind == artifacts.KindImage && (base == a.Name || !a.Platform.IsZero() && base == a.Name+"-"+a.Platform.Arch) {
+			return rel
+		}
+	}
+	return nil
 }
 
 // qualify puts a reference without a registry below the configured one.

@@ -481,3 +481,32 @@ func TestSubstitutions(t *testing.T) {
 		})
 	}
 }
+
+// verify-image REF with a release tag (kube-apiserver:v1.24.17) binds the
+// tag's release as verify does: the previous release's image served at
+// the tag fails the signing-time rule, it is not "verified".
+func TestImageRefReleaseTagRollback(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultRollback, Target: "kube-apiserver"},
+	}})
+	for _, ref := range []string{"/kube-apiserver:", "/kube-apiserver-amd64:"} {
+		vs := imageRef(t, w, w.Registry+ref+w.Version.String(), nil)
+		if len(vs) == 0 {
+			t.Fatalf("%s: no verdict", ref)
+		}
+		for _, v := range vs {
+			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrSignedTooEarly) {
+				t.Errorf("%s %s: %s: %s", ref, v.Artifact.ID(), v.Status, v.Reason)
+			}
+		}
+	}
+	// The genuine images of the release, and a tag that names no release,
+	// still verify.
+	for _, ref := range []string{"/kube-proxy:" + w.Version.String(), "/kube-proxy-arm64:" + w.Version.String()} {
+		for _, v := range imageRef(t, w, w.Registry+ref, nil) {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("%s %s: %s: %s", ref, v.Artifact.ID(), v.Status, v.Reason)
+			}
+		}
+	}
+}
