@@ -102,6 +102,11 @@ func fetchSummary(cmd *cobra.Command, out string, res *audit.FetchResult) error 
 	if m.TUF != "" {
 		tuf = "TUF metadata of the trusted root"
 	}
+	if m.SBOM != "" {
+		tuf += "; the release SBOM"
+	} else {
+		tuf += "; NO release SBOM (offline, release files will be bound to their names by nothing but the download site)"
+	}
 	state := "complete"
 	if !m.Complete {
 		state = "INCOMPLETE"

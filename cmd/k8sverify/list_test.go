@@ -160,7 +160,7 @@ func TestListNetworkDown(t *testing.T) {
 	w.Close() // nothing answers any more
 	// The catalog covers v1.24.2: it is used, and the user is told.
 	code, stdout, stderr := run(t, append([]string{"list", "v1.24.2", "--kind", "image"}, flags...)...)
-	if code != ExitOK || !strings.Contains(stderr, "WARNING: listing v1.24.2 from the embedded catalog ONLY") || !strings.Contains(stdout, "kube-apiserver-s390x") {
+	if code != ExitOK || !strings.Contains(stderr, "WARNING: listing v1.24.2 from the release catalog ONLY") || !strings.Contains(stdout, "kube-apiserver-s390x") {
 		t.Errorf("v1.24.2: exit %d\nstderr:\n%s", code, stderr)
 	}
 	// Nothing covers v1.23.0: exit 3, with the error.

@@ -45,6 +45,12 @@ type Release struct {
 	// Source says where the artifact list came from: SourceCatalog,
 	// SourceSBOM or SourceMerged.
 	Source string `json:"source"`
+	// SBOMError says why the release SBOM, sought, could not be used: the
+	// release files then have no channel independent of the download site
+	// to bind them to their names and platforms. Empty when the SBOM was
+	// used, or when none was sought (offline without an evidence pack, or
+	// a release given directly).
+	SBOMError string `json:"sbomError,omitempty"`
 }
 
 // ReleaseDate is a release and the day it came out.
@@ -592,7 +598,7 @@ func (r *Release) IncidentsFor(a Artifact) []Incident {
 // per-arch image, and platform-independent tarballs. Incidents are kept
 // when they concern a remaining artifact.
 func (r *Release) Filter(kinds []Kind, platforms []Platform) *Release {
-	out := &Release{Version: r.Version, Date: r.Date, Previous: r.Previous, Source: r.Source, Artifacts: []Artifact{}, Incidents: []Incident{}}
+	out := &Release{Version: r.Version, Date: r.Date, Previous: r.Previous, Source: r.Source, SBOMError: r.SBOMError, Artifacts: []Artifact{}, Incidents: []Incident{}}
 	kindOK := func(a Artifact) bool { return len(kinds) == 0 || slices.Contains(kinds, a.Kind) }
 	platformOK := func(a Artifact) bool { return len(platforms) == 0 || slices.Contains(platforms, a.Platform) }
 	indexes := map[string]bool{} // images with a selected per-arch image

@@ -1,6 +1,7 @@
 package artifacts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,9 @@ type ReleaseRequest struct {
 	Open Opener
 	// Catalog is the release catalog (nil: the embedded one).
 	Catalog *Catalog
+	// KeepSBOM keeps the release SBOM as read in the listing (to store it
+	// in an evidence pack).
+	KeepSBOM bool
 }
 
 // ReleaseListing is a release as LoadRelease found it.
@@ -82,6 +86,9 @@ type ReleaseListing struct {
 	// be fetched and only the catalog was used. They deserve the user's
 	// attention.
 	Warnings []string
+	// SBOM is the release SBOM as read, when it was used and
+	// ReleaseRequest.KeepSBOM asked for it.
+	SBOM []byte
 }
 
 // LoadRelease returns the release req asks for. Offline it is the
@@ -102,37 +109,49 @@ func LoadRelease(ctx context.Context, req ReleaseRequest) (*ReleaseListing, erro
 		return &ReleaseListing{Release: catalog}, nil
 	}
 	url := fmt.Sprintf("%s/%s/release", strings.TrimRight(req.SBOMURL, "/"), req.Version)
-	online, err := fetchSBOMRelease(ctx, req, url)
+	online, raw, err := fetchSBOMRelease(ctx, req, url)
 	if err != nil {
 		if catErr != nil {
 			return nil, fmt.Errorf("%w (%v)", err, catErr)
 		}
+		catalog.SBOMError = err.Error()
 		return &ReleaseListing{Release: catalog, Warnings: []string{
 			fmt.Sprintf("could not use the release SBOM of %s: %v", req.Version, err),
-			fmt.Sprintf("listing %s from the embedded catalog ONLY: what was actually published was not checked", req.Version),
+			fmt.Sprintf("listing %s from the release catalog ONLY: what was actually published was not checked, and release files are bound to their names and platforms by nothing but the download site", req.Version),
 		}}, nil
 	}
 	if catErr != nil {
-		return &ReleaseListing{Release: online}, nil
+		return &ReleaseListing{Release: online, SBOM: raw}, nil
 	}
-	return &ReleaseListing{Release: Merge(catalog, online), Differences: Diff(catalog, online)}, nil
+	return &ReleaseListing{Release: Merge(catalog, online), Differences: Diff(catalog, online), SBOM: raw}, nil
 }
 
-func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Release, error) {
+// fetchSBOMRelease reads the release SBOM at url, and keeps its bytes
+// when req asks for them.
+func fetchSBOMRelease(ctx context.Context, req ReleaseRequest, url string) (*Release, []byte, error) {
 	body, err := req.Open.Open(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("get the release SBOM: %w", err)
+		return nil, nil, fmt.Errorf("get the release SBOM: %w", err)
 	}
 	defer body.Close()
-	s, err := ParseSBOM(&sizeCap{r: body, left: MaxSBOMSize})
+	var in io.Reader = &sizeCap{r: body, left: MaxSBOMSize}
+	var kept *bytes.Buffer
+	if req.KeepSBOM {
+		kept = &bytes.Buffer{}
+		in = io.TeeReader(in, kept)
+	}
+	s, err := ParseSBOM(in)
 	if err != nil {
-		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
+		return nil, nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}
 	r, err := req.Catalog.ReleaseFromSBOM(req.Version, s, req.Locations)
 	if err != nil {
-		return nil, fmt.Errorf("release SBOM %s: %w", url, err)
+		return nil, nil, fmt.Errorf("release SBOM %s: %w", url, err)
 	}
-	return r, nil
+	if kept != nil {
+		return r, kept.Bytes(), nil
+	}
+	return r, nil, nil
 }
 
 // sizeCap fails a read past left bytes with ErrSBOMTooLarge.

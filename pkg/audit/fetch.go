@@ -27,6 +27,11 @@ type FetchRequest struct {
 	// TUF records the Sigstore TUF metadata into the pack so that the
 	// trusted root can be verified offline; nil records none.
 	TUF *evidence.TUFSource
+	// SBOM is the release SBOM as read, stored in the pack so that the
+	// release is listed offline as it was here (Fetch sets it; nil stores
+	// none, and offline the release files are then bound to their names
+	// by nothing but the download site).
+	SBOM []byte
 }
 
 // FetchResult is what a fetch wrote.
@@ -47,10 +52,11 @@ type FetchResult struct {
 func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	listing, err := s.LoadRelease(ctx, req.Version, req.Selection, false)
+	listing, err := s.loadRelease(ctx, req.Version, req.Selection, s.http, s.http, true)
 	if err != nil {
 		return nil, err
 	}
+	req.SBOM = listing.SBOM
 	res, err := s.FetchRelease(ctx, listing.Release, req)
 	if err != nil {
 		return nil, err
@@ -74,7 +80,13 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	defer pw.Close()
 	m := &evidence.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
 	if prev != nil {
-		m.TUF, m.Images = prev.TUF, prev.Images
+		m.TUF, m.Images, m.SBOM = prev.TUF, prev.Images, prev.SBOM
+	}
+	if req.SBOM != nil {
+		if err := pw.WriteFile(evidence.PackSBOMName, req.SBOM); err != nil {
+			return nil, err
+		}
+		m.SBOM = evidence.PackSBOMName
 	}
 	if req.TUF != nil {
 		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http)); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -400,5 +402,108 @@ func TestPackWithImages(t *testing.T) {
 	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digests[0].Digest, "sha256:"))
 	if _, err := os.Stat(blob); err != nil {
 		t.Errorf("the OCI layout lacks the manifest: %v", err)
+	}
+}
+
+// The pack keeps the release SBOM, and verify --offline lists the release
+// from it as verify did online: an amd64 entry given arm64's digests and
+// signatures (genuinely signed, of the same release) fails offline on the
+// SBOM's sum, as it would online.
+func TestPackKeepsTheSBOM(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	dir := t.TempDir()
+	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
+	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+		TUF: &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.SBOM != evidence.PackSBOMName {
+		t.Fatalf("the pack keeps no SBOM: %+v", res.Manifest.SBOM)
+	}
+	verifyOffline := func() map[string]verify.Verdict {
+		t.Helper()
+		c := config(w)
+		c.Offline = true
+		c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+		out, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]verify.Verdict{}
+		for _, v := range out[0].Verdicts {
+			m[v.Artifact.ID()] = v
+		}
+		return m
+	}
+	for id, v := range verifyOffline() {
+		// The image archives (.tar) are packages of the SBOM, without
+		// file sums: README, what stays unbindable.
+		bound := strings.HasSuffix(v.Artifact.Name, ".tar") || slices.ContainsFunc(v.Artifact.Sums, func(s artifacts.Sum) bool { return s.Source == artifacts.SumSBOM })
+		if v.Status != verify.StatusVerified || !bound {
+			t.Errorf("%s: %s (%s), SBOM sums %v", id, v.Status, v.Reason, v.Artifact.Sums)
+		}
+	}
+
+	// Swap: kubectl linux/amd64 given linux/arm64's evidence.
+	path := filepath.Join(dir, evidence.ManifestName)
+	data, err := os.ReadFile(path)
+	must(t, err)
+	var m map[string]any
+	must(t, json.Unmarshal(data, &m))
+	entries := m["artifacts"].([]any)
+	find := func(arch string) map[string]any {
+		for _, e := range entries {
+			e := e.(map[string]any)
+			if p, _ := e["platform"].(map[string]any); e["name"] == "kubectl" && p["arch"] == arch {
+				return e
+			}
+		}
+		t.Fatalf("no kubectl %s in the pack", arch)
+		return nil
+	}
+	amd, arm := find("amd64"), find("arm64")
+	amd["digests"], amd["signatures"] = arm["digests"], arm["signatures"]
+	data, err = json.Marshal(m)
+	must(t, err)
+	must(t, os.WriteFile(path, data, 0o644))
+	v := verifyOffline()["binary kubectl linux/amd64"]
+	if v.Status != verify.StatusFailed || v.FailedCheck != "digest" || !strings.Contains(v.Reason, "release SBOM") {
+		t.Errorf("swapped entry: %s [%s] %s", v.Status, v.FailedCheck, v.Reason)
+	}
+}
+
+// A pack fetched while the release SBOM could not be had keeps none, and
+// offline, as online, its binaries are an error: bound to their names by
+// nothing but the download site.
+func TestPackWithoutSBOM(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
+	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
+	dir := t.TempDir()
+	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+		TUF: &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.SBOM != "" {
+		t.Fatalf("a pack without SBOM names one: %q", res.Manifest.SBOM)
+	}
+	online, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := config(w)
+	c.Offline = true
+	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	off, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, res := range map[string][]*audit.Result{"online": online, "offline": off} {
+		for _, v := range res[0].Verdicts {
+			if v.Status != verify.StatusError || !errors.Is(v.Err, verify.ErrNameUnbound) {
+				t.Errorf("%s %s: %s (%s)", name, v.Artifact.ID(), v.Status, v.Reason)
+			}
+		}
 	}
 }

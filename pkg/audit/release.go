@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -33,6 +34,8 @@ type Listing struct {
 	Differences []artifacts.Difference
 	// Warnings say what went wrong on the way (the SBOM could not be had).
 	Warnings []string
+	// SBOM is the release SBOM as read, when kept (for an evidence pack).
+	SBOM []byte
 }
 
 // LoadRelease resolves version ("v1.24.17", "1.24.17", "latest-1.24") and
@@ -40,13 +43,20 @@ type Listing struct {
 // offline from the catalog alone; restricted to the selection, which must
 // select something.
 func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection, offline bool) (*Listing, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var open artifacts.Opener
 	if !offline {
 		open = s.http
 	}
-	v, err := artifacts.ResolveVersion(ctx, version, s.cfg.Endpoints.DownloadURL, open)
+	return s.loadRelease(ctx, version, sel, open, open, false)
+}
+
+// loadRelease lists a release, resolving its version through resolve and
+// reading its SBOM through sbom (nil: offline, the catalog only); keep
+// keeps the SBOM's bytes in the listing.
+func (s *Session) loadRelease(ctx context.Context, version string, sel Selection, resolve, sbom artifacts.Opener, keep bool) (*Listing, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	v, err := artifacts.ResolveVersion(ctx, version, s.cfg.Endpoints.DownloadURL, resolve)
 	if err != nil {
 		return nil, releaseError(err)
 	}
@@ -54,8 +64,9 @@ func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection
 		Version:   v,
 		Locations: artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry},
 		SBOMURL:   s.cfg.Endpoints.SBOMURL,
-		Open:      open,
+		Open:      sbom,
 		Catalog:   s.cfg.Catalog,
+		KeepSBOM:  keep,
 	})
 	if err != nil {
 		return nil, releaseError(err)
@@ -64,7 +75,23 @@ func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection
 	if err != nil {
 		return nil, err
 	}
-	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings}, nil
+	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings, SBOM: listing.SBOM}, nil
+}
+
+// packSBOM reads the release SBOM an evidence pack keeps, in place of the
+// SBOM site's: offline, a release is listed as it was when fetched.
+type packSBOM struct{ dir string }
+
+func (o packSBOM) Open(context.Context, string) (io.ReadCloser, error) {
+	p, err := evidence.OpenPack(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if p.Manifest.SBOM == "" {
+		return nil, errors.New("the evidence pack holds none (it could not be fetched)")
+	}
+	return p.Open(p.Manifest.SBOM)
 }
 
 // releaseError classifies an error of listing: what was asked for does

@@ -77,7 +77,12 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
 	s.each(len(versions), func(i int) {
-		listings[i], errs[i] = s.LoadRelease(ctx, versions[i], req.Selection, req.Pack != "")
+		if req.Pack != "" {
+			// Offline: listed from the catalog and the SBOM the pack keeps.
+			listings[i], errs[i] = s.loadRelease(ctx, versions[i], req.Selection, nil, packSBOM{dir: req.Pack}, false)
+			return
+		}
+		listings[i], errs[i] = s.LoadRelease(ctx, versions[i], req.Selection, false)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

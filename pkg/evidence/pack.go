@@ -22,9 +22,15 @@ import (
 )
 
 // PackSchemaVersion is the version of an evidence pack's manifest.json.
-// Version 2 stores each artifact's evidence as the judge reads it; packs
-// of version 1 are refused with a request to fetch them again.
-const PackSchemaVersion = 2
+// Version 2 stores each artifact's evidence as the judge reads it; version
+// 3 adds the release SBOM, so that a release is listed offline as it was
+// online (its files bound to their names and platforms by the SBOM's
+// sums). Packs of earlier versions are refused with a request to fetch
+// them again.
+const PackSchemaVersion = 3
+
+// PackSBOMName is where a pack keeps the release SBOM, as read.
+const PackSBOMName = "sbom/release"
 
 // ManifestName is the pack's manifest, written last: a pack without it is
 // incomplete (an interrupted fetch) and never verifies.
@@ -68,7 +74,10 @@ type Manifest struct {
 	// k8sverify; "" when the pack carries none.
 	TUF string `json:"tuf,omitempty"`
 	// Images is the OCI image layout of the images, if any.
-	Images    string         `json:"images,omitempty"`
+	Images string `json:"images,omitempty"`
+	// SBOM is the release SBOM as fetched (PackSBOMName); "" when it could
+	// not be had.
+	SBOM      string         `json:"sbom,omitempty"`
 	Artifacts []PackArtifact `json:"artifacts"`
 }
 

@@ -43,6 +43,11 @@ var (
 	// ErrSignedTooEarly: the signature was logged before the previous
 	// patch release was out: an artifact of an earlier release.
 	ErrSignedTooEarly = errors.New("signed before the previous patch release")
+	// ErrNameUnbound: a release file's signature verified, but no channel
+	// independent of the download site binds its digest to its name and
+	// platform (the release SBOM could not be used): which file of the
+	// release it is cannot be told.
+	ErrNameUnbound = errors.New("not bound to its name and platform")
 )
 
 // ErrEvidenceMalformed: published evidence about the artifact itself (a

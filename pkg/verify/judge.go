@@ -117,6 +117,27 @@ func (c *decision) decide(ev Evidence) {
 		return
 	}
 	c.judgeSignatures(ev, subject)
+	c.requireNameBinding()
+}
+
+// requireNameBinding: a blob signature covers a digest, nothing else. A
+// release file's digest is bound to its name and platform by the release
+// SBOM's sums (and a tarball's by its CHANGELOG sum too); when the SBOM
+// was sought and could not be used, a file without a CHANGELOG sum is
+// bound by nothing but the download site that served it — any other
+// genuinely signed file of the release would pass as it. Its signature
+// verified, but the verdict is an error: it could not be checked.
+func (c *decision) requireNameBinding() {
+	a := c.v.Artifact
+	if c.v.Status != StatusVerified || c.r == nil || c.r.SBOMError == "" || (a.Kind != artifacts.KindBinary && a.Kind != artifacts.KindTarball) {
+		return
+	}
+	if slices.ContainsFunc(a.Sums, func(s artifacts.Sum) bool { return s.Source == artifacts.SumCatalog }) {
+		return
+	}
+	err := fmt.Errorf("%w: the release SBOM could not be used (%s)", ErrNameUnbound, c.r.SBOMError)
+	c.set(StatusError, fmt.Sprintf("%s; but nothing independent of the download site binds this file to its name and platform: the release SBOM could not be used (%s)",
+		c.v.Reason, c.r.SBOMError), err)
 }
 
 // set decides the verdict's status: every status is assigned here.

@@ -358,3 +358,47 @@ func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// When the release SBOM was sought and could not be used, a release file
+// whose signature verifies is bound to its name and platform by nothing
+// but the download site: an error, not verified — unless a CHANGELOG sum
+// binds it.
+func TestJudgeNameBindingWithoutSBOM(t *testing.T) {
+	f := newSigstore(t)
+	d := sha("kubectl v1.24.17 linux/amd64")
+	s512 := sha512Of("kubernetes-server")
+	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
+		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
+	tarball := artifacts.Artifact{Kind: artifacts.KindTarball, Name: "kubernetes-server-linux-amd64.tar.gz", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
+		Location: "https://dl.k8s.io/release/v1.24.17/kubernetes-server-linux-amd64.tar.gz", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected,
+		Sums: []artifacts.Sum{{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}}}
+	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}, {Digest: s512, Channel: verify.ChannelSHA512File}},
+		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: f.signDigest(t, d.Bytes(), artifacts.BlobSigner)}}}
+	noSBOM := release("2023-07-19")
+	noSBOM.SBOMError = "HTTP 503"
+	j, err := verify.NewJudge(f.v, verify.Rules{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		release  *artifacts.Release
+		artifact artifacts.Artifact
+		status   verify.Status
+	}{
+		{"binary, SBOM used", release("2023-07-19"), kubectl, verify.StatusVerified},
+		{"binary, SBOM unavailable", noSBOM, kubectl, verify.StatusError},
+		{"tarball with its CHANGELOG sum, SBOM unavailable", noSBOM, tarball, verify.StatusVerified},
+		{"a file known by itself", nil, kubectl, verify.StatusVerified},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := j.Judge(tc.release, tc.artifact, ev)
+			if v.Status != tc.status {
+				t.Fatalf("%s (%s), want %s", v.Status, v.Reason, tc.status)
+			}
+			if tc.status == verify.StatusError && (!errors.Is(v.Err, verify.ErrNameUnbound) || !strings.Contains(v.Reason, "HTTP 503") || !strings.Contains(v.Reason, "signed by")) {
+				t.Errorf("reason %q, error %v", v.Reason, v.Err)
+			}
+		})
+	}
+}
