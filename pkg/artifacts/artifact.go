@@ -172,6 +172,17 @@ func (a Artifact) Sum(alg, source string) string {
 	return found
 }
 
+// SumFrom returns the artifact's checksum of algorithm alg from source
+// only; "" when that source gives none.
+func (a Artifact) SumFrom(alg, source string) string {
+	for _, s := range a.Sums {
+		if s.Algorithm == alg && s.Source == source {
+			return s.Hex
+		}
+	}
+	return ""
+}
+
 // addSums adds sums, each once.
 func (a *Artifact) addSums(sums ...Sum) {
 	for _, s := range sums {
