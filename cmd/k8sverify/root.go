@@ -174,6 +174,9 @@ func (e *envFlags) set(fs *pflag.FlagSet, name, variable string) {
 	}
 	f := fs.Lookup(name)
 	if err := f.Value.Set(v); err != nil {
+		if f.Value.Type() == "bool" {
+			err = errors.New("want true or false (or 1, 0)")
+		}
 		e.errs = append(e.errs, fmt.Errorf("$%s=%q: %v", variable, v, err))
 		return
 	}

@@ -53,7 +53,8 @@ timestamps. Every part present must verify against the trusted root.
 The identity and issuer default to the release team's binary signer:
 krel-staging@k8s-releng-prod.iam.gserviceaccount.com at
 https://accounts.google.com. Exit codes: 0 verified, 1 the bundle does not
-verify (the failed check is named), 2 usage error.`,
+verify (the failed check is named), 2 usage error, 3 it could not be proved
+(a .sig and .cert offline, or the transparency log could not be asked).`,
 		Example: `  k8sverify verify-blob kubectl --bundle kubectl.sigstore.json
   k8sverify verify-blob kubectl --signature kubectl.sig --certificate kubectl.cert
   k8sverify verify-blob sha256:0b7b… --bundle kubectl.sigstore.json \

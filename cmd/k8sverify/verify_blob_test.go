@@ -154,7 +154,7 @@ func TestVerifyBlobGenuine(t *testing.T) {
 			t.Run(name+"/"+form, func(t *testing.T) {
 				code, out, errOut := d.verifyBlob(t, target, d.bundles[name])
 				if code != ExitOK || !strings.Contains(out, " verified ") ||
-					!strings.Contains(out, "signed by "+artifacts.BlobSigner.SAN) || !strings.Contains(out, "1 artifacts: 1 verified") {
+					!strings.Contains(out, "signed by "+artifacts.BlobSigner.SAN) || !strings.Contains(out, "1 artifact: 1 verified") {
 					t.Errorf("exit %d, want 0:\n%s%s", code, out, errOut)
 				}
 			})

@@ -79,7 +79,7 @@ func TestVerifyImageRefs(t *testing.T) {
 		deny string
 	}{
 		{"index, every platform", []string{"verify-image", "kube-apiserver:v1.24.17"}, ExitOK, "3 artifacts: 3 verified", ""},
-		{"full reference", []string{"verify-image", w.Registry + "/kube-apiserver-amd64:v1.24.17"}, ExitOK, "1 artifacts: 1 verified", ""},
+		{"full reference", []string{"verify-image", w.Registry + "/kube-apiserver-amd64:v1.24.17"}, ExitOK, "1 artifact: 1 verified", ""},
 		{"one platform", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/arm64"}, ExitOK, "2 artifacts: 2 verified", ""},
 		{"platform not in index", []string{"verify-image", "kube-apiserver:v1.24.17", "--platform", "linux/s390x"}, ExitIncomplete, "lists no linux/s390x manifest", ""},
 		{"forged payload digest", []string{"verify-image", "kube-proxy-arm64:v1.24.17"}, ExitFailed, "[check: payload]", ""},

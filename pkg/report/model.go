@@ -222,8 +222,12 @@ func (r *Report) Worst() verify.Status {
 
 // String is the one-line summary.
 func (s Summary) String() string {
-	return fmt.Sprintf("%d artifacts: %d verified, %d failed, %d unsigned, %d missing, %d error",
-		s.Total, s.Verified, s.Failed, s.Unsigned, s.Missing, s.Error)
+	noun := "artifacts"
+	if s.Total == 1 {
+		noun = "artifact"
+	}
+	return fmt.Sprintf("%d %s: %d verified, %d failed, %d unsigned, %d missing, %d error",
+		s.Total, noun, s.Verified, s.Failed, s.Unsigned, s.Missing, s.Error)
 }
 
 func (s *Summary) add(status string) {

@@ -90,9 +90,17 @@ func main() {
 		os.Exit(1)
 	}
 	defer w.Close()
+	env := filepath.Join(w.Dir, "env")
+	// The env file names this world's ports: gone with the world.
+	defer os.Remove(env)
+	var versions []string
+	artifacts := 0
+	for _, rs := range w.Releases {
+		versions = append(versions, rs.Version.String())
+		artifacts += len(rs.Release.Artifacts)
+	}
 	fmt.Printf("testworld ready: %s with %d artifacts in %s; registry %s, download %s, rekor %s; env in %s\n",
-		w.Version, len(w.Release.Artifacts), time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL,
-		filepath.Join(w.Dir, "env"))
+		strings.Join(versions, ", "), artifacts, time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL, env)
 	<-ctx.Done()
 }
 
