@@ -391,6 +391,20 @@ func (c *Catalog) Versions() []Version {
 	return vs
 }
 
+// IncidentIDs returns the IDs of every incident the catalog documents, in
+// catalog order.
+func (c *Catalog) IncidentIDs() []string {
+	var ids []string
+	for _, f := range c.lines {
+		for _, in := range f.Incidents {
+			if !slices.Contains(ids, in.ID) {
+				ids = append(ids, in.ID)
+			}
+		}
+	}
+	return ids
+}
+
 // CatalogSources returns the public sources the embedded catalog's facts
 // rest on, for every release line it covers.
 func CatalogSources() []Source { return Embedded().Sources() }

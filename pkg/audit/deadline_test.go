@@ -131,3 +131,19 @@ func TestInterruptedTrustLoadNotKept(t *testing.T) {
 		}
 	}
 }
+
+// An incident to accept that the catalog does not document (a typo) is a
+// request error, not silently ignored.
+func TestAcceptUnknownIncident(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
+	c := config(w)
+	c.Catalog = nil // the embedded catalog's incidents
+	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identiy"}
+	if _, err := audit.NewSession(c); !errors.Is(err, audit.ErrRequest) || !strings.Contains(err.Error(), "v1.24.8-wrong-identity") {
+		t.Errorf("want a request error naming the documented incidents, got %v", err)
+	}
+	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identity"}
+	if _, err := audit.NewSession(c); err != nil {
+		t.Errorf("a documented incident: %v", err)
+	}
+}

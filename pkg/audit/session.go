@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,6 +116,12 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	if cfg.Catalog == nil {
 		cfg.Catalog = artifacts.Embedded()
+	}
+	known := cfg.Catalog.IncidentIDs()
+	for _, id := range cfg.Rules.AcceptIncidents {
+		if !slices.Contains(known, id) {
+			return nil, classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
+		}
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
