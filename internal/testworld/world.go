@@ -60,6 +60,10 @@ type Options struct {
 	// NoSBOM publishes no release SBOM (sbom.k8s.io answering 404): the
 	// client then lists the release from its catalog alone.
 	NoSBOM bool
+	// NoImageDigests leaves the image digests out of the world's catalog
+	// (as for a release newer than the catalog): images are then bound by
+	// their signatures, configurations and index alone.
+	NoImageDigests bool
 	// ReferrersAPI serves the OCI referrers API from the in-process
 	// registry. Without it the registry answers referrers requests 404, as
 	// distribution's registry does, and clients read the referrers tag
@@ -577,6 +581,15 @@ func (w *World) buildCatalog(o Options) error {
 				sums[f.Artifact.Name] = f.SHA512
 			}
 		}
+		// The promoter's digests of the release's tags: the world's own
+		// images (the genuine ones, whatever a fault serves at a tag).
+		digests := map[string]any{}
+		if !o.NoImageDigests {
+			for repo, img := range rs.Images {
+				digests[repo] = img.Digest.String()
+			}
+		}
+		rel["imageDigests"] = digests
 	}
 	if data, err = json.MarshalIndent(cat, "", "  "); err != nil {
 		return err

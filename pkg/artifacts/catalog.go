@@ -206,6 +206,10 @@ type catalogRelease struct {
 	// SHA512 are the release's tarball sums as its CHANGELOG publishes
 	// them, by file name.
 	SHA512 map[string]string `json:"sha512,omitempty"`
+	// ImageDigests are the digests the image promoter's manifest gives the
+	// release's tags, by repository: "kube-apiserver" the multi-arch
+	// index, "kube-apiserver-amd64" the linux/amd64 image.
+	ImageDigests map[string]string `json:"imageDigests,omitempty"`
 }
 
 // Catalog is what k8sverify knows of release lines without the network:
@@ -367,6 +371,12 @@ func (r catalogRelease) validate(line string) error {
 			return fmt.Errorf("sha512 of %q: want a tarball and 128 lower-case hex characters", name)
 		}
 	}
+	for repo, d := range r.ImageDigests {
+		h, ok := strings.CutPrefix(d, "sha256:")
+		if _, err := hex.DecodeString(h); err != nil || !ok || len(h) != 64 || strings.ToLower(h) != h || repo == "" {
+			return fmt.Errorf("image digest of %q: want sha256: and 64 lower-case hex characters", repo)
+		}
+	}
 	return nil
 }
 
@@ -504,10 +514,10 @@ func (c *Catalog) Release(v Version, loc Locations) (*Release, error) {
 		}
 	}
 	for _, name := range f.Images.Names {
-		add(Artifact{Kind: KindImage, Name: name, Location: loc.imageRef(v, name, ""), Signer: ImageSigner, Signing: cr.ImageSigning})
+		add(cr.image(Artifact{Kind: KindImage, Name: name, Location: loc.imageRef(v, name, ""), Signer: ImageSigner, Signing: cr.ImageSigning}, name))
 		for _, arch := range f.Images.Arches {
-			add(Artifact{Kind: KindImage, Name: name, Platform: Platform{OS: "linux", Arch: arch},
-				Location: loc.imageRef(v, name, arch), Signer: ImageSigner, Signing: cr.ImageSigning})
+			add(cr.image(Artifact{Kind: KindImage, Name: name, Platform: Platform{OS: "linux", Arch: arch},
+				Location: loc.imageRef(v, name, arch), Signer: ImageSigner, Signing: cr.ImageSigning}, name+"-"+arch))
 		}
 	}
 	sortArtifacts(r.Artifacts)
@@ -524,6 +534,16 @@ func (fs catalogFileSet) artifact(cr *catalogRelease, a Artifact) Artifact {
 	}
 	if sum, ok := cr.SHA512[a.Name]; ok {
 		a.addSums(Sum{Algorithm: "sha512", Hex: sum, Source: SumCatalog})
+	}
+	return a
+}
+
+// image completes an image of release cr published in repository repo
+// with the digest the promoter's manifest gives its tag, if the catalog
+// holds it.
+func (cr *catalogRelease) image(a Artifact, repo string) Artifact {
+	if d, ok := cr.ImageDigests[repo]; ok {
+		a.addSums(Sum{Algorithm: "sha256", Hex: strings.TrimPrefix(d, "sha256:"), Source: SumCatalog})
 	}
 	return a
 }

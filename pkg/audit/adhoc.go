@@ -52,7 +52,8 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	for i, list := range found {
 		rel := s.tagRelease(req.Refs[i])
 		for _, e := range list {
-			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, e.Artifact, e.Evidence)))
+			a := releaseImage(rel, e.Artifact)
+			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, a, e.Evidence)))
 		}
 	}
 	return res, nil
@@ -88,6 +89,22 @@ func (s *Session) tagRelease(ref string) *artifacts.Release {
 		}
 	}
 	return nil
+}
+
+// releaseImage gives an image found at a release tag the sums the
+// release's catalog holds for that image (the promoter's digest of the
+// tag), so that it is bound to the release as verify binds it.
+func releaseImage(rel *artifacts.Release, a artifacts.Artifact) artifacts.Artifact {
+	if rel == nil {
+		return a
+	}
+	for _, c := range rel.Artifacts {
+		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && (a.Name == c.Name || !c.Platform.IsZero() && a.Name == c.Name+"-"+c.Platform.Arch) {
+			a.Sums = append(slices.Clone(a.Sums), c.Sums...)
+			return a
+		}
+	}
+	return a
 }
 
 // qualify puts a reference without a registry below the configured one.

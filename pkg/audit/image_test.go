@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -408,6 +410,39 @@ func verifyListed(t *testing.T, w *testworld.World) map[string]verify.Verdict {
 	return out
 }
 
+type substitution struct {
+	name   string
+	fault  testworld.Fault
+	noSBOM bool
+	want   map[string]string // artifact ID -> failed check ("" : verified)
+	// keep: artifacts whose expectation stays with the promoter's digests
+	// (their own image is genuine; another check fails them).
+	keep []string
+}
+
+const withDigests = ", the promoter's digests in the catalog"
+
+// imageCasesWithDigests are the image substitutions of cases again, the
+// catalog holding the release's image digests: each substituted image
+// fails on its digest.
+func imageCasesWithDigests(cases []substitution) []substitution {
+	var out []substitution
+	for _, tc := range cases {
+		if !strings.HasPrefix(tc.fault.Target, "kube-") {
+			continue
+		}
+		want := map[string]string{}
+		for id, check := range tc.want {
+			if check != "" && strings.HasPrefix(id, "image ") && !slices.Contains(tc.keep, id) {
+				check = "digest"
+			}
+			want[id] = check
+		}
+		out = append(out, substitution{name: tc.name + withDigests, fault: tc.fault, noSBOM: tc.noSBOM, want: want, keep: tc.keep})
+	}
+	return out
+}
+
 // Genuinely signed artifacts that are not the ones asked for fail, each
 // for the check that tells them apart; a copy of a log entry changes
 // nothing.
@@ -421,40 +456,38 @@ func TestSubstitutions(t *testing.T) {
 		proxyIdx  = "image kube-proxy"
 		unchanged = ""
 	)
-	cases := []struct {
-		name   string
-		fault  testworld.Fault
-		noSBOM bool
-		want   map[string]string // artifact ID -> failed check ("" : verified)
-	}{
+	cases := []substitution{
 		{"arm64 image and signature at the amd64 tag", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "kube-apiserver-amd64"}, false,
-			map[string]string{apiAmd64: "platform", apiArm64: unchanged, apiIndex: unchanged}},
+			map[string]string{apiAmd64: "platform", apiArm64: unchanged, apiIndex: unchanged}, nil},
 		{"arm64 kubectl and its side files at the amd64 paths", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "bin/linux/amd64/kubectl"}, false,
-			map[string]string{kubectl: "digest"}},
+			map[string]string{kubectl: "digest"}, nil},
 		{"arm64 client tarball at the amd64 path, no SBOM: the CHANGELOG's sum", testworld.Fault{Kind: testworld.FaultCrossArch, Target: "kubernetes-client-linux-amd64.tar.gz"}, true,
-			map[string]string{client: "digest"}},
+			map[string]string{client: "digest"}, nil},
 		{"the index at a platform's tag", testworld.Fault{Kind: testworld.FaultIndexAtArch, Target: "kube-apiserver-amd64"}, false,
-			map[string]string{apiAmd64: "image", apiIndex: unchanged}},
+			map[string]string{apiAmd64: "image", apiIndex: unchanged}, nil},
 		{"the previous release's platform image", testworld.Fault{Kind: testworld.FaultRollback, Target: "kube-apiserver-amd64"}, false,
-			map[string]string{apiAmd64: "platform", apiIndex: unchanged}},
+			map[string]string{apiAmd64: "platform", apiIndex: unchanged}, nil},
 		{"the previous release's whole image", testworld.Fault{Kind: testworld.FaultRollback, Target: "kube-apiserver"}, false,
-			map[string]string{apiIndex: "signing-time", apiAmd64: "signing-time", apiArm64: "signing-time"}},
+			map[string]string{apiIndex: "signing-time", apiAmd64: "signing-time", apiArm64: "signing-time"}, nil},
 		{"the previous release's kubectl", testworld.Fault{Kind: testworld.FaultRollback, Target: "bin/linux/amd64/kubectl"}, false,
-			map[string]string{kubectl: "digest"}},
+			map[string]string{kubectl: "digest"}, nil},
 		{"the previous release's kubectl, no SBOM", testworld.Fault{Kind: testworld.FaultRollback, Target: "bin/linux/amd64/kubectl"}, true,
-			map[string]string{kubectl: "signing-time"}},
+			map[string]string{kubectl: "signing-time"}, nil},
 		{"another image's index with its referrer bundle", testworld.Fault{Kind: testworld.FaultForeignReferrer, Target: "kube-apiserver"}, false,
-			map[string]string{apiIndex: "payload", apiAmd64: "platform", proxyIdx: unchanged}},
+			map[string]string{apiIndex: "payload", apiAmd64: "platform", proxyIdx: unchanged}, []string{apiAmd64}},
 		{".sha256 and the SBOM disagree", testworld.Fault{Kind: testworld.FaultBadSHA256, Target: "bin/linux/amd64/kubectl"}, false,
-			map[string]string{kubectl: "digest"}},
+			map[string]string{kubectl: "digest"}, nil},
 		{"a copy of a file's log entry in the active shard", testworld.Fault{Kind: testworld.FaultLogCopy, Target: "bin/linux/amd64/kubectl"}, false,
-			map[string]string{kubectl: unchanged}},
+			map[string]string{kubectl: unchanged}, nil},
 		{"a copy of an image's log entries in the active shard", testworld.Fault{Kind: testworld.FaultLogCopy, Target: "kube-apiserver-amd64"}, false,
-			map[string]string{apiAmd64: unchanged}},
+			map[string]string{apiAmd64: unchanged}, nil},
 	}
-	for _, tc := range cases {
+	// With the promoter's digests in the catalog, a substituted image fails
+	// on its digest before anything else; without them (a release newer
+	// than the catalog), on the check that tells it apart.
+	for _, tc := range append(cases, imageCasesWithDigests(cases)...) {
 		t.Run(tc.name, func(t *testing.T) {
-			w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: tc.noSBOM, Faults: []testworld.Fault{tc.fault}})
+			w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: tc.noSBOM, NoImageDigests: !strings.HasSuffix(tc.name, withDigests), Faults: []testworld.Fault{tc.fault}})
 			vs := verifyListed(t, w)
 			for id, check := range tc.want {
 				v, ok := vs[id]
@@ -486,7 +519,7 @@ func TestSubstitutions(t *testing.T) {
 // tag's release as verify does: the previous release's image served at
 // the tag fails the signing-time rule, it is not "verified".
 func TestImageRefReleaseTagRollback(t *testing.T) {
-	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoImageDigests: true, Faults: []testworld.Fault{
 		{Kind: testworld.FaultRollback, Target: "kube-apiserver"},
 	}})
 	for _, ref := range []string{"/kube-apiserver:", "/kube-apiserver-amd64:"} {
@@ -507,6 +540,58 @@ func TestImageRefReleaseTagRollback(t *testing.T) {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s %s: %s: %s", ref, v.Artifact.ID(), v.Status, v.Reason)
 			}
+		}
+	}
+}
+
+// A later release's images, genuinely signed later and so past the
+// signing-time rule, served at an earlier release's tags: the promoter's
+// digests in the catalog tell them apart.
+func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.16,v1.24.17", Kinds: imageKind, Small: true})
+	for _, repo := range []string{"kube-apiserver", "kube-apiserver-amd64", "kube-apiserver-arm64"} {
+		src, err := name.ParseReference(w.Registry + "/" + repo + ":v1.24.17")
+		must(t, err)
+		desc, err := remote.Get(src)
+		must(t, err)
+		dst, err := name.NewTag(w.Registry + "/" + repo + ":v1.24.16")
+		must(t, err)
+		must(t, remote.Tag(dst, desc))
+	}
+	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"v1.24.16"}, Selection: audit.Selection{Kinds: imageKind}}, nil)
+	must(t, err)
+	for _, v := range res[0].Verdicts {
+		swapped := v.Artifact.Name == "kube-apiserver" && (v.Artifact.Platform.IsZero() || v.Artifact.Platform.Arch == "amd64" || v.Artifact.Platform.Arch == "arm64")
+		switch {
+		case v.Status == verify.StatusMissing:
+		case swapped && (v.Status != verify.StatusFailed || v.FailedCheck != "digest" || !strings.Contains(v.Reason, "embedded catalog")):
+			t.Errorf("%s: %s [%s] %s", v.Artifact.ID(), v.Status, v.FailedCheck, v.Reason)
+		case !swapped && v.Status != verify.StatusVerified:
+			t.Errorf("%s: %s %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// verify-image REF with a release tag binds the promoter's digest of the
+// tag, as verify does: another release's image at the tag fails on it.
+func TestImageRefReleaseTagDigest(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultRollback, Target: "kube-apiserver"},
+	}})
+	for _, ref := range []string{"/kube-apiserver:", "/kube-apiserver-amd64:"} {
+		vs := imageRef(t, w, w.Registry+ref+w.Version.String(), nil)
+		if len(vs) == 0 {
+			t.Fatalf("%s: no verdict", ref)
+		}
+		for _, v := range vs {
+			if v.Status != verify.StatusFailed || v.FailedCheck != "digest" {
+				t.Errorf("%s %s: %s [%s]: %s", ref, v.Artifact.ID(), v.Status, v.FailedCheck, v.Reason)
+			}
+		}
+	}
+	for _, v := range imageRef(t, w, w.Registry+"/kube-proxy:"+w.Version.String(), nil) {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
 }
