@@ -70,6 +70,8 @@ func adviceFor(err error) string {
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, evidence.ErrIncompletePack):
 		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
+	case errors.Is(err, evidence.ErrPackTUFUntrusted):
+		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, evidence.ErrNoPackTUF):
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
 	case errors.Is(err, audit.ErrTrust):

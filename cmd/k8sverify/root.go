@@ -111,7 +111,10 @@ func (g *globalOptions) session() (*audit.Session, error) {
 // tufSource returns the TUF repository and root the flags name.
 func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
 	src := evidence.TUFSource{RepositoryURL: g.tufURL}
-	if (g.tufURL == "") != (g.tufRoot == "") {
+	// Offline (or from a pack's metadata) no TUF repository is asked: its
+	// root alone verifies the metadata the pack carries.
+	rootAlone := g.tufURL == "" && g.tufRoot != "" && (g.offline || g.trustPack != "")
+	if (g.tufURL == "") != (g.tufRoot == "") && !rootAlone {
 		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
 	}
 	if g.tufURL != "" {

@@ -181,7 +181,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		}
 		defer p.Close()
 		if rel.Version.String() != p.Manifest.Release {
-			return nil, classify(ErrLocalInput, fmt.Errorf("%w: the pack is for %s, not %s", evidence.ErrBadPack, p.Manifest.Release, rel.Version))
+			return nil, classify(ErrLocalInput, fmt.Errorf("the evidence pack %s holds %s, not %s", req.Pack, p.Manifest.Release, rel.Version))
 		}
 		if err := checkDuplicates(p.Manifest); err != nil {
 			return nil, classify(ErrLocalInput, err)

@@ -193,7 +193,7 @@ func (s *Session) judgeOf(ctx context.Context, pack *evidence.Pack) (*verify.Jud
 // trustError says whether the trust failed on local input (a trusted root
 // file) or could not be had (TUF online).
 func trustError(src evidence.TrustSource, err error) error {
-	if src.File != "" || src.PackDir != "" {
+	if src.File != "" || src.PackDir != "" || src.Pack != nil {
 		return classify(ErrLocalInput, err)
 	}
 	return classify(ErrTrust, err)

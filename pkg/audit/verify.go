@@ -262,7 +262,7 @@ func openPackSource(dir, filesDir string, rel *artifacts.Release) (source, []str
 	}
 	if p.Manifest.Release != rel.Version.String() {
 		p.Close()
-		return nil, nil, fmt.Errorf("%w: the pack is for %s, not %s", evidence.ErrBadPack, p.Manifest.Release, rel.Version)
+		return nil, nil, classify(ErrLocalInput, fmt.Errorf("the evidence pack %s holds %s, not %s", dir, p.Manifest.Release, rel.Version))
 	}
 	if err := checkDuplicates(p.Manifest); err != nil {
 		p.Close()

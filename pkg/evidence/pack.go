@@ -58,6 +58,9 @@ var (
 	// ErrNoPackTUF: the pack carries no TUF metadata to take the trusted
 	// root from (it was fetched without it).
 	ErrNoPackTUF = errors.New("the pack carries no TUF metadata")
+	// ErrPackTUFUntrusted: the pack's TUF metadata does not verify from the
+	// TUF root trusted here (another TUF root, expired, tampered with).
+	ErrPackTUFUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
 )
 
 // Manifest describes an evidence pack: the release, and for each artifact

@@ -70,7 +70,7 @@ func TrustFromPack(p *Pack, src TUFSource) (*verify.Trust, error) {
 	opts.Fetcher = &tufReplayer{p: p, base: opts.RepositoryBaseURL, dir: p.Manifest.TUF}
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify the pack's TUF metadata from the trusted TUF root: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrPackTUFUntrusted, err)
 	}
 	return &verify.Trust{Material: tr}, nil
 }
