@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,8 @@ func (o *outputs) parse() ([]output, error) {
 		}
 		if file == "" {
 			toStdout++
+		} else if err := checkWritable(file); err != nil {
+			return nil, usageErrorf("-o %s: %v", s, err)
 		}
 		out = append(out, output{format: format, file: file})
 	}
@@ -94,8 +97,28 @@ func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.Tabl
 	return o
 }
 
+// checkWritable tells, before any work, whether a report can be written
+// at path: its directory takes a new file, and path is no directory.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".k8sverify-report-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // writeFile writes a file atomically: a temporary file beside it, renamed
-// into place once complete.
+// into place once complete, readable by others as reports are shared (CI
+// uploaders).
 func writeFile(path string, fill func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".k8sverify-report-*")
 	if err != nil {
@@ -103,6 +126,10 @@ func writeFile(path string, fill func(io.Writer) error) error {
 	}
 	defer os.Remove(f.Name())
 	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
 		f.Close()
 		return err
 	}

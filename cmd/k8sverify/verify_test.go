@@ -156,6 +156,7 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"verify", "v1.24.17", "--kind", "firmware"},
 		{"verify", "v1.24.17", "--platform", "linux"},
 		{"verify", "v1.24.17", "-o", "yaml"},
+		{"verify", "v1.24.17", "-o", "json=/nonexistent/dir/report.json"},
 		{"verify", "v1.24.17", "--out", "/tmp/x"},
 		{"verify", "v1.24.17", "--evidence", "/nonexistent/pack"},
 		{"verify", "v1.24.17", "--offline"},
