@@ -595,3 +595,22 @@ func TestImageRefReleaseTagDigest(t *testing.T) {
 		}
 	}
 }
+
+// Verifying a catalog release's images asks for no SBOM (it binds files,
+// not images): none to be had is no warning.
+func TestImagesNeedNoSBOM(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoSBOM: true})
+	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: imageKind}}, nil)
+	must(t, err)
+	if len(res[0].Warnings) > 0 {
+		t.Errorf("warnings: %v", res[0].Warnings)
+	}
+	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusVerified && v.Status != verify.StatusMissing {
+			t.Errorf("%s: %s %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+	if n := w.Requests()["site"]["GET sbom"]; n != 0 {
+		t.Errorf("%d SBOM requests", n)
+	}
+}

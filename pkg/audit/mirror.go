@@ -128,7 +128,16 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 	if version == "" {
 		return nil, classify(ErrRequest, errors.New("no version"))
 	}
-	listing, err := s.LoadRelease(ctx, version, Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms}, offline)
+	sel := Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms}
+	var (
+		listing *Listing
+		err     error
+	)
+	if offline {
+		listing, err = s.LoadRelease(ctx, version, sel, true)
+	} else {
+		listing, err = s.loadImages(ctx, version, sel)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,21 @@ func (s *Session) loadRelease(ctx context.Context, version string, sel Selection
 	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings, SBOM: listing.SBOM}, nil
 }
 
+// loadImages lists a release's images to verify: the SBOM binds release
+// files, and the images of a release the catalog covers are listed and
+// bound by the catalog, so the SBOM is not asked for (an air-gapped site
+// verifying its own registry has no SBOM site to ask).
+func (s *Session) loadImages(ctx context.Context, version string, sel Selection) (*Listing, error) {
+	if sel.imagesOnly() {
+		if v, err := artifacts.ParseVersion(version); err == nil {
+			if _, err := s.cfg.Catalog.Release(v, artifacts.Locations{}); err == nil {
+				return s.loadRelease(ctx, version, sel, s.http, nil, false)
+			}
+		}
+	}
+	return s.LoadRelease(ctx, version, sel, false)
+}
+
 // packSBOM reads the release SBOM an evidence pack keeps, in place of the
 // SBOM site's: offline, a release is listed as it was when fetched.
 type packSBOM struct{ dir string }
@@ -123,6 +138,11 @@ func (sel Selection) Apply(all *artifacts.Release) (*artifacts.Release, error) {
 		return nil, classify(ErrRequest, fmt.Errorf("%s publishes no %s", all.Version, what))
 	}
 	return rel, nil
+}
+
+// imagesOnly: the selection holds images and nothing else.
+func (sel Selection) imagesOnly() bool {
+	return len(sel.Kinds) > 0 && !slices.ContainsFunc(sel.Kinds, func(k artifacts.Kind) bool { return k != artifacts.KindImage })
 }
 
 func (sel Selection) kindNames() string {

@@ -82,7 +82,7 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 			listings[i], errs[i] = s.loadRelease(ctx, versions[i], req.Selection, nil, packSBOM{dir: req.Pack}, false)
 			return
 		}
-		listings[i], errs[i] = s.LoadRelease(ctx, versions[i], req.Selection, false)
+		listings[i], errs[i] = s.loadImages(ctx, versions[i], req.Selection)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
