@@ -35,9 +35,12 @@ func (d *filesDir) hash(rel string) ([]verify.DigestClaim, error) {
 		return nil, classify(ErrLocalInput, fmt.Errorf("release files: invalid path %q", rel))
 	}
 	f, err := localfile.OpenIn(d.root, rel)
-	if errors.Is(err, localfile.ErrNotRegular) {
+	switch {
+	case errors.Is(err, localfile.ErrNotRegular):
 		return nil, classify(ErrLocalInput, fmt.Errorf("release files: %w", err))
-	} else if err != nil {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("release files: no %s in %s", rel, d.root.Name())
+	case err != nil:
 		return nil, fmt.Errorf("release files: %w", err)
 	}
 	defer f.Close()
