@@ -70,7 +70,7 @@ func (s *Session) tagRelease(ref string) *artifacts.Release {
 	if err != nil {
 		return nil
 	}
-	tag, ok := r.(name.Tag)
+	tag, ok := refTag(r)
 	if !ok {
 		return nil
 	}
@@ -89,6 +89,25 @@ func (s *Session) tagRelease(ref string) *artifacts.Release {
 		}
 	}
 	return nil
+}
+
+// refTag returns a reference's tag: a tag's own, or the tag a digest
+// reference carries beside its digest (kube-apiserver:v1.24.17@sha256:…,
+// as pinned manifests write it: the digest is pulled, and it must be the
+// tag's release's).
+func refTag(r name.Reference) (name.Tag, bool) {
+	switch r := r.(type) {
+	case name.Tag:
+		return r, true
+	case name.Digest:
+		base, _, _ := strings.Cut(r.String(), "@")
+		if !strings.Contains(base[strings.LastIndex(base, "/")+1:], ":") {
+			return name.Tag{}, false // no tag (NewTag would say "latest")
+		}
+		t, err := name.NewTag(base, name.WeakValidation)
+		return t, err == nil
+	}
+	return name.Tag{}, false
 }
 
 // releaseImage gives an image found at a release tag the sums the

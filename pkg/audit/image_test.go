@@ -614,3 +614,36 @@ func TestImagesNeedNoSBOM(t *testing.T) {
 		t.Errorf("%d SBOM requests", n)
 	}
 }
+
+// A digest reference that carries a release tag too
+// (kube-apiserver:v1.24.16@sha256:…, as pinned manifests write it) is the
+// tag's release's image: another release's digest pinned under the tag
+// fails on the promoter's digest, as the tag alone does.
+func TestImageRefTagAndDigest(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.16,v1.24.17", Kinds: imageKind, Small: true})
+	for _, repo := range []string{"kube-apiserver", "kube-apiserver-amd64"} {
+		for _, tc := range []struct {
+			pinned, tag string
+			swapped     bool
+		}{{"v1.24.17", "v1.24.16", true}, {"v1.24.16", "v1.24.16", false}, {"v1.24.17", "", false}} {
+			src, err := name.ParseReference(w.Registry + "/" + repo + ":" + tc.pinned)
+			must(t, err)
+			desc, err := remote.Head(src)
+			must(t, err)
+			ref := w.Registry + "/" + repo
+			if tc.tag != "" {
+				ref += ":" + tc.tag
+			}
+			ref += "@" + desc.Digest.String()
+			vs := imageRef(t, w, ref, nil)
+			if len(vs) == 0 {
+				t.Fatalf("%s: no verdict", ref)
+			}
+			for _, v := range vs {
+				if tc.swapped && (v.Status != verify.StatusFailed || v.FailedCheck != "digest") || !tc.swapped && v.Status != verify.StatusVerified {
+					t.Errorf("%s %s: %s [%s]: %s", ref, v.Artifact.ID(), v.Status, v.FailedCheck, v.Reason)
+				}
+			}
+		}
+	}
+}
