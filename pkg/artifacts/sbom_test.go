@@ -356,6 +356,12 @@ func TestReleaseFromSBOM(t *testing.T) {
 	if !errors.Is(err, ErrSBOMMismatch) {
 		t.Errorf("empty SBOM: %v", err)
 	}
+	// Files carry no version: the document's name tells another release's
+	// SBOM of files apart.
+	_, err = ReleaseFromSBOM(Version{1, 24, 16}, &SBOM{Name: "Kubernetes Release v1.24.17", Files: s.Files}, loc)
+	if !errors.Is(err, ErrSBOMMismatch) || !strings.Contains(err.Error(), "Kubernetes Release v1.24.17") {
+		t.Errorf("another release's SBOM of files: %v", err)
+	}
 }
 
 func TestReleaseFromSBOMNewerRelease(t *testing.T) {

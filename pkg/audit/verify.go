@@ -79,7 +79,11 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	s.each(len(versions), func(i int) {
 		if req.Pack != "" {
 			// Offline: listed from the catalog and the SBOM the pack keeps.
-			listings[i], errs[i] = s.loadRelease(ctx, versions[i], req.Selection, nil, packSBOM{dir: req.Pack}, false)
+			var sbom artifacts.Opener = packSBOM{dir: req.Pack}
+			if req.Selection.imagesOnly() {
+				sbom = nil // it binds files, not images
+			}
+			listings[i], errs[i] = s.loadRelease(ctx, versions[i], req.Selection, nil, sbom, false)
 			return
 		}
 		listings[i], errs[i] = s.loadImages(ctx, versions[i], req.Selection)
