@@ -82,9 +82,8 @@ func (s *Session) tagRelease(ref string) *artifacts.Release {
 	if err != nil {
 		return nil
 	}
-	base := path.Base(tag.RepositoryStr())
 	for _, a := range rel.Artifacts {
-		if a.Kind == artifacts.KindImage && (base == a.Name || !a.Platform.IsZero() && base == a.Name+"-"+a.Platform.Arch) {
+		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(tag.RepositoryStr()) {
 			return rel
 		}
 	}
@@ -118,7 +117,7 @@ func releaseImage(rel *artifacts.Release, a artifacts.Artifact) artifacts.Artifa
 		return a
 	}
 	for _, c := range rel.Artifacts {
-		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && (a.Name == c.Name || !c.Platform.IsZero() && a.Name == c.Name+"-"+c.Platform.Arch) {
+		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && verify.NamesFor(c.Name, c.Platform.Arch).Match(a.Name) {
 			a.Sums = append(slices.Clone(a.Sums), c.Sums...)
 			return a
 		}
