@@ -55,7 +55,7 @@ func (g *globalOptions) config() (audit.Config, error) {
 	}
 	var cat *artifacts.Catalog
 	if g.catalog != "" {
-		data, err := readLocal(g.catalog, 16<<20)
+		data, err := localfile.Read(g.catalog, 16<<20)
 		if err == nil {
 			cat, err = artifacts.ReadCatalog(bytes.NewReader(data), g.catalog)
 		}
@@ -123,7 +123,7 @@ func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
 		}
 	}
 	if g.tufRoot != "" {
-		data, err := readLocal(g.tufRoot, 1<<20)
+		data, err := localfile.Read(g.tufRoot, 1<<20)
 		if err != nil {
 			return src, usageErrorf("--tuf-root: %v", err)
 		}
@@ -266,6 +266,3 @@ the one of this release and platform.`,
 	}
 	return root, nil
 }
-
-// readLocal reads a small regular local file.
-func readLocal(p string, limit int64) ([]byte, error) { return localfile.Read(p, limit) }

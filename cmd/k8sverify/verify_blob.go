@@ -3,13 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -122,11 +122,11 @@ func (o *verifyBlobOptions) check() error {
 		if f.path == "" {
 			continue
 		}
-		if fi, err := os.Stat(f.path); err != nil {
+		file, err := localfile.Open(f.path)
+		if err != nil {
 			return usageErrorf("%s: %v", f.flag, err)
-		} else if !fi.Mode().IsRegular() {
-			return usageErrorf("%s: %s is not a regular file", f.flag, f.path)
 		}
+		file.Close()
 	}
 	return nil
 }
