@@ -98,13 +98,11 @@ func (o *mirrorOptions) request(args []string) (audit.MirrorRequest, error) {
 			return req, usageErrorf("--kind %q: mirror copies images only (binaries and tarballs: k8sverify verify --download --out DIR)", k)
 		}
 	}
-	for _, p := range o.platforms {
-		platform, err := artifacts.ParsePlatform(strings.TrimSpace(p))
-		if err != nil {
-			return req, usageErrorf("--platform: %v", err)
-		}
-		req.Platforms = append(req.Platforms, platform)
+	platforms, err := parsePlatforms(o.platforms)
+	if err != nil {
+		return req, err
 	}
+	req.Platforms = platforms
 	return req, nil
 }
 

@@ -38,14 +38,25 @@ func (s *selection) parse() (audit.Selection, error) {
 		}
 		sel.Kinds = append(sel.Kinds, kind)
 	}
-	for _, p := range s.platforms {
+	platforms, err := parsePlatforms(s.platforms)
+	if err != nil {
+		return sel, err
+	}
+	sel.Platforms = platforms
+	return sel, nil
+}
+
+// parsePlatforms parses --platform values (os/arch).
+func parsePlatforms(values []string) ([]artifacts.Platform, error) {
+	var out []artifacts.Platform
+	for _, p := range values {
 		platform, err := artifacts.ParsePlatform(strings.TrimSpace(p))
 		if err != nil {
-			return sel, usageErrorf("--platform: %v", err)
+			return nil, usageErrorf("--platform: %v", err)
 		}
-		sel.Platforms = append(sel.Platforms, platform)
+		out = append(out, platform)
 	}
-	return sel, nil
+	return out, nil
 }
 
 // checkVersion rejects a malformed VERSION before anything else happens.
