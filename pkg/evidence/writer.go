@@ -97,18 +97,26 @@ func (w *RegistryWriter) head(ctx context.Context, ref name.Reference) (string, 
 	return desc.Digest.String(), nil
 }
 
-// WriteImage writes an image (manifest, configuration, layers) into
-// repository by its digest, untagged; false when it was already there.
-func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error) {
-	h, err := img.Digest()
+// missing returns the reference of manifest m by its digest in
+// repository, and whether the registry lacks it (false: already there).
+func (w *RegistryWriter) missing(ctx context.Context, repo string, m interface{ Digest() (v1.Hash, error) }) (name.Digest, bool, error) {
+	h, err := m.Digest()
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
 	d, err := w.digestRef(repo, h.String())
 	if err != nil {
-		return false, err
+		return name.Digest{}, false, err
 	}
-	if got, err := w.head(ctx, d); err != nil || got == h.String() {
+	got, err := w.head(ctx, d)
+	return d, err == nil && got != h.String(), err
+}
+
+// WriteImage writes an image (manifest, configuration, layers) into
+// repository by its digest, untagged; false when it was already there.
+func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error) {
+	d, missing, err := w.missing(ctx, repo, img)
+	if !missing || err != nil {
 		return false, err
 	}
 	if err := remote.Write(d, img, w.writeOptions(ctx)...); err != nil {
@@ -123,15 +131,8 @@ func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Ima
 // already holds it: its layers are mounted from there (cross-repository
 // blob mount) where the registry allows, else uploaded.
 func (w *RegistryWriter) WriteIndex(ctx context.Context, repo string, idx v1.ImageIndex, mountFrom map[string]string) (bool, error) {
-	h, err := idx.Digest()
-	if err != nil {
-		return false, err
-	}
-	d, err := w.digestRef(repo, h.String())
-	if err != nil {
-		return false, err
-	}
-	if got, err := w.head(ctx, d); err != nil || got == h.String() {
+	d, missing, err := w.missing(ctx, repo, idx)
+	if !missing || err != nil {
 		return false, err
 	}
 	if len(mountFrom) > 0 {
