@@ -128,16 +128,11 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 	if version == "" {
 		return nil, classify(ErrRequest, errors.New("no version"))
 	}
-	sel := Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms}
-	var (
-		listing *Listing
-		err     error
-	)
-	if offline {
-		listing, err = s.LoadRelease(ctx, version, sel, true)
-	} else {
-		listing, err = s.loadImages(ctx, version, sel)
+	var online artifacts.Opener
+	if !offline {
+		online = s.http
 	}
+	listing, err := s.listToJudge(ctx, version, Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms}, online, online)
 	if err != nil {
 		return nil, err
 	}

@@ -78,19 +78,20 @@ func (s *Session) loadRelease(ctx context.Context, version string, sel Selection
 	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings, SBOM: listing.SBOM}, nil
 }
 
-// loadImages lists a release's images to verify: the SBOM binds release
-// files, and the images of a release the catalog covers are listed and
-// bound by the catalog, so the SBOM is not asked for (an air-gapped site
-// verifying its own registry has no SBOM site to ask).
-func (s *Session) loadImages(ctx context.Context, version string, sel Selection) (*Listing, error) {
+// listToJudge lists a release whose artifacts are to be judged, as
+// loadRelease does, except that a selection of images alone reads no SBOM
+// when the catalog covers the release: the SBOM binds release files, and
+// such a release's images are listed and bound by the catalog (an
+// air-gapped site verifying its own registry has no SBOM to read).
+func (s *Session) listToJudge(ctx context.Context, version string, sel Selection, resolve, sbom artifacts.Opener) (*Listing, error) {
 	if sel.imagesOnly() {
 		if v, err := artifacts.ParseVersion(version); err == nil {
 			if _, err := s.cfg.Catalog.Release(v, artifacts.Locations{}); err == nil {
-				return s.loadRelease(ctx, version, sel, s.http, nil, false)
+				sbom = nil
 			}
 		}
 	}
-	return s.LoadRelease(ctx, version, sel, false)
+	return s.loadRelease(ctx, version, sel, resolve, sbom, false)
 }
 
 // packSBOM reads the release SBOM an evidence pack keeps, in place of the

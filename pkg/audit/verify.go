@@ -79,14 +79,10 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	s.each(len(versions), func(i int) {
 		if req.Pack != "" {
 			// Offline: listed from the catalog and the SBOM the pack keeps.
-			var sbom artifacts.Opener = packSBOM{dir: req.Pack}
-			if req.Selection.imagesOnly() {
-				sbom = nil // it binds files, not images
-			}
-			listings[i], errs[i] = s.loadRelease(ctx, versions[i], req.Selection, nil, sbom, false)
+			listings[i], errs[i] = s.listToJudge(ctx, versions[i], req.Selection, nil, packSBOM{dir: req.Pack})
 			return
 		}
-		listings[i], errs[i] = s.loadImages(ctx, versions[i], req.Selection)
+		listings[i], errs[i] = s.listToJudge(ctx, versions[i], req.Selection, s.http, s.http)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
