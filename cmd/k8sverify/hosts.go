@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -22,7 +23,7 @@ func newHostNotices(w io.Writer) *hostNotices { return &hostNotices{w: w, seen: 
 // note prints the host v's error gave up on, the first time it is seen;
 // it reports whether v is an error of such a host.
 func (h *hostNotices) note(v verify.Verdict) bool {
-	var down *evidence.HostDownError
+	var down *transport.HostDownError
 	if v.Status != verify.StatusError || !errors.As(v.Err, &down) {
 		return false
 	}

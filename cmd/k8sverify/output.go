@@ -9,9 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/spf13/pflag"
 
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/report"
 )
 
@@ -78,7 +79,7 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 		fmt.Fprintln(stderr, rep.Summary)
 	}
 	for _, a := range rep.Artifacts {
-		if strings.Contains(a.Reason, evidence.ErrInsecureURL.Error()) {
+		if strings.Contains(a.Reason, transport.ErrInsecureURL.Error()) {
 			fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
 			break
 		}

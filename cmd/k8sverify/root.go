@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -23,7 +25,7 @@ import (
 // globalOptions are the flags every command shares. Each has an
 // environment variable so one file can point the tool at another world.
 type globalOptions struct {
-	endpoints      evidence.Endpoints
+	endpoints      transport.Endpoints
 	trustedRoot    string
 	tufURL         string
 	tufRoot        string
@@ -118,7 +120,7 @@ func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
 		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
 	}
 	if g.tufURL != "" {
-		if err := evidence.CheckURL(g.tufURL); err != nil {
+		if err := transport.CheckURL(g.tufURL); err != nil {
 			return src, usageErrorf("--tuf-url: %v", err)
 		}
 	}
@@ -208,7 +210,7 @@ the one of this release and platform.`,
 				if u.flag == "rekor-url" && u.value == "" {
 					continue // no transparency log: signatures rest on the proofs they carry
 				}
-				if err := evidence.CheckURL(u.value); err != nil {
+				if err := transport.CheckURL(u.value); err != nil {
 					return usageErrorf("--%s: %v", u.flag, err)
 				}
 			}
@@ -231,10 +233,10 @@ the one of this release and platform.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 
 	f := root.PersistentFlags()
-	f.StringVar(&g.endpoints.DownloadURL, "download-url", evidence.DefaultDownloadURL, "release download site")
-	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", evidence.DefaultSBOMURL, "release SBOM site")
-	f.StringVar(&g.endpoints.Registry, "registry", evidence.DefaultRegistry, "image registry host[/prefix]")
-	f.StringVar(&g.endpoints.RekorURL, "rekor-url", evidence.DefaultRekorURL, `Rekor transparency log ("": none; image signatures then rest on the log proofs they carry)`)
+	f.StringVar(&g.endpoints.DownloadURL, "download-url", transport.DefaultDownloadURL, "release download site")
+	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", transport.DefaultSBOMURL, "release SBOM site")
+	f.StringVar(&g.endpoints.Registry, "registry", transport.DefaultRegistry, "image registry host[/prefix]")
+	f.StringVar(&g.endpoints.RekorURL, "rekor-url", transport.DefaultRekorURL, `Rekor transparency log ("": none; image signatures then rest on the log proofs they carry)`)
 	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")

@@ -22,7 +22,7 @@ var ErrSBOMTooLarge = errors.New("the SBOM exceeds the size limit")
 
 // Opener opens a URL for reading. The caller closes the body. An error for
 // an absent document should satisfy the caller's own not-found test (the
-// CLI uses evidence.ErrNotFound); LoadRelease passes errors through
+// CLI uses transport.ErrNotFound); LoadRelease passes errors through
 // wrapped.
 type Opener interface {
 	Open(ctx context.Context, url string) (io.ReadCloser, error)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -256,7 +258,7 @@ func (s *Session) findSum(ctx context.Context, group []artifacts.Artifact, sum s
 }
 
 func isNotFoundOrCanceled(err error) bool {
-	return errors.Is(err, evidence.ErrNotFound) || errors.Is(err, context.Canceled)
+	return errors.Is(err, transport.ErrNotFound) || errors.Is(err, context.Canceled)
 }
 
 // checkRegular accepts a regular file (or a link to one): anything else

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
@@ -22,7 +24,7 @@ var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 // its trusted root.
 func config(w *testworld.World) audit.Config {
 	return audit.Config{
-		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   10 * time.Second, // generous: a loaded machine must not turn verdicts into errors
 		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
@@ -57,8 +59,8 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 	}
 	given := 0
 	for _, v := range res[0].Verdicts {
-		var down *evidence.HostDownError
-		if v.Status != verify.StatusError || !evidence.IsHostFailure(v.Err) || strings.Contains(v.Reason, "incident") {
+		var down *transport.HostDownError
+		if v.Status != verify.StatusError || !transport.IsHostFailure(v.Err) || strings.Contains(v.Reason, "incident") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 		if errors.As(v.Err, &down) && down.Host == host {
@@ -80,7 +82,7 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	c.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, evidence.ErrNoAnswer) {
+	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming no answer, got %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {

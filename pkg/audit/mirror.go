@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -244,7 +246,7 @@ func mirrorSelection(rel *artifacts.Release, req MirrorRequest) *artifacts.Relea
 
 // mirrorDestination checks a destination host[:port][/prefix].
 func mirrorDestination(to string) (string, error) {
-	e := evidence.Endpoints{Registry: to, DownloadURL: evidence.DefaultDownloadURL, SBOMURL: evidence.DefaultSBOMURL}
+	e := transport.Endpoints{Registry: to, DownloadURL: transport.DefaultDownloadURL, SBOMURL: transport.DefaultSBOMURL}
 	if err := e.Validate(); err != nil {
 		return "", classify(ErrRequest, fmt.Errorf("destination: %w", err))
 	}

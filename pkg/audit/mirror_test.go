@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
@@ -70,7 +70,7 @@ func tagged(t *testing.T, ref string) string {
 		t.Fatal(err)
 	}
 	desc, err := remote.Head(r)
-	var te *transport.Error
+	var te *gcrtransport.Error
 	switch {
 	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		return ""

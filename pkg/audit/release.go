@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 )
@@ -116,7 +118,7 @@ func releaseError(err error) error {
 	switch {
 	case errors.Is(err, artifacts.ErrMalformedVersion), errors.Is(err, artifacts.ErrNeedsNetwork):
 		return classify(ErrRequest, err)
-	case errors.Is(err, artifacts.ErrUnknownVersion), errors.Is(err, evidence.ErrNotFound):
+	case errors.Is(err, artifacts.ErrUnknownVersion), errors.Is(err, transport.ErrNotFound):
 		return classify(ErrNoSuchRelease, err)
 	}
 	return err

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -66,10 +68,10 @@ const (
 // evidence live, how to reach them, and what is trusted.
 type Config struct {
 	// Endpoints are the download site, SBOM site, registry and Rekor.
-	Endpoints evidence.Endpoints
+	Endpoints transport.Endpoints
 	// Timeout bounds each network request (default 30 s): the answer must
 	// start within it, a small answer be complete within it, and a
-	// streamed body keep arriving at evidence.MinTransferRate or faster.
+	// streamed body keep arriving at transport.MinTransferRate or faster.
 	Timeout time.Duration
 	// Deadline bounds each request of the session as a whole (a call of
 	// Verify, VerifyReleases, LoadRelease, Fetch, …; default 10 min).
@@ -101,7 +103,7 @@ type Config struct {
 // for concurrent use.
 type Session struct {
 	cfg     Config
-	http    *evidence.HTTPClient
+	http    *transport.Client
 	fetcher *evidence.Fetcher
 
 	trustMu  sync.Mutex // guards judge and trustErr: the trust loads once
@@ -141,14 +143,14 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Deadline < 0 {
 		return nil, classify(ErrRequest, fmt.Errorf("deadline must be positive, got %s", cfg.Deadline))
 	}
-	opts := []evidence.HTTPOption{evidence.WithTimeout(cfg.Timeout), evidence.WithParallel(cfg.Concurrency)}
+	opts := []transport.Option{transport.WithTimeout(cfg.Timeout), transport.WithParallel(cfg.Concurrency)}
 	if cfg.Log != nil {
-		opts = append(opts, evidence.WithLogger(cfg.Log))
+		opts = append(opts, transport.WithLogger(cfg.Log))
 	}
 	if cfg.Offline {
-		opts = append(opts, evidence.WithTransport(evidence.OfflineTransport{}))
+		opts = append(opts, transport.WithTransport(transport.OfflineTransport{}))
 	}
-	s := &Session{cfg: cfg, http: evidence.NewHTTPClient(opts...)}
+	s := &Session{cfg: cfg, http: transport.New(opts...)}
 	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, RekorURL: cfg.Endpoints.RekorURL, AllowHTTPRegistry: cfg.AllowHTTPRegistry})
 	if err != nil {
 		return nil, classify(ErrRequest, err)

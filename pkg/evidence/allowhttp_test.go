@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 type answer struct{ called bool }
@@ -21,10 +23,10 @@ func TestAllowHTTPRegistry(t *testing.T) {
 		tr := &registryTransport{inner: inner, allowHTTP: allow}
 		req, _ := http.NewRequest(http.MethodGet, "http://registry.internal:5000/v2/", nil)
 		_, err := tr.RoundTrip(req)
-		if allow != inner.called || allow != (err == nil) || !allow && !errors.Is(err, ErrInsecureURL) {
+		if allow != inner.called || allow != (err == nil) || !allow && !errors.Is(err, transport.ErrInsecureURL) {
 			t.Errorf("allow %v: sent %v, error %v", allow, inner.called, err)
 		}
-		f, err := NewFetcher(FetcherConfig{HTTP: NewHTTPClient(), AllowHTTPRegistry: allow})
+		f, err := NewFetcher(FetcherConfig{HTTP: transport.New(), AllowHTTPRegistry: allow})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/sigstore/rekor/pkg/generated/models"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -60,7 +62,7 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 	}
 	f.fetchSide(ctx, a.Location, side)
 	for _, s := range side {
-		if s.err != nil && !errors.Is(s.err, ErrNotFound) {
+		if s.err != nil && !errors.Is(s.err, transport.ErrNotFound) {
 			ev.Unavailable = s.err
 			return ev
 		}
@@ -75,8 +77,8 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 	if o.Download {
 		got, err := f.Download(ctx, a.Location, o.Sink)
 		switch {
-		case errors.Is(err, ErrNotFound):
-			ev.Missing = Redact(a.Location) + " answers 404"
+		case errors.Is(err, transport.ErrNotFound):
+			ev.Missing = transport.Redact(a.Location) + " answers 404"
 			return ev
 		case err != nil:
 			ev.Unavailable = err
@@ -90,7 +92,7 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 			ev.Unavailable = err
 			return ev
 		case !exists:
-			ev.Missing = Redact(a.Location) + " answers 404"
+			ev.Missing = transport.Redact(a.Location) + " answers 404"
 			return ev
 		}
 	}
@@ -128,7 +130,7 @@ func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, erro
 		}
 		d, err := parseSum(s.file.data, s.alg)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s%s: %w", Redact(url), s.file.ext, err))
+			errs = append(errs, fmt.Errorf("%s%s: %w", transport.Redact(url), s.file.ext, err))
 			continue
 		}
 		claims = append(claims, verify.DigestClaim{Digest: d, Channel: s.channel})
@@ -141,16 +143,16 @@ func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, erro
 // (what was downloaded, else the published .sha256).
 func (f *Fetcher) blobSignature(ctx context.Context, url string, ev verify.Evidence, sig, cert *sideFile) verify.SignatureEvidence {
 	if sig.err != nil || cert.err != nil {
-		se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig"}
+		se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: transport.Redact(url) + ".sig"}
 		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", ErrMalformedEvidence)
 		return se
 	}
 	digest, ok := subjectDigest(ev)
 	if !ok {
-		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: Redact(url) + ".sig",
+		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: transport.Redact(url) + ".sig",
 			Unavailable: errors.New("no SHA-256 of the file to look its signature up in the transparency log by")}
 	}
-	return f.SigCert(ctx, Redact(url)+".sig", digest, sig.data, cert.data)
+	return f.SigCert(ctx, transport.Redact(url)+".sig", digest, sig.data, cert.data)
 }
 
 // SigCert normalises a detached signature and certificate — a .sig (the
@@ -291,7 +293,7 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 	var sums Sums
 	err := f.http.Stream(ctx, url, func(body io.Reader, size int64) error {
 		if size > MaxDownload {
-			return fmt.Errorf("%w: %d bytes announced, at most %d are downloaded", ErrBodyTooLarge, size, int64(MaxDownload))
+			return fmt.Errorf("%w: %d bytes announced, at most %d are downloaded", transport.ErrBodyTooLarge, size, int64(MaxDownload))
 		}
 		h := NewHasher()
 		n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, MaxDownload+1))
@@ -299,7 +301,7 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 			return fmt.Errorf("download interrupted after %d bytes: %w", n, err)
 		}
 		if n > MaxDownload {
-			return fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, int64(MaxDownload))
+			return fmt.Errorf("%w: more than %d bytes", transport.ErrBodyTooLarge, int64(MaxDownload))
 		}
 		if size >= 0 && n != size {
 			return fmt.Errorf("download incomplete: %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)

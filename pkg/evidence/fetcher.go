@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // ErrNoLog: evidence that needs the transparency log was asked of a
@@ -14,7 +16,7 @@ var ErrNoLog = errors.New("no transparency log configured")
 type FetcherConfig struct {
 	// HTTP is the run's HTTP client (required): its transport, timeouts
 	// and retries serve the download site, Rekor and the registries.
-	HTTP *HTTPClient
+	HTTP *transport.Client
 	// RekorURL is the Rekor instance to look signatures up in; "" means
 	// none: release files' signatures then cannot be checked (their log
 	// entries are only in Rekor), image signatures rest on the entries
@@ -32,7 +34,7 @@ type FetcherConfig struct {
 // shared; it is safe for concurrent use. It decides nothing: every answer
 // is a verify.Evidence for the judge.
 type Fetcher struct {
-	http      *HTTPClient
+	http      *transport.Client
 	rekor     *RekorClient
 	allowHTTP bool
 
@@ -54,7 +56,7 @@ func NewFetcher(c FetcherConfig) (*Fetcher, error) {
 	}
 	f := &Fetcher{http: c.HTTP, allowHTTP: c.AllowHTTPRegistry}
 	if c.RekorURL != "" {
-		if err := CheckURL(c.RekorURL); err != nil {
+		if err := transport.CheckURL(c.RekorURL); err != nil {
 			return nil, fmt.Errorf("evidence fetcher: Rekor URL: %w", err)
 		}
 		f.rekor = NewRekorClient(c.HTTP, c.RekorURL)
@@ -63,4 +65,4 @@ func NewFetcher(c FetcherConfig) (*Fetcher, error) {
 }
 
 // HTTP returns the fetcher's HTTP client.
-func (f *Fetcher) HTTP() *HTTPClient { return f.http }
+func (f *Fetcher) HTTP() *transport.Client { return f.http }

@@ -12,11 +12,13 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -40,7 +42,7 @@ const (
 )
 
 // Errors of image resolution; test them with errors.Is. A tag or digest
-// the registry does not know is ErrNotFound.
+// the registry does not know is transport.ErrNotFound.
 var (
 	// ErrManifestTooLarge: a manifest exceeds MaxManifestSize.
 	ErrManifestTooLarge = errors.New("manifest exceeds the size limit")
@@ -126,7 +128,7 @@ func (s *ImageSession) resolveCached(ctx context.Context, ref string) (*ImageMan
 // settings: its transport (connection reuse, the per-request timeout,
 // hosts given up on after repeated failures) and its backoff
 // (go-containerregistry retries 408, 429, 500, 502, 503, 504 and
-// transient network errors, never a host failure: see IsHostFailure).
+// transient network errors, never a host failure: see transport.IsHostFailure).
 // Credentials come from the default keychain (docker config, credential
 // helpers).
 func (f *Fetcher) ImageSession() (*ImageSession, error) {
@@ -138,11 +140,11 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 }
 
 // ContentSession is an ImageSession for copying image content (layers of
-// any size, streamed at MinTransferRate or faster).
+// any size, streamed at transport.MinTransferRate or faster).
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
 		opts := f.registryOptions(context.Background())
-		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.guard, memo: &f.registryMemo, stream: true, allowHTTP: f.allowHTTP}))
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, stream: true, allowHTTP: f.allowHTTP}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
 	})
@@ -151,16 +153,17 @@ func (f *Fetcher) ContentSession() (*ImageSession, error) {
 
 func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 	h := f.http
+	attempts, backoff := h.Retries()
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&registryTransport{inner: h.guard, memo: &f.registryMemo, allowHTTP: f.allowHTTP}),
-		remote.WithUserAgent(h.userAgent),
-		remote.WithRetryBackoff(remote.Backoff{Duration: h.backoff, Factor: 2, Jitter: 0.1, Steps: h.attempts}),
+		remote.WithTransport(&registryTransport{inner: h.Guarded(), memo: &f.registryMemo, allowHTTP: f.allowHTTP}),
+		remote.WithUserAgent(h.UserAgent()),
+		remote.WithRetryBackoff(remote.Backoff{Duration: backoff, Factor: 2, Jitter: 0.1, Steps: attempts}),
 		remote.WithRetryPredicate(registryRetryable),
 		// go-containerregistry fetches 4 blobs at once by default; the
 		// session's artifacts run in parallel, so does the registry.
-		remote.WithJobs(h.parallel),
+		remote.WithJobs(h.Parallel()),
 	}
 }
 
@@ -169,7 +172,7 @@ func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
 // failure is never retried: the HTTP client's transport has given the
 // request its time, and gives up on hosts that keep failing.
 func registryRetryable(err error) bool {
-	if err == nil || IsHostFailure(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if err == nil || transport.IsHostFailure(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var t interface{ Temporary() bool }
@@ -185,7 +188,7 @@ func (s *ImageSession) options(ctx context.Context) []remote.Option {
 }
 
 // ParseImageReference parses an image reference, a tag or a digest;
-// a reference without registry is below DefaultRegistry.
+// a reference without registry is below transport.DefaultRegistry.
 func ParseImageReference(ref string) (name.Reference, error) {
 	return parseImageReference(ref)
 }
@@ -198,7 +201,7 @@ func (f *Fetcher) ParseImageReference(ref string) (name.Reference, error) {
 }
 
 func parseImageReference(ref string, opts ...name.Option) (name.Reference, error) {
-	r, err := name.ParseReference(ref, append([]name.Option{name.WithDefaultRegistry(DefaultRegistry)}, opts...)...)
+	r, err := name.ParseReference(ref, append([]name.Option{name.WithDefaultRegistry(transport.DefaultRegistry)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
 	}
@@ -216,7 +219,7 @@ func (f *Fetcher) nameOptions() []name.Option {
 }
 
 // Resolve fetches the manifest ref names. A tag or digest the registry
-// does not know is ErrNotFound; a manifest larger than MaxManifestSize is
+// does not know is transport.ErrNotFound; a manifest larger than MaxManifestSize is
 // ErrManifestTooLarge and an index of more than MaxIndexChildren manifests
 // ErrIndexTooLarge; registry failures (after retries) name the answer.
 func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest, error) {
@@ -254,18 +257,18 @@ func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest,
 	return m, nil
 }
 
-// registryError names what failed; a 404 wraps ErrNotFound.
+// registryError names what failed; a 404 wraps transport.ErrNotFound.
 func registryError(what string, err error) error {
-	var te *transport.Error
+	var te *gcrtransport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusNotFound || te.StatusCode == http.StatusGone) {
-		return fmt.Errorf("%s: %w: %v", what, ErrNotFound, err)
+		return fmt.Errorf("%s: %w: %v", what, transport.ErrNotFound, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
 func isNetworkError(err error) bool {
 	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) || IsHostFailure(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	return errors.As(err, &ne) || transport.IsHostFailure(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // registryTransport applies k8sverify's rules to registry requests: plain
@@ -288,14 +291,14 @@ type registryTransport struct {
 }
 
 func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !IsLoopback(req.URL.Hostname()) && !t.allowHTTP {
-		return nil, fmt.Errorf("%s: %w", Redact(req.URL.String()), ErrInsecureURL)
+	if req.URL.Scheme == "http" && !transport.IsLoopback(req.URL.Hostname()) && !t.allowHTTP {
+		return nil, fmt.Errorf("%s: %w", transport.Redact(req.URL.String()), transport.ErrInsecureURL)
 	}
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
 		return t.inner.RoundTrip(req)
 	}
 	send := func(req *http.Request) (*http.Response, error) {
-		return t.inner.RoundTrip(req.WithContext(bounded(req.Context())))
+		return t.inner.RoundTrip(req.WithContext(transport.Bounded(req.Context())))
 	}
 	var resp *http.Response
 	var err error
@@ -311,7 +314,7 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	limit, tooLarge := int64(maxRegistryResponse), ErrBodyTooLarge
+	limit, tooLarge := int64(maxRegistryResponse), transport.ErrBodyTooLarge
 	switch p := req.URL.Path; {
 	case strings.Contains(p, "/manifests/"), strings.Contains(p, "/referrers/"):
 		limit, tooLarge = MaxManifestSize, ErrManifestTooLarge

@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -83,7 +85,7 @@ func (tr *testRegistry) ref(t *testing.T, s string) name.Reference {
 var pushOpts = []remote.Option{remote.WithTransport(http.DefaultTransport)}
 
 func testFetcher() *Fetcher {
-	f, err := NewFetcher(FetcherConfig{HTTP: NewHTTPClient(WithTimeout(2*time.Second), WithBackoff(5*time.Millisecond, 20*time.Millisecond))})
+	f, err := NewFetcher(FetcherConfig{HTTP: transport.New(transport.WithTimeout(2*time.Second), transport.WithBackoff(5*time.Millisecond, 20*time.Millisecond))})
 	if err != nil {
 		panic(err)
 	}
@@ -194,8 +196,8 @@ func TestResolveIndexAndImage(t *testing.T) {
 	}
 
 	for _, missing := range []string{"/kube-proxy:v2", "/no-such-image:v1", "/kube-proxy@sha256:" + strings.Repeat("0", 64)} {
-		if _, err := s.Resolve(ctx, tr.host+missing); !errors.Is(err, ErrNotFound) {
-			t.Errorf("%s: %v, want ErrNotFound", missing, err)
+		if _, err := s.Resolve(ctx, tr.host+missing); !errors.Is(err, transport.ErrNotFound) {
+			t.Errorf("%s: %v, want transport.ErrNotFound", missing, err)
 		}
 	}
 	if _, err := s.Resolve(ctx, "UPPER/case:tag:tag"); err == nil {
@@ -297,7 +299,7 @@ func TestRegistryErrorsAreRetriedThenNamed(t *testing.T) {
 func TestRegistryTransportRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 	rt := &registryTransport{inner: http.DefaultTransport}
 	req, _ := http.NewRequest(http.MethodGet, "http://registry.example.com/v2/", nil)
-	if _, err := rt.RoundTrip(req); !errors.Is(err, ErrInsecureURL) {
+	if _, err := rt.RoundTrip(req); !errors.Is(err, transport.ErrInsecureURL) {
 		t.Errorf("plain http to a remote host: %v", err)
 	}
 }

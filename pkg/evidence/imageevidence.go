@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -47,7 +49,7 @@ func (f *Fetcher) Image(ctx context.Context, a artifacts.Artifact) verify.Eviden
 			repos = append(repos, indexRepo)
 			idx, err := s.resolveCached(ctx, indexRef)
 			switch {
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, transport.ErrNotFound):
 				// No index of this name and tag: nothing to bind to.
 			case err != nil:
 				return verify.Evidence{Unavailable: err}
@@ -63,7 +65,7 @@ func (f *Fetcher) Image(ctx context.Context, a artifacts.Artifact) verify.Eviden
 // resolveFailure turns a failed resolution into evidence.
 func resolveFailure(ref string, err error) (verify.Evidence, bool) {
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, transport.ErrNotFound):
 		return verify.Evidence{Missing: "the registry does not know " + ref}, true
 	case err != nil:
 		return verify.Evidence{Unavailable: err}, true
@@ -107,7 +109,7 @@ func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, er
 		return nil, fmt.Errorf("configuration of %s@%s: %w: %v", m.Repository, m.Digest, ErrMalformedEvidence, err)
 	}
 	if man.Config.Size > maxConfig {
-		return nil, fmt.Errorf("configuration %s: %w (%d bytes)", d, ErrBodyTooLarge, man.Config.Size)
+		return nil, fmt.Errorf("configuration %s: %w (%d bytes)", d, transport.ErrBodyTooLarge, man.Config.Size)
 	}
 	l, err := remote.Layer(d, s.options(ctx)...)
 	if err != nil {
@@ -123,7 +125,7 @@ func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, er
 		return nil, registryError("configuration "+d.String(), err)
 	}
 	if len(cfg) > maxConfig {
-		return nil, fmt.Errorf("configuration %s: %w", d, ErrBodyTooLarge)
+		return nil, fmt.Errorf("configuration %s: %w", d, transport.ErrBodyTooLarge)
 	}
 	return cfg, nil
 }

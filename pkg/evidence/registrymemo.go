@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // registryMemo remembers, for a run, what a registry answers the same to
@@ -64,7 +66,7 @@ func (a *memoAnswer) keep(resp *http.Response) error {
 		return err
 	}
 	if len(data) > maxRegistryResponse {
-		return ErrBodyTooLarge
+		return transport.ErrBodyTooLarge
 	}
 	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	a.ok, a.status, a.header, a.body = true, resp.StatusCode, resp.Header.Clone(), data

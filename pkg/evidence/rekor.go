@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
@@ -35,13 +37,13 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{64}([0-9a-f]{16})?$|^[0-9a-f]{80}$`)
 // RekorClient reads the Rekor v1 API: index search by artifact hash and
 // entries by UUID. It is safe for concurrent use.
 type RekorClient struct {
-	http    *HTTPClient
+	http    *transport.Client
 	base    string
 	batches lookupBatches
 }
 
 // NewRekorClient returns a client for the Rekor instance at baseURL.
-func NewRekorClient(h *HTTPClient, baseURL string) *RekorClient {
+func NewRekorClient(h *transport.Client, baseURL string) *RekorClient {
 	return &RekorClient{http: h, base: strings.TrimRight(baseURL, "/")}
 }
 
@@ -128,7 +130,7 @@ func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, ce
 		l.abandon()
 		return nil, fmt.Errorf("rekor retrieve sha256:%s: %w", digestHex, context.Cause(ctx))
 	}
-	var he *HTTPError
+	var he *transport.StatusError
 	if errors.As(l.err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
 		return c.searchEntries(ctx, digestHex, sig, certDER)
 	}

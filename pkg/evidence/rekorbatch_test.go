@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
 )
@@ -63,7 +65,7 @@ func TestFindEntriesBatches(t *testing.T) {
 	e := &echoRekor{}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	c := NewRekorClient(NewHTTPClient(WithTimeout(5*time.Second)), srv.URL)
+	c := NewRekorClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
 	_, certPEM := keylessCert(t)
 	der := mustCertDER(t, certPEM)
 	const n = 45
@@ -95,7 +97,7 @@ func TestFindEntriesBatchFailures(t *testing.T) {
 	e := &echoRekor{}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	c := NewRekorClient(NewHTTPClient(WithTimeout(5*time.Second)), srv.URL)
+	c := NewRekorClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
 	_, certPEM := keylessCert(t)
 	der := mustCertDER(t, certPEM)
 	gone, cancel := context.WithCancel(context.Background())

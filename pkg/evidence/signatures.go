@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/go-openapi/strfmt"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -213,7 +215,7 @@ func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []ver
 	// No artifactType filter: some registries report a referrer's config
 	// media type as its artifactType, and filtering would hide it.
 	idx, err := ociremote.Referrers(d, "", opts...)
-	if errors.Is(registryError("", err), ErrNotFound) {
+	if errors.Is(registryError("", err), transport.ErrNotFound) {
 		return nil // no such repository: no referrers
 	}
 	if err != nil {
@@ -241,7 +243,7 @@ func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []ver
 			ref := d.Context().Digest(m.Digest.String())
 			se := verify.SignatureEvidence{Source: verify.SourceReferrer, Location: where, References: []string{ref.String()}}
 			b, err := ociremote.Bundle(ref, opts...)
-			var te *transport.Error
+			var te *gcrtransport.Error
 			switch {
 			case errors.As(err, &te), isNetworkError(err):
 				se.Unavailable = registryError("referrer "+m.Digest.String(), err)

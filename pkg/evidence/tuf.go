@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -125,7 +127,7 @@ func (r *tufReplayer) DownloadFile(url string, maxLength int64, _ time.Duration)
 func tufPath(dir, base, url string) (string, error) {
 	rest, ok := strings.CutPrefix(url, base+"/")
 	if !ok {
-		return "", fmt.Errorf("TUF file %s is not in the repository %s", Redact(url), base)
+		return "", fmt.Errorf("TUF file %s is not in the repository %s", transport.Redact(url), base)
 	}
 	rel := path.Join(dir, rest)
 	if err := checkRel(rel); err != nil || !strings.HasPrefix(rel, dir+"/") {
@@ -139,13 +141,13 @@ func tufPath(dir, base, url string) (string, error) {
 // rule and giving up on hosts as every other request of a run (go-tuf's
 // default fetcher has none of them). go-tuf's Fetcher takes no context,
 // so the fetcher holds the one of the load it serves.
-func NewTUFFetcher(ctx context.Context, h *HTTPClient) fetcher.Fetcher {
+func NewTUFFetcher(ctx context.Context, h *transport.Client) fetcher.Fetcher {
 	return &tufFetcher{ctx: ctx, h: h}
 }
 
 type tufFetcher struct {
 	ctx context.Context
-	h   *HTTPClient
+	h   *transport.Client
 }
 
 // DownloadFile fetches url, at most maxLength bytes; HTTP error statuses
@@ -153,12 +155,12 @@ type tufFetcher struct {
 // TUF learns there is none).
 func (t *tufFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
 	data, err := t.h.Get(t.ctx, url, maxLength)
-	var he *HTTPError
+	var he *transport.StatusError
 	switch {
 	case errors.As(err, &he):
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: he.StatusCode, URL: Redact(url)}
-	case errors.Is(err, ErrBodyTooLarge):
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s: larger than %d bytes", Redact(url), maxLength)}
+		return nil, &metadata.ErrDownloadHTTP{StatusCode: he.StatusCode, URL: transport.Redact(url)}
+	case errors.Is(err, transport.ErrBodyTooLarge):
+		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s: larger than %d bytes", transport.Redact(url), maxLength)}
 	}
 	return data, err
 }

@@ -17,7 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ggcrstatic "github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
@@ -87,7 +87,7 @@ func (w *RegistryWriter) digestRef(repo, digest string) (name.Digest, error) {
 // head returns the digest ref names in the registry ("" when it has none).
 func (w *RegistryWriter) head(ctx context.Context, ref name.Reference) (string, error) {
 	desc, err := remote.Head(ref, w.readOptions(ctx)...)
-	var te *transport.Error
+	var te *gcrtransport.Error
 	switch {
 	case errors.As(err, &te) && (te.StatusCode == http.StatusNotFound || te.StatusCode == http.StatusGone):
 		return "", nil

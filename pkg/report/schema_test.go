@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/k8sverify/k8sverify/pkg/transport"
+
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sigstore/rekor/pkg/generated/models"
@@ -295,7 +297,7 @@ func worldVerification(t *testing.T) *report.Report {
 		{Kind: testworld.FaultMissing, Target: "bin/linux/arm64/kubectl"},
 	}})
 	s, err := audit.NewSession(audit.Config{
-		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   5 * time.Second,
 		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
@@ -331,7 +333,7 @@ func worldMirror(t *testing.T) []*report.Report {
 	dst := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(dst.Close)
 	s, err := audit.NewSession(audit.Config{
-		Endpoints: evidence.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   10 * time.Second,
 		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,

@@ -1,4 +1,4 @@
-package evidence_test
+package transport_test
 
 import (
 	"context"

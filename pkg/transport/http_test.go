@@ -1,4 +1,4 @@
-package evidence_test
+package transport_test
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
-func fastClient() *evidence.HTTPClient {
-	return evidence.NewHTTPClient(evidence.WithTimeout(time.Second), evidence.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
+func fastClient() *transport.Client {
+	return transport.New(transport.WithTimeout(time.Second), transport.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
 }
 
 func TestGetRetriesThenSucceeds(t *testing.T) {
@@ -54,17 +54,17 @@ func TestGetErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := fastClient()
-	if _, err := c.Get(context.Background(), srv.URL+"/404", 16); !errors.Is(err, evidence.ErrNotFound) {
+	if _, err := c.Get(context.Background(), srv.URL+"/404", 16); !errors.Is(err, transport.ErrNotFound) {
 		t.Errorf("404: %v", err)
 	}
-	if _, err := c.Get(context.Background(), srv.URL+"/big", 16); !errors.Is(err, evidence.ErrBodyTooLarge) {
+	if _, err := c.Get(context.Background(), srv.URL+"/big", 16); !errors.Is(err, transport.ErrBodyTooLarge) {
 		t.Errorf("body over the limit: %v", err)
 	}
-	var he *evidence.HTTPError
+	var he *transport.StatusError
 	if _, err := c.Get(context.Background(), srv.URL+"/500", 16); !errors.As(err, &he) || he.StatusCode != 500 {
 		t.Errorf("500: %v", err)
 	}
-	if _, err := c.Get(context.Background(), srv.URL+"/redirect-http", 16); !errors.Is(err, evidence.ErrInsecureURL) {
+	if _, err := c.Get(context.Background(), srv.URL+"/redirect-http", 16); !errors.Is(err, transport.ErrInsecureURL) {
 		t.Errorf("a redirect to plain http on a remote host: %v", err)
 	}
 }
@@ -81,13 +81,9 @@ func TestStreamStalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := evidence.NewHTTPClient(evidence.WithTimeout(200*time.Millisecond), evidence.WithAttempts(1))
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.Download(context.Background(), srv.URL, io.Discard)
-	if !errors.Is(err, evidence.ErrStalled) {
+	c := transport.New(transport.WithTimeout(200*time.Millisecond), transport.WithAttempts(1))
+	_, err := streamAll(c, srv.URL)
+	if !errors.Is(err, transport.ErrStalled) {
 		t.Fatalf("want ErrStalled, got %v", err)
 	}
 }
@@ -104,7 +100,7 @@ func TestCheckURL(t *testing.T) {
 		"ftp://dl.k8s.io":                false,
 		"dl.k8s.io":                      false,
 	} {
-		err := evidence.CheckURL(raw)
+		err := transport.CheckURL(raw)
 		if (err == nil) != ok {
 			t.Errorf("CheckURL(%q) = %v", raw, err)
 		}
@@ -128,7 +124,7 @@ func TestCheckRedirectTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := evidence.CheckRedirectTarget(u); (err == nil) != ok {
+		if err := transport.CheckRedirectTarget(u); (err == nil) != ok {
 			t.Errorf("CheckRedirectTarget(%q) = %v", raw, err)
 		}
 	}

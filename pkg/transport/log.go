@@ -1,4 +1,4 @@
-package evidence
+package transport
 
 import (
 	"log/slog"
@@ -9,8 +9,8 @@ import (
 // WithLogger logs each request the client sends (every attempt, every
 // redirect hop, registry requests too) at debug level: method, URL
 // (redacted), status or error, size and time.
-func WithLogger(l *slog.Logger) HTTPOption {
-	return func(c *HTTPClient) { c.log = l }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) { c.log = l }
 }
 
 // loggingTransport logs the requests it sends.

@@ -1,4 +1,4 @@
-package evidence_test
+package transport_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // countingTransport counts the connections dialled (each one a DNS lookup
@@ -27,7 +27,7 @@ func countingTransport(t *testing.T, dials *atomic.Int32) *http.Transport {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", dead)
 	}}
 	d := &net.Dialer{Resolver: resolver}
-	tr := evidence.NewTransport(16)
+	tr := transport.NewTransport(16)
 	tr.Proxy = nil
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
@@ -36,27 +36,34 @@ func countingTransport(t *testing.T, dials *atomic.Int32) *http.Transport {
 	return tr
 }
 
-func guardClient(opts ...evidence.HTTPOption) *evidence.HTTPClient {
-	return evidence.NewHTTPClient(append([]evidence.HTTPOption{evidence.WithTimeout(200 * time.Millisecond), evidence.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}, opts...)...)
+func guardClient(opts ...transport.Option) *transport.Client {
+	return transport.New(append([]transport.Option{transport.WithTimeout(200 * time.Millisecond), transport.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}, opts...)...)
 }
 
-func download(c *evidence.HTTPClient, url string) error {
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
-	if err != nil {
-		return err
-	}
-	_, err = f.Download(context.Background(), url, io.Discard)
+func download(c *transport.Client, url string) error {
+	_, err := streamAll(c, url)
 	return err
+}
+
+// streamAll reads url's body whole as a streamed download and counts it.
+func streamAll(c *transport.Client, url string) (int64, error) {
+	var n int64
+	err := c.Stream(context.Background(), url, func(body io.Reader, _ int64) error {
+		var err error
+		n, err = io.Copy(io.Discard, body)
+		return err
+	})
+	return n, err
 }
 
 // A server that accepts and never answers: every request, read whole or
 // streamed, ends with ErrNoAnswer naming the timeout.
 func TestNoAnswer(t *testing.T) {
 	url := testworld.HangingServer(t) + "/release/v1.24.17/kubectl"
-	if _, err := guardClient().Get(context.Background(), url, 1<<10); !errors.Is(err, evidence.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms") {
+	if _, err := guardClient().Get(context.Background(), url, 1<<10); !errors.Is(err, transport.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms") {
 		t.Errorf("Get: want ErrNoAnswer within 200ms, got %v", err)
 	}
-	if err := download(guardClient(), url); !errors.Is(err, evidence.ErrNoAnswer) {
+	if err := download(guardClient(), url); !errors.Is(err, transport.ErrNoAnswer) {
 		t.Errorf("Download: want ErrNoAnswer, got %v", err)
 	}
 }
@@ -65,11 +72,11 @@ func TestNoAnswer(t *testing.T) {
 // complete within the timeout; streamed, it is under the minimum rate.
 func TestDripStalls(t *testing.T) {
 	url := testworld.DripServer(t) + "/release/v1.24.17/kubectl"
-	if _, err := guardClient().Get(context.Background(), url, 1<<20); !errors.Is(err, evidence.ErrStalled) || !strings.Contains(err.Error(), "not complete within 200ms") {
+	if _, err := guardClient().Get(context.Background(), url, 1<<20); !errors.Is(err, transport.ErrStalled) || !strings.Contains(err.Error(), "not complete within 200ms") {
 		t.Errorf("Get: want ErrStalled, got %v", err)
 	}
 	err := download(guardClient(), url)
-	if !errors.Is(err, evidence.ErrStalled) || !strings.Contains(err.Error(), "bytes/s") {
+	if !errors.Is(err, transport.ErrStalled) || !strings.Contains(err.Error(), "bytes/s") {
 		t.Errorf("Download: want ErrStalled under the minimum rate, got %v", err)
 	}
 	t.Log(err)
@@ -87,13 +94,10 @@ func TestStreamAtRateOutlastsTimeout(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: evidence.NewHTTPClient(evidence.WithTimeout(300 * time.Millisecond))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sums, err := f.Download(context.Background(), srv.URL, io.Discard)
-	if err != nil || sums.Size != 50*int64(len(chunk)) {
-		t.Fatalf("got %d bytes, %v", sums.Size, err)
+	c := transport.New(transport.WithTimeout(300 * time.Millisecond))
+	n, err := streamAll(c, srv.URL)
+	if err != nil || n != 50*int64(len(chunk)) {
+		t.Fatalf("got %d bytes, %v", n, err)
 	}
 }
 
@@ -103,7 +107,7 @@ func TestStreamAtRateOutlastsTimeout(t *testing.T) {
 func TestRefusedGivesUpOnHost(t *testing.T) {
 	addr := testworld.ClosedPort(t)
 	var dials atomic.Int32
-	c := guardClient(evidence.WithTransport(countingTransport(t, &dials)))
+	c := guardClient(transport.WithTransport(countingTransport(t, &dials)))
 	_, err := c.Get(context.Background(), "http://"+addr+"/a", 1<<10)
 	if !errors.Is(err, syscall.ECONNREFUSED) || dials.Load() != 2 {
 		t.Fatalf("first request: %d dials, %v; want 2 dials, connection refused", dials.Load(), err)
@@ -111,8 +115,8 @@ func TestRefusedGivesUpOnHost(t *testing.T) {
 	want := "host " + addr + ": connection refused, 3 times: giving up on it"
 	for i := range 10 {
 		_, err := c.Get(context.Background(), "http://"+addr+"/b", 1<<10)
-		var down *evidence.HostDownError
-		if !errors.As(err, &down) || down.Host != addr || !strings.Contains(err.Error(), want) || !evidence.IsHostFailure(err) {
+		var down *transport.HostDownError
+		if !errors.As(err, &down) || down.Host != addr || !strings.Contains(err.Error(), want) || !transport.IsHostFailure(err) {
 			t.Fatalf("request %d: want %q, got %v", i+2, want, err)
 		}
 	}
@@ -124,10 +128,10 @@ func TestRefusedGivesUpOnHost(t *testing.T) {
 // A DNS failure is retried once, not more.
 func TestDNSFailureRetriedOnce(t *testing.T) {
 	var dials atomic.Int32
-	c := guardClient(evidence.WithTransport(countingTransport(t, &dials)), evidence.WithTimeout(5*time.Second))
+	c := guardClient(transport.WithTransport(countingTransport(t, &dials)), transport.WithTimeout(5*time.Second))
 	_, err := c.Get(context.Background(), "https://dl.k8sverify.invalid/release/stable.txt", 1<<10)
 	var dns *net.DNSError
-	if !errors.As(err, &dns) || !evidence.IsHostFailure(err) {
+	if !errors.As(err, &dns) || !transport.IsHostFailure(err) {
 		t.Errorf("want a DNS error, got %v", err)
 	}
 	if n := dials.Load(); n != 2 {
@@ -145,21 +149,17 @@ func TestHangingHostGivenUp(t *testing.T) {
 		c.Get(context.Background(), url+"/x", 16)
 	}
 	_, err := c.Get(context.Background(), url+"/y", 16)
-	var down *evidence.HostDownError
-	if !errors.As(err, &down) || !errors.Is(err, evidence.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms, 3 times: giving up on it") {
+	var down *transport.HostDownError
+	if !errors.As(err, &down) || !errors.Is(err, transport.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms, 3 times: giving up on it") {
 		t.Fatalf("want the host given up on, got %v", err)
 	}
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.ImageSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Resolve(context.Background(), strings.TrimPrefix(url, "http://")+"/kube-apiserver:v1.24.17")
-	if !errors.As(err, &down) {
-		t.Errorf("registry request to the host given up on: %v", err)
+	// Registry sessions send through the client's transport too.
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/v2/", nil)
+	if resp, err := c.Client().Transport.RoundTrip(req); !errors.As(err, &down) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t.Errorf("raw request to the host given up on: %v", err)
 	}
 }
 
@@ -181,13 +181,13 @@ func TestSlowPathDoesNotGiveUpOnHost(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := guardClient(evidence.WithAttempts(1))
+	c := guardClient(transport.WithAttempts(1))
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Get(context.Background(), srv.URL+"/slow", 16); !errors.Is(err, evidence.ErrNoAnswer) {
+			if _, err := c.Get(context.Background(), srv.URL+"/slow", 16); !errors.Is(err, transport.ErrNoAnswer) {
 				t.Errorf("slow: %v", err)
 			}
 		}()
@@ -216,9 +216,9 @@ func TestRetryAfterBeyondDeadline(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	c := evidence.NewHTTPClient(evidence.WithBackoff(5*time.Millisecond, 10*time.Second))
+	c := transport.New(transport.WithBackoff(5*time.Millisecond, 10*time.Second))
 	_, err := c.Get(ctx, srv.URL, 16)
-	var he *evidence.HTTPError
+	var he *transport.StatusError
 	if !errors.As(err, &he) || he.StatusCode != http.StatusTooManyRequests || n.Load() != 1 {
 		t.Errorf("want the 429 after one request, before the deadline; got %v after %d requests", err, n.Load())
 	}

@@ -1,4 +1,4 @@
-package evidence
+package transport
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (e *HostDownError) Unwrap() error { return e.Err }
 // IsHostFailure reports whether err says the host could not be reached or
 // did not answer in time: a DNS failure, a refused or timed-out
 // connection, no answer, a stalled body, or a host given up on. The
-// HTTPClient retries such an error once at most, registry sessions never;
+// Client retries such an error once at most, registry sessions never;
 // each counts towards giving up on the host. An HTTP error status is an
 // answer, not a host failure.
 func IsHostFailure(err error) bool {
@@ -163,16 +163,16 @@ func (h *hosts) fail(host string, started time.Time, err error) {
 // timeout (a small answer read whole), as opposed to a streamed body.
 type boundedKey struct{}
 
-// bounded marks the requests of ctx as read whole: the answer, body
+// Bounded marks the requests of ctx as read whole: the answer, body
 // included, must be complete within the request timeout.
-func bounded(ctx context.Context) context.Context {
+func Bounded(ctx context.Context) context.Context {
 	return context.WithValue(ctx, boundedKey{}, true)
 }
 
 // guardTransport bounds every request in time and gives up on hosts that
 // fail repeatedly. Each request must answer (response headers) within
 // the timeout (an upload: its body must be sent at MinTransferRate or
-// more, and the answer start within the timeout after its end); an answer read whole (see bounded) must be complete within
+// more, and the answer start within the timeout after its end); an answer read whole (see Bounded) must be complete within
 // it; a streamed body must keep arriving at MinTransferRate or more,
 // measured over each timeout. It serves the HTTP client and the registry
 // sessions alike.

@@ -1,4 +1,4 @@
-package evidence
+package transport
 
 import (
 	"bytes"
@@ -21,28 +21,28 @@ var (
 	ErrBodyTooLarge = errors.New("response body exceeds limit")
 )
 
-// HTTPError is a non-success HTTP answer. The URL is redacted.
-type HTTPError struct {
+// StatusError is a non-success HTTP answer. The URL is redacted.
+type StatusError struct {
 	Method     string
 	URL        string
 	StatusCode int
 }
 
-func (e *HTTPError) Error() string {
+func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
 }
 
 // Is makes errors.Is(err, ErrNotFound) true for 404 and 410.
-func (e *HTTPError) Is(target error) bool {
+func (e *StatusError) Is(target error) bool {
 	return target == ErrNotFound && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone)
 }
 
-// HTTPClient is an HTTP client for evidence: every request bounded in time
+// Client is an HTTP client for evidence: every request bounded in time
 // (see WithTimeout), bounded retries on 429, 5xx and transport errors
 // (honouring Retry-After), at most one retry of a host failure (see
 // IsHostFailure), hosts that fail repeatedly given up on, bounded reads.
 // It is safe for concurrent use and reuses connections.
-type HTTPClient struct {
+type Client struct {
 	client     *http.Client
 	guard      *guardTransport // below the client's redirect memory; registries use it
 	transport  http.RoundTripper
@@ -56,16 +56,16 @@ type HTTPClient struct {
 	log      *slog.Logger // WithLogger; nil: none
 }
 
-// HTTPOption configures an HTTPClient.
-type HTTPOption func(*HTTPClient)
+// Option configures a Client.
+type Option func(*Client)
 
 // WithTimeout bounds each request (default 30s): the connection and the
 // answer's start must come within d; an answer read whole (Get, PostJSON,
 // Head, registry manifests and signatures) must be complete within d; a
 // streamed body (Stream, Open, image layers) must deliver at least
 // MinTransferRate bytes per second over each d.
-func WithTimeout(d time.Duration) HTTPOption {
-	return func(c *HTTPClient) {
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
 		if d > 0 {
 			c.timeout = d
 		}
@@ -74,8 +74,8 @@ func WithTimeout(d time.Duration) HTTPOption {
 
 // WithAttempts sets how often a request is tried in all (default 4). A
 // host failure (IsHostFailure) is retried once at most.
-func WithAttempts(n int) HTTPOption {
-	return func(c *HTTPClient) {
+func WithAttempts(n int) Option {
+	return func(c *Client) {
 		if n > 0 {
 			c.attempts = n
 		}
@@ -84,32 +84,32 @@ func WithAttempts(n int) HTTPOption {
 
 // WithBackoff sets the first retry delay and the cap of any delay, including
 // a server's Retry-After (defaults 200ms and 10s).
-func WithBackoff(first, max time.Duration) HTTPOption {
-	return func(c *HTTPClient) { c.backoff, c.maxBackoff = first, max }
+func WithBackoff(first, max time.Duration) Option {
+	return func(c *Client) { c.backoff, c.maxBackoff = first, max }
 }
 
 // WithTransport replaces the transport (default: a pooled transport sized
 // for concurrent fetching). The client's timeouts and its giving up on
 // hosts apply to it as well.
-func WithTransport(rt http.RoundTripper) HTTPOption {
-	return func(c *HTTPClient) { c.transport = rt }
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *Client) { c.transport = rt }
 }
 
 // WithParallel says how many requests the caller runs at once (default
 // 16): the default transport keeps that many idle connections per host,
 // so that a burst of requests reuses them instead of opening new ones, and
 // registry sessions fetch that many blobs at once.
-func WithParallel(n int) HTTPOption {
-	return func(c *HTTPClient) {
+func WithParallel(n int) Option {
+	return func(c *Client) {
 		if n > 0 {
 			c.parallel = n
 		}
 	}
 }
 
-// NewHTTPClient returns a client with the given options applied.
-func NewHTTPClient(opts ...HTTPOption) *HTTPClient {
-	c := &HTTPClient{
+// New returns a client with the given options applied.
+func New(opts ...Option) *Client {
+	c := &Client{
 		timeout:    30 * time.Second,
 		attempts:   4,
 		backoff:    200 * time.Millisecond,
@@ -169,20 +169,20 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // Client returns the underlying *http.Client, e.g. for go-containerregistry:
 // its transport bounds each request as WithTimeout says and gives up on
 // hosts that fail repeatedly. It does not retry.
-func (c *HTTPClient) Client() *http.Client { return c.client }
+func (c *Client) Client() *http.Client { return c.client }
 
 // Get fetches url and returns at most limit bytes of its body; a longer body
 // is ErrBodyTooLarge, never silently cut.
-func (c *HTTPClient) Get(ctx context.Context, url string, limit int64) ([]byte, error) {
+func (c *Client) Get(ctx context.Context, url string, limit int64) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, url, nil, "", limit)
 }
 
 // PostJSON posts body as JSON and returns at most limit bytes of the answer.
-func (c *HTTPClient) PostJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
+func (c *Client) PostJSON(ctx context.Context, url string, body []byte, limit int64) ([]byte, error) {
 	return c.do(ctx, http.MethodPost, url, body, "application/json", limit)
 }
 
-func (c *HTTPClient) do(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+func (c *Client) do(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
 	var data []byte
 	err := c.retry(ctx, method+" "+Redact(url), func() (err error) {
 		data, err = c.once(ctx, method, url, body, contentType, limit)
@@ -196,7 +196,7 @@ func (c *HTTPClient) do(ctx context.Context, method, url string, body []byte, co
 // delay says (a server's Retry-After first, capped). A host failure is
 // retried once at most; a wait that would outlast the context's deadline
 // is not begun.
-func (c *HTTPClient) retry(ctx context.Context, what string, try func() error) error {
+func (c *Client) retry(ctx context.Context, what string, try func() error) error {
 	hostFailures := 0
 	for attempt := 1; ; attempt++ {
 		err := try()
@@ -222,28 +222,28 @@ func (c *HTTPClient) retry(ctx context.Context, what string, try func() error) e
 // Retry-After if it has one.
 func statusError(method, url string, resp *http.Response) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	he := &HTTPError{Method: method, URL: Redact(url), StatusCode: resp.StatusCode}
+	he := &StatusError{Method: method, URL: Redact(url), StatusCode: resp.StatusCode}
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
-		return &retryAfterError{HTTPError: he, after: d}
+		return &retryAfterError{StatusError: he, after: d}
 	}
 	return he
 }
 
 // retryAfterError carries a server's Retry-After.
 type retryAfterError struct {
-	*HTTPError
+	*StatusError
 	after time.Duration
 }
 
-func (e *retryAfterError) Unwrap() error { return e.HTTPError }
+func (e *retryAfterError) Unwrap() error { return e.StatusError }
 
-func (c *HTTPClient) once(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
+func (c *Client) once(ctx context.Context, method, url string, body []byte, contentType string, limit int64) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	// The answer is read whole: it must be complete within the timeout.
-	req, err := http.NewRequestWithContext(bounded(ctx), method, url, rd)
+	req, err := http.NewRequestWithContext(Bounded(ctx), method, url, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, Redact(url), err)
 	}
@@ -291,14 +291,14 @@ func retryable(err error) bool {
 	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) || errors.As(err, &down) {
 		return false
 	}
-	var he *HTTPError
+	var he *StatusError
 	if errors.As(err, &he) {
 		return he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500
 	}
 	return true // transport errors: reset, timeout, truncated body, host failures (once)
 }
 
-func (c *HTTPClient) delay(attempt int, lastErr error) time.Duration {
+func (c *Client) delay(attempt int, lastErr error) time.Duration {
 	var ra *retryAfterError
 	if errors.As(lastErr, &ra) {
 		return min(ra.after, c.maxBackoff)
@@ -333,7 +333,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Head reports whether url exists (2xx): false for 404/410, an error for
 // anything else after retries.
-func (c *HTTPClient) Head(ctx context.Context, url string) (bool, error) {
+func (c *Client) Head(ctx context.Context, url string) (bool, error) {
 	_, err := c.do(ctx, http.MethodHead, url, nil, "", 0)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
@@ -344,7 +344,7 @@ func (c *HTTPClient) Head(ctx context.Context, url string) (bool, error) {
 // Stream GETs url and hands the body to fn. Transient failures before the
 // body starts are retried; a body shorter than its Content-Length is an
 // error (io.ErrUnexpectedEOF), never a complete read.
-func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Reader, size int64) error) error {
+func (c *Client) Stream(ctx context.Context, url string, fn func(body io.Reader, size int64) error) error {
 	body, size, err := c.open(ctx, url)
 	if err != nil {
 		return err
@@ -358,7 +358,7 @@ func (c *HTTPClient) Stream(ctx context.Context, url string, fn func(body io.Rea
 
 // stream GETs url for a streamed read: a download may take longer than
 // the timeout, as long as it keeps arriving at MinTransferRate.
-func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, error) {
+func (c *Client) stream(ctx context.Context, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", Redact(url), err)
@@ -379,14 +379,14 @@ func (c *HTTPClient) stream(ctx context.Context, url string) (*http.Response, er
 // Open GETs url for streaming reads (e.g. a large SBOM parsed as it
 // arrives); transient failures before the body starts are retried. The
 // caller closes the body. It implements artifacts.Opener.
-func (c *HTTPClient) Open(ctx context.Context, url string) (io.ReadCloser, error) {
+func (c *Client) Open(ctx context.Context, url string) (io.ReadCloser, error) {
 	body, _, err := c.open(ctx, url)
 	return body, err
 }
 
 // open GETs url with retries until the body starts; it returns the body
 // and its announced size (-1 when unknown).
-func (c *HTTPClient) open(ctx context.Context, url string) (io.ReadCloser, int64, error) {
+func (c *Client) open(ctx context.Context, url string) (io.ReadCloser, int64, error) {
 	var resp *http.Response
 	err := c.retry(ctx, "GET "+Redact(url), func() (err error) {
 		resp, err = c.stream(ctx, url)
@@ -397,3 +397,18 @@ func (c *HTTPClient) open(ctx context.Context, url string) (io.ReadCloser, int64
 	}
 	return resp.Body, resp.ContentLength, nil
 }
+
+// Guarded returns the round tripper under the client's retries and
+// redirect memory: each request sent through it is bounded in time (see
+// Bounded) and refused for a host given up on. It serves libraries that
+// retry and follow redirects themselves, such as registry clients.
+func (c *Client) Guarded() http.RoundTripper { return c.guard }
+
+// UserAgent is the User-Agent the client sends.
+func (c *Client) UserAgent() string { return c.userAgent }
+
+// Retries gives how often a request is tried and the first backoff.
+func (c *Client) Retries() (attempts int, backoff time.Duration) { return c.attempts, c.backoff }
+
+// Parallel is how many requests the caller runs at once (WithParallel).
+func (c *Client) Parallel() int { return c.parallel }
