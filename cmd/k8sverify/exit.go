@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
@@ -54,7 +56,7 @@ func commandError(err error) error {
 	case errors.Is(err, context.Canceled):
 		return &exitError{code: ExitInterrupted, err: err}
 	case errors.Is(err, audit.ErrRequest), errors.Is(err, audit.ErrLocalInput), errors.Is(err, audit.ErrNoSuchRelease),
-		errors.Is(err, evidence.ErrBadPack), errors.Is(err, evidence.ErrIncompletePack), errors.Is(err, evidence.ErrPackVersion):
+		errors.Is(err, pack.ErrMalformed), errors.Is(err, pack.ErrIncomplete), errors.Is(err, pack.ErrVersion):
 		return usageError(err)
 	}
 	return &exitError{code: ExitIncomplete, err: err}
@@ -66,13 +68,13 @@ func adviceFor(err error) string {
 	switch {
 	case errors.Is(err, artifacts.ErrNeedsNetwork):
 		return "offline, name the version: the embedded catalog covers " + artifacts.CatalogCoverage()
-	case errors.Is(err, evidence.ErrPackVersion):
+	case errors.Is(err, pack.ErrVersion):
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
-	case errors.Is(err, evidence.ErrIncompletePack):
+	case errors.Is(err, pack.ErrIncomplete):
 		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
 	case errors.Is(err, evidence.ErrPackTUFUntrusted):
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
-	case errors.Is(err, evidence.ErrNoPackTUF):
+	case errors.Is(err, pack.ErrNoTUF):
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
 	case errors.Is(err, audit.ErrTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -37,7 +39,7 @@ type FetchRequest struct {
 // FetchResult is what a fetch wrote.
 type FetchResult struct {
 	Release  *artifacts.Release
-	Manifest *evidence.Manifest
+	Manifest *pack.Manifest
 	// Kept counts the entries of an earlier fetch of the pack kept as
 	// they were (the others are this fetch's).
 	Kept     int
@@ -73,20 +75,20 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	pw, prev, err := evidence.ExtendPack(req.Out, r.Version.String())
+	pw, prev, err := pack.Extend(req.Out, r.Version.String())
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
 	}
 	defer pw.Close()
-	m := &evidence.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
+	m := &pack.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
 	if prev != nil {
 		m.TUF, m.Images, m.SBOM = prev.TUF, prev.Images, prev.SBOM
 	}
 	if req.SBOM != nil {
-		if err := pw.WriteFile(evidence.PackSBOMName, req.SBOM); err != nil {
+		if err := pw.WriteFile(pack.SBOMName, req.SBOM); err != nil {
 			return nil, err
 		}
-		m.SBOM = evidence.PackSBOMName
+		m.SBOM = pack.SBOMName
 	}
 	if req.TUF != nil {
 		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http)); err != nil {
@@ -94,14 +96,14 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 		}
 		m.TUF = "tuf"
 	}
-	var images *evidence.ImageLayout
+	var images *pack.ImageLayout
 	if req.WithImages {
 		if images, err = pw.ImageLayout("oci"); err != nil {
 			return nil, err
 		}
 		m.Images = "oci"
 	}
-	entries := make([]evidence.PackArtifact, len(r.Artifacts))
+	entries := make([]pack.Entry, len(r.Artifacts))
 	errs := make([]error, len(r.Artifacts))
 	s.each(len(r.Artifacts), func(i int) {
 		entries[i], errs[i] = s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
@@ -126,10 +128,10 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 
 // fetchOne fetches one artifact's evidence into the pack. Its error is a
 // failure to write the pack; a failure to fetch is recorded in the entry.
-func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifacts.Artifact, pw *evidence.PackWriter, images *evidence.ImageLayout, req FetchRequest) (evidence.PackArtifact, error) {
+func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifacts.Artifact, pw *pack.Writer, images *pack.ImageLayout, req FetchRequest) (pack.Entry, error) {
 	base, err := packPath(r, a)
 	if err != nil {
-		return evidence.PackArtifact{}, err
+		return pack.Entry{}, err
 	}
 	var ev verify.Evidence
 	file := ""
@@ -154,7 +156,7 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 		case errors.Is(err, errFileNotFetched):
 			file = ""
 		case err != nil:
-			return evidence.PackArtifact{}, err
+			return pack.Entry{}, err
 		}
 	default:
 		ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
@@ -171,7 +173,7 @@ var errFileNotFetched = errors.New("the file was not fetched")
 
 // mergeEntries keeps the entries of an earlier fetch of the pack that the
 // new entries do not replace, in their order, then the new entries.
-func mergeEntries(prev *evidence.Manifest, entries []evidence.PackArtifact) []evidence.PackArtifact {
+func mergeEntries(prev *pack.Manifest, entries []pack.Entry) []pack.Entry {
 	if prev == nil {
 		return entries
 	}
@@ -179,7 +181,7 @@ func mergeEntries(prev *evidence.Manifest, entries []evidence.PackArtifact) []ev
 	for _, e := range entries {
 		fresh[e.Key()] = true
 	}
-	var out []evidence.PackArtifact
+	var out []pack.Entry
 	for _, e := range prev.Artifacts {
 		if !fresh[e.Key()] {
 			out = append(out, e)
@@ -190,7 +192,7 @@ func mergeEntries(prev *evidence.Manifest, entries []evidence.PackArtifact) []ev
 
 // copyImage copies the image (an index with every image it lists) into
 // the pack's OCI layout.
-func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *evidence.ImageLayout) error {
+func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *pack.ImageLayout) error {
 	cs, err := s.fetcher.ContentSession()
 	if err != nil {
 		return err

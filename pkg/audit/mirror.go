@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/transport"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -120,7 +122,7 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 	defer cancel()
 	version, offline := req.Version, req.Pack != ""
 	if offline && version == "" {
-		p, err := evidence.OpenPack(req.Pack)
+		p, err := pack.Open(req.Pack)
 		if err != nil {
 			return nil, classify(ErrLocalInput, err)
 		}
@@ -181,7 +183,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 			items[i] = &mirrorItem{a: a, ev: ev, v: judge.Judge(rel, a, ev)}
 		})
 	} else {
-		p, err := evidence.OpenPack(req.Pack)
+		p, err := pack.Open(req.Pack)
 		if err != nil {
 			return nil, classify(ErrLocalInput, err)
 		}
@@ -563,7 +565,7 @@ func (r *registrySource) signatures(ctx context.Context, w *evidence.RegistryWri
 // the log entry's signed entry timestamp as its bundle annotation, or a
 // referrer for a bundle that came as one.
 type packMirrorSource struct {
-	p *evidence.Pack
+	p *pack.Pack
 }
 
 func (p *packMirrorSource) image(_ context.Context, it *mirrorItem) (v1.Image, error) {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -418,7 +420,7 @@ func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := evidence.OpenPack(dir)
+	p, err := pack.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +442,7 @@ func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 	}
 	var names []string
 	for _, m := range layout.Manifests {
-		names = append(names, m.Annotations[evidence.RefNameAnnotation])
+		names = append(names, m.Annotations[pack.RefNameAnnotation])
 	}
 	slices.Sort(names)
 	want := []string{"kube-apiserver-amd64:v1.24.17", "kube-apiserver-arm64:v1.24.17", "kube-apiserver:v1.24.17",

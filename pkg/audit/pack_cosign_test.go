@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 )
 
 // A pack's blob bundles are standard Sigstore bundles: the real cosign
@@ -21,8 +22,8 @@ func TestPackBundlesReadByCosign(t *testing.T) {
 	bin := testworld.CosignBinary(t)
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
 	dir := fetchPack(t, w, audit.FetchRequest{})
-	var m evidence.Manifest
-	data, err := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
+	var m pack.Manifest
+	data, err := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, err)
 	must(t, json.Unmarshal(data, &m))
 	e := find(&m, "binary kubectl linux/amd64")

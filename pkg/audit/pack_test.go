@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
@@ -204,19 +206,19 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func editManifest(t *testing.T, dir string, edit func(m *evidence.Manifest)) {
+func editManifest(t *testing.T, dir string, edit func(m *pack.Manifest)) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
+	data, err := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, err)
-	var m evidence.Manifest
+	var m pack.Manifest
 	must(t, json.Unmarshal(data, &m))
 	edit(&m)
 	data, err = json.Marshal(&m)
 	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, evidence.ManifestName), data, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, pack.ManifestName), data, 0o644))
 }
 
-func find(m *evidence.Manifest, id string) *evidence.PackArtifact {
+func find(m *pack.Manifest, id string) *pack.Entry {
 	for i := range m.Artifacts {
 		if m.Artifacts[i].Key() == id {
 			return &m.Artifacts[i]
@@ -240,40 +242,40 @@ func TestTamperedPacks(t *testing.T) {
 		target string // the artifact that must not verify ("" : the whole pack is refused)
 	}{
 		{"bundles swapped between two artifacts", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				a, b := find(m, amd64), find(m, arm64)
 				a.Signatures, b.Signatures = b.Signatures, a.Signatures
 			})
 		}, amd64},
 		{"digest edited in manifest.json", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				find(m, amd64).Digests = find(m, arm64).Digests
 			})
 		}, amd64},
 		{"digest and bundles of another artifact", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				a, b := find(m, "image kube-proxy linux/amd64"), find(m, "image kube-proxy linux/arm64")
 				a.Digests, a.Image, a.Signatures = b.Digests, b.Image, b.Signatures
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"image digest edited", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				find(m, "image kube-proxy linux/amd64").Digests = find(m, "image kube-apiserver linux/amd64").Digests
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"image manifest blob replaced", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				must(t, os.WriteFile(filepath.Join(dir, find(m, "image kube-proxy linux/amd64").Image.Manifest), []byte(`{"schemaVersion":2}`), 0o644))
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"attacker's bundles and trusted root in the pack", func(t *testing.T, dir string) {
-			var m evidence.Manifest
-			data, _ := os.ReadFile(filepath.Join(evil, evidence.ManifestName))
+			var m pack.Manifest
+			data, _ := os.ReadFile(filepath.Join(evil, pack.ManifestName))
 			must(t, json.Unmarshal(data, &m))
 			src := find(&m, amd64)
 			evilBundle, err := os.ReadFile(filepath.Join(evil, src.Signatures[0].Bundle))
 			must(t, err)
-			editManifest(t, dir, func(mm *evidence.Manifest) {
+			editManifest(t, dir, func(mm *pack.Manifest) {
 				e := find(mm, amd64)
 				e.Digests = src.Digests
 				must(t, os.WriteFile(filepath.Join(dir, e.Signatures[0].Bundle), evilBundle, 0o644))
@@ -289,33 +291,33 @@ func TestTamperedPacks(t *testing.T) {
 			must(t, err)
 			data, err := b.MarshalJSON()
 			must(t, err)
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				must(t, os.WriteFile(filepath.Join(dir, find(m, amd64).Signatures[0].Bundle), data, 0o644))
 			})
 		}, amd64},
 		{"entry pointing outside the pack", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) { find(m, amd64).Signatures[0].Bundle = "../../etc/passwd" })
+			editManifest(t, dir, func(m *pack.Manifest) { find(m, amd64).Signatures[0].Bundle = "../../etc/passwd" })
 		}, amd64},
 		{"absolute path", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) { find(m, amd64).Signatures[0].Bundle = "/etc/passwd" })
+			editManifest(t, dir, func(m *pack.Manifest) { find(m, amd64).Signatures[0].Bundle = "/etc/passwd" })
 		}, amd64},
 		{"symlink leading out", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
 				must(t, os.Remove(p))
 				must(t, os.Symlink(filepath.Join(evil, find(m, amd64).Signatures[0].Bundle), p))
 			})
 		}, amd64},
 		{"truncated bundle", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
+			editManifest(t, dir, func(m *pack.Manifest) {
 				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
 				data, _ := os.ReadFile(p)
 				must(t, os.WriteFile(p, data[:len(data)/2], 0o644))
 			})
 		}, amd64},
 		{"artifact left out of the manifest", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) {
-				var keep []evidence.PackArtifact
+			editManifest(t, dir, func(m *pack.Manifest) {
+				var keep []pack.Entry
 				for _, e := range m.Artifacts {
 					if e.Key() != amd64 {
 						keep = append(keep, e)
@@ -325,13 +327,13 @@ func TestTamperedPacks(t *testing.T) {
 			})
 		}, amd64},
 		{"pack of another version", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) { m.Release = "v1.24.16" })
+			editManifest(t, dir, func(m *pack.Manifest) { m.Release = "v1.24.16" })
 		}, ""},
 		{"interrupted fetch (no manifest)", func(t *testing.T, dir string) {
-			must(t, os.Remove(filepath.Join(dir, evidence.ManifestName)))
+			must(t, os.Remove(filepath.Join(dir, pack.ManifestName)))
 		}, ""},
 		{"manifest of schema version 1", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *evidence.Manifest) { m.SchemaVersion = 1 })
+			editManifest(t, dir, func(m *pack.Manifest) { m.SchemaVersion = 1 })
 		}, ""},
 		{"empty directory", func(t *testing.T, dir string) {
 			entries, _ := os.ReadDir(dir)
@@ -395,8 +397,8 @@ func TestPackWithImages(t *testing.T) {
 		}
 	}
 	// The OCI layout holds every image with its layers.
-	var m evidence.Manifest
-	data, _ := os.ReadFile(filepath.Join(dir, evidence.ManifestName))
+	var m pack.Manifest
+	data, _ := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, json.Unmarshal(data, &m))
 	e := find(&m, "image kube-proxy linux/amd64")
 	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digests[0].Digest, "sha256:"))
@@ -418,7 +420,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Manifest.SBOM != evidence.PackSBOMName {
+	if res.Manifest.SBOM != pack.SBOMName {
 		t.Fatalf("the pack keeps no SBOM: %+v", res.Manifest.SBOM)
 	}
 	verifyOffline := func() map[string]verify.Verdict {
@@ -446,7 +448,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	}
 
 	// Swap: kubectl linux/amd64 given linux/arm64's evidence.
-	path := filepath.Join(dir, evidence.ManifestName)
+	path := filepath.Join(dir, pack.ManifestName)
 	data, err := os.ReadFile(path)
 	must(t, err)
 	var m map[string]any

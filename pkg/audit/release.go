@@ -8,10 +8,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/transport"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 )
 
 // ErrNoSuchRelease: the version asked for does not exist (its stable
@@ -101,7 +102,7 @@ func (s *Session) listToJudge(ctx context.Context, version string, sel Selection
 type packSBOM struct{ dir string }
 
 func (o packSBOM) Open(context.Context, string) (io.ReadCloser, error) {
-	p, err := evidence.OpenPack(o.dir)
+	p, err := pack.Open(o.dir)
 	if err != nil {
 		return nil, err
 	}

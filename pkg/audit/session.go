@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/transport"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -163,7 +165,7 @@ func NewSession(cfg Config) (*Session, error) {
 // configured trusted root file, the pack's TUF metadata (offline), or TUF
 // online, within ctx (its deadline, its cancellation). A load cut short by
 // ctx is not kept: the next call loads again.
-func (s *Session) judgeOf(ctx context.Context, pack *evidence.Pack) (*verify.Judge, error) {
+func (s *Session) judgeOf(ctx context.Context, pack *pack.Pack) (*verify.Judge, error) {
 	s.trustMu.Lock()
 	defer s.trustMu.Unlock()
 	if s.judge != nil || s.trustErr != nil {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -212,7 +214,7 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src source,
 // source gives the evidence of a release's artifacts.
 type source interface {
 	evidence(ctx context.Context, r *artifacts.Release, a artifacts.Artifact) (verify.Evidence, *keptFile)
-	pack() *evidence.Pack
+	pack() *pack.Pack
 	close()
 }
 
@@ -230,8 +232,8 @@ type onlineSource struct {
 	outDir   string
 }
 
-func (o *onlineSource) pack() *evidence.Pack { return nil }
-func (o *onlineSource) close()               {}
+func (o *onlineSource) pack() *pack.Pack { return nil }
+func (o *onlineSource) close()           {}
 
 func (o *onlineSource) evidence(ctx context.Context, r *artifacts.Release, a artifacts.Artifact) (verify.Evidence, *keptFile) {
 	if a.Kind == artifacts.KindImage {
@@ -251,12 +253,12 @@ func (o *onlineSource) evidence(ctx context.Context, r *artifacts.Release, a art
 // packSource reads evidence from an evidence pack, and hashes release
 // files from a directory or the pack itself.
 type packSource struct {
-	p     *evidence.Pack
+	p     *pack.Pack
 	files *filesDir
 }
 
 func openPackSource(dir, filesDir string, rel *artifacts.Release) (source, []string, error) {
-	p, err := evidence.OpenPack(dir)
+	p, err := pack.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -282,18 +284,18 @@ func openPackSource(dir, filesDir string, rel *artifacts.Release) (source, []str
 	return src, warnings, nil
 }
 
-func checkDuplicates(m *evidence.Manifest) error {
+func checkDuplicates(m *pack.Manifest) error {
 	seen := map[string]bool{}
 	for _, e := range m.Artifacts {
 		if seen[e.Key()] {
-			return fmt.Errorf("%w: %s is listed twice", evidence.ErrBadPack, e.Key())
+			return fmt.Errorf("%w: %s is listed twice", pack.ErrMalformed, e.Key())
 		}
 		seen[e.Key()] = true
 	}
 	return nil
 }
 
-func (p *packSource) pack() *evidence.Pack { return p.p }
+func (p *packSource) pack() *pack.Pack { return p.p }
 
 func (p *packSource) close() {
 	p.p.Close()
@@ -321,7 +323,7 @@ func (p *packSource) evidence(_ context.Context, r *artifacts.Release, a artifac
 
 // fileClaims hashes the artifact's file, from the files directory or the
 // pack; none when neither has it.
-func (p *packSource) fileClaims(r *artifacts.Release, a artifacts.Artifact, e *evidence.PackArtifact) ([]verify.DigestClaim, error) {
+func (p *packSource) fileClaims(r *artifacts.Release, a artifacts.Artifact, e *pack.Entry) ([]verify.DigestClaim, error) {
 	if p.files != nil {
 		rel, err := releasePath(r, a)
 		if err != nil {

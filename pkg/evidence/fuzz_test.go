@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -136,8 +138,8 @@ func (fx *fuzzFixture) writePack(tb testing.TB) {
 	fx.release, err = artifacts.CatalogRelease(v, artifacts.DefaultLocations)
 	must(err)
 	fx.packDir = tb.TempDir()
-	fx.manifest = filepath.Join(fx.packDir, ManifestName)
-	w, err := CreatePack(fx.packDir)
+	fx.manifest = filepath.Join(fx.packDir, pack.ManifestName)
+	w, err := pack.Create(fx.packDir)
 	must(err)
 	defer w.Close()
 
@@ -170,8 +172,8 @@ func (fx *fuzzFixture) writePack(tb testing.TB) {
 			Payload: fx.payload}},
 	})
 	must(err)
-	must(w.Finish(&Manifest{Tool: "k8sverify test", Created: time.Unix(1692748800, 0).UTC(), Release: "v1.24.17", Complete: true,
-		Artifacts: []PackArtifact{pb, pi}}))
+	must(w.Finish(&pack.Manifest{Tool: "k8sverify test", Created: time.Unix(1692748800, 0).UTC(), Release: "v1.24.17", Complete: true,
+		Artifacts: []pack.Entry{pb, pi}}))
 	fx.manifestData, err = os.ReadFile(fx.manifest)
 	must(err)
 }
@@ -432,15 +434,15 @@ func FuzzOpenPack(f *testing.F) {
 // openPack writes data as the fixture pack's manifest.json and opens the
 // pack; nil when it is rejected, as it must be, with the pack's
 // sentinels.
-func (fx *fuzzFixture) openPack(t *testing.T, data []byte) *Pack {
+func (fx *fuzzFixture) openPack(t *testing.T, data []byte) *pack.Pack {
 	t.Helper()
 	if err := os.WriteFile(fx.manifest, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := OpenPack(fx.packDir)
+	p, err := pack.Open(fx.packDir)
 	if err != nil {
-		if !errors.Is(err, ErrBadPack) && !errors.Is(err, ErrPackVersion) {
-			t.Fatalf("rejected without ErrBadPack or ErrPackVersion: %v", err)
+		if !errors.Is(err, pack.ErrMalformed) && !errors.Is(err, pack.ErrVersion) {
+			t.Fatalf("rejected without pack.ErrMalformed or pack.ErrVersion: %v", err)
 		}
 		return nil
 	}

@@ -3,6 +3,8 @@ package evidence
 import (
 	"fmt"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
@@ -18,7 +20,7 @@ type TrustSource struct {
 	File string
 	// Pack, for offline verification, carries TUF metadata verified from
 	// TUF.Root (never a trusted root merely lying in the pack).
-	Pack *Pack
+	Pack *pack.Pack
 	// PackDir names an evidence pack whose TUF metadata gives the trusted
 	// root (as Pack), for verifying online with no TUF service: images in
 	// an air-gapped registry.
@@ -40,7 +42,7 @@ func LoadTrust(s TrustSource) (*verify.Trust, error) {
 	case s.Pack != nil:
 		return TrustFromPack(s.Pack, s.TUF)
 	case s.PackDir != "":
-		p, err := OpenPack(s.PackDir)
+		p, err := pack.Open(s.PackDir)
 		if err != nil {
 			return nil, err
 		}

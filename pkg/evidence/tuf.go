@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/pkg/transport"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -19,6 +21,10 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
+
+// ErrPackTUFUntrusted: the pack's TUF metadata does not verify from the
+// TUF root trusted here (another TUF root, expired, tampered with).
+var ErrPackTUFUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
 
 // TUFSource says which TUF repository holds the Sigstore trusted root and
 // which TUF root is trusted for it. The zero value is the Sigstore
@@ -43,7 +49,7 @@ func (s TUFSource) options() *tuf.Options {
 // RecordTUF fetches the Sigstore trusted root through TUF and records every
 // metadata and target file the TUF client downloaded into the pack below
 // dir, so that the same verification can be replayed offline.
-func RecordTUF(w *PackWriter, dir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
+func RecordTUF(w *pack.Writer, dir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
 	opts := src.options()
 	if f == nil {
 		f = fetcher.NewDefaultFetcher()
@@ -61,11 +67,11 @@ func RecordTUF(w *PackWriter, dir string, src TUFSource, f fetcher.Fetcher) (*ve
 // with TUF's own rules (root rotation, signature thresholds, expiry,
 // target hashes), and returns the trusted root it names. Nothing is read
 // from the network; nothing in the pack is trusted because it is there.
-func TrustFromPack(p *Pack, src TUFSource) (*verify.Trust, error) {
+func TrustFromPack(p *pack.Pack, src TUFSource) (*verify.Trust, error) {
 	if p.Manifest.TUF == "" {
-		return nil, fmt.Errorf("%w: %w", ErrBadPack, ErrNoPackTUF)
+		return nil, fmt.Errorf("%w: %w", pack.ErrMalformed, pack.ErrNoTUF)
 	}
-	if err := checkRel(p.Manifest.TUF); err != nil {
+	if err := pack.CheckPath(p.Manifest.TUF); err != nil {
 		return nil, err
 	}
 	opts := src.options()
@@ -81,7 +87,7 @@ func TrustFromPack(p *Pack, src TUFSource) (*verify.Trust, error) {
 type tufRecorder struct {
 	inner fetcher.Fetcher
 	base  string
-	w     *PackWriter
+	w     *pack.Writer
 	dir   string
 }
 
@@ -103,7 +109,7 @@ func (r *tufRecorder) DownloadFile(url string, maxLength int64, timeout time.Dur
 // tufReplayer serves the TUF client from the pack: a file the fetch did
 // not record answers 404, as the repository did.
 type tufReplayer struct {
-	p    *Pack
+	p    *pack.Pack
 	base string
 	dir  string
 }
@@ -113,7 +119,7 @@ func (r *tufReplayer) DownloadFile(url string, maxLength int64, _ time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	data, err := r.p.read(rel, maxLength)
+	data, err := r.p.ReadFile(rel, maxLength)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
 	}
@@ -130,8 +136,8 @@ func tufPath(dir, base, url string) (string, error) {
 		return "", fmt.Errorf("TUF file %s is not in the repository %s", transport.Redact(url), base)
 	}
 	rel := path.Join(dir, rest)
-	if err := checkRel(rel); err != nil || !strings.HasPrefix(rel, dir+"/") {
-		return "", fmt.Errorf("%w: TUF file %q", ErrBadPack, rest)
+	if err := pack.CheckPath(rel); err != nil || !strings.HasPrefix(rel, dir+"/") {
+		return "", fmt.Errorf("%w: TUF file %q", pack.ErrMalformed, rest)
 	}
 	return rel, nil
 }

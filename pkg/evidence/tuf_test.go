@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 )
@@ -14,7 +16,7 @@ import (
 func recordPack(t *testing.T, w *testworld.World) string {
 	t.Helper()
 	dir := t.TempDir()
-	pw, err := evidence.CreatePack(dir)
+	pw, err := pack.Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +24,7 @@ func recordPack(t *testing.T, w *testworld.World) string {
 	if _, err := evidence.RecordTUF(pw, "tuf", evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := pw.Finish(&evidence.Manifest{Release: w.Version.String(), Complete: true, TUF: "tuf"}); err != nil {
+	if err := pw.Finish(&pack.Manifest{Release: w.Version.String(), Complete: true, TUF: "tuf"}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -30,7 +32,7 @@ func recordPack(t *testing.T, w *testworld.World) string {
 
 func trustFrom(t *testing.T, dir string, root []byte) error {
 	t.Helper()
-	p, err := evidence.OpenPack(dir)
+	p, err := pack.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func TestTUFRecordAndReplay(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: nil})
 	dir := recordPack(t, w)
 	// The replay uses the repository URL the pack was recorded from.
-	p, err := evidence.OpenPack(dir)
+	p, err := pack.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestTUFRecordAndReplay(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir2, "tuf", "timestamp.json"), ts, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p2, err := evidence.OpenPack(dir2)
+			p2, err := pack.Open(dir2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +113,7 @@ func TestTUFRecordAndReplay(t *testing.T) {
 		if err := os.WriteFile(matches[0], evil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p2, err := evidence.OpenPack(dir2)
+		p2, err := pack.Open(dir2)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package evidence
+package pack
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func (p *Pack) Image(digest string) (v1.Image, error) {
 		return nil, err
 	}
 	if mt.IsIndex() {
-		return nil, fmt.Errorf("%w: %s is an index, not an image", ErrBadPack, digest)
+		return nil, fmt.Errorf("%w: %s is an index, not an image", ErrMalformed, digest)
 	}
 	return partial.CompressedToImage(&packImage{p: p, raw: raw, mt: mt})
 }
@@ -42,14 +42,14 @@ func (p *Pack) ImageIndex(digest string) (v1.ImageIndex, error) {
 		return nil, err
 	}
 	if !mt.IsIndex() {
-		return nil, fmt.Errorf("%w: %s is not an index", ErrBadPack, digest)
+		return nil, fmt.Errorf("%w: %s is not an index", ErrMalformed, digest)
 	}
 	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("%w: index %s: %v", ErrBadPack, digest, err)
+		return nil, fmt.Errorf("%w: index %s: %v", ErrMalformed, digest, err)
 	}
-	if len(im.Manifests) > MaxIndexChildren {
-		return nil, fmt.Errorf("%w: index %s lists %d manifests", ErrIndexTooLarge, digest, len(im.Manifests))
+	if len(im.Manifests) > maxIndexChildren {
+		return nil, fmt.Errorf("%w: index %s lists %d manifests, more than %d", ErrMalformed, digest, len(im.Manifests), maxIndexChildren)
 	}
 	return &packIndex{p: p, raw: raw, mt: mt, im: im}, nil
 }
@@ -60,10 +60,10 @@ func (p *Pack) layoutBlob(h v1.Hash) (string, error) {
 		return "", fmt.Errorf("%w: it was fetched without the images", ErrNoImages)
 	}
 	if h.Algorithm != "sha256" {
-		return "", fmt.Errorf("%w: digest %s", ErrBadPack, h)
+		return "", fmt.Errorf("%w: digest %s", ErrMalformed, h)
 	}
 	rel := path.Join(p.Manifest.Images, "blobs", h.Algorithm, h.Hex)
-	if err := checkRel(rel); err != nil {
+	if err := CheckPath(rel); err != nil {
 		return "", err
 	}
 	return rel, nil
@@ -74,13 +74,13 @@ func (p *Pack) layoutBlob(h v1.Hash) (string, error) {
 func (p *Pack) layoutManifest(digest string) ([]byte, types.MediaType, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: digest %q: %v", ErrBadPack, digest, err)
+		return nil, "", fmt.Errorf("%w: digest %q: %v", ErrMalformed, digest, err)
 	}
 	rel, err := p.layoutBlob(h)
 	if err != nil {
 		return nil, "", err
 	}
-	raw, err := p.read(rel, MaxManifestSize)
+	raw, err := p.read(rel, maxImageManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", fmt.Errorf("%w: %s is not in its OCI layout", ErrNoImages, digest)
 	}
@@ -88,14 +88,14 @@ func (p *Pack) layoutManifest(digest string) ([]byte, types.MediaType, error) {
 		return nil, "", err
 	}
 	if got, _, _ := v1.SHA256(bytes.NewReader(raw)); got != h {
-		return nil, "", fmt.Errorf("%w: the layout's blob %s has digest %s", ErrBadPack, h, got)
+		return nil, "", fmt.Errorf("%w: the layout's blob %s has digest %s", ErrMalformed, h, got)
 	}
 	var m struct {
 		MediaType types.MediaType   `json:"mediaType"`
 		Manifests []json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, "", fmt.Errorf("%w: manifest %s: %v", ErrBadPack, digest, err)
+		return nil, "", fmt.Errorf("%w: manifest %s: %v", ErrMalformed, digest, err)
 	}
 	mt := m.MediaType
 	switch {
@@ -127,7 +127,7 @@ func (i *packImage) RawConfigFile() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return i.p.read(rel, maxConfig)
+	return i.p.read(rel, maxImageConfig)
 }
 
 func (i *packImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
@@ -140,7 +140,7 @@ func (i *packImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 			return &packLayer{p: i.p, desc: d}, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: the manifest lists no blob %s", ErrBadPack, h)
+	return nil, fmt.Errorf("%w: the manifest lists no blob %s", ErrMalformed, h)
 }
 
 // packLayer is a blob of the pack's layout, streamed.

@@ -1,4 +1,4 @@
-package evidence
+package pack
 
 import (
 	"crypto/rand"
@@ -21,16 +21,16 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// PackSchemaVersion is the version of an evidence pack's manifest.json.
+// SchemaVersion is the version of an evidence pack's manifest.json.
 // Version 2 stores each artifact's evidence as the judge reads it; version
 // 3 adds the release SBOM, so that a release is listed offline as it was
 // online (its files bound to their names and platforms by the SBOM's
 // sums). Packs of earlier versions are refused with a request to fetch
 // them again.
-const PackSchemaVersion = 3
+const SchemaVersion = 3
 
 // PackSBOMName is where a pack keeps the release SBOM, as read.
-const PackSBOMName = "sbom/release"
+const SBOMName = "sbom/release"
 
 // ManifestName is the pack's manifest, written last: a pack without it is
 // incomplete (an interrupted fetch) and never verifies.
@@ -42,25 +42,27 @@ const (
 	maxPackBundle = 16 << 20
 	maxPackBlob   = 4 << 20
 	maxPayload    = 1 << 20
+	// The image content of a pack's OCI layout is held to a registry
+	// read's limits: a pack is no laxer than the registry it came from.
+	maxImageManifest = 4 << 20
+	maxIndexChildren = 256
+	maxImageConfig   = 1 << 20
 )
 
 // Errors of evidence packs.
 var (
-	// ErrIncompletePack: no manifest (an interrupted fetch, or no pack).
-	ErrIncompletePack = errors.New("incomplete evidence pack")
-	// ErrBadPack: the pack is malformed or points outside itself.
-	ErrBadPack = errors.New("malformed evidence pack")
-	// ErrPackVersion: the pack was written by another version of k8sverify.
-	ErrPackVersion = errors.New("evidence pack of another schema version")
-	// ErrPackConflict: the directory holds an evidence pack a fetch cannot
+	// ErrIncomplete: no manifest (an interrupted fetch, or no pack).
+	ErrIncomplete = errors.New("incomplete evidence pack")
+	// ErrMalformed: the pack is malformed or points outside itself.
+	ErrMalformed = errors.New("malformed evidence pack")
+	// ErrVersion: the pack was written by another version of k8sverify.
+	ErrVersion = errors.New("evidence pack of another schema version")
+	// ErrConflict: the directory holds an evidence pack a fetch cannot
 	// add to (another release, or unreadable).
-	ErrPackConflict = errors.New("the directory holds another evidence pack")
-	// ErrNoPackTUF: the pack carries no TUF metadata to take the trusted
+	ErrConflict = errors.New("the directory holds another evidence pack")
+	// ErrNoTUF: the pack carries no TUF metadata to take the trusted
 	// root from (it was fetched without it).
-	ErrNoPackTUF = errors.New("the pack carries no TUF metadata")
-	// ErrPackTUFUntrusted: the pack's TUF metadata does not verify from the
-	// TUF root trusted here (another TUF root, expired, tampered with).
-	ErrPackTUFUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
+	ErrNoTUF = errors.New("the pack carries no TUF metadata")
 )
 
 // Manifest describes an evidence pack: the release, and for each artifact
@@ -80,38 +82,38 @@ type Manifest struct {
 	Images string `json:"images,omitempty"`
 	// SBOM is the release SBOM as fetched (PackSBOMName); "" when it could
 	// not be had.
-	SBOM      string         `json:"sbom,omitempty"`
-	Artifacts []PackArtifact `json:"artifacts"`
+	SBOM      string  `json:"sbom,omitempty"`
+	Artifacts []Entry `json:"artifacts"`
 }
 
-// PackArtifact is one artifact of a pack and its evidence (verify.Evidence
+// Entry is one artifact of a pack and its evidence (verify.Evidence
 // as stored: errors as their messages, bundles, payloads and image blobs as
 // files of the pack).
-type PackArtifact struct {
+type Entry struct {
 	Kind     artifacts.Kind     `json:"kind"`
 	Name     string             `json:"name"`
 	Platform artifacts.Platform `json:"platform,omitzero"`
 	Location string             `json:"location"`
 
-	Missing     string          `json:"missing,omitempty"`
-	Unavailable string          `json:"unavailable,omitempty"`
-	Malformed   string          `json:"malformed,omitempty"`
-	Digests     []PackDigest    `json:"digests,omitempty"`
-	Image       *PackImage      `json:"image,omitempty"`
-	Signatures  []PackSignature `json:"signatures,omitempty"`
+	Missing     string      `json:"missing,omitempty"`
+	Unavailable string      `json:"unavailable,omitempty"`
+	Malformed   string      `json:"malformed,omitempty"`
+	Digests     []Digest    `json:"digests,omitempty"`
+	Image       *Image      `json:"image,omitempty"`
+	Signatures  []Signature `json:"signatures,omitempty"`
 	// File is the relative path of the artifact itself (fetch --with-files).
 	File string `json:"file,omitempty"`
 }
 
-// PackDigest is a digest and the channel it came from.
-type PackDigest struct {
+// Digest is a digest and the channel it came from.
+type Digest struct {
 	Digest  string         `json:"digest"`
 	Channel verify.Channel `json:"channel"`
 }
 
-// PackImage is an image as served: its manifest, configuration and
+// Image is an image as served: its manifest, configuration and
 // release index, stored content-addressed below blobs/sha256/.
-type PackImage struct {
+type Image struct {
 	MediaType string `json:"mediaType"`
 	Manifest  string `json:"manifest"`
 	Config    string `json:"config,omitempty"`
@@ -119,8 +121,8 @@ type PackImage struct {
 	IndexRef  string `json:"indexRef,omitempty"`
 }
 
-// PackSignature is one signature's evidence in a pack.
-type PackSignature struct {
+// Signature is one signature's evidence in a pack.
+type Signature struct {
 	Source      verify.SignatureSource `json:"source"`
 	Location    string                 `json:"location,omitempty"`
 	Bundle      string                 `json:"bundle,omitempty"`
@@ -134,22 +136,22 @@ type PackSignature struct {
 }
 
 // Key identifies an artifact: kind, name and platform.
-func (a PackArtifact) Key() string {
+func (a Entry) Key() string {
 	return artifacts.Artifact{Kind: a.Kind, Name: a.Name, Platform: a.Platform}.ID()
 }
 
-// PackWriter writes an evidence pack. Every file is written atomically
+// Writer writes an evidence pack. Every file is written atomically
 // (temporary file, then rename) below the pack's directory only.
-type PackWriter struct {
+type Writer struct {
 	root *os.Root
 	dir  string
 }
 
-// CreatePack opens dir (created if needed) for writing a pack, holding its
+// Create opens dir (created if needed) for writing a pack, holding its
 // lock until Close: a second writer gets ErrPackLocked. A manifest from an
 // earlier fetch is removed first, so an interrupted fetch never leaves a
 // pack that looks complete.
-func CreatePack(dir string) (*PackWriter, error) {
+func Create(dir string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
 	}
@@ -166,7 +168,7 @@ func CreatePack(dir string) (*PackWriter, error) {
 		root.Close()
 		return nil, fmt.Errorf("evidence pack %s: remove old manifest: %w", dir, err)
 	}
-	return &PackWriter{root: root, dir: dir}, nil
+	return &Writer{root: root, dir: dir}, nil
 }
 
 // ExtendPack opens dir for writing the pack of release, keeping what an
@@ -174,34 +176,34 @@ func CreatePack(dir string) (*PackWriter, error) {
 // manifest (nil when there is none) for the caller to merge its entries
 // with the new ones. A pack of another release, or one that cannot be
 // read, is refused and left as it is.
-func ExtendPack(dir, release string) (*PackWriter, *Manifest, error) {
+func Extend(dir, release string) (*Writer, *Manifest, error) {
 	var prev *Manifest
-	p, err := OpenPack(dir)
+	p, err := Open(dir)
 	switch {
 	case err == nil:
 		prev = p.Manifest
 		p.Close()
 		if prev.Release != release {
 			return nil, nil, fmt.Errorf("%w: %s holds the evidence pack of %s, not %s: write the pack of %s into another directory",
-				ErrPackConflict, dir, prev.Release, release, release)
+				ErrConflict, dir, prev.Release, release, release)
 		}
-	case errors.Is(err, ErrIncompletePack), errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, ErrIncomplete), errors.Is(err, fs.ErrNotExist):
 		// Nothing to keep: a new pack, or an interrupted fetch.
 	default:
-		return nil, nil, fmt.Errorf("%w: %v: write the pack into another directory, or empty this one", ErrPackConflict, err)
+		return nil, nil, fmt.Errorf("%w: %v: write the pack into another directory, or empty this one", ErrConflict, err)
 	}
-	w, err := CreatePack(dir)
+	w, err := Create(dir)
 	return w, prev, err
 }
 
 // Close releases the pack directory and its lock.
-func (w *PackWriter) Close() error {
+func (w *Writer) Close() error {
 	unlockPack(w.root)
 	return w.root.Close()
 }
 
 // WriteFile writes data at rel (a slash-separated path inside the pack).
-func (w *PackWriter) WriteFile(rel string, data []byte) error {
+func (w *Writer) WriteFile(rel string, data []byte) error {
 	return w.Write(rel, func(f io.Writer) error {
 		_, err := f.Write(data)
 		return err
@@ -209,8 +211,8 @@ func (w *PackWriter) WriteFile(rel string, data []byte) error {
 }
 
 // Write streams content produced by fill to rel, atomically.
-func (w *PackWriter) Write(rel string, fill func(io.Writer) error) error {
-	if err := checkRel(rel); err != nil {
+func (w *Writer) Write(rel string, fill func(io.Writer) error) error {
+	if err := CheckPath(rel); err != nil {
 		return err
 	}
 	if dir := path.Dir(rel); dir != "." {
@@ -240,7 +242,7 @@ func (w *PackWriter) Write(rel string, fill func(io.Writer) error) error {
 }
 
 // WriteBundle writes a bundle as protobuf-specs JSON (.sigstore.json).
-func (w *PackWriter) WriteBundle(rel string, b *bundle.Bundle) error {
+func (w *Writer) WriteBundle(rel string, b *bundle.Bundle) error {
 	data, err := protojson.Marshal(b.Bundle)
 	if err != nil {
 		return fmt.Errorf("evidence pack: encode bundle: %w", err)
@@ -249,8 +251,8 @@ func (w *PackWriter) WriteBundle(rel string, b *bundle.Bundle) error {
 }
 
 // Finish writes manifest.json, last.
-func (w *PackWriter) Finish(m *Manifest) error {
-	m.SchemaVersion = PackSchemaVersion
+func (w *Writer) Finish(m *Manifest) error {
+	m.SchemaVersion = SchemaVersion
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -267,8 +269,8 @@ type Pack struct {
 	root     *os.Root
 }
 
-// OpenPack opens and checks an evidence pack.
-func OpenPack(dir string) (*Pack, error) {
+// Open opens and checks an evidence pack.
+func Open(dir string) (*Pack, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
@@ -277,7 +279,7 @@ func OpenPack(dir string) (*Pack, error) {
 	data, err := p.read(ManifestName, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s has no %s (not an evidence pack, or its fetch was interrupted)", ErrIncompletePack, dir, ManifestName)
+		return nil, fmt.Errorf("%w: %s has no %s (not an evidence pack, or its fetch was interrupted)", ErrIncomplete, dir, ManifestName)
 	}
 	if err != nil {
 		root.Close()
@@ -286,20 +288,20 @@ func OpenPack(dir string) (*Pack, error) {
 	var version struct {
 		SchemaVersion int `json:"schemaVersion"`
 	}
-	if err := json.Unmarshal(data, &version); err == nil && version.SchemaVersion != PackSchemaVersion {
+	if err := json.Unmarshal(data, &version); err == nil && version.SchemaVersion != SchemaVersion {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrPackVersion, dir, version.SchemaVersion, PackSchemaVersion)
+		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrVersion, dir, version.SchemaVersion, SchemaVersion)
 	}
 	var m Manifest
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadPack, ManifestName, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, ManifestName, err)
 	}
-	if m.SchemaVersion != PackSchemaVersion {
+	if m.SchemaVersion != SchemaVersion {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrPackVersion, dir, m.SchemaVersion, PackSchemaVersion)
+		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrVersion, dir, m.SchemaVersion, SchemaVersion)
 	}
 	p.Manifest = &m
 	return p, nil
@@ -316,7 +318,7 @@ func (p *Pack) ReadBundle(rel string) (*bundle.Bundle, error) {
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, fmt.Errorf("%w: bundle %s: %v", ErrMalformedEvidence, rel, err)
+		return nil, fmt.Errorf("%w: bundle %s: %v", verify.ErrEvidenceMalformed, rel, err)
 	}
 	return &b, nil
 }
@@ -328,12 +330,12 @@ func (p *Pack) ReadFile(rel string, limit int64) ([]byte, error) { return p.read
 // FIFO that would block, a device, a directory) is refused, and the open
 // never blocks.
 func (p *Pack) Open(rel string) (*os.File, error) {
-	if err := checkRel(rel); err != nil {
+	if err := CheckPath(rel); err != nil {
 		return nil, err
 	}
 	f, err := localfile.OpenIn(p.root, rel)
 	if errors.Is(err, localfile.ErrNotRegular) {
-		return nil, fmt.Errorf("%w: %v", ErrBadPack, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	} else if err != nil {
 		return nil, fmt.Errorf("evidence pack: %w", err)
 	}
@@ -341,23 +343,23 @@ func (p *Pack) Open(rel string) (*os.File, error) {
 }
 
 func (p *Pack) read(rel string, limit int64) ([]byte, error) {
-	if err := checkRel(rel); err != nil {
+	if err := CheckPath(rel); err != nil {
 		return nil, err
 	}
 	data, err := localfile.ReadIn(p.root, rel, limit)
 	switch {
 	case errors.Is(err, localfile.ErrNotRegular), errors.Is(err, localfile.ErrTooLarge):
-		return nil, fmt.Errorf("%w: %v", ErrBadPack, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	case err != nil:
 		return nil, fmt.Errorf("evidence pack: %w", err)
 	}
 	return data, nil
 }
 
-// checkRel accepts a slash-separated relative path inside the pack.
-func checkRel(rel string) error {
+// CheckPath accepts a slash-separated relative path inside the pack.
+func CheckPath(rel string) error {
 	if rel == "" || path.IsAbs(rel) || strings.Contains(rel, `\`) || !fs.ValidPath(rel) {
-		return fmt.Errorf("%w: path %q is not inside the pack", ErrBadPack, rel)
+		return fmt.Errorf("%w: path %q is not inside the pack", ErrMalformed, rel)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package evidence
+package pack
 
 import (
 	"crypto/sha256"
@@ -16,11 +16,11 @@ import (
 // configurations content-addressed below blobs/sha256/ — and returns its
 // manifest entry. base is the artifact's place in the pack, from the
 // catalog (never from remote data).
-func (w *PackWriter) Store(a artifacts.Artifact, base string, ev verify.Evidence) (PackArtifact, error) {
-	e := PackArtifact{Kind: a.Kind, Name: a.Name, Platform: a.Platform, Location: a.Location,
+func (w *Writer) Store(a artifacts.Artifact, base string, ev verify.Evidence) (Entry, error) {
+	e := Entry{Kind: a.Kind, Name: a.Name, Platform: a.Platform, Location: a.Location,
 		Missing: ev.Missing, Unavailable: errString(ev.Unavailable), Malformed: errString(ev.Malformed)}
 	for _, d := range ev.Digests {
-		e.Digests = append(e.Digests, PackDigest{Digest: d.Digest.String(), Channel: d.Channel})
+		e.Digests = append(e.Digests, Digest{Digest: d.Digest.String(), Channel: d.Channel})
 	}
 	if ev.Image != nil {
 		img, err := w.storeImage(ev.Image)
@@ -30,7 +30,7 @@ func (w *PackWriter) Store(a artifacts.Artifact, base string, ev verify.Evidence
 		e.Image = img
 	}
 	for i, s := range ev.Signatures {
-		ps := PackSignature{Source: s.Source, Location: s.Location, Malformed: errString(s.Malformed),
+		ps := Signature{Source: s.Source, Location: s.Location, Malformed: errString(s.Malformed),
 			Unavailable: errString(s.Unavailable), LogLookup: errString(s.LogLookup), References: s.References}
 		if s.Bundle != nil {
 			ps.Bundle = fmt.Sprintf("bundles/%s/%d.sigstore.json", base, i)
@@ -49,8 +49,8 @@ func (w *PackWriter) Store(a artifacts.Artifact, base string, ev verify.Evidence
 	return e, nil
 }
 
-func (w *PackWriter) storeImage(im *verify.ImageEvidence) (*PackImage, error) {
-	out := &PackImage{MediaType: im.MediaType, IndexRef: im.IndexRef}
+func (w *Writer) storeImage(im *verify.ImageEvidence) (*Image, error) {
+	out := &Image{MediaType: im.MediaType, IndexRef: im.IndexRef}
 	for _, b := range []struct {
 		data []byte
 		path *string
@@ -82,7 +82,7 @@ func stringErr(s string) error {
 }
 
 // Lookup returns the pack's entry of artifact a.
-func (p *Pack) Lookup(a artifacts.Artifact) (*PackArtifact, bool) {
+func (p *Pack) Lookup(a artifacts.Artifact) (*Entry, bool) {
 	id := a.ID()
 	for i := range p.Manifest.Artifacts {
 		if p.Manifest.Artifacts[i].Key() == id {
@@ -96,12 +96,12 @@ func (p *Pack) Lookup(a artifacts.Artifact) (*PackArtifact, bool) {
 // bundle or payload the pack does not hold, or holds malformed, is a
 // malformed signature; an image blob it lacks makes the evidence
 // unavailable.
-func (p *Pack) Evidence(e *PackArtifact) verify.Evidence {
+func (p *Pack) Evidence(e *Entry) verify.Evidence {
 	ev := verify.Evidence{Missing: e.Missing, Unavailable: stringErr(e.Unavailable), Malformed: stringErr(e.Malformed)}
 	for _, d := range e.Digests {
 		digest, err := verify.ParseDigest(d.Digest)
 		if err != nil {
-			return verify.Evidence{Unavailable: fmt.Errorf("%w: %s: %v", ErrBadPack, e.Key(), err)}
+			return verify.Evidence{Unavailable: fmt.Errorf("%w: %s: %v", ErrMalformed, e.Key(), err)}
 		}
 		ev.Digests = append(ev.Digests, verify.DigestClaim{Digest: digest, Channel: d.Channel})
 	}
@@ -118,7 +118,7 @@ func (p *Pack) Evidence(e *PackArtifact) verify.Evidence {
 	return ev
 }
 
-func (p *Pack) signature(s PackSignature) verify.SignatureEvidence {
+func (p *Pack) signature(s Signature) verify.SignatureEvidence {
 	se := verify.SignatureEvidence{Source: s.Source, Location: s.Location, Malformed: stringErr(s.Malformed),
 		Unavailable: stringErr(s.Unavailable), LogLookup: stringErr(s.LogLookup), References: s.References}
 	if se.Malformed != nil || se.Unavailable != nil {
@@ -126,7 +126,7 @@ func (p *Pack) signature(s PackSignature) verify.SignatureEvidence {
 	}
 	var err error
 	if s.Bundle == "" {
-		se.Malformed = fmt.Errorf("%w: the pack records a signature without its bundle", ErrBadPack)
+		se.Malformed = fmt.Errorf("%w: the pack records a signature without its bundle", ErrMalformed)
 		return se
 	}
 	if se.Bundle, err = p.ReadBundle(s.Bundle); err != nil {
@@ -141,7 +141,7 @@ func (p *Pack) signature(s PackSignature) verify.SignatureEvidence {
 	return se
 }
 
-func (p *Pack) image(pi *PackImage) (*verify.ImageEvidence, error) {
+func (p *Pack) image(pi *Image) (*verify.ImageEvidence, error) {
 	im := &verify.ImageEvidence{MediaType: pi.MediaType, IndexRef: pi.IndexRef}
 	for _, b := range []struct {
 		path string
@@ -152,7 +152,7 @@ func (p *Pack) image(pi *PackImage) (*verify.ImageEvidence, error) {
 		}
 		data, err := p.read(b.path, maxPackBlob)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s is not in the pack", ErrBadPack, b.path)
+			return nil, fmt.Errorf("%w: %s is not in the pack", ErrMalformed, b.path)
 		}
 		if err != nil {
 			return nil, err

@@ -1,4 +1,4 @@
-package evidence
+package pack
 
 import (
 	"errors"
@@ -13,17 +13,17 @@ import (
 // that no longer runs is taken over.
 func TestPackLock(t *testing.T) {
 	dir := t.TempDir()
-	w, err := CreatePack(dir)
+	w, err := Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CreatePack(dir); !errors.Is(err, ErrPackLocked) {
-		t.Fatalf("second writer: %v, want ErrPackLocked", err)
+	if _, err := Create(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second writer: %v, want ErrLocked", err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w, err = CreatePack(dir)
+	w, err = Create(dir)
 	if err != nil {
 		t.Fatalf("after the first closed: %v", err)
 	}
@@ -42,7 +42,7 @@ func TestPackLock(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, packLockName), []byte(tc.held), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		w, err := CreatePack(dir)
+		w, err := Create(dir)
 		if (err == nil) != tc.ok {
 			t.Errorf("lock %q: %v", tc.held, err)
 		}

@@ -1,4 +1,4 @@
-package evidence
+package pack
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// ErrPackLocked: another fetch is writing the evidence pack directory.
-var ErrPackLocked = errors.New("another fetch is writing this evidence pack")
+// ErrLocked: another fetch is writing the evidence pack directory.
+var ErrLocked = errors.New("another fetch is writing this evidence pack")
 
 // packLockName is the lock file a fetch holds in the pack's directory
 // while it writes: two fetches into one directory would mix their files
@@ -43,7 +43,7 @@ func lockPack(root *os.Root, dir string) error {
 			continue
 		}
 		return fmt.Errorf("%w: %s (%s holds %s: process, host, since; remove it if no fetch runs)",
-			ErrPackLocked, dir, strings.TrimSpace(string(held)), packLockName)
+			ErrLocked, dir, strings.TrimSpace(string(held)), packLockName)
 	}
 }
 
