@@ -144,7 +144,7 @@ func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, erro
 func (f *Fetcher) blobSignature(ctx context.Context, url string, ev verify.Evidence, sig, cert *sideFile) verify.SignatureEvidence {
 	if sig.err != nil || cert.err != nil {
 		se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: transport.Redact(url) + ".sig"}
-		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", ErrMalformedEvidence)
+		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", verify.ErrEvidenceMalformed)
 		return se
 	}
 	digest, ok := subjectDigest(ev)
@@ -210,11 +210,11 @@ func ParseSum(data []byte) (string, error) {
 func parseSum(data []byte, alg string) (verify.Digest, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) == 0 {
-		return verify.Digest{}, fmt.Errorf("%w: empty checksum file", ErrMalformedEvidence)
+		return verify.Digest{}, fmt.Errorf("%w: empty checksum file", verify.ErrEvidenceMalformed)
 	}
 	d, err := verify.ParseDigest(alg + ":" + strings.ToLower(fields[0]))
 	if err != nil {
-		return verify.Digest{}, fmt.Errorf("%w: not a %s checksum: %q", ErrMalformedEvidence, alg, shorten(fields[0]))
+		return verify.Digest{}, fmt.Errorf("%w: not a %s checksum: %q", verify.ErrEvidenceMalformed, alg, shorten(fields[0]))
 	}
 	return d, nil
 }
@@ -228,13 +228,13 @@ func decodeSigCert(sigData, certData []byte) (sig, certDER []byte, err error) {
 		sig, err = sigData, nil
 	}
 	if err != nil || len(sig) == 0 {
-		return nil, nil, fmt.Errorf("%w: .sig is not a base64 signature", ErrMalformedEvidence)
+		return nil, nil, fmt.Errorf("%w: .sig is not a base64 signature", verify.ErrEvidenceMalformed)
 	}
 	pemData := bytes.TrimSpace(certData)
 	if !bytes.HasPrefix(pemData, []byte("-----BEGIN")) {
 		pemData, err = base64.StdEncoding.DecodeString(string(pemData))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: .cert is neither PEM nor base64 of PEM", ErrMalformedEvidence)
+			return nil, nil, fmt.Errorf("%w: .cert is neither PEM nor base64 of PEM", verify.ErrEvidenceMalformed)
 		}
 	}
 	certDER, err = certDERFromPEM(pemData)

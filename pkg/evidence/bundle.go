@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/k8sverify/k8sverify/pkg/verify"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -21,20 +22,17 @@ const (
 	MediaTypeBundle03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 )
 
-// ErrMalformedEvidence: published evidence that cannot be parsed.
-var ErrMalformedEvidence = errors.New("malformed evidence")
-
 // certDERFromPEM returns the DER of the single certificate in PEM data.
 func certDERFromPEM(data []byte) ([]byte, error) {
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%w: no PEM certificate", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: no PEM certificate", verify.ErrEvidenceMalformed)
 	}
 	if len(block.Bytes) == 0 {
-		return nil, fmt.Errorf("%w: an empty PEM certificate", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: an empty PEM certificate", verify.ErrEvidenceMalformed)
 	}
 	if next, _ := pem.Decode(rest); next != nil {
-		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", verify.ErrEvidenceMalformed)
 	}
 	return block.Bytes, nil
 }
@@ -49,7 +47,7 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 	for _, e := range entries {
 		t, err := logEntry(e)
 		if err != nil {
-			return nil, fmt.Errorf("%w: rekor entry: %v", ErrMalformedEvidence, err)
+			return nil, fmt.Errorf("%w: rekor entry: %v", verify.ErrEvidenceMalformed, err)
 		}
 		tles = append(tles, t)
 	}
@@ -125,10 +123,10 @@ func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) 
 // entry has one, else v0.1.
 func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.TransparencyLogEntry) (*bundle.Bundle, error) {
 	if len(digest) != 32 {
-		return nil, fmt.Errorf("%w: want a SHA-256 digest, got %d bytes", ErrMalformedEvidence, len(digest))
+		return nil, fmt.Errorf("%w: want a SHA-256 digest, got %d bytes", verify.ErrEvidenceMalformed, len(digest))
 	}
 	if len(sig) == 0 {
-		return nil, fmt.Errorf("%w: empty signature", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: empty signature", verify.ErrEvidenceMalformed)
 	}
 	mediaType := MediaTypeBundle03
 	for _, t := range entries {
@@ -154,7 +152,7 @@ func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.T
 	}
 	b, err := bundle.NewBundle(pb)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("%w: %v", verify.ErrEvidenceMalformed, err)
 	}
 	return b, nil
 }

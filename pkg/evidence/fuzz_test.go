@@ -182,7 +182,7 @@ func (fx *fuzzFixture) writePack(tb testing.TB) {
 const fuzzIndex = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`
 
 // FuzzDecodeSigCert: a .sig and .cert pair decodes, or is rejected with
-// ErrMalformedEvidence; what decodes, encoded again as dl.k8s.io does,
+// verify.ErrEvidenceMalformed; what decodes, encoded again as dl.k8s.io does,
 // decodes to the same signature and certificate.
 func FuzzDecodeSigCert(f *testing.F) {
 	fx := newFuzzFixture(f)
@@ -194,8 +194,8 @@ func FuzzDecodeSigCert(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sigData, certData []byte) {
 		sig, der, err := decodeSigCert(sigData, certData)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedEvidence) {
-				t.Fatalf("rejected without ErrMalformedEvidence: %v", err)
+			if !errors.Is(err, verify.ErrEvidenceMalformed) {
+				t.Fatalf("rejected without verify.ErrEvidenceMalformed: %v", err)
 			}
 			return
 		}
@@ -213,7 +213,7 @@ func FuzzDecodeSigCert(f *testing.F) {
 }
 
 // FuzzParseSum: a .sha256/.sha512 file parses to a digest of its
-// algorithm, or is rejected with ErrMalformedEvidence; the digest's hex,
+// algorithm, or is rejected with verify.ErrEvidenceMalformed; the digest's hex,
 // alone or as sha256sum writes it, parses to the same digest.
 func FuzzParseSum(f *testing.F) {
 	f.Add([]byte("0b7b43a95a4a2a9e4ae4e1d0ac0e6f7d0e5d6b8a3f5a36bb5e35d1f2c2d6a8ff"), false)
@@ -228,8 +228,8 @@ func FuzzParseSum(f *testing.F) {
 		}
 		d, err := parseSum(data, alg)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedEvidence) {
-				t.Fatalf("rejected without ErrMalformedEvidence: %v", err)
+			if !errors.Is(err, verify.ErrEvidenceMalformed) {
+				t.Fatalf("rejected without verify.ErrEvidenceMalformed: %v", err)
 			}
 			return
 		}
@@ -270,7 +270,7 @@ func FuzzParseSearch(f *testing.F) {
 
 // FuzzParseEntry: Rekor's answer for one entry (GET
 // /api/v1/log/entries/{uuid}) parses to one complete entry or is rejected
-// with ErrMalformedEvidence; whatever it holds, turning it into a bundle
+// with verify.ErrEvidenceMalformed; whatever it holds, turning it into a bundle
 // and verifying that never panics.
 func FuzzParseEntry(f *testing.F) {
 	fx := newFuzzFixture(f)
@@ -281,8 +281,8 @@ func FuzzParseEntry(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := parseEntry(fx.uuid, data)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedEvidence) {
-				t.Fatalf("rejected without ErrMalformedEvidence: %v", err)
+			if !errors.Is(err, verify.ErrEvidenceMalformed) {
+				t.Fatalf("rejected without verify.ErrEvidenceMalformed: %v", err)
 			}
 			return
 		}
@@ -292,7 +292,7 @@ func FuzzParseEntry(f *testing.F) {
 
 // FuzzParseEntryList: Rekor's answer to a retrieve (POST
 // /api/v1/log/entries/retrieve) parses to complete entries or is rejected
-// with ErrMalformedEvidence; whatever they hold, turning them into a
+// with verify.ErrEvidenceMalformed; whatever they hold, turning them into a
 // bundle and verifying that never panics.
 func FuzzParseEntryList(f *testing.F) {
 	fx := newFuzzFixture(f)
@@ -303,8 +303,8 @@ func FuzzParseEntryList(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parseEntryList(data, maxRetrieveBatch*maxShardsPerEntry)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedEvidence) {
-				t.Fatalf("rejected without ErrMalformedEvidence: %v", err)
+			if !errors.Is(err, verify.ErrEvidenceMalformed) {
+				t.Fatalf("rejected without verify.ErrEvidenceMalformed: %v", err)
 			}
 			return
 		}
@@ -328,8 +328,8 @@ func (fx *fuzzFixture) useEntries(t *testing.T, entries []*models.LogEntryAnon) 
 	}
 	b, err := MessageSignatureBundle(fx.digest, fx.sig, fx.certDER, entries)
 	if err != nil {
-		if !errors.Is(err, ErrMalformedEvidence) {
-			t.Fatalf("rejected without ErrMalformedEvidence: %v", err)
+		if !errors.Is(err, verify.ErrEvidenceMalformed) {
+			t.Fatalf("rejected without verify.ErrEvidenceMalformed: %v", err)
 		}
 		return
 	}
@@ -367,8 +367,8 @@ func FuzzCosignSignature(f *testing.F) {
 		if (se.Bundle != nil) != (se.Malformed == nil && se.Unavailable == nil) {
 			t.Fatalf("bundle %v with malformed %v, unavailable %v", se.Bundle != nil, se.Malformed, se.Unavailable)
 		}
-		if se.Malformed != nil && !errors.Is(se.Malformed, ErrMalformedEvidence) {
-			t.Fatalf("malformed without ErrMalformedEvidence: %v", se.Malformed)
+		if se.Malformed != nil && !errors.Is(se.Malformed, verify.ErrEvidenceMalformed) {
+			t.Fatalf("malformed without verify.ErrEvidenceMalformed: %v", se.Malformed)
 		}
 		if se.Bundle == nil {
 			return

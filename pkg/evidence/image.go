@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -241,7 +242,7 @@ func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest,
 	m.Index = true
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w: index: %v", r, ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("resolve %s: %w: index: %v", r, verify.ErrEvidenceMalformed, err)
 	}
 	if n := len(idx.Manifests); n > MaxIndexChildren {
 		return nil, fmt.Errorf("resolve %s: %w: %d manifests, at most %d are read", r, ErrIndexTooLarge, n, MaxIndexChildren)

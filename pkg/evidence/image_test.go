@@ -407,7 +407,7 @@ func TestSignatureAnnotationsMalformed(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(g.Malformed, ErrMalformedEvidence) || !strings.Contains(g.Malformed.Error(), c.malformed) || g.Bundle != nil {
+		if !errors.Is(g.Malformed, verify.ErrEvidenceMalformed) || !strings.Contains(g.Malformed.Error(), c.malformed) || g.Bundle != nil {
 			t.Errorf("%s: malformed %v, want %q", c.name, g.Malformed, c.malformed)
 		}
 	}

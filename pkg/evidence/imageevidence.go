@@ -102,11 +102,11 @@ func (s *ImageSession) addPlatformEvidence(ctx context.Context, ev *verify.Evide
 func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, error) {
 	man, err := v1.ParseManifest(bytes.NewReader(m.Raw))
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s@%s: %w: %v", m.Repository, m.Digest, ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("manifest %s@%s: %w: %v", m.Repository, m.Digest, verify.ErrEvidenceMalformed, err)
 	}
 	d, err := name.NewDigest(m.Repository+"@"+man.Config.Digest.String(), s.f.nameOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("configuration of %s@%s: %w: %v", m.Repository, m.Digest, ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("configuration of %s@%s: %w: %v", m.Repository, m.Digest, verify.ErrEvidenceMalformed, err)
 	}
 	if man.Config.Size > maxConfig {
 		return nil, fmt.Errorf("configuration %s: %w (%d bytes)", d, transport.ErrBodyTooLarge, man.Config.Size)

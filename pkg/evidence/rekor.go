@@ -66,14 +66,14 @@ func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, er
 func parseSearch(hash string, data []byte) ([]string, error) {
 	var uuids []string
 	if err := json.Unmarshal(data, &uuids); err != nil {
-		return nil, fmt.Errorf("rekor search %s: %w: %w", hash, ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("rekor search %s: %w: %w", hash, verify.ErrEvidenceMalformed, err)
 	}
 	if len(uuids) > maxSearchResults {
 		return nil, fmt.Errorf("rekor search %s: %d entries, more than the %d read: look the signature up by the release's .sig and .cert instead", hash, len(uuids), maxSearchResults)
 	}
 	for _, u := range uuids {
 		if !uuidRE.MatchString(u) {
-			return nil, fmt.Errorf("rekor search %s: %w: entry UUID %q", hash, ErrMalformedEvidence, shorten(u))
+			return nil, fmt.Errorf("rekor search %s: %w: entry UUID %q", hash, verify.ErrEvidenceMalformed, shorten(u))
 		}
 	}
 	return uuids, nil
@@ -97,14 +97,14 @@ func (c *RekorClient) Entry(ctx context.Context, uuid string) (*models.LogEntryA
 func parseEntry(uuid string, data []byte) (*models.LogEntryAnon, error) {
 	var m map[string]models.LogEntryAnon
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("rekor entry %s: %w: %w", uuid, ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("rekor entry %s: %w: %w", uuid, verify.ErrEvidenceMalformed, err)
 	}
 	if len(m) != 1 {
-		return nil, fmt.Errorf("rekor entry %s: %w: want one entry, got %d", uuid, ErrMalformedEvidence, len(m))
+		return nil, fmt.Errorf("rekor entry %s: %w: want one entry, got %d", uuid, verify.ErrEvidenceMalformed, len(m))
 	}
 	for _, e := range m {
 		if e.Body == nil || e.IntegratedTime == nil || e.LogIndex == nil || e.LogID == nil {
-			return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", uuid, ErrMalformedEvidence)
+			return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", uuid, verify.ErrEvidenceMalformed)
 		}
 		return &e, nil
 	}
@@ -367,16 +367,16 @@ func (c *RekorClient) retrieveUUIDs(ctx context.Context, uuids []string) ([]*mod
 func parseEntryList(data []byte, max int) ([]*models.LogEntryAnon, error) {
 	var list []map[string]models.LogEntryAnon
 	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("rekor: %w: %w", ErrMalformedEvidence, err)
+		return nil, fmt.Errorf("rekor: %w: %w", verify.ErrEvidenceMalformed, err)
 	}
 	if len(list) > max {
-		return nil, fmt.Errorf("rekor: %w: %d entries where at most %d were asked for", ErrMalformedEvidence, len(list), max)
+		return nil, fmt.Errorf("rekor: %w: %d entries where at most %d were asked for", verify.ErrEvidenceMalformed, len(list), max)
 	}
 	var out []*models.LogEntryAnon
 	for _, m := range list {
 		for uuid, e := range m {
 			if e.Body == nil || e.IntegratedTime == nil || e.LogIndex == nil || e.LogID == nil {
-				return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", shorten(uuid), ErrMalformedEvidence)
+				return nil, fmt.Errorf("rekor entry %s: %w: incomplete entry", shorten(uuid), verify.ErrEvidenceMalformed)
 			}
 			out = append(out, &e)
 		}

@@ -110,7 +110,7 @@ func (s *ImageSession) cosignSignatures(ctx context.Context, d name.Digest) ([]v
 func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) verify.SignatureEvidence {
 	se := verify.SignatureEvidence{Source: verify.SourceSignatureTag}
 	malformed := func(format string, a ...any) verify.SignatureEvidence {
-		se.Malformed = fmt.Errorf("%w: %s", ErrMalformedEvidence, fmt.Sprintf(format, a...))
+		se.Malformed = fmt.Errorf("%w: %s", verify.ErrEvidenceMalformed, fmt.Sprintf(format, a...))
 		return se
 	}
 	if size, err := sig.Size(); err == nil && size > maxSignatureBlob {
@@ -248,7 +248,7 @@ func (s *ImageSession) referrerBundles(ctx context.Context, d name.Digest) []ver
 			case errors.As(err, &te), isNetworkError(err):
 				se.Unavailable = registryError("referrer "+m.Digest.String(), err)
 			case err != nil:
-				se.Malformed = fmt.Errorf("%w: referrer %s: %v", ErrMalformedEvidence, m.Digest, err)
+				se.Malformed = fmt.Errorf("%w: referrer %s: %v", verify.ErrEvidenceMalformed, m.Digest, err)
 			default:
 				se.Bundle = b
 			}

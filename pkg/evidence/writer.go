@@ -319,7 +319,7 @@ func (w *RegistryWriter) CopyReferrer(ctx context.Context, src *ImageSession, so
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return false, fmt.Errorf("referrer %s: %w: %v", from, ErrMalformedEvidence, err)
+		return false, fmt.Errorf("referrer %s: %w: %v", from, verify.ErrEvidenceMalformed, err)
 	}
 	return w.WriteImage(ctx, dest, img)
 }
@@ -331,7 +331,7 @@ func (w *RegistryWriter) CopyReferrer(ctx context.Context, src *ImageSession, so
 // same referrer, so writing it again writes nothing.
 func (w *RegistryWriter) WriteBundleReferrer(ctx context.Context, dest string, subject v1.Descriptor, se verify.SignatureEvidence) (bool, error) {
 	if se.Bundle == nil {
-		return false, fmt.Errorf("%w: no bundle to attach", ErrMalformedEvidence)
+		return false, fmt.Errorf("%w: no bundle to attach", verify.ErrEvidenceMalformed)
 	}
 	data, err := protojson.Marshal(se.Bundle.Bundle)
 	if err != nil {
@@ -374,19 +374,19 @@ func (w *RegistryWriter) WriteBundleReferrer(ctx context.Context, dest string, s
 // it verifies with no transparency-log service.
 func CosignSignature(se verify.SignatureEvidence, logIndex *int64) (oci.Signature, error) {
 	if se.Bundle == nil || len(se.Payload) == 0 {
-		return nil, fmt.Errorf("%w: a cosign signature needs its bundle and payload", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: a cosign signature needs its bundle and payload", verify.ErrEvidenceMalformed)
 	}
 	ms := se.Bundle.GetMessageSignature()
 	if ms == nil || len(ms.GetSignature()) == 0 {
-		return nil, fmt.Errorf("%w: the bundle holds no message signature", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: the bundle holds no message signature", verify.ErrEvidenceMalformed)
 	}
 	cert := certificateOf(se)
 	if cert == nil {
-		return nil, fmt.Errorf("%w: the bundle holds no certificate", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: the bundle holds no certificate", verify.ErrEvidenceMalformed)
 	}
 	entry := annotationSource(se.Bundle.GetVerificationMaterial().GetTlogEntries(), logIndex)
 	if entry == nil {
-		return nil, fmt.Errorf("%w: the bundle holds no log entry with a signed entry timestamp", ErrMalformedEvidence)
+		return nil, fmt.Errorf("%w: the bundle holds no log entry with a signed entry timestamp", verify.ErrEvidenceMalformed)
 	}
 	rb := &cbundle.RekorBundle{
 		SignedEntryTimestamp: entry.GetInclusionPromise().GetSignedEntryTimestamp(),
