@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -72,7 +71,7 @@ func adviceFor(err error) string {
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, pack.ErrIncomplete):
 		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
-	case errors.Is(err, evidence.ErrPackTUFUntrusted):
+	case errors.Is(err, trust.ErrPackUntrusted):
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, pack.ErrNoTUF):
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"

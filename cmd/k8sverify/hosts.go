@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 

@@ -9,11 +9,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/spf13/pflag"
 
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // outputs is -o FORMAT[=FILE], repeatable: one run, several reports.

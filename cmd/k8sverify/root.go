@@ -10,15 +10,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -71,7 +70,7 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Timeout:     g.timeout,
 		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
-		Trust:       evidence.TrustSource{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
+		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     g.offline,
@@ -111,8 +110,8 @@ func (g *globalOptions) session() (*audit.Session, error) {
 }
 
 // tufSource returns the TUF repository and root the flags name.
-func (g *globalOptions) tufSource() (evidence.TUFSource, error) {
-	src := evidence.TUFSource{RepositoryURL: g.tufURL}
+func (g *globalOptions) tufSource() (trust.TUF, error) {
+	src := trust.TUF{RepositoryURL: g.tufURL}
 	// Offline (or from a pack's metadata) no TUF repository is asked: its
 	// root alone verifies the metadata the pack carries.
 	rootAlone := g.tufURL == "" && g.tufRoot != "" && (g.offline || g.trustPack != "")

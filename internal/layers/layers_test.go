@@ -17,12 +17,19 @@ const module = "github.com/k8sverify/k8sverify/"
 // forbidden lists, per package directory, imports its non-test files must
 // not have (prefixes).
 var forbidden = map[string][]string{
-	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "cmd/", module + "internal/"},
-	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "cmd/", module + "internal/"},
+	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
 	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
-	"pkg/evidence":  {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "cmd/", module + "internal/"},
 	"pkg/localfile": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
-	"pkg/audit":     {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
+	// The HTTP stack knows nothing of releases, evidence or verdicts.
+	"pkg/transport": {"github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
+	// The pack store fetches nothing: no HTTP, no registry client, no
+	// fetcher; it stores and reads back what the judge reads.
+	"pkg/pack": {"net/http", "net", "github.com/spf13/cobra", "github.com/google/go-containerregistry/pkg/v1/remote", module + "pkg/evidence", module + "pkg/transport", module + "pkg/trust", module + "pkg/audit", module + "pkg/report", module + "cmd/", module + "internal/"},
+	// Trust loading reads files, packs and TUF; it fetches no evidence.
+	"pkg/trust":    {"github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/report", module + "cmd/", module + "internal/"},
+	"pkg/evidence": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/audit":    {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
 }
 
 func imports(t *testing.T, dir string) map[string]string {

@@ -11,13 +11,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -26,7 +25,7 @@ func config(w *testworld.World) audit.Config {
 	return audit.Config{
 		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   10 * time.Second, // generous: a loaded machine must not turn verdicts into errors
-		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
+		Trust:     trust.Source{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
 	}
 }

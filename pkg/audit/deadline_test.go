@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -78,7 +77,7 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 func TestTUFBoundedByTheTimeout(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
@@ -96,7 +95,7 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 func TestTUFBoundedByTheDeadline(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
 	start := time.Now()
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
@@ -113,7 +112,7 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 func TestInterruptedTrustLoadNotKept(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, CacheDir: t.TempDir()}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	s := newSession(t, c)
 	rels := []*artifacts.Release{selected(t, w)}
 	ctx, cancel := context.WithCancel(context.Background())

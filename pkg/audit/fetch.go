@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -28,7 +28,7 @@ type FetchRequest struct {
 	WithImages bool
 	// TUF records the Sigstore TUF metadata into the pack so that the
 	// trusted root can be verified offline; nil records none.
-	TUF *evidence.TUFSource
+	TUF *trust.TUF
 	// SBOM is the release SBOM as read, stored in the pack so that the
 	// release is listed offline as it was here (Fetch sets it; nil stores
 	// none, and offline the release files are then bound to their names
@@ -91,7 +91,7 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 		m.SBOM = pack.SBOMName
 	}
 	if req.TUF != nil {
-		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http)); err != nil {
+		if _, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.http)); err != nil {
 			return nil, err
 		}
 		m.TUF = "tuf"

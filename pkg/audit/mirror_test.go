@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -30,6 +28,8 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -340,7 +340,7 @@ func TestMirrorReferrers(t *testing.T) {
 		c := mirrorConfig(w)
 		if fromPack {
 			req.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
-			c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+			c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		}
 		vs := byRepoOf(t, mirror(t, w, c, req))
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 || v.Signatures[0].Source != verify.SourceReferrer {
@@ -376,7 +376,7 @@ func TestMirrorFromPack(t *testing.T) {
 	w.Close() // the source registry, Rekor and TUF are gone
 	to := destination(t, nil)
 	c := mirrorConfig(w)
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	res := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-apiserver-arm64"]; v.Status != verify.StatusFailed || !strings.HasPrefix(v.Reason, "not copied") {
@@ -407,7 +407,7 @@ func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	dir := t.TempDir()
 	s := newSession(t, mirrorConfig(w))
-	tuf := &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+	tuf := &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
 	for _, sel := range []audit.Selection{
 		{Kinds: blobKinds, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}},
 		{Kinds: imageKind},

@@ -11,12 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -24,7 +23,7 @@ import (
 func fetchPack(t *testing.T, w *testworld.World, req audit.FetchRequest) string {
 	t.Helper()
 	req.Out = t.TempDir()
-	req.TUF = &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+	req.TUF = &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
 	res, err := newSession(t, config(w)).FetchRelease(context.Background(), selected(t, w), req)
 	if err != nil || !res.Manifest.Complete {
 		t.Fatalf("fetch: %v", err)
@@ -38,7 +37,7 @@ func offline(t *testing.T, w *testworld.World, dir string, filesDir string) ([]v
 	t.Helper()
 	c := config(w)
 	c.Offline = true
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	res, err := newSession(t, c).VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, audit.VerifyOptions{Pack: dir, FilesDir: filesDir}, nil)
 	if err != nil {
 		return nil, err
@@ -416,7 +415,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	dir := t.TempDir()
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
 	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
-		TUF: &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +426,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 		t.Helper()
 		c := config(w)
 		c.Offline = true
-		c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+		c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		out, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -483,7 +482,7 @@ func TestPackWithoutSBOM(t *testing.T) {
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
 	dir := t.TempDir()
 	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
-		TUF: &evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +495,7 @@ func TestPackWithoutSBOM(t *testing.T) {
 	}
 	c := config(w)
 	c.Offline = true
-	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	off, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
 	if err != nil {
 		t.Fatal(err)

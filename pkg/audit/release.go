@@ -8,11 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // ErrNoSuchRelease: the version asked for does not exist (its stable

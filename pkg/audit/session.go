@@ -15,12 +15,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -83,7 +82,7 @@ type Config struct {
 	// Concurrency bounds the artifacts checked at once (default 64).
 	Concurrency int
 	// Trust says where the trusted root comes from.
-	Trust evidence.TrustSource
+	Trust trust.Source
 	// Rules are what the judge accepts beyond the catalog's policy.
 	Rules verify.Rules
 	// Tool names the tool in evidence packs ("k8sverify v…").
@@ -176,9 +175,9 @@ func (s *Session) judgeOf(ctx context.Context, pack *pack.Pack) (*verify.Judge, 
 		src.Pack = pack
 	}
 	if src.Fetcher == nil {
-		src.Fetcher = evidence.NewTUFFetcher(ctx, s.http)
+		src.Fetcher = trust.NewFetcher(ctx, s.http)
 	}
-	trust, err := evidence.LoadTrust(src)
+	trust, err := trust.Load(src)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, classify(ErrTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
@@ -196,7 +195,7 @@ func (s *Session) judgeOf(ctx context.Context, pack *pack.Pack) (*verify.Judge, 
 
 // trustError says whether the trust failed on local input (a trusted root
 // file) or could not be had (TUF online).
-func trustError(src evidence.TrustSource, err error) error {
+func trustError(src trust.Source, err error) error {
 	if src.File != "" || src.PackDir != "" || src.Pack != nil {
 		return classify(ErrLocalInput, err)
 	}

@@ -14,11 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/sigstore/rekor/pkg/generated/models"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 

@@ -8,12 +8,13 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/k8sverify/k8sverify/pkg/verify"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // Bundle media types.

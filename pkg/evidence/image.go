@@ -12,9 +12,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-	"github.com/k8sverify/k8sverify/pkg/verify"
-
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +19,8 @@ import (
 	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // Limits of what is read from an image registry. Image signatures and

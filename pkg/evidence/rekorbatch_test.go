@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // echoRekor answers each proposed hashedrekord with an entry recording

@@ -19,8 +19,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sigstore/rekor/pkg/generated/models"
@@ -30,6 +28,8 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/transport"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -299,7 +299,7 @@ func worldVerification(t *testing.T) *report.Report {
 	s, err := audit.NewSession(audit.Config{
 		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   5 * time.Second,
-		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
+		Trust:     trust.Source{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
 	})
 	if err != nil {
@@ -335,7 +335,7 @@ func worldMirror(t *testing.T) []*report.Report {
 	s, err := audit.NewSession(audit.Config{
 		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
 		Timeout:   10 * time.Second,
-		Trust:     evidence.TrustSource{File: w.TrustedRootPath},
+		Trust:     trust.Source{File: w.TrustedRootPath},
 		Catalog:   w.Catalog,
 	})
 	if err != nil {

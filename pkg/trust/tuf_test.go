@@ -1,4 +1,4 @@
-package evidence_test
+package trust_test
 
 import (
 	"os"
@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/k8sverify/k8sverify/internal/testworld"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/trust"
 )
 
 func recordPack(t *testing.T, w *testworld.World) string {
@@ -21,7 +20,7 @@ func recordPack(t *testing.T, w *testworld.World) string {
 		t.Fatal(err)
 	}
 	defer pw.Close()
-	if _, err := evidence.RecordTUF(pw, "tuf", evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, nil); err != nil {
+	if _, err := trust.Record(pw, "tuf", trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := pw.Finish(&pack.Manifest{Release: w.Version.String(), Complete: true, TUF: "tuf"}); err != nil {
@@ -37,7 +36,7 @@ func trustFrom(t *testing.T, dir string, root []byte) error {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	tr, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: "https://tuf-repo-cdn.sigstore.dev", Root: root})
+	tr, err := trust.FromPack(p, trust.TUF{RepositoryURL: "https://tuf-repo-cdn.sigstore.dev", Root: root})
 	if err == nil && len(tr.Material.FulcioCertificateAuthorities()) == 0 {
 		t.Error("trusted root without Fulcio CA")
 	}
@@ -53,17 +52,17 @@ func TestTUFRecordAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if _, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}); err != nil {
+	if _, err := trust.FromPack(p, trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}); err != nil {
 		t.Fatalf("genuine TUF metadata rejected: %v", err)
 	}
 	w.Close() // no network needed from here on
-	if _, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}); err != nil {
+	if _, err := trust.FromPack(p, trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}); err != nil {
 		t.Fatalf("offline replay failed: %v", err)
 	}
 
 	t.Run("another TUF root", func(t *testing.T) {
 		other := testworld.StartT(t, testworld.Options{Small: true})
-		if _, err := evidence.TrustFromPack(p, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: other.TUF.Root}); err == nil {
+		if _, err := trust.FromPack(p, trust.TUF{RepositoryURL: w.TUF.URL, Root: other.TUF.Root}); err == nil {
 			t.Error("metadata verified from a TUF root that did not sign it")
 		}
 	})
@@ -92,7 +91,7 @@ func TestTUFRecordAndReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p2.Close()
-			_, err = evidence.TrustFromPack(p2, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
+			_, err = trust.FromPack(p2, trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -118,7 +117,7 @@ func TestTUFRecordAndReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p2.Close()
-		_, err = evidence.TrustFromPack(p2, evidence.TUFSource{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
+		_, err = trust.FromPack(p2, trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
 		if err == nil || !strings.Contains(err.Error(), "") {
 			t.Fatal("a replaced trusted_root.json target is accepted")
 		}

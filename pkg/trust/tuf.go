@@ -1,4 +1,4 @@
-package evidence
+package trust
 
 import (
 	"context"
@@ -10,31 +10,29 @@ import (
 	"strings"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
-	"github.com/k8sverify/k8sverify/pkg/transport"
-
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// ErrPackTUFUntrusted: the pack's TUF metadata does not verify from the
+// ErrPackUntrusted: the pack's TUF metadata does not verify from the
 // TUF root trusted here (another TUF root, expired, tampered with).
-var ErrPackTUFUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
+var ErrPackUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
 
-// TUFSource says which TUF repository holds the Sigstore trusted root and
+// TUF says which TUF repository holds the Sigstore trusted root and
 // which TUF root is trusted for it. The zero value is the Sigstore
 // public-good repository with the root embedded in sigstore-go.
-type TUFSource struct {
+type TUF struct {
 	RepositoryURL string // default tuf.DefaultMirror
 	Root          []byte // trusted TUF root.json; default the embedded one
 }
 
-func (s TUFSource) options() *tuf.Options {
+func (s TUF) options() *tuf.Options {
 	opts := tuf.DefaultOptions()
 	if s.RepositoryURL != "" {
 		opts.RepositoryBaseURL = strings.TrimRight(s.RepositoryURL, "/")
@@ -46,10 +44,10 @@ func (s TUFSource) options() *tuf.Options {
 	return opts
 }
 
-// RecordTUF fetches the Sigstore trusted root through TUF and records every
+// Record fetches the Sigstore trusted root through TUF and records every
 // metadata and target file the TUF client downloaded into the pack below
 // dir, so that the same verification can be replayed offline.
-func RecordTUF(w *pack.Writer, dir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
+func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*verify.Trust, error) {
 	opts := src.options()
 	if f == nil {
 		f = fetcher.NewDefaultFetcher()
@@ -62,12 +60,12 @@ func RecordTUF(w *pack.Writer, dir string, src TUFSource, f fetcher.Fetcher) (*v
 	return &verify.Trust{Material: tr}, nil
 }
 
-// TrustFromPack verifies the TUF metadata recorded in the pack, starting
+// FromPack verifies the TUF metadata recorded in the pack, starting
 // from the trusted TUF root (by default the one embedded in k8sverify),
 // with TUF's own rules (root rotation, signature thresholds, expiry,
 // target hashes), and returns the trusted root it names. Nothing is read
 // from the network; nothing in the pack is trusted because it is there.
-func TrustFromPack(p *pack.Pack, src TUFSource) (*verify.Trust, error) {
+func FromPack(p *pack.Pack, src TUF) (*verify.Trust, error) {
 	if p.Manifest.TUF == "" {
 		return nil, fmt.Errorf("%w: %w", pack.ErrMalformed, pack.ErrNoTUF)
 	}
@@ -78,7 +76,7 @@ func TrustFromPack(p *pack.Pack, src TUFSource) (*verify.Trust, error) {
 	opts.Fetcher = &tufReplayer{p: p, base: opts.RepositoryBaseURL, dir: p.Manifest.TUF}
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPackTUFUntrusted, err)
+		return nil, fmt.Errorf("%w: %w", ErrPackUntrusted, err)
 	}
 	return &verify.Trust{Material: tr}, nil
 }
@@ -142,12 +140,12 @@ func tufPath(dir, base, url string) (string, error) {
 	return rel, nil
 }
 
-// NewTUFFetcher returns a TUF metadata fetcher that sends its requests
+// NewFetcher returns a TUF metadata fetcher that sends its requests
 // with h, within ctx: the same timeouts, retries, bounded reads, https
 // rule and giving up on hosts as every other request of a run (go-tuf's
 // default fetcher has none of them). go-tuf's Fetcher takes no context,
 // so the fetcher holds the one of the load it serves.
-func NewTUFFetcher(ctx context.Context, h *transport.Client) fetcher.Fetcher {
+func NewFetcher(ctx context.Context, h *transport.Client) fetcher.Fetcher {
 	return &tufFetcher{ctx: ctx, h: h}
 }
 

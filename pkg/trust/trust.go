@@ -1,21 +1,20 @@
-package evidence
+package trust
 
 import (
 	"fmt"
 
-	"github.com/k8sverify/k8sverify/pkg/pack"
-
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
+	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// TrustSource says where the trusted root of a run comes from, in order
+// Source says where the trusted root of a run comes from, in order
 // of precedence: a trusted_root.json file the user names; else the TUF
 // metadata of an evidence pack (the one verified offline, or one named);
 // else TUF online.
-type TrustSource struct {
+type Source struct {
 	// File is a trusted_root.json.
 	File string
 	// Pack, for offline verification, carries TUF metadata verified from
@@ -26,42 +25,38 @@ type TrustSource struct {
 	// an air-gapped registry.
 	PackDir string
 	// TUF is the repository and trusted TUF root; zero: public-good.
-	TUF TUFSource
+	TUF TUF
 	// CacheDir caches TUF metadata online ("" : sigstore-go's default).
 	CacheDir string
 	// Fetcher fetches TUF metadata online (nil: go-tuf's default; a run
-	// gives NewTUFFetcher of its HTTP client).
+	// gives NewFetcher of its HTTP client).
 	Fetcher fetcher.Fetcher
 }
 
-// LoadTrust loads the trusted material of a run, once.
-func LoadTrust(s TrustSource) (*verify.Trust, error) {
+// Load loads the trusted material of a run, once.
+func Load(s Source) (*verify.Trust, error) {
 	switch {
 	case s.File != "":
 		return verify.LoadTrustedRoot(s.File)
 	case s.Pack != nil:
-		return TrustFromPack(s.Pack, s.TUF)
+		return FromPack(s.Pack, s.TUF)
 	case s.PackDir != "":
 		p, err := pack.Open(s.PackDir)
 		if err != nil {
 			return nil, err
 		}
 		defer p.Close()
-		return TrustFromPack(p, s.TUF)
+		return FromPack(p, s.TUF)
 	default:
 		return publicGoodTrust(s.CacheDir, s.TUF, s.Fetcher)
 	}
 }
 
-// PublicGoodTrust returns the Sigstore trusted root, fetched and verified
+// publicGoodTrust returns the Sigstore trusted root, fetched and verified
 // with TUF: by default from the public-good repository with the TUF root
 // embedded in sigstore-go (refreshed online; cached in cacheDir, or the
 // default cache when empty).
-func PublicGoodTrust(cacheDir string, src TUFSource) (*verify.Trust, error) {
-	return publicGoodTrust(cacheDir, src, nil)
-}
-
-func publicGoodTrust(cacheDir string, src TUFSource, f fetcher.Fetcher) (*verify.Trust, error) {
+func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*verify.Trust, error) {
 	opts := src.options()
 	if f != nil {
 		opts.Fetcher = f
