@@ -53,7 +53,7 @@ with their signatures, into a registry on the air-gapped side.`,
 			}
 			req := audit.FetchRequest{Version: args[0], Selection: sel, Out: o.out, WithFiles: o.withFiles, WithImages: o.withImages}
 			if g.trustedRoot == "" || g.tufURL != "" {
-				src, err := g.tufSource()
+				src, err := g.tufSource(runMode{})
 				if err != nil {
 					return err
 				}
@@ -61,10 +61,11 @@ with their signatures, into a registry on the air-gapped side.`,
 			} else {
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: --trusted-root is set and no --tuf-url: the pack carries no TUF metadata; verify it offline with --trusted-root")
 			}
-			s, err := g.session()
+			s, err := g.session(runMode{})
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			res, err := s.Fetch(cmd.Context(), req)
 			if err != nil {
 				return commandError(err)

@@ -59,12 +59,12 @@ func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version strin
 		return err
 	}
 	sel.NeverSigned = true
-	g.offline = o.offline
-	s, err := g.session()
+	s, err := g.session(runMode{offline: o.offline})
 	if err != nil {
 		return err
 	}
-	listing, err := s.LoadRelease(cmd.Context(), version, sel, o.offline)
+	defer s.Close()
+	listing, err := s.LoadRelease(cmd.Context(), version, sel)
 	if err != nil {
 		return commandError(err)
 	}

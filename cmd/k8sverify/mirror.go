@@ -83,7 +83,7 @@ plain http off loopback needs --allow-http-registry.`,
 }
 
 func (o *mirrorOptions) request(args []string) (audit.MirrorRequest, error) {
-	req := audit.MirrorRequest{To: o.to, Pack: o.fromPack, DryRun: o.dryRun}
+	req := audit.MirrorRequest{To: o.to, DryRun: o.dryRun}
 	if len(args) == 1 {
 		req.Version = args[0]
 	}
@@ -115,13 +115,13 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 	if err != nil {
 		return err
 	}
-	if req.Pack != "" && g.trustedRoot == "" && g.trustPack == "" {
-		g.trustPack = req.Pack // the pack's TUF metadata, verified from the TUF root
-	}
-	s, err := g.session()
+	// From a pack, the pack's TUF metadata gives the trusted root (verified
+	// from the TUF root) unless a trusted root is named.
+	s, err := g.session(runMode{pack: o.fromPack})
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	res, err := s.Mirror(cmd.Context(), req)
 	if err != nil {
 		return commandError(err)

@@ -39,18 +39,26 @@ type globalOptions struct {
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
-	// Set by commands that take the judge's rules as their own flags.
-	anyImageName     bool
-	allowRootInChain bool
-	offline          bool
 
 	stderr io.Writer
 	log    *slog.Logger
 }
 
+// runMode is what a command's own flags add to the shared ones: where the
+// evidence comes from and the judge's rules it takes as flags. Commands
+// pass it to session; none changes the shared options.
+type runMode struct {
+	offline bool   // no request leaves the machine
+	pack    string // the evidence pack the evidence is read from
+	files   string // release files to bind to the pack's evidence
+	// The judge's rules some commands take as flags.
+	anyImageName     bool
+	allowRootInChain bool
+}
+
 // config builds the library's configuration from the flags.
-func (g *globalOptions) config() (audit.Config, error) {
-	src, err := g.tufSource()
+func (g *globalOptions) config(m runMode) (audit.Config, error) {
+	src, err := g.tufSource(m)
 	if err != nil {
 		return audit.Config{}, err
 	}
@@ -71,9 +79,11 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
 		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
-		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
+		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
-		Offline:     g.offline,
+		Offline:     m.offline,
+		Pack:        m.pack,
+		Files:       m.files,
 		Log:         g.logger(),
 
 		AllowHTTPRegistry: g.allowHTTP,
@@ -91,9 +101,10 @@ func (g *globalOptions) logger() *slog.Logger {
 	return g.log
 }
 
-// session opens the library session of the flags.
-func (g *globalOptions) session() (*audit.Session, error) {
-	cfg, err := g.config()
+// session opens the library session of the flags and the command's mode.
+// The caller closes it.
+func (g *globalOptions) session(m runMode) (*audit.Session, error) {
+	cfg, err := g.config(m)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +121,11 @@ func (g *globalOptions) session() (*audit.Session, error) {
 }
 
 // tufSource returns the TUF repository and root the flags name.
-func (g *globalOptions) tufSource() (trust.TUF, error) {
+func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 	src := trust.TUF{RepositoryURL: g.tufURL}
 	// Offline (or from a pack's metadata) no TUF repository is asked: its
 	// root alone verifies the metadata the pack carries.
-	rootAlone := g.tufURL == "" && g.tufRoot != "" && (g.offline || g.trustPack != "")
+	rootAlone := g.tufURL == "" && g.tufRoot != "" && (m.offline || m.pack != "" || g.trustPack != "")
 	if (g.tufURL == "") != (g.tufRoot == "") && !rootAlone {
 		return src, usageErrorf("--tuf-url and --tuf-root go together: a TUF repository other than the public-good one needs its own root")
 	}

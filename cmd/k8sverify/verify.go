@@ -78,7 +78,7 @@ func (o *verifyOptions) request(args []string) (audit.VerifyRequest, error) {
 	case o.outDir != "" && !o.download:
 		return audit.VerifyRequest{}, usageErrorf("--out keeps downloaded files: it needs --download")
 	}
-	return audit.VerifyRequest{Versions: args, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: o.download, OutDir: o.outDir, Pack: o.evidence, FilesDir: o.files}}, nil
+	return audit.VerifyRequest{Versions: args, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: o.download, OutDir: o.outDir}}, nil
 }
 
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []string) error {
@@ -90,11 +90,11 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 	if err != nil {
 		return err
 	}
-	g.offline = o.offline
-	s, err := g.session()
+	s, err := g.session(runMode{offline: o.offline, pack: o.evidence, files: o.files})
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	p := newProgress(g, cmd.ErrOrStderr())
 	req.Listed = p.start
 	results, err := s.Verify(cmd.Context(), req, p.done)

@@ -74,11 +74,11 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 			if err := o.check(); err != nil {
 				return err
 			}
-			g.allowRootInChain, g.offline = o.allowRootInChain, o.offline
-			s, err := g.session()
+			s, err := g.session(runMode{allowRootInChain: o.allowRootInChain, offline: o.offline})
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			res, err := s.VerifyBlob(cmd.Context(), audit.BlobRequest{Target: args[0], Bundle: o.bundle, Signature: o.signature, Certificate: o.certificate,
 				Identity: artifacts.Identity{SAN: o.identity, Issuer: o.issuer}})
 			if err != nil {

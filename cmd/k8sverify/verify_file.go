@@ -45,10 +45,11 @@ proof that the file is unsigned (exit 3).`,
 					return err
 				}
 			}
-			s, err := g.session()
+			s, err := g.session(runMode{})
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			res, err := s.VerifyFiles(cmd.Context(), audit.FilesRequest{Files: args, Version: o.version})
 			if err != nil {
 				return commandError(err)

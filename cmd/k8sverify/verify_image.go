@@ -59,11 +59,11 @@ renamed images: another signed image served under REF then verifies too.`,
 				}
 				req.Platform = &p
 			}
-			g.anyImageName = o.anyName
-			s, err := g.session()
+			s, err := g.session(runMode{anyImageName: o.anyName})
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			res, err := s.VerifyImages(cmd.Context(), req)
 			if err != nil {
 				return commandError(err)

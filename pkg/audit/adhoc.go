@@ -41,7 +41,7 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 			return nil, classify(ErrRequest, err)
 		}
 	}
-	judge, err := s.judgeOf(ctx, nil)
+	judge, err := s.judgeOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -157,13 +157,13 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 	}
 	res := &Result{}
 	if req.Version != "" {
-		listing, err := s.LoadRelease(ctx, req.Version, Selection{Kinds: []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}, NeverSigned: true}, false)
+		listing, err := s.LoadRelease(ctx, req.Version, Selection{Kinds: []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}, NeverSigned: true})
 		if err != nil {
 			return nil, err
 		}
 		res.Release, res.Warnings = listing.Release, listing.Warnings
 	}
-	judge, err := s.judgeOf(ctx, nil)
+	judge, err := s.judgeOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	judge, err := s.judgeOf(ctx, nil)
+	judge, err := s.judgeOf(ctx)
 	if err != nil {
 		return nil, err
 	}

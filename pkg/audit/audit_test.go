@@ -56,6 +56,7 @@ func newSession(t testing.TB, c audit.Config) *audit.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

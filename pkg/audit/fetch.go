@@ -54,7 +54,11 @@ type FetchResult struct {
 func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	listing, err := s.loadRelease(ctx, req.Version, req.Selection, s.http, s.http, true)
+	if err := s.fetching(); err != nil {
+		return nil, err
+	}
+	resolve, sbom := s.src.openers()
+	listing, err := s.loadRelease(ctx, req.Version, req.Selection, resolve, sbom, true)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +79,9 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if err := s.fetching(); err != nil {
+		return nil, err
+	}
 	pw, prev, err := pack.Extend(req.Out, r.Version.String())
 	if err != nil {
 		return nil, classify(ErrLocalInput, err)
@@ -126,6 +133,14 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	return &FetchResult{Release: r, Manifest: m, Kept: len(m.Artifacts) - len(entries)}, nil
 }
 
+// fetching: a pack is written from evidence fetched online.
+func (s *Session) fetching() error {
+	if s.src.Mode() != Online {
+		return classify(ErrRequest, errors.New("an evidence pack is fetched online, not from another pack"))
+	}
+	return nil
+}
+
 // fetchOne fetches one artifact's evidence into the pack. Its error is a
 // failure to write the pack; a failure to fetch is recorded in the entry.
 func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifacts.Artifact, pw *pack.Writer, images *pack.ImageLayout, req FetchRequest) (pack.Entry, error) {
@@ -137,7 +152,7 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 	file := ""
 	switch {
 	case a.Kind == artifacts.KindImage:
-		ev = s.fetcher.Image(ctx, a)
+		ev = s.src.Evidence(ctx, r, a, EvidenceOptions{})
 		if images != nil && ev.Unavailable == nil && ev.Missing == "" {
 			if err := s.copyImage(ctx, a, images); err != nil {
 				ev.Unavailable = err
@@ -146,7 +161,7 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 	case req.WithFiles:
 		file = "files/" + r.Version.String() + "/" + base
 		err = pw.Write(file, func(w io.Writer) error {
-			ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{Download: true, Sink: w})
+			ev = s.src.Evidence(ctx, r, a, EvidenceOptions{Sink: w})
 			if ev.Unavailable != nil || ev.Missing != "" {
 				return errFileNotFetched
 			}
@@ -159,7 +174,7 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 			return pack.Entry{}, err
 		}
 	default:
-		ev = s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
+		ev = s.src.Evidence(ctx, r, a, EvidenceOptions{})
 	}
 	if ev.Unavailable != nil && ctx.Err() != nil {
 		ev.Unavailable = context.Cause(ctx) // the deadline passed, or the fetch was interrupted

@@ -389,7 +389,7 @@ func TestImageReferrerBundles(t *testing.T) {
 func verifyListed(t *testing.T, w *testworld.World) map[string]verify.Verdict {
 	t.Helper()
 	s := newSession(t, config(w))
-	listing, err := s.LoadRelease(context.Background(), w.Version.String(), audit.Selection{}, false)
+	listing, err := s.LoadRelease(context.Background(), w.Version.String(), audit.Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}

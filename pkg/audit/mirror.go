@@ -10,12 +10,10 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/sigstore/cosign/v2/pkg/oci"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -23,8 +21,8 @@ import (
 // MirrorRequest asks for a release's images to be copied into a registry
 // with their tags and signatures — only what verifies.
 type MirrorRequest struct {
-	// Version is the release ("v1.24.17", "1.24.17", "latest-1.24"); with
-	// Pack it may be empty (the pack's release).
+	// Version is the release ("v1.24.17", "1.24.17", "latest-1.24"); from
+	// a session's evidence pack it may be empty (the pack's release).
 	Version string
 	// Platforms restrict the mirror to these platforms' images
 	// (name-<arch>:version). An index lists every platform, so copying it
@@ -34,11 +32,6 @@ type MirrorRequest struct {
 	// To is the destination: a registry host[:port] and an optional
 	// prefix (registry.example.com/k8s). Images keep their names below it.
 	To string
-	// Pack copies from an evidence pack written with images (Fetch with
-	// WithImages) instead of the source registry: the signatures are
-	// rebuilt from the pack's bundles, and no request leaves the machine
-	// but those to the destination.
-	Pack string
 	// DryRun verifies and says what would be copied, writing nothing.
 	DryRun bool
 }
@@ -52,9 +45,6 @@ type MirrorCounts struct {
 	// Tags are the images' own tags (name:version, name-<arch>:version).
 	Tags int
 }
-
-// IsZero reports whether nothing was counted.
-func (c MirrorCounts) IsZero() bool { return c == MirrorCounts{} }
 
 // MirrorResult is the outcome of a mirror.
 type MirrorResult struct {
@@ -83,30 +73,16 @@ type mirrorItem struct {
 	dst     string         // destination repository
 	tag     string
 	digest  string
-	sigs    []verifiedSignature
+	sigs    []VerifiedSignature
 	copy    bool   // verified, and (an index) every platform it lists too
 	why     string // why not copied
 	err     error  // the copy failed
 	written bool   // content, signatures and tag are at the destination
 }
 
-type verifiedSignature struct {
-	se  verify.SignatureEvidence
-	res *verify.SignatureResult
-}
-
-// mirrorSource reads what a mirror copies: online from the source
-// registry, or from an evidence pack.
-type mirrorSource interface {
-	image(ctx context.Context, it *mirrorItem) (v1.Image, error)
-	index(ctx context.Context, it *mirrorItem) (v1.ImageIndex, error)
-	// signatures writes the item's verified signatures published in repo
-	// (a source repository) into dst.
-	signatures(ctx context.Context, w *evidence.RegistryWriter, it *mirrorItem, repo, dst string, c *mirrorCounter) error
-}
-
 // Mirror verifies a release's images at the source (the configured
-// registry, or an evidence pack), copies every image that verified — a
+// registry, or the session's evidence pack written with images: the
+// signatures are then rebuilt from its bundles), copies every image that verified — a
 // platform's image, an index with every image it lists, their layers —
 // with its tag and every signature of it that verified, and verifies the
 // copies at the destination. Nothing that did not verify is copied: not
@@ -118,23 +94,14 @@ type mirrorSource interface {
 func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	version, offline := req.Version, req.Pack != ""
-	if offline && version == "" {
-		p, err := pack.Open(req.Pack)
-		if err != nil {
-			return nil, classify(ErrLocalInput, err)
-		}
-		version = p.Manifest.Release
-		p.Close()
+	version := req.Version
+	if ps, ok := s.src.(*packSource); ok && version == "" {
+		version = ps.p.Manifest.Release
 	}
 	if version == "" {
 		return nil, classify(ErrRequest, errors.New("no version"))
 	}
-	var online artifacts.Opener
-	if !offline {
-		online = s.http
-	}
-	listing, err := s.listToJudge(ctx, version, Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms}, online, online)
+	listing, err := s.listToJudge(ctx, version, Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +114,9 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 }
 
 // MirrorRelease mirrors the images of a release already listed, as Mirror
-// does (the request's version is not used).
+// does (the request's version is not used). Every image's place — its
+// repository and tag at the source and at the destination — comes from
+// the release, never from the evidence.
 func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req MirrorRequest) (*MirrorResult, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -159,63 +128,33 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 	if len(rel.Artifacts) == 0 {
 		return nil, classify(ErrRequest, fmt.Errorf("%s: no image selected", rel.Version))
 	}
-	var (
-		judge    *verify.Judge
-		src      mirrorSource
-		fetcher  = s.fetcher
-		warnings []string
-		items    = make([]*mirrorItem, len(rel.Artifacts))
-	)
-	if req.Pack == "" {
-		if judge, err = s.judgeOf(ctx, nil); err != nil {
-			return nil, err
-		}
-		cs, err := s.fetcher.ContentSession()
-		if err != nil {
-			return nil, err
-		}
-		src = &registrySource{s: cs}
-		s.each(len(rel.Artifacts), func(i int) {
-			a := rel.Artifacts[i]
-			ev := s.fetcher.Image(ctx, a)
-			items[i] = &mirrorItem{a: a, ev: ev, v: judge.Judge(rel, a, ev)}
-		})
-	} else {
-		p, err := pack.Open(req.Pack)
-		if err != nil {
-			return nil, classify(ErrLocalInput, err)
-		}
-		defer p.Close()
-		if rel.Version.String() != p.Manifest.Release {
-			return nil, classify(ErrLocalInput, fmt.Errorf("the evidence pack %s holds %s, not %s", req.Pack, p.Manifest.Release, rel.Version))
-		}
-		if err := checkDuplicates(p.Manifest); err != nil {
-			return nil, classify(ErrLocalInput, err)
-		}
-		if judge, err = s.judgeOf(ctx, p); err != nil {
-			return nil, err
-		}
-		// Only the destination is reached: no transparency log, no TUF.
-		if fetcher, err = evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, AllowHTTPRegistry: s.cfg.AllowHTTPRegistry}); err != nil {
-			return nil, err
-		}
-		src = &packMirrorSource{p: p}
-		warnings = append(warnings, "copied from the evidence pack "+req.Pack+", fetched "+p.Manifest.Created.UTC().Format("2006-01-02T15:04:05Z"))
-		for i, a := range rel.Artifacts {
-			ev := verify.Evidence{Unavailable: errors.New("not in the evidence pack: fetch it with the images")}
-			if e, ok := p.Lookup(a); ok {
-				ev, a.Location = p.Evidence(e), e.Location
-			}
-			items[i] = &mirrorItem{a: a, ev: ev, v: judge.Judge(rel, a, ev)}
-		}
+	if err := s.src.admit(rel); err != nil {
+		return nil, err
 	}
+	judge, err := s.judgeOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dest, err := s.destination()
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*mirrorItem, len(rel.Artifacts))
+	s.each(len(rel.Artifacts), func(i int) {
+		a := rel.Artifacts[i]
+		ev := s.src.Evidence(ctx, rel, a, EvidenceOptions{})
+		items[i] = &mirrorItem{a: a, ev: ev, v: judge.Judge(rel, a, ev)}
+	})
 	for _, it := range items {
-		if err := it.locate(fetcher, to); err != nil {
+		if err := it.locate(s.fetcher, to); err != nil {
 			return nil, err
 		}
 	}
 	plan(items)
-	res := &MirrorResult{To: to, Warnings: warnings}
+	res := &MirrorResult{To: to}
+	if ps, ok := s.src.(*packSource); ok {
+		res.Warnings = ps.warnings()
+	}
 	if req.DryRun {
 		res.Release = rel
 		for _, it := range items {
@@ -223,14 +162,28 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		}
 		return res, nil
 	}
-	w, err := fetcher.RegistryWriter()
+	w, err := mirror.NewWriter(dest.f)
 	if err != nil {
 		return nil, err
 	}
 	c := &mirrorCounter{}
-	s.copyImages(ctx, w, src, items, c)
+	s.copyImages(ctx, w, items, c)
 	res.Copied, res.Present = c.copied, c.present
-	return s.mirrorVerdicts(ctx, judge, fetcher, rel, items, res)
+	return s.mirrorVerdicts(ctx, judge, dest, rel, items, res)
+}
+
+// destination is the source the copies are read back from: the session's
+// registry access; from a pack, without a transparency log (only the
+// destination is reached: the copies verify on the log proofs they carry).
+func (s *Session) destination() (*onlineSource, error) {
+	if s.src.Mode() == Online {
+		return &onlineSource{f: s.fetcher, http: s.http}, nil
+	}
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, AllowHTTPRegistry: s.cfg.AllowHTTPRegistry})
+	if err != nil {
+		return nil, err
+	}
+	return &onlineSource{f: f}, nil
 }
 
 // mirrorSelection keeps the images, without the indexes when platforms
@@ -298,8 +251,8 @@ func plan(items []*mirrorItem) {
 // verifiedSignatures pairs the signatures of the evidence with the
 // judge's results (one per signature that could be fetched, in order) and
 // keeps those that verified.
-func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]verifiedSignature, bool) {
-	var out []verifiedSignature
+func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]VerifiedSignature, bool) {
+	var out []VerifiedSignature
 	j := 0
 	for _, se := range ev.Signatures {
 		if se.Unavailable != nil {
@@ -309,7 +262,7 @@ func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]verifiedSignatu
 			return nil, false
 		}
 		if res := v.Signatures[j]; res.Verified() {
-			out = append(out, verifiedSignature{se: se, res: res})
+			out = append(out, VerifiedSignature{Evidence: se, Result: res})
 		}
 		j++
 	}
@@ -385,9 +338,19 @@ func (c *mirrorCounter) add(what int, wrote bool) {
 	}
 }
 
+// addWrites counts the writes of n.
+func (c *mirrorCounter) addWrites(what int, n Writes) {
+	for range n.Written {
+		c.add(what, true)
+	}
+	for range n.Present {
+		c.add(what, false)
+	}
+}
+
 // copyImages copies each image's group (its platform images, then the
 // index) concurrently across groups.
-func (s *Session) copyImages(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource, items []*mirrorItem, c *mirrorCounter) {
+func (s *Session) copyImages(ctx context.Context, w *mirror.Writer, items []*mirrorItem, c *mirrorCounter) {
 	var names []string
 	for _, it := range items {
 		if !slices.Contains(names, it.a.Name) {
@@ -406,13 +369,13 @@ func (s *Session) copyImages(ctx context.Context, w *evidence.RegistryWriter, sr
 				platforms = append(platforms, it)
 			}
 		}
-		copyGroup(ctx, w, src, platforms, index, c)
+		copyGroup(ctx, w, s.src, platforms, index, c)
 	})
 }
 
 // copyGroup copies the platform images of one name, then its index; the
 // tags last.
-func copyGroup(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource, platforms []*mirrorItem, index *mirrorItem, c *mirrorCounter) {
+func copyGroup(ctx context.Context, w *mirror.Writer, src Source, platforms []*mirrorItem, index *mirrorItem, c *mirrorCounter) {
 	var wg sync.WaitGroup
 	for _, it := range platforms {
 		wg.Add(1)
@@ -440,8 +403,8 @@ func copyGroup(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource
 }
 
 // copyContent copies a platform image and its signatures.
-func copyContent(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource, it *mirrorItem, c *mirrorCounter) error {
-	img, err := src.image(ctx, it)
+func copyContent(ctx context.Context, w *mirror.Writer, src Source, it *mirrorItem, c *mirrorCounter) error {
+	img, err := src.Image(ctx, it.a, it.digest)
 	if err != nil {
 		return err
 	}
@@ -450,14 +413,14 @@ func copyContent(ctx context.Context, w *evidence.RegistryWriter, src mirrorSour
 		return err
 	}
 	c.add(countImage, wrote)
-	return src.signatures(ctx, w, it, it.repo, it.dst, c)
+	return copySignatures(ctx, w, src, it, it.repo, it.dst, c)
 }
 
 // copyIndex copies an index (its platform images are in its repository
 // too: their layers are mounted from their own repositories), its
 // signatures, and those of its platform images published in its
 // repository. Nothing is written unless every platform image was copied.
-func copyIndex(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource, idx *mirrorItem, platforms []*mirrorItem, c *mirrorCounter) error {
+func copyIndex(ctx context.Context, w *mirror.Writer, src Source, idx *mirrorItem, platforms []*mirrorItem, c *mirrorCounter) error {
 	mounts := map[string]string{}
 	for _, p := range platforms {
 		if p.err != nil {
@@ -465,7 +428,7 @@ func copyIndex(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource
 		}
 		mounts[p.digest] = p.dst
 	}
-	ii, err := src.index(ctx, idx)
+	ii, err := src.Index(ctx, idx.a, idx.digest)
 	if err != nil {
 		return err
 	}
@@ -474,140 +437,23 @@ func copyIndex(ctx context.Context, w *evidence.RegistryWriter, src mirrorSource
 		return err
 	}
 	c.add(countImage, wrote)
-	if err := src.signatures(ctx, w, idx, idx.repo, idx.dst, c); err != nil {
+	if err := copySignatures(ctx, w, src, idx, idx.repo, idx.dst, c); err != nil {
 		return err
 	}
 	for _, p := range platforms {
-		if err := src.signatures(ctx, w, p, idx.repo, idx.dst, c); err != nil {
+		if err := copySignatures(ctx, w, src, p, idx.repo, idx.dst, c); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// published returns the repositories a signature was found in (from its
-// references; its location when it has none) and, per repository, its
-// references there.
-func published(se verify.SignatureEvidence) map[string][]string {
-	out := map[string][]string{}
-	for _, ref := range se.References {
-		repo := ref
-		if i := strings.Index(ref, "@"); i >= 0 {
-			repo = ref[:i]
-		} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-			repo = ref[:i]
-		}
-		out[repo] = append(out[repo], ref)
-	}
-	if len(out) == 0 && se.Location != "" {
-		out[se.Location] = nil
-	}
-	return out
-}
-
-// registrySource copies from the source registry: images as they are,
-// signatures as they were published (only their verified layers).
-type registrySource struct {
-	s *evidence.ImageSession
-}
-
-func (r *registrySource) image(ctx context.Context, it *mirrorItem) (v1.Image, error) {
-	return r.s.Image(ctx, it.repo, it.digest)
-}
-
-func (r *registrySource) index(ctx context.Context, it *mirrorItem) (v1.ImageIndex, error) {
-	return r.s.Index(ctx, it.repo, it.digest)
-}
-
-func (r *registrySource) signatures(ctx context.Context, w *evidence.RegistryWriter, it *mirrorItem, repo, dst string, c *mirrorCounter) error {
-	var tagged []verify.SignatureEvidence
-	var referrers []string
-	for _, vs := range it.sigs {
-		refs, ok := published(vs.se)[repo]
-		if !ok {
-			continue
-		}
-		switch vs.se.Source {
-		case verify.SourceSignatureTag:
-			tagged = append(tagged, vs.se)
-		case verify.SourceReferrer:
-			for _, ref := range refs {
-				if _, d, ok := strings.Cut(ref, "@"); ok && !slices.Contains(referrers, d) {
-					referrers = append(referrers, d)
-				}
-			}
-		}
-	}
-	if len(tagged) > 0 {
-		n, wrote, err := w.CopySignatures(ctx, r.s, repo, dst, it.digest, tagged)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("the signatures that verified are no longer under %s", evidence.SignatureTag(repo, it.digest))
-		}
-		c.add(countSignature, wrote)
-	}
-	for _, d := range referrers {
-		wrote, err := w.CopyReferrer(ctx, r.s, repo, dst, d)
-		if err != nil {
-			return err
-		}
-		c.add(countSignature, wrote)
-	}
-	return nil
-}
-
-// packMirrorSource copies from an evidence pack: images from its OCI
-// layout, signatures rebuilt from its bundles — cosign's .sig form with
-// the log entry's signed entry timestamp as its bundle annotation, or a
-// referrer for a bundle that came as one.
-type packMirrorSource struct {
-	p *pack.Pack
-}
-
-func (p *packMirrorSource) image(_ context.Context, it *mirrorItem) (v1.Image, error) {
-	return p.p.Image(it.digest)
-}
-
-func (p *packMirrorSource) index(_ context.Context, it *mirrorItem) (v1.ImageIndex, error) {
-	return p.p.ImageIndex(it.digest)
-}
-
-func (p *packMirrorSource) signatures(ctx context.Context, w *evidence.RegistryWriter, it *mirrorItem, repo, dst string, c *mirrorCounter) error {
-	var tagged []oci.Signature
-	for _, vs := range it.sigs {
-		if _, ok := published(vs.se)[repo]; !ok {
-			continue
-		}
-		switch vs.se.Source {
-		case verify.SourceSignatureTag:
-			sig, err := evidence.CosignSignature(vs.se, vs.res.LogIndex)
-			if err != nil {
-				return err
-			}
-			tagged = append(tagged, sig)
-		case verify.SourceReferrer:
-			h, err := v1.NewHash(it.digest)
-			if err != nil {
-				return err
-			}
-			subject := v1.Descriptor{MediaType: types.MediaType(it.ev.Image.MediaType), Digest: h, Size: int64(len(it.ev.Image.Manifest))}
-			wrote, err := w.WriteBundleReferrer(ctx, dst, subject, vs.se)
-			if err != nil {
-				return err
-			}
-			c.add(countSignature, wrote)
-		}
-	}
-	if len(tagged) > 0 {
-		wrote, err := w.WriteSignatures(ctx, dst, it.digest, tagged)
-		if err != nil {
-			return err
-		}
-		c.add(countSignature, wrote)
-	}
-	return nil
+// copySignatures copies the item's verified signatures published in repo
+// (a source repository of the release) into dst.
+func copySignatures(ctx context.Context, w *mirror.Writer, src Source, it *mirrorItem, repo, dst string, c *mirrorCounter) error {
+	n, err := src.CopySignatures(ctx, w, SignatureCopy{Artifact: it.a, Image: it.ev.Image, Digest: it.digest, Repository: repo, Destination: dst, Signatures: it.sigs})
+	c.addWrites(countSignature, n)
+	return err
 }
 
 // dryRunVerdict is the verdict at the source, saying what would be done.
@@ -624,26 +470,26 @@ func (it *mirrorItem) dryRunVerdict() verify.Verdict {
 // mirrorVerdicts verifies at the destination what was copied, as verify
 // does with the destination as registry; an image not copied keeps the
 // reason it was not.
-func (s *Session) mirrorVerdicts(ctx context.Context, judge *verify.Judge, f *evidence.Fetcher, rel *artifacts.Release, items []*mirrorItem, res *MirrorResult) (*MirrorResult, error) {
-	dest := *rel
-	dest.Artifacts = nil
+func (s *Session) mirrorVerdicts(ctx context.Context, judge *verify.Judge, dest *onlineSource, rel *artifacts.Release, items []*mirrorItem, res *MirrorResult) (*MirrorResult, error) {
+	there := *rel
+	there.Artifacts = nil
 	for _, it := range items {
 		a := it.a
 		a.Location = it.dst + ":" + it.tag
-		dest.Artifacts = append(dest.Artifacts, a)
+		there.Artifacts = append(there.Artifacts, a)
 	}
-	res.Release = &dest
+	res.Release = &there
 	var copied []artifacts.Artifact
 	for i, it := range items {
 		if it.written {
-			copied = append(copied, dest.Artifacts[i])
+			copied = append(copied, there.Artifacts[i])
 		}
 	}
 	at := map[string]verify.Verdict{}
 	if len(copied) > 0 {
-		sub := dest
+		sub := there
 		sub.Artifacts = copied
-		results, err := s.verifyReleases(ctx, []*artifacts.Release{&sub}, VerifyOptions{}, f, nil)
+		results, err := s.verifyReleases(ctx, []*artifacts.Release{&sub}, VerifyOptions{}, dest, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -656,7 +502,7 @@ func (s *Session) mirrorVerdicts(ctx context.Context, judge *verify.Judge, f *ev
 			res.Verdicts = append(res.Verdicts, v)
 			continue
 		}
-		a := dest.Artifacts[i]
+		a := there.Artifacts[i]
 		var v verify.Verdict
 		switch {
 		case it.err != nil:

@@ -28,6 +28,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	regmirror "github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -126,7 +127,7 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	// 6 manifests; a .sig per index and one per platform image in each of
 	// its two repositories; 6 tags.
 	want := audit.MirrorCounts{Images: 6, Signatures: 2 + 4 + 4, Tags: 6}
-	if res.Copied != want || !res.Present.IsZero() {
+	if res.Copied != want || res.Present != (audit.MirrorCounts{}) {
 		t.Errorf("copied %+v, present %+v; want %+v copied", res.Copied, res.Present, want)
 	}
 	if n := sigLayers(t, to+"/kube-apiserver", w.Images["kube-apiserver-arm64"].Digest); n != 1 {
@@ -149,7 +150,7 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	}
 
 	again := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
-	if !again.Copied.IsZero() || again.Present != want {
+	if again.Copied != (audit.MirrorCounts{}) || again.Present != want {
 		t.Errorf("second mirror: copied %+v, present %+v; want nothing copied, %+v present", again.Copied, again.Present, want)
 	}
 	for _, v := range again.Verdicts {
@@ -231,7 +232,7 @@ func TestMirrorWriteFailureLeavesNoTag(t *testing.T) {
 	c := mirrorConfig(w)
 	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
-	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, evidence.ErrRegistryWrite) {
+	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, regmirror.ErrRegistryWrite) {
 		t.Errorf("refused write: %s: %s", v.Status, v.Reason)
 	}
 	if v := vs["kube-proxy"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "linux/arm64 manifest was not copied") {
@@ -268,7 +269,7 @@ func TestMirrorDryRun(t *testing.T) {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
-	if writes.Load() != 0 || !res.Copied.IsZero() {
+	if writes.Load() != 0 || res.Copied != (audit.MirrorCounts{}) {
 		t.Errorf("a dry run sent %d requests to the destination", writes.Load())
 	}
 }
@@ -300,7 +301,7 @@ func TestMirrorAcceptedIncident(t *testing.T) {
 			t.Errorf("without the incident: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
-	if !refused.Copied.IsZero() {
+	if refused.Copied != (audit.MirrorCounts{}) {
 		t.Errorf("copied %+v without the incident accepted", refused.Copied)
 	}
 	c := mirrorConfig(w)
@@ -339,7 +340,7 @@ func TestMirrorReferrers(t *testing.T) {
 		req := audit.MirrorRequest{Version: w.Version.String(), To: dest}
 		c := mirrorConfig(w)
 		if fromPack {
-			req.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
+			c.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
 			c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		}
 		vs := byRepoOf(t, mirror(t, w, c, req))
@@ -377,7 +378,8 @@ func TestMirrorFromPack(t *testing.T) {
 	to := destination(t, nil)
 	c := mirrorConfig(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
-	res := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
+	c.Pack = pack
+	res := mirror(t, w, c, audit.MirrorRequest{To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-apiserver-arm64"]; v.Status != verify.StatusFailed || !strings.HasPrefix(v.Reason, "not copied") {
 		t.Errorf("forged: %s: %s", v.Status, v.Reason)
@@ -395,8 +397,8 @@ func TestMirrorFromPack(t *testing.T) {
 			t.Errorf("%s: transparency-log check %+v, want the signed entry timestamp the signature carries", repo, c)
 		}
 	}
-	again := mirror(t, w, c, audit.MirrorRequest{Pack: pack, To: to})
-	if !again.Copied.IsZero() {
+	again := mirror(t, w, c, audit.MirrorRequest{To: to})
+	if again.Copied != (audit.MirrorCounts{}) {
 		t.Errorf("second mirror from the pack copied %+v", again.Copied)
 	}
 }
@@ -479,7 +481,7 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 	})
 	b.Run("again", func(b *testing.B) {
 		for b.Loop() {
-			if res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: dest + "/1"}); !res.Copied.IsZero() {
+			if res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: dest + "/1"}); res.Copied != (audit.MirrorCounts{}) {
 				b.Fatalf("copied %+v", res.Copied)
 			}
 		}

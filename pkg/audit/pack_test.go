@@ -38,7 +38,13 @@ func offline(t *testing.T, w *testworld.World, dir string, filesDir string) ([]v
 	c := config(w)
 	c.Offline = true
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
-	res, err := newSession(t, c).VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, audit.VerifyOptions{Pack: dir, FilesDir: filesDir}, nil)
+	c.Pack, c.Files = dir, filesDir
+	s, err := audit.NewSession(c)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	res, err := s.VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, audit.VerifyOptions{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +433,8 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 		c := config(w)
 		c.Offline = true
 		c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
-		out, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
+		c.Pack = dir
+		out, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,7 +503,8 @@ func TestPackWithoutSBOM(t *testing.T) {
 	c := config(w)
 	c.Offline = true
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
-	off, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Pack: dir}}, nil)
+	c.Pack = dir
+	off, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

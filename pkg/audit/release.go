@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
@@ -40,15 +38,13 @@ type Listing struct {
 }
 
 // LoadRelease resolves version ("v1.24.17", "1.24.17", "latest-1.24") and
-// lists the release: online from its SBOM and the embedded catalog,
+// lists the release as the session's source has it: online from its SBOM
+// and the catalog, from an evidence pack with the SBOM the pack keeps,
 // offline from the catalog alone; restricted to the selection, which must
 // select something.
-func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection, offline bool) (*Listing, error) {
-	var open artifacts.Opener
-	if !offline {
-		open = s.http
-	}
-	return s.loadRelease(ctx, version, sel, open, open, false)
+func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection) (*Listing, error) {
+	resolve, sbom := s.src.openers()
+	return s.loadRelease(ctx, version, sel, resolve, sbom, false)
 }
 
 // loadRelease lists a release, resolving its version through resolve and
@@ -84,7 +80,8 @@ func (s *Session) loadRelease(ctx context.Context, version string, sel Selection
 // when the catalog covers the release: the SBOM binds release files, and
 // such a release's images are listed and bound by the catalog (an
 // air-gapped site verifying its own registry has no SBOM to read).
-func (s *Session) listToJudge(ctx context.Context, version string, sel Selection, resolve, sbom artifacts.Opener) (*Listing, error) {
+func (s *Session) listToJudge(ctx context.Context, version string, sel Selection) (*Listing, error) {
+	resolve, sbom := s.src.openers()
 	if sel.imagesOnly() {
 		if v, err := artifacts.ParseVersion(version); err == nil {
 			if _, err := s.cfg.Catalog.Release(v, artifacts.Locations{}); err == nil {
@@ -93,22 +90,6 @@ func (s *Session) listToJudge(ctx context.Context, version string, sel Selection
 		}
 	}
 	return s.loadRelease(ctx, version, sel, resolve, sbom, false)
-}
-
-// packSBOM reads the release SBOM an evidence pack keeps, in place of the
-// SBOM site's: offline, a release is listed as it was when fetched.
-type packSBOM struct{ dir string }
-
-func (o packSBOM) Open(context.Context, string) (io.ReadCloser, error) {
-	p, err := pack.Open(o.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if p.Manifest.SBOM == "" {
-		return nil, errors.New("the evidence pack holds none (it could not be fetched)")
-	}
-	return p.Open(p.Manifest.SBOM)
 }
 
 // releaseError classifies an error of listing: what was asked for does

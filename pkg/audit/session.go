@@ -17,7 +17,6 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -89,9 +88,17 @@ type Config struct {
 	Tool string
 	// Catalog is the release catalog (nil: the one embedded in k8sverify).
 	Catalog *artifacts.Catalog
-	// Offline refuses every network request: evidence comes from packs,
-	// trust from a file or a pack's TUF metadata.
+	// Offline refuses every network request: releases are listed from the
+	// catalog (and the pack's SBOM), trust comes from a file or a pack's
+	// TUF metadata.
 	Offline bool
+	// Pack is the evidence pack every request of the session reads its
+	// evidence from (Mode FromPack); "" fetches it online. A mirror from a
+	// pack reaches nothing but its destination.
+	Pack string
+	// Files is a directory of release files (laid out as a download keeps
+	// them) hashed and bound to the pack's evidence; with Pack only.
+	Files string
 	// Log, when set, receives a debug record of each network request.
 	Log *slog.Logger
 	// AllowHTTPRegistry allows image registries on plain http at any
@@ -106,13 +113,14 @@ type Session struct {
 	cfg     Config
 	http    *transport.Client
 	fetcher *evidence.Fetcher
+	src     Source
 
 	trustMu  sync.Mutex // guards judge and trustErr: the trust loads once
 	judge    *verify.Judge
 	trustErr error
 }
 
-// NewSession checks the configuration and opens a session.
+// NewSession checks the configuration and opens a session; Close it.
 func NewSession(cfg Config) (*Session, error) {
 	if err := cfg.Endpoints.Validate(); err != nil {
 		return nil, classify(ErrRequest, err)
@@ -157,23 +165,45 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, classify(ErrRequest, err)
 	}
 	s.fetcher = f
+	switch {
+	case cfg.Files != "" && cfg.Pack == "":
+		return nil, classify(ErrRequest, errors.New("a directory of release files is verified against an evidence pack"))
+	case cfg.Pack != "":
+		ps, err := openPackSource(cfg.Pack, cfg.Files)
+		if err != nil {
+			return nil, err
+		}
+		s.src = ps
+		if s.cfg.Trust.File == "" && s.cfg.Trust.PackDir == "" {
+			s.cfg.Trust.Pack = ps.p // the pack's TUF metadata, verified from the trusted TUF root
+		}
+	default:
+		on := &onlineSource{f: f}
+		if !cfg.Offline {
+			on.http = s.http
+		}
+		s.src = on
+	}
 	return s, nil
 }
 
+// Mode says where the session's evidence comes from.
+func (s *Session) Mode() Mode { return s.src.Mode() }
+
+// Close releases the session's evidence pack, if any.
+func (s *Session) Close() error { return s.src.Close() }
+
 // judgeOf returns the session's judge, loading the trust once: from the
-// configured trusted root file, the pack's TUF metadata (offline), or TUF
+// configured trusted root file, the session pack's TUF metadata, or TUF
 // online, within ctx (its deadline, its cancellation). A load cut short by
 // ctx is not kept: the next call loads again.
-func (s *Session) judgeOf(ctx context.Context, pack *pack.Pack) (*verify.Judge, error) {
+func (s *Session) judgeOf(ctx context.Context) (*verify.Judge, error) {
 	s.trustMu.Lock()
 	defer s.trustMu.Unlock()
 	if s.judge != nil || s.trustErr != nil {
 		return s.judge, s.trustErr
 	}
 	src := s.cfg.Trust
-	if pack != nil {
-		src.Pack = pack
-	}
 	if src.Fetcher == nil {
 		src.Fetcher = trust.NewFetcher(ctx, s.http)
 	}

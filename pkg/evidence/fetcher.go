@@ -43,10 +43,6 @@ type Fetcher struct {
 	imageErr, contentErr   error
 
 	registryMemo registryMemo
-
-	writerOnce sync.Once
-	writer     *RegistryWriter
-	writerErr  error
 }
 
 // NewFetcher returns a fetcher of the configuration.

@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/transport"
@@ -133,7 +135,7 @@ func (s *ImageSession) resolveCached(ctx context.Context, ref string) (*ImageMan
 // helpers).
 func (f *Fetcher) ImageSession() (*ImageSession, error) {
 	f.imageOnce.Do(func() {
-		p, err := remote.NewPuller(f.registryOptions(context.Background())...)
+		p, err := remote.NewPuller(f.RegistryOptions(context.Background())...)
 		f.image, f.imageErr = &ImageSession{f: f, puller: p}, err
 	})
 	return f.image, f.imageErr
@@ -143,7 +145,7 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 // any size, streamed at transport.MinTransferRate or faster).
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
-		opts := f.registryOptions(context.Background())
+		opts := f.RegistryOptions(context.Background())
 		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, stream: true, allowHTTP: f.allowHTTP}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
@@ -151,7 +153,11 @@ func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	return f.content, f.contentErr
 }
 
-func (f *Fetcher) registryOptions(ctx context.Context) []remote.Option {
+// RegistryOptions are the options of every registry request of the
+// fetcher: its HTTP client (guarded, retried as the client says),
+// credentials from the default keychain, and its plain-http rule. A
+// registry writer uses them too.
+func (f *Fetcher) RegistryOptions(ctx context.Context) []remote.Option {
 	h := f.http
 	attempts, backoff := h.Retries()
 	return []remote.Option{
@@ -197,7 +203,7 @@ func ParseImageReference(ref string) (name.Reference, error) {
 // it: with AllowHTTPRegistry, a registry that answers only plain http is
 // reached over http.
 func (f *Fetcher) ParseImageReference(ref string) (name.Reference, error) {
-	return parseImageReference(ref, f.nameOptions()...)
+	return parseImageReference(ref, f.NameOptions()...)
 }
 
 func parseImageReference(ref string, opts ...name.Option) (name.Reference, error) {
@@ -208,10 +214,10 @@ func parseImageReference(ref string, opts ...name.Option) (name.Reference, error
 	return r, nil
 }
 
-// nameOptions are the options of every registry name the fetcher parses:
+// NameOptions are the options of every registry name the fetcher parses:
 // name.Insecure lets go-containerregistry fall back to plain http (which
 // the registry transport then allows) when AllowHTTPRegistry is set.
-func (f *Fetcher) nameOptions() []name.Option {
+func (f *Fetcher) NameOptions() []name.Option {
 	if f.allowHTTP {
 		return []name.Option{name.Insecure}
 	}
@@ -333,4 +339,69 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	return resp, nil
+}
+
+// Image returns the image repository@digest; its layers are read from the
+// registry as they are used (a ContentSession streams them).
+func (s *ImageSession) Image(ctx context.Context, repo, digest string) (v1.Image, error) {
+	d, err := name.NewDigest(repo+"@"+digest, s.f.NameOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(d, s.options(ctx)...)
+	if err != nil {
+		return nil, registryError("read "+d.String(), err)
+	}
+	return img, nil
+}
+
+// Index returns the index repository@digest and the images it lists.
+func (s *ImageSession) Index(ctx context.Context, repo, digest string) (v1.ImageIndex, error) {
+	d, err := name.NewDigest(repo+"@"+digest, s.f.NameOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := remote.Index(d, s.options(ctx)...)
+	if err != nil {
+		return nil, registryError("read "+d.String(), err)
+	}
+	return idx, nil
+}
+
+// SignatureTag is cosign's tag of the signatures of digest in repository:
+// repository:sha256-<hex>.sig.
+func SignatureTag(repo, digest string) string {
+	return repo + ":" + strings.Replace(digest, ":", "-", 1) + ".sig"
+}
+
+// SignatureImage reads the cosign signature image of digest in repository
+// (its .sig tag), for copying the signatures that verified.
+func (s *ImageSession) SignatureImage(ctx context.Context, repo, digest string) (oci.Signatures, error) {
+	tag, err := name.NewTag(SignatureTag(repo, digest), s.f.NameOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := ociremote.Signatures(tag, ociremote.WithRemoteOptions(s.options(ctx)...))
+	if err != nil {
+		return nil, registryError("signatures "+tag.String(), err)
+	}
+	return sigs, nil
+}
+
+// Referrer reads the referrer repository@digest (a manifest whose subject
+// names an image, and its blobs) as an image, for copying.
+func (s *ImageSession) Referrer(ctx context.Context, repo, digest string) (v1.Image, error) {
+	d, err := name.NewDigest(repo+"@"+digest, s.f.NameOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(d, s.options(ctx)...)
+	if err != nil {
+		return nil, registryError("referrer "+d.String(), err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, fmt.Errorf("referrer %s: %w: %v", d, verify.ErrEvidenceMalformed, err)
+	}
+	return img, nil
 }

@@ -103,7 +103,7 @@ func (s *ImageSession) config(ctx context.Context, m *ImageManifest) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s@%s: %w: %v", m.Repository, m.Digest, verify.ErrEvidenceMalformed, err)
 	}
-	d, err := name.NewDigest(m.Repository+"@"+man.Config.Digest.String(), s.f.nameOptions()...)
+	d, err := name.NewDigest(m.Repository+"@"+man.Config.Digest.String(), s.f.NameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("configuration of %s@%s: %w: %v", m.Repository, m.Digest, verify.ErrEvidenceMalformed, err)
 	}

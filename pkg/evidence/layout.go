@@ -13,7 +13,7 @@ import (
 // image it lists) into the pack's image layout under refName (see
 // pack.ImageLayout.ReplaceIndex).
 func (s *ImageSession) CopyToLayout(ctx context.Context, m *ImageManifest, l *pack.ImageLayout, refName string) error {
-	d, err := name.NewDigest(m.Repository+"@"+m.Digest, s.f.nameOptions()...)
+	d, err := name.NewDigest(m.Repository+"@"+m.Digest, s.f.NameOptions()...)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ import (
 // it: the one in its bundle annotation and, when the fetcher has Rekor,
 // those Rekor holds — alternatives for the judge, never replacements.
 func (s *ImageSession) Signatures(ctx context.Context, repository, digest string) ([]verify.SignatureEvidence, error) {
-	repo, err := name.NewRepository(repository, s.f.nameOptions()...)
+	repo, err := name.NewRepository(repository, s.f.NameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %w", repository, err)
 	}
@@ -266,10 +266,11 @@ func isBundleReferrer(d v1.Descriptor) bool {
 		return true
 	}
 	_, annotated := d.Annotations["dev.sigstore.bundle.content"]
-	return annotated && (d.ArtifactType == "" || d.ArtifactType == emptyConfigMediaType)
+	return annotated && (d.ArtifactType == "" || d.ArtifactType == MediaTypeEmptyConfig)
 }
 
-const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
+// MediaTypeEmptyConfig is the OCI empty configuration's media type.
+const MediaTypeEmptyConfig = "application/vnd.oci.empty.v1+json"
 
 // annotationEntry turns cosign's bundle annotation (a Rekor signed entry
 // timestamp and the entry it signs) into a log entry without inclusion

@@ -48,6 +48,10 @@ var (
 	// platform (the release SBOM could not be used): which file of the
 	// release it is cannot be told.
 	ErrNameUnbound = errors.New("not bound to its name and platform")
+	// ErrLocationMismatch: the evidence was taken at another place than
+	// the one the release gives the artifact (an evidence pack's entry
+	// moved to another artifact's repository, tag or path).
+	ErrLocationMismatch = errors.New("evidence of another place")
 )
 
 // ErrEvidenceMalformed: published evidence about the artifact itself (a

@@ -120,6 +120,10 @@ type Evidence struct {
 	Digests    []DigestClaim
 	Image      *ImageEvidence
 	Signatures []SignatureEvidence
+	// Location is where the evidence says it found the artifact (an
+	// evidence pack's entry); "" when it was taken from the artifact's own
+	// location. It must name the artifact's place (check "name").
+	Location string
 }
 
 // subjectChannels are the served channels in the order a subject digest

@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -105,6 +106,10 @@ func (c *decision) decide(ev Evidence) {
 		c.set(StatusError, "could not check: "+ev.Unavailable.Error(), ev.Unavailable)
 		return
 	}
+	if ev.Location != "" && Place(ev.Location) != Place(a.Location) {
+		c.failCheck("name", ErrLocationMismatch, Place(a.Location), Place(ev.Location), nil)
+		return
+	}
 	if ev.Malformed != nil {
 		c.failCheck("digest", ErrEvidenceMalformed, "checksum files as the release publishes them", "", ev.Malformed)
 		return
@@ -118,6 +123,21 @@ func (c *decision) decide(ev Evidence) {
 	}
 	c.judgeSignatures(ev, subject)
 	c.requireNameBinding()
+}
+
+// Place is where a release says an artifact lives, whoever serves it: an
+// image's repository name (the last path element) and tag
+// ("kube-apiserver-amd64:v1.24.17"), a release file's path from its
+// release directory on ("/release/v1.24.17/bin/linux/amd64/kubectl").
+func Place(location string) string {
+	if _, rest, ok := strings.Cut(location, "://"); ok {
+		if i := strings.Index(rest, "/release/"); i >= 0 {
+			return rest[i:]
+		}
+		return location
+	}
+	ref, _, _ := strings.Cut(location, "@")
+	return path.Base(ref)
 }
 
 // requireNameBinding: a blob signature covers a digest, nothing else. A

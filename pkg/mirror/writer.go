@@ -1,4 +1,4 @@
-package evidence
+package mirror
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,46 +23,44 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/empty"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
-	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// RegistryWriter writes images and their signatures into a registry (a
+// Writer writes images and their signatures into a registry (a
 // mirror), with the fetcher's HTTP settings and credentials from the
 // default keychain (docker config, credential helpers), as reads do. It
 // never decides what to write: callers copy what the judge verified.
 // Every write first asks whether the registry already holds it, so a
 // second copy writes nothing; each call says whether it wrote. It is safe
 // for concurrent use.
-type RegistryWriter struct {
-	f      *Fetcher
+type Writer struct {
+	names  []name.Option
 	puller *remote.Puller
 	pusher *remote.Pusher
 }
 
-// RegistryWriter returns the fetcher's registry writer, made once.
-func (f *Fetcher) RegistryWriter() (*RegistryWriter, error) {
-	f.writerOnce.Do(func() {
-		opts := f.registryOptions(context.Background())
-		w := &RegistryWriter{f: f}
-		var err error
-		if w.puller, err = remote.NewPuller(opts...); err == nil {
-			w.pusher, err = remote.NewPusher(opts...)
-		}
-		f.writer, f.writerErr = w, err
-	})
-	return f.writer, f.writerErr
+// NewWriter returns a writer to the registries the fetcher reaches, with
+// its HTTP client, credentials and plain-http rule.
+func NewWriter(f *evidence.Fetcher) (*Writer, error) {
+	opts := f.RegistryOptions(context.Background())
+	w := &Writer{names: f.NameOptions()}
+	var err error
+	if w.puller, err = remote.NewPuller(opts...); err == nil {
+		w.pusher, err = remote.NewPusher(opts...)
+	}
+	return w, err
 }
 
-func (w *RegistryWriter) readOptions(ctx context.Context) []remote.Option {
+func (w *Writer) readOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.Reuse(w.puller), remote.WithContext(ctx)}
 }
 
-func (w *RegistryWriter) writeOptions(ctx context.Context) []remote.Option {
+func (w *Writer) writeOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.Reuse(w.pusher), remote.WithContext(ctx)}
 }
 
@@ -76,8 +73,8 @@ func writeError(what string, err error) error {
 }
 
 // digestRef parses repository@digest.
-func (w *RegistryWriter) digestRef(repo, digest string) (name.Digest, error) {
-	d, err := name.NewDigest(repo+"@"+digest, w.f.nameOptions()...)
+func (w *Writer) digestRef(repo, digest string) (name.Digest, error) {
+	d, err := name.NewDigest(repo+"@"+digest, w.names...)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("reference %s@%s: %w", repo, digest, err)
 	}
@@ -85,7 +82,7 @@ func (w *RegistryWriter) digestRef(repo, digest string) (name.Digest, error) {
 }
 
 // head returns the digest ref names in the registry ("" when it has none).
-func (w *RegistryWriter) head(ctx context.Context, ref name.Reference) (string, error) {
+func (w *Writer) head(ctx context.Context, ref name.Reference) (string, error) {
 	desc, err := remote.Head(ref, w.readOptions(ctx)...)
 	var te *gcrtransport.Error
 	switch {
@@ -99,7 +96,7 @@ func (w *RegistryWriter) head(ctx context.Context, ref name.Reference) (string, 
 
 // missing returns the reference of manifest m by its digest in
 // repository, and whether the registry lacks it (false: already there).
-func (w *RegistryWriter) missing(ctx context.Context, repo string, m interface{ Digest() (v1.Hash, error) }) (name.Digest, bool, error) {
+func (w *Writer) missing(ctx context.Context, repo string, m interface{ Digest() (v1.Hash, error) }) (name.Digest, bool, error) {
 	h, err := m.Digest()
 	if err != nil {
 		return name.Digest{}, false, err
@@ -114,7 +111,7 @@ func (w *RegistryWriter) missing(ctx context.Context, repo string, m interface{ 
 
 // WriteImage writes an image (manifest, configuration, layers) into
 // repository by its digest, untagged; false when it was already there.
-func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error) {
+func (w *Writer) WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error) {
 	d, missing, err := w.missing(ctx, repo, img)
 	if !missing || err != nil {
 		return false, err
@@ -130,7 +127,7 @@ func (w *RegistryWriter) WriteImage(ctx context.Context, repo string, img v1.Ima
 // a listed manifest's digest to a repository of the same registry that
 // already holds it: its layers are mounted from there (cross-repository
 // blob mount) where the registry allows, else uploaded.
-func (w *RegistryWriter) WriteIndex(ctx context.Context, repo string, idx v1.ImageIndex, mountFrom map[string]string) (bool, error) {
+func (w *Writer) WriteIndex(ctx context.Context, repo string, idx v1.ImageIndex, mountFrom map[string]string) (bool, error) {
 	d, missing, err := w.missing(ctx, repo, idx)
 	if !missing || err != nil {
 		return false, err
@@ -148,7 +145,7 @@ func (w *RegistryWriter) WriteIndex(ctx context.Context, repo string, idx v1.Ima
 // mount from another of its repositories.
 type mountingIndex struct {
 	idx  v1.ImageIndex
-	w    *RegistryWriter
+	w    *Writer
 	from map[string]string
 }
 
@@ -206,8 +203,8 @@ func (m *mountingImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 // repository must hold; false when the tag already pointed there. Tags
 // are written last: a tag never names an image whose signatures are not
 // there yet.
-func (w *RegistryWriter) Tag(ctx context.Context, repo, tag, digest string) (bool, error) {
-	t, err := name.NewTag(repo+":"+tag, w.f.nameOptions()...)
+func (w *Writer) Tag(ctx context.Context, repo, tag, digest string) (bool, error) {
+	t, err := name.NewTag(repo+":"+tag, w.names...)
 	if err != nil {
 		return false, fmt.Errorf("tag %s:%s: %w", repo, tag, err)
 	}
@@ -228,30 +225,17 @@ func (w *RegistryWriter) Tag(ctx context.Context, repo, tag, digest string) (boo
 	return true, nil
 }
 
-// SignatureTag is cosign's tag of the signatures of digest in repository:
-// repository:sha256-<hex>.sig.
-func SignatureTag(repo, digest string) string {
-	return repo + ":" + strings.Replace(digest, ":", "-", 1) + ".sig"
-}
-
-// CopySignatures copies the cosign signatures of digest published under
-// its .sig tag in source into dest's .sig tag — only the layers that are
-// one of keep (the signatures that verified: the same payload, signature,
-// certificate and log entry). When every layer is kept the .sig manifest
-// is copied as it is; else one of the kept layers alone is written. It
-// returns how many layers were kept and whether anything was written.
-func (w *RegistryWriter) CopySignatures(ctx context.Context, src *ImageSession, source, dest, digest string, keep []verify.SignatureEvidence) (int, bool, error) {
-	srcTag, err := name.NewTag(SignatureTag(source, digest), w.f.nameOptions()...)
-	if err != nil {
-		return 0, false, err
-	}
-	sigs, err := ociremote.Signatures(srcTag, ociremote.WithRemoteOptions(src.options(ctx)...))
-	if err != nil {
-		return 0, false, registryError("signatures "+srcTag.String(), err)
-	}
+// CopySignatures copies the cosign signatures of digest, as read from
+// the source's .sig tag (evidence.ImageSession.SignatureImage), into dest's
+// .sig tag — only the layers that are one of keep (the signatures that
+// verified: the same payload, signature, certificate and log entry). When
+// every layer is kept the .sig manifest is copied as it is; else the kept
+// layers alone are written. It returns how many layers were kept and
+// whether anything was written.
+func (w *Writer) CopySignatures(ctx context.Context, sigs oci.Signatures, dest, digest string, keep []verify.SignatureEvidence) (int, bool, error) {
 	list, err := sigs.Get()
 	if err != nil {
-		return 0, false, registryError("signatures "+srcTag.String(), err)
+		return 0, false, fmt.Errorf("signatures of %s: %w", digest, err)
 	}
 	var kept []oci.Signature
 	for _, s := range list {
@@ -268,13 +252,13 @@ func (w *RegistryWriter) CopySignatures(ctx context.Context, src *ImageSession, 
 			return 0, false, err
 		}
 	}
-	wrote, err := w.writeTagged(ctx, SignatureTag(dest, digest), img)
+	wrote, err := w.writeTagged(ctx, evidence.SignatureTag(dest, digest), img)
 	return len(kept), wrote, err
 }
 
 // WriteSignatures writes cosign signatures rebuilt from evidence (see
 // CosignSignature) as dest's .sig tag of digest.
-func (w *RegistryWriter) WriteSignatures(ctx context.Context, dest, digest string, sigs []oci.Signature) (bool, error) {
+func (w *Writer) WriteSignatures(ctx context.Context, dest, digest string, sigs []oci.Signature) (bool, error) {
 	if len(sigs) == 0 {
 		return false, nil
 	}
@@ -282,13 +266,13 @@ func (w *RegistryWriter) WriteSignatures(ctx context.Context, dest, digest strin
 	if err != nil {
 		return false, err
 	}
-	return w.writeTagged(ctx, SignatureTag(dest, digest), img)
+	return w.writeTagged(ctx, evidence.SignatureTag(dest, digest), img)
 }
 
 // writeTagged writes img (a small artifact: signatures) under ref, a tag;
 // false when the tag already named it.
-func (w *RegistryWriter) writeTagged(ctx context.Context, ref string, img v1.Image) (bool, error) {
-	t, err := name.NewTag(ref, w.f.nameOptions()...)
+func (w *Writer) writeTagged(ctx context.Context, ref string, img v1.Image) (bool, error) {
+	t, err := name.NewTag(ref, w.names...)
 	if err != nil {
 		return false, err
 	}
@@ -305,31 +289,12 @@ func (w *RegistryWriter) writeTagged(ctx context.Context, ref string, img v1.Ima
 	return true, nil
 }
 
-// CopyReferrer copies a referrer (source@digest: its manifest, whose
-// subject names the image, and its blobs) into dest; go-containerregistry
-// updates the referrers tag where the registry lacks the referrers API.
-func (w *RegistryWriter) CopyReferrer(ctx context.Context, src *ImageSession, source, dest, digest string) (bool, error) {
-	from, err := w.digestRef(source, digest)
-	if err != nil {
-		return false, err
-	}
-	desc, err := remote.Get(from, src.options(ctx)...)
-	if err != nil {
-		return false, registryError("referrer "+from.String(), err)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return false, fmt.Errorf("referrer %s: %w: %v", from, verify.ErrEvidenceMalformed, err)
-	}
-	return w.WriteImage(ctx, dest, img)
-}
-
 // WriteBundleReferrer attaches a Sigstore bundle to the manifest subject
 // (in dest) as an OCI referrer, in the form cosign writes (an empty
 // configuration, the bundle as the only layer, artifactType the bundle's
 // media type), with no time of its own: the same bundle always makes the
 // same referrer, so writing it again writes nothing.
-func (w *RegistryWriter) WriteBundleReferrer(ctx context.Context, dest string, subject v1.Descriptor, se verify.SignatureEvidence) (bool, error) {
+func (w *Writer) WriteBundleReferrer(ctx context.Context, dest string, subject v1.Descriptor, se verify.SignatureEvidence) (bool, error) {
 	if se.Bundle == nil {
 		return false, fmt.Errorf("%w: no bundle to attach", verify.ErrEvidenceMalformed)
 	}
@@ -351,12 +316,12 @@ func (w *RegistryWriter) WriteBundleReferrer(ctx context.Context, dest string, s
 	}
 	ref := &bundleReferrer{
 		layer:   ggcrstatic.NewLayer(data, types.MediaType(se.Bundle.GetMediaType())),
-		config:  ggcrstatic.NewLayer([]byte("{}"), emptyConfigMediaType),
+		config:  ggcrstatic.NewLayer([]byte("{}"), evidence.MediaTypeEmptyConfig),
 		subject: subject,
 		ann:     ann,
 	}
 	if ref.bundleType = se.Bundle.GetMediaType(); ref.bundleType == "" {
-		ref.bundleType = MediaTypeBundle03
+		ref.bundleType = evidence.MediaTypeBundle03
 	}
 	img, err := partial.CompressedToImage(ref)
 	if err != nil {
@@ -516,31 +481,4 @@ func (r *bundleReferrer) LayerByDigest(h v1.Hash) (partial.CompressedLayer, erro
 		}
 	}
 	return nil, fmt.Errorf("referrer: no blob %s", h)
-}
-
-// Image returns the image repository@digest; its layers are read from the
-// registry as they are used (a ContentSession streams them).
-func (s *ImageSession) Image(ctx context.Context, repo, digest string) (v1.Image, error) {
-	d, err := name.NewDigest(repo+"@"+digest, s.f.nameOptions()...)
-	if err != nil {
-		return nil, err
-	}
-	img, err := remote.Image(d, s.options(ctx)...)
-	if err != nil {
-		return nil, registryError("read "+d.String(), err)
-	}
-	return img, nil
-}
-
-// Index returns the index repository@digest and the images it lists.
-func (s *ImageSession) Index(ctx context.Context, repo, digest string) (v1.ImageIndex, error) {
-	d, err := name.NewDigest(repo+"@"+digest, s.f.nameOptions()...)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := remote.Index(d, s.options(ctx)...)
-	if err != nil {
-		return nil, registryError("read "+d.String(), err)
-	}
-	return idx, nil
 }
