@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
@@ -75,7 +77,12 @@ func (v *Verifier) BundleJSON(data []byte, p Policy) *SignatureResult {
 //     copies (Rekor keeps one per shard, and anyone may log a copy) and
 //     rejected entries are noted, never decisive while a valid one exists;
 //   - validity-at-log-time: the certificate was valid at the deciding
-//     entry's time and at every RFC 3161 timestamp, one of them signed.
+//     entry's time and at every RFC 3161 timestamp, one of them signed;
+//   - certificate-chain, again: the chain verifies, within the Fulcio CA's
+//     validity period, at each signed time (the deciding entry's signed
+//     integrated time and every RFC 3161 timestamp; a Rekor v2 entry
+//     carries no time), as sigstore-go verifies the chain at each of its
+//     observer timestamps.
 //
 // The first failure ends verification; its error wraps one of the
 // package's sentinels.
@@ -86,7 +93,7 @@ func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *SignatureResult {
 		return r
 	}
 	steps := []func(*SignatureResult, *signed) bool{
-		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity,
+		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity, v.checkChainWhenSigned,
 	}
 	for _, step := range steps {
 		if !step(r, s) {
@@ -179,7 +186,8 @@ func (s *signed) parts() error {
 }
 
 // checkChain: the leaf chains to a trusted Fulcio CA, at the start of its
-// validity (its validity when it was used is checked by its own name).
+// validity (its validity when it was used is checked by its own name, and
+// the chain again at each signed time by checkChainWhenSigned).
 func (v *Verifier) checkChain(r *SignatureResult, s *signed) bool {
 	chains, err := sgverify.VerifyLeafCertificate(s.leaf.NotBefore, copyCert(s.leaf), v.trust.Material)
 	if err != nil {
@@ -278,6 +286,57 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 	}
 	r.pass("validity-at-log-time", "", strings.Join(whens, "; "))
 	return true
+}
+
+// checkChainWhenSigned: the chain verifies at each signed time of
+// signing, so the Fulcio CA's validity period (its validFor in the
+// trusted root) is honoured when the certificate was used, not only at
+// its NotBefore, which whoever holds a retired CA key can backdate.
+func (v *Verifier) checkChainWhenSigned(r *SignatureResult, s *signed) bool {
+	const want = "a chain to a Fulcio CA of the trusted root valid at each signed time"
+	var whens []string
+	for _, o := range s.observed {
+		if !o.signed {
+			continue
+		}
+		if _, err := sgverify.VerifyLeafCertificate(o.at, copyCert(s.leaf), v.trust.Material); err != nil {
+			r.fail("certificate-chain", ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
+			return false
+		}
+		whens = append(whens, o.what)
+	}
+	r.pass("certificate-chain", want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
+	return true
+}
+
+// caWindows describes the validity periods of the trusted Fulcio CAs
+// whose intermediates or root issued c.
+func (v *Verifier) caWindows(c *x509.Certificate) string {
+	var out []string
+	for _, ca := range v.trust.Material.FulcioCertificateAuthorities() {
+		f, ok := ca.(*root.FulcioCertificateAuthority)
+		if !ok || !issuedBy(c, f) {
+			continue
+		}
+		end := "open"
+		if !f.ValidityPeriodEnd.IsZero() {
+			end = stamp(f.ValidityPeriodEnd)
+		}
+		out = append(out, fmt.Sprintf("the CA %s is valid %s … %s", orNone(f.URI), stamp(f.ValidityPeriodStart), end))
+	}
+	if len(out) == 0 {
+		return "no CA of the trusted root was valid then"
+	}
+	return strings.Join(out, "; ")
+}
+
+func issuedBy(c *x509.Certificate, f *root.FulcioCertificateAuthority) bool {
+	for _, ic := range append(slices.Clone(f.Intermediates), f.Root) {
+		if ic != nil && bytes.Equal(c.RawIssuer, ic.RawSubject) {
+			return true
+		}
+	}
+	return false
 }
 
 func within(c *x509.Certificate, t time.Time) bool {
