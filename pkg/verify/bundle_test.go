@@ -244,6 +244,20 @@ func TestBundleRejected(t *testing.T) {
 		{"wrong issuer", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Issuer = testworld.ForeignIssuer })))
 		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIssuer},
+		{"issuer extensions disagree", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IssuerV2 = testworld.ForeignIssuer })))
+		}, nil, "identity", verify.ErrIdentityMismatch, `1.3.6.1.4.1.57264.1.8 "` + testworld.ForeignIssuer + `", 1.3.6.1.4.1.57264.1.1 "` + artifacts.BlobSigner.Issuer + `"`},
+		{"a URI SAN spelled like the e-mail", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IdentityAsURI = true })))
+		}, nil, "identity", verify.ErrIdentityMismatch, "URI SAN " + artifacts.BlobSigner.SAN + " (no e-mail SAN)"},
+		{"two e-mail SANs, the expected one first", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.ExtraEmails = []string{testworld.ForeignIdentity} })))
+		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names: e-mail SAN " + artifacts.BlobSigner.SAN + ", e-mail SAN " + testworld.ForeignIdentity},
+		{"an e-mail SAN and a URI SAN", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
+				o.IdentityAsURI, o.ExtraEmails = true, []string{artifacts.BlobSigner.SAN}
+			})))
+		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names"},
 		{"certificate from another CA", func(t *testing.T) []byte {
 			b, err := w.other.MessageSignatureBundle(w.digest, w.opts(nil))
 			if err != nil {

@@ -3,10 +3,13 @@ package verify
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -208,11 +212,15 @@ func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
 	return true
 }
 
-// checkIdentity: exact SAN and issuer.
+// checkIdentity: one unambiguous identity, and it is the expected one:
+// exact SAN and issuer.
 func checkIdentity(r *SignatureResult, s *signed) bool {
 	want := identityString(s.policy.Identity)
 	if r.Signer == nil {
 		r.fail("identity", ErrIdentityMismatch, want, "no identity", nil)
+		return false
+	}
+	if !checkUnambiguous(r, s.leaf, s.policy.Identity) {
 		return false
 	}
 	got := identityString(*r.Signer)
@@ -222,6 +230,76 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 	}
 	r.pass("identity", want, got)
 	return true
+}
+
+// checkUnambiguous: the certificate names one signer. Its OIDC issuer
+// extensions (1.3.6.1.4.1.57264.1.8 and the older .1.1) agree — sigstore-go
+// keeps the last one it parses, cosign reads .1.8 first, so a certificate
+// whose two disagree names a different issuer to each. It carries exactly
+// one subject alternative name, as Fulcio writes it (sigstore-go
+// summarises a certificate by its first URI SAN, else its first e-mail
+// SAN, and cosign accepts any SAN that matches); and an expected e-mail
+// identity is an e-mail SAN, never a URI SAN spelled like it.
+func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts.Identity) bool {
+	const one = "one OIDC issuer"
+	var issuers []string
+	var first string
+	for _, e := range leaf.Extensions {
+		if !e.Id.Equal(certificate.OIDIssuer) && !e.Id.Equal(certificate.OIDIssuerV2) {
+			continue
+		}
+		ext, err := certificate.ParseExtensions([]pkix.Extension{e})
+		if err != nil {
+			r.fail("identity", ErrIdentityMismatch, one, "an unreadable issuer extension "+e.Id.String(), err)
+			return false
+		}
+		issuers = append(issuers, e.Id.String()+" "+strconv.Quote(ext.Issuer))
+		if len(issuers) == 1 {
+			first = ext.Issuer
+		} else if ext.Issuer != first {
+			r.fail("identity", ErrIdentityMismatch, one, "issuer extensions that disagree: "+strings.Join(issuers, ", "), nil)
+			return false
+		}
+	}
+	if sans := cryptoutils.GetSubjectAlternateNames(leaf); len(sans) != 1 {
+		r.fail("identity", ErrIdentityMismatch, "exactly one subject alternative name, "+want.SAN,
+			fmt.Sprintf("%d subject alternative names: %s", len(sans), orNone(describeSANs(leaf))), nil)
+		return false
+	}
+	if isEmail(want.SAN) && len(leaf.EmailAddresses) != 1 {
+		r.fail("identity", ErrIdentityMismatch, "the e-mail SAN "+want.SAN, describeSANs(leaf)+" (no e-mail SAN)", nil)
+		return false
+	}
+	return true
+}
+
+// describeSANs names a certificate's SANs with their kinds, in the order
+// cryptoutils.GetSubjectAlternateNames lists them.
+func describeSANs(c *x509.Certificate) string {
+	var out []string
+	for _, n := range c.DNSNames {
+		out = append(out, "DNS SAN "+n)
+	}
+	for _, n := range c.EmailAddresses {
+		out = append(out, "e-mail SAN "+n)
+	}
+	for _, n := range c.IPAddresses {
+		out = append(out, "IP SAN "+n.String())
+	}
+	for _, n := range c.URIs {
+		out = append(out, "URI SAN "+n.String())
+	}
+	if n, err := cryptoutils.UnmarshalOtherNameSAN(c.Extensions); err == nil {
+		out = append(out, "other-name SAN "+n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// isEmail reports whether an expected identity is an e-mail address (the
+// release team's service accounts) rather than a URI.
+func isEmail(san string) bool {
+	u, err := url.Parse(san)
+	return strings.Contains(san, "@") && (err != nil || u.Scheme == "" || u.Scheme == "mailto")
 }
 
 // checkSignature: what was signed is about the policy's digest, and the
