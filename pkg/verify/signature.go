@@ -241,7 +241,7 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 // SAN, and cosign accepts any SAN that matches); and an expected e-mail
 // identity is an e-mail SAN, never a URI SAN spelled like it.
 func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts.Identity) bool {
-	const one = "one OIDC issuer"
+	expected := identityString(want)
 	var issuers []string
 	var first string
 	for _, e := range leaf.Extensions {
@@ -250,24 +250,24 @@ func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts
 		}
 		ext, err := certificate.ParseExtensions([]pkix.Extension{e})
 		if err != nil {
-			r.fail("identity", ErrIdentityMismatch, one, "an unreadable issuer extension "+e.Id.String(), err)
+			r.fail("identity", ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
 			return false
 		}
 		issuers = append(issuers, e.Id.String()+" "+strconv.Quote(ext.Issuer))
 		if len(issuers) == 1 {
 			first = ext.Issuer
 		} else if ext.Issuer != first {
-			r.fail("identity", ErrIdentityMismatch, one, "issuer extensions that disagree: "+strings.Join(issuers, ", "), nil)
+			r.fail("identity", ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
 			return false
 		}
 	}
 	if sans := cryptoutils.GetSubjectAlternateNames(leaf); len(sans) != 1 {
-		r.fail("identity", ErrIdentityMismatch, "exactly one subject alternative name, "+want.SAN,
+		r.fail("identity", ErrIdentityMismatch, expected+" as the certificate's only SAN",
 			fmt.Sprintf("%d subject alternative names: %s", len(sans), orNone(describeSANs(leaf))), nil)
 		return false
 	}
 	if isEmail(want.SAN) && len(leaf.EmailAddresses) != 1 {
-		r.fail("identity", ErrIdentityMismatch, "the e-mail SAN "+want.SAN, describeSANs(leaf)+" (no e-mail SAN)", nil)
+		r.fail("identity", ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
 		return false
 	}
 	return true
