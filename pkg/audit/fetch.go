@@ -88,11 +88,17 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 		}
 		m.SBOM = evidence.PackSBOMName
 	}
+	if prev != nil {
+		m.TUFFetched = prev.TUFFetched
+	}
 	if req.TUF != nil {
-		if _, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http)); err != nil {
+		// Recorded from an empty TUF state and replayed from the pack's
+		// own files before the manifest says anything of them.
+		_, fetched, err := evidence.RecordTUF(pw, "tuf", *req.TUF, evidence.NewTUFFetcher(ctx, s.http))
+		if err != nil {
 			return nil, err
 		}
-		m.TUF = "tuf"
+		m.TUF, m.TUFFetched = "tuf", fetched
 	}
 	var images *evidence.ImageLayout
 	if req.WithImages {

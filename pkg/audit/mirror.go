@@ -213,7 +213,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		}
 	}
 	plan(items)
-	res := &MirrorResult{To: to, Warnings: warnings}
+	res := &MirrorResult{To: to, Warnings: append(warnings, s.takeTrustNotes()...)}
 	if req.DryRun {
 		res.Release = rel
 		for _, it := range items {
