@@ -158,6 +158,35 @@ func TestCorruptTUFCacheHeals(t *testing.T) {
 	}
 }
 
+// A run that cannot reach the TUF repository fails (exit 3) and leaves a
+// good cache as it was: only a cache that an empty state does better
+// without is discarded.
+func TestTUFCacheKeptWhenTheRepositoryIsDown(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true})
+	homeAt(t, t.TempDir())
+	cache := t.TempDir()
+	env := tufEnv(w, "K8SVERIFY_CACHE_DIR="+cache)
+	args := []string{"verify", "v1.24.17", "--kind", "binary", "--platform", "linux/arm64"}
+	if code, out, errOut := runEnv(env, args...); code != ExitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	repo := tufRepoDir(t, cache)
+	before, err := os.ReadFile(filepath.Join(repo, "timestamp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepAfterClose(t, w, env)
+	w.Close()
+	code, out, errOut := runEnv(env, args...)
+	if code != ExitIncomplete || strings.Contains(errOut, "discarded") {
+		t.Errorf("with the repository down: exit %d (want %d)\n%s\n%s", code, ExitIncomplete, out, errOut)
+	}
+	after, err := os.ReadFile(filepath.Join(repo, "timestamp.json"))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the cache was not kept as it was: %v", err)
+	}
+}
+
 // An old pack: its TUF metadata (here the timestamp role) expired after
 // the fetch. Verifying it offline is refused by default, with advice that
 // names the opt-in; with --trust-pack-at-fetch-time it verifies as of the
