@@ -71,6 +71,8 @@ func adviceFor(err error) string {
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, pack.ErrIncomplete):
 		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
+	case errors.Is(err, trust.ErrPackExpired):
+		return "the pack's TUF metadata has expired since it was fetched: fetch a new pack (k8sverify fetch VERSION --out DIR), or verify as of the fetch time with --trust-pack-at-fetch-time, accepting whatever the Sigstore TUF repository has revoked or let expire since"
 	case errors.Is(err, trust.ErrPackUntrusted):
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, pack.ErrNoTUF):

@@ -39,6 +39,10 @@ type globalOptions struct {
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
+	// packAtFetchTime verifies a pack's TUF metadata as of its fetch
+	// time. Deliberately without an environment variable: an unsafe
+	// opt-in is asked for on the command line of each run.
+	packAtFetchTime bool
 
 	stderr io.Writer
 	log    *slog.Logger
@@ -62,6 +66,9 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 	if err != nil {
 		return audit.Config{}, err
 	}
+	if g.packAtFetchTime && (g.trustedRoot != "" || (m.pack == "" && g.trustPack == "")) {
+		return audit.Config{}, usageErrorf("--trust-pack-at-fetch-time verifies an evidence pack's TUF metadata: it goes with verify --offline --evidence DIR, mirror --from-pack DIR or --trust-pack DIR, not with --trusted-root")
+	}
 	var cat *artifacts.Catalog
 	if g.catalog != "" {
 		data, err := localfile.Read(g.catalog, 16<<20)
@@ -78,7 +85,7 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Timeout:     g.timeout,
 		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
-		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
+		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, PackAtFetchTime: g.packAtFetchTime, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     m.offline,
@@ -253,7 +260,7 @@ the one of this release and platform.`,
 	f.IntVar(&g.concurrency, "concurrency", audit.DefaultConcurrency, "artifacts checked at once")
 	f.DurationVar(&g.timeout, "timeout", audit.DefaultTimeout, "timeout of each network request: to answer, and to deliver a streamed body at 1 KiB/s or more")
 	f.DurationVar(&g.deadline, "deadline", audit.DefaultDeadline, "deadline of the whole run: what is not checked by then is an error")
-	f.StringVar(&g.cacheDir, "cache-dir", "", "cache for TUF metadata (default: the user cache dir)")
+	f.StringVar(&g.cacheDir, "cache-dir", "", "k8sverify's cache: the Sigstore TUF client's state lives in DIR/tuf (default: k8sverify in the user cache dir, e.g. ~/.cache/k8sverify)")
 	f.StringVar(&g.catalog, "catalog", "", "use another release catalog (testing, or a release newer than the embedded one)")
 	f.BoolVar(&g.quiet, "quiet", false, "print only the summary and the problems")
 	f.BoolVar(&g.noProgress, "no-progress", false, "no progress display on stderr")
@@ -261,6 +268,7 @@ the one of this release and platform.`,
 	f.StringSliceVar(&g.acceptIncident, "accept-incident", nil, "accept what a documented incident of the release describes (its ID, as list shows it); reported as such")
 	f.BoolVar(&g.allowHTTP, "allow-http-registry", false, "allow image registries on plain http at any address (default: only on loopback)")
 	f.StringVar(&g.trustPack, "trust-pack", "", "take the Sigstore trusted root from an evidence pack's TUF metadata, verified from the TUF root (no TUF service needed)")
+	f.BoolVar(&g.packAtFetchTime, "trust-pack-at-fetch-time", false, "verify an evidence pack's TUF metadata as of when the pack was fetched, not now (UNSAFE: trusts what the Sigstore TUF repository revoked or let expire since; every report says so)")
 
 	env := &envFlags{getenv: getenv}
 	for _, b := range []struct{ flag, variable string }{

@@ -89,7 +89,8 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 					fmt.Fprintln(cmd.ErrOrStderr(), "k8sverify: the bundle's chain holds a root certificate; a bundle of an old signer whose chain ends with the trusted Fulcio root is accepted with --allow-root-in-chain")
 				}
 			}
-			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
+			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
 			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}

@@ -69,7 +69,8 @@ renamed images: another signed image served under REF then verifies too.`,
 				return commandError(err)
 			}
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
-			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
+			printWarnings(cmd.ErrOrStderr(), res.Warnings)
+			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
 			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}

@@ -11,6 +11,8 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,6 +159,46 @@ type CertOptions struct {
 	NotBefore time.Time
 	// NoSCT issues a certificate without embedded SCT.
 	NoSCT bool
+
+	// Crafted certificates Fulcio never issues, for ambiguous identities.
+	//
+	// IdentityAsURI writes Identity as a URI SAN instead of an e-mail SAN.
+	IdentityAsURI bool
+	// ExtraEmails are e-mail SANs written after Identity.
+	ExtraEmails []string
+	// IssuerV2, when set, is the value of extension 1.3.6.1.4.1.57264.1.8,
+	// written first, and Issuer that of 1.3.6.1.4.1.57264.1.1, written
+	// last (sigstore-go keeps the last one it parses).
+	IssuerV2 string
+}
+
+// sans returns the certificate's e-mail and URI SANs.
+func (o CertOptions) sans() ([]string, []*url.URL, error) {
+	if !o.IdentityAsURI {
+		return append([]string{o.Identity}, o.ExtraEmails...), nil, nil
+	}
+	u, err := url.Parse(o.Identity)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o.ExtraEmails, []*url.URL{u}, nil
+}
+
+// issuerExtensions returns the OIDC issuer extensions in the order written.
+func (o CertOptions) issuerExtensions() ([]pkix.Extension, error) {
+	v2 := o.Issuer
+	if o.IssuerV2 != "" {
+		v2 = o.IssuerV2
+	}
+	issuerV2, err := asn1.MarshalWithParams(v2, "utf8")
+	if err != nil {
+		return nil, err
+	}
+	exts := []pkix.Extension{{Id: oidIssuerV1, Value: []byte(o.Issuer)}, {Id: oidIssuerV2, Value: issuerV2}}
+	if o.IssuerV2 != "" {
+		exts[0], exts[1] = exts[1], exts[0]
+	}
+	return exts, nil
 }
 
 // IssueCertificate issues a Fulcio-style leaf certificate for key the way
@@ -171,24 +213,25 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 	s.serial++
 	serial := big.NewInt(s.serial<<20 | time.Now().UnixNano()&0xfffff)
 	s.mu.Unlock()
-	issuerV2, err := asn1.MarshalWithParams(o.Issuer, "utf8")
+	issuers, err := o.issuerExtensions()
+	if err != nil {
+		return nil, err
+	}
+	emails, uris, err := o.sans()
 	if err != nil {
 		return nil, err
 	}
 	template := func(last pkix.Extension) *x509.Certificate {
 		return &x509.Certificate{
-			SerialNumber:   serial,
-			EmailAddresses: []string{o.Identity},
-			NotBefore:      notBefore.Truncate(time.Second),
-			NotAfter:       notBefore.Add(fulcioCertValidity).Truncate(time.Second),
-			KeyUsage:       x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-			SubjectKeyId:   subjectKeyID(pub),
-			ExtraExtensions: []pkix.Extension{
-				{Id: oidIssuerV1, Value: []byte(o.Issuer)},
-				{Id: oidIssuerV2, Value: issuerV2},
-				last,
-			},
+			SerialNumber:    serial,
+			EmailAddresses:  emails,
+			URIs:            uris,
+			NotBefore:       notBefore.Truncate(time.Second),
+			NotAfter:        notBefore.Add(fulcioCertValidity).Truncate(time.Second),
+			KeyUsage:        x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+			SubjectKeyId:    subjectKeyID(pub),
+			ExtraExtensions: append(slices.Clone(issuers), last),
 		}
 	}
 	if o.NoSCT {

@@ -49,7 +49,7 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	s.each(len(req.Refs), func(i int) {
 		found[i] = s.fetcher.ImageRef(ctx, s.qualify(req.Refs[i]), req.Platform, artifacts.ImageSigner)
 	})
-	res := &Result{}
+	res := &Result{Warnings: s.takeTrustNotes()}
 	for i, list := range found {
 		rel := s.tagRelease(req.Refs[i])
 		for _, e := range list {
@@ -167,6 +167,7 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	res.Warnings = append(res.Warnings, s.takeTrustNotes()...)
 	for _, f := range req.Files {
 		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f)))
 	}
@@ -345,7 +346,7 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 	}
 	a := artifacts.Artifact{Kind: artifacts.KindBlob, Name: req.Target, Location: req.Target, Signer: req.Identity, Signing: artifacts.SigningProbe}
 	ev := verify.Evidence{Digests: []verify.DigestClaim{claim}, Signatures: []verify.SignatureEvidence{se}}
-	return &Result{Verdicts: []verify.Verdict{judge.Judge(nil, a, ev)}}, nil
+	return &Result{Verdicts: []verify.Verdict{judge.Judge(nil, a, ev)}, Warnings: s.takeTrustNotes()}, nil
 }
 
 // blobSignature reads the signature evidence a blob request names.

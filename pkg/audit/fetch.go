@@ -97,11 +97,17 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 		}
 		m.SBOM = pack.SBOMName
 	}
+	if prev != nil {
+		m.TUFFetched = prev.TUFFetched
+	}
 	if req.TUF != nil {
-		if _, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.http)); err != nil {
+		// Recorded from an empty TUF state and replayed from the pack's
+		// own files before the manifest says anything of them.
+		_, fetched, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.http))
+		if err != nil {
 			return nil, err
 		}
-		m.TUF = "tuf"
+		m.TUF, m.TUFFetched = "tuf", fetched
 	}
 	var images *pack.ImageLayout
 	if req.WithImages {

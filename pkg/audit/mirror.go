@@ -151,9 +151,9 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		}
 	}
 	plan(items)
-	res := &MirrorResult{To: to}
+	res := &MirrorResult{To: to, Warnings: s.takeTrustNotes()}
 	if ps, ok := s.src.(*packSource); ok {
-		res.Warnings = ps.warnings()
+		res.Warnings = append(ps.warnings(), res.Warnings...)
 	}
 	if req.DryRun {
 		res.Release = rel

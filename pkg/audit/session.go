@@ -115,9 +115,10 @@ type Session struct {
 	fetcher *evidence.Fetcher
 	src     Source
 
-	trustMu  sync.Mutex // guards judge and trustErr: the trust loads once
-	judge    *verify.Judge
-	trustErr error
+	trustMu    sync.Mutex // guards judge, trustErr and trustNotes: the trust loads once
+	judge      *verify.Judge
+	trustErr   error
+	trustNotes []string // said once, in the first result of the run
 }
 
 // NewSession checks the configuration and opens a session; Close it.
@@ -220,7 +221,21 @@ func (s *Session) judgeOf(ctx context.Context) (*verify.Judge, error) {
 		s.judge, err = verify.NewJudge(v, s.cfg.Rules)
 	}
 	s.trustErr = err
+	s.trustNotes = trust.Notes
 	return s.judge, s.trustErr
+}
+
+// takeTrustNotes returns what the reports must say of how the trust was
+// had: a TUF cache discarded is said once per session; a pack verified as
+// of its fetch time, in every result.
+func (s *Session) takeTrustNotes() []string {
+	s.trustMu.Lock()
+	defer s.trustMu.Unlock()
+	notes := s.trustNotes
+	if !s.cfg.Trust.PackAtFetchTime {
+		s.trustNotes = nil
+	}
+	return notes
 }
 
 // trustError says whether the trust failed on local input (a trusted root

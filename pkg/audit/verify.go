@@ -122,6 +122,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 	if err != nil {
 		return nil, err
 	}
+	results[0].Warnings = append(results[0].Warnings, s.takeTrustNotes()...)
 	type job struct{ r, a int }
 	var jobs []job
 	for r, rel := range rels {

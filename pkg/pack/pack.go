@@ -78,6 +78,10 @@ type Manifest struct {
 	// fetched, to be verified offline from the TUF root embedded in
 	// k8sverify; "" when the pack carries none.
 	TUF string `json:"tuf,omitempty"`
+	// TUFFetched is when the TUF metadata was fetched (and verified, from
+	// the pack's own files): the time it can be verified as of, when it
+	// has expired since (an old pack carried to an air-gapped site).
+	TUFFetched time.Time `json:"tufFetched,omitzero"`
 	// Images is the OCI image layout of the images, if any.
 	Images string `json:"images,omitempty"`
 	// SBOM is the release SBOM as fetched (PackSBOMName); "" when it could
@@ -241,6 +245,13 @@ func (w *Writer) Write(rel string, fill func(io.Writer) error) error {
 	return nil
 }
 
+// ReadFile reads back a small file written to the pack (at most limit
+// bytes), as Pack.ReadFile reads it: to prove that what was written can be
+// used on its own before the manifest says so.
+func (w *Writer) ReadFile(rel string, limit int64) ([]byte, error) {
+	return readIn(w.root, rel, limit)
+}
+
 // WriteBundle writes a bundle as protobuf-specs JSON (.sigstore.json).
 func (w *Writer) WriteBundle(rel string, b *bundle.Bundle) error {
 	data, err := protojson.Marshal(b.Bundle)
@@ -342,11 +353,13 @@ func (p *Pack) Open(rel string) (*os.File, error) {
 	return f, nil
 }
 
-func (p *Pack) read(rel string, limit int64) ([]byte, error) {
+func (p *Pack) read(rel string, limit int64) ([]byte, error) { return readIn(p.root, rel, limit) }
+
+func readIn(root *os.Root, rel string, limit int64) ([]byte, error) {
 	if err := CheckPath(rel); err != nil {
 		return nil, err
 	}
-	data, err := localfile.ReadIn(p.root, rel, limit)
+	data, err := localfile.ReadIn(root, rel, limit)
 	switch {
 	case errors.Is(err, localfile.ErrNotRegular), errors.Is(err, localfile.ErrTooLarge):
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)

@@ -6,23 +6,23 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
-
-// ErrPackUntrusted: the pack's TUF metadata does not verify from the
-// TUF root trusted here (another TUF root, expired, tampered with).
-var ErrPackUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")
 
 // TUF says which TUF repository holds the Sigstore trusted root and
 // which TUF root is trusted for it. The zero value is the Sigstore
@@ -40,46 +40,143 @@ func (s TUF) options() *tuf.Options {
 	if s.Root != nil {
 		opts.Root = s.Root
 	}
-	opts.DisableLocalCache = true // a pack is built from, and read into, nothing else
+	opts.CachePath = "" // never sigstore-go's default cache (~/.sigstore/root): the caller names the state
 	return opts
 }
 
-// Record fetches the Sigstore trusted root through TUF and records every
-// metadata and target file the TUF client downloaded into the pack below
-// dir, so that the same verification can be replayed offline.
-func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*verify.Trust, error) {
+// freshTUFState returns a new, empty directory for a TUF client's state,
+// and its removal. go-tuf reads the cached timestamp, snapshot and targets
+// metadata of its local directory even when told not to cache
+// (DisableLocalCache only stops writes): a client meant to depend on
+// nothing but what it downloads (or replays) must start from an empty
+// one, never from another client's cache.
+func freshTUFState() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "k8sverify-tuf-")
+	if err != nil {
+		return "", nil, fmt.Errorf("TUF client state: %w", err)
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// Record fetches the Sigstore trusted root through TUF, from a fresh,
+// empty TUF state, and records every metadata and target file the TUF
+// client downloaded into the pack below dir. It then proves that the
+// pack's own files replay: the trusted root is loaded again from what
+// was written, as offline verification will load it, verified as of the
+// time it returns (when the trust was fetched, for the manifest).
+func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*verify.Trust, time.Time, error) {
 	opts := src.options()
 	if f == nil {
 		f = fetcher.NewDefaultFetcher()
 	}
-	opts.Fetcher = &tufRecorder{inner: f, base: opts.RepositoryBaseURL, w: w, dir: dir}
-	tr, err := root.FetchTrustedRootWithOptions(opts)
+	state, done, err := freshTUFState()
 	if err != nil {
-		return nil, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w", err)
+		return nil, time.Time{}, err
 	}
-	return &verify.Trust{Material: tr}, nil
+	defer done()
+	opts.CachePath, opts.DisableLocalCache = state, true
+	opts.Fetcher = &tufRecorder{inner: f, base: opts.RepositoryBaseURL, w: w, dir: dir}
+	if _, err := root.FetchTrustedRootWithOptions(opts); err != nil {
+		return nil, time.Time{}, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w", err)
+	}
+	fetched := time.Now().UTC()
+	tr, err := replayTUF(w, dir, src, fetched)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("the TUF metadata recorded in the pack does not verify on its own: %w", err)
+	}
+	return tr, fetched, nil
 }
 
 // FromPack verifies the TUF metadata recorded in the pack, starting
 // from the trusted TUF root (by default the one embedded in k8sverify),
 // with TUF's own rules (root rotation, signature thresholds, expiry,
 // target hashes), and returns the trusted root it names. Nothing is read
-// from the network; nothing in the pack is trusted because it is there.
+// from the network or any cache; nothing in the pack is trusted because it
+// is there. Metadata expired by now is refused (ErrPackExpired).
 func FromPack(p *pack.Pack, src TUF) (*verify.Trust, error) {
+	return FromPackAt(p, src, time.Time{})
+}
+
+// FromPackAt verifies the pack's TUF metadata as FromPack does,
+// but as of the time at (zero: now) instead of now: metadata that has
+// expired since at is accepted. Unsafe unless the user asks for it: a
+// TUF role's expiry is how a repository revokes what it signed (a key
+// rotated away, a Fulcio CA or log retired after a compromise), and
+// verifying as of an earlier time accepts what was revoked since.
+func FromPackAt(p *pack.Pack, src TUF, at time.Time) (*verify.Trust, error) {
 	if p.Manifest.TUF == "" {
 		return nil, fmt.Errorf("%w: %w", pack.ErrMalformed, pack.ErrNoTUF)
 	}
 	if err := pack.CheckPath(p.Manifest.TUF); err != nil {
 		return nil, err
 	}
-	opts := src.options()
-	opts.Fetcher = &tufReplayer{p: p, base: opts.RepositoryBaseURL, dir: p.Manifest.TUF}
-	tr, err := root.FetchTrustedRootWithOptions(opts)
+	tr, err := replayTUF(p, p.Manifest.TUF, src, at)
+	if errors.Is(err, &metadata.ErrExpiredMetadata{}) {
+		return nil, fmt.Errorf("%w: %w: %w", ErrPackUntrusted, ErrPackExpired, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPackUntrusted, err)
 	}
+	return tr, nil
+}
+
+// ErrPackExpired: the pack's TUF metadata has expired (the public-good
+// timestamp role lasts days); it still verifies as of when the pack was
+// fetched, if the user accepts that.
+var ErrPackExpired = errors.New("the pack's TUF metadata has expired")
+
+// packFiles is what a replay reads: a pack, or one being written.
+type packFiles interface {
+	ReadFile(rel string, limit int64) ([]byte, error)
+}
+
+// replayTUF runs go-tuf's client workflow over the TUF files below dir of
+// a pack, from a fresh, empty state and the trusted TUF root of src, with
+// expiry judged as of at (zero: now), and returns the trusted root target.
+func replayTUF(files packFiles, dir string, src TUF, at time.Time) (*verify.Trust, error) {
+	opts := src.options()
+	state, done, err := freshTUFState()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	cfg, err := config.New(opts.RepositoryBaseURL, opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("TUF client: %w", err)
+	}
+	cfg.LocalMetadataDir, cfg.LocalTargetsDir = state, filepath.Join(state, "targets")
+	cfg.DisableLocalCache = true
+	cfg.PrefixTargetsWithHash = !opts.DisableConsistentSnapshot
+	cfg.Fetcher = &tufReplayer{files: files, base: opts.RepositoryBaseURL, dir: dir}
+	up, err := updater.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("TUF client: %w", err)
+	}
+	if !at.IsZero() {
+		// go-tuf's only way to judge expiry as of another time than now.
+		up.UnsafeSetRefTime(at)
+	}
+	if err := up.Refresh(); err != nil {
+		return nil, fmt.Errorf("TUF metadata: %w", err)
+	}
+	ti, err := up.GetTargetInfo(trustedRootTarget)
+	if err != nil {
+		return nil, fmt.Errorf("TUF target %s: %w", trustedRootTarget, err)
+	}
+	_, data, err := up.DownloadTarget(ti, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("TUF target %s: %w", trustedRootTarget, err)
+	}
+	tr, err := root.NewTrustedRootFromJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("TUF target %s: %w", trustedRootTarget, err)
+	}
 	return &verify.Trust{Material: tr}, nil
 }
+
+// trustedRootTarget is the TUF target sigstore-go reads the trusted root
+// from.
+const trustedRootTarget = "trusted_root.json"
 
 // tufRecorder downloads with inner and records what it got.
 type tufRecorder struct {
@@ -107,9 +204,9 @@ func (r *tufRecorder) DownloadFile(url string, maxLength int64, timeout time.Dur
 // tufReplayer serves the TUF client from the pack: a file the fetch did
 // not record answers 404, as the repository did.
 type tufReplayer struct {
-	p    *pack.Pack
-	base string
-	dir  string
+	files packFiles
+	base  string
+	dir   string
 }
 
 func (r *tufReplayer) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
@@ -117,7 +214,7 @@ func (r *tufReplayer) DownloadFile(url string, maxLength int64, _ time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	data, err := r.p.ReadFile(rel, maxLength)
+	data, err := r.files.ReadFile(rel, maxLength)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &metadata.ErrDownloadHTTP{StatusCode: http.StatusNotFound, URL: url}
 	}
@@ -168,3 +265,7 @@ func (t *tufFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) 
 	}
 	return data, err
 }
+
+// ErrPackUntrusted: the pack's TUF metadata does not verify from the
+// TUF root trusted here (another TUF root, expired, tampered with).
+var ErrPackUntrusted = errors.New("the pack's TUF metadata does not verify from the trusted TUF root")

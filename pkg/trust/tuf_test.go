@@ -1,6 +1,7 @@
 package trust_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func recordPack(t *testing.T, w *testworld.World) string {
 		t.Fatal(err)
 	}
 	defer pw.Close()
-	if _, err := trust.Record(pw, "tuf", trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, nil); err != nil {
+	if _, _, err := trust.Record(pw, "tuf", trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := pw.Finish(&pack.Manifest{Release: w.Version.String(), Complete: true, TUF: "tuf"}); err != nil {
@@ -91,11 +92,21 @@ func TestTUFRecordAndReplay(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p2.Close()
-			_, err = trust.FromPack(p2, trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root})
+			src := trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
+			_, err = trust.FromPack(p2, src)
 			if err == nil {
 				t.Fatal("accepted")
 			}
+			if errors.Is(err, trust.ErrPackExpired) != !tc.foreign {
+				t.Errorf("ErrPackTUFExpired %v for %s: %v", !tc.foreign, tc.name, err)
+			}
 			t.Log(err)
+			// As of two hours ago, before the timestamp expired: only the
+			// clock moves, a foreign signature is still refused.
+			_, err = trust.FromPackAt(p2, src, time.Now().Add(-2*time.Hour))
+			if (err == nil) != !tc.foreign {
+				t.Errorf("as of two hours ago: %v", err)
+			}
 		})
 	}
 	t.Run("attacker's trusted root in the target", func(t *testing.T) {

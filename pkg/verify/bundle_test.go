@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -181,7 +182,7 @@ func TestBundleGenuine(t *testing.T) {
 				t.Fatalf("not verified: %v\nchecks: %+v", res.Err, res.Checks)
 			}
 			want := append([]string{"bundle", "certificate-chain", "sct", "identity", "signature"}, tc.checks...)
-			want = append(want, "transparency-log", "validity-at-log-time")
+			want = append(want, "transparency-log", "validity-at-log-time", "certificate-chain")
 			var got []string
 			for _, c := range res.Checks {
 				if !c.OK {
@@ -243,6 +244,20 @@ func TestBundleRejected(t *testing.T) {
 		{"wrong issuer", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Issuer = testworld.ForeignIssuer })))
 		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIssuer},
+		{"issuer extensions disagree", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IssuerV2 = testworld.ForeignIssuer })))
+		}, nil, "identity", verify.ErrIdentityMismatch, `1.3.6.1.4.1.57264.1.8 "` + testworld.ForeignIssuer + `", 1.3.6.1.4.1.57264.1.1 "` + artifacts.BlobSigner.Issuer + `"`},
+		{"a URI SAN spelled like the e-mail", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IdentityAsURI = true })))
+		}, nil, "identity", verify.ErrIdentityMismatch, "URI SAN " + artifacts.BlobSigner.SAN + " (no e-mail SAN)"},
+		{"two e-mail SANs, the expected one first", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.ExtraEmails = []string{testworld.ForeignIdentity} })))
+		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names: e-mail SAN " + artifacts.BlobSigner.SAN + ", e-mail SAN " + testworld.ForeignIdentity},
+		{"an e-mail SAN and a URI SAN", func(t *testing.T) []byte {
+			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
+				o.IdentityAsURI, o.ExtraEmails = true, []string{artifacts.BlobSigner.SAN}
+			})))
+		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names"},
 		{"certificate from another CA", func(t *testing.T) []byte {
 			b, err := w.other.MessageSignatureBundle(w.digest, w.opts(nil))
 			if err != nil {
@@ -439,6 +454,90 @@ func BenchmarkBundle(b *testing.B) {
 					b.Fatal(res.Err)
 				}
 			}
+		})
+	}
+}
+
+// withCAWindowEnd returns a verifier of w's trust whose Fulcio CAs'
+// validity periods end at end (a retired CA, as the public-good root
+// lists its first one).
+func (w *world) withCAWindowEnd(t *testing.T, end time.Time) *verify.Verifier {
+	t.Helper()
+	tr, err := w.s.TrustedRootWith(w.tsa, w.v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cas []root.CertificateAuthority
+	for _, ca := range tr.FulcioCertificateAuthorities() {
+		f := *ca.(*root.FulcioCertificateAuthority)
+		f.ValidityPeriodEnd = end
+		cas = append(cas, &f)
+	}
+	retired, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, tr.CTLogs(), tr.TimestampingAuthorities(), tr.RekorLogs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.NewVerifier(&verify.Trust{Material: retired})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The Fulcio CA's validity period is honoured at every signed time the
+// evidence carries, as sigstore-go checks the chain: a certificate whose
+// NotBefore falls in the CA's window but that was logged or timestamped
+// after the window ended fails "certificate-chain" (whoever holds a
+// retired CA key can backdate NotBefore; the window's end exists to stop
+// that). Signed within the window, it verifies.
+func TestBundleCAWindowAtSignedTime(t *testing.T) {
+	w := newWorld(t)
+	notBefore := time.Now().Add(-time.Hour).Truncate(time.Second)
+	v := w.withCAWindowEnd(t, notBefore.Add(time.Minute))
+	at := func(d time.Duration) time.Time { return notBefore.Add(d) }
+	cases := []struct {
+		name     string
+		opts     func(o *testworld.BundleOptions)
+		verified bool
+		reason   string
+	}{
+		{"SET within the window", func(o *testworld.BundleOptions) { o.IntegratedTime = at(30 * time.Second) }, true, ""},
+		{"SET after the window", func(o *testworld.BundleOptions) { o.IntegratedTime = at(5 * time.Minute) }, false, "logged at"},
+		{"SET within, RFC 3161 timestamp after the window", func(o *testworld.BundleOptions) {
+			o.IntegratedTime, o.TSA, o.TimestampTime = at(30*time.Second), w.tsa, at(5*time.Minute)
+		}, false, "timestamped at"},
+		{"Rekor v2, RFC 3161 timestamp after the window", func(o *testworld.BundleOptions) {
+			o.RekorV2, o.TSA, o.TimestampTime = w.v2, w.tsa, at(5*time.Minute)
+		}, false, "timestamped at"},
+		{"Rekor v2, RFC 3161 timestamp within the window", func(o *testworld.BundleOptions) {
+			o.RekorV2, o.TSA, o.TimestampTime = w.v2, w.tsa, at(30*time.Second)
+		}, true, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := v.BundleJSON(marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
+				o.NotBefore = notBefore
+				tc.opts(o)
+			}))), w.policy)
+			if tc.verified {
+				if !res.Verified() {
+					t.Fatalf("not verified: %v", res.Err)
+				}
+				return
+			}
+			if res.Verified() {
+				t.Fatalf("verified; checks: %+v", res.Checks)
+			}
+			if got := verify.FailedCheckOf(res.Err); got != "certificate-chain" {
+				t.Errorf("failed check %q, want certificate-chain: %v", got, res.Err)
+			}
+			if !errors.Is(res.Err, verify.ErrCertificateUntrusted) {
+				t.Errorf("error %v does not wrap ErrCertificateUntrusted", res.Err)
+			}
+			if !strings.Contains(res.Error, tc.reason) {
+				t.Errorf("reason %q does not say %q", res.Error, tc.reason)
+			}
+			t.Log(res.Error)
 		})
 	}
 }

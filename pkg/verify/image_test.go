@@ -101,7 +101,7 @@ func TestImageSignature(t *testing.T) {
 	if !r.Verified() {
 		t.Fatalf("genuine signature: %v", r.Err)
 	}
-	if got, want := checkNames(r), "payload,bundle,certificate-chain,sct,identity,signature,transparency-log,validity-at-log-time"; got != want {
+	if got, want := checkNames(r), "payload,bundle,certificate-chain,sct,identity,signature,transparency-log,validity-at-log-time,certificate-chain"; got != want {
 		t.Errorf("checks %s, want %s", got, want)
 	}
 	if r.DockerReference != testworld.BackingRegistry+"/kube-apiserver" {
@@ -170,10 +170,10 @@ func TestImageBundle(t *testing.T) {
 	if !r.Verified() {
 		t.Fatalf("genuine bundle: %v", r.Err)
 	}
-	if got := checkNames(r); !strings.HasPrefix(got, "payload,bundle,") || !strings.HasSuffix(got, ",validity-at-log-time") {
+	if got := checkNames(r); !strings.HasPrefix(got, "payload,bundle,") || !strings.HasSuffix(got, ",validity-at-log-time,certificate-chain") {
 		t.Errorf("checks %s", got)
 	}
-	if c := r.Checks[len(r.Checks)-2]; c.Name != "transparency-log" || !strings.Contains(c.Actual, "inclusion proof") {
+	if c := r.Checks[len(r.Checks)-3]; c.Name != "transparency-log" || !strings.Contains(c.Actual, "inclusion proof") {
 		t.Errorf("transparency-log check %+v", c)
 	}
 

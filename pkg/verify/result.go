@@ -11,7 +11,8 @@ import (
 type Check struct {
 	// Name of the check: "policy", "bundle", "certificate-chain", "sct",
 	// "identity", "payload", "signature", "timestamp", "transparency-log",
-	// "validity-at-log-time" for a signature; "digest", "platform",
+	// "validity-at-log-time" for a signature ("certificate-chain" runs
+	// twice: as issued, and at each signed time of signing); "digest", "platform",
 	// "signing-time", "identify", "selection" for an artifact.
 	Name     string `json:"name"`
 	OK       bool   `json:"ok"`

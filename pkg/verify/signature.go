@@ -3,16 +3,22 @@ package verify
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -75,7 +81,12 @@ func (v *Verifier) BundleJSON(data []byte, p Policy) *SignatureResult {
 //     copies (Rekor keeps one per shard, and anyone may log a copy) and
 //     rejected entries are noted, never decisive while a valid one exists;
 //   - validity-at-log-time: the certificate was valid at the deciding
-//     entry's time and at every RFC 3161 timestamp, one of them signed.
+//     entry's time and at every RFC 3161 timestamp, one of them signed;
+//   - certificate-chain, again: the chain verifies, within the Fulcio CA's
+//     validity period, at each signed time (the deciding entry's signed
+//     integrated time and every RFC 3161 timestamp; a Rekor v2 entry
+//     carries no time), as sigstore-go verifies the chain at each of its
+//     observer timestamps.
 //
 // The first failure ends verification; its error wraps one of the
 // package's sentinels.
@@ -86,7 +97,7 @@ func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *SignatureResult {
 		return r
 	}
 	steps := []func(*SignatureResult, *signed) bool{
-		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity,
+		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity, v.checkChainWhenSigned,
 	}
 	for _, step := range steps {
 		if !step(r, s) {
@@ -179,7 +190,8 @@ func (s *signed) parts() error {
 }
 
 // checkChain: the leaf chains to a trusted Fulcio CA, at the start of its
-// validity (its validity when it was used is checked by its own name).
+// validity (its validity when it was used is checked by its own name, and
+// the chain again at each signed time by checkChainWhenSigned).
 func (v *Verifier) checkChain(r *SignatureResult, s *signed) bool {
 	chains, err := sgverify.VerifyLeafCertificate(s.leaf.NotBefore, copyCert(s.leaf), v.trust.Material)
 	if err != nil {
@@ -200,11 +212,15 @@ func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
 	return true
 }
 
-// checkIdentity: exact SAN and issuer.
+// checkIdentity: one unambiguous identity, and it is the expected one:
+// exact SAN and issuer.
 func checkIdentity(r *SignatureResult, s *signed) bool {
 	want := identityString(s.policy.Identity)
 	if r.Signer == nil {
 		r.fail("identity", ErrIdentityMismatch, want, "no identity", nil)
+		return false
+	}
+	if !checkUnambiguous(r, s.leaf, s.policy.Identity) {
 		return false
 	}
 	got := identityString(*r.Signer)
@@ -214,6 +230,76 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 	}
 	r.pass("identity", want, got)
 	return true
+}
+
+// checkUnambiguous: the certificate names one signer. Its OIDC issuer
+// extensions (1.3.6.1.4.1.57264.1.8 and the older .1.1) agree — sigstore-go
+// keeps the last one it parses, cosign reads .1.8 first, so a certificate
+// whose two disagree names a different issuer to each. It carries exactly
+// one subject alternative name, as Fulcio writes it (sigstore-go
+// summarises a certificate by its first URI SAN, else its first e-mail
+// SAN, and cosign accepts any SAN that matches); and an expected e-mail
+// identity is an e-mail SAN, never a URI SAN spelled like it.
+func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts.Identity) bool {
+	expected := identityString(want)
+	var issuers []string
+	var first string
+	for _, e := range leaf.Extensions {
+		if !e.Id.Equal(certificate.OIDIssuer) && !e.Id.Equal(certificate.OIDIssuerV2) {
+			continue
+		}
+		ext, err := certificate.ParseExtensions([]pkix.Extension{e})
+		if err != nil {
+			r.fail("identity", ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
+			return false
+		}
+		issuers = append(issuers, e.Id.String()+" "+strconv.Quote(ext.Issuer))
+		if len(issuers) == 1 {
+			first = ext.Issuer
+		} else if ext.Issuer != first {
+			r.fail("identity", ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
+			return false
+		}
+	}
+	if sans := cryptoutils.GetSubjectAlternateNames(leaf); len(sans) != 1 {
+		r.fail("identity", ErrIdentityMismatch, expected+" as the certificate's only SAN",
+			fmt.Sprintf("%d subject alternative names: %s", len(sans), orNone(describeSANs(leaf))), nil)
+		return false
+	}
+	if isEmail(want.SAN) && len(leaf.EmailAddresses) != 1 {
+		r.fail("identity", ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
+		return false
+	}
+	return true
+}
+
+// describeSANs names a certificate's SANs with their kinds, in the order
+// cryptoutils.GetSubjectAlternateNames lists them.
+func describeSANs(c *x509.Certificate) string {
+	var out []string
+	for _, n := range c.DNSNames {
+		out = append(out, "DNS SAN "+n)
+	}
+	for _, n := range c.EmailAddresses {
+		out = append(out, "e-mail SAN "+n)
+	}
+	for _, n := range c.IPAddresses {
+		out = append(out, "IP SAN "+n.String())
+	}
+	for _, n := range c.URIs {
+		out = append(out, "URI SAN "+n.String())
+	}
+	if n, err := cryptoutils.UnmarshalOtherNameSAN(c.Extensions); err == nil {
+		out = append(out, "other-name SAN "+n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// isEmail reports whether an expected identity is an e-mail address (the
+// release team's service accounts) rather than a URI.
+func isEmail(san string) bool {
+	u, err := url.Parse(san)
+	return strings.Contains(san, "@") && (err != nil || u.Scheme == "" || u.Scheme == "mailto")
 }
 
 // checkSignature: what was signed is about the policy's digest, and the
@@ -278,6 +364,57 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 	}
 	r.pass("validity-at-log-time", "", strings.Join(whens, "; "))
 	return true
+}
+
+// checkChainWhenSigned: the chain verifies at each signed time of
+// signing, so the Fulcio CA's validity period (its validFor in the
+// trusted root) is honoured when the certificate was used, not only at
+// its NotBefore, which whoever holds a retired CA key can backdate.
+func (v *Verifier) checkChainWhenSigned(r *SignatureResult, s *signed) bool {
+	const want = "a chain to a Fulcio CA of the trusted root valid at each signed time"
+	var whens []string
+	for _, o := range s.observed {
+		if !o.signed {
+			continue
+		}
+		if _, err := sgverify.VerifyLeafCertificate(o.at, copyCert(s.leaf), v.trust.Material); err != nil {
+			r.fail("certificate-chain", ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
+			return false
+		}
+		whens = append(whens, o.what)
+	}
+	r.pass("certificate-chain", want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
+	return true
+}
+
+// caWindows describes the validity periods of the trusted Fulcio CAs
+// whose intermediates or root issued c.
+func (v *Verifier) caWindows(c *x509.Certificate) string {
+	var out []string
+	for _, ca := range v.trust.Material.FulcioCertificateAuthorities() {
+		f, ok := ca.(*root.FulcioCertificateAuthority)
+		if !ok || !issuedBy(c, f) {
+			continue
+		}
+		end := "open"
+		if !f.ValidityPeriodEnd.IsZero() {
+			end = stamp(f.ValidityPeriodEnd)
+		}
+		out = append(out, fmt.Sprintf("the CA %s is valid %s … %s", orNone(f.URI), stamp(f.ValidityPeriodStart), end))
+	}
+	if len(out) == 0 {
+		return "no CA of the trusted root was valid then"
+	}
+	return strings.Join(out, "; ")
+}
+
+func issuedBy(c *x509.Certificate, f *root.FulcioCertificateAuthority) bool {
+	for _, ic := range append(slices.Clone(f.Intermediates), f.Root) {
+		if ic != nil && bytes.Equal(c.RawIssuer, ic.RawSubject) {
+			return true
+		}
+	}
+	return false
 }
 
 func within(c *x509.Certificate, t time.Time) bool {

@@ -17,6 +17,10 @@ import (
 // per run and share it; it is safe for concurrent use.
 type Trust struct {
 	Material root.TrustedMaterial
+	// Notes say how the trust was had when the reports should say it (a
+	// cache discarded and fetched again; metadata verified as of a past
+	// time).
+	Notes []string
 }
 
 // LoadTrustedRoot reads a trusted_root.json.
