@@ -160,8 +160,10 @@ var catalogFS embed.FS
 type catalogFile struct {
 	SchemaVersion int    `json:"schemaVersion"`
 	Line          string `json:"line"`
-	// RegistryAtRelease and Signing are notes for readers of the file.
+	// RegistryAtRelease, Notes and Signing are notes for readers of the
+	// file; Notes say what its sources could not confirm.
 	RegistryAtRelease string              `json:"registryAtRelease,omitempty"`
+	Notes             []string            `json:"notes,omitempty"`
 	Signing           map[string]string   `json:"signing,omitempty"`
 	Sources           []Source            `json:"sources"`
 	Platforms         map[string][]string `json:"platforms"`
@@ -198,9 +200,11 @@ type catalogIncident struct {
 }
 
 type catalogRelease struct {
-	Version      Version `json:"version"`
-	Date         string  `json:"date"`
-	DateStatus   string  `json:"dateStatus"`
+	Version    Version `json:"version"`
+	Date       string  `json:"date"`
+	DateStatus string  `json:"dateStatus"`
+	// Note says what is uncertain about the release's facts, for readers.
+	Note         string  `json:"note,omitempty"`
 	ImageSigning Signing `json:"imageSigning"`
 	BlobSigning  Signing `json:"blobSigning"`
 	// SHA512 are the release's tarball sums as its CHANGELOG publishes
