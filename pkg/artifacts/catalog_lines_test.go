@@ -31,11 +31,11 @@ func blobsExpected(Version) Signing { return SigningExpected }
 
 var lineLayouts = map[string]lineLayout{
 	// 1.25 and 1.26 publish what 1.24 does: 116 binaries, 34 tarballs, 30 images.
-	"1.25": {180, 116, 34, 30, true, false, false, blobsFrom(5), map[string]string{"v1.25.4": "v1.25.4-wrong-identity", "v1.25.7": "v1.25.7-partly-unsigned", "v1.25.8": "v1.25.8-signature-replication"}},
-	"1.26": {180, 116, 34, 30, true, false, false, blobsExpected, map[string]string{"v1.26.2": "v1.26.2-partly-unsigned", "v1.26.3": "v1.26.3-signature-replication"}},
+	"1.25": {180, 116, 34, 30, true, false, false, blobsFrom(5), map[string]string{"v1.25.4": "v1.25.4-wrong-identity", "v1.25.7": "v1.25.7-partly-unsigned", "v1.25.8": "v1.25.8-signature-replication", "v1.25.15": "v1.25.15-download-site-missing-files"}},
+	"1.26": {180, 116, 34, 30, true, false, false, blobsExpected, map[string]string{"v1.26.2": "v1.26.2-partly-unsigned", "v1.26.3": "v1.26.3-signature-replication", "v1.26.10": "v1.26.10-download-site-missing-files"}},
 	// 4 server platforms x 20 + windows/amd64 6 + 6 client-only x 2 = 98;
 	// 4 + 11 client + 4 server + 5 node + 7 test = 31; 5 x (1 + 4) = 25.
-	"1.27": {154, 98, 31, 25, false, false, false, blobsExpected, nil},
+	"1.27": {154, 98, 31, 25, false, false, false, blobsExpected, map[string]string{"v1.27.7": "v1.27.7-download-site-missing-files"}},
 	// kubectl.tar and .docker_tag on 4 server platforms: 106; 6 x 5 = 30.
 	"1.28": {167, 106, 31, 30, false, true, false, blobsExpected, map[string]string{"v1.28.2": "v1.28.2-per-arch-signatures"}},
 	"1.29": {167, 106, 31, 30, false, true, false, blobsExpected, nil},
