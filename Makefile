@@ -68,7 +68,8 @@ release-check:
 # catalog (re)writes the embedded catalog of release line LINE from the
 # documents that publish its facts, each a file or an https URL: the line's
 # CHANGELOG (tarball SHA-512, images), the image promoter's manifest (image
-# digests) and endoflife-date's release dates. BASE holds the hand-curated
+# digests) and endoflife-date's release dates (SCHEDULE, the website's
+# data/releases/schedule.yaml, cross-checks them). BASE holds the hand-curated
 # layout, sources, signing history and incidents: the line's own file, or
 # for a new line the previous line's (then review the result).
 #   make catalog LINE=1.36
@@ -79,10 +80,11 @@ BASE      ?= pkg/artifacts/catalog/v$(LINE).json
 CHANGELOG ?= https://raw.githubusercontent.com/kubernetes/kubernetes/master/CHANGELOG/CHANGELOG-$(LINE).md
 IMAGES    ?= https://raw.githubusercontent.com/kubernetes/k8s.io/main/registry.k8s.io/images/k8s-staging-kubernetes/images.yaml
 RELEASES  ?= https://raw.githubusercontent.com/endoflife-date/release-data/main/releases/kubernetes.json
+SCHEDULE  ?=
 catalog:
-	@test -n "$(LINE)" || { echo "make catalog LINE=1.X [BASE=...] [CHANGELOG=...] [IMAGES=...] [RELEASES=...]"; exit 2; }
+	@test -n "$(LINE)" || { echo "make catalog LINE=1.X [BASE=...] [CHANGELOG=...] [IMAGES=...] [RELEASES=...] [SCHEDULE=...]"; exit 2; }
 	$(GO) run ./internal/catalog/cmd/catalog-gen -line $(LINE) -base $(BASE) \
-		-changelog $(CHANGELOG) -images $(IMAGES) -releases $(RELEASES) \
+		-changelog $(CHANGELOG) -images $(IMAGES) -releases $(RELEASES) $(if $(SCHEDULE),-schedule $(SCHEDULE)) \
 		-o pkg/artifacts/catalog/v$(LINE).json
 
 clean:

@@ -83,6 +83,10 @@ type Inputs struct {
 	Images map[string]map[string]string
 	// Dates are the release dates.
 	Dates map[artifacts.Version]string
+	// Targets are the planned dates of the release schedule, a cross-check
+	// of Dates (a difference is a warning) and the date of a release Dates
+	// does not know (dateStatus "target date").
+	Targets map[artifacts.Version]string
 }
 
 // Generate returns the catalog of line, starting from base: base's
@@ -151,6 +155,9 @@ func lineVersions(line string, in Inputs) []artifacts.Version {
 	for v := range in.Changelog {
 		seen[v] = true
 	}
+	for v := range in.Targets {
+		seen[v] = true
+	}
 	var vs []artifacts.Version
 	for v := range seen {
 		if v.Line() == line {
@@ -170,6 +177,14 @@ func fill(f *File, r *Release, v artifacts.Version, in Inputs) ([]string, error)
 			r.Date, r.DateStatus = date, "verified"
 		case r.Date != date:
 			warnings = append(warnings, fmt.Sprintf("%s: kept the base's date %s (%s); the release dates give %s", v, r.Date, r.DateStatus, date))
+		}
+	}
+	if target, ok := in.Targets[v]; ok {
+		switch {
+		case r.Date == "":
+			r.Date, r.DateStatus = target, "target date"
+		case r.Date != target:
+			warnings = append(warnings, fmt.Sprintf("%s: the schedule's target date %s is not the release date %s", v, target, r.Date))
 		}
 	}
 	if r.Date == "" {

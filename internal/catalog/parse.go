@@ -213,3 +213,45 @@ func addDate(out map[artifacts.Version]string, s, date string) error {
 	out[v] = date
 	return nil
 }
+
+var (
+	scheduleReleaseRE = regexp.MustCompile(`^\s*(?:- )?release: "?(\d+\.\d+\.\d+)"?\s*$`)
+	scheduleLineRE    = regexp.MustCompile(`^\s*(?:- )?release: "?(\d+\.\d+)"?\s*$`)
+	scheduleTargetRE  = regexp.MustCompile(`^\s*targetDate: "?(\d{4}-\d{2}-\d{2})"?\s*$`)
+)
+
+// ParseSchedule reads kubernetes/website's data/releases/schedule.yaml and
+// returns the target date of every patch release it lists (a line's
+// "next" patch and its "previousPatches"). Target dates are plans: a
+// release that slipped (v1.24.11, planned 2023-02-15, published
+// 2023-03-01) shows the plan, so the generator uses them to cross-check
+// the release dates, not to replace them.
+func ParseSchedule(r io.Reader) (map[artifacts.Version]string, error) {
+	out := map[artifacts.Version]string{}
+	var pending *artifacts.Version
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case scheduleReleaseRE.MatchString(line):
+			v, err := artifacts.ParseVersion(scheduleReleaseRE.FindStringSubmatch(line)[1])
+			if err != nil {
+				return nil, fmt.Errorf("schedule line %d: %w", n, err)
+			}
+			pending = &v
+		case scheduleLineRE.MatchString(line):
+			pending = nil
+		case scheduleTargetRE.MatchString(line) && pending != nil:
+			date := scheduleTargetRE.FindStringSubmatch(line)[1]
+			if old, ok := out[*pending]; ok && old != date {
+				return nil, fmt.Errorf("schedule line %d: %s has two target dates", n, pending)
+			}
+			out[*pending] = date
+			pending = nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read the schedule: %w", err)
+	}
+	return out, nil
+}

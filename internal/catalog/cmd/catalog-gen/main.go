@@ -44,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	changelog := fs.String("changelog", "", "CHANGELOG-1.X.md of kubernetes/kubernetes (file or URL)")
 	images := fs.String("images", "", "images.yaml of the image promoter, kubernetes/k8s.io (file or URL)")
 	releases := fs.String("releases", "", "releases/kubernetes.json of endoflife-date/release-data (file or URL)")
+	schedule := fs.String("schedule", "", "data/releases/schedule.yaml of kubernetes/website (file or URL): target dates, to cross-check")
 	out := fs.String("o", "", "where to write the catalog file (default: stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -62,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *base, err)
 	}
-	in, err := inputs(ctx, *changelog, *images, *releases)
+	in, err := inputs(ctx, *changelog, *images, *releases, *schedule)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // inputs reads and parses the documents named (an empty name: none).
-func inputs(ctx context.Context, changelog, images, releases string) (catalog.Inputs, error) {
+func inputs(ctx context.Context, changelog, images, releases, schedule string) (catalog.Inputs, error) {
 	var in catalog.Inputs
 	parse := func(name string, p func(io.Reader) error) error {
 		if name == "" {
@@ -107,6 +108,9 @@ func inputs(ctx context.Context, changelog, images, releases string) (catalog.In
 		return in, err
 	}
 	if err := parse(releases, func(r io.Reader) (err error) { in.Dates, err = catalog.ParseReleaseDates(r); return }); err != nil {
+		return in, err
+	}
+	if err := parse(schedule, func(r io.Reader) (err error) { in.Targets, err = catalog.ParseSchedule(r); return }); err != nil {
 		return in, err
 	}
 	return in, nil
