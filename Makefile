@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DEMO_DIR ?= $(CURDIR)/.demo
 
-.PHONY: all build test vet unit bench fuzz demo e2e tools release-check clean
+.PHONY: all build test vet unit bench fuzz demo e2e tools release-check clean catalog
 
 COSIGN_VERSION := v2.6.5
 REGISTRY_VERSION := v3.1.2
@@ -64,6 +64,28 @@ bin/registry:
 # keyless signatures; never needed to build or test).
 release-check:
 	$(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1 check
+
+# catalog (re)writes the embedded catalog of release line LINE from the
+# documents that publish its facts, each a file or an https URL: the line's
+# CHANGELOG (tarball SHA-512, images), the image promoter's manifest (image
+# digests) and endoflife-date's release dates (SCHEDULE, the website's
+# data/releases/schedule.yaml, cross-checks them). BASE holds the hand-curated
+# layout, sources, signing history and incidents: the line's own file, or
+# for a new line the previous line's (then review the result).
+#   make catalog LINE=1.36
+#   make catalog LINE=1.37 BASE=pkg/artifacts/catalog/v1.36.json
+#   make catalog LINE=1.24 CHANGELOG=/tmp/CHANGELOG-1.24.md IMAGES=/tmp/images.yaml RELEASES=/tmp/kubernetes.json
+LINE      ?=
+BASE      ?= pkg/artifacts/catalog/v$(LINE).json
+CHANGELOG ?= https://raw.githubusercontent.com/kubernetes/kubernetes/master/CHANGELOG/CHANGELOG-$(LINE).md
+IMAGES    ?= https://raw.githubusercontent.com/kubernetes/k8s.io/main/registry.k8s.io/images/k8s-staging-kubernetes/images.yaml
+RELEASES  ?= https://raw.githubusercontent.com/endoflife-date/release-data/main/releases/kubernetes.json
+SCHEDULE  ?=
+catalog:
+	@test -n "$(LINE)" || { echo "make catalog LINE=1.X [BASE=...] [CHANGELOG=...] [IMAGES=...] [RELEASES=...] [SCHEDULE=...]"; exit 2; }
+	$(GO) run ./internal/catalog/cmd/catalog-gen -line $(LINE) -base $(BASE) \
+		-changelog $(CHANGELOG) -images $(IMAGES) -releases $(RELEASES) $(if $(SCHEDULE),-schedule $(SCHEDULE)) \
+		-o pkg/artifacts/catalog/v$(LINE).json
 
 clean:
 	rm -rf bin .demo dist

@@ -165,7 +165,7 @@ func TestListNetworkDown(t *testing.T) {
 	}
 	// Nothing covers v1.23.0: exit 3, with the error.
 	code, stdout, stderr = run(t, append([]string{"list", "v1.23.0"}, flags...)...)
-	if code != ExitIncomplete || stdout != "" || !strings.Contains(stderr, "get the release SBOM: GET "+w.URL+"/sbom/v1.23.0/release") || !strings.Contains(stderr, "the embedded catalog covers v1.24.0 … v1.24.17") {
+	if code != ExitIncomplete || stdout != "" || !strings.Contains(stderr, "get the release SBOM: GET "+w.URL+"/sbom/v1.23.0/release") || !strings.Contains(stderr, "the embedded catalog covers v1.24.0 … v1.36.4") {
 		t.Errorf("v1.23.0: exit %d\nstderr:\n%s", code, stderr)
 	}
 	// latest-1.24 cannot be resolved: exit 3.
@@ -210,7 +210,7 @@ func TestListUsageErrors(t *testing.T) {
 
 func TestListHelp(t *testing.T) {
 	code, stdout, _ := run(t, "list", "--help")
-	if code != ExitOK || !strings.Contains(stdout, "covers\nv1.24.0 … v1.24.17.") {
+	if code != ExitOK || !strings.Contains(stdout, "covers\nv1.24.0 … v1.36.4 (184 releases of 13 lines).") {
 		t.Errorf("exit %d, help:\n%s", code, stdout)
 	}
 }

@@ -160,8 +160,10 @@ var catalogFS embed.FS
 type catalogFile struct {
 	SchemaVersion int    `json:"schemaVersion"`
 	Line          string `json:"line"`
-	// RegistryAtRelease and Signing are notes for readers of the file.
+	// RegistryAtRelease, Notes and Signing are notes for readers of the
+	// file; Notes say what its sources could not confirm.
 	RegistryAtRelease string              `json:"registryAtRelease,omitempty"`
+	Notes             []string            `json:"notes,omitempty"`
 	Signing           map[string]string   `json:"signing,omitempty"`
 	Sources           []Source            `json:"sources"`
 	Platforms         map[string][]string `json:"platforms"`
@@ -198,9 +200,11 @@ type catalogIncident struct {
 }
 
 type catalogRelease struct {
-	Version      Version `json:"version"`
-	Date         string  `json:"date"`
-	DateStatus   string  `json:"dateStatus"`
+	Version    Version `json:"version"`
+	Date       string  `json:"date"`
+	DateStatus string  `json:"dateStatus"`
+	// Note says what is uncertain about the release's facts, for readers.
+	Note         string  `json:"note,omitempty"`
 	ImageSigning Signing `json:"imageSigning"`
 	BlobSigning  Signing `json:"blobSigning"`
 	// SHA512 are the release's tarball sums as its CHANGELOG publishes
@@ -429,12 +433,16 @@ func (c *Catalog) Sources() []Source {
 }
 
 // CatalogCoverage says which versions the embedded catalog covers, e.g.
-// "v1.24.0 … v1.24.17".
+// "v1.24.0 … v1.36.4 (184 releases of 13 lines)".
 func CatalogCoverage() string { return Embedded().Coverage() }
 
-// Coverage says which versions the catalog covers.
+// Coverage says which versions the catalog covers: the first and last
+// release of each line ("v1.24.0 … v1.24.17, v1.25.0 … v1.25.16"), or, for
+// more than two lines, the first and last release and how many there are
+// ("v1.24.0 … v1.36.4 (184 releases of 13 lines)").
 func (c *Catalog) Coverage() string {
 	var parts []string
+	var all []Version
 	for _, f := range c.lines {
 		var vs []Version
 		for _, r := range f.Releases {
@@ -443,9 +451,14 @@ func (c *Catalog) Coverage() string {
 		slices.SortFunc(vs, Version.Compare)
 		if len(vs) > 0 {
 			parts = append(parts, fmt.Sprintf("%s … %s", vs[0], vs[len(vs)-1]))
+			all = append(all, vs...)
 		}
 	}
-	return strings.Join(parts, ", ")
+	if len(parts) <= 2 {
+		return strings.Join(parts, ", ")
+	}
+	slices.SortFunc(all, Version.Compare)
+	return fmt.Sprintf("%s … %s (%d releases of %d lines)", all[0], all[len(all)-1], len(all), len(parts))
 }
 
 func (c *Catalog) find(v Version) (*catalogFile, *catalogRelease) {

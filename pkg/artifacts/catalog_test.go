@@ -12,15 +12,38 @@ import (
 	"time"
 )
 
-func TestCatalogVersions(t *testing.T) {
-	vs := CatalogVersions()
-	if len(vs) != 18 {
-		t.Fatalf("%d versions, want 18 (v1.24.0 … v1.24.17)", len(vs))
-	}
-	for i, v := range vs {
-		if want := (Version{1, 24, i}); v != want {
-			t.Errorf("version %d is %s, want %s", i, v, want)
+// versionsOf returns the catalog's releases of line.
+func versionsOf(line string) []Version {
+	var vs []Version
+	for _, v := range CatalogVersions() {
+		if v.Line() == line {
+			vs = append(vs, v)
 		}
+	}
+	return vs
+}
+
+// The embedded catalog holds every patch release of every line from 1.24
+// to 1.36, as endoflife-date/release-data lists them (its newest, v1.36.4,
+// of 2026-08-20), each line from .0 without a gap.
+func TestCatalogVersions(t *testing.T) {
+	want := map[string]int{"1.24": 18, "1.25": 17, "1.26": 16, "1.27": 17, "1.28": 16, "1.29": 16, "1.30": 15,
+		"1.31": 15, "1.32": 14, "1.33": 14, "1.34": 12, "1.35": 9, "1.36": 5}
+	total := 0
+	for line, n := range want {
+		vs := versionsOf(line)
+		total += n
+		if len(vs) != n {
+			t.Errorf("line %s: %d releases, want %d", line, len(vs), n)
+		}
+		for i, v := range vs {
+			if v.Patch != i {
+				t.Errorf("line %s: release %d is %s", line, i, v)
+			}
+		}
+	}
+	if got := len(CatalogVersions()); got != total {
+		t.Errorf("%d versions, want %d", got, total)
 	}
 }
 
@@ -35,7 +58,7 @@ func TestCatalogVersions(t *testing.T) {
 //	          + 11 client + 6 node + 5 server + 8 test         => 34
 //	images:   5 names x (1 index + 5 arches)                   => 30
 func TestCatalogCounts(t *testing.T) {
-	for _, v := range CatalogVersions() {
+	for _, v := range versionsOf("1.24") {
 		r, err := CatalogRelease(v, DefaultLocations)
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +181,7 @@ func TestCatalogOrderAndUniqueness(t *testing.T) {
 // from v1.24.0.
 func TestCatalogSigningPolicy(t *testing.T) {
 	since := time.Date(2022, 11, 29, 0, 0, 0, 0, time.UTC)
-	for _, v := range CatalogVersions() {
+	for _, v := range versionsOf("1.24") {
 		_, cr := mustCatalog().find(v)
 		date, err := time.Parse(time.DateOnly, cr.Date)
 		if err != nil {
@@ -181,9 +204,12 @@ func TestCatalogSigningPolicy(t *testing.T) {
 		images, blobs Signing
 	}{
 		{Version{1, 23, 17}, SigningProbe, SigningProbe},
-		{Version{1, 25, 0}, SigningExpected, SigningProbe},
+		{Version{1, 25, 0}, SigningExpected, SigningNotExpected},
+		{Version{1, 25, 4}, SigningExpected, SigningNotExpected},
+		{Version{1, 25, 5}, SigningExpected, SigningProbe},
 		{Version{1, 26, 0}, SigningExpected, SigningExpected},
 		{Version{1, 31, 2}, SigningExpected, SigningExpected},
+		{Version{1, 37, 0}, SigningExpected, SigningExpected},
 	} {
 		if images, blobs := SigningPolicy(tc.v); images != tc.images || blobs != tc.blobs {
 			t.Errorf("%s: images %s, blobs %s; want %s, %s", tc.v, images, blobs, tc.images, tc.blobs)
@@ -198,7 +224,7 @@ func TestCatalogIncidents(t *testing.T) {
 		11: {"v1.24.11-partly-unsigned"},
 		12: {"v1.24.12-signature-replication"},
 	}
-	for _, v := range CatalogVersions() {
+	for _, v := range versionsOf("1.24") {
 		r, err := CatalogRelease(v, DefaultLocations)
 		if err != nil {
 			t.Fatal(err)
@@ -228,12 +254,12 @@ func TestCatalogIncidents(t *testing.T) {
 }
 
 func TestCatalogUnknownVersion(t *testing.T) {
-	for _, v := range []Version{{1, 23, 0}, {1, 24, 18}, {1, 24, 99}, {1, 25, 0}} {
+	for _, v := range []Version{{1, 23, 0}, {1, 24, 18}, {1, 24, 99}, {1, 36, 5}, {1, 37, 0}} {
 		_, err := CatalogRelease(v, DefaultLocations)
 		if !errors.Is(err, ErrUnknownVersion) {
 			t.Fatalf("%s: %v, want ErrUnknownVersion", v, err)
 		}
-		want := "unknown version " + v.String() + ": the embedded catalog covers v1.24.0 … v1.24.17; other releases need the network (SBOM)"
+		want := "unknown version " + v.String() + ": the embedded catalog covers v1.24.0 … v1.36.4 (184 releases of 13 lines); other releases need the network (SBOM)"
 		if err.Error() != want {
 			t.Errorf("got %q\nwant %q", err, want)
 		}

@@ -68,7 +68,7 @@ func TestLoadRelease(t *testing.T) {
 		"https://sbom.example/v1.24.17/release": string(sbom),
 		"https://sbom.example/v1.24.16/release": strings.ReplaceAll(partial, "v1.24.17", "v1.24.16"),
 		"https://sbom.example/v1.24.15/release": "<html>gateway timeout</html>\n",
-		"https://sbom.example/v1.31.0/release":  "SPDXVersion: SPDX-2.3\nPackageName: registry.k8s.io/kube-proxy-amd64:v1.31.0\nSPDXID: SPDXRef-Package-p\n",
+		"https://sbom.example/v1.37.0/release":  "SPDXVersion: SPDX-2.3\nPackageName: registry.k8s.io/kube-proxy-amd64:v1.37.0\nSPDXID: SPDXRef-Package-p\n",
 	}
 	req := func(v Version, open Opener) ReleaseRequest {
 		return ReleaseRequest{Version: v, Locations: DefaultLocations, SBOMURL: "https://sbom.example", Open: open}
@@ -83,12 +83,12 @@ func TestLoadRelease(t *testing.T) {
 		err      error
 	}{
 		{"offline", req(Version{1, 24, 17}, nil), SourceCatalog, 180, 0, "", nil},
-		{"offline unknown", req(Version{1, 31, 0}, nil), "", 0, 0, "", ErrUnknownVersion},
+		{"offline unknown", req(Version{1, 37, 0}, nil), "", 0, 0, "", ErrUnknownVersion},
 		{"online agrees", req(Version{1, 24, 17}, web), SourceMerged, 180, 0, "", nil},
 		{"online differs", req(Version{1, 24, 16}, web), SourceMerged, 181, 2, "", nil},
 		{"online broken SBOM", req(Version{1, 24, 15}, web), SourceCatalog, 180, 0, "could not use the release SBOM of v1.24.15: release SBOM https://sbom.example/v1.24.15/release: sbom line 1: not an SPDX document", nil},
 		{"online no SBOM", req(Version{1, 24, 14}, web), SourceCatalog, 180, 0, "could not use the release SBOM of v1.24.14: get the release SBOM: GET https://sbom.example/v1.24.14/release: 404 not found", nil},
-		{"online beyond the catalog", req(Version{1, 31, 0}, web), SourceSBOM, 2, 0, "", nil},
+		{"online beyond the catalog", req(Version{1, 37, 0}, web), SourceSBOM, 2, 0, "", nil},
 		{"online unknown", req(Version{1, 24, 99}, web), "", 0, 0, "", errNotHere},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestLoadReleaseSBOMSizeCap(t *testing.T) {
 	if l.Release.Source != SourceCatalog || len(l.Warnings) == 0 || !strings.Contains(l.Warnings[0], "the SBOM exceeds the size limit: more than 64 MiB") {
 		t.Errorf("source %q, warnings %q", l.Release.Source, l.Warnings)
 	}
-	_, err = LoadRelease(context.Background(), ReleaseRequest{Version: Version{1, 31, 0}, SBOMURL: "https://sbom.example", Open: endlessWeb{}})
+	_, err = LoadRelease(context.Background(), ReleaseRequest{Version: Version{1, 37, 0}, SBOMURL: "https://sbom.example", Open: endlessWeb{}})
 	if !errors.Is(err, ErrSBOMTooLarge) {
 		t.Errorf("beyond the catalog: %v, want ErrSBOMTooLarge", err)
 	}
