@@ -13,7 +13,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// Exit codes (DESIGN.md section 4; README "Exit codes"), the same for
+// Exit codes (README "Exit codes"), the same for
 // every command.
 const (
 	ExitOK          = 0   // every artifact in scope verified

@@ -113,3 +113,31 @@ func TestNoFlagNamesInLibraryMessages(t *testing.T) {
 		}
 	}
 }
+
+// The code cites only what whoever clones the repository can read: its own
+// documents and public sources, never a design document kept elsewhere.
+func TestNoCitationOutsideTheRepository(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(data), "DESIGN"+".md") {
+			t.Errorf("%s cites DESIGN"+".md, which is not in the repository (cite docs/ARCHITECTURE.md or the public source)", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

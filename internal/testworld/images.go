@@ -27,7 +27,7 @@ import (
 // What the world's signature payloads name in docker-reference: before
 // promo-tools#928 (2023-06-19), like the real promoter's, the Artifact
 // Registry backend behind registry.k8s.io the image was promoted to
-// (DESIGN.md section 1); after, registry.k8s.io.
+// (containers/image#1952 shows such a reference); after, registry.k8s.io.
 const (
 	BackingRegistry = "europe-west1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes"
 	PublicRegistry  = "registry.k8s.io"

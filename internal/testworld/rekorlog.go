@@ -29,7 +29,7 @@ import (
 // Tree IDs of the world's Rekor shards: those of the public-good
 // instance, whose 2022-2023 entries (the 1.24 releases') are in tree
 // 2605736670972794746 (entry UUIDs beginning 24296fb24b8ad77a), no longer
-// the active one (DESIGN.md section 1).
+// the active one (sigstore-python#237, sigstore/rekor#1021).
 const (
 	InactiveTreeID int64 = 2605736670972794746
 	ActiveTreeID   int64 = 1193050959916656506

@@ -44,7 +44,8 @@ type ReleaseState struct {
 }
 
 // BlobsSignedAt is when the world signs a release's files: on its release
-// day, as krel signs them while releasing (DESIGN.md section 1). An
+// day, as krel signs them while releasing (kubernetes/release
+// cmd/krel/cmd/sign_blobs.go, run by the release pipeline). An
 // undated release is signed now.
 func BlobsSignedAt(r *artifacts.Release) time.Time {
 	d, err := time.Parse("2006-01-02", r.Date)

@@ -101,7 +101,8 @@ type Identity struct {
 	Issuer string `json:"issuer"`
 }
 
-// The release team's keyless identities (DESIGN.md section 1).
+// The release team's keyless identities (kubernetes.io "Verify Signed
+// Kubernetes Artifacts"; KEP-3031).
 var (
 	// ImageSigner signs container images (krel-trust).
 	ImageSigner = Identity{SAN: "krel-trust@k8s-releng-prod.iam.gserviceaccount.com", Issuer: GoogleIssuer}

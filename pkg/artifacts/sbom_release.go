@@ -55,8 +55,8 @@ func ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
 // ReleaseFromSBOM is the package function ReleaseFromSBOM with this
 // catalog's signing policy, dates and incidents.
 func (c *Catalog) ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, error) {
-	// krel names the document "Kubernetes Release vX" (DESIGN.md section
-	// 1): one naming another release is not this release's, whatever its
+	// krel names the document "Kubernetes Release vX" (kubernetes/release
+	// pkg/anago/stage.go): one naming another release is not this release's, whatever its
 	// files. Other names are not guessed at.
 	if named, ok := strings.CutPrefix(s.Name, "Kubernetes Release "); ok && named != v.String() {
 		return nil, fmt.Errorf("%w %s: it is the SBOM of %q", ErrSBOMMismatch, v, s.Name)
