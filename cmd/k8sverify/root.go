@@ -46,6 +46,8 @@ type globalOptions struct {
 
 	stderr io.Writer
 	log    *slog.Logger
+	// cancelRun ends the run's context (its deadline).
+	cancelRun context.CancelFunc
 }
 
 // runMode is what a command's own flags add to the shared ones: where the
@@ -83,7 +85,6 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Catalog:     cat,
 		Endpoints:   g.endpoints,
 		Timeout:     g.timeout,
-		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
 		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, PackAtFetchTime: g.packAtFetchTime, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain},
@@ -153,12 +154,13 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 
 // Run runs the k8sverify command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	root, err := newRootCmd(getenv, stderr)
+	root, g, err := newRootCmd(getenv, stderr)
 	if err == nil {
 		root.SetArgs(args)
 		root.SetOut(stdout)
 		root.SetErr(stderr)
 		err = root.ExecuteContext(ctx)
+		g.endRun()
 	}
 	if err == nil {
 		return ExitOK
@@ -169,7 +171,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
-		fmt.Fprintf(stderr, "k8sverify: %v\n", err)
+		fmt.Fprintf(stderr, "k8sverify: %v\n", flagged(err))
 		if advice := adviceFor(err); advice != "" {
 			fmt.Fprintf(stderr, "k8sverify: %s\n", advice)
 		}
@@ -178,6 +180,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "Run 'k8sverify --help' for usage.\n")
 	}
 	return code
+}
+
+// flagged names the flag of an endpoint the library refused.
+func flagged(err error) error {
+	var ee *transport.EndpointError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	flag := map[string]string{transport.EndpointDownload: "--download-url", transport.EndpointSBOM: "--sbom-url",
+		transport.EndpointRegistry: "--registry", transport.EndpointRekor: "--rekor-url"}[ee.Endpoint]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", flag, ee.Err)
 }
 
 // envFlags binds flags to environment variables, parsed as strictly as
@@ -206,7 +222,7 @@ func (e *envFlags) set(fs *pflag.FlagSet, name, variable string) {
 	f.Usage += " ($" + variable + ")"
 }
 
-func newRootCmd(getenv func(string) string, stderr io.Writer) (*cobra.Command, error) {
+func newRootCmd(getenv func(string) string, stderr io.Writer) (*cobra.Command, *globalOptions, error) {
 	g := &globalOptions{stderr: stderr}
 	info := buildInfo()
 	root := &cobra.Command{
@@ -221,19 +237,6 @@ the one of this release and platform.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			for _, u := range []struct{ flag, value string }{
-				{"download-url", g.endpoints.DownloadURL}, {"sbom-url", g.endpoints.SBOMURL}, {"rekor-url", g.endpoints.RekorURL},
-			} {
-				if u.flag == "rekor-url" && u.value == "" {
-					continue // no transparency log: signatures rest on the proofs they carry
-				}
-				if err := transport.CheckURL(u.value); err != nil {
-					return usageErrorf("--%s: %v", u.flag, err)
-				}
-			}
-			if err := g.endpoints.Validate(); err != nil {
-				return usageErrorf("--registry: %v", err)
-			}
 			if g.concurrency < 1 {
 				return usageErrorf("--concurrency must be at least 1, got %d", g.concurrency)
 			}
@@ -243,6 +246,11 @@ the one of this release and platform.`,
 			if g.deadline <= 0 {
 				return usageErrorf("--deadline must be positive, got %s", g.deadline)
 			}
+			// The run's deadline, applied once, to the context every
+			// request of the run is made under.
+			ctx, cancel := audit.WithDeadline(cmd.Context(), g.deadline)
+			g.cancelRun = cancel
+			cmd.SetContext(ctx)
 			return nil
 		},
 	}
@@ -282,7 +290,14 @@ the one of this release and platform.`,
 	}
 	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g), newMirrorCmd(g), newVersionCmd())
 	if len(env.errs) > 0 {
-		return nil, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
+		return nil, nil, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
 	}
-	return root, nil
+	return root, g, nil
+}
+
+// endRun releases the run's deadline timer.
+func (g *globalOptions) endRun() {
+	if g.cancelRun != nil {
+		g.cancelRun()
+	}
 }

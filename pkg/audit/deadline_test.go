@@ -22,8 +22,10 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Endpoints.DownloadURL = testworld.HangingServer(t)
-	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
-	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	c.Timeout = time.Minute
+	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,16 +91,18 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	}
 }
 
-// The session's deadline bounds the trust load too: a TUF repository that
+// The run's deadline bounds the trust load too: a TUF repository that
 // never answers, with a request timeout far longer than the deadline, ends
 // at the deadline.
 func TestTUFBoundedByTheDeadline(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
-	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
+	c.Timeout = time.Minute
+	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	_, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, audit.ErrDeadline) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
 	}

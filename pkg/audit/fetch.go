@@ -52,8 +52,6 @@ type FetchResult struct {
 // Nothing is decided. The manifest is written last, marked complete only
 // when every artifact's evidence could be fetched.
 func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if err := s.fetching(); err != nil {
 		return nil, err
 	}
@@ -77,8 +75,6 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 // of the artifacts fetched again are replaced, the others kept. A pack of
 // another release is refused.
 func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	if err := s.fetching(); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/mirror"
-	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -92,8 +91,6 @@ type mirrorItem struct {
 // signatures. A destination that refuses a write gives that image an
 // error verdict with the registry's message.
 func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	version := req.Version
 	if ps, ok := s.src.(*packSource); ok && version == "" {
 		version = ps.p.Manifest.Release
@@ -118,8 +115,6 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 // repository and tag at the source and at the destination — comes from
 // the release, never from the evidence.
 func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req MirrorRequest) (*MirrorResult, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	to, err := mirrorDestination(req.To)
 	if err != nil {
 		return nil, err
@@ -199,14 +194,14 @@ func mirrorSelection(rel *artifacts.Release, req MirrorRequest) *artifacts.Relea
 
 // mirrorDestination checks a destination host[:port][/prefix].
 func mirrorDestination(to string) (string, error) {
-	e := transport.Endpoints{Registry: to, DownloadURL: transport.DefaultDownloadURL, SBOMURL: transport.DefaultSBOMURL}
-	if err := e.Validate(); err != nil {
-		return "", classify(ErrRequest, fmt.Errorf("destination: %w", err))
+	registry := strings.TrimRight(to, "/")
+	if registry == "" || strings.Contains(registry, "://") {
+		return "", classify(ErrRequest, fmt.Errorf("destination %q: want host[:port][/prefix] without a scheme", to))
 	}
-	if _, err := evidence.ParseImageReference(e.Registry + "/name:tag"); err != nil {
+	if _, err := evidence.ParseImageReference(registry + "/name:tag"); err != nil {
 		return "", classify(ErrRequest, fmt.Errorf("destination %q: %w", to, err))
 	}
-	return e.Registry, nil
+	return registry, nil
 }
 
 // locate names the item's source and destination repositories, tag and

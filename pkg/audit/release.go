@@ -51,8 +51,6 @@ func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection
 // reading its SBOM through sbom (nil: offline, the catalog only); keep
 // keeps the SBOM's bytes in the listing.
 func (s *Session) loadRelease(ctx context.Context, version string, sel Selection, resolve, sbom artifacts.Opener, keep bool) (*Listing, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	v, err := artifacts.ResolveVersion(ctx, version, s.cfg.Endpoints.DownloadURL, resolve)
 	if err != nil {
 		return nil, releaseError(err)

@@ -32,8 +32,8 @@ var (
 	ErrLocalInput = errors.New("unreadable local input")
 	// ErrTrust: the trusted material could not be had.
 	ErrTrust = errors.New("no trusted material")
-	// ErrDeadline: the request's deadline (Config.Deadline) passed before
-	// it was done; what was not checked by then is an error wrapping it.
+	// ErrDeadline: the run's deadline (WithDeadline) passed before it was
+	// done; what was not checked by then is an error wrapping it.
 	ErrDeadline = errors.New("deadline exceeded")
 )
 
@@ -60,7 +60,8 @@ const (
 	DefaultConcurrency = 64
 	// DefaultTimeout bounds each network request.
 	DefaultTimeout = 30 * time.Second
-	// DefaultDeadline bounds each request of a session as a whole.
+	// DefaultDeadline is the deadline the command line gives a run
+	// (WithDeadline).
 	DefaultDeadline = 10 * time.Minute
 )
 
@@ -73,11 +74,6 @@ type Config struct {
 	// start within it, a small answer be complete within it, and a
 	// streamed body keep arriving at transport.MinTransferRate or faster.
 	Timeout time.Duration
-	// Deadline bounds each request of the session as a whole (a call of
-	// Verify, VerifyReleases, LoadRelease, Fetch, …; default 10 min).
-	// When it passes, the request ends with the verdicts it has, and
-	// every artifact not checked by then is an error wrapping ErrDeadline.
-	Deadline time.Duration
 	// Concurrency bounds the artifacts checked at once (default 64).
 	Concurrency int
 	// Trust says where the trusted root comes from.
@@ -146,12 +142,6 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, classify(ErrRequest, fmt.Errorf("timeout must be positive, got %s", cfg.Timeout))
-	}
-	if cfg.Deadline == 0 {
-		cfg.Deadline = DefaultDeadline
-	}
-	if cfg.Deadline < 0 {
-		return nil, classify(ErrRequest, fmt.Errorf("deadline must be positive, got %s", cfg.Deadline))
 	}
 	opts := []transport.Option{transport.WithTimeout(cfg.Timeout), transport.WithParallel(cfg.Concurrency)}
 	if cfg.Log != nil {
@@ -263,10 +253,12 @@ func (s *Session) each(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// bound applies the session's deadline to a request. A request called by
-// another keeps the earlier deadline of the two.
-func (s *Session) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, s.cfg.Deadline, fmt.Errorf("%w (%s)", ErrDeadline, s.cfg.Deadline))
+// WithDeadline bounds a run: when d has passed, ctx ends with ErrDeadline
+// as its cause, and every artifact not checked by then is an error saying
+// so. Apply it once, to the context of the whole run; a request of a
+// session ends when its context does.
+func WithDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%w (%s)", ErrDeadline, d))
 }
 
 // overdue turns the error verdict of an artifact whose request ended (its

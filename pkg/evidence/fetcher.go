@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/k8sverify/k8sverify/pkg/transport"
@@ -53,7 +52,7 @@ func NewFetcher(c FetcherConfig) (*Fetcher, error) {
 	f := &Fetcher{http: c.HTTP, allowHTTP: c.AllowHTTPRegistry}
 	if c.RekorURL != "" {
 		if err := transport.CheckURL(c.RekorURL); err != nil {
-			return nil, fmt.Errorf("evidence fetcher: Rekor URL: %w", err)
+			return nil, &transport.EndpointError{Endpoint: transport.EndpointRekor, Err: err}
 		}
 		f.rekor = NewRekorClient(c.HTTP, c.RekorURL)
 	}

@@ -27,28 +27,44 @@ type Endpoints struct {
 	RekorURL    string // Rekor transparency log, e.g. https://rekor.sigstore.dev
 }
 
-// Validate checks every URL: absolute, https (or http to a loopback host),
-// no credentials, no query. It normalises trailing slashes away. An empty
-// RekorURL means no transparency log.
+// Validate checks the download site's and the SBOM site's URLs
+// (absolute, https or http to a loopback host, no credentials, no query)
+// and the registry (host[:port][/prefix], no scheme), and trims trailing
+// slashes. The Rekor URL is the transparency-log client's to check
+// (evidence.NewFetcher): "" there means no log.
 func (e *Endpoints) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{"download site", &e.DownloadURL}, {"SBOM site", &e.SBOMURL}, {"Rekor", &e.RekorURL}} {
-		if f.v == &e.RekorURL && *f.v == "" {
-			continue
-		}
+	}{{EndpointDownload, &e.DownloadURL}, {EndpointSBOM, &e.SBOMURL}} {
 		if err := CheckURL(*f.v); err != nil {
-			return fmt.Errorf("%s URL: %w", f.name, err)
+			return &EndpointError{Endpoint: f.name, Err: err}
 		}
 		*f.v = strings.TrimRight(*f.v, "/")
 	}
 	if e.Registry == "" || strings.Contains(e.Registry, "://") {
-		return fmt.Errorf("registry %q: want host[:port][/prefix] without a scheme, e.g. registry.k8s.io", e.Registry)
+		return &EndpointError{Endpoint: EndpointRegistry, Err: fmt.Errorf("%q: want host[:port][/prefix] without a scheme, e.g. registry.k8s.io", e.Registry)}
 	}
 	e.Registry = strings.TrimRight(e.Registry, "/")
 	return nil
 }
+
+// The endpoints an EndpointError names.
+const (
+	EndpointDownload = "download site"
+	EndpointSBOM     = "SBOM site"
+	EndpointRegistry = "registry"
+	EndpointRekor    = "Rekor"
+)
+
+// EndpointError says which endpoint of a configuration is not acceptable.
+type EndpointError struct {
+	Endpoint string // EndpointDownload, EndpointSBOM, EndpointRegistry, EndpointRekor
+	Err      error
+}
+
+func (e *EndpointError) Error() string { return e.Endpoint + ": " + e.Err.Error() }
+func (e *EndpointError) Unwrap() error { return e.Err }
 
 // CheckURL accepts an absolute https URL, or an http URL of a loopback host.
 func CheckURL(raw string) error {
