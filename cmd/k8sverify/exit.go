@@ -77,7 +77,7 @@ func adviceFor(err error) string {
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, pack.ErrNoTUF):
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
-	case errors.Is(err, audit.ErrTrust):
+	case errors.Is(err, verify.ErrNoTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
 	}
 	return ""

@@ -27,9 +27,13 @@ var forbidden = map[string][]string{
 	// fetcher; it stores and reads back what the judge reads.
 	"pkg/pack": {"net/http", "net", "github.com/spf13/cobra", "github.com/google/go-containerregistry/pkg/v1/remote", module + "pkg/evidence", module + "pkg/transport", module + "pkg/trust", module + "pkg/audit", module + "pkg/report", module + "cmd/", module + "internal/"},
 	// Trust loading reads files, packs and TUF; it fetches no evidence.
-	"pkg/trust":    {"github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/report", module + "cmd/", module + "internal/"},
-	"pkg/evidence": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "cmd/", module + "internal/"},
-	"pkg/audit":    {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
+	"pkg/trust": {"github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/report", module + "cmd/", module + "internal/"},
+	// Fetching reads; it neither stores packs, nor loads trust, nor writes
+	// registries.
+	"pkg/evidence": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "pkg/pack", module + "pkg/mirror", module + "cmd/", module + "internal/"},
+	// Writing a mirror decides nothing and reads no pack.
+	"pkg/mirror": {"github.com/spf13/cobra", module + "pkg/audit", module + "pkg/report", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/audit":  {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
 }
 
 func imports(t *testing.T, dir string) map[string]string {

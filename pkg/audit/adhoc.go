@@ -277,10 +277,10 @@ func openRegular(p string) (*os.File, error) {
 	return f, nil
 }
 
-// HashFile streams a regular file through SHA-256 in bounded memory (a
+// hashFileSHA256 streams a regular file through SHA-256 in bounded memory (a
 // 1 MiB buffer, whatever the file's size). SHA-256 is what the release
 // team signs.
-func HashFile(p string) (verify.Digest, error) {
+func hashFileSHA256(p string) (verify.Digest, error) {
 	sums, err := hashFile(p, "sha256")
 	if err != nil {
 		return verify.Digest{}, err

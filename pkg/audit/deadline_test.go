@@ -83,7 +83,7 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	c.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, transport.ErrNoAnswer) {
+	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming no answer, got %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {
@@ -103,7 +103,7 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, audit.ErrDeadline) {
+	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
 	}
 	if d := time.Since(start); d > 10*time.Second {

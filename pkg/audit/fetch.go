@@ -208,7 +208,7 @@ func mergeEntries(prev *pack.Manifest, entries []pack.Entry) []pack.Entry {
 }
 
 // copyImage copies the image (an index with every image it lists) into
-// the pack's OCI layout.
+// the pack's OCI layout, named as layoutName says.
 func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *pack.ImageLayout) error {
 	cs, err := s.fetcher.ContentSession()
 	if err != nil {
@@ -218,7 +218,18 @@ func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *p
 	if err != nil {
 		return err
 	}
-	return cs.CopyToLayout(ctx, m, images, layoutName(a, m))
+	if m.Index {
+		idx, err := cs.Index(ctx, m.Repository, m.Digest)
+		if err != nil {
+			return err
+		}
+		return images.ReplaceIndex(idx, layoutName(a, m))
+	}
+	img, err := cs.Image(ctx, m.Repository, m.Digest)
+	if err != nil {
+		return err
+	}
+	return images.ReplaceImage(img, layoutName(a, m))
 }
 
 // layoutName names an image in the pack's OCI layout as name:tag, the

@@ -30,8 +30,6 @@ var (
 	// ErrLocalInput: a local file or directory named in the request cannot
 	// be read as what it should be.
 	ErrLocalInput = errors.New("unreadable local input")
-	// ErrTrust: the trusted material could not be had.
-	ErrTrust = errors.New("no trusted material")
 	// ErrDeadline: the run's deadline (WithDeadline) passed before it was
 	// done; what was not checked by then is an error wrapping it.
 	ErrDeadline = errors.New("deadline exceeded")
@@ -178,9 +176,6 @@ func NewSession(cfg Config) (*Session, error) {
 	return s, nil
 }
 
-// Mode says where the session's evidence comes from.
-func (s *Session) Mode() Mode { return s.src.Mode() }
-
 // Close releases the session's evidence pack, if any.
 func (s *Session) Close() error { return s.src.Close() }
 
@@ -201,7 +196,7 @@ func (s *Session) judgeOf(ctx context.Context) (*verify.Judge, error) {
 	trust, err := trust.Load(src)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, classify(ErrTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
+			return nil, classify(verify.ErrNoTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
 		}
 		s.trustErr = trustError(src, err)
 		return nil, s.trustErr
@@ -234,7 +229,7 @@ func trustError(src trust.Source, err error) error {
 	if src.File != "" || src.PackDir != "" || src.Pack != nil {
 		return classify(ErrLocalInput, err)
 	}
-	return classify(ErrTrust, err)
+	return classify(verify.ErrNoTrust, err)
 }
 
 // each runs fn(0..n-1) with the session's concurrency.

@@ -67,8 +67,6 @@ type Source interface {
 	admit(r *artifacts.Release) error
 	// openers read a release's version marker and SBOM (nil: not read).
 	openers() (resolve, sbom artifacts.Opener)
-	// trustPack is the pack whose TUF metadata gives the trusted root.
-	trustPack() *pack.Pack
 }
 
 // EvidenceOptions say how a release file's evidence is taken.
@@ -118,7 +116,6 @@ type onlineSource struct {
 func (o *onlineSource) Mode() Mode                     { return Online }
 func (o *onlineSource) Close() error                   { return nil }
 func (o *onlineSource) admit(*artifacts.Release) error { return nil }
-func (o *onlineSource) trustPack() *pack.Pack          { return nil }
 func (o *onlineSource) openers() (artifacts.Opener, artifacts.Opener) {
 	if o.http == nil {
 		return nil, nil
@@ -257,8 +254,7 @@ func checkDuplicates(m *pack.Manifest) error {
 	return nil
 }
 
-func (p *packSource) Mode() Mode            { return FromPack }
-func (p *packSource) trustPack() *pack.Pack { return p.p }
+func (p *packSource) Mode() Mode { return FromPack }
 
 func (p *packSource) Close() error {
 	err := p.p.Close()

@@ -84,7 +84,7 @@ func (tr *testRegistry) ref(t *testing.T, s string) name.Reference {
 var pushOpts = []remote.Option{remote.WithTransport(http.DefaultTransport)}
 
 func testFetcher() *Fetcher {
-	f, err := NewFetcher(FetcherConfig{HTTP: transport.New(transport.WithTimeout(2*time.Second), transport.WithBackoff(5*time.Millisecond, 20*time.Millisecond))})
+	f, err := NewFetcher(FetcherConfig{HTTP: transport.New(transport.WithTimeout(2 * time.Second))})
 	if err != nil {
 		panic(err)
 	}

@@ -97,14 +97,6 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(dir, "k8sverify"), nil
 }
 
-// PublicGood returns the Sigstore trusted root, fetched and verified
-// with TUF: by default from the public-good repository with the TUF root
-// embedded in sigstore-go (refreshed online; the TUF state kept below
-// cacheDir, or DefaultCacheDir when empty).
-func PublicGood(cacheDir string, src TUF) (*verify.Trust, error) {
-	return publicGoodTrust(cacheDir, src, nil)
-}
-
 func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*verify.Trust, error) {
 	opts := src.options()
 	if f != nil {

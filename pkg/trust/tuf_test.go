@@ -30,20 +30,6 @@ func recordPack(t *testing.T, w *testworld.World) string {
 	return dir
 }
 
-func trustFrom(t *testing.T, dir string, root []byte) error {
-	t.Helper()
-	p, err := pack.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	tr, err := trust.FromPack(p, trust.TUF{RepositoryURL: "https://tuf-repo-cdn.sigstore.dev", Root: root})
-	if err == nil && len(tr.Material.FulcioCertificateAuthorities()) == 0 {
-		t.Error("trusted root without Fulcio CA")
-	}
-	return err
-}
-
 func TestTUFRecordAndReplay(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: nil})
 	dir := recordPack(t, w)

@@ -46,9 +46,6 @@ func NewJudge(v *Verifier, rules Rules) (*Judge, error) {
 	return &Judge{v: v, rules: rules}, nil
 }
 
-// Verifier returns the judge's signature verifier.
-func (j *Judge) Verifier() *Verifier { return j.v }
-
 // Judge decides the verdict on artifact a of release r (nil for an
 // artifact known by itself: a file or an image reference) from its
 // evidence.

@@ -46,9 +46,9 @@ func parseBundle(data []byte) (*bundle.Bundle, error) {
 	return &b, nil
 }
 
-// BundleJSON parses a bundle and verifies it as Bundle does; a bundle that
+// bundleJSON parses a bundle and verifies it as Bundle does; a bundle that
 // cannot be parsed fails the "bundle" check.
-func (v *Verifier) BundleJSON(data []byte, p Policy) *SignatureResult {
+func (v *Verifier) bundleJSON(data []byte, p Policy) *SignatureResult {
 	b, err := parseBundle(data)
 	if err != nil {
 		return (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)

@@ -75,9 +75,6 @@ func NewVerifier(trust *Trust) (*Verifier, error) {
 	return v, nil
 }
 
-// Trust returns the trust the verifier was built with.
-func (v *Verifier) Trust() *Trust { return v.trust }
-
 // logVerifier returns the signature verifier of a transparency log of the
 // trust, built once.
 func (v *Verifier) logVerifier(logID string, tl *root.TransparencyLog) (signature.Verifier, error) {
