@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 	"sync"
@@ -41,8 +42,9 @@ type Sigstore struct {
 	RootCert         *x509.Certificate
 	IntermediateCert *x509.Certificate
 	intermediateKey  *ecdsa.PrivateKey
-	ctKey            *ecdsa.PrivateKey
-	ctLogID          [32]byte
+	// ctLogs are the instance's CT logs, oldest first: each certificate's
+	// SCT comes from the one current at its NotBefore.
+	ctLogs []*ctLog
 	// Log is the instance's Rekor log.
 	Log     *RekorLog
 	created time.Time
@@ -62,11 +64,7 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("intermediate CA: %w", err)
 	}
-	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	ctID, err := keyID(ctKey.Public())
+	ctLogs, err := newCTLogs()
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +74,58 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 	}
 	return &Sigstore{
 		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey,
-		ctKey: ctKey, ctLogID: ctID, Log: log, created: time.Now(),
+		ctLogs: ctLogs, Log: log, created: time.Now(),
 	}, nil
+}
+
+// The public-good instance's CT logs, with the validity windows of its
+// trusted root (sigstore/root-signing, targets/trusted_root.json):
+// ctfe.sigstore.dev/test from 2021-03-14 to 2022-10-31T23:59:59.999Z,
+// ctfe.sigstore.dev/2022 from 2022-10-20, each with its own key. Which
+// log Fulcio embedded SCTs from during the overlap is not public; the
+// world switches at the start of the 2022 log's window, and the client
+// accepts either log inside its window.
+var (
+	CTTestLogEnd    = time.Date(2022, 10, 31, 23, 59, 59, 999e6, time.UTC)
+	CT2022LogStart  = time.Date(2022, 10, 20, 0, 0, 0, 0, time.UTC)
+	ctTestLogURL    = "https://ctfe.testworld.local/test"
+	ct2022LogURL    = "https://ctfe.testworld.local/2022"
+	errNoCTLogAtNow = errors.New("no CT log of the world was valid then")
+)
+
+// ctLog is one CT log: its key, log ID and validity window.
+type ctLog struct {
+	url        string
+	key        *ecdsa.PrivateKey
+	id         [32]byte
+	start, end time.Time // end zero: still valid
+}
+
+func newCTLogs() ([]*ctLog, error) {
+	logs := []*ctLog{{url: ctTestLogURL, start: Epoch, end: CTTestLogEnd}, {url: ct2022LogURL, start: CT2022LogStart}}
+	for _, l := range logs {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if l.id, err = keyID(key.Public()); err != nil {
+			return nil, err
+		}
+		l.key = key
+	}
+	return logs, nil
+}
+
+// ctLogAt is the CT log Fulcio used for a certificate issued at t: the
+// newest whose window has started.
+func (s *Sigstore) ctLogAt(t time.Time) (*ctLog, error) {
+	for i := len(s.ctLogs) - 1; i >= 0; i-- {
+		l := s.ctLogs[i]
+		if !t.Before(l.start) && (l.end.IsZero() || t.Before(l.end)) {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("certificate of %s: %w", t.Format(time.RFC3339), errNoCTLogAtNow)
 }
 
 // Epoch is when the world's Sigstore began: its CAs, logs and timestamp
@@ -231,6 +279,10 @@ func (s *Sigstore) logPrecertificate(pre *x509.Certificate, at time.Time) (pkix.
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("parse precertificate chain: %w", err)
 	}
+	log, err := s.ctLogAt(at)
+	if err != nil {
+		return pkix.Extension{}, err
+	}
 	ts := uint64(at.UnixMilli())
 	leaf, err := ct.MerkleTreeLeafFromChain(chain, ct.PrecertLogEntryType, ts)
 	if err != nil {
@@ -238,14 +290,14 @@ func (s *Sigstore) logPrecertificate(pre *x509.Certificate, at time.Time) (pkix.
 	}
 	sct := ct.SignedCertificateTimestamp{
 		SCTVersion: ct.V1,
-		LogID:      ct.LogID{KeyID: s.ctLogID},
+		LogID:      ct.LogID{KeyID: log.id},
 		Timestamp:  ts,
 	}
 	input, err := ct.SerializeSCTSignatureInput(sct, ct.LogEntry{Leaf: *leaf})
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("SCT input: %w", err)
 	}
-	sig, err := cttls.CreateSignature(*s.ctKey, cttls.SHA256, input)
+	sig, err := cttls.CreateSignature(*log.key, cttls.SHA256, input)
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("sign SCT: %w", err)
 	}
@@ -285,26 +337,39 @@ func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 		ValidityPeriodStart: start,
 		URI:                 "https://fulcio.testworld.local",
 	}
-	ctLog := &root.TransparencyLog{
-		BaseURL:             "https://ctfe.testworld.local/test",
-		ID:                  s.ctLogID[:],
-		ValidityPeriodStart: start,
-		HashFunc:            crypto.SHA256,
-		PublicKey:           s.ctKey.Public(),
-		SignatureHashFunc:   crypto.SHA256,
+	ctLogs := map[string]*root.TransparencyLog{}
+	for _, l := range s.ctLogs {
+		ctLogs[fmt.Sprintf("%x", l.id)] = &root.TransparencyLog{
+			BaseURL:             l.url,
+			ID:                  l.id[:],
+			ValidityPeriodStart: l.start,
+			ValidityPeriodEnd:   l.end,
+			HashFunc:            crypto.SHA256,
+			PublicKey:           l.key.Public(),
+			SignatureHashFunc:   crypto.SHA256,
+		}
 	}
 	rekor := s.Log.TransparencyLog(start)
 	return root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{fulcio},
-		map[string]*root.TransparencyLog{fmt.Sprintf("%x", s.ctLogID): ctLog},
+		ctLogs,
 		nil,
 		map[string]*root.TransparencyLog{s.Log.LogIDHex(): rekor})
 }
 
-// CTLogPublicKeyPEM returns the CT log's public key (for cosign's
-// SIGSTORE_CT_LOG_PUBLIC_KEY_FILE).
+// CTLogPublicKeyPEM returns the current CT log's public key (for cosign's
+// SIGSTORE_CT_LOG_PUBLIC_KEY_FILE, which takes one key: that of every
+// certificate issued since 2022-10-20, every blob signature of the world).
 func (s *Sigstore) CTLogPublicKeyPEM() []byte {
-	pem, err := cryptoutils.MarshalPublicKeyToPEM(s.ctKey.Public())
+	return s.ctLogPublicKeyPEM(len(s.ctLogs) - 1)
+}
+
+// CTTestLogPublicKeyPEM returns the key of the CT log of certificates
+// issued before 2022-10-20.
+func (s *Sigstore) CTTestLogPublicKeyPEM() []byte { return s.ctLogPublicKeyPEM(0) }
+
+func (s *Sigstore) ctLogPublicKeyPEM(i int) []byte {
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(s.ctLogs[i].key.Public())
 	if err != nil {
 		panic(err)
 	}

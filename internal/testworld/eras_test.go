@@ -1,0 +1,99 @@
+package testworld
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"testing"
+
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+	ctx509util "github.com/google/certificate-transparency-go/x509util"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+)
+
+// eraWorld is one world publishing a release of each era of the 1.24
+// line, images only, small.
+func eraWorld(t *testing.T, versions string) *World {
+	t.Helper()
+	return StartT(t, Options{Version: versions, Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}})
+}
+
+func releaseOf(t *testing.T, w *World, v string) *ReleaseState {
+	t.Helper()
+	for _, rs := range w.Releases {
+		if rs.Version.String() == v {
+			return rs
+		}
+	}
+	t.Fatalf("no release %s in the world", v)
+	return nil
+}
+
+// sctLogID is the log ID of the SCT embedded in a certificate.
+func sctLogID(t *testing.T, c *x509.Certificate) [32]byte {
+	t.Helper()
+	cc, err := ctx509.ParseCertificate(c.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scts, err := ctx509util.ParseSCTsFromSCTList(&cc.SCTList)
+	if err != nil || len(scts) != 1 {
+		t.Fatalf("%d SCTs: %v", len(scts), err)
+	}
+	return scts[0].LogID.KeyID
+}
+
+// The CT log of a certificate's SCT is the one current when it was
+// issued, and the trusted root lists both logs with their windows.
+func TestCTLogsByDate(t *testing.T) {
+	w := eraWorld(t, "v1.24.1,v1.24.7,v1.24.9,v1.24.17")
+	for v, want := range map[string]int{"v1.24.1": 0, "v1.24.7": 0, "v1.24.9": 1, "v1.24.17": 1} {
+		for repo, im := range releaseOf(t, w, v).Images {
+			for _, s := range im.Signatures {
+				if got := sctLogID(t, s.Cert); got != w.Sigstore.ctLogs[want].id {
+					t.Errorf("%s %s: SCT from log %x, want %s", v, repo, got[:4], w.Sigstore.ctLogs[want].url)
+				}
+			}
+		}
+	}
+	tr, err := root.NewTrustedRootFromPath(w.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := tr.CTLogs()
+	test, y2022 := logs[fmt.Sprintf("%x", w.Sigstore.ctLogs[0].id)], logs[fmt.Sprintf("%x", w.Sigstore.ctLogs[1].id)]
+	if len(logs) != 2 || test == nil || y2022 == nil {
+		t.Fatalf("trusted root CT logs: %v", logs)
+	}
+	if !test.ValidityPeriodEnd.Equal(CTTestLogEnd) || !y2022.ValidityPeriodStart.Equal(CT2022LogStart) || !y2022.ValidityPeriodEnd.IsZero() {
+		t.Errorf("windows: test %v–%v, 2022 %v–%v", test.ValidityPeriodStart, test.ValidityPeriodEnd, y2022.ValidityPeriodStart, y2022.ValidityPeriodEnd)
+	}
+}
+
+// Entries are in the shard of their date: v1.24.0–1 in the first tree,
+// later ones in the second; a copy logged today in the active one.
+func TestRekorShardsByDate(t *testing.T) {
+	w := eraWorld(t, "v1.24.1,v1.24.2,v1.24.17")
+	for v, tree := range map[string]int64{"v1.24.1": FirstTreeID, "v1.24.2": InactiveTreeID, "v1.24.17": InactiveTreeID} {
+		prefix := fmt.Sprintf("%016x", tree)
+		for repo, im := range releaseOf(t, w, v).Images {
+			for _, s := range im.Signatures {
+				if s.Entry.TreeID != tree || !strings.HasPrefix(s.Entry.UUID, prefix) {
+					t.Errorf("%s %s: entry %s in tree %d, want %d", v, repo, s.Entry.UUID, s.Entry.TreeID, tree)
+				}
+			}
+		}
+	}
+	if got := fmt.Sprintf("%016x", FirstTreeID); got != "362f8ecba72f4326" {
+		t.Errorf("first tree's UUID prefix %s", got)
+	}
+	info, err := w.Sigstore.Log.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *info.TreeID != fmt.Sprint(ActiveTreeID) || len(info.InactiveShards) != 2 {
+		t.Errorf("log info: active %s, %d inactive shards", *info.TreeID, len(info.InactiveShards))
+	}
+}
