@@ -97,3 +97,22 @@ func TestRekorShardsByDate(t *testing.T) {
 		t.Errorf("log info: active %s, %d inactive shards", *info.TreeID, len(info.InactiveShards))
 	}
 }
+
+// 2022 certificates carry the issuer as .1.1 only; 2023 ones as .1.8 too.
+func TestCertificateExtensionsByDate(t *testing.T) {
+	w := eraWorld(t, "v1.24.9,v1.24.17")
+	for v, wantV2 := range map[string]bool{"v1.24.9": false, "v1.24.17": true} {
+		for repo, im := range releaseOf(t, w, v).Images {
+			for _, s := range im.Signatures {
+				var v1, v2 bool
+				for _, e := range s.Cert.Extensions {
+					v1 = v1 || e.Id.Equal(oidIssuerV1)
+					v2 = v2 || e.Id.Equal(oidIssuerV2)
+				}
+				if !v1 || v2 != wantV2 {
+					t.Errorf("%s %s: issuer extensions .1.1 %v, .1.8 %v; want .1.8 %v", v, repo, v1, v2, wantV2)
+				}
+			}
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +33,19 @@ var (
 	asn1Null           = []byte{0x05, 0x00}
 	fulcioCertValidity = 10 * time.Minute
 )
+
+// IssuerV2Since is when the world's Fulcio starts writing the OIDC issuer
+// as DER extension 1.3.6.1.4.1.57264.1.8 beside the deprecated raw
+// 1.3.6.1.4.1.57264.1.1 (sigstore/fulcio#945, "Standardizing Fulcio
+// Certificate Extensions", reviewed January 2023; sigstore/fulcio#1289
+// marks .1.1 deprecated). A Kubernetes certificate of November 2022
+// (kubectl v1.26.0-rc.1's) carries .1.1 only; one of July 2023 (a
+// cluster-api image signature) carries both. When the public instance
+// deployed the change between those two is not public: the world starts
+// with 2023, and the client reads either form. For an e-mail identity
+// such as the release team's service accounts, .1.8 is the only newer
+// extension (the others describe CI workflows).
+var IssuerV2Since = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Sigstore is a virtual Sigstore instance: a Fulcio-style CA (root and
 // intermediate) whose leaf certificates carry an embedded SCT from the
@@ -223,6 +237,10 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 	if err != nil {
 		return nil, err
 	}
+	exts := []pkix.Extension{{Id: oidIssuerV1, Value: []byte(o.Issuer)}}
+	if !notBefore.Before(IssuerV2Since) {
+		exts = append(exts, pkix.Extension{Id: oidIssuerV2, Value: issuerV2})
+	}
 	template := func(last pkix.Extension) *x509.Certificate {
 		return &x509.Certificate{
 			SerialNumber:   serial,
@@ -232,16 +250,12 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 			KeyUsage:       x509.KeyUsageDigitalSignature,
 			ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 			SubjectKeyId:   subjectKeyID(pub),
-			ExtraExtensions: []pkix.Extension{
-				{Id: oidIssuerV1, Value: []byte(o.Issuer)},
-				{Id: oidIssuerV2, Value: issuerV2},
-				last,
-			},
+			ExtraExtensions: append(slices.Clip(exts), last),
 		}
 	}
 	if o.NoSCT {
 		t := template(pkix.Extension{})
-		t.ExtraExtensions = t.ExtraExtensions[:2]
+		t.ExtraExtensions = exts
 		return s.sign(t, pub)
 	}
 	pre, err := s.sign(template(pkix.Extension{Id: oidCTPoison, Critical: true, Value: asn1Null}), pub)
