@@ -2,12 +2,17 @@ package testworld
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	ctx509util "github.com/google/certificate-transparency-go/x509util"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -115,4 +120,73 @@ func TestCertificateExtensionsByDate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Each .sig holds the staging signature the promoter carried over (first,
+// naming the staging image, by krel-staging) and the promoter's own —
+// but for v1.24.7 and v1.24.8, whose replication had broken.
+func TestCarriedStagingSignature(t *testing.T) {
+	w := eraWorld(t, "v1.24.1,v1.24.7,v1.24.8,v1.24.17")
+	for v, carried := range map[string]bool{"v1.24.1": true, "v1.24.7": false, "v1.24.8": false, "v1.24.17": true} {
+		rs := releaseOf(t, w, v)
+		for repo := range rs.Images {
+			sigs, err := ociremoteSignatures(w, repo, rs.Images[repo].Digest.String())
+			if err != nil {
+				t.Fatalf("%s %s: %v", v, repo, err)
+			}
+			if len(sigs) == 0 {
+				t.Fatalf("%s %s: no signatures", v, repo)
+			}
+			first := sigs[0]
+			if got := first.identity == artifacts.BlobSigner.SAN; got != carried {
+				t.Errorf("%s %s: first signature by %s, carried staging %v", v, repo, first.identity, carried)
+			}
+			if carried && (len(sigs) != 2 || first.reference != StagingRegistry+"/"+repo) {
+				t.Errorf("%s %s: %d signatures, staging one naming %s", v, repo, len(sigs), first.reference)
+			}
+		}
+	}
+}
+
+type publishedSignature struct{ identity, reference string }
+
+// ociremoteSignatures reads the .sig manifest of digest in repo: each
+// layer's certificate identity and its payload's docker-reference, in
+// order.
+func ociremoteSignatures(w *World, repo, digest string) ([]publishedSignature, error) {
+	tag, err := name.NewTag(w.Registry + "/" + repo + ":" + strings.Replace(digest, ":", "-", 1) + ".sig")
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(tag, remote.WithTransport(w.transport))
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []publishedSignature
+	for _, l := range m.Layers {
+		certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(l.Annotations["dev.sigstore.cosign/certificate"]))
+		if err != nil || len(certs) != 1 {
+			return nil, fmt.Errorf("layer %s: certificate: %v", l.Digest, err)
+		}
+		blob, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := blob.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		var p payload.SimpleContainerImage
+		err = json.NewDecoder(rc).Decode(&p)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, publishedSignature{identity: certs[0].EmailAddresses[0], reference: p.Critical.Identity.DockerReference})
+	}
+	return out, nil
 }

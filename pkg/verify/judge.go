@@ -348,14 +348,35 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 		}
 		c.set(StatusVerified, reason, nil)
 	case len(unavailable) > 0:
-		err := errors.Join(append([]error{results[0].Err}, unavailable...)...)
+		err := errors.Join(append([]error{telling(results, c.v.Artifact.Signer).Err}, unavailable...)...)
 		c.set(StatusError, fmt.Sprintf("could not check %d signature(s): %v; %d rejected: %s",
 			len(unavailable), errors.Join(unavailable...), len(rejected), strings.Join(rejected, "; ")), err)
 	case len(results) == 1:
 		c.set(StatusFailed, results[0].Err.Error(), results[0].Err)
 	default:
-		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), listSome(rejected)), results[0].Err)
+		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), listSome(rejected)), telling(results, c.v.Artifact.Signer).Err)
 	}
+}
+
+// telling picks, among rejected signatures, the one whose rejection says
+// most about the artifact: one claiming the expected identity (a forged
+// or broken signature of the release team), else one rejected for more
+// than its identity, else the first. A release image's .sig also carries
+// the staging signature the promoter copied (kubernetes-sigs/promo-tools#542),
+// by another identity: its rejection must not hide why the release team's
+// own signature failed.
+func telling(results []*SignatureResult, want artifacts.Identity) *SignatureResult {
+	for _, r := range results {
+		if r.Signer != nil && r.Signer.SAN == want.SAN {
+			return r
+		}
+	}
+	for _, r := range results {
+		if !errors.Is(r.Err, ErrIdentityMismatch) {
+			return r
+		}
+	}
+	return results[0]
 }
 
 // unsigned decides for an artifact without any signature.
