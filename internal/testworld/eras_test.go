@@ -11,9 +11,9 @@ import (
 	ctx509util "github.com/google/certificate-transparency-go/x509util"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
-	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )

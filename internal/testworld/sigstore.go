@@ -243,13 +243,13 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 	}
 	template := func(last pkix.Extension) *x509.Certificate {
 		return &x509.Certificate{
-			SerialNumber:   serial,
-			EmailAddresses: []string{o.Identity},
-			NotBefore:      notBefore.Truncate(time.Second),
-			NotAfter:       notBefore.Add(fulcioCertValidity).Truncate(time.Second),
-			KeyUsage:       x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-			SubjectKeyId:   subjectKeyID(pub),
+			SerialNumber:    serial,
+			EmailAddresses:  []string{o.Identity},
+			NotBefore:       notBefore.Truncate(time.Second),
+			NotAfter:        notBefore.Add(fulcioCertValidity).Truncate(time.Second),
+			KeyUsage:        x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+			SubjectKeyId:    subjectKeyID(pub),
 			ExtraExtensions: append(slices.Clip(exts), last),
 		}
 	}
