@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 	ctx509util "github.com/google/certificate-transparency-go/x509util"
@@ -148,7 +149,10 @@ func TestCarriedStagingSignature(t *testing.T) {
 	}
 }
 
-type publishedSignature struct{ identity, reference string }
+type publishedSignature struct {
+	identity, reference string
+	optional            map[string]any
+}
 
 // ociremoteSignatures reads the .sig manifest of digest in repo: each
 // layer's certificate identity and its payload's docker-reference, in
@@ -186,7 +190,48 @@ func ociremoteSignatures(w *World, repo, digest string) ([]publishedSignature, e
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, publishedSignature{identity: certs[0].EmailAddresses[0], reference: p.Critical.Identity.DockerReference})
+		out = append(out, publishedSignature{identity: certs[0].EmailAddresses[0], reference: p.Critical.Identity.DockerReference, optional: p.Optional})
 	}
 	return out, nil
+}
+
+// The promoter's payloads name a regional backend with the mirrors
+// annotation (v1.24.10), a backend with the version annotation after
+// promo-tools#797 (v1.24.13), registry.k8s.io after #928 (v1.24.16).
+func TestPayloadsByDate(t *testing.T) {
+	w := eraWorld(t, "v1.24.10,v1.24.13,v1.24.16")
+	regions := map[string]bool{}
+	for _, v := range []string{"v1.24.10", "v1.24.13", "v1.24.16"} {
+		rs := releaseOf(t, w, v)
+		for repo, im := range rs.Images {
+			sigs, err := ociremoteSignatures(w, repo, im.Digest.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := sigs[len(sigs)-1] // the promoter's, after the carried one
+			region, _, _ := strings.Cut(p.reference, "-docker.pkg.dev/")
+			_, mirrors := p.optional["org.kubernetes.kpromo.mirrors"].(string)
+			version, _ := p.optional["org.kubernetes.kpromo.version"].(string)
+			var ok bool
+			switch v {
+			case "v1.24.10":
+				ok = p.reference == BackendOf(region)+"/"+repo && mirrors && version == ""
+				regions[region] = true
+			case "v1.24.13":
+				ok = p.reference == BackendOf(region)+"/"+repo && !mirrors && version != ""
+			default:
+				ok = p.reference == PublicRegistry+"/"+repo && !mirrors && version != ""
+			}
+			if !ok {
+				t.Errorf("%s %s: docker-reference %s, optional %v", v, repo, p.reference, p.optional)
+			}
+		}
+	}
+	if len(regions) < 2 {
+		t.Errorf("v1.24.10's payloads name one backend region only: %v", regions)
+	}
+	// kpromo v4.0.2's form, for a release promoted in its two days.
+	if got := signedReference("kube-apiserver-amd64", "sha256:00", time.Date(2023, 6, 20, 16, 0, 0, 0, time.UTC)); got != "registry.k8s.io/kubernetes/kube-apiserver-amd64" {
+		t.Errorf("reference signed on 2023-06-20: %s", got)
+	}
 }

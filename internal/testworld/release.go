@@ -218,17 +218,11 @@ type promoterEra struct {
 	at time.Time
 	// recursive: an index's children are signed in its repository too.
 	recursive bool
-	// host is what the signed docker-reference names.
-	host string
 }
 
 func eraOf(r *artifacts.Release) promoterEra {
 	at := ImagesSignedAt(r)
-	e := promoterEra{at: at, recursive: !at.Before(RecursiveSigningSince), host: BackingRegistry}
-	if !at.Before(PublicReferenceSince) {
-		e.host = PublicRegistry
-	}
-	return e
+	return promoterEra{at: at, recursive: !at.Before(RecursiveSigningSince)}
 }
 
 // signatureSet collects the signatures to publish: per repository and
@@ -355,7 +349,7 @@ func (w *World) signImage(rs *ReleaseState, target, repo, arch string, h v1.Hash
 		// The staging signature, made when krel staged the release (a few
 		// hours before promotion: the exact lag is not public), copied
 		// first; the promoter's own comes after it.
-		s, sig, err := w.imageSignature(StagingRegistry+"/"+repo, h, signOptions(artifacts.BlobSigner, "", era.at.Add(-4*time.Hour)), "")
+		s, sig, err := w.imageSignature(StagingRegistry+"/"+repo, nil, h, signOptions(artifacts.BlobSigner, "", era.at.Add(-4*time.Hour)), "")
 		if err != nil {
 			return nil, fmt.Errorf("staging signature of %s@%s: %w", repo, h, err)
 		}
@@ -363,7 +357,8 @@ func (w *World) signImage(rs *ReleaseState, target, repo, arch string, h v1.Hash
 		out = append(out, s)
 	}
 	for _, id := range history {
-		s, sig, err := w.imageSignature(era.host+"/"+repo, h, signOptions(id, fault, era.at), fault)
+		ref := signedReference(repo, h.String(), era.at)
+		s, sig, err := w.imageSignature(ref, kpromoAnnotations(ref, era.at), h, signOptions(id, fault, era.at), fault)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s@%s: %w", repo, h, err)
 		}
