@@ -1,6 +1,7 @@
 package testworld
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -233,5 +234,28 @@ func TestPayloadsByDate(t *testing.T) {
 	// kpromo v4.0.2's form, for a release promoted in its two days.
 	if got := signedReference("kube-apiserver-amd64", "sha256:00", time.Date(2023, 6, 20, 16, 0, 0, 0, time.UTC)); got != "registry.k8s.io/kubernetes/kube-apiserver-amd64" {
 		t.Errorf("reference signed on 2023-06-20: %s", got)
+	}
+}
+
+// Releases cut before bom's SPDX 2.3 (v1.24.4) publish SPDX 2.2; the
+// client's parser lists the release from either.
+func TestSBOMVersionsByDate(t *testing.T) {
+	w := StartT(t, Options{Version: "v1.24.4,v1.24.5", Small: true})
+	for _, rs := range w.Releases {
+		want := map[string]string{"v1.24.4": "SPDX-2.2", "v1.24.5": "SPDX-2.3"}[rs.Version.String()]
+		s, err := artifacts.ParseSBOM(bytes.NewReader(w.site["/sbom/"+rs.Version.String()+"/release"]))
+		if err != nil {
+			t.Fatalf("%s: %v", rs.Version, err)
+		}
+		if s.SPDXVersion != want {
+			t.Errorf("%s: %s, want %s", rs.Version, s.SPDXVersion, want)
+		}
+		online, err := w.Catalog.ReleaseFromSBOM(rs.Version, s, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+		if err != nil {
+			t.Fatalf("%s: %v", rs.Version, err)
+		}
+		if len(online.Artifacts) == 0 {
+			t.Errorf("%s: the SBOM lists nothing", rs.Version)
+		}
 	}
 }
