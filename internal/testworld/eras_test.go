@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,66 @@ func TestSBOMVersionsByDate(t *testing.T) {
 		if len(online.Artifacts) == 0 {
 			t.Errorf("%s: the SBOM lists nothing", rs.Version)
 		}
+	}
+}
+
+// The registry front redirects manifests (tags to the canonical backend,
+// digests to a regional one) and blobs (to object storage) to other
+// hosts under other paths, answers the referrers API 404, and can lose a
+// signature manifest in its regional backend.
+func TestRegistryFront(t *testing.T) {
+	w := StartT(t, Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage},
+		Faults: []Fault{{Kind: FaultSigLostInRegion, Target: "kube-proxy-amd64"}}})
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(c *http.Client, p string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+w.Registry+p, nil)
+		must(t, err)
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json")
+		resp, err := c.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	im := w.Images["kube-proxy-amd64"]
+	sigTag := strings.Replace(im.Digest.String(), ":", "-", 1) + ".sig"
+	for p, want := range map[string]string{
+		"/v2/kube-proxy-amd64/manifests/" + w.Version.String(): backendPrefix + "kube-proxy-amd64/manifests/" + w.Version.String(),
+		"/v2/kube-proxy-amd64/manifests/" + im.Digest.String(): backendPrefix + "kube-proxy-amd64/manifests/" + im.Digest.String(),
+		"/v2/kube-proxy-amd64/blobs/" + im.Digest.String():     storagePrefix + im.Digest.String(),
+	} {
+		resp := get(noFollow, p)
+		loc, err := resp.Location()
+		if resp.StatusCode != http.StatusTemporaryRedirect || err != nil || loc.Host == w.Registry || loc.Path != want {
+			t.Errorf("GET %s: %d to %v, want a redirect to another host's %s", p, resp.StatusCode, loc, want)
+		}
+	}
+	if resp := get(http.DefaultClient, "/v2/kube-proxy-amd64/referrers/"+im.Digest.String()); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("referrers: %d, want the edge's 404", resp.StatusCode)
+	}
+	resp := get(http.DefaultClient, "/v2/kube-proxy-amd64/manifests/"+sigTag)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the .sig tag: %d", resp.StatusCode)
+	}
+	sigDigest := resp.Header.Get("Docker-Content-Digest")
+	if resp := get(http.DefaultClient, "/v2/kube-proxy-amd64/manifests/"+sigDigest); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the lost .sig manifest by digest: %d, want MANIFEST_UNKNOWN", resp.StatusCode)
+	}
+	if resp := get(http.DefaultClient, "/v2/kube-apiserver-amd64/manifests/"+w.Images["kube-apiserver-amd64"].Digest.String()); resp.StatusCode != http.StatusOK {
+		t.Errorf("an image by digest through the regional backend: %d", resp.StatusCode)
+	}
+}
+
+// An image signed late has no .sig until its signatures are published.
+func TestSignedLate(t *testing.T) {
+	w := StartT(t, Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage},
+		Faults: []Fault{{Kind: FaultSignedLate, Target: "kube-proxy-arm64"}}})
+	d := w.Images["kube-proxy-arm64"].Digest.String()
+	if _, err := ociremoteSignatures(w, "kube-proxy-arm64", d); err == nil {
+		t.Fatal("signatures published on time")
+	}
+	must(t, w.PublishLateSignatures())
+	if sigs, err := ociremoteSignatures(w, "kube-proxy-arm64", d); err != nil || len(sigs) != 2 {
+		t.Errorf("after publishing: %d signatures, %v", len(sigs), err)
 	}
 }

@@ -255,8 +255,40 @@ func (w *World) buildImagesOf(ctx context.Context, rs *ReleaseState, layerSize i
 	}
 	if faulty {
 		w.replaySignatures(rs, set)
+		w.holdLateSignatures(rs, set)
 	}
 	return w.publishSignatures(set)
+}
+
+// holdLateSignatures takes the signatures of the images FaultSignedLate
+// names out of set, for PublishLateSignatures.
+func (w *World) holdLateSignatures(rs *ReleaseState, set *signatureSet) {
+	for _, f := range w.Faults {
+		im, ok := rs.Images[f.Target]
+		if f.Kind != FaultSignedLate || !ok {
+			continue
+		}
+		if w.late == nil {
+			w.late = newSignatureSet()
+		}
+		for repo, byDigest := range set.sigs {
+			if sigs, signed := byDigest[im.Digest]; signed {
+				w.late.add(repo, im.Digest, set.entities[repo][im.Digest], sigs...)
+				delete(byDigest, im.Digest)
+			}
+		}
+	}
+}
+
+// PublishLateSignatures publishes the signatures FaultSignedLate held
+// back, as the promoter eventually did.
+func (w *World) PublishLateSignatures() error {
+	if w.late == nil {
+		return nil
+	}
+	late := w.late
+	w.late = nil
+	return w.publishSignatures(late)
 }
 
 // imageNames returns the image names of a release, in release order.

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
@@ -50,6 +51,50 @@ func TestEachEraVerifies(t *testing.T) {
 			if vd.Status != want {
 				t.Errorf("%s %s: %s (%s), want %s", v, vd.Artifact.ID(), vd.Status, vd.Reason, want)
 			}
+		}
+	}
+}
+
+// What users of the real infrastructure hit: signatures published days
+// after the release (unsigned with a hint, then verified), a signature
+// manifest lost in one regional backend (verified through the canonical
+// one), a .sha256 served without its binary (missing, never failed).
+func TestWhatUsersHit(t *testing.T) {
+	const late, lost, binary = "kube-proxy-arm64", "kube-proxy-amd64", "bin/linux/amd64/kubectl"
+	w := testworld.StartT(t, testworld.Options{Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultSignedLate, Target: late},
+		{Kind: testworld.FaultSigLostInRegion, Target: lost},
+		{Kind: testworld.FaultMissing, Target: binary},
+	}})
+	for _, download := range []bool{false, true} {
+		vs := verifyWorld(t, w, audit.VerifyOptions{Download: download})
+		for _, v := range vs {
+			want, target := verify.StatusVerified, ""
+			if v.Artifact.Kind == artifacts.KindImage {
+				target = testworld.ImageRepository(v.Artifact)
+			} else {
+				target = strings.TrimPrefix(v.Artifact.Location, w.DownloadURL+"/release/"+w.Version.String()+"/")
+			}
+			switch target {
+			case late:
+				want = verify.StatusUnsigned
+				if !strings.HasSuffix(v.Reason, verify.LateSignatureHint) {
+					t.Errorf("%s: reason %q lacks the hint that signatures can lag", target, v.Reason)
+				}
+			case binary:
+				want = verify.StatusMissing
+			}
+			if v.Status != want {
+				t.Errorf("download %v: %s: %s (%s), want %s", download, target, v.Status, v.Reason, want)
+			}
+		}
+	}
+	if err := w.PublishLateSignatures(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		if v.Artifact.Kind == artifacts.KindImage && testworld.ImageRepository(v.Artifact) == late && v.Status != verify.StatusVerified {
+			t.Errorf("%s once its signatures are published: %s: %s", late, v.Status, v.Reason)
 		}
 	}
 }

@@ -379,6 +379,12 @@ func telling(results []*SignatureResult, want artifacts.Identity) *SignatureResu
 	return results[0]
 }
 
+// LateSignatureHint ends the reason of an image found unsigned: its
+// signatures may not be published yet (per-arch images of several
+// releases got theirs days later, kubernetes/kubernetes#120930, #129199),
+// which is no sign of tampering.
+const LateSignatureHint = "; image signatures have been published days after a release before: check again later (not a sign of tampering)"
+
 // unsigned decides for an artifact without any signature.
 func (c *decision) unsigned() {
 	a := c.v.Artifact
@@ -390,6 +396,9 @@ func (c *decision) unsigned() {
 		reason = "not signed in this release (expected: this release predates signing of " + a.Kind.Plural() + ")"
 	case artifacts.SigningExpected:
 		reason = "no signature published, although this release signs its " + a.Kind.Plural()
+		if a.Kind == artifacts.KindImage {
+			reason += LateSignatureHint
+		}
 	default:
 		reason = "no signature published"
 	}
