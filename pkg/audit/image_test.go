@@ -193,30 +193,42 @@ func TestImageForgeries(t *testing.T) {
 		{testworld.FaultTruncate, target, verify.StatusError, nil},
 		{testworld.FaultSlow, target, verify.StatusError, nil},
 	}
-	for _, tc := range cases {
-		t.Run(string(tc.fault)+"="+tc.target, func(t *testing.T) {
-			t.Parallel()
-			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
-				Faults: []testworld.Fault{{Kind: tc.fault, Target: tc.target}}})
-			vs := byRepo(t, verifyWith(t, w, faultConfig(w, tc.fault), audit.VerifyOptions{}))
-			got := vs[tc.target]
-			if got.Status != tc.status {
-				t.Fatalf("%s: got %s (%s), want %s", tc.target, got.Status, got.Reason, tc.status)
-			}
-			if tc.sentinel != nil && !errors.Is(got.Err, tc.sentinel) {
-				t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, tc.sentinel)
-			}
-			if tc.status == verify.StatusFailed && got.FailedCheck == "" {
-				t.Errorf("failed without naming the check: %s", got.Reason)
-			}
-			t.Logf("%s: %s", got.Status, got.Reason)
-			for repo, v := range vs {
-				if repo != tc.target && v.Status != verify.StatusVerified {
-					t.Errorf("%s beside the fault: %s: %s", repo, v.Status, v.Reason)
-				}
-			}
-		})
+	// In the newest release's world and in v1.24.1's, the oldest era: the
+	// CT test log, the first Rekor shard, .1.1-only certificates, a
+	// regional backend in the payload with the mirrors annotation; both
+	// with the carried staging signature and the redirecting registry.
+	for _, version := range []string{"v1.24.17", "v1.24.1"} {
+		for _, tc := range cases {
+			runImageForgery(t, version, tc.fault, tc.target, tc.status, tc.sentinel)
+		}
 	}
+}
+
+// runImageForgery runs one case of the image forgery table in a world of
+// version.
+func runImageForgery(t *testing.T, version string, fault testworld.FaultKind, target string, status verify.Status, sentinel error) {
+	t.Run(version+"/"+string(fault)+"="+target, func(t *testing.T) {
+		t.Parallel()
+		w := testworld.StartT(t, testworld.Options{Version: version, Kinds: imageKind, Small: true,
+			Faults: []testworld.Fault{{Kind: fault, Target: target}}})
+		vs := byRepo(t, verifyWith(t, w, faultConfig(w, fault), audit.VerifyOptions{}))
+		got := vs[target]
+		if got.Status != status {
+			t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, status)
+		}
+		if sentinel != nil && !errors.Is(got.Err, sentinel) {
+			t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, sentinel)
+		}
+		if status == verify.StatusFailed && got.FailedCheck == "" {
+			t.Errorf("failed without naming the check: %s", got.Reason)
+		}
+		t.Logf("%s: %s", got.Status, got.Reason)
+		for repo, v := range vs {
+			if repo != target && v.Status != verify.StatusVerified {
+				t.Errorf("%s beside the fault: %s: %s", repo, v.Status, v.Reason)
+			}
+		}
+	})
 }
 
 func TestTransientRegistryFaultsAreRetried(t *testing.T) {
