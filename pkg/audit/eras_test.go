@@ -1,7 +1,12 @@
 package audit_test
 
 import (
+	"cmp"
 	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,5 +101,84 @@ func TestWhatUsersHit(t *testing.T) {
 		if v.Artifact.Kind == artifacts.KindImage && testworld.ImageRepository(v.Artifact) == late && v.Status != verify.StatusVerified {
 			t.Errorf("%s once its signatures are published: %s: %s", late, v.Status, v.Reason)
 		}
+	}
+}
+
+var updateHistory = flag.Bool("update-history", false, "rewrite testdata/line-1.24-history.tsv from the world")
+
+// historyFile is the expected history of the 1.24 line in a world of
+// linux/amd64 and linux/s390x (every image, and the files of those
+// platforms): one line per release, kind, status, failed check and
+// incidents, with its count. scripts/e2e.sh checks the built binary's
+// `verify 1.24 --platform linux/amd64 --platform linux/s390x` against it
+// too.
+const historyFile = "testdata/line-1.24-history.tsv"
+
+// historyMatrix folds verdicts into the lines of historyFile.
+func historyMatrix(vs map[string][]verify.Verdict) string {
+	count := map[string]int{}
+	for v, verdicts := range vs {
+		for _, vd := range verdicts {
+			var incidents []string
+			for _, in := range vd.Incidents {
+				incidents = append(incidents, in.ID)
+			}
+			check := vd.FailedCheck
+			if check == "" {
+				check = "-"
+			}
+			count[strings.Join([]string{v, string(vd.Artifact.Kind), string(vd.Status), check, strings.Join(incidents, ",")}, "\t")]++
+		}
+	}
+	var lines []string
+	for k, n := range count {
+		lines = append(lines, fmt.Sprintf("%d\t%s", n, k))
+	}
+	slices.SortFunc(lines, func(a, b string) int {
+		return cmp.Compare(historyKey(a), historyKey(b))
+	})
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// historyKey sorts history lines by release (as versions), then the rest.
+func historyKey(line string) string {
+	f := strings.SplitN(line, "\t", 3)
+	v, err := artifacts.ParseVersion(f[1])
+	if err != nil {
+		return line
+	}
+	return fmt.Sprintf("%04d\t%s", v.Patch, f[2])
+}
+
+// The whole 1.24 line, every era of its infrastructure in one world,
+// gives exactly the documented history: every release verified but for
+// the unsigned files before v1.24.9, v1.24.8's images signed by the
+// promoter (failed, kubernetes/release#2789), v1.24.11's unsigned
+// ppc64le/s390x images (#2962) and v1.24.12's unsigned conformance images
+// (#2971).
+func TestLineHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole line: 18 releases")
+	}
+	ps := []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "s390x"}}
+	w := testworld.StartT(t, testworld.Options{Version: "1.24", Platforms: ps})
+	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"1.24"}, Selection: audit.Selection{Platforms: ps}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := map[string][]verify.Verdict{}
+	for _, r := range res {
+		vs[r.Release.Version.String()] = r.Verdicts
+	}
+	got := historyMatrix(vs)
+	if *updateHistory {
+		must(t, os.WriteFile(historyFile, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(historyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("the line's history differs from %s:\n%s", historyFile, got)
 	}
 }
