@@ -695,17 +695,20 @@ func (w *World) Env() []string {
 
 // Description is world.json: what scripts need to know of a world.
 type Description struct {
-	Version     string   `json:"version"`
-	DownloadURL string   `json:"downloadURL"`
-	SBOMURL     string   `json:"sbomURL"`
-	Registry    string   `json:"registry"`
-	RekorURL    string   `json:"rekorURL"`
-	TrustedRoot string   `json:"trustedRoot"`
-	RekorKey    string   `json:"rekorPublicKey"`
-	FulcioChain string   `json:"fulcioChain"`
-	CTLogKey    string   `json:"ctLogPublicKey"`
-	Faults      []string `json:"faults,omitempty"`
-	Artifacts   []string `json:"artifacts"`
+	Version     string `json:"version"`
+	DownloadURL string `json:"downloadURL"`
+	SBOMURL     string `json:"sbomURL"`
+	Registry    string `json:"registry"`
+	RekorURL    string `json:"rekorURL"`
+	TrustedRoot string `json:"trustedRoot"`
+	RekorKey    string `json:"rekorPublicKey"`
+	FulcioChain string `json:"fulcioChain"`
+	CTLogKey    string `json:"ctLogPublicKey"`
+	// CTTestLogKey is the key of the CT log of certificates issued before
+	// 2022-10-20 (cosign's SIGSTORE_CT_LOG_PUBLIC_KEY_FILE takes one key).
+	CTTestLogKey string   `json:"ctTestLogPublicKey"`
+	Faults       []string `json:"faults,omitempty"`
+	Artifacts    []string `json:"artifacts"`
 }
 
 func (w *World) writeFiles() error {
@@ -720,12 +723,16 @@ func (w *World) writeFiles() error {
 	if err := os.WriteFile(ctKey, w.Sigstore.CTLogPublicKeyPEM(), 0o644); err != nil {
 		return err
 	}
+	ctTestKey := filepath.Join(w.Dir, "ctlog-test.pub")
+	if err := os.WriteFile(ctTestKey, w.Sigstore.CTTestLogPublicKeyPEM(), 0o644); err != nil {
+		return err
+	}
 	fulcio := filepath.Join(w.Dir, "fulcio-chain.pem")
 	if err := os.WriteFile(fulcio, w.Sigstore.ChainPEM(), 0o644); err != nil {
 		return err
 	}
 	d := Description{Version: w.Version.String(), DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry,
-		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, FulcioChain: fulcio}
+		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, CTTestLogKey: ctTestKey, FulcioChain: fulcio}
 	for _, f := range w.Faults {
 		d.Faults = append(d.Faults, f.String())
 	}
