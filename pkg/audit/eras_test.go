@@ -182,3 +182,15 @@ func TestLineHistory(t *testing.T) {
 		t.Errorf("the line's history differs from %s:\n%s", historyFile, got)
 	}
 }
+
+// The carried staging signature is reported beside the one that verifies,
+// named for what it is.
+func TestCarriedSignatureReported(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
+	for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		if v.Status != verify.StatusVerified || len(v.Signatures) != 2 ||
+			!strings.Contains(v.Reason, "1 of 2 signatures rejected") || !strings.Contains(v.Reason, "the staging signature the promoter carries over") {
+			t.Errorf("%s: %s (%d signatures): %s", v.Artifact.ID(), v.Status, len(v.Signatures), v.Reason)
+		}
+	}
+}

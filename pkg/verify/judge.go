@@ -432,8 +432,16 @@ func describeSignature(r *SignatureResult) string {
 	if r.Signer != nil && r.Signer.SAN != "" {
 		d += " by " + r.Signer.SAN
 	}
+	if strings.HasPrefix(r.DockerReference, stagingRegistryPrefix) {
+		d += " (naming the staging image " + r.DockerReference + ": the staging signature the promoter carries over, kubernetes-sigs/promo-tools#542)"
+	}
 	return d
 }
+
+// stagingRegistryPrefix begins the docker-reference of a signature made
+// in a staging project (gcr.io/k8s-staging-kubernetes/…), which the
+// promoter copies into the production .sig beside its own.
+const stagingRegistryPrefix = "gcr.io/k8s-staging-"
 
 func verifiedReason(r *SignatureResult, n int) string {
 	s := "signed by " + r.Signer.SAN
