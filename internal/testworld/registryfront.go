@@ -8,16 +8,20 @@ import (
 )
 
 // registryFront is the world's registry as clients see it, modelled on
-// registry.k8s.io, which is a redirector (kubernetes/registry.k8s.io,
-// cmd/archeio): it answers /v2/ itself and redirects manifests and blobs
-// to backends on other hosts — a tag to the canonical backend, a digest
-// to a regional one, layers to object storage — under other paths (the
-// Artifact Registry repository k8s-artifacts-prod/images, storage's
+// registry.k8s.io, which is a redirector (kubernetes/registry.k8s.io
+// cmd/archeio, docs/request-handling.md): it answers /v2/ itself and
+// redirects manifest requests to a region-specific Artifact Registry
+// upstream and layers to a copy in object storage, on other hosts under
+// other paths (the repository k8s-artifacts-prod/images; storage's
 // containers/images). Its edge answers the OCI referrers API 404
 // (kubernetes-sigs/promo-tools#1945). A regional backend can lack a
-// signature manifest the canonical one has: fetched by digest there, it
-// answers MANIFEST_UNKNOWN (kubernetes/registry.k8s.io#324, #187). Writes
-// (the world's own pushes, and tests') go to the origin as they are.
+// signature manifest that the canonical one has: fetched by digest there,
+// it answers MANIFEST_UNKNOWN (kubernetes/registry.k8s.io#324, #187).
+// Which upstream got which request changed over the years (archeio now
+// falls back to a signature upstream for content missing regionally); the
+// world sends tags to the canonical backend and digests to a regional
+// one, the layout in which a lost signature manifest shows. Writes (the
+// world's own pushes, and tests') go to the origin as they are.
 type registryFront struct {
 	origin http.Handler
 	// canonical, regional and storage are the backends' base URLs.
