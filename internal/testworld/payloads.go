@@ -76,7 +76,8 @@ func kpromoAnnotations(reference string, t time.Time) map[string]any {
 // promoterVersionAt is the promo-tools release that promoted at t, as far
 // as its release issues date them (v3.6.0 with recursive signing, v4.0.2
 // rolled out 2023-06-20, v4.0.3 2023-06-21, v4.0.4 2023-06-22:
-// kubernetes-sigs/promo-tools#876, #937, #941); before v3.6.0, v3.5.x.
+// kubernetes-sigs/promo-tools#876, #937, #941); before v3.6.0 a v3.5
+// release (which patch is not settled: the world writes v3.5.1).
 func promoterVersionAt(t time.Time) string {
 	switch {
 	case t.Before(RecursiveSigningSince):
