@@ -321,3 +321,28 @@ func TestSignedLate(t *testing.T) {
 		t.Errorf("after publishing: %d signatures, %v", len(sigs), err)
 	}
 }
+
+// The trusted root lists the first Fulcio CA with its window and the
+// current one, which issues, from 2022-04-13.
+func TestTrustedRootFulcioCAs(t *testing.T) {
+	w := eraWorld(t, "v1.24.0")
+	tr, err := root.NewTrustedRootFromPath(w.TrustedRootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas := tr.FulcioCertificateAuthorities()
+	if len(cas) != 2 {
+		t.Fatalf("%d Fulcio CAs", len(cas))
+	}
+	legacy, current := cas[0].(*root.FulcioCertificateAuthority), cas[1].(*root.FulcioCertificateAuthority)
+	if !legacy.ValidityPeriodEnd.Equal(FulcioLegacyCAEnd) || !current.ValidityPeriodStart.Equal(FulcioCASince) || !current.ValidityPeriodEnd.IsZero() {
+		t.Errorf("windows: first until %v, current %v–%v", legacy.ValidityPeriodEnd, current.ValidityPeriodStart, current.ValidityPeriodEnd)
+	}
+	for _, im := range w.Images {
+		for _, s := range im.Signatures {
+			if err := s.Cert.CheckSignatureFrom(w.Sigstore.IntermediateCert); err != nil {
+				t.Errorf("%s: not issued by the current CA: %v", im.Repository, err)
+			}
+		}
+	}
+}

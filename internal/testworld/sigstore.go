@@ -54,6 +54,9 @@ var IssuerV2Since = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 // no SCT.
 type Sigstore struct {
 	RootCert         *x509.Certificate
+	// legacyRoot is the first CA's root, in the trusted root with its
+	// window, issuing nothing the world publishes.
+	legacyRoot *x509.Certificate
 	IntermediateCert *x509.Certificate
 	intermediateKey  *ecdsa.PrivateKey
 	// ctLogs are the instance's CT logs, oldest first: each certificate's
@@ -78,6 +81,10 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("intermediate CA: %w", err)
 	}
+	legacyRoot, _, err := generateRoot("sigstore", "sigstore.dev")
+	if err != nil {
+		return nil, fmt.Errorf("legacy root CA: %w", err)
+	}
 	ctLogs, err := newCTLogs()
 	if err != nil {
 		return nil, err
@@ -87,7 +94,7 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 		return nil, err
 	}
 	return &Sigstore{
-		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey,
+		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey, legacyRoot: legacyRoot,
 		ctLogs: ctLogs, Log: log, created: time.Now(),
 	}, nil
 }
@@ -105,6 +112,18 @@ var (
 	ctTestLogURL    = "https://ctfe.testworld.local/test"
 	ct2022LogURL    = "https://ctfe.testworld.local/2022"
 	errNoCTLogAtNow = errors.New("no CT log of the world was valid then")
+)
+
+// The public-good trusted root (sigstore/root-signing,
+// targets/trusted_root.json) lists two Fulcio CAs: the first, a root
+// alone, valid 2021-03-07 to 2022-12-31T23:59:59.999Z, and the current
+// root and intermediate from 2022-04-13T20:06:15Z, which issued every
+// certificate of the 1.24 line (its first release was signed in May 2022).
+// The world's trusted root lists both with those windows (the first from
+// Epoch); only the current one issues.
+var (
+	FulcioLegacyCAEnd = time.Date(2022, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	FulcioCASince     = time.Date(2022, 4, 13, 20, 6, 15, 0, time.UTC)
 )
 
 // ctLog is one CT log: its key, log ID and validity window.
@@ -345,10 +364,16 @@ func (s *Sigstore) ChainPEM() []byte {
 // public-good instance's trusted_root.json.
 func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 	start := Epoch
+	legacy := &root.FulcioCertificateAuthority{
+		Root:                s.legacyRoot,
+		ValidityPeriodStart: start,
+		ValidityPeriodEnd:   FulcioLegacyCAEnd,
+		URI:                 "https://fulcio.testworld.local",
+	}
 	fulcio := &root.FulcioCertificateAuthority{
 		Root:                s.RootCert,
 		Intermediates:       []*x509.Certificate{s.IntermediateCert},
-		ValidityPeriodStart: start,
+		ValidityPeriodStart: FulcioCASince,
 		URI:                 "https://fulcio.testworld.local",
 	}
 	ctLogs := map[string]*root.TransparencyLog{}
@@ -365,7 +390,7 @@ func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 	}
 	rekor := s.Log.TransparencyLog(start)
 	return root.NewTrustedRoot(root.TrustedRootMediaType01,
-		[]root.CertificateAuthority{fulcio},
+		[]root.CertificateAuthority{legacy, fulcio},
 		ctLogs,
 		nil,
 		map[string]*root.TransparencyLog{s.Log.LogIDHex(): rekor})
