@@ -53,12 +53,12 @@ var IssuerV2Since = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 // sigstore-go's testing/ca.VirtualSigstore, whose leaf certificates carry
 // no SCT.
 type Sigstore struct {
-	RootCert *x509.Certificate
-	// legacyRoot is the first CA's root, in the trusted root with its
-	// window, issuing nothing the world publishes.
-	legacyRoot       *x509.Certificate
+	RootCert         *x509.Certificate
 	IntermediateCert *x509.Certificate
 	intermediateKey  *ecdsa.PrivateKey
+	// legacyRoot is the first CA's root, in the trusted root with its
+	// window, issuing nothing the world publishes.
+	legacyRoot *x509.Certificate
 	// ctLogs are the instance's CT logs, oldest first: each certificate's
 	// SCT comes from the one current at its NotBefore.
 	ctLogs []*ctLog
