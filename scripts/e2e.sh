@@ -228,6 +228,29 @@ start_world "$h8" -version v1.24.8 -small -kind image -tls "$work/tls"
 check "v1.24.8 images fail: the promoter's identity" 1 in_world "$h8" "$k8sverify" verify v1.24.8 --kind image --platform linux/amd64
 expect "the incident is named" "known incident: v1.24.8-"
 
+echo "== the 1.24 line: every era of the infrastructure gives the documented history"
+# One world publishing every patch release of 1.24 (linux/amd64 and
+# linux/s390x, every image), each signed at its date: two CT logs, Rekor
+# shards, both certificate forms, carried staging signatures, payloads by
+# promoter era, the redirecting registry front. The verdicts, counted per
+# release, kind, status, failed check and incidents, must be exactly
+# pkg/audit/testdata/line-1.24-history.tsv (TestLineHistory checks the same).
+lw=$work/line
+start_world "$lw" -version 1.24 -platform linux/amd64,linux/s390x -tls "$work/tls"
+check "verify 1.24: v1.24.8's images fail (exit 1)" 1 in_world "$lw" "$k8sverify" verify 1.24 --platform linux/amd64 --platform linux/s390x -o json="$work/line.json" --no-progress
+history() {
+	jq -r '.artifacts[] | [.release, .kind, .status, (.failedCheck // "-"), ((.incidents // []) | join(","))] | @tsv' "$1" |
+		awk '{n[$0]++} END {for (k in n) print n[k] "\t" k}' | LC_ALL=C sort
+}
+if diff <(LC_ALL=C sort "$root/pkg/audit/testdata/line-1.24-history.tsv") <(history "$work/line.json") >"$work/line.diff"; then
+	passed=$((passed + 1))
+	echo "ok    the line's history matrix is the committed one"
+else
+	failed=$((failed + 1))
+	echo "FAIL  the line's history matrix differs from pkg/audit/testdata/line-1.24-history.tsv (< committed, > got):"
+	sed 's/^/      /' "$work/line.diff" | head -40
+fi
+
 echo "== mirror: v1.24.17 into a registry with htpasswd authentication"
 "$htpasswd" mirror s3cret >"$work/htpasswd"
 aport=$(free_port)

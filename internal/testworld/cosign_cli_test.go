@@ -39,29 +39,48 @@ func runCosign(t *testing.T, bin string, w *World, args ...string) (string, erro
 
 func TestRealCosignAcceptsTheWorld(t *testing.T) {
 	bin := CosignBinary(t)
-	w := StartT(t, Options{Small: true, Faults: []Fault{
+	// Releases of every era: the CT test log, the first Rekor shard and
+	// .1.1-only certificates (v1.24.1, images); the 2022 CT log with
+	// .1.1-only certificates (v1.24.9, blobs and images); 2023
+	// certificates (v1.24.17). Faults apply to the newest.
+	w := StartT(t, Options{Version: "v1.24.1,v1.24.9,v1.24.17", Small: true, Faults: []Fault{
 		{Kind: FaultForgedSET, Target: "bin/linux/arm64/kubectl"},
 		{Kind: FaultForeignIdentity, Target: "kube-proxy-arm64"},
 	}})
 	dir := t.TempDir()
-	blob := func(p string) (file, sig, cert string) {
-		f := w.Files[p]
-		file = filepath.Join(dir, strings.ReplaceAll(p, "/", "_"))
+	blob := func(rs *ReleaseState, p string) (file, sig, cert string) {
+		f := rs.Files[p]
+		file = filepath.Join(dir, rs.Version.String()+strings.ReplaceAll(p, "/", "_"))
 		must(t, os.WriteFile(file, f.Content, 0o644))
 		must(t, os.WriteFile(file+".sig", []byte(base64.StdEncoding.EncodeToString(f.Signature.Sig)), 0o644))
 		must(t, os.WriteFile(file+".cert", []byte(base64.StdEncoding.EncodeToString(f.Signature.CertPEM)), 0o644))
 		return file, file + ".sig", file + ".cert"
 	}
-	verifyBlob := func(p string) (string, error) {
-		file, sig, cert := blob(p)
+	verifyBlobOf := func(rs *ReleaseState, p string) (string, error) {
+		file, sig, cert := blob(rs, p)
 		return runCosign(t, bin, w, "verify-blob", file, "--signature", sig, "--certificate", cert,
 			"--certificate-identity", artifacts.BlobSigner.SAN, "--certificate-oidc-issuer", artifacts.BlobSigner.Issuer,
 			"--rekor-url", w.RekorURL)
 	}
-	verifyImage := func(repo string) (string, error) {
-		return runCosign(t, bin, w, "verify", w.Registry+"/"+repo+":"+w.Version.String(),
+	newest := w.Releases[len(w.Releases)-1]
+	verifyBlob := func(p string) (string, error) { return verifyBlobOf(newest, p) }
+	verifyImageOf := func(rs *ReleaseState, repo string) (string, error) {
+		return runCosign(t, bin, w, "verify", w.Registry+"/"+repo+":"+rs.Version.String(),
 			"--certificate-identity", artifacts.ImageSigner.SAN, "--certificate-oidc-issuer", artifacts.ImageSigner.Issuer,
 			"--trusted-root", w.TrustedRootPath, "--rekor-url", w.RekorURL, "--allow-http-registry")
+	}
+	verifyImage := func(repo string) (string, error) { return verifyImageOf(newest, repo) }
+	for _, rs := range w.Releases[:len(w.Releases)-1] {
+		for _, repo := range []string{"kube-apiserver", "kube-apiserver-amd64", "kube-proxy-arm64"} {
+			if out, err := verifyImageOf(rs, repo); err != nil {
+				t.Errorf("cosign verify rejects genuine %s of %s: %v\n%s", repo, rs.Version, err, out)
+			}
+		}
+		if _, signed := rs.Files["bin/linux/amd64/kubectl"]; signed && rs.Files["bin/linux/amd64/kubectl"].Signature != nil {
+			if out, err := verifyBlobOf(rs, "bin/linux/amd64/kubectl"); err != nil {
+				t.Errorf("cosign verify-blob rejects a genuine file of %s: %v\n%s", rs.Version, err, out)
+			}
+		}
 	}
 	if out, err := verifyBlob("bin/linux/amd64/kubectl"); err != nil {
 		t.Errorf("cosign verify-blob rejects a genuine file: %v\n%s", err, out)

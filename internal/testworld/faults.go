@@ -80,6 +80,26 @@ const (
 // verify: the earliest valid entry decides.
 const FaultLogCopy FaultKind = "log-copy"
 
+// What users of the real infrastructure hit, none a forgery.
+const (
+	// FaultSignedLate publishes an image without its signatures, as
+	// per-arch images were whose signatures appeared days after the
+	// release (kubernetes/kubernetes#120930, #129199);
+	// World.PublishLateSignatures publishes them. Until then the image is
+	// unsigned, never failed.
+	FaultSignedLate FaultKind = "signed-late"
+	// FaultSigLostInRegion: the regional backend of the registry front
+	// lacks the image's signature manifests (fetched by digest there, they
+	// answer MANIFEST_UNKNOWN, kubernetes/registry.k8s.io#324); the
+	// canonical one, which the front sends tags to, has them. The image
+	// must still verify.
+	FaultSigLostInRegion FaultKind = "sig-lost-in-region"
+)
+
+// A release file whose binary the CDN lacks while it serves the .sha256
+// beside it (kubernetes/kubernetes#121509) is FaultMissing: the file is
+// missing, never failed.
+
 // HTTP faults: the network misbehaves for the artifact's requests.
 const (
 	FaultHTTP500  FaultKind = "http-500"
@@ -95,6 +115,7 @@ var FaultKinds = []FaultKind{
 	FaultReplay, FaultExpiredCert, FaultForgedSET, FaultNotInLog, FaultUnsigned,
 	FaultGarbageSignature, FaultPayloadDigest, FaultPayloadName, FaultMissing,
 	FaultCrossArch, FaultIndexAtArch, FaultRollback, FaultForeignReferrer, FaultLogCopy,
+	FaultSignedLate, FaultSigLostInRegion,
 	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset,
 }
 
@@ -281,7 +302,7 @@ func requestClass(r *http.Request) string {
 		p = "manifests/<signature or referrers tag>"
 	case strings.Contains(p, "/manifests/"):
 		p = "manifests"
-	case strings.Contains(p, "/blobs/"):
+	case strings.Contains(p, "/blobs/"), strings.HasPrefix(p, storagePrefix):
 		p = "blobs"
 	case strings.Contains(p, "/referrers/"):
 		p = "referrers"

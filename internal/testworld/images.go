@@ -24,12 +24,12 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 )
 
-// What the world's signature payloads name in docker-reference: before
-// promo-tools#928 (2023-06-19), like the real promoter's, the Artifact
-// Registry backend behind registry.k8s.io the image was promoted to
-// (containers/image#1952 shows such a reference); after, registry.k8s.io.
+// Registries the world's signature payloads name in docker-reference:
+// before promo-tools#928 (2023-06-19), like the real promoter's, an
+// Artifact Registry backend behind registry.k8s.io (BackingRegistry is
+// one; signedReference picks the region); after, registry.k8s.io.
 const (
-	BackingRegistry = "europe-west1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes"
+	BackingRegistry = "europe-west1" + backendPath
 	PublicRegistry  = "registry.k8s.io"
 )
 
@@ -80,9 +80,9 @@ func buildImages(arches []string, layerSize int64) (v1.ImageIndex, map[string]v1
 }
 
 // imageSignature is a cosign signature for an image digest whose payload
-// names reference (host/repository): payload, signature, certificate and
-// chain, Rekor bundle.
-func (w *World) imageSignature(reference string, digest v1.Hash, o SignOptions, fault FaultKind) (oci.Signature, *Signature, error) {
+// names reference (host/repository), with optional annotations:
+// payload, signature, certificate and chain, Rekor bundle.
+func (w *World) imageSignature(reference string, annotations map[string]any, digest v1.Hash, o SignOptions, fault FaultKind) (oci.Signature, *Signature, error) {
 	signedDigest := digest
 	if fault == FaultPayloadDigest {
 		sum := sha256.Sum256([]byte("another image " + digest.String()))
@@ -100,7 +100,7 @@ func (w *World) imageSignature(reference string, digest v1.Hash, o SignOptions, 
 	if err != nil {
 		return nil, nil, err
 	}
-	pl, err := payload.Cosign{Image: backing}.MarshalJSON()
+	pl, err := payload.Cosign{Image: backing, Annotations: annotations}.MarshalJSON()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,13 +27,22 @@ import (
 )
 
 // Tree IDs of the world's Rekor shards: those of the public-good
-// instance, whose 2022-2023 entries (the 1.24 releases') are in tree
-// 2605736670972794746 (entry UUIDs beginning 24296fb24b8ad77a), no longer
-// the active one (sigstore-python#237, sigstore/rekor#1021).
+// instance. Its first tree, 3904496407287907110 (entry UUIDs beginning
+// 362f8ecba72f4326), was frozen about 2022-06-07 (sigstore/rekor#648;
+// the sharding procedure freezes a tree and starts a new one,
+// sigstore/rekor#806): v1.24.0 and v1.24.1 were logged there. Later 2022
+// and 2023 entries are in tree 2605736670972794746 (UUIDs beginning
+// 24296fb24b8ad77a), itself no longer the active tree. The exact hour of
+// the first freeze is not public; the world freezes at the start of
+// FirstShardFrozen.
 const (
+	FirstTreeID    int64 = 3904496407287907110
 	InactiveTreeID int64 = 2605736670972794746
 	ActiveTreeID   int64 = 1193050959916656506
 )
+
+// FirstShardFrozen is when the world's first shard stops taking entries.
+var FirstShardFrozen = time.Date(2022, 6, 7, 0, 0, 0, 0, time.UTC)
 
 // RekorLog is a Rekor v1 transparency log in memory, sharded as the
 // public-good instance is: each shard a Merkle tree (transparency-dev/merkle)
@@ -58,7 +67,10 @@ type RekorLog struct {
 
 // shard is one tree of the log.
 type shard struct {
-	treeID  int64
+	treeID int64
+	// frozen: the shard takes no entry integrated from then on (zero:
+	// until Rotate).
+	frozen  time.Time
 	tree    *testonly.Tree
 	entries []*LogEntry
 }
@@ -89,8 +101,10 @@ func newLogKey() (*ecdsa.PrivateKey, signature.SignerVerifier, [32]byte, error) 
 	return key, signer, id, err
 }
 
-// NewRekorLog creates a log served at baseURL with two empty shards, the
-// inactive one (InactiveTreeID) taking entries until Rotate.
+// NewRekorLog creates a log served at baseURL with three empty shards:
+// until Rotate, an entry goes to the first (FirstTreeID) or the second
+// (InactiveTreeID) by its integrated time, as the public-good log took
+// them; after, to the active one (ActiveTreeID).
 func NewRekorLog(baseURL string) (*RekorLog, error) {
 	key, signer, id, err := newLogKey()
 	if err != nil {
@@ -99,6 +113,7 @@ func NewRekorLog(baseURL string) (*RekorLog, error) {
 	return &RekorLog{
 		key: key, signer: signer, logID: id, baseURL: baseURL,
 		shards: []*shard{
+			{treeID: FirstTreeID, frozen: FirstShardFrozen, tree: testonly.New(rfc6962.DefaultHasher)},
 			{treeID: InactiveTreeID, tree: testonly.New(rfc6962.DefaultHasher)},
 			{treeID: ActiveTreeID, tree: testonly.New(rfc6962.DefaultHasher)},
 		},
@@ -106,14 +121,26 @@ func NewRekorLog(baseURL string) (*RekorLog, error) {
 	}, nil
 }
 
-// Rotate makes the next shard the active one: entries appended from now on
-// go there, as Rekor's did when it rotated its tree.
+// Rotate makes the last shard the active one: entries appended from now
+// on go there, as Rekor's did when it rotated its tree.
 func (l *RekorLog) Rotate() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.active < len(l.shards)-1 {
-		l.active++
+	l.active = len(l.shards) - 1
+}
+
+// shardAt is the shard taking an entry integrated at t: the active one
+// after Rotate; before, the first not frozen at t.
+func (l *RekorLog) shardAt(t time.Time) (int, *shard) {
+	if l.active == len(l.shards)-1 {
+		return l.active, l.shards[l.active]
 	}
+	for i, sh := range l.shards[:len(l.shards)-1] {
+		if sh.frozen.IsZero() || t.Before(sh.frozen) {
+			return i, sh
+		}
+	}
+	return l.active, l.shards[l.active]
 }
 
 // LogIDHex is the log ID (SHA-256 of the log's public key), hex encoded.
@@ -153,7 +180,7 @@ func transparencyLog(baseURL string, id [32]byte, key *ecdsa.PrivateKey, start t
 func (l *RekorLog) Append(body []byte, artifactHash string, integrated time.Time) (*LogEntry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sh := l.shards[l.active]
+	_, sh := l.shardAt(integrated)
 	leaf := rfc6962.DefaultHasher.HashLeaf(body)
 	e := &LogEntry{
 		Index:          int64(len(l.entries)),
@@ -287,12 +314,13 @@ func (l *RekorLog) shardOf(treeID int64) *shard {
 func (l *RekorLog) Info() (*models.LogInfo, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	info, err := l.treeInfo(l.shards[l.active])
+	active, sh := l.shardAt(time.Now())
+	info, err := l.treeInfo(sh)
 	if err != nil {
 		return nil, err
 	}
 	for i, sh := range l.shards {
-		if i == l.active {
+		if i == active {
 			continue
 		}
 		inactive, err := l.treeInfo(sh)

@@ -169,13 +169,12 @@ func (w *World) faultOf(faulty bool, target string) FaultKind {
 	return w.faultsBy[target]
 }
 
-// imageHistory returns the identities that signed an image repository in
-// release v, reproducing the line's real signing history.
+// imageHistory returns the identities the promoter signed an image
+// repository with in release v, reproducing the line's real signing
+// history (the carried staging signature aside: carriesStaging).
 func imageHistory(v artifacts.Version, repo, arch string) []artifacts.Identity {
 	promoter := artifacts.Identity{SAN: PromoterIdentity, Issuer: artifacts.GoogleIssuer}
 	switch v.String() {
-	case "v1.24.6": // signed twice (kubernetes/release#2789)
-		return []artifacts.Identity{artifacts.BlobSigner, artifacts.ImageSigner}
 	case "v1.24.8": // signed by the promoter's identity (kubernetes/release#2789)
 		return []artifacts.Identity{promoter}
 	case "v1.24.11": // partly unsigned after Fulcio rate limits (kubernetes/release#2962)
@@ -190,22 +189,41 @@ func imageHistory(v artifacts.Version, repo, arch string) []artifacts.Identity {
 	return []artifacts.Identity{artifacts.ImageSigner}
 }
 
+// CarrySince: from promo-tools v3.4.0 (kubernetes-sigs/promo-tools#542,
+// "Carry over existing signatures from the staging repo", rolled out with
+// kubernetes/k8s.io#3601 on 2022-04-06) the promoter copies the staging
+// signature of a digest into its production .sig before adding its own.
+var CarrySince = time.Date(2022, 4, 6, 0, 0, 0, 0, time.UTC)
+
+// StagingRegistry is where krel stages a release's images and signs them
+// as krel-staging: the carried signature's docker-reference names it.
+const StagingRegistry = "gcr.io/k8s-staging-kubernetes"
+
+// carriesStaging reports whether release v's .sig manifests hold the
+// carried staging signature. kubernetes/release#2789 shows it for v1.24.6
+// (krel-staging beside krel-trust) and not for v1.24.7 (krel-trust only)
+// or v1.24.8 (the promoter's identity only): replication broke in
+// October 2022. Whether the fix restored it for v1.24.9 and later is not
+// public; the world carries it (the promoter's design since #542), and
+// the client verifies with or without it.
+func carriesStaging(v artifacts.Version, at time.Time) bool {
+	switch v.String() {
+	case "v1.24.7", "v1.24.8":
+		return false
+	}
+	return !at.Before(CarrySince)
+}
+
 // promoterEra is how the promoter signed a release's images.
 type promoterEra struct {
 	at time.Time
 	// recursive: an index's children are signed in its repository too.
 	recursive bool
-	// host is what the signed docker-reference names.
-	host string
 }
 
 func eraOf(r *artifacts.Release) promoterEra {
 	at := ImagesSignedAt(r)
-	e := promoterEra{at: at, recursive: !at.Before(RecursiveSigningSince), host: BackingRegistry}
-	if !at.Before(PublicReferenceSince) {
-		e.host = PublicRegistry
-	}
-	return e
+	return promoterEra{at: at, recursive: !at.Before(RecursiveSigningSince)}
 }
 
 // signatureSet collects the signatures to publish: per repository and
@@ -238,8 +256,40 @@ func (w *World) buildImagesOf(ctx context.Context, rs *ReleaseState, layerSize i
 	}
 	if faulty {
 		w.replaySignatures(rs, set)
+		w.holdLateSignatures(rs, set)
 	}
 	return w.publishSignatures(set)
+}
+
+// holdLateSignatures takes the signatures of the images FaultSignedLate
+// names out of set, for PublishLateSignatures.
+func (w *World) holdLateSignatures(rs *ReleaseState, set *signatureSet) {
+	for _, f := range w.Faults {
+		im, ok := rs.Images[f.Target]
+		if f.Kind != FaultSignedLate || !ok {
+			continue
+		}
+		if w.late == nil {
+			w.late = newSignatureSet()
+		}
+		for repo, byDigest := range set.sigs {
+			if sigs, signed := byDigest[im.Digest]; signed {
+				w.late.add(repo, im.Digest, set.entities[repo][im.Digest], sigs...)
+				delete(byDigest, im.Digest)
+			}
+		}
+	}
+}
+
+// PublishLateSignatures publishes the signatures FaultSignedLate held
+// back, as the promoter eventually did.
+func (w *World) PublishLateSignatures() error {
+	if w.late == nil {
+		return nil
+	}
+	late := w.late
+	w.late = nil
+	return w.publishSignatures(late)
 }
 
 // imageNames returns the image names of a release, in release order.
@@ -327,8 +377,21 @@ func (w *World) signImage(rs *ReleaseState, target, repo, arch string, h v1.Hash
 		return nil, nil
 	}
 	var out []oci.Signature
-	for _, id := range imageHistory(rs.Version, target, arch) {
-		s, sig, err := w.imageSignature(era.host+"/"+repo, h, signOptions(id, fault, era.at), fault)
+	history := imageHistory(rs.Version, target, arch)
+	if len(history) > 0 && carriesStaging(rs.Version, era.at) {
+		// The staging signature, made when krel staged the release (a few
+		// hours before promotion: the exact lag is not public), copied
+		// first; the promoter's own comes after it.
+		s, sig, err := w.imageSignature(StagingRegistry+"/"+repo, nil, h, signOptions(artifacts.BlobSigner, "", era.at.Add(-4*time.Hour)), "")
+		if err != nil {
+			return nil, fmt.Errorf("staging signature of %s@%s: %w", repo, h, err)
+		}
+		rs.Images[target].Signatures = append(rs.Images[target].Signatures, sig)
+		out = append(out, s)
+	}
+	for _, id := range history {
+		ref := signedReference(repo, h.String(), era.at)
+		s, sig, err := w.imageSignature(ref, kpromoAnnotations(ref, era.at), h, signOptions(id, fault, era.at), fault)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s@%s: %w", repo, h, err)
 		}

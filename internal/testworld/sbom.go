@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -14,7 +15,8 @@ import (
 // buildSBOM writes a release's SBOM at <sbom-url>/<version>/release in
 // the shape bom writes it as krel runs it (kubernetes/release
 // pkg/anago/stage.go GenerateVersionArtifactsBOM; kubernetes-sigs/bom
-// tag-value templates): SPDX 2.3 tag-value, document "Kubernetes Release
+// tag-value templates): SPDX tag-value (2.2 or 2.3: spdxVersionOf),
+// document "Kubernetes Release
 // vX"; a File per binary (bin/<os>/<arch>/<name>, SPDXIDs from the build
 // paths) and per tarball, with SHA1, SHA256 and SHA512, except the .tar
 // and .docker_tag files, which krel leaves out by design; a Package per
@@ -26,10 +28,11 @@ func (w *World) buildSBOM(rs *ReleaseState) {
 	var b strings.Builder
 	v := rs.Version.String()
 	src := sha1.Sum([]byte("source SBOM " + v))
-	fmt.Fprintf(&b, "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\n")
+	spdx, tool := spdxVersionOf(rs.Release)
+	fmt.Fprintf(&b, "SPDXVersion: %s\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\n", spdx)
 	fmt.Fprintf(&b, "DocumentName: Kubernetes Release %s\nDocumentNamespace: https://sbom.k8s.io/%s/release\n", v, v)
 	fmt.Fprintf(&b, "ExternalDocumentRef:DocumentRef-kubernetes-%s https://sbom.k8s.io/%s/source SHA1: %x\n", v, v, src)
-	fmt.Fprintf(&b, "Creator: Organization: Kubernetes Release Engineering\nCreator: Tool: bom-v0.15.1\nLicenseListVersion: 3.20\n")
+	fmt.Fprintf(&b, "Creator: Organization: Kubernetes Release Engineering\nCreator: Tool: %s\nLicenseListVersion: 3.20\n", tool)
 	fmt.Fprintf(&b, "Created: %sT14:03:27Z\n\n\n\n##### Files independent of packages\n\n", rs.Release.Date)
 	var described []string
 	for _, a := range rs.Release.Artifacts {
@@ -60,6 +63,22 @@ func (w *World) buildSBOM(rs *ReleaseState) {
 		}
 	}
 	w.site["/sbom/"+v+"/release"] = []byte(b.String())
+}
+
+// SPDX23Since: bom writes SPDX 2.3 from kubernetes-sigs/bom commit
+// 8ea1ad8 (2022-08-26), SPDX 2.2 before. When krel picked that bom up is
+// not public; the world writes 2.2 for releases cut before the commit
+// (v1.24.0 to v1.24.4) and 2.3 after, and the client reads both.
+var SPDX23Since = time.Date(2022, 8, 26, 0, 0, 0, 0, time.UTC)
+
+// spdxVersionOf is the SPDX version and the bom release of a release's
+// SBOM (the bom versions are the likeliest of their time, not public
+// facts).
+func spdxVersionOf(r *artifacts.Release) (spdx, tool string) {
+	if BlobsSignedAt(r).Before(SPDX23Since) {
+		return "SPDX-2.2", "bom-v0.3.0"
+	}
+	return "SPDX-2.3", "bom-v0.15.1"
 }
 
 // imageTarPackage writes the package of an image tarball and of its layer.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -34,6 +35,19 @@ var (
 	fulcioCertValidity = 10 * time.Minute
 )
 
+// IssuerV2Since is when the world's Fulcio starts writing the OIDC issuer
+// as DER extension 1.3.6.1.4.1.57264.1.8 beside the deprecated raw
+// 1.3.6.1.4.1.57264.1.1 (sigstore/fulcio#945, "Standardizing Fulcio
+// Certificate Extensions", reviewed January 2023; sigstore/fulcio#1289
+// marks .1.1 deprecated). A Kubernetes certificate of November 2022
+// (kubectl v1.26.0-rc.1's) carries .1.1 only; one of July 2023 (a
+// cluster-api image signature) carries both. When the public instance
+// deployed the change between those two is not public: the world starts
+// with 2023, and the client reads either form. For an e-mail identity
+// such as the release team's service accounts, .1.8 is the only newer
+// extension (the others describe CI workflows).
+var IssuerV2Since = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Sigstore is a virtual Sigstore instance: a Fulcio-style CA (root and
 // intermediate) whose leaf certificates carry an embedded SCT from the
 // instance's CT log, and a Rekor transparency log. It is modelled on
@@ -43,8 +57,12 @@ type Sigstore struct {
 	RootCert         *x509.Certificate
 	IntermediateCert *x509.Certificate
 	intermediateKey  *ecdsa.PrivateKey
-	ctKey            *ecdsa.PrivateKey
-	ctLogID          [32]byte
+	// legacyRoot is the first CA's root, in the trusted root with its
+	// window, issuing nothing the world publishes.
+	legacyRoot *x509.Certificate
+	// ctLogs are the instance's CT logs, oldest first: each certificate's
+	// SCT comes from the one current at its NotBefore.
+	ctLogs []*ctLog
 	// Log is the instance's Rekor log.
 	Log     *RekorLog
 	created time.Time
@@ -64,11 +82,11 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("intermediate CA: %w", err)
 	}
-	ctKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	legacyRoot, _, err := generateRoot("sigstore", "sigstore.dev")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("legacy root CA: %w", err)
 	}
-	ctID, err := keyID(ctKey.Public())
+	ctLogs, err := newCTLogs()
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +95,71 @@ func NewSigstore(rekorURL string) (*Sigstore, error) {
 		return nil, err
 	}
 	return &Sigstore{
-		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey,
-		ctKey: ctKey, ctLogID: ctID, Log: log, created: time.Now(),
+		RootCert: rootCert, IntermediateCert: interCert, intermediateKey: interKey, legacyRoot: legacyRoot,
+		ctLogs: ctLogs, Log: log, created: time.Now(),
 	}, nil
+}
+
+// The public-good instance's CT logs, with the validity windows of its
+// trusted root (sigstore/root-signing, targets/trusted_root.json):
+// ctfe.sigstore.dev/test from 2021-03-14 to 2022-10-31T23:59:59.999Z,
+// ctfe.sigstore.dev/2022 from 2022-10-20, each with its own key. Which
+// log Fulcio embedded SCTs from during the overlap is not public; the
+// world switches at the start of the 2022 log's window, and the client
+// accepts either log inside its window.
+var (
+	CTTestLogEnd    = time.Date(2022, 10, 31, 23, 59, 59, 999e6, time.UTC)
+	CT2022LogStart  = time.Date(2022, 10, 20, 0, 0, 0, 0, time.UTC)
+	ctTestLogURL    = "https://ctfe.testworld.local/test"
+	ct2022LogURL    = "https://ctfe.testworld.local/2022"
+	errNoCTLogAtNow = errors.New("no CT log of the world was valid then")
+)
+
+// The public-good trusted root (sigstore/root-signing,
+// targets/trusted_root.json) lists two Fulcio CAs: the first, a root
+// alone, valid 2021-03-07 to 2022-12-31T23:59:59.999Z, and the current
+// root and intermediate from 2022-04-13T20:06:15Z, which issued every
+// certificate of the 1.24 line (its first release was signed in May 2022).
+// The world's trusted root lists both with those windows (the first from
+// Epoch); only the current one issues.
+var (
+	FulcioLegacyCAEnd = time.Date(2022, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	FulcioCASince     = time.Date(2022, 4, 13, 20, 6, 15, 0, time.UTC)
+)
+
+// ctLog is one CT log: its key, log ID and validity window.
+type ctLog struct {
+	url        string
+	key        *ecdsa.PrivateKey
+	id         [32]byte
+	start, end time.Time // end zero: still valid
+}
+
+func newCTLogs() ([]*ctLog, error) {
+	logs := []*ctLog{{url: ctTestLogURL, start: Epoch, end: CTTestLogEnd}, {url: ct2022LogURL, start: CT2022LogStart}}
+	for _, l := range logs {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if l.id, err = keyID(key.Public()); err != nil {
+			return nil, err
+		}
+		l.key = key
+	}
+	return logs, nil
+}
+
+// ctLogAt is the CT log Fulcio used for a certificate issued at t: the
+// newest whose window has started.
+func (s *Sigstore) ctLogAt(t time.Time) (*ctLog, error) {
+	for i := len(s.ctLogs) - 1; i >= 0; i-- {
+		l := s.ctLogs[i]
+		if !t.Before(l.start) && (l.end.IsZero() || t.Before(l.end)) {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("certificate of %s: %w", t.Format(time.RFC3339), errNoCTLogAtNow)
 }
 
 // Epoch is when the world's Sigstore began: its CAs, logs and timestamp
@@ -184,8 +264,14 @@ func (o CertOptions) sans() ([]string, []*url.URL, error) {
 	return o.ExtraEmails, []*url.URL{u}, nil
 }
 
-// issuerExtensions returns the OIDC issuer extensions in the order written.
-func (o CertOptions) issuerExtensions() ([]pkix.Extension, error) {
+// issuerExtensions returns the OIDC issuer extensions in the order
+// written: a certificate issued before IssuerV2Since carries the issuer
+// as 1.3.6.1.4.1.57264.1.1 only, as Fulcio wrote it then; later ones carry
+// .1.8 too. Crafted certificates (IssuerV2) carry both, in crafted order.
+func (o CertOptions) issuerExtensions(notBefore time.Time) ([]pkix.Extension, error) {
+	if o.IssuerV2 == "" && notBefore.Before(IssuerV2Since) {
+		return []pkix.Extension{{Id: oidIssuerV1, Value: []byte(o.Issuer)}}, nil
+	}
 	v2 := o.Issuer
 	if o.IssuerV2 != "" {
 		v2 = o.IssuerV2
@@ -213,7 +299,7 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 	s.serial++
 	serial := big.NewInt(s.serial<<20 | time.Now().UnixNano()&0xfffff)
 	s.mu.Unlock()
-	issuers, err := o.issuerExtensions()
+	exts, err := o.issuerExtensions(notBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -231,12 +317,12 @@ func (s *Sigstore) IssueCertificate(pub crypto.PublicKey, o CertOptions) (*x509.
 			KeyUsage:        x509.KeyUsageDigitalSignature,
 			ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 			SubjectKeyId:    subjectKeyID(pub),
-			ExtraExtensions: append(slices.Clone(issuers), last),
+			ExtraExtensions: append(slices.Clip(exts), last),
 		}
 	}
 	if o.NoSCT {
 		t := template(pkix.Extension{})
-		t.ExtraExtensions = t.ExtraExtensions[:2]
+		t.ExtraExtensions = exts
 		return s.sign(t, pub)
 	}
 	pre, err := s.sign(template(pkix.Extension{Id: oidCTPoison, Critical: true, Value: asn1Null}), pub)
@@ -274,6 +360,10 @@ func (s *Sigstore) logPrecertificate(pre *x509.Certificate, at time.Time) (pkix.
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("parse precertificate chain: %w", err)
 	}
+	log, err := s.ctLogAt(at)
+	if err != nil {
+		return pkix.Extension{}, err
+	}
 	ts := uint64(at.UnixMilli())
 	leaf, err := ct.MerkleTreeLeafFromChain(chain, ct.PrecertLogEntryType, ts)
 	if err != nil {
@@ -281,14 +371,14 @@ func (s *Sigstore) logPrecertificate(pre *x509.Certificate, at time.Time) (pkix.
 	}
 	sct := ct.SignedCertificateTimestamp{
 		SCTVersion: ct.V1,
-		LogID:      ct.LogID{KeyID: s.ctLogID},
+		LogID:      ct.LogID{KeyID: log.id},
 		Timestamp:  ts,
 	}
 	input, err := ct.SerializeSCTSignatureInput(sct, ct.LogEntry{Leaf: *leaf})
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("SCT input: %w", err)
 	}
-	sig, err := cttls.CreateSignature(*s.ctKey, cttls.SHA256, input)
+	sig, err := cttls.CreateSignature(*log.key, cttls.SHA256, input)
 	if err != nil {
 		return pkix.Extension{}, fmt.Errorf("sign SCT: %w", err)
 	}
@@ -322,32 +412,51 @@ func (s *Sigstore) ChainPEM() []byte {
 // public-good instance's trusted_root.json.
 func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 	start := Epoch
+	legacy := &root.FulcioCertificateAuthority{
+		Root:                s.legacyRoot,
+		ValidityPeriodStart: start,
+		ValidityPeriodEnd:   FulcioLegacyCAEnd,
+		URI:                 "https://fulcio.testworld.local",
+	}
 	fulcio := &root.FulcioCertificateAuthority{
 		Root:                s.RootCert,
 		Intermediates:       []*x509.Certificate{s.IntermediateCert},
-		ValidityPeriodStart: start,
+		ValidityPeriodStart: FulcioCASince,
 		URI:                 "https://fulcio.testworld.local",
 	}
-	ctLog := &root.TransparencyLog{
-		BaseURL:             "https://ctfe.testworld.local/test",
-		ID:                  s.ctLogID[:],
-		ValidityPeriodStart: start,
-		HashFunc:            crypto.SHA256,
-		PublicKey:           s.ctKey.Public(),
-		SignatureHashFunc:   crypto.SHA256,
+	ctLogs := map[string]*root.TransparencyLog{}
+	for _, l := range s.ctLogs {
+		ctLogs[fmt.Sprintf("%x", l.id)] = &root.TransparencyLog{
+			BaseURL:             l.url,
+			ID:                  l.id[:],
+			ValidityPeriodStart: l.start,
+			ValidityPeriodEnd:   l.end,
+			HashFunc:            crypto.SHA256,
+			PublicKey:           l.key.Public(),
+			SignatureHashFunc:   crypto.SHA256,
+		}
 	}
 	rekor := s.Log.TransparencyLog(start)
 	return root.NewTrustedRoot(root.TrustedRootMediaType01,
-		[]root.CertificateAuthority{fulcio},
-		map[string]*root.TransparencyLog{fmt.Sprintf("%x", s.ctLogID): ctLog},
+		[]root.CertificateAuthority{legacy, fulcio},
+		ctLogs,
 		nil,
 		map[string]*root.TransparencyLog{s.Log.LogIDHex(): rekor})
 }
 
-// CTLogPublicKeyPEM returns the CT log's public key (for cosign's
-// SIGSTORE_CT_LOG_PUBLIC_KEY_FILE).
+// CTLogPublicKeyPEM returns the current CT log's public key (for cosign's
+// SIGSTORE_CT_LOG_PUBLIC_KEY_FILE, which takes one key: that of every
+// certificate issued since 2022-10-20, every blob signature of the world).
 func (s *Sigstore) CTLogPublicKeyPEM() []byte {
-	pem, err := cryptoutils.MarshalPublicKeyToPEM(s.ctKey.Public())
+	return s.ctLogPublicKeyPEM(len(s.ctLogs) - 1)
+}
+
+// CTTestLogPublicKeyPEM returns the key of the CT log of certificates
+// issued before 2022-10-20.
+func (s *Sigstore) CTTestLogPublicKeyPEM() []byte { return s.ctLogPublicKeyPEM(0) }
+
+func (s *Sigstore) ctLogPublicKeyPEM(i int) []byte {
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(s.ctLogs[i].key.Public())
 	if err != nil {
 		panic(err)
 	}

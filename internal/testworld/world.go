@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -118,6 +120,8 @@ type World struct {
 	TSA *TimestampAuthority
 
 	foreign          *Sigstore
+	front            *registryFront // nil with an external registry
+	late             *signatureSet  // signatures held back by FaultSignedLate
 	externalRegistry bool
 	trustedRootJSON  []byte
 	site             map[string][]byte
@@ -198,6 +202,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		return nil, err
 	}
 	if err := w.applyLogCopies(); err != nil {
+		return nil, err
+	}
+	if err := w.loseSignatures(ctx); err != nil {
 		return nil, err
 	}
 	if err := w.installHTTPFaults(); err != nil {
@@ -289,7 +296,8 @@ func (w *World) startServers(o Options) error {
 	}
 	w.CDNURL = cdnURL
 	siteH := &httpFaults{next: http.HandlerFunc(w.serveDownloadSite)}
-	regH := &httpFaults{next: registry.New(registry.Logger(discardLogger()), registry.WithReferrersSupport(o.ReferrersAPI))}
+	origin := registry.New(registry.Logger(discardLogger()), registry.WithReferrersSupport(o.ReferrersAPI))
+	regH := &httpFaults{next: origin}
 	w.httpF["site"], w.httpF["cdn"], w.httpF["registry"] = siteH, cdnH, regH
 	siteURL, err := w.serve(siteH)
 	if err != nil {
@@ -300,6 +308,9 @@ func (w *World) startServers(o Options) error {
 		regURL = "https://" + o.Registry
 	}
 	if o.Registry == "" {
+		if err := w.startRegistryFront(origin, regH, o); err != nil {
+			return err
+		}
 		if regURL, err = w.serve(regH); err != nil {
 			return err
 		}
@@ -325,6 +336,30 @@ func (w *World) startServers(o Options) error {
 	w.foreign.Log = w.Sigstore.Log // another CA, the same public log
 	w.Rekor = NewRekorServer(w.Sigstore.Log)
 	rekorH.next = w.Rekor
+	return nil
+}
+
+// startRegistryFront puts the world's in-process registry behind a front
+// like registry.k8s.io's, with its backends on hosts of their own (their
+// requests counted as "backend" and "storage").
+func (w *World) startRegistryFront(origin http.Handler, front *httpFaults, o Options) error {
+	f := &registryFront{origin: origin, referrers: o.ReferrersAPI}
+	backendH := &httpFaults{next: f.backend(false)}
+	regionalH := &httpFaults{next: f.backend(true)}
+	storageH := &httpFaults{next: f.storageHandler()}
+	w.httpF["backend"], w.httpF["regional"], w.httpF["storage"] = backendH, regionalH, storageH
+	var err error
+	if f.canonical, err = w.serve(backendH); err != nil {
+		return err
+	}
+	if f.regional, err = w.serve(regionalH); err != nil {
+		return err
+	}
+	if f.storage, err = w.serve(storageH); err != nil {
+		return err
+	}
+	w.front = f
+	front.next = f
 	return nil
 }
 
@@ -463,6 +498,33 @@ func (w *World) installHTTPFaults() error {
 			return fmt.Errorf("fault %s: HTTP faults cannot be injected into an external registry", f)
 		}
 		w.httpF["registry"].add("/v2/"+f.Target+"/", f.Kind, f.Times)
+	}
+	return nil
+}
+
+// loseSignatures makes the regional backend lack the signature
+// manifests of the images FaultSigLostInRegion names.
+func (w *World) loseSignatures(ctx context.Context) error {
+	rs := w.Releases[len(w.Releases)-1]
+	for _, f := range w.Faults {
+		im, ok := rs.Images[f.Target]
+		if f.Kind != FaultSigLostInRegion || !ok {
+			continue
+		}
+		if w.front == nil {
+			return fmt.Errorf("fault %s: an external registry has no regional backend", f)
+		}
+		for repo := range rs.Images {
+			tag, err := name.NewTag(w.Registry + "/" + repo + ":" + strings.Replace(im.Digest.String(), ":", "-", 1) + ".sig")
+			if err != nil {
+				return err
+			}
+			desc, err := remote.Head(tag, remote.WithTransport(w.transport), remote.WithContext(ctx))
+			if err != nil {
+				continue // not signed in this repository
+			}
+			w.front.lose(repo, desc.Digest.String())
+		}
 	}
 	return nil
 }
@@ -633,17 +695,20 @@ func (w *World) Env() []string {
 
 // Description is world.json: what scripts need to know of a world.
 type Description struct {
-	Version     string   `json:"version"`
-	DownloadURL string   `json:"downloadURL"`
-	SBOMURL     string   `json:"sbomURL"`
-	Registry    string   `json:"registry"`
-	RekorURL    string   `json:"rekorURL"`
-	TrustedRoot string   `json:"trustedRoot"`
-	RekorKey    string   `json:"rekorPublicKey"`
-	FulcioChain string   `json:"fulcioChain"`
-	CTLogKey    string   `json:"ctLogPublicKey"`
-	Faults      []string `json:"faults,omitempty"`
-	Artifacts   []string `json:"artifacts"`
+	Version     string `json:"version"`
+	DownloadURL string `json:"downloadURL"`
+	SBOMURL     string `json:"sbomURL"`
+	Registry    string `json:"registry"`
+	RekorURL    string `json:"rekorURL"`
+	TrustedRoot string `json:"trustedRoot"`
+	RekorKey    string `json:"rekorPublicKey"`
+	FulcioChain string `json:"fulcioChain"`
+	CTLogKey    string `json:"ctLogPublicKey"`
+	// CTTestLogKey is the key of the CT log of certificates issued before
+	// 2022-10-20 (cosign's SIGSTORE_CT_LOG_PUBLIC_KEY_FILE takes one key).
+	CTTestLogKey string   `json:"ctTestLogPublicKey"`
+	Faults       []string `json:"faults,omitempty"`
+	Artifacts    []string `json:"artifacts"`
 }
 
 func (w *World) writeFiles() error {
@@ -658,12 +723,16 @@ func (w *World) writeFiles() error {
 	if err := os.WriteFile(ctKey, w.Sigstore.CTLogPublicKeyPEM(), 0o644); err != nil {
 		return err
 	}
+	ctTestKey := filepath.Join(w.Dir, "ctlog-test.pub")
+	if err := os.WriteFile(ctTestKey, w.Sigstore.CTTestLogPublicKeyPEM(), 0o644); err != nil {
+		return err
+	}
 	fulcio := filepath.Join(w.Dir, "fulcio-chain.pem")
 	if err := os.WriteFile(fulcio, w.Sigstore.ChainPEM(), 0o644); err != nil {
 		return err
 	}
 	d := Description{Version: w.Version.String(), DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry,
-		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, FulcioChain: fulcio}
+		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, CTTestLogKey: ctTestKey, FulcioChain: fulcio}
 	for _, f := range w.Faults {
 		d.Faults = append(d.Faults, f.String())
 	}

@@ -134,36 +134,47 @@ func TestBlobForgeries(t *testing.T) {
 		{testworld.FaultGarbageSignature, false, verify.StatusFailed, verify.ErrBundleInvalid},
 		{testworld.FaultUnsigned, false, verify.StatusUnsigned, nil},
 		{testworld.FaultMissing, true, verify.StatusMissing, nil},
+		{testworld.FaultMissing, false, verify.StatusMissing, nil}, // its .sha256 and signature served, kubernetes#121509
 		{testworld.FaultHTTP500, false, verify.StatusError, nil},
 		{testworld.FaultHTTP429, false, verify.StatusError, nil},
 		{testworld.FaultReset, false, verify.StatusError, nil},
 		{testworld.FaultTruncate, true, verify.StatusError, nil},
 		{testworld.FaultSlow, false, verify.StatusError, nil},
 	}
-	for _, tc := range cases {
-		name := string(tc.fault)
-		if tc.download {
-			name += "/download"
+	// In the newest release's world and in v1.24.9's, the first with
+	// signed files: .1.1-only certificates of 2022.
+	for _, version := range []string{"v1.24.17", "v1.24.9"} {
+		for _, tc := range cases {
+			name := version + "/" + string(tc.fault)
+			if tc.download {
+				name += "/download"
+			}
+			runBlobForgery(t, name, version, target, tc.fault, tc.download, tc.status, tc.sentinel)
 		}
-		t.Run(name, func(t *testing.T) {
-			w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true,
-				Faults: []testworld.Fault{{Kind: tc.fault, Target: target}}})
-			vs := byPath(t, w, verifyWith(t, w, faultConfig(w, tc.fault), audit.VerifyOptions{Download: tc.download}))
-			got := vs[target]
-			if got.Status != tc.status {
-				t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, tc.status)
-			}
-			if tc.sentinel != nil && !errors.Is(got.Err, tc.sentinel) {
-				t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, tc.sentinel)
-			}
-			t.Logf("%s: %s", got.Status, got.Reason)
-			for p, v := range vs {
-				if p != target && v.Status != verify.StatusVerified {
-					t.Errorf("%s beside the fault: %s: %s", p, v.Status, v.Reason)
-				}
-			}
-		})
 	}
+}
+
+// runBlobForgery runs one case of the blob forgery table in a world of
+// version.
+func runBlobForgery(t *testing.T, name, version, target string, fault testworld.FaultKind, download bool, status verify.Status, sentinel error) {
+	t.Run(name, func(t *testing.T) {
+		w := testworld.StartT(t, testworld.Options{Version: version, Kinds: blobKinds, Small: true,
+			Faults: []testworld.Fault{{Kind: fault, Target: target}}})
+		vs := byPath(t, w, verifyWith(t, w, faultConfig(w, fault), audit.VerifyOptions{Download: download}))
+		got := vs[target]
+		if got.Status != status {
+			t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, status)
+		}
+		if sentinel != nil && !errors.Is(got.Err, sentinel) {
+			t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, sentinel)
+		}
+		t.Logf("%s: %s", got.Status, got.Reason)
+		for p, v := range vs {
+			if p != target && v.Status != verify.StatusVerified {
+				t.Errorf("%s beside the fault: %s: %s", p, v.Status, v.Reason)
+			}
+		}
+	})
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {

@@ -53,17 +53,23 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 		}
 		// v1.24.17 was promoted after recursive signing began (May 2023):
 		// a platform image is signed in its repository and, as a child, in
-		// the index's; and after June 2023 the payloads name registry.k8s.io.
-		want := 1
+		// the index's; each .sig holds the carried staging signature beside
+		// the promoter's; and after June 2023 the promoter's payloads name
+		// registry.k8s.io.
+		want := 2
 		if v.Artifact.Platform.Arch != "" {
-			want = 2
+			want = 4
 		}
 		if len(v.Signatures) != want {
 			t.Errorf("%s: %d signatures, want %d", repo, len(v.Signatures), want)
 		}
 		for _, sig := range v.Signatures {
-			if ref := sig.DockerReference; !strings.HasPrefix(ref, testworld.PublicRegistry+"/") {
-				t.Errorf("%s: docker-reference %q, want registry.k8s.io's", repo, ref)
+			wantRef := testworld.PublicRegistry + "/"
+			if sig.Signer != nil && sig.Signer.SAN == artifacts.BlobSigner.SAN {
+				wantRef = testworld.StagingRegistry + "/"
+			}
+			if ref := sig.DockerReference; !strings.HasPrefix(ref, wantRef) {
+				t.Errorf("%s: docker-reference %q of %v, want %s…", repo, ref, sig.Signer, wantRef)
 			}
 		}
 		if !strings.Contains(v.Reason, artifacts.ImageSigner.SAN) {
@@ -73,10 +79,29 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 	// Online (Rekor configured), each signature's entry comes with its
 	// inclusion proof.
 	for _, v := range vs[:1] {
-		if c := checkNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
+		if c := checkNamed(verifiedSignature(t, v), "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
 			t.Errorf("%s: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), c)
 		}
 	}
+}
+
+// isBackend reports whether a docker-reference names an Artifact Registry
+// backend of registry.k8s.io (any region).
+func isBackend(ref string) bool {
+	region, rest, ok := strings.Cut(ref, "-docker.pkg.dev/")
+	return ok && region != "" && !strings.Contains(region, "/") && strings.HasPrefix(rest, "k8s-artifacts-prod/images/kubernetes/")
+}
+
+// verifiedSignature is the first signature of a verdict that verified.
+func verifiedSignature(t *testing.T, v verify.Verdict) *verify.SignatureResult {
+	t.Helper()
+	for _, s := range v.Signatures {
+		if s.Verified() {
+			return s
+		}
+	}
+	t.Fatalf("%s: no signature verified", v.Artifact.ID())
+	return nil
 }
 
 func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
@@ -100,7 +125,7 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 			continue
 		}
-		c := checkNamed(v.Signatures[0], "transparency-log")
+		c := checkNamed(verifiedSignature(t, v), "transparency-log")
 		if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
 			t.Errorf("%s: transparency-log check %+v", v.Artifact.ID(), c)
 		}
@@ -109,12 +134,13 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 
 // Before promo-tools signed index children recursively (May 2023), a
 // platform image's digest was signed only in <name>-<arch>, and payloads
-// named the Artifact Registry backend: every index child of such a release
-// still verifies, in the release audit and through verify-image.
+// named an Artifact Registry backend: every index child of such a release
+// still verifies, in the release audit and through verify-image (its one
+// .sig holding the carried staging signature and the promoter's).
 func TestPreRecursiveSigningRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
 	for repo, v := range byRepo(t, verifyWorld(t, w, audit.VerifyOptions{})) {
-		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 || !strings.HasPrefix(v.Signatures[0].DockerReference, testworld.BackingRegistry+"/") {
+		if v.Status != verify.StatusVerified || len(v.Signatures) != 2 || !isBackend(verifiedSignature(t, v).DockerReference) {
 			t.Errorf("%s: %s (%d signatures): %s", repo, v.Status, len(v.Signatures), v.Reason)
 		}
 	}
@@ -167,30 +193,42 @@ func TestImageForgeries(t *testing.T) {
 		{testworld.FaultTruncate, target, verify.StatusError, nil},
 		{testworld.FaultSlow, target, verify.StatusError, nil},
 	}
-	for _, tc := range cases {
-		t.Run(string(tc.fault)+"="+tc.target, func(t *testing.T) {
-			t.Parallel()
-			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
-				Faults: []testworld.Fault{{Kind: tc.fault, Target: tc.target}}})
-			vs := byRepo(t, verifyWith(t, w, faultConfig(w, tc.fault), audit.VerifyOptions{}))
-			got := vs[tc.target]
-			if got.Status != tc.status {
-				t.Fatalf("%s: got %s (%s), want %s", tc.target, got.Status, got.Reason, tc.status)
-			}
-			if tc.sentinel != nil && !errors.Is(got.Err, tc.sentinel) {
-				t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, tc.sentinel)
-			}
-			if tc.status == verify.StatusFailed && got.FailedCheck == "" {
-				t.Errorf("failed without naming the check: %s", got.Reason)
-			}
-			t.Logf("%s: %s", got.Status, got.Reason)
-			for repo, v := range vs {
-				if repo != tc.target && v.Status != verify.StatusVerified {
-					t.Errorf("%s beside the fault: %s: %s", repo, v.Status, v.Reason)
-				}
-			}
-		})
+	// In the newest release's world and in v1.24.1's, the oldest era: the
+	// CT test log, the first Rekor shard, .1.1-only certificates, a
+	// regional backend in the payload with the mirrors annotation; both
+	// with the carried staging signature and the redirecting registry.
+	for _, version := range []string{"v1.24.17", "v1.24.1"} {
+		for _, tc := range cases {
+			runImageForgery(t, version, tc.fault, tc.target, tc.status, tc.sentinel)
+		}
 	}
+}
+
+// runImageForgery runs one case of the image forgery table in a world of
+// version.
+func runImageForgery(t *testing.T, version string, fault testworld.FaultKind, target string, status verify.Status, sentinel error) {
+	t.Run(version+"/"+string(fault)+"="+target, func(t *testing.T) {
+		t.Parallel()
+		w := testworld.StartT(t, testworld.Options{Version: version, Kinds: imageKind, Small: true,
+			Faults: []testworld.Fault{{Kind: fault, Target: target}}})
+		vs := byRepo(t, verifyWith(t, w, faultConfig(w, fault), audit.VerifyOptions{}))
+		got := vs[target]
+		if got.Status != status {
+			t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, status)
+		}
+		if sentinel != nil && !errors.Is(got.Err, sentinel) {
+			t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, sentinel)
+		}
+		if status == verify.StatusFailed && got.FailedCheck == "" {
+			t.Errorf("failed without naming the check: %s", got.Reason)
+		}
+		t.Logf("%s: %s", got.Status, got.Reason)
+		for repo, v := range vs {
+			if repo != target && v.Status != verify.StatusVerified {
+				t.Errorf("%s beside the fault: %s: %s", repo, v.Status, v.Reason)
+			}
+		}
+	})
 }
 
 func TestTransientRegistryFaultsAreRetried(t *testing.T) {
@@ -366,10 +404,12 @@ func TestImageReferrerBundles(t *testing.T) {
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("referrer bundle alone: %s: %s", v.Status, v.Reason)
 		}
-		// Its two genuine .sig signatures (in its repository and, as a
-		// child, in the index's) and the foreign referrer bundle.
-		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 3 ||
-			!strings.Contains(v.Reason, "1 of 3 signatures rejected: OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
+		// Its two genuine .sig manifests (in its repository and, as a
+		// child, in the index's), each with the carried staging signature
+		// and the promoter's, and the foreign referrer bundle.
+		if v := vs["kube-apiserver-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 5 ||
+			!strings.Contains(v.Reason, "3 of 5 signatures rejected") ||
+			!strings.Contains(v.Reason, "OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
 			t.Errorf("genuine .sig beside a foreign referrer bundle: %s: %s", v.Status, v.Reason)
 		}
 		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrPayloadMismatch) {

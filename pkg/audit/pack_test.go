@@ -102,14 +102,14 @@ func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
 	var faults []testworld.Fault
 	for _, k := range testworld.FaultKinds {
 		switch {
-		case k.IsHTTP(), k == testworld.FaultLogCopy:
-			continue // the network's faults are not evidence; a log copy is no forgery
+		case k.IsHTTP(), k == testworld.FaultLogCopy, k == testworld.FaultSigLostInRegion:
+			continue // the network's faults are not evidence; a log copy or a lost regional copy is no forgery
 		case k == testworld.FaultForeignReferrer:
 			faults = append(faults, testworld.Fault{Kind: k, Target: "kube-scheduler"})
 			continue
 		}
 		switch k {
-		case testworld.FaultPayloadDigest, testworld.FaultPayloadName, testworld.FaultIndexAtArch:
+		case testworld.FaultPayloadDigest, testworld.FaultPayloadName, testworld.FaultIndexAtArch, testworld.FaultSignedLate:
 		default:
 			faults = append(faults, testworld.Fault{Kind: k, Target: "bin/linux/amd64/" + fileTargets[0]})
 			fileTargets = fileTargets[1:]

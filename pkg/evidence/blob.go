@@ -59,6 +59,18 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 	if o.Download || a.SumFrom("sha512", artifacts.SumCatalog) != "" {
 		side = append(side, &sideFile{ext: ".sha512", limit: maxSumFile})
 	}
+	// Not downloading, ask whether the file is there while the side files
+	// come: the CDN has served a .sha256 (and signature) without its
+	// binary (kubernetes/kubernetes#121509), and a signed digest of a file
+	// that is not published is a missing file, not a verified one.
+	var exists chan headResult
+	if !o.Download {
+		exists = make(chan headResult, 1)
+		go func() {
+			ok, err := f.http.Head(ctx, a.Location)
+			exists <- headResult{ok, err}
+		}()
+	}
 	f.fetchSide(ctx, a.Location, side)
 	for _, s := range side {
 		if s.err != nil && !errors.Is(s.err, transport.ErrNotFound) {
@@ -84,14 +96,17 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 			return ev
 		}
 		ev.Digests = append(ev.Digests, got.claims(verify.ChannelDownload)...)
-	} else if sums[".sha256"].err != nil && !signed {
-		exists, err := f.http.Head(ctx, a.Location)
+	} else {
+		head := <-exists
 		switch {
-		case err != nil:
-			ev.Unavailable = err
+		case head.err != nil:
+			ev.Unavailable = head.err
 			return ev
-		case !exists:
+		case !head.exists:
 			ev.Missing = transport.Redact(a.Location) + " answers 404"
+			if sums[".sha256"].err == nil || signed {
+				ev.Missing += ", although its .sha256 or signature is published"
+			}
 			return ev
 		}
 	}
@@ -99,6 +114,12 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 		ev.Signatures = []verify.SignatureEvidence{f.blobSignature(ctx, a.Location, ev, sig, cert)}
 	}
 	return ev
+}
+
+// headResult is whether a file exists, or why that is unknown.
+type headResult struct {
+	exists bool
+	err    error
 }
 
 // fetchSide fetches the side files of url in parallel.

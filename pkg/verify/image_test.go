@@ -210,3 +210,40 @@ func TestMalformedSignature(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// Every docker-reference form the promoter signed over the years, with
+// the optional kpromo annotations of its time, verifies for the image it
+// names: regional backends, registry.k8s.io/kubernetes/<name> (kpromo
+// v4.0.2, promo-tools#935), registry.k8s.io/<name>, and the staging
+// image the carried staging signature names.
+func TestImageSignatureReferenceForms(t *testing.T) {
+	f := newSigstore(t)
+	d := imageDigest("kube-apiserver-amd64")
+	names := verify.NamesFor("kube-apiserver", "amd64")
+	mirrors := map[string]any{"org.kubernetes.kpromo.mirrors": "us-west2-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64,us-central1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64"}
+	version := map[string]any{"org.kubernetes.kpromo.version": "v4.0.4"}
+	for _, tc := range []struct {
+		ref         string
+		annotations map[string]any
+	}{
+		{"asia-northeast2-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64", mirrors},
+		{"us-west2-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64", version},
+		{"registry.k8s.io/kubernetes/kube-apiserver-amd64", version},
+		{"registry.k8s.io/kube-apiserver-amd64", version},
+		{"registry.k8s.io/kube-apiserver", version}, // the child, signed in the index's repository
+		{"gcr.io/k8s-staging-kubernetes/kube-apiserver-amd64", nil},
+	} {
+		ref, err := name.NewDigest(tc.ref + "@" + d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := payload.Cosign{Image: ref, Annotations: tc.annotations}.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.v.ImageSignature(f.sign(t, p, artifacts.ImageSigner), p, d, names, artifacts.ImageSigner)
+		if !r.Verified() || r.DockerReference != tc.ref {
+			t.Errorf("%s: verified %v (%v), docker-reference %q", tc.ref, r.Verified(), r.Err, r.DockerReference)
+		}
+	}
+}

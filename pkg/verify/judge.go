@@ -365,15 +365,42 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 		}
 		c.set(StatusVerified, reason, nil)
 	case len(unavailable) > 0:
-		err := errors.Join(append([]error{results[0].Err}, unavailable...)...)
+		err := errors.Join(append([]error{telling(results, c.v.Artifact.Signer).Err}, unavailable...)...)
 		c.set(StatusError, fmt.Sprintf("could not check %d signature(s): %v; %d rejected: %s",
 			len(unavailable), errors.Join(unavailable...), len(rejected), strings.Join(rejected, "; ")), err)
 	case len(results) == 1:
 		c.set(StatusFailed, results[0].Err.Error(), results[0].Err)
 	default:
-		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), listSome(rejected)), results[0].Err)
+		c.set(StatusFailed, fmt.Sprintf("none of %d signatures verifies: %s", len(results), listSome(rejected)), telling(results, c.v.Artifact.Signer).Err)
 	}
 }
+
+// telling picks, among rejected signatures, the one whose rejection says
+// most about the artifact: one claiming the expected identity (a forged
+// or broken signature of the release team), else one rejected for more
+// than its identity, else the first. A release image's .sig also carries
+// the staging signature the promoter copied (kubernetes-sigs/promo-tools#542),
+// by another identity: its rejection must not hide why the release team's
+// own signature failed.
+func telling(results []*SignatureResult, want artifacts.Identity) *SignatureResult {
+	for _, r := range results {
+		if r.Signer != nil && r.Signer.SAN == want.SAN {
+			return r
+		}
+	}
+	for _, r := range results {
+		if !errors.Is(r.Err, ErrIdentityMismatch) {
+			return r
+		}
+	}
+	return results[0]
+}
+
+// LateSignatureHint ends the reason of an image found unsigned: its
+// signatures may not be published yet (per-arch images of several
+// releases got theirs days later, kubernetes/kubernetes#120930, #129199),
+// which is no sign of tampering.
+const LateSignatureHint = "; image signatures have been published days after a release before: check again later (not a sign of tampering)"
 
 // unsigned decides for an artifact without any signature.
 func (c *decision) unsigned() {
@@ -386,6 +413,9 @@ func (c *decision) unsigned() {
 		reason = "not signed in this release (expected: this release predates signing of " + a.Kind.Plural() + ")"
 	case artifacts.SigningExpected:
 		reason = "no signature published, although this release signs its " + a.Kind.Plural()
+		if a.Kind == artifacts.KindImage {
+			reason += LateSignatureHint
+		}
 	default:
 		reason = "no signature published"
 	}
@@ -419,8 +449,16 @@ func describeSignature(r *SignatureResult) string {
 	if r.Signer != nil && r.Signer.SAN != "" {
 		d += " by " + r.Signer.SAN
 	}
+	if strings.HasPrefix(r.DockerReference, stagingRegistryPrefix) {
+		d += " (naming the staging image " + r.DockerReference + ": the staging signature the promoter carries over, kubernetes-sigs/promo-tools#542)"
+	}
 	return d
 }
+
+// stagingRegistryPrefix begins the docker-reference of a signature made
+// in a staging project (gcr.io/k8s-staging-kubernetes/…), which the
+// promoter copies into the production .sig beside its own.
+const stagingRegistryPrefix = "gcr.io/k8s-staging-"
 
 func verifiedReason(r *SignatureResult, n int) string {
 	s := "signed by " + r.Signer.SAN

@@ -40,6 +40,7 @@ func main() {
 		o      testworld.Options
 		faults faultList
 		kinds  string
+		plats  string
 	)
 	flag.StringVar(&o.Dir, "dir", "", "directory for world.json, env and trusted_root.json (required)")
 	flag.StringVar(&o.Version, "version", "v1.24.17", "release to build: a version of the catalog, several comma separated, or a line (1.24: every patch release)")
@@ -48,6 +49,7 @@ func main() {
 	flag.IntVar(&o.FileSize, "file-size", 1024, "size of each binary and tarball in bytes")
 	flag.StringVar(&o.Registry, "registry", "", "push to this registry on loopback (host:port, e.g. distribution's registry) instead of the in-process one")
 	flag.StringVar(&kinds, "kind", "", "restrict to kinds, comma separated (binary,tarball,image)")
+	flag.StringVar(&plats, "platform", "", "restrict to platforms, comma separated (linux/amd64,linux/s390x)")
 	flag.StringVar(&o.TLSDir, "tls", "", "serve HTTPS with the TLS material in this directory (a CA and a server certificate for 127.0.0.1, created if absent); clients trust it with SSL_CERT_FILE=DIR/ca.pem")
 	tlsOnly := flag.Bool("tls-only", false, "with -tls: create the TLS material (for a registry process to serve) and exit")
 	noSBOM := flag.Bool("no-sbom", false, "publish no release SBOM")
@@ -75,6 +77,17 @@ func main() {
 			os.Exit(2)
 		}
 		o.Kinds = append(o.Kinds, kind)
+	}
+	for _, p := range strings.Split(plats, ",") {
+		if p == "" {
+			continue
+		}
+		platform, err := artifacts.ParsePlatform(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testworld:", err)
+			os.Exit(2)
+		}
+		o.Platforms = append(o.Platforms, platform)
 	}
 	o.Faults = faults
 	dir, err := filepath.Abs(o.Dir)
