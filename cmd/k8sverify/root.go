@@ -16,6 +16,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -135,6 +136,9 @@ func (g *globalOptions) tufSource() (trust.TUF, error) {
 
 // Run runs the k8sverify command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	// Messages, progress and logs carry text from the network and from
+	// files: nothing a terminal would act on gets through.
+	stderr = report.NewTerminalWriter(stderr)
 	root, err := newRootCmd(getenv, stderr)
 	if err == nil {
 		root.SetArgs(args)

@@ -101,7 +101,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
-	enc := xml.NewEncoder(w)
+	enc := xml.NewEncoder(&escaper{w: w, escape: xmlEscape})
 	enc.Indent("", "  ")
 	if err := enc.Encode(all); err != nil {
 		return err
@@ -213,7 +213,7 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		run.Results = append(run.Results, sarifResult{RuleID: "k8sverify/" + a.Status, Level: level, Message: sarifText{msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: a.Location}}}}})
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(&escaper{w: w, escape: jsonEscape})
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }

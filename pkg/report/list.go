@@ -143,8 +143,9 @@ func wrapText(s string, width int) []string {
 	return lines
 }
 
-// listWriter remembers the first write error so that a renderer can write
-// freely and report it once.
+// listWriter makes what a table renderer writes safe for a terminal
+// (Safe) and remembers the first write error so that the renderer can
+// write freely and report it once.
 type listWriter struct {
 	w   io.Writer
 	err error
@@ -154,7 +155,16 @@ func (e *listWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
+	if _, err := io.WriteString(e.w, Safe(string(p))); err != nil {
+		e.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeSafe writes s, made safe already and perhaps coloured, as it is.
+func (e *listWriter) writeSafe(s string) {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
 }

@@ -50,7 +50,7 @@ func Write(w io.Writer, r *Report, format string, o TableOptions) error {
 
 // WriteJSON writes the report as indented JSON.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(&escaper{w: w, escape: jsonEscape})
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
@@ -92,7 +92,7 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			return err
 		}
 		for _, line := range strings.SplitAfter(b.String(), "\n") {
-			fmt.Fprint(ew, colorize(cut(line, o.Width), o.Color))
+			ew.writeSafe(colorize(cut(Safe(line), o.Width), o.Color))
 		}
 	}
 	writeIncidents(ew, r, problems)
