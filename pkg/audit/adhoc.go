@@ -51,9 +51,9 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	})
 	res := &Result{}
 	for i, list := range found {
-		rel := s.tagRelease(req.Refs[i])
+		rel, repo := s.tagRelease(req.Refs[i])
 		for _, e := range list {
-			a := releaseImage(rel, e.Artifact)
+			a := releaseImage(rel, repo, e.Artifact)
 			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, a, e.Evidence)))
 		}
 	}
@@ -62,33 +62,35 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 
 // tagRelease returns the release a reference's tag names when the catalog
 // knows it and lists an image of the reference's name
-// (kube-apiserver:v1.24.17, kube-apiserver-amd64:v1.24.17), else nil. The
-// image is then judged as that release's, as verify judges it: a signature
-// names a digest and a repository, never a tag, so without the release's
+// (kube-apiserver:v1.24.17, kube-apiserver-amd64:v1.24.17), else nil, and
+// the last element of the reference's repository. The image is then
+// judged as that release's, as verify judges it: a signature names a
+// digest and a repository, never a tag, so without the release's
 // signing-time rule another release's image served at the tag would verify.
-func (s *Session) tagRelease(ref string) *artifacts.Release {
+func (s *Session) tagRelease(ref string) (*artifacts.Release, string) {
 	r, err := evidence.ParseImageReference(s.qualify(ref))
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	tag, ok := refTag(r)
 	if !ok {
-		return nil
+		return nil, ""
 	}
 	v, err := artifacts.ParseVersion(tag.TagStr())
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
 	if err != nil {
-		return nil
+		return nil, ""
 	}
+	repo := path.Base(tag.RepositoryStr())
 	for _, a := range rel.Artifacts {
-		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(tag.RepositoryStr()) {
-			return rel
+		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(repo) {
+			return rel, repo
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 // refTag returns a reference's tag: a tag's own, or the tag a digest
@@ -110,12 +112,23 @@ func refTag(r name.Reference) (name.Tag, bool) {
 	return name.Tag{}, false
 }
 
-// releaseImage gives an image found at a release tag the sums the
-// release's catalog holds for that image (the promoter's digest of the
-// tag), so that it is bound to the release as verify binds it.
-func releaseImage(rel *artifacts.Release, a artifacts.Artifact) artifacts.Artifact {
+// releaseImage binds an image found at a release tag to the release as
+// verify binds it. The tag of a platform's repository
+// (kube-proxy-amd64:v1.24.17) names that platform: what is served there
+// is judged as that platform's image, whatever its configuration says, so
+// another platform's image fails check platform (accepting signatures of
+// any name, verify.Rules.AnyImageName, drops the name check only). And
+// the image gets the sums the release's catalog holds for it (the
+// promoter's digest of the tag).
+func releaseImage(rel *artifacts.Release, repo string, a artifacts.Artifact) artifacts.Artifact {
 	if rel == nil {
 		return a
+	}
+	for _, c := range rel.Artifacts {
+		if c.Kind == artifacts.KindImage && !c.Platform.IsZero() && repo == path.Base(c.Name)+"-"+c.Platform.Arch {
+			a.Platform = c.Platform
+			break
+		}
 	}
 	for _, c := range rel.Artifacts {
 		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && verify.NamesFor(c.Name, c.Platform.Arch).Match(a.Name) {
