@@ -43,6 +43,7 @@ type globalOptions struct {
 	// Set by commands that take the judge's rules as their own flags.
 	anyImageName     bool
 	allowRootInChain bool
+	predicateTypes   []string
 	offline          bool
 
 	stderr io.Writer
@@ -72,7 +73,7 @@ func (g *globalOptions) config() (audit.Config, error) {
 		Deadline:    g.deadline,
 		Concurrency: g.concurrency,
 		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, TUF: src, CacheDir: g.cacheDir},
-		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain},
+		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: g.anyImageName, AllowTrustedRootInChain: g.allowRootInChain, BlobPredicateTypes: g.predicateTypes},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     g.offline,
 		Log:         g.logger(),

@@ -22,6 +22,8 @@ type verifyBlobOptions struct {
 	offline     bool
 	identity    string
 	issuer      string
+	// predicateType asks for an in-toto statement of that type.
+	predicateType string
 	// allowRootInChain accepts old bundles whose chain ends with the
 	// trusted Fulcio root.
 	allowRootInChain bool
@@ -44,7 +46,11 @@ cannot prove they were logged and says so (exit 3).
 
 The bundle may be of media type v0.1, v0.2 or v0.3; hold a message signature
 (cosign sign-blob) or a DSSE envelope of an in-toto statement whose subject is
-the file (cosign attest-blob); carry a certificate or a certificate chain
+the file (cosign attest-blob). A statement is an attestation, not a file
+signature: it verifies only when its predicate type is named with
+--predicate-type (as cosign verify-blob-attestation --type), and the report
+says so (payload: in-toto statement, predicate TYPE); a message signature
+then does not pass. The bundle may carry a certificate or a certificate chain
 (intermediates only); and prove its transparency-log entry (Rekor v1
 hashedrekord, dsse or intoto, or Rekor v2) by a signed entry timestamp and/or
 an inclusion proof with a signed checkpoint, optionally with RFC 3161
@@ -75,6 +81,9 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 				return err
 			}
 			g.allowRootInChain, g.offline = o.allowRootInChain, o.offline
+			if o.predicateType != "" {
+				g.predicateTypes = []string{o.predicateType}
+			}
 			s, err := g.session()
 			if err != nil {
 				return err
@@ -100,6 +109,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 	f.BoolVar(&o.offline, "offline", false, "no network: a bundle carries its log proof; a .sig and .cert do not (reported as such)")
 	f.StringVar(&o.identity, "certificate-identity", artifacts.BlobSigner.SAN, "the signer's identity (certificate SAN), matched exactly")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", artifacts.BlobSigner.Issuer, "the signer's OIDC issuer, matched exactly")
+	f.StringVar(&o.predicateType, "predicate-type", "", "verify an in-toto statement (cosign attest-blob) of this predicate type, as cosign verify-blob-attestation --type does; without it a statement is refused")
 	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")
 	o.outputs.addFlag(f, []string{"table", "json", "junit", "sarif"})
 	return cmd

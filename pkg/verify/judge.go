@@ -17,8 +17,11 @@ type Rules struct {
 	// artifacts they concern; such verdicts say so.
 	AcceptIncidents []string
 	// BlobPredicateTypes are the in-toto predicate types accepted as the
-	// signature of a release file. Kubernetes signs files with message
-	// signatures only, so none is accepted by default.
+	// signature of a file. Kubernetes signs files with message signatures
+	// only, so none is accepted by default. For a file known by itself
+	// (artifacts.KindBlob) naming one asks for an attestation of that type:
+	// a message signature is then refused, as cosign's attestation
+	// verification refuses it.
 	BlobPredicateTypes []string
 	// AnyImageName accepts image signatures that name any image (or
 	// none): for images renamed by a mirror. Unsafe: another signed image
@@ -271,12 +274,17 @@ func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResu
 		return MalformedSignature("a readable signature ("+string(s.Source)+")", s.Malformed)
 	}
 	if a.Kind != artifacts.KindImage {
-		if res := c.checkBlobContent(s); res != nil {
+		res, payload := c.checkBlobContent(s)
+		if res != nil {
 			return res
 		}
-		return c.withIncidents(func(id artifacts.Identity) *SignatureResult {
+		res = c.withIncidents(func(id artifacts.Identity) *SignatureResult {
 			return c.j.v.Bundle(s.Bundle, Policy{Identity: id, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
 		})
+		if payload != "" {
+			res.Notes = append(res.Notes, payloadPrefix+payload)
+		}
+		return res
 	}
 	names := c.imageNames()
 	if s.Source == SourceReferrer {
@@ -296,28 +304,53 @@ func (c *decision) imageNames() ImageNames {
 	return NamesFor(a.Name, a.Platform.Arch)
 }
 
-// checkBlobContent: a release file's signature is a message signature
-// over its digest, or an in-toto statement of an accepted predicate type.
-func (c *decision) checkBlobContent(s SignatureEvidence) *SignatureResult {
-	if c.v.Artifact.Kind == artifacts.KindBlob || s.Bundle == nil {
-		return nil
+// checkBlobContent: a file's signature is a message signature over its
+// digest, or an in-toto statement of an accepted predicate type
+// (Rules.BlobPredicateTypes). For a file known by itself (KindBlob) a
+// named predicate type asks for an attestation, as cosign's attestation
+// verification does: a message signature then fails too. It returns the
+// failed result, or nil and what the payload is ("" for a message
+// signature).
+func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, string) {
+	if s.Bundle == nil {
+		return nil, ""
 	}
+	adhoc := c.v.Artifact.Kind == artifacts.KindBlob
+	accepted := c.j.rules.BlobPredicateTypes
 	sc, err := s.Bundle.SignatureContent()
-	if err != nil || sc.EnvelopeContent() == nil {
-		return nil
+	if err != nil {
+		return nil, ""
+	}
+	if sc.EnvelopeContent() == nil {
+		if adhoc && len(accepted) > 0 {
+			r := &SignatureResult{Signer: signerOf(s.Bundle)}
+			return r.fail("payload", ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
+		}
+		return nil, ""
 	}
 	st, err := sc.EnvelopeContent().Statement()
 	pt := ""
 	if err == nil {
 		pt = st.GetPredicateType()
 	}
-	if slices.Contains(c.j.rules.BlobPredicateTypes, pt) {
-		return nil
+	payload := "in-toto statement, predicate " + orNone(pt)
+	if slices.Contains(accepted, pt) {
+		return nil, payload
+	}
+	expected := "a message signature over the file's digest (release files are signed with cosign sign-blob)"
+	if adhoc {
+		expected = "a message signature over the digest, or an in-toto statement of a predicate type named to be accepted"
+		if len(accepted) > 0 {
+			expected = "an in-toto statement of predicate type " + strings.Join(accepted, " or ")
+		}
 	}
 	r := &SignatureResult{Signer: signerOf(s.Bundle)}
-	return r.fail("payload", ErrPayloadMismatch, "a message signature over the file's digest (release files are signed with cosign sign-blob)",
-		"an in-toto statement of predicate type "+orNone(pt), nil)
+	return r.fail("payload", ErrPayloadMismatch, expected, "an "+payload, nil), ""
 }
+
+// payloadPrefix starts the note saying what a verified file signature's
+// payload is when it is no message signature.
+const payloadPrefix = "payload: "
 
 // decideSignatures: verified when a signature passes every check and the
 // signing-time rule; failed when every one is rejected; error when none
@@ -339,7 +372,7 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 	case verified != nil:
 		reason := verifiedReason(verified, len(results))
 		for _, n := range verified.Notes {
-			if strings.HasPrefix(n, logLookupPrefix) {
+			if strings.HasPrefix(n, logLookupPrefix) || strings.HasPrefix(n, payloadPrefix) {
 				reason += "; " + n
 			}
 		}
