@@ -41,8 +41,11 @@ so a signature can be checked without the file.
 --signature and --certificate take what cosign sign-blob writes and
 dl.k8s.io publishes beside every signed file: FILE.sig (base64 of the
 signature, or raw) and FILE.cert (base64 of the PEM certificate, or PEM). The
-Rekor entry that records them is looked up online (--rekor-url); --offline
-cannot prove they were logged and says so (exit 3).
+Rekor entry that records them is looked up online (--rekor-url). --offline
+runs every check that needs no log (certificate chain at the certificate's
+issue time, SCT, identity, signature over the digest) and reports each: one
+that fails is failed (exit 1); when all pass the signature stays unproven
+(exit 3), as nothing proves when it was signed.
 
 The bundle may be of media type v0.1, v0.2 or v0.3; hold a message signature
 (cosign sign-blob) or a DSSE envelope of an in-toto statement whose subject is

@@ -354,7 +354,13 @@ func TestVerifyBlobSignatureAndCertificate(t *testing.T) {
 	}{
 		{"genuine", append([]string{"verify-blob", file}, sigCert...), ExitOK, "verified"},
 		{"a flipped byte", append([]string{"verify-blob", flipped}, sigCert...), ExitFailed, "[check: signature]"},
-		{"offline", append([]string{"verify-blob", file, "--offline"}, sigCert...), ExitIncomplete, "carry no proof that they were logged"},
+		// Offline every check that needs no log runs: what passes stays
+		// unproven (no proof of when it was signed), what fails fails.
+		{"offline", append([]string{"verify-blob", file, "--offline"}, sigCert...), ExitIncomplete,
+			"certificate-chain (at the certificate's issue time), sct, identity, signature over sha256:"},
+		{"offline, a flipped byte", append([]string{"verify-blob", flipped, "--offline"}, sigCert...), ExitFailed, "[check: signature]"},
+		{"offline, a wrong digest", append([]string{"verify-blob", "sha256:" + strings.Repeat("ab", 32), "--offline"}, sigCert...), ExitFailed, "[check: signature]"},
+		{"offline, another identity asked", append([]string{"verify-blob", file, "--offline", "--certificate-identity", testworld.ForeignIdentity}, sigCert...), ExitFailed, "[check: identity]"},
 		{"a signature without its certificate", []string{"verify-blob", file, "--signature", file + ".sig"}, ExitUsage, "go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,6 +369,22 @@ func TestVerifyBlobSignatureAndCertificate(t *testing.T) {
 				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
 			}
 		})
+	}
+	// Each check that ran is in the report; the signature is not verified.
+	_, out, _ := runIn(t, w, append([]string{"verify-blob", file, "--offline", "-o", "json"}, sigCert...)...)
+	rep, err := report.Read(strings.NewReader(out))
+	if err != nil || len(rep.Artifacts) != 1 || len(rep.Artifacts[0].Signatures) != 1 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sig := rep.Artifacts[0].Signatures[0]
+	var names []string
+	for _, c := range sig.Checks {
+		if c.OK {
+			names = append(names, c.Name)
+		}
+	}
+	if sig.Verified || strings.Join(names, ",") != "bundle,certificate-chain,sct,identity,signature" || !strings.Contains(sig.Error, "unproven") {
+		t.Errorf("offline signature: verified %v, checks passed %v, error %q", sig.Verified, names, sig.Error)
 	}
 }
 

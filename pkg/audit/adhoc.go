@@ -379,13 +379,13 @@ func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d verify.D
 	if err != nil {
 		return verify.SignatureEvidence{}, err
 	}
-	if s.cfg.Offline {
-		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: req.Signature,
-			Unavailable: errors.New("offline: a signature and certificate carry no proof that they were logged; verify them online (their Rekor entry is looked up) or verify a bundle")}, nil
-	}
 	digest := d.Bytes()
 	if d.Algorithm != "sha256" {
 		digest = nil
+	}
+	if s.cfg.Offline {
+		return evidence.SigCertWithoutLog(req.Signature, digest, sig, cert,
+			errors.New("offline: a signature and certificate carry no proof that they were logged (verify them online, where their Rekor entry is looked up, or verify a bundle)")), nil
 	}
 	return s.fetcher.SigCert(ctx, req.Signature, digest, sig, cert), nil
 }

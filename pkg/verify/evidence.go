@@ -87,6 +87,11 @@ type SignatureEvidence struct {
 	// LogLookup says why Rekor could not be asked for the signature's log
 	// entries; the entries the signature carries itself were used.
 	LogLookup error
+	// NoLogProof says why the signature comes with no log entry and none
+	// could be looked up (a detached signature and certificate, offline):
+	// every check that needs no log runs on Bundle, and a signature that
+	// passes them all is unproven, never verified.
+	NoLogProof error
 }
 
 // ImageEvidence is what a registry serves for an image artifact,

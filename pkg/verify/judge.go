@@ -243,9 +243,19 @@ func noDigestReason(a artifacts.Artifact) string {
 func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 	var results []*SignatureResult
 	var unavailable []error
+	var unproven []*SignatureResult
 	for _, s := range ev.Signatures {
 		if s.Unavailable != nil {
 			unavailable = append(unavailable, s.Unavailable)
+			continue
+		}
+		if s.NoLogProof != nil && s.Malformed == nil {
+			res, err := c.withoutLog(s, subject)
+			if err != nil {
+				unproven, unavailable = append(unproven, res), append(unavailable, err)
+			} else {
+				results = append(results, res)
+			}
 			continue
 		}
 		res := c.signature(s, subject)
@@ -255,7 +265,7 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 		}
 		results = append(results, res)
 	}
-	c.v.Signatures = results
+	c.v.Signatures = append(results, unproven...)
 	switch {
 	case len(results) == 0 && len(unavailable) == 0:
 		c.unsigned()
@@ -265,6 +275,36 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 	default:
 		c.decideSignatures(results, unavailable)
 	}
+}
+
+// withoutLog runs the checks of a signature with no log proof that need
+// no log. A rejected signature is returned as such (err nil); one that
+// passes them all is returned with the error that keeps it unproven.
+func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureResult, error) {
+	var res *SignatureResult
+	if c.v.Artifact.Kind == artifacts.KindImage || s.Bundle == nil {
+		res = (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
+	} else if failed, _ := c.checkBlobContent(s); failed != nil {
+		res = failed
+	} else {
+		res = c.j.v.BundleWithoutLog(s.Bundle, Policy{Identity: c.v.Artifact.Signer, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
+	}
+	res.Source, res.Location = s.Source, s.Location
+	if !res.Verified() {
+		return res, nil
+	}
+	var passed []string
+	for _, ck := range res.Checks {
+		if ck.Name == "certificate-chain" {
+			passed = append(passed, ck.Name+" (at the certificate's issue time)")
+		} else if ck.Name != "bundle" {
+			passed = append(passed, ck.Name)
+		}
+	}
+	err := fmt.Errorf("%w: %s over %s verified; unproven without a transparency-log entry (when it was signed, and that it was published, cannot be told)",
+		s.NoLogProof, strings.Join(passed, ", "), subject)
+	res.Err, res.Error = err, err.Error() // never a verified signature
+	return res, err
 }
 
 // signature verifies one signature of the subject digest.
