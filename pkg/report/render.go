@@ -61,6 +61,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 // that concern a problem; and the summary line last.
 func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	ew := &listWriter{w: w}
+	writeCatalog(ew, r.Catalog)
 	multi := len(r.Releases) > 1
 	if multi {
 		writeMatrix(ew, r)
@@ -103,6 +104,19 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 		fmt.Fprintln(ew, r.Summary)
 	}
 	return ew.err
+}
+
+// writeCatalog heads a table with the catalog used, when it is not the
+// embedded one: its policy decided the verdicts.
+func writeCatalog(w io.Writer, c *Catalog) {
+	if !c.External() {
+		return
+	}
+	changes := "changes nothing of the embedded catalog"
+	if len(c.Changes) > 0 {
+		changes = "changes: " + strings.Join(c.Changes, "; ")
+	}
+	fmt.Fprintf(w, "Catalog %s (sha256 %s, from %s) instead of the embedded catalog; %s\n\n", c.Source, c.SHA256, c.From, changes)
 }
 
 // split returns the artifacts that are not verified, then the verified,

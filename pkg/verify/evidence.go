@@ -26,9 +26,11 @@ const (
 	ChannelArgument Channel = "argument"
 	// ChannelSBOM: the release SBOM's checksums (artifacts.SumSBOM).
 	ChannelSBOM Channel = "release SBOM"
-	// ChannelCatalog: the sums embedded in k8sverify's release catalog,
-	// from the release's CHANGELOG (artifacts.SumCatalog).
-	ChannelCatalog Channel = "embedded catalog"
+	// ChannelCatalog: the sums of the release catalog (the embedded one,
+	// or a catalog file used instead), from the release's CHANGELOG and
+	// the promoter's manifest (artifacts.SumCatalog). Messages name the
+	// catalog the release was described by.
+	ChannelCatalog Channel = "release catalog"
 )
 
 // served reports whether the channel describes what was actually served

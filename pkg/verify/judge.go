@@ -178,7 +178,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 	for i, x := range claims {
 		for _, y := range claims[i+1:] {
 			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+string(x.Channel)+")", y.Digest.String()+" ("+string(y.Channel)+")",
+				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
 				return Digest{}, false
 			}
@@ -196,7 +196,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 		return Digest{}, false
 	}
 	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
-	c.passCheck("digest", "", describeClaims(claims))
+	c.passCheck("digest", "", c.describeClaims(claims))
 	return subject.Digest, true
 }
 
@@ -224,10 +224,23 @@ func sumChannel(source string) Channel {
 	return ChannelSBOM
 }
 
-func describeClaims(claims []DigestClaim) string {
+// channelName names a channel in messages: the catalog's sums by the
+// catalog the release was described by (an external one is no embedded
+// catalog).
+func (c *decision) channelName(ch Channel) string {
+	if ch != ChannelCatalog {
+		return string(ch)
+	}
+	if c.r != nil && c.r.Catalog != "" {
+		return c.r.Catalog
+	}
+	return "release catalog"
+}
+
+func (c *decision) describeClaims(claims []DigestClaim) string {
 	var s []string
-	for _, c := range claims {
-		s = append(s, c.Digest.Algorithm+" from "+string(c.Channel))
+	for _, x := range claims {
+		s = append(s, x.Digest.Algorithm+" from "+c.channelName(x.Channel))
 	}
 	return "agree: " + strings.Join(s, ", ")
 }
