@@ -180,20 +180,21 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 	if err != nil {
 		return nil, err
 	}
+	finder := &fileFinder{s: s, listings: map[artifacts.Version]*Listing{}, failed: map[artifacts.Version]error{}}
 	for _, f := range req.Files {
-		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f)))
+		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f, finder)))
 	}
 	return res, nil
 }
 
-func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Release, p string) verify.Verdict {
+func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Release, p string, finder *fileFinder) verify.Verdict {
 	unknown := artifacts.Artifact{Kind: artifacts.KindBinary, Name: filepath.Base(p), Location: p, Signer: artifacts.BlobSigner, Signing: artifacts.SigningProbe}
 	sums, err := hashFile(p, "sha256")
 	if err != nil {
 		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
 	}
 	if r == nil {
-		return judge.FromLog(unknown, s.fetcher.LogSearch(ctx, sums[0].Digest))
+		return s.fileFromContent(ctx, judge, p, unknown, sums[0], finder)
 	}
 	a, checked, err := s.identify(ctx, r, filepath.Base(p), sums[0].Digest.Hex)
 	if err != nil {
@@ -202,16 +203,37 @@ func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Re
 	if a == nil {
 		return judge.Unidentified(r, unknown, sums[0], checked)
 	}
+	ev, err := s.fileEvidence(ctx, *a, p, sums)
+	if err != nil {
+		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+	}
+	return misnamed(judge, r, judge.Identified(r, *a, ev), filepath.Base(p))
+}
+
+// fileEvidence is the evidence on file p identified as a: the release's
+// (sums, signature, log entry) and the file's own sums.
+func (s *Session) fileEvidence(ctx context.Context, a artifacts.Artifact, p string, sums []verify.DigestClaim) (verify.Evidence, error) {
 	if a.SumFrom("sha512", artifacts.SumCatalog) != "" {
 		more, err := hashFile(p, "sha512")
 		if err != nil {
-			return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+			return verify.Evidence{}, err
 		}
-		sums = append(sums, more...)
+		sums = append(slices.Clone(sums), more...)
 	}
-	ev := s.fetcher.Blob(ctx, *a, evidence.BlobOptions{})
+	ev := s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
 	ev.Digests = append(ev.Digests, sums...)
-	return judge.Identified(r, *a, ev)
+	return ev, nil
+}
+
+// misnamed fails verdict v on a file identified by its content as
+// v.Artifact when its name on disk is another file's of release r.
+func misnamed(judge *verify.Judge, r *artifacts.Release, v verify.Verdict, base string) verify.Verdict {
+	for _, x := range r.Artifacts {
+		if u, err := url.Parse(x.Location); err == nil && path.Base(u.Path) == base && x.Name != v.Artifact.Name {
+			return judge.Misnamed(r, v, base, x)
+		}
+	}
+	return v
 }
 
 // identify finds the release file whose published sum is sum (hex

@@ -48,6 +48,12 @@ var (
 	// platform (the release SBOM could not be used): which file of the
 	// release it is cannot be told.
 	ErrNameUnbound = errors.New("not bound to its name and platform")
+	// ErrMisnamed: a file identified by its content as one file of a
+	// release carries the name of another.
+	ErrMisnamed = errors.New("the file is another release file than its name says")
+	// ErrNotOfRelease: a file signed by the release team that no release
+	// the catalog knows lists (not a rejection: it could not be identified).
+	ErrNotOfRelease = errors.New("not a file of any known release")
 )
 
 // ErrEvidenceMalformed: published evidence about the artifact itself (a

@@ -537,6 +537,46 @@ func (j *Judge) Identified(r *artifacts.Release, a artifacts.Artifact, ev Eviden
 	return v
 }
 
+// IdentifiedAs decides on file (a path) identified by its content as
+// artifact a of release r (how says from which published sums), and names
+// it for what it is: "./kubectl-renamed: kube-proxy linux/amd64 v1.24.17
+// verified: signed by …".
+func (j *Judge) IdentifiedAs(r *artifacts.Release, a artifacts.Artifact, ev Evidence, file, how string) Verdict {
+	v := j.Judge(r, a, ev)
+	what := strings.TrimSpace(a.Name+" "+a.Platform.String()) + " " + r.Version.String()
+	v.Reason = fmt.Sprintf("%s: %s %s: %s (%s)", file, what, v.Status, v.Reason, how)
+	return v
+}
+
+// Misnamed fails verdict v on file a of release r, identified by its
+// content, when the file on disk carries the name of another file of the
+// release (check "identify"): kube-proxy saved as kubectl is not kubectl,
+// however genuinely it is signed.
+func (j *Judge) Misnamed(r *artifacts.Release, v Verdict, fileName string, named artifacts.Artifact) Verdict {
+	c := &decision{j: j, r: r, v: v}
+	a := v.Artifact
+	c.failCheck("identify", ErrMisnamed, fmt.Sprintf("%s, as the file's name %s says", named.Name, fileName),
+		fmt.Sprintf("%s %s (its SHA-256 is that file's published sum)", strings.TrimSpace(a.Name+" "+a.Platform.String()), r.Version), nil)
+	if v.Reason != "" {
+		c.v.Reason += "; as what it is: " + v.Reason
+	}
+	return c.v
+}
+
+// NotOfAnyRelease turns verdict v on a file found signed in the
+// transparency log into an error when no release the catalog knows lists
+// the file (searched says where it was looked for): signed by whom it
+// says, but not a release file, so never verified.
+func (j *Judge) NotOfAnyRelease(v Verdict, searched string) Verdict {
+	if v.Status != StatusVerified {
+		return v
+	}
+	c := &decision{j: j, v: v}
+	err := fmt.Errorf("%w: %s", ErrNotOfRelease, searched)
+	c.set(StatusError, v.Reason+"; but not a file of any release the catalog knows: "+searched, err)
+	return c.v
+}
+
 // Unidentified decides on a file that is none of release r's: its digest
 // is not among the sums published for the checked files ("identify").
 func (j *Judge) Unidentified(r *artifacts.Release, a artifacts.Artifact, file DigestClaim, checked int) Verdict {
