@@ -7,10 +7,12 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld"
 )
 
+// lines returns the lines of stderr but the notice of the test world's
+// catalog (every run in a world uses its catalog file, and says so).
 func lines(s string) []string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
-		if strings.TrimSpace(l) != "" {
+		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "k8sverify: using catalog ") {
 			out = append(out, l)
 		}
 	}

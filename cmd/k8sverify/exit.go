@@ -63,10 +63,14 @@ func commandError(err error) error {
 
 // adviceFor says what to do next about an error, in the command line's
 // terms (the library's messages never name flags).
-func adviceFor(err error) string {
+func adviceFor(err error, g *globalOptions) string {
 	switch {
 	case errors.Is(err, artifacts.ErrNeedsNetwork):
-		return "offline, name the version: the embedded catalog covers " + artifacts.CatalogCoverage()
+		cat := artifacts.Embedded()
+		if g != nil && g.catalogOf != nil {
+			cat = g.catalogOf
+		}
+		return "offline, name the version: the " + cat.Name() + " covers " + cat.Coverage()
 	case errors.Is(err, pack.ErrVersion):
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, pack.ErrIncomplete):

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/report"
 )
 
 type fetchOptions struct {
@@ -117,7 +118,7 @@ func fetchSummary(cmd *cobra.Command, out string, res *audit.FetchResult) error 
 		kept = fmt.Sprintf(" (%d kept from an earlier fetch)", res.Kept)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "evidence pack %s (%s): %s, %d artifacts%s: %d with signatures, %d without, %d missing, %d could not be fetched; %s\n",
-		out, state, res.Release.Version, len(m.Artifacts), kept, signed, unsigned, missing, failed, tuf)
+		report.Safe(out), state, res.Release.Version, len(m.Artifacts), kept, signed, unsigned, missing, failed, tuf)
 	if !m.Complete {
 		for _, e := range m.Artifacts {
 			if e.Unavailable != "" {

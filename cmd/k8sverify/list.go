@@ -44,7 +44,7 @@ embedded catalog; with --offline only the catalog is used. The catalog covers
 	f := cmd.Flags()
 	o.selection.addFlags(f, "list")
 	o.outputs.addFlag(f, report.ListingFormats)
-	f.BoolVar(&o.offline, "offline", false, "use only the embedded catalog, no network")
+	f.BoolVar(&o.offline, "offline", false, "use only the release catalog (the embedded one, or --catalog), no network")
 	registerCompletions(cmd, report.ListingFormats)
 	return cmd
 }
@@ -69,7 +69,7 @@ func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version strin
 		return commandError(err)
 	}
 	printWarnings(cmd.ErrOrStderr(), listing.Warnings)
-	reportDifferences(cmd.ErrOrStderr(), listing.Differences)
+	reportDifferences(cmd.ErrOrStderr(), listing.Differences, g.catalogOf.Name())
 	rep := report.NewListing(buildInfo().tool(), time.Now(), listing.Release, listing.Differences, listing.Warnings)
 	return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
@@ -77,7 +77,7 @@ func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version strin
 // maxDifferencesShown bounds the differences printed on stderr; JSON has all.
 const maxDifferencesShown = 20
 
-func reportDifferences(w io.Writer, diffs []artifacts.Difference) {
+func reportDifferences(w io.Writer, diffs []artifacts.Difference, catalog string) {
 	if len(diffs) == 0 {
 		return
 	}
@@ -85,7 +85,7 @@ func reportDifferences(w io.Writer, diffs []artifacts.Difference) {
 	if len(diffs) == 1 {
 		what = "artifact"
 	}
-	fmt.Fprintf(w, "WARNING: the release SBOM and the embedded catalog disagree on %d %s (both are listed):\n", len(diffs), what)
+	fmt.Fprintf(w, "WARNING: the release SBOM and the %s disagree on %d %s (both are listed):\n", catalog, len(diffs), what)
 	for i, d := range diffs {
 		if i == maxDifferencesShown {
 			fmt.Fprintf(w, "WARNING:   … and %d more (see -o json, \"differences\")\n", len(diffs)-i)

@@ -60,6 +60,9 @@ func (o *outputs) parse() ([]output, error) {
 // all. The summary goes to stderr when no table is on stdout (unless
 // quiet). It returns the error carrying the report's exit code.
 func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.Report, outs []output) error {
+	if rep.Catalog == nil {
+		rep.Catalog = g.catalogUsed
+	}
 	tableOnStdout := false
 	for _, out := range outs {
 		opts := tableOptions(g, out.file == "", stdout)

@@ -11,6 +11,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -44,7 +45,7 @@ type progress struct {
 func newProgress(g *globalOptions, stderr io.Writer) *progress {
 	p := &progress{w: stderr, problems: !g.quiet && !g.noProgress, hosts: newHostNotices(stderr), log: g.logger()}
 	if t := terminalOf(stderr); t != nil && p.problems && p.log == nil {
-		p.liveOptions, p.width = []mpb.ContainerOption{mpb.WithOutput(stderr)}, t.width
+		p.liveOptions, p.width = []mpb.ContainerOption{mpb.WithOutput(rawWriter(stderr))}, t.width
 	}
 	return p
 }
@@ -67,7 +68,9 @@ func (p *progress) start(rels []*artifacts.Release) {
 	p.bar = p.live.AddBar(int64(total), mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name("verifying "), decor.CountersNoUnit("%d/%d")),
 		mpb.AppendDecorators(decor.Any(p.status)))
-	p.w, p.hosts.w = p.live, p.live
+	// Lines above the bar pass through the same escaping as stderr's.
+	p.w = report.NewTerminalWriter(p.live)
+	p.hosts.w = p.w
 }
 
 // status is the bar's tail: problems so far and the rate.

@@ -18,14 +18,15 @@ func TestVerifyBlobRealPublicGoodBundle(t *testing.T) {
 		identity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
 		issuer   = "https://token.actions.githubusercontent.com"
 	)
-	base := []string{"verify-blob", "--bundle", filepath.Join(dir, "bundle-provenance.json"), "--trusted-root", filepath.Join(dir, "trusted-root-public-good.json")}
+	base := []string{"verify-blob", "--bundle", filepath.Join(dir, "bundle-provenance.json"), "--trusted-root", filepath.Join(dir, "trusted-root-public-good.json"),
+		"--predicate-type", "https://slsa.dev/provenance/v0.2"}
 	cases := []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
-		{"genuine", []string{digest, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer, "--allow-root-in-chain"}, ExitOK, "verified"},
+		{"genuine", []string{digest, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer, "--allow-root-in-chain"}, ExitOK, "payload: in-toto statement, predicate https://slsa.dev/provenance/v0.2"},
 		{"genuine but with the root in its chain", []string{digest, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer}, ExitFailed, "--allow-root-in-chain"},
 		{"another digest", []string{strings.Replace(digest, "76176", "76177", 1), "--certificate-identity", identity, "--certificate-oidc-issuer", issuer, "--allow-root-in-chain"}, ExitFailed, "digest mismatch"},
 		{"another identity", []string{digest, "--certificate-identity", "https://github.com/evil/evil/.github/workflows/release.yml@refs/heads/main", "--certificate-oidc-issuer", issuer, "--allow-root-in-chain"}, ExitFailed, "[check: identity]"},

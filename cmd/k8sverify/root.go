@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -44,6 +46,16 @@ type globalOptions struct {
 	// opt-in is asked for on the command line of each run.
 	packAtFetchTime bool
 
+	// fromEnv maps the flags set from the environment to their variables;
+	// flags are the global flags (one given on the command line overrides
+	// its variable).
+	fromEnv map[string]string
+	flags   *pflag.FlagSet
+	// catalogUsed is the release catalog of the run, once config ran;
+	// catalog names it and its coverage, for advice.
+	catalogUsed *report.Catalog
+	catalogOf   *artifacts.Catalog
+
 	stderr io.Writer
 	log    *slog.Logger
 	// cancelRun ends the run's context (its deadline).
@@ -60,6 +72,53 @@ type runMode struct {
 	// The judge's rules some commands take as flags.
 	anyImageName     bool
 	allowRootInChain bool
+	predicateTypes   []string
+}
+
+// origin names where a flag's value came from: its environment variable
+// ($K8SVERIFY_CATALOG) or the flag itself (--catalog).
+func (g *globalOptions) origin(flag string) string {
+	if v, ok := g.envOnly(flag); ok {
+		return "$" + v
+	}
+	return "--" + flag
+}
+
+// envOnly returns the variable a flag's value came from, when it came
+// from the environment and not the command line.
+func (g *globalOptions) envOnly(flag string) (string, bool) {
+	v, ok := g.fromEnv[flag]
+	if !ok || (g.flags != nil && g.flags.Changed(flag)) {
+		return "", false
+	}
+	return v, true
+}
+
+// loadCatalog reads the catalog the flags name (nil: the embedded one)
+// and says on stderr, once, which catalog an external one is and what it
+// changes of the embedded one: its policy decides verdicts.
+func (g *globalOptions) loadCatalog() (*artifacts.Catalog, error) {
+	embedded := artifacts.Embedded()
+	g.catalogUsed, g.catalogOf = &report.Catalog{Source: report.CatalogEmbedded, SHA256: embedded.SHA256()}, embedded
+	if g.catalog == "" {
+		return nil, nil
+	}
+	data, err := localfile.Read(g.catalog, 16<<20)
+	var cat *artifacts.Catalog
+	if err == nil {
+		cat, err = artifacts.ReadCatalog(bytes.NewReader(data), g.catalog)
+	}
+	if err != nil {
+		return nil, usageErrorf("%s: %v", g.origin("catalog"), err)
+	}
+	g.catalogUsed, g.catalogOf = &report.Catalog{Source: g.catalog, SHA256: cat.SHA256(), From: g.origin("catalog"), Changes: cat.Changes(embedded)}, cat
+	changes := "it changes nothing of the embedded catalog"
+	if len(g.catalogUsed.Changes) > 0 {
+		changes = "it changes: " + strings.Join(g.catalogUsed.Changes, "; ")
+	}
+	fmt.Fprintf(g.stderr, "k8sverify: using catalog %s (sha256 %s, from %s) instead of the embedded catalog; %s\n",
+		g.catalog, cat.SHA256(), g.catalogUsed.From, changes)
+	return cat, nil
 }
 
 // config builds the library's configuration from the flags.
@@ -71,15 +130,12 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 	if g.packAtFetchTime && (g.trustedRoot != "" || (m.pack == "" && g.trustPack == "")) {
 		return audit.Config{}, usageErrorf("--trust-pack-at-fetch-time verifies an evidence pack's TUF metadata: it goes with verify --offline --evidence DIR, mirror --from-pack DIR or --trust-pack DIR, not with --trusted-root")
 	}
-	var cat *artifacts.Catalog
-	if g.catalog != "" {
-		data, err := localfile.Read(g.catalog, 16<<20)
-		if err == nil {
-			cat, err = artifacts.ReadCatalog(bytes.NewReader(data), g.catalog)
-		}
-		if err != nil {
-			return audit.Config{}, usageErrorf("--catalog: %v", err)
-		}
+	cat, err := g.loadCatalog()
+	if err != nil {
+		return audit.Config{}, err
+	}
+	if v, ok := g.envOnly("accept-incident"); ok && len(g.acceptIncident) > 0 {
+		fmt.Fprintf(g.stderr, "k8sverify: accepting incident %s, from the environment ($%s)\n", strings.Join(g.acceptIncident, ", "), v)
 	}
 	return audit.Config{
 		Catalog:     cat,
@@ -87,7 +143,7 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Timeout:     g.timeout,
 		Concurrency: g.concurrency,
 		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, PackAtFetchTime: g.packAtFetchTime, TUF: src, CacheDir: g.cacheDir},
-		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain},
+		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain, BlobPredicateTypes: m.predicateTypes},
 		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     m.offline,
 		Pack:        m.pack,
@@ -154,6 +210,9 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 
 // Run runs the k8sverify command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	// Messages, progress and logs carry text from the network and from
+	// files: nothing a terminal would act on gets through.
+	stderr = report.NewTerminalWriter(stderr)
 	root, g, err := newRootCmd(getenv, stderr)
 	if err == nil {
 		root.SetArgs(args)
@@ -172,7 +231,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
 		fmt.Fprintf(stderr, "k8sverify: %v\n", flagged(err))
-		if advice := adviceFor(err); advice != "" {
+		if advice := adviceFor(err, g); advice != "" {
 			fmt.Fprintf(stderr, "k8sverify: %s\n", advice)
 		}
 	}
@@ -201,6 +260,7 @@ func flagged(err error) error {
 type envFlags struct {
 	getenv func(string) string
 	errs   []error
+	used   map[string]string // flag -> variable, for the flags set
 }
 
 // set applies the variable of flag name, if set, through the flag's own
@@ -220,6 +280,7 @@ func (e *envFlags) set(fs *pflag.FlagSet, name, variable string) {
 	}
 	f.DefValue = v
 	f.Usage += " ($" + variable + ")"
+	e.used[name] = variable
 }
 
 func newRootCmd(getenv func(string) string, stderr io.Writer) (*cobra.Command, *globalOptions, error) {
@@ -278,7 +339,8 @@ the one of this release and platform.`,
 	f.StringVar(&g.trustPack, "trust-pack", "", "take the Sigstore trusted root from an evidence pack's TUF metadata, verified from the TUF root (no TUF service needed)")
 	f.BoolVar(&g.packAtFetchTime, "trust-pack-at-fetch-time", false, "verify an evidence pack's TUF metadata as of when the pack was fetched, not now (UNSAFE: trusts what the Sigstore TUF repository revoked or let expire since; every report says so)")
 
-	env := &envFlags{getenv: getenv}
+	env := &envFlags{getenv: getenv, used: map[string]string{}}
+	g.fromEnv, g.flags = env.used, f
 	for _, b := range []struct{ flag, variable string }{
 		{"download-url", "K8SVERIFY_DOWNLOAD_URL"}, {"sbom-url", "K8SVERIFY_SBOM_URL"}, {"registry", "K8SVERIFY_REGISTRY"},
 		{"rekor-url", "K8SVERIFY_REKOR_URL"}, {"trusted-root", "K8SVERIFY_TRUSTED_ROOT"}, {"tuf-url", "K8SVERIFY_TUF_URL"},
@@ -290,7 +352,7 @@ the one of this release and platform.`,
 	}
 	root.AddCommand(newListCmd(g), newVerifyCmd(g), newVerifyFileCmd(g), newVerifyBlobCmd(g), newVerifyImageCmd(g), newFetchCmd(g), newMirrorCmd(g), newVersionCmd())
 	if len(env.errs) > 0 {
-		return nil, nil, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
+		return nil, g, usageError(fmt.Errorf("environment: %w", errors.Join(env.errs...)))
 	}
 	return root, g, nil
 }

@@ -16,7 +16,7 @@ type terminal struct {
 // terminalOf returns the terminal w is, or nil when w is not one (a file,
 // a pipe, a test's buffer). Colour follows NO_COLOR (https://no-color.org).
 func terminalOf(w io.Writer) *terminal {
-	f, ok := w.(*os.File)
+	f, ok := rawWriter(w).(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
@@ -25,4 +25,13 @@ func terminalOf(w io.Writer) *terminal {
 		t.width = width
 	}
 	return t
+}
+
+// rawWriter returns the writer below a report.TerminalWriter: the
+// terminal itself, for the progress bar's own control sequences.
+func rawWriter(w io.Writer) io.Writer {
+	if u, ok := w.(interface{ Unwrap() io.Writer }); ok {
+		return u.Unwrap()
+	}
+	return w
 }

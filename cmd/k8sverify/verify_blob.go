@@ -22,6 +22,8 @@ type verifyBlobOptions struct {
 	offline     bool
 	identity    string
 	issuer      string
+	// predicateType asks for an in-toto statement of that type.
+	predicateType string
 	// allowRootInChain accepts old bundles whose chain ends with the
 	// trusted Fulcio root.
 	allowRootInChain bool
@@ -39,12 +41,19 @@ so a signature can be checked without the file.
 --signature and --certificate take what cosign sign-blob writes and
 dl.k8s.io publishes beside every signed file: FILE.sig (base64 of the
 signature, or raw) and FILE.cert (base64 of the PEM certificate, or PEM). The
-Rekor entry that records them is looked up online (--rekor-url); --offline
-cannot prove they were logged and says so (exit 3).
+Rekor entry that records them is looked up online (--rekor-url). --offline
+runs every check that needs no log (certificate chain at the certificate's
+issue time, SCT, identity, signature over the digest) and reports each: one
+that fails is failed (exit 1); when all pass the signature stays unproven
+(exit 3), as nothing proves when it was signed.
 
 The bundle may be of media type v0.1, v0.2 or v0.3; hold a message signature
 (cosign sign-blob) or a DSSE envelope of an in-toto statement whose subject is
-the file (cosign attest-blob); carry a certificate or a certificate chain
+the file (cosign attest-blob). A statement is an attestation, not a file
+signature: it verifies only when its predicate type is named with
+--predicate-type (as cosign verify-blob-attestation --type), and the report
+says so (payload: in-toto statement, predicate TYPE); a message signature
+then does not pass. The bundle may carry a certificate or a certificate chain
 (intermediates only); and prove its transparency-log entry (Rekor v1
 hashedrekord, dsse or intoto, or Rekor v2) by a signed entry timestamp and/or
 an inclusion proof with a signed checkpoint, optionally with RFC 3161
@@ -74,7 +83,11 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 			if err := o.check(); err != nil {
 				return err
 			}
-			s, err := g.session(runMode{allowRootInChain: o.allowRootInChain, offline: o.offline})
+			m := runMode{allowRootInChain: o.allowRootInChain, offline: o.offline}
+			if o.predicateType != "" {
+				m.predicateTypes = []string{o.predicateType}
+			}
+			s, err := g.session(m)
 			if err != nil {
 				return err
 			}
@@ -101,6 +114,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 	f.BoolVar(&o.offline, "offline", false, "no network: a bundle carries its log proof; a .sig and .cert do not (reported as such)")
 	f.StringVar(&o.identity, "certificate-identity", artifacts.BlobSigner.SAN, "the signer's identity (certificate SAN), matched exactly")
 	f.StringVar(&o.issuer, "certificate-oidc-issuer", artifacts.BlobSigner.Issuer, "the signer's OIDC issuer, matched exactly")
+	f.StringVar(&o.predicateType, "predicate-type", "", "verify an in-toto statement (cosign attest-blob) of this predicate type, as cosign verify-blob-attestation --type does; without it a statement is refused")
 	f.BoolVar(&o.allowRootInChain, "allow-root-in-chain", false, "accept a v0.1/v0.2 bundle whose certificate chain ends with the trusted Fulcio root (old signers wrote them; the root is not used). Any other root is rejected")
 	o.outputs.addFlag(f, []string{"table", "json", "junit", "sarif"})
 	return cmd

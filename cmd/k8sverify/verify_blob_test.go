@@ -152,7 +152,11 @@ func TestVerifyBlobGenuine(t *testing.T) {
 				form = "digest"
 			}
 			t.Run(name+"/"+form, func(t *testing.T) {
-				code, out, errOut := d.verifyBlob(t, target, d.bundles[name])
+				var extra []string
+				if name == "genuine-dsse" {
+					extra = []string{"--predicate-type", "https://slsa.dev/provenance/v1"}
+				}
+				code, out, errOut := d.verifyBlob(t, target, d.bundles[name], extra...)
 				if code != ExitOK || !strings.Contains(out, " verified ") ||
 					!strings.Contains(out, "signed by "+artifacts.BlobSigner.SAN) || !strings.Contains(out, "1 artifact: 1 verified") {
 					t.Errorf("exit %d, want 0:\n%s%s", code, out, errOut)
@@ -174,7 +178,7 @@ func TestVerifyBlobRejected(t *testing.T) {
 	}{
 		{"another file", d.otherFile, "genuine", nil, "[check: signature]"},
 		{"another digest", "sha256:" + hex.EncodeToString(other[:]), "genuine", nil, "digest mismatch"},
-		{"another digest dsse", "sha256:" + hex.EncodeToString(other[:]), "genuine-dsse", nil, "[check: signature]"},
+		{"another digest dsse", "sha256:" + hex.EncodeToString(other[:]), "genuine-dsse", []string{"--predicate-type", "https://slsa.dev/provenance/v1"}, "[check: signature]"},
 		{"foreign identity, default policy", d.file, "foreign-identity", nil, "got " + testworld.ForeignIdentity},
 		{"genuine, other identity asked", d.file, "genuine", []string{"--certificate-identity", testworld.ForeignIdentity}, "[check: identity]"},
 		{"genuine, other issuer asked", d.file, "genuine", []string{"--certificate-oidc-issuer", testworld.ForeignIssuer}, "[check: identity]"},
@@ -275,21 +279,25 @@ var (
 func TestVerifyBlobGolden(t *testing.T) {
 	d := newBlobDir(t)
 	var b strings.Builder
-	for _, tc := range []struct{ target, bundle string }{
-		{"FILE", "genuine"},
-		{"DIGEST", "genuine-dsse"},
-		{"DIGEST", "genuine-rekor-v2"},
-		{"FILE", "foreign-identity"},
-		{"FILE", "forged-set"},
-		{"FILE", "root-in-chain"},
-		{"FILE", "foreign-log"},
-		{"FILE", "truncated"},
+	for _, tc := range []struct {
+		target, bundle string
+		extra          []string
+	}{
+		{"FILE", "genuine", nil},
+		{"DIGEST", "genuine-dsse", nil},
+		{"DIGEST", "genuine-dsse", []string{"--predicate-type", "https://slsa.dev/provenance/v1"}},
+		{"DIGEST", "genuine-rekor-v2", nil},
+		{"FILE", "foreign-identity", nil},
+		{"FILE", "forged-set", nil},
+		{"FILE", "root-in-chain", nil},
+		{"FILE", "foreign-log", nil},
+		{"FILE", "truncated", nil},
 	} {
 		target := d.file
 		if tc.target == "DIGEST" {
 			target = d.digest
 		}
-		code, out, errOut := d.verifyBlob(t, target, d.bundles[tc.bundle])
+		code, out, errOut := d.verifyBlob(t, target, d.bundles[tc.bundle], tc.extra...)
 		norm := func(s string) string {
 			s = strings.ReplaceAll(s, d.dir, "DIR")
 			s = strings.ReplaceAll(s, d.digest, "sha256:DIGEST")
@@ -299,8 +307,12 @@ func TestVerifyBlobGolden(t *testing.T) {
 			s = indexRE.ReplaceAllString(s, "index N")
 			return spacesRE.ReplaceAllString(s, "  ")
 		}
-		fmt.Fprintf(&b, "$ k8sverify verify-blob %s --bundle DIR/%s.sigstore.json --trusted-root DIR/trusted_root.json\nexit %d\n%s%s\n",
-			tc.target, tc.bundle, code, norm(out), norm(errOut))
+		more := ""
+		if len(tc.extra) > 0 {
+			more = " " + strings.Join(tc.extra, " ")
+		}
+		fmt.Fprintf(&b, "$ k8sverify verify-blob %s --bundle DIR/%s.sigstore.json --trusted-root DIR/trusted_root.json%s\nexit %d\n%s%s\n",
+			tc.target, tc.bundle, more, code, norm(out), norm(errOut))
 	}
 	golden(t, "verify-blob.txt", b.String())
 }
@@ -342,12 +354,62 @@ func TestVerifyBlobSignatureAndCertificate(t *testing.T) {
 	}{
 		{"genuine", append([]string{"verify-blob", file}, sigCert...), ExitOK, "verified"},
 		{"a flipped byte", append([]string{"verify-blob", flipped}, sigCert...), ExitFailed, "[check: signature]"},
-		{"offline", append([]string{"verify-blob", file, "--offline"}, sigCert...), ExitIncomplete, "carry no proof that they were logged"},
+		// Offline every check that needs no log runs: what passes stays
+		// unproven (no proof of when it was signed), what fails fails.
+		{"offline", append([]string{"verify-blob", file, "--offline"}, sigCert...), ExitIncomplete,
+			"certificate-chain (at the certificate's issue time), sct, identity, signature over sha256:"},
+		{"offline, a flipped byte", append([]string{"verify-blob", flipped, "--offline"}, sigCert...), ExitFailed, "[check: signature]"},
+		{"offline, a wrong digest", append([]string{"verify-blob", "sha256:" + strings.Repeat("ab", 32), "--offline"}, sigCert...), ExitFailed, "[check: signature]"},
+		{"offline, another identity asked", append([]string{"verify-blob", file, "--offline", "--certificate-identity", testworld.ForeignIdentity}, sigCert...), ExitFailed, "[check: identity]"},
 		{"a signature without its certificate", []string{"verify-blob", file, "--signature", file + ".sig"}, ExitUsage, "go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runIn(t, w, tc.args...)
 			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+	// Each check that ran is in the report; the signature is not verified.
+	_, out, _ := runIn(t, w, append([]string{"verify-blob", file, "--offline", "-o", "json"}, sigCert...)...)
+	rep, err := report.Read(strings.NewReader(out))
+	if err != nil || len(rep.Artifacts) != 1 || len(rep.Artifacts[0].Signatures) != 1 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sig := rep.Artifacts[0].Signatures[0]
+	var names []string
+	for _, c := range sig.Checks {
+		if c.OK {
+			names = append(names, c.Name)
+		}
+	}
+	if sig.Verified || strings.Join(names, ",") != "bundle,certificate-chain,sct,identity,signature" || !strings.Contains(sig.Error, "unproven") {
+		t.Errorf("offline signature: verified %v, checks passed %v, error %q", sig.Verified, names, sig.Error)
+	}
+}
+
+// An in-toto statement is no file signature unless its predicate type is
+// named (--predicate-type, as cosign verify-blob-attestation --type):
+// verify-blob says what the payload is, and verifies it only then; a
+// message signature does not pass for an attestation either.
+func TestVerifyBlobInTotoStatementNeedsPredicateType(t *testing.T) {
+	d := newBlobDir(t)
+	const slsa = "https://slsa.dev/provenance/v1"
+	for _, tc := range []struct {
+		name, bundle string
+		extra        []string
+		code         int
+		want         string
+	}{
+		{"statement, no type named", "genuine-dsse", nil, ExitFailed, "in-toto statement, predicate " + slsa},
+		{"statement, its type named", "genuine-dsse", []string{"--predicate-type", slsa}, ExitOK, "payload: in-toto statement, predicate " + slsa},
+		{"statement, another type named", "genuine-dsse", []string{"--predicate-type", "https://spdx.dev/Document"}, ExitFailed, "[check: payload]"},
+		{"message signature, a type named", "genuine", []string{"--predicate-type", slsa}, ExitFailed, "[check: payload]"},
+		{"message signature", "genuine", nil, ExitOK, "verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := d.verifyBlob(t, d.file, d.bundles[tc.bundle], tc.extra...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
 			}
 		})

@@ -23,12 +23,18 @@ func newVerifyFileCmd(g *globalOptions) *cobra.Command {
 
 With --version, the file is identified among the release's files by their
 published sums and verified as that artifact (exit 1 when it is none of
-them). Without it, the Rekor transparency log is searched for signatures of
-the file's digest by the release team
-(krel-staging@k8s-releng-prod.iam.gserviceaccount.com); finding none is no
-proof that the file is unsigned (exit 3).`,
+them). Without it, the file is identified by its content, never its name:
+the Rekor transparency log is searched for signatures of the file's digest
+by the release team (krel-staging@k8s-releng-prod.iam.gserviceaccount.com),
+and a file so signed is looked for in the catalog's CHANGELOG sums and in
+the SBOMs of the (at most 3) releases out nearest its signing time, one
+request each, then verified and named as the release file it is
+(./kubectl-renamed: kube-proxy linux/amd64 v1.24.17 verified). A file
+carrying another release file's name fails check identify (exit 1); one
+the release team signed that no release lists is never verified (exit 3);
+finding no signature is no proof that the file is unsigned (exit 3).`,
 		Example: `  k8sverify verify-file ./kubectl --version v1.24.17
-  k8sverify verify-file ./kubectl ./kubeadm`,
+  k8sverify verify-file ./kubectl-renamed ./kubeadm`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("verify-file takes one or more FILEs")

@@ -36,7 +36,10 @@ are both found.
 A signature must name the image: the last path element of what it signs must
 be the last path element of REF (or REF's name with -<arch> for a platform's
 manifest), whatever the registry. --any-name drops that rule, for mirrors that
-renamed images: another signed image served under REF then verifies too.`,
+renamed images: another signed image served under REF then verifies too.
+It drops nothing else: a release tag (kube-proxy-amd64:v1.24.17, pinned
+with @sha256:… or not) still binds the platform its repository names and
+the digest the catalog holds for it.`,
 		Example: `  k8sverify verify-image registry.k8s.io/kube-apiserver:v1.24.17
   k8sverify verify-image kube-proxy:v1.24.17 --platform linux/arm64
   k8sverify verify-image kube-apiserver:v1.24.17 --registry mirror.example.com/k8s -o mirror-list`,

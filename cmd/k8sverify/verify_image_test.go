@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/crane"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -96,5 +98,43 @@ func TestVerifyImageRefs(t *testing.T) {
 				t.Errorf("output has %q:\n%s", tc.deny, out)
 			}
 		})
+	}
+}
+
+// --any-name drops the check of the name a signature gives an image, and
+// nothing else: the release tag of a pinned reference still binds the
+// platform and digest. A mirror that serves the arm64 image, with its
+// genuine signature, in kube-proxy-amd64 fails with or without the flag.
+func TestVerifyImageAnyNameKeepsTheTagsBinding(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind})
+	arm64 := w.Images["kube-proxy-arm64"].Digest
+	amd64 := w.Images["kube-proxy-amd64"].Digest
+	sigTag := ":" + strings.Replace(arm64.String(), ":", "-", 1) + ".sig"
+	for _, c := range [][2]string{
+		{w.Registry + "/kube-proxy-arm64@" + arm64.String(), w.Registry + "/kube-proxy-amd64@" + arm64.String()},
+		{w.Registry + "/kube-proxy-arm64" + sigTag, w.Registry + "/kube-proxy-amd64" + sigTag},
+	} {
+		if err := crane.Copy(c[0], c[1], crane.Insecure); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		ref  string
+		code int
+		want string
+	}{
+		{"kube-proxy-amd64:v1.24.17@" + amd64.String(), ExitOK, "verified"},
+		{"kube-proxy-amd64:v1.24.17@" + arm64.String(), ExitFailed, "linux/amd64  failed"},
+	} {
+		for _, anyName := range []bool{false, true} {
+			args := []string{"verify-image", tc.ref}
+			if anyName {
+				args = append(args, "--any-name")
+			}
+			code, out, errOut := runIn(t, w, args...)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("%s: exit %d, want %d and %q\n%s\n%s", strings.Join(args, " "), code, tc.code, tc.want, out, errOut)
+			}
+		}
 	}
 }

@@ -127,7 +127,7 @@ func TestVerifyFile(t *testing.T) {
 		want string
 	}{
 		{"with version", []string{"verify-file", genuine, "--version", "v1.24.17"}, ExitOK, "kubectl v1.24.17 linux/amd64: signed by krel-staging@k8s-releng-prod.iam.gserviceaccount.com, Rekor log index"},
-		{"from the log", []string{"verify-file", genuine}, ExitOK, "found by searching the transparency log"},
+		{"from the log", []string{"verify-file", genuine}, ExitOK, genuine + ": kubectl linux/amd64 v1.24.17 verified: signed by krel-staging"},
 		{"tampered with version", []string{"verify-file", bad, "--version", "v1.24.17"}, ExitFailed, "not a file of v1.24.17"},
 		{"tampered from the log", []string{"verify-file", bad}, ExitIncomplete, "returns no signature of sha256:"},
 		{"empty file", []string{"verify-file", empty, "--version", "v1.24.17"}, ExitFailed, "not a file of v1.24.17"},

@@ -2,6 +2,7 @@ package testworld
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,7 +108,15 @@ const (
 	FaultSlow     FaultKind = "slow"     // answers after 5 s
 	FaultTruncate FaultKind = "truncate" // body cut short of its Content-Length
 	FaultReset    FaultKind = "reset"    // connection reset
+	// FaultHostileMessage answers 403 with an error message carrying
+	// terminal escape sequences (a window title, a screen clear, a fake
+	// green "verified"), C1 controls and DEL: as an OCI error for a
+	// registry, as the body for the download site.
+	FaultHostileMessage FaultKind = "hostile-message"
 )
+
+// HostileMessage is the error message FaultHostileMessage serves.
+const HostileMessage = "denied\x1b]0;pwned\x07\x1b[2J\x1b[H\x1b[32mverified\x1b[0m\r\x7f\u009b31m\u0085done\x00"
 
 // FaultKinds lists every fault kind.
 var FaultKinds = []FaultKind{
@@ -116,13 +125,13 @@ var FaultKinds = []FaultKind{
 	FaultGarbageSignature, FaultPayloadDigest, FaultPayloadName, FaultMissing,
 	FaultCrossArch, FaultIndexAtArch, FaultRollback, FaultForeignReferrer, FaultLogCopy,
 	FaultSignedLate, FaultSigLostInRegion,
-	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset,
+	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset, FaultHostileMessage,
 }
 
 // IsHTTP reports whether the fault is injected at the HTTP layer.
 func (k FaultKind) IsHTTP() bool {
 	switch k {
-	case FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset:
+	case FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset, FaultHostileMessage:
 		return true
 	}
 	return false
@@ -245,6 +254,11 @@ func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case FaultHTTP429:
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "injected fault: too many requests", http.StatusTooManyRequests)
+	case FaultHostileMessage:
+		body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": "DENIED", "message": HostileMessage}}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write(body)
 	case FaultSlow:
 		select {
 		case <-time.After(5 * time.Second):

@@ -2,6 +2,7 @@ package artifacts
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -51,6 +52,9 @@ type Release struct {
 	// used, or when none was sought (offline without an evidence pack, or
 	// a release given directly).
 	SBOMError string `json:"sbomError,omitempty"`
+	// Catalog names the catalog the release was described by ("embedded
+	// catalog", "catalog FILE"), for messages.
+	Catalog string `json:"-"`
 }
 
 // ReleaseDate is a release and the day it came out.
@@ -223,8 +227,9 @@ type catalogRelease struct {
 // (a test world's, or one covering newer releases) can be loaded.
 type Catalog struct {
 	lines []*catalogFile
-	// name says where it came from, for messages.
-	name string
+	// name says where it came from, for messages; sha256 is its hex
+	// SHA-256.
+	name, sha256 string
 }
 
 var loadEmbedded = sync.OnceValues(func() (*Catalog, error) {
@@ -233,17 +238,20 @@ var loadEmbedded = sync.OnceValues(func() (*Catalog, error) {
 		return nil, err
 	}
 	c := &Catalog{name: "embedded catalog"}
+	h := sha256.New()
 	for _, e := range entries {
 		data, err := catalogFS.ReadFile("catalog/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
+		h.Write(data)
 		f, err := parseCatalogFile(data)
 		if err != nil {
 			return nil, fmt.Errorf("embedded catalog %s: %w", e.Name(), err)
 		}
 		c.lines = append(c.lines, f)
 	}
+	c.sha256 = hex.EncodeToString(h.Sum(nil))
 	return c, nil
 })
 
@@ -280,7 +288,8 @@ func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
 	}
-	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name}, nil
+	sum := sha256.Sum256(data)
+	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name, sha256: hex.EncodeToString(sum[:])}, nil
 }
 
 // MarshalLine returns the catalog file of a release line, in the format
@@ -486,7 +495,7 @@ func (c *Catalog) Release(v Version, loc Locations) (*Release, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w %s: the %s covers %s; other releases need the network (SBOM)", ErrUnknownVersion, v, c.name, c.Coverage())
 	}
-	r := &Release{Version: v, Date: cr.Date, Previous: f.previous(v), Source: SourceCatalog}
+	r := &Release{Version: v, Date: cr.Date, Previous: f.previous(v), Source: SourceCatalog, Catalog: c.name}
 	platforms := func(name string) []Platform {
 		var ps []Platform
 		for _, s := range f.Platforms[name] {
@@ -645,7 +654,7 @@ func (r *Release) IncidentsFor(a Artifact) []Incident {
 // per-arch image, and platform-independent tarballs. Incidents are kept
 // when they concern a remaining artifact.
 func (r *Release) Filter(kinds []Kind, platforms []Platform) *Release {
-	out := &Release{Version: r.Version, Date: r.Date, Previous: r.Previous, Source: r.Source, SBOMError: r.SBOMError, Artifacts: []Artifact{}, Incidents: []Incident{}}
+	out := &Release{Version: r.Version, Date: r.Date, Previous: r.Previous, Source: r.Source, SBOMError: r.SBOMError, Catalog: r.Catalog, Artifacts: []Artifact{}, Incidents: []Incident{}}
 	kindOK := func(a Artifact) bool { return len(kinds) == 0 || slices.Contains(kinds, a.Kind) }
 	platformOK := func(a Artifact) bool { return len(platforms) == 0 || slices.Contains(platforms, a.Platform) }
 	indexes := map[string]bool{} // images with a selected per-arch image

@@ -62,7 +62,7 @@ func (c *Catalog) ReleaseFromSBOM(v Version, s *SBOM, loc Locations) (*Release, 
 		return nil, fmt.Errorf("%w %s: it is the SBOM of %q", ErrSBOMMismatch, v, s.Name)
 	}
 	imageSigning, blobSigning := c.signingPolicy(v)
-	r := &Release{Version: v, Source: SourceSBOM, Incidents: c.knownIncidents(v)}
+	r := &Release{Version: v, Source: SourceSBOM, Incidents: c.knownIncidents(v), Catalog: c.name}
 	if f, cr := c.find(v); cr != nil {
 		r.Date, r.Previous = cr.Date, f.previous(v)
 	}
@@ -205,7 +205,7 @@ func omittedFromSBOM(a Artifact) bool {
 // it when it does, with the checksums of both. Use Diff to report what
 // only one of them lists.
 func Merge(catalog, online *Release) *Release {
-	r := &Release{Version: online.Version, Date: firstSet(catalog.Date, online.Date), Previous: catalog.Previous, Source: SourceMerged, Incidents: catalog.Incidents}
+	r := &Release{Version: online.Version, Date: firstSet(catalog.Date, online.Date), Previous: catalog.Previous, Source: SourceMerged, Incidents: catalog.Incidents, Catalog: catalog.Catalog}
 	byID := map[string]int{}
 	for _, a := range catalog.Artifacts {
 		byID[a.ID()] = len(r.Artifacts)

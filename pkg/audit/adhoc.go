@@ -49,9 +49,9 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	})
 	res := &Result{Warnings: s.takeTrustNotes()}
 	for i, list := range found {
-		rel := s.tagRelease(req.Refs[i])
+		rel, repo := s.tagRelease(req.Refs[i])
 		for _, e := range list {
-			a := releaseImage(rel, e.Artifact)
+			a := releaseImage(rel, repo, e.Artifact)
 			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, a, e.Evidence)))
 		}
 	}
@@ -60,33 +60,35 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 
 // tagRelease returns the release a reference's tag names when the catalog
 // knows it and lists an image of the reference's name
-// (kube-apiserver:v1.24.17, kube-apiserver-amd64:v1.24.17), else nil. The
-// image is then judged as that release's, as verify judges it: a signature
-// names a digest and a repository, never a tag, so without the release's
+// (kube-apiserver:v1.24.17, kube-apiserver-amd64:v1.24.17), else nil, and
+// the last element of the reference's repository. The image is then
+// judged as that release's, as verify judges it: a signature names a
+// digest and a repository, never a tag, so without the release's
 // signing-time rule another release's image served at the tag would verify.
-func (s *Session) tagRelease(ref string) *artifacts.Release {
+func (s *Session) tagRelease(ref string) (*artifacts.Release, string) {
 	r, err := evidence.ParseImageReference(s.qualify(ref))
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	tag, ok := refTag(r)
 	if !ok {
-		return nil
+		return nil, ""
 	}
 	v, err := artifacts.ParseVersion(tag.TagStr())
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
 	if err != nil {
-		return nil
+		return nil, ""
 	}
+	repo := path.Base(tag.RepositoryStr())
 	for _, a := range rel.Artifacts {
-		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(tag.RepositoryStr()) {
-			return rel
+		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(repo) {
+			return rel, repo
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 // refTag returns a reference's tag: a tag's own, or the tag a digest
@@ -108,12 +110,23 @@ func refTag(r name.Reference) (name.Tag, bool) {
 	return name.Tag{}, false
 }
 
-// releaseImage gives an image found at a release tag the sums the
-// release's catalog holds for that image (the promoter's digest of the
-// tag), so that it is bound to the release as verify binds it.
-func releaseImage(rel *artifacts.Release, a artifacts.Artifact) artifacts.Artifact {
+// releaseImage binds an image found at a release tag to the release as
+// verify binds it. The tag of a platform's repository
+// (kube-proxy-amd64:v1.24.17) names that platform: what is served there
+// is judged as that platform's image, whatever its configuration says, so
+// another platform's image fails check platform (accepting signatures of
+// any name, verify.Rules.AnyImageName, drops the name check only). And
+// the image gets the sums the release's catalog holds for it (the
+// promoter's digest of the tag).
+func releaseImage(rel *artifacts.Release, repo string, a artifacts.Artifact) artifacts.Artifact {
 	if rel == nil {
 		return a
+	}
+	for _, c := range rel.Artifacts {
+		if c.Kind == artifacts.KindImage && !c.Platform.IsZero() && repo == path.Base(c.Name)+"-"+c.Platform.Arch {
+			a.Platform = c.Platform
+			break
+		}
 	}
 	for _, c := range rel.Artifacts {
 		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && verify.NamesFor(c.Name, c.Platform.Arch).Match(a.Name) {
@@ -164,20 +177,21 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 		return nil, err
 	}
 	res.Warnings = append(res.Warnings, s.takeTrustNotes()...)
+	finder := &fileFinder{s: s, listings: map[artifacts.Version]*Listing{}, failed: map[artifacts.Version]error{}}
 	for _, f := range req.Files {
-		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f)))
+		res.Verdicts = append(res.Verdicts, overdue(ctx, judge, res.Release, s.file(ctx, judge, res.Release, f, finder)))
 	}
 	return res, nil
 }
 
-func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Release, p string) verify.Verdict {
+func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Release, p string, finder *fileFinder) verify.Verdict {
 	unknown := artifacts.Artifact{Kind: artifacts.KindBinary, Name: filepath.Base(p), Location: p, Signer: artifacts.BlobSigner, Signing: artifacts.SigningProbe}
 	sums, err := hashFile(p, "sha256")
 	if err != nil {
 		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
 	}
 	if r == nil {
-		return judge.FromLog(unknown, s.fetcher.LogSearch(ctx, sums[0].Digest))
+		return s.fileFromContent(ctx, judge, p, unknown, sums[0], finder)
 	}
 	a, checked, err := s.identify(ctx, r, filepath.Base(p), sums[0].Digest.Hex)
 	if err != nil {
@@ -186,16 +200,37 @@ func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Re
 	if a == nil {
 		return judge.Unidentified(r, unknown, sums[0], checked)
 	}
+	ev, err := s.fileEvidence(ctx, *a, p, sums)
+	if err != nil {
+		return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+	}
+	return misnamed(judge, r, judge.Identified(r, *a, ev), filepath.Base(p))
+}
+
+// fileEvidence is the evidence on file p identified as a: the release's
+// (sums, signature, log entry) and the file's own sums.
+func (s *Session) fileEvidence(ctx context.Context, a artifacts.Artifact, p string, sums []verify.DigestClaim) (verify.Evidence, error) {
 	if a.SumFrom("sha512", artifacts.SumCatalog) != "" {
 		more, err := hashFile(p, "sha512")
 		if err != nil {
-			return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})
+			return verify.Evidence{}, err
 		}
-		sums = append(sums, more...)
+		sums = append(slices.Clone(sums), more...)
 	}
-	ev := s.fetcher.Blob(ctx, *a, evidence.BlobOptions{})
+	ev := s.fetcher.Blob(ctx, a, evidence.BlobOptions{})
 	ev.Digests = append(ev.Digests, sums...)
-	return judge.Identified(r, *a, ev)
+	return ev, nil
+}
+
+// misnamed fails verdict v on a file identified by its content as
+// v.Artifact when its name on disk is another file's of release r.
+func misnamed(judge *verify.Judge, r *artifacts.Release, v verify.Verdict, base string) verify.Verdict {
+	for _, x := range r.Artifacts {
+		if u, err := url.Parse(x.Location); err == nil && path.Base(u.Path) == base && x.Name != v.Artifact.Name {
+			return judge.Misnamed(r, v, base, x)
+		}
+	}
+	return v
 }
 
 // identify finds the release file whose published sum is sum (hex
@@ -363,13 +398,13 @@ func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d verify.D
 	if err != nil {
 		return verify.SignatureEvidence{}, err
 	}
-	if s.cfg.Offline {
-		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: req.Signature,
-			Unavailable: errors.New("offline: a signature and certificate carry no proof that they were logged; verify them online (their Rekor entry is looked up) or verify a bundle")}, nil
-	}
 	digest := d.Bytes()
 	if d.Algorithm != "sha256" {
 		digest = nil
+	}
+	if s.cfg.Offline {
+		return evidence.SigCertWithoutLog(req.Signature, digest, sig, cert,
+			errors.New("offline: a signature and certificate carry no proof that they were logged (verify them online, where their Rekor entry is looked up, or verify a bundle)")), nil
 	}
 	return s.fetcher.SigCert(ctx, req.Signature, digest, sig, cert), nil
 }

@@ -604,7 +604,7 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 		swapped := v.Artifact.Name == "kube-apiserver" && (v.Artifact.Platform.IsZero() || v.Artifact.Platform.Arch == "amd64" || v.Artifact.Platform.Arch == "arm64")
 		switch {
 		case v.Status == verify.StatusMissing:
-		case swapped && (v.Status != verify.StatusFailed || v.FailedCheck != "digest" || !strings.Contains(v.Reason, "embedded catalog")):
+		case swapped && (v.Status != verify.StatusFailed || v.FailedCheck != "digest" || !strings.Contains(v.Reason, "(catalog "+w.CatalogPath+")")):
 			t.Errorf("%s: %s [%s] %s", v.Artifact.ID(), v.Status, v.FailedCheck, v.Reason)
 		case !swapped && v.Status != verify.StatusVerified:
 			t.Errorf("%s: %s %s", v.Artifact.ID(), v.Status, v.Reason)

@@ -487,3 +487,60 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 		}
 	})
 }
+
+// Where an image lives comes from the release, never from a pack: a pack
+// whose manifest moves one image to another's place (their locations
+// swapped) or to another release's tag is refused for those images by
+// verify --offline and by mirror --from-pack (check "name", both places
+// named), and nothing is written for them; the others are copied.
+func TestPackLocationsComeFromTheRelease(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
+	dir := fetchPack(t, w, audit.FetchRequest{WithImages: true})
+	const apiserver, proxy, proxyArm = "image kube-apiserver linux/amd64", "image kube-proxy linux/amd64", "image kube-proxy linux/arm64"
+	editManifest(t, dir, func(m *pack.Manifest) {
+		a, b := find(m, apiserver), find(m, proxy)
+		a.Location, b.Location = b.Location, a.Location
+		c := find(m, proxyArm)
+		c.Location = strings.Replace(c.Location, ":"+w.Version.String(), ":v9.9.9", 1)
+	})
+	moved := map[string]bool{apiserver: true, proxy: true, proxyArm: true}
+
+	vs, err := offline(t, w, dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, v := range vs {
+		if !moved[v.Artifact.ID()] {
+			continue
+		}
+		checked++
+		if v.Status != verify.StatusFailed || v.FailedCheck != "name" || !errors.Is(v.Err, verify.ErrLocationMismatch) {
+			t.Errorf("offline: %s: %s [%s]: %s", v.Artifact.ID(), v.Status, v.FailedCheck, v.Reason)
+		}
+	}
+	if checked != len(moved) {
+		t.Fatalf("offline: %d of the %d moved images judged", checked, len(moved))
+	}
+
+	to := destination(t, nil)
+	c := mirrorConfig(w)
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	c.Pack = dir
+	res := mirror(t, w, c, audit.MirrorRequest{To: to})
+	got := byRepoOf(t, res)
+	for _, repo := range []string{"kube-apiserver-amd64", "kube-proxy-amd64", "kube-proxy-arm64"} {
+		if v := got[repo]; v.Status == verify.StatusVerified {
+			t.Errorf("mirror: moved %s: %s: %s", repo, v.Status, v.Reason)
+		}
+		if d := tagged(t, to+"/"+repo+":"+w.Version.String()); d != "" {
+			t.Errorf("mirror wrote %s:%s (%s) from a moved pack entry", repo, w.Version, d)
+		}
+		if d := tagged(t, to+"/"+repo+":v9.9.9"); d != "" {
+			t.Errorf("mirror wrote %s:v9.9.9", repo)
+		}
+	}
+	if v := got["kube-apiserver-arm64"]; v.Status != verify.StatusVerified {
+		t.Errorf("an image the pack did not move: %s: %s", v.Status, v.Reason)
+	}
+}

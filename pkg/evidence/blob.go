@@ -207,6 +207,30 @@ func (f *Fetcher) SigCert(ctx context.Context, location string, digest []byte, s
 	return se
 }
 
+// SigCertWithoutLog reads a detached signature and certificate (cosign
+// sign-blob's .sig and .cert) into a bundle of the SHA-256 digest with no
+// log entry, for a verification that cannot ask the log (offline): every
+// check that needs no log can run on it, and NoLogProof says why it
+// proves no more.
+func SigCertWithoutLog(location string, digest []byte, sigData, certData []byte, why error) verify.SignatureEvidence {
+	se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: location}
+	sigBytes, certDER, err := decodeSigCert(sigData, certData)
+	if err != nil {
+		se.Malformed = err
+		return se
+	}
+	if len(digest) != 32 {
+		se.Unavailable = errors.New("a detached signature is over a SHA-256 digest: name the file or its sha256:<hex>")
+		return se
+	}
+	if se.Bundle, err = MessageSignatureBundle(digest, sigBytes, certDER, nil); err != nil {
+		se.Malformed = err
+		return se
+	}
+	se.NoLogProof = why
+	return se
+}
+
 // subjectDigest is the SHA-256 a signature is looked up by: what was
 // downloaded, else the published .sha256.
 func subjectDigest(ev verify.Evidence) ([]byte, bool) {

@@ -24,14 +24,40 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr"`
+	Cases      []junitCase      `xml:"testcase"`
+}
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// catalogProperties are the properties naming the catalog a report was
+// made with.
+func catalogProperties(c *Catalog) *junitProperties {
+	if c == nil {
+		return nil
+	}
+	p := &junitProperties{Property: []junitProperty{{"k8sverify.catalog.source", c.Source}, {"k8sverify.catalog.sha256", c.SHA256}}}
+	if c.From != "" {
+		p.Property = append(p.Property, junitProperty{"k8sverify.catalog.from", c.From})
+	}
+	if len(c.Changes) > 0 {
+		p.Property = append(p.Property, junitProperty{"k8sverify.catalog.changes", strings.Join(c.Changes, "; ")})
+	}
+	return p
 }
 
 type junitCase struct {
@@ -64,7 +90,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		if !ok {
 			i = len(suites)
 			index[key] = i
-			suites = append(suites, junitSuite{Name: "k8sverify " + key, Timestamp: r.GeneratedAt.Format(time.RFC3339)})
+			suites = append(suites, junitSuite{Name: "k8sverify " + key, Properties: catalogProperties(r.Catalog), Timestamp: r.GeneratedAt.Format(time.RFC3339)})
 		}
 		s := &suites[i]
 		c := junitCase{Name: a.ID(), Classname: strings.TrimSpace("k8sverify." + a.Release + "." + a.Kind), Time: seconds(a.Seconds)}
@@ -101,7 +127,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
-	enc := xml.NewEncoder(w)
+	enc := xml.NewEncoder(&escaper{w: w, escape: xmlEscape})
 	enc.Indent("", "  ")
 	if err := enc.Encode(all); err != nil {
 		return err
@@ -148,6 +174,12 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool    sarifTool     `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// Properties is the run's property bag: the catalog used.
+	Properties *sarifProperties `json:"properties,omitempty"`
+}
+
+type sarifProperties struct {
+	Catalog *Catalog `json:"k8sverify.catalog,omitempty"`
 }
 
 type sarifTool struct {
@@ -201,6 +233,9 @@ var sarifRules = []sarifRule{
 // not verified: failed ones as errors, the rest as warnings.
 func WriteSARIF(w io.Writer, r *Report) error {
 	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: r.Tool.Name, Version: r.Tool.Version, Rules: sarifRules}}, Results: []sarifResult{}}
+	if r.Catalog != nil {
+		run.Properties = &sarifProperties{Catalog: r.Catalog}
+	}
 	for _, a := range r.Artifacts {
 		if a.Status == string(verify.StatusVerified) {
 			continue
@@ -213,7 +248,7 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		run.Results = append(run.Results, sarifResult{RuleID: "k8sverify/" + a.Status, Level: level, Message: sarifText{msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: a.Location}}}}})
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(&escaper{w: w, escape: jsonEscape})
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }

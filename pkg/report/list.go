@@ -13,6 +13,7 @@ import (
 // followed by the release's known signing incidents and their sources.
 func WriteListingTable(w io.Writer, rep *Report) error {
 	ew := &listWriter{w: w}
+	writeCatalog(ew, rep.Catalog)
 	r := Release{}
 	if len(rep.Releases) > 0 {
 		r = rep.Releases[0]
@@ -26,7 +27,7 @@ func WriteListingTable(w io.Writer, rep *Report) error {
 		count[a.Kind]++
 	}
 	fmt.Fprintf(ew, "Kubernetes %s%s: %d artifacts (%d binaries, %d tarballs, %d images) from the %s\n\n",
-		r.Version, date, len(rep.Artifacts), count["binary"], count["tarball"], count["image"], listSourceName(r.Source))
+		r.Version, date, len(rep.Artifacts), count["binary"], count["tarball"], count["image"], listSourceName(r.Source, rep.Catalog))
 	number := map[string]int{} // incident ID -> its number in the list below
 	for i, in := range rep.Incidents {
 		number[in.ID] = i + 1
@@ -83,14 +84,18 @@ func WriteListingTable(w io.Writer, rep *Report) error {
 	return ew.err
 }
 
-func listSourceName(s string) string {
+func listSourceName(s string, c *Catalog) string {
+	catalog := "embedded catalog"
+	if c.External() {
+		catalog = "catalog " + c.Source
+	}
 	switch s {
 	case artifacts.SourceCatalog:
-		return "embedded catalog"
+		return catalog
 	case artifacts.SourceSBOM:
 		return "release SBOM"
 	case artifacts.SourceMerged:
-		return "release SBOM and the embedded catalog"
+		return "release SBOM and the " + catalog
 	}
 	return s
 }
@@ -143,8 +148,9 @@ func wrapText(s string, width int) []string {
 	return lines
 }
 
-// listWriter remembers the first write error so that a renderer can write
-// freely and report it once.
+// listWriter makes what a table renderer writes safe for a terminal
+// (Safe) and remembers the first write error so that the renderer can
+// write freely and report it once.
 type listWriter struct {
 	w   io.Writer
 	err error
@@ -154,7 +160,16 @@ func (e *listWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
+	if _, err := io.WriteString(e.w, Safe(string(p))); err != nil {
+		e.err = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeSafe writes s, made safe already and perhaps coloured, as it is.
+func (e *listWriter) writeSafe(s string) {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
 }

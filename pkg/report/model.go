@@ -46,7 +46,34 @@ type Report struct {
 	// Mirror says what a mirror copied (mirror reports; its verdicts are
 	// those at the destination).
 	Mirror *Mirror `json:"mirror,omitempty"`
+	// Catalog is the release catalog the report was made with.
+	Catalog *Catalog `json:"catalog,omitempty"`
 }
+
+// Catalog names the release catalog a report was made with: its policy
+// (who signs, which incidents are known, which sums and digests bind the
+// artifacts) decides verdicts, so a report says which one it was.
+type Catalog struct {
+	// Source is "embedded" (the catalog built into k8sverify) or the path
+	// of the catalog file used instead.
+	Source string `json:"source"`
+	// SHA256 is the catalog's SHA-256 (of the file; of the embedded
+	// catalog's files, in order, for the embedded one).
+	SHA256 string `json:"sha256"`
+	// From says where the file was named: "--catalog" or
+	// "$K8SVERIFY_CATALOG" (external catalogs only).
+	From string `json:"from,omitempty"`
+	// Changes say what an external catalog changes of the embedded one:
+	// releases added or dropped, and per release of both the fields that
+	// differ (identities, dates, signing, sums, digests, incidents).
+	Changes []string `json:"changes,omitempty"`
+}
+
+// External reports whether the catalog is not the embedded one.
+func (c *Catalog) External() bool { return c != nil && c.Source != CatalogEmbedded }
+
+// CatalogEmbedded is the Source of the catalog built into k8sverify.
+const CatalogEmbedded = "embedded"
 
 // Mirror is what a mirror did.
 type Mirror struct {

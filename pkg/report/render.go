@@ -50,7 +50,7 @@ func Write(w io.Writer, r *Report, format string, o TableOptions) error {
 
 // WriteJSON writes the report as indented JSON.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(&escaper{w: w, escape: jsonEscape})
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
@@ -61,6 +61,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 // that concern a problem; and the summary line last.
 func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	ew := &listWriter{w: w}
+	writeCatalog(ew, r.Catalog)
 	multi := len(r.Releases) > 1
 	if multi {
 		writeMatrix(ew, r)
@@ -92,7 +93,7 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			return err
 		}
 		for _, line := range strings.SplitAfter(b.String(), "\n") {
-			fmt.Fprint(ew, colorize(cut(line, o.Width), o.Color))
+			ew.writeSafe(colorize(cut(Safe(line), o.Width), o.Color))
 		}
 	}
 	writeIncidents(ew, r, problems)
@@ -103,6 +104,19 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 		fmt.Fprintln(ew, r.Summary)
 	}
 	return ew.err
+}
+
+// writeCatalog heads a table with the catalog used, when it is not the
+// embedded one: its policy decided the verdicts.
+func writeCatalog(w io.Writer, c *Catalog) {
+	if !c.External() {
+		return
+	}
+	changes := "changes nothing of the embedded catalog"
+	if len(c.Changes) > 0 {
+		changes = "changes: " + strings.Join(c.Changes, "; ")
+	}
+	fmt.Fprintf(w, "Catalog %s (sha256 %s, from %s) instead of the embedded catalog; %s\n\n", c.Source, c.SHA256, c.From, changes)
 }
 
 // split returns the artifacts that are not verified, then the verified,

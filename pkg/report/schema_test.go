@@ -321,6 +321,11 @@ func worldVerification(t *testing.T) *report.Report {
 	if rep.Summary.Verified == 0 || rep.Summary.Failed == 0 {
 		t.Fatalf("the world's report: %s", rep.Summary)
 	}
+	// The world's catalog is a file used instead of the embedded one.
+	rep.Catalog = &report.Catalog{Source: w.CatalogPath, SHA256: w.Catalog.SHA256(), From: "$K8SVERIFY_CATALOG", Changes: w.Catalog.Changes(artifacts.Embedded())}
+	if len(rep.Catalog.Changes) == 0 {
+		t.Fatal("the world's catalog changes nothing of the embedded one")
+	}
 	return rep
 }
 

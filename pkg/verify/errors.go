@@ -52,6 +52,12 @@ var (
 	// the one the release gives the artifact (an evidence pack's entry
 	// moved to another artifact's repository, tag or path).
 	ErrLocationMismatch = errors.New("evidence of another place")
+	// ErrMisnamed: a file identified by its content as one file of a
+	// release carries the name of another.
+	ErrMisnamed = errors.New("the file is another release file than its name says")
+	// ErrNotOfRelease: a file signed by the release team that no release
+	// the catalog knows lists (not a rejection: it could not be identified).
+	ErrNotOfRelease = errors.New("not a file of any known release")
 )
 
 // ErrEvidenceMalformed: published evidence about the artifact itself (a

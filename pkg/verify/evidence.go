@@ -26,9 +26,11 @@ const (
 	ChannelArgument Channel = "argument"
 	// ChannelSBOM: the release SBOM's checksums (artifacts.SumSBOM).
 	ChannelSBOM Channel = "release SBOM"
-	// ChannelCatalog: the sums embedded in k8sverify's release catalog,
-	// from the release's CHANGELOG (artifacts.SumCatalog).
-	ChannelCatalog Channel = "embedded catalog"
+	// ChannelCatalog: the sums of the release catalog (the embedded one,
+	// or a catalog file used instead), from the release's CHANGELOG and
+	// the promoter's manifest (artifacts.SumCatalog). Messages name the
+	// catalog the release was described by.
+	ChannelCatalog Channel = "release catalog"
 )
 
 // served reports whether the channel describes what was actually served
@@ -87,6 +89,11 @@ type SignatureEvidence struct {
 	// LogLookup says why Rekor could not be asked for the signature's log
 	// entries; the entries the signature carries itself were used.
 	LogLookup error
+	// NoLogProof says why the signature comes with no log entry and none
+	// could be looked up (a detached signature and certificate, offline):
+	// every check that needs no log runs on Bundle, and a signature that
+	// passes them all is unproven, never verified.
+	NoLogProof error
 }
 
 // ImageEvidence is what a registry serves for an image artifact,

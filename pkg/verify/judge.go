@@ -18,8 +18,11 @@ type Rules struct {
 	// artifacts they concern; such verdicts say so.
 	AcceptIncidents []string
 	// BlobPredicateTypes are the in-toto predicate types accepted as the
-	// signature of a release file. Kubernetes signs files with message
-	// signatures only, so none is accepted by default.
+	// signature of a file. Kubernetes signs files with message signatures
+	// only, so none is accepted by default. For a file known by itself
+	// (artifacts.KindBlob) naming one asks for an attestation of that type:
+	// a message signature is then refused, as cosign's attestation
+	// verification refuses it.
 	BlobPredicateTypes []string
 	// AnyImageName accepts image signatures that name any image (or
 	// none): for images renamed by a mirror. Unsafe: another signed image
@@ -192,7 +195,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 	for i, x := range claims {
 		for _, y := range claims[i+1:] {
 			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+string(x.Channel)+")", y.Digest.String()+" ("+string(y.Channel)+")",
+				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
 				return Digest{}, false
 			}
@@ -210,7 +213,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 		return Digest{}, false
 	}
 	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
-	c.passCheck("digest", "", describeClaims(claims))
+	c.passCheck("digest", "", c.describeClaims(claims))
 	return subject.Digest, true
 }
 
@@ -238,10 +241,23 @@ func sumChannel(source string) Channel {
 	return ChannelSBOM
 }
 
-func describeClaims(claims []DigestClaim) string {
+// channelName names a channel in messages: the catalog's sums by the
+// catalog the release was described by (an external one is no embedded
+// catalog).
+func (c *decision) channelName(ch Channel) string {
+	if ch != ChannelCatalog {
+		return string(ch)
+	}
+	if c.r != nil && c.r.Catalog != "" {
+		return c.r.Catalog
+	}
+	return "release catalog"
+}
+
+func (c *decision) describeClaims(claims []DigestClaim) string {
 	var s []string
-	for _, c := range claims {
-		s = append(s, c.Digest.Algorithm+" from "+string(c.Channel))
+	for _, x := range claims {
+		s = append(s, x.Digest.Algorithm+" from "+c.channelName(x.Channel))
 	}
 	return "agree: " + strings.Join(s, ", ")
 }
@@ -257,9 +273,19 @@ func noDigestReason(a artifacts.Artifact) string {
 func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 	var results []*SignatureResult
 	var unavailable []error
+	var unproven []*SignatureResult
 	for _, s := range ev.Signatures {
 		if s.Unavailable != nil {
 			unavailable = append(unavailable, s.Unavailable)
+			continue
+		}
+		if s.NoLogProof != nil && s.Malformed == nil {
+			res, err := c.withoutLog(s, subject)
+			if err != nil {
+				unproven, unavailable = append(unproven, res), append(unavailable, err)
+			} else {
+				results = append(results, res)
+			}
 			continue
 		}
 		res := c.signature(s, subject)
@@ -269,7 +295,7 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 		}
 		results = append(results, res)
 	}
-	c.v.Signatures = results
+	c.v.Signatures = append(results, unproven...)
 	switch {
 	case len(results) == 0 && len(unavailable) == 0:
 		c.unsigned()
@@ -281,6 +307,36 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 	}
 }
 
+// withoutLog runs the checks of a signature with no log proof that need
+// no log. A rejected signature is returned as such (err nil); one that
+// passes them all is returned with the error that keeps it unproven.
+func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureResult, error) {
+	var res *SignatureResult
+	if c.v.Artifact.Kind == artifacts.KindImage || s.Bundle == nil {
+		res = (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
+	} else if failed, _ := c.checkBlobContent(s); failed != nil {
+		res = failed
+	} else {
+		res = c.j.v.BundleWithoutLog(s.Bundle, Policy{Identity: c.v.Artifact.Signer, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
+	}
+	res.Source, res.Location = s.Source, s.Location
+	if !res.Verified() {
+		return res, nil
+	}
+	var passed []string
+	for _, ck := range res.Checks {
+		if ck.Name == "certificate-chain" {
+			passed = append(passed, ck.Name+" (at the certificate's issue time)")
+		} else if ck.Name != "bundle" {
+			passed = append(passed, ck.Name)
+		}
+	}
+	err := fmt.Errorf("%w: %s over %s verified; unproven without a transparency-log entry (when it was signed, and that it was published, cannot be told)",
+		s.NoLogProof, strings.Join(passed, ", "), subject)
+	res.Err, res.Error = err, err.Error() // never a verified signature
+	return res, err
+}
+
 // signature verifies one signature of the subject digest.
 func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResult {
 	a := c.v.Artifact
@@ -288,12 +344,17 @@ func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResu
 		return MalformedSignature("a readable signature ("+string(s.Source)+")", s.Malformed)
 	}
 	if a.Kind != artifacts.KindImage {
-		if res := c.checkBlobContent(s); res != nil {
+		res, payload := c.checkBlobContent(s)
+		if res != nil {
 			return res
 		}
-		return c.withIncidents(func(id artifacts.Identity) *SignatureResult {
+		res = c.withIncidents(func(id artifacts.Identity) *SignatureResult {
 			return c.j.v.Bundle(s.Bundle, Policy{Identity: id, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
 		})
+		if payload != "" {
+			res.Notes = append(res.Notes, payloadPrefix+payload)
+		}
+		return res
 	}
 	names := c.imageNames()
 	if s.Source == SourceReferrer {
@@ -313,28 +374,53 @@ func (c *decision) imageNames() ImageNames {
 	return NamesFor(a.Name, a.Platform.Arch)
 }
 
-// checkBlobContent: a release file's signature is a message signature
-// over its digest, or an in-toto statement of an accepted predicate type.
-func (c *decision) checkBlobContent(s SignatureEvidence) *SignatureResult {
-	if c.v.Artifact.Kind == artifacts.KindBlob || s.Bundle == nil {
-		return nil
+// checkBlobContent: a file's signature is a message signature over its
+// digest, or an in-toto statement of an accepted predicate type
+// (Rules.BlobPredicateTypes). For a file known by itself (KindBlob) a
+// named predicate type asks for an attestation, as cosign's attestation
+// verification does: a message signature then fails too. It returns the
+// failed result, or nil and what the payload is ("" for a message
+// signature).
+func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, string) {
+	if s.Bundle == nil {
+		return nil, ""
 	}
+	adhoc := c.v.Artifact.Kind == artifacts.KindBlob
+	accepted := c.j.rules.BlobPredicateTypes
 	sc, err := s.Bundle.SignatureContent()
-	if err != nil || sc.EnvelopeContent() == nil {
-		return nil
+	if err != nil {
+		return nil, ""
+	}
+	if sc.EnvelopeContent() == nil {
+		if adhoc && len(accepted) > 0 {
+			r := &SignatureResult{Signer: signerOf(s.Bundle)}
+			return r.fail("payload", ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
+		}
+		return nil, ""
 	}
 	st, err := sc.EnvelopeContent().Statement()
 	pt := ""
 	if err == nil {
 		pt = st.GetPredicateType()
 	}
-	if slices.Contains(c.j.rules.BlobPredicateTypes, pt) {
-		return nil
+	payload := "in-toto statement, predicate " + orNone(pt)
+	if slices.Contains(accepted, pt) {
+		return nil, payload
+	}
+	expected := "a message signature over the file's digest (release files are signed with cosign sign-blob)"
+	if adhoc {
+		expected = "a message signature over the digest, or an in-toto statement of a predicate type named to be accepted"
+		if len(accepted) > 0 {
+			expected = "an in-toto statement of predicate type " + strings.Join(accepted, " or ")
+		}
 	}
 	r := &SignatureResult{Signer: signerOf(s.Bundle)}
-	return r.fail("payload", ErrPayloadMismatch, "a message signature over the file's digest (release files are signed with cosign sign-blob)",
-		"an in-toto statement of predicate type "+orNone(pt), nil)
+	return r.fail("payload", ErrPayloadMismatch, expected, "an "+payload, nil), ""
 }
+
+// payloadPrefix starts the note saying what a verified file signature's
+// payload is when it is no message signature.
+const payloadPrefix = "payload: "
 
 // decideSignatures: verified when a signature passes every check and the
 // signing-time rule; failed when every one is rejected; error when none
@@ -356,7 +442,7 @@ func (c *decision) decideSignatures(results []*SignatureResult, unavailable []er
 	case verified != nil:
 		reason := verifiedReason(verified, len(results))
 		for _, n := range verified.Notes {
-			if strings.HasPrefix(n, logLookupPrefix) {
+			if strings.HasPrefix(n, logLookupPrefix) || strings.HasPrefix(n, payloadPrefix) {
 				reason += "; " + n
 			}
 		}
@@ -504,6 +590,46 @@ func (j *Judge) Identified(r *artifacts.Release, a artifacts.Artifact, ev Eviden
 		v.Reason = what + ": " + v.Reason
 	}
 	return v
+}
+
+// IdentifiedAs decides on file (a path) identified by its content as
+// artifact a of release r (how says from which published sums), and names
+// it for what it is: "./kubectl-renamed: kube-proxy linux/amd64 v1.24.17
+// verified: signed by …".
+func (j *Judge) IdentifiedAs(r *artifacts.Release, a artifacts.Artifact, ev Evidence, file, how string) Verdict {
+	v := j.Judge(r, a, ev)
+	what := strings.TrimSpace(a.Name+" "+a.Platform.String()) + " " + r.Version.String()
+	v.Reason = fmt.Sprintf("%s: %s %s: %s (%s)", file, what, v.Status, v.Reason, how)
+	return v
+}
+
+// Misnamed fails verdict v on file a of release r, identified by its
+// content, when the file on disk carries the name of another file of the
+// release (check "identify"): kube-proxy saved as kubectl is not kubectl,
+// however genuinely it is signed.
+func (j *Judge) Misnamed(r *artifacts.Release, v Verdict, fileName string, named artifacts.Artifact) Verdict {
+	c := &decision{j: j, r: r, v: v}
+	a := v.Artifact
+	c.failCheck("identify", ErrMisnamed, fmt.Sprintf("%s, as the file's name %s says", named.Name, fileName),
+		fmt.Sprintf("%s %s (its SHA-256 is that file's published sum)", strings.TrimSpace(a.Name+" "+a.Platform.String()), r.Version), nil)
+	if v.Reason != "" {
+		c.v.Reason += "; as what it is: " + v.Reason
+	}
+	return c.v
+}
+
+// NotOfAnyRelease turns verdict v on a file found signed in the
+// transparency log into an error when no release the catalog knows lists
+// the file (searched says where it was looked for): signed by whom it
+// says, but not a release file, so never verified.
+func (j *Judge) NotOfAnyRelease(v Verdict, searched string) Verdict {
+	if v.Status != StatusVerified {
+		return v
+	}
+	c := &decision{j: j, v: v}
+	err := fmt.Errorf("%w: %s", ErrNotOfRelease, searched)
+	c.set(StatusError, v.Reason+"; but not a file of any release the catalog knows: "+searched, err)
+	return c.v
 }
 
 // Unidentified decides on a file that is none of release r's: its digest

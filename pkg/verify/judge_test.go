@@ -156,7 +156,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 		{"CHANGELOG sum and no served SHA-512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
 			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "CHANGELOG"},
 		{"CHANGELOG sum disagrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
-			verify.Evidence{Digests: published(d, sha512Of("another")), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "embedded catalog"},
+			verify.Evidence{Digests: published(d, sha512Of("another")), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "(release catalog)"},
 		{"CHANGELOG sum agrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
 			verify.Evidence{Digests: published(d, s512), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by"},
 		{"unsigned, although signed in this release", ok, kubectl, verify.Evidence{Digests: published(d)}, verify.Rules{}, verify.StatusUnsigned, "", nil, "although this release signs"},
