@@ -127,7 +127,7 @@ func historyMatrix(vs map[string][]verify.Verdict) string {
 			if check == "" {
 				check = "-"
 			}
-			count[strings.Join([]string{v, string(vd.Artifact.Kind), string(vd.Status), check, strings.Join(incidents, ",")}, "\t")]++
+			count[strings.Join([]string{v, string(vd.Artifact.Kind), string(vd.Status), string(check), strings.Join(incidents, ",")}, "\t")]++
 		}
 	}
 	var lines []string

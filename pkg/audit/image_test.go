@@ -106,7 +106,7 @@ func verifiedSignature(t *testing.T, v verify.Verdict) *verify.SignatureResult {
 
 func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
 	for i := range r.Checks {
-		if r.Checks[i].Name == name {
+		if string(r.Checks[i].Name) == name {
 			return &r.Checks[i]
 		}
 	}
@@ -536,7 +536,7 @@ func TestSubstitutions(t *testing.T) {
 					t.Errorf("%s: no verdict", id)
 				case check == unchanged && v.Status != verify.StatusVerified:
 					t.Errorf("%s: %s, want verified: %s", id, v.Status, v.Reason)
-				case check != unchanged && (v.Status != verify.StatusFailed || v.FailedCheck != check):
+				case check != unchanged && (v.Status != verify.StatusFailed || string(v.FailedCheck) != check):
 					t.Errorf("%s: %s [%s], want failed [%s]: %s", id, v.Status, v.FailedCheck, check, v.Reason)
 				}
 			}

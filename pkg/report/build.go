@@ -79,7 +79,7 @@ func listedArtifact(a artifacts.Artifact) Artifact {
 func verdictArtifact(v verify.Verdict) Artifact {
 	a := listedArtifact(v.Artifact)
 	a.SHA256, a.SHA512, a.Sums = "", "", nil
-	a.Status, a.Reason, a.FailedCheck = string(v.Status), v.Reason, v.FailedCheck
+	a.Status, a.Reason, a.FailedCheck = string(v.Status), v.Reason, string(v.FailedCheck)
 	a.Digest, a.DigestSource = v.Digest, v.DigestSource
 	a.Checks = checks(v.Checks)
 	a.Seconds = v.Elapsed.Seconds()
@@ -108,7 +108,7 @@ func signature(s *verify.SignatureResult) Signature {
 func checks(cs []verify.Check) []Check {
 	var out []Check
 	for _, c := range cs {
-		out = append(out, Check{Name: c.Name, OK: c.OK, Expected: c.Expected, Actual: c.Actual, Error: c.Error})
+		out = append(out, Check{Name: string(c.Name), OK: c.OK, Expected: c.Expected, Actual: c.Actual, Error: c.Error})
 	}
 	return out
 }

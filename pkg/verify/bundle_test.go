@@ -188,7 +188,7 @@ func TestBundleGenuine(t *testing.T) {
 				if !c.OK {
 					t.Errorf("check %s recorded as failed in a verified result", c.Name)
 				}
-				got = append(got, c.Name)
+				got = append(got, string(c.Name))
 			}
 			if strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Errorf("checks %v, want %v", got, want)
@@ -371,7 +371,7 @@ func TestBundleRejected(t *testing.T) {
 			if res.Verified() {
 				t.Fatalf("verified; checks: %+v", res.Checks)
 			}
-			if got := verify.FailedCheckOf(res.Err); got != tc.check {
+			if got := verify.FailedCheckOf(res.Err); string(got) != tc.check {
 				t.Errorf("failed check %q, want %q: %v", got, tc.check, res.Err)
 			}
 			if !errors.Is(res.Err, tc.sentinel) {
@@ -381,7 +381,7 @@ func TestBundleRejected(t *testing.T) {
 				t.Errorf("reason %q does not say %q", res.Error, tc.reason)
 			}
 			last := res.Checks[len(res.Checks)-1]
-			if last.OK || last.Name != tc.check {
+			if last.OK || string(last.Name) != tc.check {
 				t.Errorf("last check %+v, want the failed %s", last, tc.check)
 			}
 			for _, c := range res.Checks[:len(res.Checks)-1] {

@@ -77,25 +77,25 @@ func (n ImageNames) String() string {
 func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
 	r := &SignatureResult{}
 	if imageDigest.IsZero() {
-		return r.fail("policy", ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
+		return r.fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
 	r.Signer = signerOf(b)
 	want := "a cosign container image signature of " + imageDigest.String()
 	p, err := parseSimpleSigning(pl)
 	if err != nil {
-		return r.fail("payload", ErrPayloadMismatch, want, "", err)
+		return r.fail(CheckPayload, ErrPayloadMismatch, want, "", err)
 	}
 	r.DockerReference = p.Critical.Identity.DockerReference
 	if p.Critical.Type != CosignSignatureType {
-		return r.fail("payload", ErrPayloadMismatch, want, fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest)), nil)
+		return r.fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest)), nil)
 	}
 	if signed, err := ParseDigest(p.Critical.Image.DockerManifestDigest); err != nil || signed != imageDigest {
-		return r.fail("payload", ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
+		return r.fail(CheckPayload, ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
 	}
 	if !names.Match(r.DockerReference) {
-		return r.fail("payload", ErrPayloadMismatch, "a signature of the image "+names.String(), "a signature of "+orNone(r.DockerReference), nil)
+		return r.fail(CheckPayload, ErrPayloadMismatch, "a signature of the image "+names.String(), "a signature of "+orNone(r.DockerReference), nil)
 	}
-	r.pass("payload", want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
+	r.pass(CheckPayload, want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
 	sum := sha256.Sum256(pl)
 	return r.merge(v.Bundle(b, Policy{Identity: identity, Digest: SHA256Digest(sum[:])}))
 }
@@ -110,10 +110,10 @@ func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Diges
 func (v *Verifier) ImageBundle(b *bundle.Bundle, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
 	r := &SignatureResult{}
 	if imageDigest.IsZero() {
-		return r.fail("policy", ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
+		return r.fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
 	if b == nil || b.Bundle == nil {
-		return r.fail("bundle", ErrBundleInvalid, "a Sigstore bundle", "none", nil)
+		return r.fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 	}
 	r.Signer = signerOf(b)
 	if !checkImageStatement(r, b, imageDigest, names) {
@@ -126,25 +126,25 @@ func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Diges
 	want := "an in-toto statement " + CosignSignPredicateType + " about " + imageDigest.String()
 	sc, err := b.SignatureContent()
 	if err != nil {
-		r.fail("bundle", ErrBundleInvalid, "", "", err)
+		r.fail(CheckBundle, ErrBundleInvalid, "", "", err)
 		return false
 	}
 	env := sc.EnvelopeContent()
 	if env == nil {
-		r.fail("payload", ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
 		return false
 	}
 	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
-		r.fail("payload", ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
 		return false
 	}
 	st, err := env.Statement()
 	if err != nil {
-		r.fail("payload", ErrPayloadMismatch, want, "", err)
+		r.fail(CheckPayload, ErrPayloadMismatch, want, "", err)
 		return false
 	}
 	if st.GetPredicateType() != CosignSignPredicateType {
-		r.fail("payload", ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
 		return false
 	}
 	var subjectName string
@@ -155,19 +155,19 @@ func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Diges
 		}
 	}
 	if !about {
-		r.fail("payload", ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
 		return false
 	}
 	if names != nil && subjectName == "" {
-		r.fail("payload", ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement about the digest only, naming no image", nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement about the digest only, naming no image", nil)
 		return false
 	}
 	if !names.Match(subjectName) {
-		r.fail("payload", ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement naming "+subjectName, nil)
+		r.fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement naming "+subjectName, nil)
 		return false
 	}
 	r.DockerReference = subjectName
-	r.pass("payload", want, "statement about "+imageDigest.String()+" as "+orNone(subjectName))
+	r.pass(CheckPayload, want, "statement about "+imageDigest.String()+" as "+orNone(subjectName))
 	return true
 }
 
@@ -175,7 +175,7 @@ func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Diges
 // cannot even be read as a signature (garbage annotations, no certificate,
 // an unparseable bundle): a failed "bundle" check.
 func MalformedSignature(what string, cause error) *SignatureResult {
-	return (&SignatureResult{}).fail("bundle", ErrBundleInvalid, what, "", cause)
+	return (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, what, "", cause)
 }
 
 // merge appends the checks and outcome of a later verification step.

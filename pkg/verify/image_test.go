@@ -86,7 +86,7 @@ func (f *sigstoreFixture) sign(t testing.TB, p []byte, id artifacts.Identity) *b
 func checkNames(r *verify.SignatureResult) string {
 	var names []string
 	for _, c := range r.Checks {
-		names = append(names, c.Name)
+		names = append(names, string(c.Name))
 	}
 	return strings.Join(names, ",")
 }
@@ -133,10 +133,10 @@ func TestImageSignature(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.v.ImageSignature(b, c.payload, c.digest, nil, c.identity)
-			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
+			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
-			if last := r.Checks[len(r.Checks)-1]; last.OK || last.Name != c.check {
+			if last := r.Checks[len(r.Checks)-1]; last.OK || string(last.Name) != c.check {
 				t.Errorf("last check %+v", last)
 			}
 			if c.check == "payload" && c.name != "no image digest" && (r.Signer == nil || r.Signer.SAN != artifacts.ImageSigner.SAN) {
@@ -196,7 +196,7 @@ func TestImageBundle(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.v.ImageBundle(c.b, d, nil, c.identity)
-			if !errors.Is(r.Err, c.sentinel) || verify.FailedCheckOf(r.Err) != c.check {
+			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
 		})

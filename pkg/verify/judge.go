@@ -75,12 +75,12 @@ func explaining(v Verdict) []artifacts.Incident {
 		switch v.Status {
 		case StatusVerified:
 			keep = slices.ContainsFunc(v.Signatures, func(s *SignatureResult) bool {
-				return s.AcceptedIncident == in.ID || (!s.Verified() && len(in.Explains) > 0 && in.MayExplain(FailedCheckOf(s.Err)))
+				return s.AcceptedIncident == in.ID || (!s.Verified() && len(in.Explains) > 0 && in.MayExplain(string(FailedCheckOf(s.Err))))
 			})
 		case StatusUnsigned, StatusMissing:
 			keep = in.MayExplain(string(v.Status))
 		case StatusFailed:
-			keep = in.MayExplain(v.FailedCheck)
+			keep = in.MayExplain(string(v.FailedCheck))
 		}
 		if keep {
 			out = append(out, in)
@@ -107,11 +107,11 @@ func (c *decision) decide(ev Evidence) {
 		return
 	}
 	if ev.Location != "" && Place(ev.Location) != Place(a.Location) {
-		c.failCheck("name", ErrLocationMismatch, Place(a.Location), Place(ev.Location), nil)
+		c.failCheck(CheckArtifactName, ErrLocationMismatch, Place(a.Location), Place(ev.Location), nil)
 		return
 	}
 	if ev.Malformed != nil {
-		c.failCheck("digest", ErrEvidenceMalformed, "checksum files as the release publishes them", "", ev.Malformed)
+		c.failCheck(CheckDigest, ErrEvidenceMalformed, "checksum files as the release publishes them", "", ev.Malformed)
 		return
 	}
 	subject, ok := c.bindDigest(ev)
@@ -169,13 +169,13 @@ func (c *decision) set(s Status, reason string, err error) {
 }
 
 // failCheck records a failed artifact check and fails the verdict.
-func (c *decision) failCheck(check string, sentinel error, expected, actual string, cause error) {
+func (c *decision) failCheck(check CheckName, sentinel error, expected, actual string, cause error) {
 	err := newCheckError(check, sentinel, expected, actual, cause)
 	c.v.Checks = append(c.v.Checks, Check{Name: check, Expected: expected, Actual: actual, Error: err.Error()})
 	c.set(StatusFailed, err.Error(), err)
 }
 
-func (c *decision) passCheck(check, expected, actual string) {
+func (c *decision) passCheck(check CheckName, expected, actual string) {
 	c.v.Checks = append(c.v.Checks, Check{Name: check, OK: true, Expected: expected, Actual: actual})
 }
 
@@ -195,7 +195,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 	for i, x := range claims {
 		for _, y := range claims[i+1:] {
 			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				c.failCheck("digest", ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
+				c.failCheck(CheckDigest, ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
 				return Digest{}, false
 			}
@@ -213,7 +213,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 		return Digest{}, false
 	}
 	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
-	c.passCheck("digest", "", c.describeClaims(claims))
+	c.passCheck(CheckDigest, "", c.describeClaims(claims))
 	return subject.Digest, true
 }
 
@@ -313,7 +313,7 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureResult, error) {
 	var res *SignatureResult
 	if c.v.Artifact.Kind == artifacts.KindImage || s.Bundle == nil {
-		res = (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
+		res = (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
 	} else if failed, _ := c.checkBlobContent(s); failed != nil {
 		res = failed
 	} else {
@@ -325,10 +325,10 @@ func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureRe
 	}
 	var passed []string
 	for _, ck := range res.Checks {
-		if ck.Name == "certificate-chain" {
-			passed = append(passed, ck.Name+" (at the certificate's issue time)")
-		} else if ck.Name != "bundle" {
-			passed = append(passed, ck.Name)
+		if ck.Name == CheckCertificateChain {
+			passed = append(passed, string(ck.Name)+" (at the certificate's issue time)")
+		} else if ck.Name != CheckBundle {
+			passed = append(passed, string(ck.Name))
 		}
 	}
 	err := fmt.Errorf("%w: %s over %s verified; unproven without a transparency-log entry (when it was signed, and that it was published, cannot be told)",
@@ -394,7 +394,7 @@ func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, stri
 	if sc.EnvelopeContent() == nil {
 		if adhoc && len(accepted) > 0 {
 			r := &SignatureResult{Signer: signerOf(s.Bundle)}
-			return r.fail("payload", ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
+			return r.fail(CheckPayload, ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
 		}
 		return nil, ""
 	}
@@ -415,7 +415,7 @@ func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, stri
 		}
 	}
 	r := &SignatureResult{Signer: signerOf(s.Bundle)}
-	return r.fail("payload", ErrPayloadMismatch, expected, "an "+payload, nil), ""
+	return r.fail(CheckPayload, ErrPayloadMismatch, expected, "an "+payload, nil), ""
 }
 
 // payloadPrefix starts the note saying what a verified file signature's
@@ -610,7 +610,7 @@ func (j *Judge) IdentifiedAs(r *artifacts.Release, a artifacts.Artifact, ev Evid
 func (j *Judge) Misnamed(r *artifacts.Release, v Verdict, fileName string, named artifacts.Artifact) Verdict {
 	c := &decision{j: j, r: r, v: v}
 	a := v.Artifact
-	c.failCheck("identify", ErrMisnamed, fmt.Sprintf("%s, as the file's name %s says", named.Name, fileName),
+	c.failCheck(CheckIdentify, ErrMisnamed, fmt.Sprintf("%s, as the file's name %s says", named.Name, fileName),
 		fmt.Sprintf("%s %s (its SHA-256 is that file's published sum)", strings.TrimSpace(a.Name+" "+a.Platform.String()), r.Version), nil)
 	if v.Reason != "" {
 		c.v.Reason += "; as what it is: " + v.Reason
@@ -636,7 +636,7 @@ func (j *Judge) NotOfAnyRelease(v Verdict, searched string) Verdict {
 // is not among the sums published for the checked files ("identify").
 func (j *Judge) Unidentified(r *artifacts.Release, a artifacts.Artifact, file DigestClaim, checked int) Verdict {
 	c := &decision{j: j, r: r, v: Verdict{Artifact: a, Digest: file.Digest.String(), DigestSource: string(file.Channel)}}
-	c.failCheck("identify", ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
+	c.failCheck(CheckIdentify, ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
 		errors.New("not a file of "+r.Version.String()))
 	return c.v
 }

@@ -30,22 +30,22 @@ func (c *decision) checkImage(ev Evidence, subject Digest) bool {
 		return false
 	}
 	if got := sha256Of(im.Manifest); got != subject {
-		c.failCheck("image", ErrDigestMismatch, "the manifest of "+subject.String(), "content of "+got.String(), nil)
+		c.failCheck(CheckImage, ErrDigestMismatch, "the manifest of "+subject.String(), "content of "+got.String(), nil)
 		return false
 	}
 	index := isIndex(im.MediaType, im.Manifest)
 	switch {
 	case a.Platform.IsZero() && !index:
-		c.failCheck("image", ErrPlatformMismatch, "a multi-platform index", "an image manifest ("+im.MediaType+")", nil)
+		c.failCheck(CheckImage, ErrPlatformMismatch, "a multi-platform index", "an image manifest ("+im.MediaType+")", nil)
 		return false
 	case a.Platform.IsZero():
-		c.passCheck("image", "a multi-platform index", im.MediaType)
+		c.passCheck(CheckImage, "a multi-platform index", im.MediaType)
 		return true
 	case index:
-		c.failCheck("image", ErrPlatformMismatch, "the image manifest of "+a.Platform.String(), "a multi-platform index ("+im.MediaType+")", nil)
+		c.failCheck(CheckImage, ErrPlatformMismatch, "the image manifest of "+a.Platform.String(), "a multi-platform index ("+im.MediaType+")", nil)
 		return false
 	}
-	c.passCheck("image", "an image manifest", im.MediaType)
+	c.passCheck(CheckImage, "an image manifest", im.MediaType)
 	return c.checkPlatform(im, subject)
 }
 
@@ -54,11 +54,11 @@ func (c *decision) checkPlatform(im *ImageEvidence, subject Digest) bool {
 	want := a.Platform.String()
 	got, err := configPlatform(im)
 	if err != nil {
-		c.failCheck("platform", ErrPlatformMismatch, "an image configuration for "+want, "", err)
+		c.failCheck(CheckPlatform, ErrPlatformMismatch, "an image configuration for "+want, "", err)
 		return false
 	}
 	if got.OS != a.Platform.OS || got.Architecture != a.Platform.Arch {
-		c.failCheck("platform", ErrPlatformMismatch, "an image for "+want, "an image for "+platformString(got), nil)
+		c.failCheck(CheckPlatform, ErrPlatformMismatch, "an image for "+want, "an image for "+platformString(got), nil)
 		return false
 	}
 	actual := "configuration says " + platformString(got)
@@ -66,15 +66,15 @@ func (c *decision) checkPlatform(im *ImageEvidence, subject Digest) bool {
 		listed, err := indexChild(im.Index, im.IndexRef, a.Platform)
 		switch {
 		case err != nil:
-			c.failCheck("platform", ErrPlatformMismatch, "the release index "+im.IndexRef+" listing "+want, "", err)
+			c.failCheck(CheckPlatform, ErrPlatformMismatch, "the release index "+im.IndexRef+" listing "+want, "", err)
 			return false
 		case listed != subject:
-			c.failCheck("platform", ErrPlatformMismatch, fmt.Sprintf("%s, which the release index %s lists for %s", listed, im.IndexRef, want), subject.String(), nil)
+			c.failCheck(CheckPlatform, ErrPlatformMismatch, fmt.Sprintf("%s, which the release index %s lists for %s", listed, im.IndexRef, want), subject.String(), nil)
 			return false
 		}
 		actual += "; the release index " + im.IndexRef + " lists this digest for " + want
 	}
-	c.passCheck("platform", want, actual)
+	c.passCheck(CheckPlatform, want, actual)
 	return true
 }
 

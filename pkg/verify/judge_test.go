@@ -86,7 +86,7 @@ func runJudgeCases(t *testing.T, f *sigstoreFixture, cases []judgeCase) {
 			if v.Status != tc.status {
 				t.Fatalf("%s (%s), want %s", v.Status, v.Reason, tc.status)
 			}
-			if tc.status == verify.StatusFailed && v.FailedCheck != tc.check {
+			if tc.status == verify.StatusFailed && string(v.FailedCheck) != tc.check {
 				t.Errorf("failed check %q, want %q: %s", v.FailedCheck, tc.check, v.Reason)
 			}
 			if tc.sentinel != nil && !errors.Is(v.Err, tc.sentinel) {

@@ -35,11 +35,11 @@ func (c *decision) applySigningTime(results []*SignatureResult) {
 			continue
 		}
 		if at.Before(cutoff) {
-			r.fail("signing-time", ErrSignedTooEarly, want, "signed on "+at.Format("2006-01-02"),
+			r.fail(CheckSigningTime, ErrSignedTooEarly, want, "signed on "+at.Format("2006-01-02"),
 				errors.New("an artifact of an earlier release?"))
 			continue
 		}
-		r.pass("signing-time", want, "signed on "+at.Format("2006-01-02"))
+		r.pass(CheckSigningTime, want, "signed on "+at.Format("2006-01-02"))
 	}
 }
 

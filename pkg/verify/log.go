@@ -40,7 +40,7 @@ type entryOutcome struct {
 // noted.
 func (v *Verifier) checkLog(r *SignatureResult, s *signed) bool {
 	if len(s.entries) == 0 {
-		r.fail("transparency-log", ErrNotInLog, "a Rekor entry for this signature", "none", nil)
+		r.fail(CheckTransparencyLog, ErrNotInLog, "a Rekor entry for this signature", "none", nil)
 		return false
 	}
 	outcomes := make([]entryOutcome, len(s.entries))
@@ -65,7 +65,7 @@ func (v *Verifier) checkLog(r *SignatureResult, s *signed) bool {
 			r.Notes = append(r.Notes, noteEntry(o, chosen))
 		}
 	}
-	r.pass("transparency-log", "", fmt.Sprintf("%s: %s verified", describeEntry(e), chosen.proofs))
+	r.pass(CheckTransparencyLog, "", fmt.Sprintf("%s: %s verified", describeEntry(e), chosen.proofs))
 	return true
 }
 
@@ -118,12 +118,12 @@ func failLog(r *SignatureResult, outcomes []entryOutcome) bool {
 		for _, o := range outcomes {
 			errs = append(errs, o.err)
 		}
-		r.fail("transparency-log", ErrLogEntryInvalid, "an entry in a Rekor log of the trusted root", describeEntry(outcomes[0].entry), errors.Join(errs...))
+		r.fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry in a Rekor log of the trusted root", describeEntry(outcomes[0].entry), errors.Join(errs...))
 		return false
 	}
 	if !slices.ContainsFunc(known, func(o entryOutcome) bool { return !o.expired }) {
 		o := known[0]
-		r.fail("validity-at-log-time", ErrCertificateExpired, o.err.Error(), "logged at "+stamp(o.entry.IntegratedTime()), nil)
+		r.fail(CheckValidityAtLogTime, ErrCertificateExpired, o.err.Error(), "logged at "+stamp(o.entry.IntegratedTime()), nil)
 		return false
 	}
 	for _, o := range known {
@@ -132,7 +132,7 @@ func failLog(r *SignatureResult, outcomes []entryOutcome) bool {
 			if len(known) > 1 {
 				what = fmt.Sprintf("%s (and %d more entries, none valid)", what, len(known)-1)
 			}
-			r.fail("transparency-log", ErrLogEntryInvalid, "an entry that proves this signature was logged", what, o.err)
+			r.fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry that proves this signature was logged", what, o.err)
 			return false
 		}
 	}

@@ -67,7 +67,7 @@ func TestLogEntriesEarliestValidDecides(t *testing.T) {
 			if r.Verified() != tc.verified {
 				t.Fatalf("verified=%v: %v\nchecks %+v", r.Verified(), r.Err, r.Checks)
 			}
-			if !tc.verified && verify.FailedCheckOf(r.Err) != tc.check {
+			if !tc.verified && string(verify.FailedCheckOf(r.Err)) != tc.check {
 				t.Errorf("failed check %q, want %q: %v", verify.FailedCheckOf(r.Err), tc.check, r.Err)
 			}
 			if tc.note != "" && !strings.Contains(strings.Join(r.Notes, "\n"), tc.note) {

@@ -7,6 +7,30 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
+// CheckName names a check, as reports show it.
+type CheckName string
+
+// The checks: of a signature, then of an artifact.
+const (
+	CheckPolicy            CheckName = "policy"
+	CheckBundle            CheckName = "bundle"
+	CheckCertificateChain  CheckName = "certificate-chain"
+	CheckSCT               CheckName = "sct"
+	CheckIdentity          CheckName = "identity"
+	CheckPayload           CheckName = "payload"
+	CheckSignature         CheckName = "signature"
+	CheckTimestamp         CheckName = "timestamp"
+	CheckTransparencyLog   CheckName = "transparency-log"
+	CheckValidityAtLogTime CheckName = "validity-at-log-time"
+	CheckSigningTime       CheckName = "signing-time"
+
+	CheckDigest       CheckName = "digest"
+	CheckImage        CheckName = "image"
+	CheckPlatform     CheckName = "platform"
+	CheckIdentify     CheckName = "identify"
+	CheckArtifactName CheckName = "name" // the evidence was taken at the artifact's place
+)
+
 // Check is one check that ran on a signature, recorded as it ran.
 type Check struct {
 	// Name of the check: "policy", "bundle", "certificate-chain", "sct",
@@ -14,11 +38,11 @@ type Check struct {
 	// "validity-at-log-time" for a signature ("certificate-chain" runs
 	// twice: as issued, and at each signed time of signing); "digest", "platform",
 	// "signing-time", "identify", "selection" for an artifact.
-	Name     string `json:"name"`
-	OK       bool   `json:"ok"`
-	Expected string `json:"expected,omitempty"`
-	Actual   string `json:"actual,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Name     CheckName `json:"name"`
+	OK       bool      `json:"ok"`
+	Expected string    `json:"expected,omitempty"`
+	Actual   string    `json:"actual,omitempty"`
+	Error    string    `json:"error,omitempty"`
 }
 
 // SignatureResult is the outcome of verifying one signature.
@@ -60,12 +84,12 @@ type SignatureResult struct {
 // Verified reports whether the signature passed every check.
 func (r *SignatureResult) Verified() bool { return r.Err == nil }
 
-func (r *SignatureResult) pass(name, expected, actual string) {
+func (r *SignatureResult) pass(name CheckName, expected, actual string) {
 	r.Checks = append(r.Checks, Check{Name: name, OK: true, Expected: expected, Actual: actual})
 }
 
 // fail records a failed check and sets Err, sentinel first.
-func (r *SignatureResult) fail(name string, sentinel error, expected, actual string, cause error) *SignatureResult {
+func (r *SignatureResult) fail(name CheckName, sentinel error, expected, actual string, cause error) *SignatureResult {
 	c := Check{Name: name, Expected: expected, Actual: actual}
 	if cause != nil {
 		c.Error = cause.Error()
@@ -78,14 +102,14 @@ func (r *SignatureResult) fail(name string, sentinel error, expected, actual str
 
 // CheckError says which check failed and why. It unwraps to the sentinel.
 type CheckError struct {
-	Check    string
+	Check    CheckName
 	Sentinel error
 	Expected string
 	Actual   string
 	Cause    error
 }
 
-func newCheckError(check string, sentinel error, expected, actual string, cause error) *CheckError {
+func newCheckError(check CheckName, sentinel error, expected, actual string, cause error) *CheckError {
 	return &CheckError{Check: check, Sentinel: sentinel, Expected: expected, Actual: actual, Cause: cause}
 }
 
@@ -97,7 +121,7 @@ func (e *CheckError) Error() string {
 	if e.Cause != nil {
 		s += ": " + e.Cause.Error()
 	}
-	return s + " [check: " + e.Check + "]"
+	return s + " [check: " + string(e.Check) + "]"
 }
 
 func (e *CheckError) Unwrap() []error {

@@ -51,7 +51,7 @@ func parseBundle(data []byte) (*bundle.Bundle, error) {
 func (v *Verifier) bundleJSON(data []byte, p Policy) *SignatureResult {
 	b, err := parseBundle(data)
 	if err != nil {
-		return (&SignatureResult{}).fail("bundle", ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)
+		return (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)
 	}
 	return v.Bundle(b, p)
 }
@@ -152,21 +152,21 @@ type observation struct {
 // open runs the "policy" and "bundle" checks and returns the parts.
 func (v *Verifier) open(r *SignatureResult, b *bundle.Bundle, p Policy) (*signed, bool) {
 	if err := p.validate(); err != nil {
-		r.fail("policy", ErrBundleInvalid, "", "", err)
+		r.fail(CheckPolicy, ErrBundleInvalid, "", "", err)
 		return nil, false
 	}
 	if b == nil || b.Bundle == nil {
-		r.fail("bundle", ErrBundleInvalid, "a Sigstore bundle", "none", nil)
+		r.fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 		return nil, false
 	}
 	const mediaTypes = "a Sigstore bundle (media type v0.1, v0.2 or v0.3)"
 	version, err := b.Version()
 	if err != nil {
-		r.fail("bundle", ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
+		r.fail(CheckBundle, ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
 		return nil, false
 	}
 	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
-		r.fail("bundle", ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
+		r.fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
 		return nil, false
 	}
 	if !v.checkChainShape(r, b, p.AllowTrustedRootInChain) {
@@ -174,18 +174,18 @@ func (v *Verifier) open(r *SignatureResult, b *bundle.Bundle, p Policy) (*signed
 	}
 	s := &signed{bundle: b, policy: p}
 	if err := s.parts(); err != nil {
-		r.fail("bundle", ErrBundleInvalid, "", "", err)
+		r.fail(CheckBundle, ErrBundleInvalid, "", "", err)
 		return nil, false
 	}
 	if s.leaf == nil {
-		r.fail("bundle", ErrBundleInvalid, "a Fulcio certificate (keyless signature)", "no certificate", nil)
+		r.fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", "no certificate", nil)
 		return nil, false
 	}
 	kind := "message signature"
 	if s.content.EnvelopeContent() != nil {
 		kind = "DSSE envelope"
 	}
-	r.pass("bundle", "", fmt.Sprintf("%s bundle: certificate, %s, %d log entries, %d RFC 3161 timestamps", version, kind, len(s.entries), s.timestamps))
+	r.pass(CheckBundle, "", fmt.Sprintf("%s bundle: certificate, %s, %d log entries, %d RFC 3161 timestamps", version, kind, len(s.entries), s.timestamps))
 	if summary, err := certificate.SummarizeCertificate(s.leaf); err == nil {
 		s.summary = summary
 		r.Signer = &artifacts.Identity{SAN: summary.SubjectAlternativeName, Issuer: summary.Extensions.Issuer}
@@ -216,20 +216,20 @@ func (s *signed) parts() error {
 func (v *Verifier) checkChain(r *SignatureResult, s *signed) bool {
 	chains, err := sgverify.VerifyLeafCertificate(s.leaf.NotBefore, copyCert(s.leaf), v.trust.Material)
 	if err != nil {
-		r.fail("certificate-chain", ErrCertificateUntrusted, "a chain to a trusted Fulcio CA", issuerOf(s.leaf), err)
+		r.fail(CheckCertificateChain, ErrCertificateUntrusted, "a chain to a trusted Fulcio CA", issuerOf(s.leaf), err)
 		return false
 	}
-	r.pass("certificate-chain", "", issuerOf(s.leaf))
+	r.pass(CheckCertificateChain, "", issuerOf(s.leaf))
 	r.chains = chains
 	return true
 }
 
 func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
 	if err := sgverify.VerifySignedCertificateTimestamp(r.chains, 1, v.trust.Material); err != nil {
-		r.fail("sct", ErrCertificateUntrusted, "an embedded SCT from a trusted CT log", "", err)
+		r.fail(CheckSCT, ErrCertificateUntrusted, "an embedded SCT from a trusted CT log", "", err)
 		return false
 	}
-	r.pass("sct", "", "embedded SCT verified")
+	r.pass(CheckSCT, "", "embedded SCT verified")
 	return true
 }
 
@@ -238,7 +238,7 @@ func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
 func checkIdentity(r *SignatureResult, s *signed) bool {
 	want := identityString(s.policy.Identity)
 	if r.Signer == nil {
-		r.fail("identity", ErrIdentityMismatch, want, "no identity", nil)
+		r.fail(CheckIdentity, ErrIdentityMismatch, want, "no identity", nil)
 		return false
 	}
 	if !checkUnambiguous(r, s.leaf, s.policy.Identity) {
@@ -246,10 +246,10 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 	}
 	got := identityString(*r.Signer)
 	if *r.Signer != s.policy.Identity {
-		r.fail("identity", ErrIdentityMismatch, want, got, nil)
+		r.fail(CheckIdentity, ErrIdentityMismatch, want, got, nil)
 		return false
 	}
-	r.pass("identity", want, got)
+	r.pass(CheckIdentity, want, got)
 	return true
 }
 
@@ -271,24 +271,24 @@ func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts
 		}
 		ext, err := certificate.ParseExtensions([]pkix.Extension{e})
 		if err != nil {
-			r.fail("identity", ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
+			r.fail(CheckIdentity, ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
 			return false
 		}
 		issuers = append(issuers, e.Id.String()+" "+strconv.Quote(ext.Issuer))
 		if len(issuers) == 1 {
 			first = ext.Issuer
 		} else if ext.Issuer != first {
-			r.fail("identity", ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
+			r.fail(CheckIdentity, ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
 			return false
 		}
 	}
 	if sans := cryptoutils.GetSubjectAlternateNames(leaf); len(sans) != 1 {
-		r.fail("identity", ErrIdentityMismatch, expected+" as the certificate's only SAN",
+		r.fail(CheckIdentity, ErrIdentityMismatch, expected+" as the certificate's only SAN",
 			fmt.Sprintf("%d subject alternative names: %s", len(sans), orNone(describeSANs(leaf))), nil)
 		return false
 	}
 	if isEmail(want.SAN) && len(leaf.EmailAddresses) != 1 {
-		r.fail("identity", ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
+		r.fail(CheckIdentity, ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
 		return false
 	}
 	return true
@@ -331,10 +331,10 @@ func (v *Verifier) checkSignature(r *SignatureResult, s *signed) bool {
 		return false
 	}
 	if err := sgverify.VerifySignatureWithArtifactDigests(s.content, s.material, v.trust.Material, []sgverify.ArtifactDigest{{Algorithm: d.Algorithm, Digest: d.Bytes()}}); err != nil {
-		r.fail("signature", ErrSignatureInvalid, "a signature over "+d.String(), "", err)
+		r.fail(CheckSignature, ErrSignatureInvalid, "a signature over "+d.String(), "", err)
 		return false
 	}
-	r.pass("signature", d.String(), "signature verified")
+	r.pass(CheckSignature, d.String(), "signature verified")
 	return true
 }
 
@@ -348,7 +348,7 @@ func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
 		err = errors.Join(errs...)
 	}
 	if err != nil {
-		r.fail("timestamp", ErrBundleInvalid, "RFC 3161 timestamps from a timestamp authority of the trusted root",
+		r.fail(CheckTimestamp, ErrBundleInvalid, "RFC 3161 timestamps from a timestamp authority of the trusted root",
 			fmt.Sprintf("%d of %d timestamps verify", len(verified), s.timestamps), err)
 		return false
 	}
@@ -357,7 +357,7 @@ func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
 		s.observed = append(s.observed, observation{at: ts.Time, what: "timestamped at " + stamp(ts.Time) + " by " + orNone(ts.URI), signed: true})
 		at = append(at, stamp(ts.Time))
 	}
-	r.pass("timestamp", "", "RFC 3161 timestamps verified: "+strings.Join(at, ", "))
+	r.pass(CheckTimestamp, "", "RFC 3161 timestamps verified: "+strings.Join(at, ", "))
 	return true
 }
 
@@ -369,7 +369,7 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 	var whens []string
 	for _, o := range s.observed {
 		if !within(s.leaf, o.at) {
-			r.fail("validity-at-log-time", ErrCertificateExpired, validityWindow(s.leaf), o.what, nil)
+			r.fail(CheckValidityAtLogTime, ErrCertificateExpired, validityWindow(s.leaf), o.what, nil)
 			return false
 		}
 		signedTime = signedTime || o.signed
@@ -380,10 +380,10 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 		}
 	}
 	if !signedTime {
-		r.fail("validity-at-log-time", ErrBundleInvalid, "a signed time of signing: a signed entry timestamp or an RFC 3161 timestamp", "none", nil)
+		r.fail(CheckValidityAtLogTime, ErrBundleInvalid, "a signed time of signing: a signed entry timestamp or an RFC 3161 timestamp", "none", nil)
 		return false
 	}
-	r.pass("validity-at-log-time", "", strings.Join(whens, "; "))
+	r.pass(CheckValidityAtLogTime, "", strings.Join(whens, "; "))
 	return true
 }
 
@@ -399,12 +399,12 @@ func (v *Verifier) checkChainWhenSigned(r *SignatureResult, s *signed) bool {
 			continue
 		}
 		if _, err := sgverify.VerifyLeafCertificate(o.at, copyCert(s.leaf), v.trust.Material); err != nil {
-			r.fail("certificate-chain", ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
+			r.fail(CheckCertificateChain, ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
 			return false
 		}
 		whens = append(whens, o.what)
 	}
-	r.pass("certificate-chain", want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
+	r.pass(CheckCertificateChain, want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
 	return true
 }
 
@@ -477,14 +477,14 @@ func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTr
 	const want = "the signing certificate, then intermediates (no root)"
 	raw := chain.GetCertificates()
 	if len(raw) == 0 {
-		r.fail("certificate-chain", ErrBundleInvalid, want, "an empty certificate chain", nil)
+		r.fail(CheckCertificateChain, ErrBundleInvalid, want, "an empty certificate chain", nil)
 		return false
 	}
 	certs := make([]*x509.Certificate, len(raw))
 	for i, c := range raw {
 		cert, err := x509.ParseCertificate(c.GetRawBytes())
 		if err != nil {
-			r.fail("certificate-chain", ErrBundleInvalid, want, fmt.Sprintf("certificate %d of the chain unparseable", i), err)
+			r.fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d of the chain unparseable", i), err)
 			return false
 		}
 		certs[i] = cert
@@ -494,15 +494,15 @@ func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTr
 			if allowTrustedRoot && i == len(certs)-2 && v.isTrustedRoot(c) {
 				break
 			}
-			r.fail("certificate-chain", ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", ErrRootInChain)
+			r.fail(CheckCertificateChain, ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", ErrRootInChain)
 			return false
 		}
 		if !c.IsCA {
-			r.fail("certificate-chain", ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
+			r.fail(CheckCertificateChain, ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
 			return false
 		}
 		if err := certs[i].CheckSignatureFrom(c); err != nil {
-			r.fail("certificate-chain", ErrBundleInvalid, want, fmt.Sprintf("certificate %d not issued by %s", i, c.Subject.String()), err)
+			r.fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d not issued by %s", i, c.Subject.String()), err)
 			return false
 		}
 	}
@@ -516,23 +516,23 @@ func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Diges
 	if md := sc.MessageSignatureContent(); md != nil {
 		if !bytes.Equal(md.Digest(), d.Bytes()) {
 			got := Digest{Algorithm: d.Algorithm, Hex: hex.EncodeToString(md.Digest())}
-			r.fail("signature", ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
+			r.fail(CheckSignature, ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
 			return false
 		}
 		return true
 	}
 	env := sc.EnvelopeContent()
 	if env == nil {
-		r.fail("signature", ErrBundleInvalid, "a message signature or a DSSE envelope", "none", nil)
+		r.fail(CheckSignature, ErrBundleInvalid, "a message signature or a DSSE envelope", "none", nil)
 		return false
 	}
 	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
-		r.fail("signature", ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "payload type "+orNone(pt), nil)
+		r.fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "payload type "+orNone(pt), nil)
 		return false
 	}
 	st, err := env.Statement()
 	if err != nil {
-		r.fail("signature", ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "", err)
+		r.fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "", err)
 		return false
 	}
 	var subjects []string
@@ -544,7 +544,7 @@ func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Diges
 			subjects = append(subjects, d.Algorithm+":"+h)
 		}
 	}
-	r.fail("signature", ErrDigestMismatch, "an in-toto statement about "+d.String(),
+	r.fail(CheckSignature, ErrDigestMismatch, "an in-toto statement about "+d.String(),
 		fmt.Sprintf("a statement about %d subjects: %s", len(st.GetSubject()), orNone(strings.Join(subjects, ", "))), nil)
 	return false
 }

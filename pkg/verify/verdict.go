@@ -33,7 +33,7 @@ type Verdict struct {
 	// the signer and log entry).
 	Reason string `json:"reason"`
 	// FailedCheck names the check that failed, for StatusFailed.
-	FailedCheck string `json:"failedCheck,omitempty"`
+	FailedCheck CheckName `json:"failedCheck,omitempty"`
 	// Digest is the artifact's digest that was checked ("sha256:…").
 	Digest string `json:"digest,omitempty"`
 	// DigestSource says where Digest came from: "published .sha256",
@@ -53,7 +53,7 @@ type Verdict struct {
 }
 
 // FailedCheckOf returns the name of the check err failed, if any.
-func FailedCheckOf(err error) string {
+func FailedCheckOf(err error) CheckName {
 	var ce *CheckError
 	if errors.As(err, &ce) {
 		return ce.Check
