@@ -148,7 +148,7 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 	plan(items)
 	res := &MirrorResult{To: to, Warnings: s.takeTrustNotes()}
 	if ps, ok := s.src.(*packSource); ok {
-		res.Warnings = append(ps.warnings(), res.Warnings...)
+		res.Warnings = append(ps.warnings("copied"), res.Warnings...)
 	}
 	if req.DryRun {
 		res.Release = rel

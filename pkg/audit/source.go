@@ -277,9 +277,10 @@ func (p *packSource) openers() (artifacts.Opener, artifacts.Opener) {
 	return nil, packSBOM{p: p.p}
 }
 
-// warnings say where the verdicts come from.
-func (p *packSource) warnings() []string {
-	w := []string{"from the evidence pack " + p.dir + ", fetched " + p.p.Manifest.Created.UTC().Format("2006-01-02T15:04:05Z")}
+// warnings say where the verdicts come from: what was done (verified
+// offline, copied) from which pack, fetched when.
+func (p *packSource) warnings(done string) []string {
+	w := []string{done + " from the evidence pack " + p.dir + ", fetched " + p.p.Manifest.Created.UTC().Format("2006-01-02T15:04:05Z")}
 	if !p.p.Manifest.Complete {
 		w = append(w, "the evidence pack is incomplete: some artifacts' evidence could not be fetched")
 	}

@@ -111,7 +111,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 		}
 		results[i] = &Result{Release: rel, Verdicts: make([]verify.Verdict, len(rel.Artifacts))}
 		if ps, ok := src.(*packSource); ok {
-			results[i].Warnings = ps.warnings()
+			results[i].Warnings = ps.warnings("verified offline")
 		}
 	}
 	judge, err := s.judgeOf(ctx)
