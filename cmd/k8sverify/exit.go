@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
@@ -70,7 +71,7 @@ func adviceFor(err error) string {
 	case errors.Is(err, pack.ErrVersion):
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, pack.ErrIncomplete):
-		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
+		return incompletePackAdvice(err)
 	case errors.Is(err, trust.ErrPackUntrusted):
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, pack.ErrNoTUF):
@@ -109,4 +110,28 @@ func verdictsError(rep *report.Report) error {
 	default:
 		return &exitError{code: ExitIncomplete}
 	}
+}
+
+// incompletePackAdvice names the fetch that completes an incomplete pack.
+func incompletePackAdvice(err error) string {
+	version, dir := "VERSION", "DIR"
+	var ie *pack.IncompleteError
+	if errors.As(err, &ie) {
+		dir = ie.Dir
+		if ie.Release != "" {
+			version = ie.Release
+		}
+	}
+	return fmt.Sprintf("on a connected machine, run the fetch again to completion: k8sverify fetch %s --out %s (with the --kind, --platform, --with-files and --with-images it had)", version, shellQuote(dir))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r == ':' || r == ',' || r == '=' || r == '@' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
