@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,11 @@ func (o *outputs) parse() ([]output, error) {
 // write renders rep in every output; a file is written whole or not at
 // all. The summary goes to stderr when no table is on stdout (unless
 // quiet). It returns the error carrying the report's exit code.
-func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.Report, outs []output) error {
+func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io.Writer, rep *report.Report, outs []output) error {
+	interrupted := rep.Kind == report.KindVerification && errors.Is(context.Cause(ctx), context.Canceled)
+	if interrupted {
+		rep.MarkInterrupted()
+	}
 	tableOnStdout := false
 	for _, out := range outs {
 		opts := tableOptions(g, out.file == "", stdout)
@@ -75,7 +80,7 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 		}
 	}
 	if !tableOnStdout && !g.quiet && rep.Summary != nil {
-		fmt.Fprintln(stderr, rep.Summary)
+		report.WriteSummary(stderr, rep, tableOptions(g, true, stderr))
 	}
 	for _, a := range rep.Artifacts {
 		if strings.Contains(a.Reason, transport.ErrInsecureURL.Error()) {
@@ -83,12 +88,19 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 			break
 		}
 	}
+	if interrupted {
+		return &exitError{code: ExitInterrupted}
+	}
 	return verdictsError(rep)
 }
 
 // tableOptions fit the table to a terminal on stdout.
 func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.TableOptions {
-	o := report.TableOptions{ProblemsOnly: g.quiet}
+	o := report.TableOptions{ProblemsOnly: g.quiet, All: g.all || g.debug, ExpandHint: "--all lists each",
+		Advice: map[report.GapKind]string{
+			report.GapServedFiles: "--download downloads each file and verifies what arrived",
+			report.GapInterrupted: "run again to check them",
+		}}
 	if toStdout {
 		if t := terminalOf(stdout); t != nil {
 			o.Width, o.Color = t.width, t.color

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,6 +91,9 @@ func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
 	}
 	if p.log != nil {
 		logDecision(p.log, r, v)
+	}
+	if errors.Is(v.Err, context.Canceled) {
+		return // interrupted: said once, and the report says which were not checked
 	}
 	if p.hosts.note(v) {
 		return

@@ -36,6 +36,7 @@ type globalOptions struct {
 	quiet          bool
 	noProgress     bool
 	debug          bool
+	all            bool
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string

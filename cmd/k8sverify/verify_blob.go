@@ -90,7 +90,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 				}
 			}
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
-			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	f := cmd.Flags()

@@ -70,7 +70,7 @@ renamed images: another signed image served under REF then verifies too.`,
 			}
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, nil)
-			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	cmd.Flags().StringVar(&o.platform, "platform", "", "verify only this platform of an index (os/arch)")

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -21,12 +20,24 @@ var ListingFormats = []string{"table", "json"}
 
 // TableOptions shape the human table.
 type TableOptions struct {
-	// Width is the terminal's width: longer lines are cut (0: no limit).
+	// Width is the terminal's width: a reason that does not fit beside
+	// its row is wrapped, in full, under it (0: no limit, one line per
+	// row). Nothing is ever cut.
 	Width int
 	// Color marks statuses with ANSI colours (a terminal that wants them).
 	Color bool
 	// ProblemsOnly leaves out the verified artifacts.
 	ProblemsOnly bool
+	// All lists every artifact in expected states (unsigned as the
+	// release's history documents, never judged after an interrupt) one
+	// by one; by default each such group is one line per release, kind
+	// and reason.
+	All bool
+	// ExpandHint, in the caller's terms, says how to list a collapsed
+	// group one by one.
+	ExpandHint string
+	// Advice, in the caller's terms, says how to check what a run did not.
+	Advice map[GapKind]string
 }
 
 // Write renders the report in format, with table options for "table".
@@ -54,55 +65,6 @@ func WriteJSON(w io.Writer, r *Report) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
-}
-
-// WriteTable writes the verification table: problems first, grouped by
-// kind, then the verified artifacts; the known incidents of the releases
-// that concern a problem; and the summary line last.
-func WriteTable(w io.Writer, r *Report, o TableOptions) error {
-	ew := &listWriter{w: w}
-	multi := len(r.Releases) > 1
-	if multi {
-		writeMatrix(ew, r)
-	}
-	problems, verified := split(r.Artifacts)
-	rows := problems
-	if !o.ProblemsOnly {
-		rows = append(slices.Clone(problems), verified...)
-	}
-	if len(rows) > 0 {
-		var b strings.Builder
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		header := "KIND\tNAME\tPLATFORM\tSTATUS\tDETAIL"
-		if multi {
-			header = "RELEASE\t" + header
-		}
-		fmt.Fprintln(tw, header)
-		for i, a := range rows {
-			if i == len(problems) && i > 0 {
-				fmt.Fprintln(tw)
-			}
-			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.Kind, a.Name, platformCell(a), statusMark(a.Status), detail(a))
-			if multi {
-				line = a.Release + "\t" + line
-			}
-			fmt.Fprintln(tw, line)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		for _, line := range strings.SplitAfter(b.String(), "\n") {
-			fmt.Fprint(ew, colorize(cut(line, o.Width), o.Color))
-		}
-	}
-	writeIncidents(ew, r, problems)
-	if len(rows) > 0 || len(r.Incidents) > 0 {
-		fmt.Fprintln(ew)
-	}
-	if r.Summary != nil {
-		fmt.Fprintln(ew, r.Summary)
-	}
-	return ew.err
 }
 
 // split returns the artifacts that are not verified, then the verified,
@@ -191,19 +153,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// cut shortens a line to width runes (0: no limit), marking the cut.
-func cut(line string, width int) string {
-	nl := strings.HasSuffix(line, "\n")
-	s := strings.TrimSuffix(line, "\n")
-	if width > 1 && utf8.RuneCountInString(s) > width {
-		s = string([]rune(s)[:width-1]) + "…"
-	}
-	if nl {
-		s += "\n"
-	}
-	return s
-}
-
 // statusMark is a status as the table shows it.
 func statusMark(s string) string { return s }
 
@@ -214,20 +163,6 @@ var colors = map[string]string{
 	string(verify.StatusUnsigned): "\x1b[33m",
 	string(verify.StatusMissing):  "\x1b[33m",
 	string(verify.StatusError):    "\x1b[35m",
-}
-
-// colorize colours the first status word of a table line.
-func colorize(line string, on bool) string {
-	if !on {
-		return line
-	}
-	for status, c := range colors {
-		word := "  " + status + " "
-		if i := strings.Index(line, word); i >= 0 {
-			return line[:i+2] + c + status + "\x1b[0m" + line[i+2+len(status):]
-		}
-	}
-	return line
 }
 
 // writeMatrix writes the history matrix of a multi-release report: per

@@ -114,6 +114,9 @@ func TestReportsMatchSchema(t *testing.T) {
 	t.Run("verification of a test world with forgeries", func(t *testing.T) {
 		check(t, worldVerification(t))
 	})
+	t.Run("verification of a test world, interrupted", func(t *testing.T) {
+		check(t, interruptedVerification(t))
+	})
 	t.Run("mirror of a test world, dry run and real", func(t *testing.T) {
 		for _, r := range worldMirror(t) {
 			check(t, r)
@@ -320,6 +323,41 @@ func worldVerification(t *testing.T) *report.Report {
 	rep := report.NewVerification(fullTool, time.Now(), sections, nil)
 	if rep.Summary.Verified == 0 || rep.Summary.Failed == 0 {
 		t.Fatalf("the world's report: %s", rep.Summary)
+	}
+	return rep
+}
+
+// interruptedVerification verifies a small world one artifact at a time
+// and cancels the run once the first verdict is in: the report of an
+// interrupted run.
+func interruptedVerification(t *testing.T) *report.Report {
+	t.Helper()
+	w := testworld.StartT(t, testworld.Options{Small: true})
+	s, err := audit.NewSession(audit.Config{
+		Endpoints:   transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Timeout:     5 * time.Second,
+		Concurrency: 1,
+		Trust:       trust.Source{File: w.TrustedRootPath},
+		Catalog:     w.Catalog,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := audit.Selection{}.Apply(w.Release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := s.VerifyReleases(ctx, []*artifacts.Release{rel}, audit.VerifyOptions{}, func(*artifacts.Release, verify.Verdict) { cancel() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: res[0].Release, Verdicts: res[0].Verdicts}}, nil)
+	rep.MarkInterrupted()
+	rep.Seconds = 0.5
+	if !rep.Interrupted || rep.Summary.NotChecked == 0 || rep.Summary.Error != 0 || rep.Summary.Verified != 1 {
+		t.Fatalf("the interrupted report: %s", rep.Summary)
 	}
 	return rep
 }
