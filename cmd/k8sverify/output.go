@@ -97,6 +97,7 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 // tableOptions fit the table to a terminal on stdout.
 func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.TableOptions {
 	o := report.TableOptions{ProblemsOnly: g.quiet, All: g.all || g.debug, ExpandHint: "--all lists each",
+		AcceptHint: "If one explains a problem and you accept what it describes: --accept-incident %s (reported as accepted, with the incident named).",
 		Advice: map[report.GapKind]string{
 			report.GapServedFiles: "--download downloads each file and verifies what arrived",
 			report.GapInterrupted: "run again to check them",

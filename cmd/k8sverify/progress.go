@@ -33,6 +33,7 @@ type progress struct {
 	hosts    *hostNotices
 	log      *slog.Logger // --debug; nil otherwise
 	n        atomic.Int64
+	total    atomic.Int64 // artifacts listed; 0 until known
 	problemN atomic.Int64
 
 	live  *mpb.Progress // a terminal's bar; nil otherwise
@@ -45,7 +46,9 @@ type progress struct {
 
 func newProgress(g *globalOptions, stderr io.Writer) *progress {
 	p := &progress{w: stderr, problems: !g.quiet && !g.noProgress, hosts: newHostNotices(stderr), log: g.logger()}
-	if t := terminalOf(stderr); t != nil && p.problems && p.log == nil {
+	// A terminal that reports no width (0 columns: some CI consoles,
+	// serial lines) gets the lines a file gets: a bar cannot be fitted.
+	if t := terminalOf(stderr); t != nil && t.width > 0 && p.problems && p.log == nil {
 		p.liveOptions, p.width = []mpb.ContainerOption{mpb.WithOutput(stderr)}, t.width
 	}
 	return p
@@ -58,6 +61,7 @@ func (p *progress) start(rels []*artifacts.Release) {
 		total += len(r.Artifacts)
 	}
 	p.began = time.Now()
+	p.total.Store(int64(total))
 	if p.liveOptions == nil || total == 0 {
 		return
 	}
@@ -78,7 +82,12 @@ func (p *progress) status(decor.Statistics) string {
 	if d := time.Since(p.began).Seconds(); d > 0 {
 		rate = float64(p.n.Load()) / d
 	}
-	return fmt.Sprintf(" %d problems  %.0f/s", p.problemN.Load(), rate)
+	n := p.problemN.Load()
+	noun := "problems"
+	if n == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf(" %d %s  %.0f/s", n, noun, rate)
 }
 
 func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
@@ -103,7 +112,12 @@ func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
 		if r != nil {
 			rel = r.Version.String() + " "
 		}
-		fmt.Fprintf(p.w, "[%d] %s%s: %s\n", n, rel, v.Artifact.ID(), v.Status)
+		// [judged/listed]: how far the run is when the problem is found.
+		at := ""
+		if total := p.total.Load(); total > 0 {
+			at = fmt.Sprintf("[%d/%d] ", n, total)
+		}
+		fmt.Fprintf(p.w, "%s%s%s: %s\n", at, rel, v.Artifact.ID(), v.Status)
 	}
 }
 

@@ -137,11 +137,16 @@ func (g *globalOptions) tufSource() (trust.TUF, error) {
 // Run runs the k8sverify command line with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	root, err := newRootCmd(getenv, stderr)
+	helpOf := "k8sverify"
 	if err == nil {
 		root.SetArgs(args)
 		root.SetOut(stdout)
 		root.SetErr(stderr)
-		err = root.ExecuteContext(ctx)
+		var cmd *cobra.Command
+		cmd, err = root.ExecuteContextC(ctx)
+		if cmd != nil {
+			helpOf = cmd.CommandPath()
+		}
 	}
 	if err == nil {
 		return ExitOK
@@ -158,7 +163,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	}
 	if code == ExitUsage {
-		fmt.Fprintf(stderr, "Run 'k8sverify --help' for usage.\n")
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", helpOf)
 	}
 	return code
 }
@@ -226,11 +231,15 @@ the one of this release and platform.`,
 			if g.deadline <= 0 {
 				return usageErrorf("--deadline must be positive, got %s", g.deadline)
 			}
+			if g.quiet && g.debug {
+				return usageErrorf("--quiet and --debug (-v) contradict each other: choose one")
+			}
 			return nil
 		},
 	}
 	root.SetVersionTemplate(info.String() + "\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(suggestFlag(cmd, err)) })
+	root.SuggestionsMinimumDistance = 2
 
 	f := root.PersistentFlags()
 	f.StringVar(&g.endpoints.DownloadURL, "download-url", transport.DefaultDownloadURL, "release download site")

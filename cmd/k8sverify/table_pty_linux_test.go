@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // openPTY opens a pseudo-terminal of cols columns: the side k8sverify
@@ -95,5 +97,28 @@ func TestTableOnTerminal(t *testing.T) {
 			}
 		}
 		golden(t, fmt.Sprintf("verify-terminal-%d.txt", cols), logged.ReplaceAllString(shown, "Rekor log index N, logged TIME"))
+	}
+}
+
+// A terminal that reports 0 columns gets no bar (it cannot be fitted) but
+// the lines a file gets: each problem as it is found.
+func TestProgressOnTerminalOfNoWidth(t *testing.T) {
+	tty, ptm := openPTY(t, 0)
+	defer ptm.Close()
+	defer tty.Close()
+	g := &globalOptions{stderr: tty}
+	p := newProgress(g, tty)
+	if p.liveOptions != nil {
+		t.Fatal("a bar on a terminal of 0 columns")
+	}
+	var buf bytes.Buffer
+	p.w = &buf
+	v, _ := artifacts.ParseVersion("v1.24.17")
+	rel := &artifacts.Release{Version: v, Artifacts: []artifacts.Artifact{{Kind: artifacts.KindBinary, Name: "kubectl"}}}
+	p.start([]*artifacts.Release{rel})
+	p.done(rel, verify.Verdict{Artifact: rel.Artifacts[0], Status: verify.StatusFailed})
+	p.stop()
+	if buf.String() != "[1/1] v1.24.17 binary kubectl: failed\n" {
+		t.Errorf("%q", buf.String())
 	}
 }

@@ -175,6 +175,10 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"verify-file"},
 		{"verify-blob", "kubectl"},
 		{"verify-blob", "sha256:xyz", "--bundle", "b.json"},
+		{"verify", "v1.24.17", "--quiet", "-v"},
+		{"verify", "v1.24.17", "--platfrom", "linux/amd64"},
+		{"verify", "v1.24.17", "--dowload"},
+		{"verfy", "v1.24.17"},
 	} {
 		code, out, errOut := runIn(t, w, args...)
 		fmt.Fprintf(&b, "$ k8sverify %s\nexit %d\n%s%s\n", strings.Join(args, " "), code, out, portRE.ReplaceAllString(errOut, "127.0.0.1:PORT"))

@@ -36,6 +36,9 @@ type TableOptions struct {
 	// ExpandHint, in the caller's terms, says how to list a collapsed
 	// group one by one.
 	ExpandHint string
+	// AcceptHint, in the caller's terms, says how to accept what a known
+	// incident describes: a format of one incident ID.
+	AcceptHint string
 	// Advice, in the caller's terms, says how to check what a run did not.
 	Advice map[GapKind]string
 }
@@ -102,7 +105,7 @@ func kindRank(k string) int {
 
 // writeIncidents lists the known incidents that concern an artifact with
 // a problem: they may explain it.
-func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
+func writeIncidents(w io.Writer, r *Report, problems []Artifact, o TableOptions) {
 	concerned := map[string]bool{}
 	for _, a := range problems {
 		if a.Status == string(verify.StatusError) {
@@ -136,6 +139,9 @@ func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
 			id += " (" + strings.Join(releases[in.ID], ", ") + ")"
 		}
 		fmt.Fprintf(w, "  %s: %s (%s)\n", id, oneLine(in.Summary), in.Source)
+	}
+	if o.AcceptHint != "" {
+		writeWrapped(w, fmt.Sprintf(o.AcceptHint, order[0].ID), o.Width, 2)
 	}
 }
 

@@ -37,7 +37,7 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	if len(rows) > 0 {
 		writeRows(ew, rows, len(problems)+len(collapsed), multi, o)
 	}
-	writeIncidents(ew, r, problems)
+	writeIncidents(ew, r, problems, o)
 	if len(rows) > 0 || len(r.Incidents) > 0 {
 		fmt.Fprintln(ew)
 	}
