@@ -78,6 +78,8 @@ func adviceFor(err error) string {
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
 	case errors.Is(err, audit.ErrTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
+	case errors.Is(err, audit.ErrDestination):
+		return "check --to, and the credentials for it (docker login REGISTRY, or a credential helper in ~/.docker/config.json)"
 	}
 	return ""
 }
