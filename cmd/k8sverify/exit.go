@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
@@ -74,7 +75,7 @@ func adviceFor(err error, g *globalOptions) string {
 	case errors.Is(err, pack.ErrVersion):
 		return "fetch the pack again with this k8sverify: k8sverify fetch VERSION --out DIR"
 	case errors.Is(err, pack.ErrIncomplete):
-		return "run k8sverify fetch VERSION --out DIR to completion on a connected machine"
+		return incompletePackAdvice(err)
 	case errors.Is(err, trust.ErrPackExpired):
 		return "the pack's TUF metadata has expired since it was fetched: fetch a new pack (k8sverify fetch VERSION --out DIR), or verify as of the fetch time with --trust-pack-at-fetch-time, accepting whatever the Sigstore TUF repository has revoked or let expire since"
 	case errors.Is(err, trust.ErrPackUntrusted):
@@ -83,6 +84,8 @@ func adviceFor(err error, g *globalOptions) string {
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
 	case errors.Is(err, verify.ErrNoTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
+	case errors.Is(err, audit.ErrDestination):
+		return "check --to, and the credentials for it (docker login REGISTRY, or a credential helper in ~/.docker/config.json)"
 	}
 	return ""
 }
@@ -115,4 +118,28 @@ func verdictsError(rep *report.Report) error {
 	default:
 		return &exitError{code: ExitIncomplete}
 	}
+}
+
+// incompletePackAdvice names the fetch that completes an incomplete pack.
+func incompletePackAdvice(err error) string {
+	version, dir := "VERSION", "DIR"
+	var ie *pack.IncompleteError
+	if errors.As(err, &ie) {
+		dir = ie.Dir
+		if ie.Release != "" {
+			version = ie.Release
+		}
+	}
+	return fmt.Sprintf("on a connected machine, run the fetch again to completion: k8sverify fetch %s --out %s (with the --kind, --platform, --with-files and --with-images it had)", version, shellQuote(dir))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r == ':' || r == ',' || r == '=' || r == '@' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -119,6 +121,12 @@ func fetchSummary(cmd *cobra.Command, out string, res *audit.FetchResult) error 
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "evidence pack %s (%s): %s, %d artifacts%s: %d with signatures, %d without, %d missing, %d could not be fetched; %s\n",
 		report.Safe(out), state, res.Release.Version, len(m.Artifacts), kept, signed, unsigned, missing, failed, tuf)
+	if !m.Complete && errors.Is(context.Cause(cmd.Context()), context.Canceled) {
+		// Interrupted: one line, not one per artifact cut short.
+		fmt.Fprintf(cmd.ErrOrStderr(), "k8sverify: interrupted: %d artifacts' evidence not fetched; the pack is marked incomplete until k8sverify fetch %s --out %s completes it\n",
+			failed, res.Release.Version, shellQuote(out))
+		return &exitError{code: ExitInterrupted}
+	}
 	if !m.Complete {
 		for _, e := range m.Artifacts {
 			if e.Unavailable != "" {

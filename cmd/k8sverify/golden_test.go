@@ -20,7 +20,7 @@ var (
 	// catalog holds the world's random sums; the embedded one's changes
 	// with every catalog update).
 	worldDir      = regexp.MustCompile(`/[^ "]*/k8sverify-world-[0-9]+`)
-	catalogSHA256 = regexp.MustCompile(`("catalog": \{\s*"source": "[^"]*",\s*"sha256": ")[0-9a-f]{64}|(catalog [^ ]* \(sha256 )[0-9a-f]{64}`)
+	catalogSHA256 = regexp.MustCompile(`("catalog": \{\s*"source": "[^"]*",\s*"sha256": ")[0-9a-f]{64}|([Cc]atalog [^ ]* \(sha256\s+)[0-9a-f]{64}`)
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of cmd/k8sverify")

@@ -71,7 +71,7 @@ func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version strin
 	printWarnings(cmd.ErrOrStderr(), listing.Warnings)
 	reportDifferences(cmd.ErrOrStderr(), listing.Differences, g.catalogOf.Name())
 	rep := report.NewListing(buildInfo().tool(), time.Now(), listing.Release, listing.Differences, listing.Warnings)
-	return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+	return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
 
 // maxDifferencesShown bounds the differences printed on stderr; JSON has all.

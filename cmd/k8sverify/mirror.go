@@ -132,7 +132,7 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 	if !g.quiet {
 		mirrorSummary(cmd.ErrOrStderr(), rep.Mirror)
 	}
-	return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+	return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
 
 func counts(c audit.MirrorCounts) report.MirrorCounts {

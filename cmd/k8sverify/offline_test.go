@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/pack"
 )
 
 // TestMain lets the test binary act as the k8sverify CLI, so a test can
@@ -101,4 +102,29 @@ func errorsAs(err error, target **exec.ExitError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// A pack whose fetch did not complete is refused by verify --offline and
+// mirror --from-pack (exit 2), naming the fetch to run again.
+func TestIncompletePackRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	pw, err := pack.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Finish(&pack.Manifest{Release: "v1.24.17", Complete: false}); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	for _, args := range [][]string{
+		{"verify", "v1.24.17", "--offline", "--evidence", dir},
+		{"mirror", "--from-pack", dir, "--to", "127.0.0.1:1/k8s"},
+	} {
+		var out, errOut strings.Builder
+		code := Run(context.Background(), args, &out, &errOut, func(string) string { return "" })
+		if code != ExitUsage || !strings.Contains(errOut.String(), "marked incomplete") ||
+			!strings.Contains(errOut.String(), "k8sverify fetch v1.24.17 --out "+dir) {
+			t.Errorf("%s: exit %d\n%s%s", args[0], code, out.String(), errOut.String())
+		}
+	}
 }

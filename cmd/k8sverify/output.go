@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,9 +60,13 @@ func (o *outputs) parse() ([]output, error) {
 // write renders rep in every output; a file is written whole or not at
 // all. The summary goes to stderr when no table is on stdout (unless
 // quiet). It returns the error carrying the report's exit code.
-func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.Report, outs []output) error {
+func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io.Writer, rep *report.Report, outs []output) error {
 	if rep.Catalog == nil {
 		rep.Catalog = g.catalogUsed
+	}
+	interrupted := rep.Kind == report.KindVerification && errors.Is(context.Cause(ctx), context.Canceled)
+	if interrupted {
+		rep.MarkInterrupted()
 	}
 	tableOnStdout := false
 	for _, out := range outs {
@@ -78,7 +83,7 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 		}
 	}
 	if !tableOnStdout && !g.quiet && rep.Summary != nil {
-		fmt.Fprintln(stderr, rep.Summary)
+		report.WriteSummary(stderr, rep, tableOptions(g, true, stderr))
 	}
 	for _, a := range rep.Artifacts {
 		if strings.Contains(a.Reason, transport.ErrInsecureURL.Error()) {
@@ -86,12 +91,20 @@ func (o *outputs) write(g *globalOptions, stdout, stderr io.Writer, rep *report.
 			break
 		}
 	}
+	if interrupted {
+		return &exitError{code: ExitInterrupted}
+	}
 	return verdictsError(rep)
 }
 
 // tableOptions fit the table to a terminal on stdout.
 func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.TableOptions {
-	o := report.TableOptions{ProblemsOnly: g.quiet}
+	o := report.TableOptions{ProblemsOnly: g.quiet, All: g.all || g.debug, ExpandHint: "--all lists each",
+		AcceptHint: "If one explains a problem and you accept what it describes: --accept-incident %s (reported as accepted, with the incident named).",
+		Advice: map[report.GapKind]string{
+			report.GapServedFiles: "--download downloads each file and verifies what arrived",
+			report.GapInterrupted: "run again to check them",
+		}}
 	if toStdout {
 		if t := terminalOf(stdout); t != nil {
 			o.Width, o.Color = t.width, t.color

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +34,7 @@ type progress struct {
 	hosts    *hostNotices
 	log      *slog.Logger // --debug; nil otherwise
 	n        atomic.Int64
+	total    atomic.Int64 // artifacts listed; 0 until known
 	problemN atomic.Int64
 
 	live  *mpb.Progress // a terminal's bar; nil otherwise
@@ -44,7 +47,9 @@ type progress struct {
 
 func newProgress(g *globalOptions, stderr io.Writer) *progress {
 	p := &progress{w: stderr, problems: !g.quiet && !g.noProgress, hosts: newHostNotices(stderr), log: g.logger()}
-	if t := terminalOf(stderr); t != nil && p.problems && p.log == nil {
+	// A terminal that reports no width (0 columns: some CI consoles,
+	// serial lines) gets the lines a file gets: a bar cannot be fitted.
+	if t := terminalOf(stderr); t != nil && t.width > 0 && p.problems && p.log == nil {
 		p.liveOptions, p.width = []mpb.ContainerOption{mpb.WithOutput(rawWriter(stderr))}, t.width
 	}
 	return p
@@ -57,6 +62,7 @@ func (p *progress) start(rels []*artifacts.Release) {
 		total += len(r.Artifacts)
 	}
 	p.began = time.Now()
+	p.total.Store(int64(total))
 	if p.liveOptions == nil || total == 0 {
 		return
 	}
@@ -79,7 +85,12 @@ func (p *progress) status(decor.Statistics) string {
 	if d := time.Since(p.began).Seconds(); d > 0 {
 		rate = float64(p.n.Load()) / d
 	}
-	return fmt.Sprintf(" %d problems  %.0f/s", p.problemN.Load(), rate)
+	n := p.problemN.Load()
+	noun := "problems"
+	if n == 1 {
+		noun = "problem"
+	}
+	return fmt.Sprintf(" %d %s  %.0f/s", n, noun, rate)
 }
 
 func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
@@ -93,6 +104,9 @@ func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
 	if p.log != nil {
 		logDecision(p.log, r, v)
 	}
+	if errors.Is(v.Err, context.Canceled) {
+		return // interrupted: said once, and the report says which were not checked
+	}
 	if p.hosts.note(v) {
 		return
 	}
@@ -101,7 +115,12 @@ func (p *progress) done(r *artifacts.Release, v verify.Verdict) {
 		if r != nil {
 			rel = r.Version.String() + " "
 		}
-		fmt.Fprintf(p.w, "[%d] %s%s: %s\n", n, rel, v.Artifact.ID(), v.Status)
+		// [judged/listed]: how far the run is when the problem is found.
+		at := ""
+		if total := p.total.Load(); total > 0 {
+			at = fmt.Sprintf("[%d/%d] ", n, total)
+		}
+		fmt.Fprintf(p.w, "%s%s%s: %s\n", at, rel, v.Artifact.ID(), v.Status)
 	}
 }
 

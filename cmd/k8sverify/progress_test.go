@@ -54,7 +54,7 @@ func TestProgressBarOnATerminal(t *testing.T) {
 	}
 	p.stop()
 	got := out.String()
-	for _, want := range []string{"verifying", "/4", "1 problems", "[2] v1.24.17 binary kubelet linux/amd64: failed"} {
+	for _, want := range []string{"verifying", "/4", "1 problem ", "[2/4] v1.24.17 binary kubelet linux/amd64: failed"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%q", want, got)
 		}
@@ -73,7 +73,7 @@ func TestProgressElsewhere(t *testing.T) {
 		p.start([]*artifacts.Release{rel})
 		p.done(rel, verify.Verdict{Artifact: rel.Artifacts[0], Status: verify.StatusUnsigned})
 		p.stop()
-		want := "[1] v1.24.17 binary kubectl linux/amd64: unsigned\n"
+		want := "[1/1] v1.24.17 binary kubectl linux/amd64: unsigned\n"
 		if g.quiet || g.noProgress {
 			want = ""
 		}

@@ -38,6 +38,7 @@ type globalOptions struct {
 	quiet          bool
 	noProgress     bool
 	debug          bool
+	all            bool
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
@@ -214,11 +215,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	// files: nothing a terminal would act on gets through.
 	stderr = report.NewTerminalWriter(stderr)
 	root, g, err := newRootCmd(getenv, stderr)
+	helpOf := "k8sverify"
 	if err == nil {
 		root.SetArgs(args)
 		root.SetOut(stdout)
 		root.SetErr(stderr)
-		err = root.ExecuteContext(ctx)
+		var cmd *cobra.Command
+		cmd, err = root.ExecuteContextC(ctx)
+		if cmd != nil {
+			helpOf = cmd.CommandPath()
+		}
 		g.endRun()
 	}
 	if err == nil {
@@ -236,7 +242,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	}
 	if code == ExitUsage {
-		fmt.Fprintf(stderr, "Run 'k8sverify --help' for usage.\n")
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", helpOf)
 	}
 	return code
 }
@@ -307,6 +313,9 @@ the one of this release and platform.`,
 			if g.deadline <= 0 {
 				return usageErrorf("--deadline must be positive, got %s", g.deadline)
 			}
+			if g.quiet && g.debug {
+				return usageErrorf("--quiet and --debug (-v) contradict each other: choose one")
+			}
 			// The run's deadline, applied once, to the context every
 			// request of the run is made under.
 			ctx, cancel := audit.WithDeadline(cmd.Context(), g.deadline)
@@ -316,7 +325,8 @@ the one of this release and platform.`,
 		},
 	}
 	root.SetVersionTemplate(info.String() + "\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(suggestFlag(cmd, err)) })
+	root.SuggestionsMinimumDistance = 2
 
 	f := root.PersistentFlags()
 	f.StringVar(&g.endpoints.DownloadURL, "download-url", transport.DefaultDownloadURL, "release download site")

@@ -54,6 +54,7 @@ only when verified).`,
 	f := cmd.Flags()
 	o.selection.addFlags(f, "verify")
 	o.outputs.addFlag(f, report.Formats)
+	f.BoolVar(&g.all, "all", false, "list every artifact in an expected state (unsigned as the release's history documents) one by one, not one line per release and kind")
 	f.BoolVar(&o.download, "download", false, "download each binary and tarball and verify what arrived")
 	f.StringVar(&o.outDir, "out", "", "with --download: keep verified files below DIR/<version>/")
 	f.BoolVar(&o.offline, "offline", false, "verify from an evidence pack, with no network (needs --evidence)")
@@ -97,6 +98,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 	defer s.Close()
 	p := newProgress(g, cmd.ErrOrStderr())
 	req.Listed = p.start
+	start := time.Now()
 	results, err := s.Verify(cmd.Context(), req, p.done)
 	p.stop()
 	if err != nil {
@@ -110,7 +112,8 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 	}
 	printWarnings(cmd.ErrOrStderr(), warnings)
 	rep := report.NewVerification(buildInfo().tool(), time.Now(), sections, warnings)
-	return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+	rep.Seconds = time.Since(start).Seconds()
+	return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
 
 func printWarnings(w io.Writer, warnings []string) {

@@ -104,7 +104,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 			}
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
-			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	f := cmd.Flags()

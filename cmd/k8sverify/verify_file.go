@@ -63,7 +63,7 @@ finding no signature is no proof that the file is unsigned (exit 3).`,
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
-			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	cmd.Flags().StringVar(&o.version, "version", "", "the release the files belong to (v1.24.17, 1.24.17, latest-1.24)")

@@ -74,7 +74,7 @@ the digest the catalog holds for it.`,
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
-			return o.outputs.write(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
+			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}
 	cmd.Flags().StringVar(&o.platform, "platform", "", "verify only this platform of an index (os/arch)")

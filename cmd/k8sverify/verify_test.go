@@ -83,8 +83,14 @@ func TestVerifyV1240BinariesUnsignedExit3(t *testing.T) {
 	if code != ExitIncomplete {
 		t.Errorf("exit %d, want %d", code, ExitIncomplete)
 	}
-	if !strings.Contains(out, "unsigned  not signed in this release") {
-		t.Errorf("want unsigned (not signed in this release):\n%s", out)
+	// Expected by the release's history: one line, unless --all.
+	if !strings.Contains(out, "(16 binaries)  -         unsigned  -       not signed in this release (expected: this release predates signing of binaries) [--all lists each]") ||
+		strings.Contains(out, "kubectl") {
+		t.Errorf("want one line of 16 unsigned binaries (not signed in this release):\n%s", out)
+	}
+	code, out, _ = runIn(t, w, "verify", "v1.24.0", "--kind", "binary", "--platform", "linux/amd64", "--all")
+	if code != ExitIncomplete || strings.Count(out, "unsigned  -       not signed in this release") != 16 {
+		t.Errorf("--all: exit %d\n%s", code, out)
 	}
 }
 
@@ -169,6 +175,10 @@ func TestVerifyUsageErrors(t *testing.T) {
 		{"verify-file"},
 		{"verify-blob", "kubectl"},
 		{"verify-blob", "sha256:xyz", "--bundle", "b.json"},
+		{"verify", "v1.24.17", "--quiet", "-v"},
+		{"verify", "v1.24.17", "--platfrom", "linux/amd64"},
+		{"verify", "v1.24.17", "--dowload"},
+		{"verfy", "v1.24.17"},
 	} {
 		code, out, errOut := runIn(t, w, args...)
 		fmt.Fprintf(&b, "$ k8sverify %s\nexit %d\n%s%s\n", strings.Join(args, " "), code, out, portRE.ReplaceAllString(errOut, "127.0.0.1:PORT"))

@@ -16,6 +16,14 @@ import (
 // http:// URL.
 func HangingServer(t testing.TB) string {
 	t.Helper()
+	url, _ := HangingServerCounting(t)
+	return url
+}
+
+// HangingServerCounting is HangingServer that also tells how many
+// connections it accepted so far.
+func HangingServerCounting(t testing.TB) (url string, accepted func() int) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +41,11 @@ func HangingServer(t testing.TB) string {
 			mu.Unlock()
 		}
 	}()
+	accepted = func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns)
+	}
 	t.Cleanup(func() {
 		l.Close()
 		mu.Lock()
@@ -41,7 +54,7 @@ func HangingServer(t testing.TB) string {
 			c.Close()
 		}
 	})
-	return "http://" + l.Addr().String()
+	return "http://" + l.Addr().String(), accepted
 }
 
 // DripServer answers at once, then sends its body one byte every 300ms,

@@ -51,7 +51,9 @@ const (
 
 // Errors of evidence packs.
 var (
-	// ErrIncomplete: no manifest (an interrupted fetch, or no pack).
+	// ErrIncomplete: no manifest (an interrupted fetch, or no pack), or
+	// a manifest marked incomplete (some evidence could not be fetched).
+	// The error is an *IncompleteError.
 	ErrIncomplete = errors.New("incomplete evidence pack")
 	// ErrMalformed: the pack is malformed or points outside itself.
 	ErrMalformed = errors.New("malformed evidence pack")
@@ -182,7 +184,7 @@ func Create(dir string) (*Writer, error) {
 // read, is refused and left as it is.
 func Extend(dir, release string) (*Writer, *Manifest, error) {
 	var prev *Manifest
-	p, err := Open(dir)
+	p, err := Open(dir, AllowIncomplete())
 	switch {
 	case err == nil:
 		prev = p.Manifest
@@ -280,8 +282,39 @@ type Pack struct {
 	root     *os.Root
 }
 
-// Open opens and checks an evidence pack.
-func Open(dir string) (*Pack, error) {
+// IncompleteError is the refusal of a pack whose fetch did not complete.
+// Release is "" when the pack has no manifest at all.
+type IncompleteError struct {
+	Dir, Release string
+	why          string
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("%v: %s %s", ErrIncomplete, e.Dir, e.why)
+}
+
+// Is makes errors.Is(err, ErrIncomplete) hold.
+func (e *IncompleteError) Is(target error) bool { return target == ErrIncomplete }
+
+// OpenOption changes what Open accepts.
+type OpenOption func(*openOptions)
+
+type openOptions struct{ allowIncomplete bool }
+
+// AllowIncomplete opens a pack whose manifest is marked incomplete (by
+// default refused with ErrIncomplete): only a fetch adding to the pack
+// wants it, never a reader that verifies from it.
+func AllowIncomplete() OpenOption { return func(o *openOptions) { o.allowIncomplete = true } }
+
+// Open opens and checks an evidence pack. A pack with no manifest, or
+// with a manifest marked incomplete (its fetch could not have every
+// artifact's evidence, or was interrupted), is refused with an
+// *IncompleteError unless AllowIncomplete is given.
+func Open(dir string, opts ...OpenOption) (*Pack, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("evidence pack %s: %w", dir, err)
@@ -290,7 +323,7 @@ func Open(dir string) (*Pack, error) {
 	data, err := p.read(ManifestName, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		root.Close()
-		return nil, fmt.Errorf("%w: %s has no %s (not an evidence pack, or its fetch was interrupted)", ErrIncomplete, dir, ManifestName)
+		return nil, &IncompleteError{Dir: dir, why: "has no " + ManifestName + " (not an evidence pack, or its fetch was interrupted)"}
 	}
 	if err != nil {
 		root.Close()
@@ -313,6 +346,11 @@ func Open(dir string) (*Pack, error) {
 	if m.SchemaVersion != SchemaVersion {
 		root.Close()
 		return nil, fmt.Errorf("%w: %s has schema version %d; this k8sverify reads version %d: fetch the pack again with it (k8sverify fetch)", ErrVersion, dir, m.SchemaVersion, SchemaVersion)
+	}
+	if !m.Complete && !o.allowIncomplete {
+		root.Close()
+		return nil, &IncompleteError{Dir: dir, Release: m.Release,
+			why: "is marked incomplete: the fetch of " + m.Release + " could not have every artifact's evidence, or was interrupted; fetch it again to complete it"}
 	}
 	p.Manifest = &m
 	return p, nil

@@ -1,6 +1,9 @@
 package report
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -40,7 +43,23 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 			}
 		}
 	}
+	r.NotChecked = gaps(r.Artifacts)
 	return r
+}
+
+// gaps says what the verdicts do not cover.
+func gaps(as []Artifact) []Gap {
+	n := 0
+	for _, a := range as {
+		if a.Status == string(verify.StatusVerified) && a.Covers == CoversPublishedDigest {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []Gap{{Kind: GapServedFiles, Count: n,
+		Description: fmt.Sprintf("the bytes the download site serves for %d %s verified by their published digest (not downloaded)", n, plural(n, "file", "files"))}}
 }
 
 // NewListing builds the listing report of release rel.
@@ -83,6 +102,10 @@ func verdictArtifact(v verify.Verdict) Artifact {
 	a.Digest, a.DigestSource = v.Digest, v.DigestSource
 	a.Checks = checks(v.Checks)
 	a.Seconds = v.Elapsed.Seconds()
+	if v.Status == verify.StatusVerified || v.Status == verify.StatusFailed {
+		a.Covers = coversOf(v.DigestSource) // what was verified, or found wrong
+	}
+	a.canceled = errors.Is(v.Err, context.Canceled)
 	for _, in := range v.Incidents {
 		a.Incidents = append(a.Incidents, in.ID)
 	}

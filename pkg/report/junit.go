@@ -77,8 +77,10 @@ type junitMessage struct {
 
 // WriteJUnit writes a JUnit XML report, one test suite per release and
 // kind: failed verdicts are failures, errors errors, unsigned and missing
-// ones skipped; each failure carries its reason and failed check in its
-// body, and every case its time.
+// ones skipped (and those an interrupted run never judged); each failure
+// carries its reason and failed check in its body, and every case its
+// time. The time of the suites is the run's wall time (Report.Seconds)
+// when known: artifacts are checked concurrently, their times overlap.
 func WriteJUnit(w io.Writer, r *Report) error {
 	var suites []junitSuite
 	index := map[string]int{}
@@ -102,7 +104,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		case verify.StatusError:
 			c.Error = m
 			s.Errors++
-		case verify.StatusUnsigned, verify.StatusMissing:
+		case verify.StatusUnsigned, verify.StatusMissing, StatusNotChecked:
 			c.Skipped = m
 			s.Skipped++
 		}
@@ -117,11 +119,19 @@ func WriteJUnit(w io.Writer, r *Report) error {
 			fmt.Sscan(c.Time, &x)
 			t += x
 		}
+		// Artifacts are checked concurrently: the sum of their times
+		// overstates the suite's; the run's wall time bounds it.
+		if r.Seconds > 0 {
+			t = min(t, r.Seconds)
+		}
 		suites[i].Time = seconds(t)
 		all.Tests += suites[i].Tests
 		all.Fails += suites[i].Failures
 		all.Errors += suites[i].Errors
 		all.Skipped += suites[i].Skipped
+	}
+	if r.Seconds > 0 {
+		total = r.Seconds // the wall time of the run, not the sum of concurrent checks
 	}
 	all.Time, all.Suites = seconds(total), suites
 	if _, err := io.WriteString(w, xml.Header); err != nil {
@@ -227,6 +237,7 @@ var sarifRules = []sarifRule{
 	{ID: "k8sverify/error", ShortDescription: sarifText{"An artifact could not be checked."}},
 	{ID: "k8sverify/unsigned", ShortDescription: sarifText{"An artifact carries no signature."}},
 	{ID: "k8sverify/missing", ShortDescription: sarifText{"An artifact is not published."}},
+	{ID: "k8sverify/not-checked", ShortDescription: sarifText{"An artifact was never judged: the run was interrupted."}},
 }
 
 // WriteSARIF writes a SARIF 2.1.0 log with one result per artifact that is

@@ -13,7 +13,7 @@ import (
 // followed by the release's known signing incidents and their sources.
 func WriteListingTable(w io.Writer, rep *Report) error {
 	ew := &listWriter{w: w}
-	writeCatalog(ew, rep.Catalog)
+	writeCatalog(ew, rep.Catalog, 0)
 	r := Release{}
 	if len(rep.Releases) > 0 {
 		r = rep.Releases[0]

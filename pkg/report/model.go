@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -48,6 +49,94 @@ type Report struct {
 	Mirror *Mirror `json:"mirror,omitempty"`
 	// Catalog is the release catalog the report was made with.
 	Catalog *Catalog `json:"catalog,omitempty"`
+	// Seconds is the wall-clock time of the run (0: not measured).
+	Seconds float64 `json:"seconds,omitempty"`
+	// Interrupted: the run was interrupted; the artifacts it never judged
+	// have the status "not-checked".
+	Interrupted bool `json:"interrupted,omitempty"`
+	// NotChecked says what the verdicts do not cover, and for how many
+	// artifacts (verification reports).
+	NotChecked []Gap `json:"notChecked,omitempty"`
+}
+
+// StatusNotChecked is the status of an artifact an interrupted run never
+// judged: neither a verdict nor an error.
+const StatusNotChecked = "not-checked"
+
+// Covers says what a verdict is about: which bytes the digest checked
+// against the signature came from.
+type Covers string
+
+// What verdicts cover.
+const (
+	// CoversPublishedDigest: the digest the release publishes (its
+	// .sha256 or .sha512 file, SBOM or CHANGELOG); the file itself was
+	// not downloaded.
+	CoversPublishedDigest Covers = "published-digest"
+	// CoversDownloadedFile: the bytes the download site served.
+	CoversDownloadedFile Covers = "downloaded-file"
+	// CoversLocalFile: a file on disk.
+	CoversLocalFile Covers = "local-file"
+	// CoversManifest: the image manifest the registry served (its layers
+	// are bound to it by digest).
+	CoversManifest Covers = "registry-manifest"
+	// CoversGivenDigest: a digest given by the user.
+	CoversGivenDigest Covers = "given-digest"
+)
+
+// coversOf says what a verdict on a digest from source covers ("" when
+// no digest was checked).
+func coversOf(source string) Covers {
+	switch verify.Channel(source) {
+	case "":
+		return ""
+	case verify.ChannelDownload:
+		return CoversDownloadedFile
+	case verify.ChannelFile:
+		return CoversLocalFile
+	case verify.ChannelRegistry:
+		return CoversManifest
+	case verify.ChannelArgument:
+		return CoversGivenDigest
+	}
+	return CoversPublishedDigest
+}
+
+// Text is what the table says.
+func (c Covers) Text() string {
+	switch c {
+	case CoversPublishedDigest:
+		return "published digest"
+	case CoversDownloadedFile:
+		return "downloaded file"
+	case CoversLocalFile:
+		return "file on disk"
+	case CoversManifest:
+		return "image manifest"
+	case CoversGivenDigest:
+		return "given digest"
+	}
+	return "-"
+}
+
+// GapKind names something a run did not check.
+type GapKind string
+
+// What a run may leave unchecked.
+const (
+	// GapServedFiles: files verified by their published digest, never
+	// downloaded: what the download site serves was not checked.
+	GapServedFiles GapKind = "served-files"
+	// GapInterrupted: artifacts never judged, the run interrupted.
+	GapInterrupted GapKind = "interrupted"
+)
+
+// Gap is something a run did not check, and how many artifacts it
+// concerns.
+type Gap struct {
+	Kind        GapKind `json:"kind"`
+	Count       int     `json:"count"`
+	Description string  `json:"description"`
 }
 
 // Catalog names the release catalog a report was made with: its policy
@@ -122,6 +211,8 @@ type Summary struct {
 	Unsigned int `json:"unsigned"`
 	Missing  int `json:"missing"`
 	Error    int `json:"error"`
+	// NotChecked counts the artifacts an interrupted run never judged.
+	NotChecked int `json:"notChecked,omitempty"`
 }
 
 // Artifact is one artifact and, in a verification report, its verdict.
@@ -151,6 +242,12 @@ type Artifact struct {
 	Incidents []string `json:"incidents,omitempty"`
 	// Seconds is how long the artifact took to check.
 	Seconds float64 `json:"seconds,omitempty"`
+	// Covers says what the verdict is about: the published digest, a
+	// downloaded file, a file on disk, an image manifest.
+	Covers Covers `json:"covers,omitempty"`
+
+	// canceled: the artifact's check ended because the run was cancelled.
+	canceled bool
 }
 
 // ID names the artifact within its release, as "binary kubectl linux/amd64".
@@ -253,8 +350,12 @@ func (s Summary) String() string {
 	if s.Total == 1 {
 		noun = "artifact"
 	}
-	return fmt.Sprintf("%d %s: %d verified, %d failed, %d unsigned, %d missing, %d error",
+	out := fmt.Sprintf("%d %s: %d verified, %d failed, %d unsigned, %d missing, %d error",
 		s.Total, noun, s.Verified, s.Failed, s.Unsigned, s.Missing, s.Error)
+	if s.NotChecked > 0 {
+		out += fmt.Sprintf(", %d not checked", s.NotChecked)
+	}
+	return out
 }
 
 func (s *Summary) add(status string) {
@@ -268,9 +369,63 @@ func (s *Summary) add(status string) {
 		s.Unsigned++
 	case verify.StatusMissing:
 		s.Missing++
+	case StatusNotChecked:
+		s.NotChecked++
 	default:
 		s.Error++
 	}
+}
+
+// MarkInterrupted marks the report of an interrupted run: every artifact
+// whose check the interruption ended is "not-checked" (never judged, not
+// an error), and the summaries count them so.
+func (r *Report) MarkInterrupted() {
+	r.Interrupted = true
+	n := 0
+	for i := range r.Artifacts {
+		a := &r.Artifacts[i]
+		if !a.canceled || a.Status != string(verify.StatusError) {
+			continue
+		}
+		a.Status, a.Reason, a.FailedCheck, a.Covers = StatusNotChecked, "not checked: the run was interrupted", "", ""
+		a.Checks, a.Signatures = nil, nil
+		n++
+	}
+	r.recount()
+	r.NotChecked = slices.DeleteFunc(r.NotChecked, func(g Gap) bool { return g.Kind == GapInterrupted })
+	if n > 0 {
+		r.NotChecked = append(r.NotChecked, Gap{Kind: GapInterrupted, Count: n, Description: fmt.Sprintf("%d %s never judged: the run was interrupted", n, plural(n, "artifact", "artifacts"))})
+	}
+}
+
+// recount counts the statuses again, in the report's summary and each
+// release's.
+func (r *Report) recount() {
+	if r.Summary == nil {
+		return
+	}
+	*r.Summary = Summary{}
+	sums := map[string]*Summary{}
+	for i := range r.Releases {
+		if r.Releases[i].Summary != nil {
+			*r.Releases[i].Summary = Summary{}
+			sums[r.Releases[i].Version] = r.Releases[i].Summary
+		}
+	}
+	for _, a := range r.Artifacts {
+		r.Summary.add(a.Status)
+		if s := sums[a.Release]; s != nil {
+			s.add(a.Status)
+		}
+	}
+}
+
+// plural is one or many, as n asks.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func identityOf(id artifacts.Identity) *Identity {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -21,12 +20,27 @@ var ListingFormats = []string{"table", "json"}
 
 // TableOptions shape the human table.
 type TableOptions struct {
-	// Width is the terminal's width: longer lines are cut (0: no limit).
+	// Width is the terminal's width: a reason that does not fit beside
+	// its row is wrapped, in full, under it (0: no limit, one line per
+	// row). Nothing is ever cut.
 	Width int
 	// Color marks statuses with ANSI colours (a terminal that wants them).
 	Color bool
 	// ProblemsOnly leaves out the verified artifacts.
 	ProblemsOnly bool
+	// All lists every artifact in expected states (unsigned as the
+	// release's history documents, never judged after an interrupt) one
+	// by one; by default each such group is one line per release, kind
+	// and reason.
+	All bool
+	// ExpandHint, in the caller's terms, says how to list a collapsed
+	// group one by one.
+	ExpandHint string
+	// AcceptHint, in the caller's terms, says how to accept what a known
+	// incident describes: a format of one incident ID.
+	AcceptHint string
+	// Advice, in the caller's terms, says how to check what a run did not.
+	Advice map[GapKind]string
 }
 
 // Write renders the report in format, with table options for "table".
@@ -56,59 +70,9 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes the verification table: problems first, grouped by
-// kind, then the verified artifacts; the known incidents of the releases
-// that concern a problem; and the summary line last.
-func WriteTable(w io.Writer, r *Report, o TableOptions) error {
-	ew := &listWriter{w: w}
-	writeCatalog(ew, r.Catalog)
-	multi := len(r.Releases) > 1
-	if multi {
-		writeMatrix(ew, r)
-	}
-	problems, verified := split(r.Artifacts)
-	rows := problems
-	if !o.ProblemsOnly {
-		rows = append(slices.Clone(problems), verified...)
-	}
-	if len(rows) > 0 {
-		var b strings.Builder
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		header := "KIND\tNAME\tPLATFORM\tSTATUS\tDETAIL"
-		if multi {
-			header = "RELEASE\t" + header
-		}
-		fmt.Fprintln(tw, header)
-		for i, a := range rows {
-			if i == len(problems) && i > 0 {
-				fmt.Fprintln(tw)
-			}
-			line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.Kind, a.Name, platformCell(a), statusMark(a.Status), detail(a))
-			if multi {
-				line = a.Release + "\t" + line
-			}
-			fmt.Fprintln(tw, line)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		for _, line := range strings.SplitAfter(b.String(), "\n") {
-			ew.writeSafe(colorize(cut(Safe(line), o.Width), o.Color))
-		}
-	}
-	writeIncidents(ew, r, problems)
-	if len(rows) > 0 || len(r.Incidents) > 0 {
-		fmt.Fprintln(ew)
-	}
-	if r.Summary != nil {
-		fmt.Fprintln(ew, r.Summary)
-	}
-	return ew.err
-}
-
 // writeCatalog heads a table with the catalog used, when it is not the
 // embedded one: its policy decided the verdicts.
-func writeCatalog(w io.Writer, c *Catalog) {
+func writeCatalog(w io.Writer, c *Catalog, width int) {
 	if !c.External() {
 		return
 	}
@@ -116,7 +80,8 @@ func writeCatalog(w io.Writer, c *Catalog) {
 	if len(c.Changes) > 0 {
 		changes = "changes: " + strings.Join(c.Changes, "; ")
 	}
-	fmt.Fprintf(w, "Catalog %s (sha256 %s, from %s) instead of the embedded catalog; %s\n\n", c.Source, c.SHA256, c.From, changes)
+	writeWrapped(w, fmt.Sprintf("Catalog %s (sha256 %s, from %s) instead of the embedded catalog; %s", c.Source, c.SHA256, c.From, changes), width, 2)
+	fmt.Fprintln(w)
 }
 
 // split returns the artifacts that are not verified, then the verified,
@@ -154,7 +119,7 @@ func kindRank(k string) int {
 
 // writeIncidents lists the known incidents that concern an artifact with
 // a problem: they may explain it.
-func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
+func writeIncidents(w io.Writer, r *Report, problems []Artifact, o TableOptions) {
 	concerned := map[string]bool{}
 	for _, a := range problems {
 		if a.Status == string(verify.StatusError) {
@@ -189,6 +154,9 @@ func writeIncidents(w io.Writer, r *Report, problems []Artifact) {
 		}
 		fmt.Fprintf(w, "  %s: %s (%s)\n", id, oneLine(in.Summary), in.Source)
 	}
+	if o.AcceptHint != "" {
+		writeWrapped(w, fmt.Sprintf(o.AcceptHint, order[0].ID), o.Width, 2)
+	}
 }
 
 func detail(a Artifact) string {
@@ -205,19 +173,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// cut shortens a line to width runes (0: no limit), marking the cut.
-func cut(line string, width int) string {
-	nl := strings.HasSuffix(line, "\n")
-	s := strings.TrimSuffix(line, "\n")
-	if width > 1 && utf8.RuneCountInString(s) > width {
-		s = string([]rune(s)[:width-1]) + "…"
-	}
-	if nl {
-		s += "\n"
-	}
-	return s
-}
-
 // statusMark is a status as the table shows it.
 func statusMark(s string) string { return s }
 
@@ -228,20 +183,6 @@ var colors = map[string]string{
 	string(verify.StatusUnsigned): "\x1b[33m",
 	string(verify.StatusMissing):  "\x1b[33m",
 	string(verify.StatusError):    "\x1b[35m",
-}
-
-// colorize colours the first status word of a table line.
-func colorize(line string, on bool) string {
-	if !on {
-		return line
-	}
-	for status, c := range colors {
-		word := "  " + status + " "
-		if i := strings.Index(line, word); i >= 0 {
-			return line[:i+2] + c + status + "\x1b[0m" + line[i+2+len(status):]
-		}
-	}
-	return line
 }
 
 // writeMatrix writes the history matrix of a multi-release report: per

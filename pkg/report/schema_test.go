@@ -114,6 +114,9 @@ func TestReportsMatchSchema(t *testing.T) {
 	t.Run("verification of a test world with forgeries", func(t *testing.T) {
 		check(t, worldVerification(t))
 	})
+	t.Run("verification of a test world, interrupted", func(t *testing.T) {
+		check(t, interruptedVerification(t))
+	})
 	t.Run("mirror of a test world, dry run and real", func(t *testing.T) {
 		for _, r := range worldMirror(t) {
 			check(t, r)
@@ -325,6 +328,41 @@ func worldVerification(t *testing.T) *report.Report {
 	rep.Catalog = &report.Catalog{Source: w.CatalogPath, SHA256: w.Catalog.SHA256(), From: "$K8SVERIFY_CATALOG", Changes: w.Catalog.Changes(artifacts.Embedded())}
 	if len(rep.Catalog.Changes) == 0 {
 		t.Fatal("the world's catalog changes nothing of the embedded one")
+	}
+	return rep
+}
+
+// interruptedVerification verifies a small world one artifact at a time
+// and cancels the run once the first verdict is in: the report of an
+// interrupted run.
+func interruptedVerification(t *testing.T) *report.Report {
+	t.Helper()
+	w := testworld.StartT(t, testworld.Options{Small: true})
+	s, err := audit.NewSession(audit.Config{
+		Endpoints:   transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
+		Timeout:     5 * time.Second,
+		Concurrency: 1,
+		Trust:       trust.Source{File: w.TrustedRootPath},
+		Catalog:     w.Catalog,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := audit.Selection{}.Apply(w.Release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := s.VerifyReleases(ctx, []*artifacts.Release{rel}, audit.VerifyOptions{}, func(*artifacts.Release, verify.Verdict) { cancel() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: res[0].Release, Verdicts: res[0].Verdicts}}, nil)
+	rep.MarkInterrupted()
+	rep.Seconds = 0.5
+	if !rep.Interrupted || rep.Summary.NotChecked == 0 || rep.Summary.Error != 0 || rep.Summary.Verified != 1 {
+		t.Fatalf("the interrupted report: %s", rep.Summary)
 	}
 	return rep
 }

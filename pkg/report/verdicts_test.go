@@ -187,8 +187,11 @@ func TestIncidentsListedOnce(t *testing.T) {
 	}
 	rep := report.NewVerification(report.Tool{Name: "k8sverify", Version: "test"}, time.Unix(0, 0), []report.Section{section("v1.24.11"), section("v1.24.12")}, nil)
 	var b bytes.Buffer
-	if err := report.WriteTable(&b, rep, report.TableOptions{}); err != nil {
+	if err := report.WriteTable(&b, rep, report.TableOptions{AcceptHint: "accept it with ACCEPT %s"}); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "accept it with ACCEPT signatures-by-region\n") {
+		t.Errorf("how to accept the incident is not said:\n%s", b.String())
 	}
 	if n := strings.Count(b.String(), "regional signatures differ"); n != 1 {
 		t.Errorf("the incident is listed %d times:\n%s", n, b.String())

@@ -32,7 +32,8 @@ var (
 
 // HostDownError is the error of every request to a host that failed
 // hostFailureLimit times in a row without answering anything meanwhile
-// (connection refused, DNS failure, no answer, stalled): the session
+// (connection refused, DNS failure, no answer, stalled), or that never
+// answered a request within the timeout and nothing before: the session
 // gives up on it at once instead of waiting for each request.
 type HostDownError struct {
 	Host string
@@ -45,6 +46,9 @@ type HostDownError struct {
 }
 
 func (e *HostDownError) Error() string {
+	if e.Failures == 1 {
+		return fmt.Sprintf("host %s: %s, never having answered: giving up on it", e.Host, e.Cause)
+	}
 	return fmt.Sprintf("host %s: %s, %d times: giving up on it", e.Host, e.Cause, e.Failures)
 }
 
@@ -154,7 +158,13 @@ func (h *hosts) fail(host string, started time.Time, err error) {
 		return
 	}
 	s.failures++
-	if s.failures >= hostFailureLimit {
+	// A host that accepted the connection and has answered nothing in
+	// this session for a whole timeout hangs: every request waiting for
+	// it (those that waited for the first to learn a redirect, the
+	// first's retry) would cost a timeout more, so it is given up on at
+	// once. A host that answered before keeps hostFailureLimit: one
+	// slow path says little.
+	if s.failures >= hostFailureLimit || (errors.Is(err, ErrNoAnswer) && s.answered.IsZero()) {
 		s.down = &HostDownError{Host: host, Cause: failureCause(err), Failures: s.failures, Err: err}
 	}
 }

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -140,18 +141,29 @@ func TestDNSFailureRetriedOnce(t *testing.T) {
 	t.Log(err)
 }
 
-// Hosts that hang are given up on as well, and a registry session of the
-// same client shares that.
+// A host that hangs, having never answered, is given up on after one
+// timeout: the requests that waited for the first (to learn a redirect)
+// and its retry cost nothing more; a registry session of the same client
+// shares that.
 func TestHangingHostGivenUp(t *testing.T) {
-	url := testworld.HangingServer(t)
+	url, accepted := testworld.HangingServerCounting(t)
 	c := guardClient()
-	for range 2 {
-		c.Get(context.Background(), url+"/x", 16)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Get(context.Background(), fmt.Sprintf("%s/release/%d", url, i), 16)
+		}()
 	}
+	wg.Wait()
 	_, err := c.Get(context.Background(), url+"/y", 16)
 	var down *transport.HostDownError
-	if !errors.As(err, &down) || !errors.Is(err, transport.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms, 3 times: giving up on it") {
+	if !errors.As(err, &down) || !errors.Is(err, transport.ErrNoAnswer) || !strings.Contains(err.Error(), "no answer within 200ms, never having answered: giving up on it") {
 		t.Fatalf("want the host given up on, got %v", err)
+	}
+	if n := accepted(); n != 1 {
+		t.Errorf("the hanging host was sent %d connections, want 1 (one timeout)", n)
 	}
 	// Registry sessions send through the client's transport too.
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/v2/", nil)
@@ -182,6 +194,9 @@ func TestSlowPathDoesNotGiveUpOnHost(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	c := guardClient(transport.WithAttempts(1))
+	if _, err := c.Get(context.Background(), srv.URL+"/fast", 16); err != nil {
+		t.Fatal(err) // the host answers
+	}
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Add(1)
