@@ -39,6 +39,8 @@ type globalOptions struct {
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
+	changelogRef   string
+	promoterRef    string
 	// packAtFetchTime verifies a pack's TUF metadata as of its fetch
 	// time. Deliberately without an environment variable: an unsafe
 	// opt-in is asked for on the command line of each run.
@@ -94,6 +96,8 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Log:         g.logger(),
 
 		AllowHTTPRegistry: g.allowHTTP,
+		ChangelogRef:      g.changelogRef,
+		PromoterRef:       g.promoterRef,
 	}, nil
 }
 
@@ -222,9 +226,9 @@ the one of this release and platform.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			for _, u := range []struct{ flag, value string }{
-				{"download-url", g.endpoints.DownloadURL}, {"sbom-url", g.endpoints.SBOMURL}, {"rekor-url", g.endpoints.RekorURL},
+				{"download-url", g.endpoints.DownloadURL}, {"sbom-url", g.endpoints.SBOMURL}, {"rekor-url", g.endpoints.RekorURL}, {"channels-url", g.endpoints.ChannelsURL},
 			} {
-				if u.flag == "rekor-url" && u.value == "" {
+				if (u.flag == "rekor-url" || u.flag == "channels-url") && u.value == "" {
 					continue // no transparency log: signatures rest on the proofs they carry
 				}
 				if err := transport.CheckURL(u.value); err != nil {
@@ -254,6 +258,9 @@ the one of this release and platform.`,
 	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", transport.DefaultSBOMURL, "release SBOM site")
 	f.StringVar(&g.endpoints.Registry, "registry", transport.DefaultRegistry, "image registry host[/prefix]")
 	f.StringVar(&g.endpoints.RekorURL, "rekor-url", transport.DefaultRekorURL, `Rekor transparency log ("": none; image signatures then rest on the log proofs they carry)`)
+	f.StringVar(&g.endpoints.ChannelsURL, "channels-url", transport.DefaultChannelsURL, `raw-file host the independent channels are read from for a release the catalog holds no sums for: <URL>/kubernetes/kubernetes/<ref>/CHANGELOG/CHANGELOG-1.X.md and <URL>/kubernetes/k8s.io/<ref>/registry.k8s.io/images/k8s-staging-kubernetes/images.yaml ("": none; verdicts then say so)`)
+	f.StringVar(&g.changelogRef, "changelog-ref", artifacts.DefaultChangelogRef, "branch or commit of kubernetes/kubernetes the CHANGELOG is read at")
+	f.StringVar(&g.promoterRef, "promoter-ref", artifacts.DefaultPromoterRef, "branch or commit of kubernetes/k8s.io the promoter's manifest is read at")
 	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
@@ -277,6 +284,7 @@ the one of this release and platform.`,
 		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"}, {"deadline", "K8SVERIFY_DEADLINE"},
 		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"}, {"debug", "K8SVERIFY_DEBUG"},
 		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"}, {"allow-http-registry", "K8SVERIFY_ALLOW_HTTP_REGISTRY"}, {"trust-pack", "K8SVERIFY_TRUST_PACK"},
+		{"channels-url", "K8SVERIFY_CHANNELS_URL"}, {"changelog-ref", "K8SVERIFY_CHANGELOG_REF"}, {"promoter-ref", "K8SVERIFY_PROMOTER_REF"},
 	} {
 		env.set(f, b.flag, b.variable)
 	}

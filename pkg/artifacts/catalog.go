@@ -472,6 +472,14 @@ func (c *Catalog) find(v Version) (*catalogFile, *catalogRelease) {
 	return nil, nil
 }
 
+// HoldsSums reports whether the catalog holds release v's independent
+// sums or digests (the CHANGELOG's SHA-512, the promoter's digests); a
+// release it does not is bound by reading those channels (Channels).
+func (c *Catalog) HoldsSums(v Version) bool {
+	_, cr := c.find(v)
+	return cr != nil && (len(cr.SHA512) > 0 || len(cr.ImageDigests) > 0)
+}
+
 // CatalogRelease returns release v as the embedded catalog describes it,
 // with locations under loc. For a version the catalog does not cover it
 // returns an error wrapping ErrUnknownVersion that names the versions it

@@ -104,6 +104,10 @@ type Config struct {
 	// AllowHTTPRegistry allows image registries on plain http at any
 	// address (default: only on loopback).
 	AllowHTTPRegistry bool
+	// ChangelogRef and PromoterRef pin the channels read from
+	// Endpoints.ChannelsURL: the branch or commit of kubernetes/kubernetes
+	// (default master) and of kubernetes/k8s.io (default main).
+	ChangelogRef, PromoterRef string
 }
 
 // Session runs requests under one configuration: one HTTP client (shared
@@ -114,6 +118,9 @@ type Session struct {
 	http    *transport.Client
 	fetcher *evidence.Fetcher
 	src     Source
+	// channels read the independent channels of releases the catalog
+	// holds no sums for, once per document in the session.
+	channels *artifacts.Channels
 
 	trustMu    sync.Mutex // guards judge, trustErr and trustNotes: the trust loads once
 	judge      *verify.Judge
@@ -133,6 +140,11 @@ func NewSession(cfg Config) (*Session, error) {
 	for _, id := range cfg.Rules.AcceptIncidents {
 		if !slices.Contains(known, id) {
 			return nil, classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
+		}
+	}
+	for _, ref := range []string{cfg.ChangelogRef, cfg.PromoterRef} {
+		if !validRef(ref) {
+			return nil, classify(ErrRequest, fmt.Errorf("channel ref %q: want a branch or commit (letters, digits, '.', '_', '-', '/'; no '..')", ref))
 		}
 	}
 	if cfg.Concurrency == 0 {
@@ -175,6 +187,7 @@ func NewSession(cfg Config) (*Session, error) {
 			return nil, err
 		}
 		s.src = ps
+		s.channels = ps.channels()
 		if s.cfg.Trust.File == "" && s.cfg.Trust.PackDir == "" {
 			s.cfg.Trust.Pack = ps.p // the pack's TUF metadata, verified from the trusted TUF root
 		}
@@ -184,6 +197,10 @@ func NewSession(cfg Config) (*Session, error) {
 			on.http = s.http
 		}
 		s.src = on
+		s.channels = onlineChannels(cfg)
+		if !cfg.Offline && cfg.Endpoints.ChannelsURL != "" {
+			s.channels.Open = s.http
+		}
 	}
 	return s, nil
 }
@@ -280,4 +297,31 @@ func overdue(ctx context.Context, judge *verify.Judge, r *artifacts.Release, v v
 	v = judge.Judge(r, v.Artifact, verify.Evidence{Unavailable: context.Cause(ctx)})
 	v.Elapsed = elapsed
 	return v
+}
+
+// onlineChannels are the channels of an online session, not yet given a
+// client (an offline session reads none, and says why).
+func onlineChannels(cfg Config) *artifacts.Channels {
+	c := &artifacts.Channels{URL: cfg.Endpoints.ChannelsURL, ChangelogRef: cfg.ChangelogRef, PromoterRef: cfg.PromoterRef}
+	switch {
+	case cfg.Offline:
+		c.Offline = "offline"
+	case cfg.Endpoints.ChannelsURL == "":
+		c.Offline = "no channels host configured"
+	}
+	return c
+}
+
+// validRef accepts a branch name or commit of a channel's repository, ""
+// for the default; nothing that would leave the repository's path.
+func validRef(ref string) bool {
+	if strings.Contains(ref, "..") || strings.HasPrefix(ref, "/") || strings.HasSuffix(ref, "/") {
+		return false
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,9 @@ const (
 	DefaultSBOMURL     = "https://sbom.k8s.io"
 	DefaultRegistry    = "registry.k8s.io"
 	DefaultRekorURL    = "https://rekor.sigstore.dev"
+	// DefaultChannelsURL is the raw-file host the independent channels
+	// (a line's CHANGELOG, the image promoter's manifest) are read from.
+	DefaultChannelsURL = "https://raw.githubusercontent.com"
 )
 
 // ErrInsecureURL is returned for a plain-http URL of a non-loopback host.
@@ -25,17 +28,21 @@ type Endpoints struct {
 	SBOMURL     string // release SBOMs, e.g. https://sbom.k8s.io
 	Registry    string // image registry host[:port][/prefix], e.g. registry.k8s.io
 	RekorURL    string // Rekor transparency log, e.g. https://rekor.sigstore.dev
+	// ChannelsURL is the raw-file host of kubernetes/kubernetes and
+	// kubernetes/k8s.io, e.g. https://raw.githubusercontent.com; "" reads
+	// no channel (every artifact they could bind says so).
+	ChannelsURL string
 }
 
 // Validate checks every URL: absolute, https (or http to a loopback host),
 // no credentials, no query. It normalises trailing slashes away. An empty
-// RekorURL means no transparency log.
+// RekorURL means no transparency log, an empty ChannelsURL no channels.
 func (e *Endpoints) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{"download site", &e.DownloadURL}, {"SBOM site", &e.SBOMURL}, {"Rekor", &e.RekorURL}} {
-		if f.v == &e.RekorURL && *f.v == "" {
+	}{{"download site", &e.DownloadURL}, {"SBOM site", &e.SBOMURL}, {"Rekor", &e.RekorURL}, {"channels host", &e.ChannelsURL}} {
+		if (f.v == &e.RekorURL || f.v == &e.ChannelsURL) && *f.v == "" {
 			continue
 		}
 		if err := CheckURL(*f.v); err != nil {

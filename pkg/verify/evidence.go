@@ -29,6 +29,12 @@ const (
 	// ChannelCatalog: the sums embedded in k8sverify's release catalog,
 	// from the release's CHANGELOG (artifacts.SumCatalog).
 	ChannelCatalog Channel = "embedded catalog"
+	// ChannelChangelog: a tarball's SHA-512 in its line's CHANGELOG, read
+	// from kubernetes/kubernetes (artifacts.SumChangelog).
+	ChannelChangelog Channel = "changelog"
+	// ChannelPromoter: the digest the image promoter's manifest gives the
+	// image's tag, read from kubernetes/k8s.io (artifacts.SumPromoter).
+	ChannelPromoter Channel = "promoter-manifest"
 )
 
 // served reports whether the channel describes what was actually served
