@@ -267,7 +267,8 @@ var ErrMalformedCatalog = errors.New("malformed release catalog")
 const maxCatalog = 16 << 20
 
 // ReadCatalog reads a catalog file (the embedded catalog's format: one
-// release line, schema version 1), validated as the embedded one is.
+// release line, schema version 1; or a JSON array of such line files),
+// validated as the embedded one is.
 func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxCatalog+1))
 	if err != nil {
@@ -276,11 +277,38 @@ func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	if len(data) > maxCatalog {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrMalformedCatalog, name, maxCatalog)
 	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		return readCatalogLines(data, name)
+	}
 	f, err := parseCatalogFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
 	}
 	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name}, nil
+}
+
+// readCatalogLines reads a catalog of several lines: a JSON array of line
+// files, each validated, no line twice.
+func readCatalogLines(data []byte, name string) (*Catalog, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
+	}
+	c := &Catalog{name: "catalog " + name}
+	for i, raw := range raws {
+		f, err := parseCatalogFile(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: line file %d: %w", ErrMalformedCatalog, name, i, err)
+		}
+		if slices.ContainsFunc(c.lines, func(x *catalogFile) bool { return x.Line == f.Line }) {
+			return nil, fmt.Errorf("%w: %s: line %s twice", ErrMalformedCatalog, name, f.Line)
+		}
+		c.lines = append(c.lines, f)
+	}
+	if len(c.lines) == 0 {
+		return nil, fmt.Errorf("%w: %s: no line", ErrMalformedCatalog, name)
+	}
+	return c, nil
 }
 
 // MarshalLine returns the catalog file of a release line, in the format

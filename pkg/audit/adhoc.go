@@ -190,7 +190,7 @@ func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Re
 	if a == nil {
 		return judge.Unidentified(r, unknown, sums[0], checked)
 	}
-	if a.SumFrom("sha512", artifacts.SumCatalog) != "" {
+	if a.SumFrom("sha512", artifacts.SumCatalog) != "" || a.SumFrom("sha512", artifacts.SumChangelog) != "" {
 		more, err := hashFile(p, "sha512")
 		if err != nil {
 			return judge.Judge(nil, unknown, verify.Evidence{Unavailable: err})

@@ -1,0 +1,182 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/trust"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// newestOf is the newest release of line the embedded catalog knows.
+func newestOf(t testing.TB, line string) artifacts.Version {
+	t.Helper()
+	var v artifacts.Version
+	for _, cv := range artifacts.CatalogVersions() {
+		if cv.Line() == line {
+			v = cv
+		}
+	}
+	if v.Major == 0 {
+		t.Fatalf("the catalog has no release of %s", line)
+	}
+	return v
+}
+
+// channelsConfig is config(w) reading the world's channels.
+func channelsConfig(w *testworld.World) audit.Config {
+	c := config(w)
+	c.Endpoints.ChannelsURL = w.ChannelsURL
+	return c
+}
+
+// amd64 is the part of a release the tests of this file build and
+// verify: its tarballs and images for linux/amd64 (and the
+// platform-independent tarballs, the images' indexes).
+var amd64 = audit.Selection{Kinds: []artifacts.Kind{artifacts.KindTarball, artifacts.KindImage}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}}
+
+func amd64World(t *testing.T, v artifacts.Version, faults ...testworld.Fault) *testworld.World {
+	t.Helper()
+	return testworld.StartT(t, testworld.Options{Version: v.String(), Kinds: amd64.Kinds, Platforms: amd64.Platforms, Faults: faults})
+}
+
+func verifyVersions(t *testing.T, c audit.Config, versions ...string) []*audit.Result {
+	t.Helper()
+	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: versions, Selection: amd64}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func digestCheck(v verify.Verdict) string {
+	for _, c := range v.Checks {
+		if c.Name == "digest" {
+			return c.Actual + c.Expected
+		}
+	}
+	return ""
+}
+
+// A recent line, which the catalog holds no sums for: its tarballs are
+// bound by the CHANGELOG and its images by the promoter's manifest, read
+// from their own host, each named in the verdict; a channel that
+// disagrees with the download site or the registry fails check digest.
+func TestRecentLineChannels(t *testing.T) {
+	const tarball, image = "kubernetes-server-linux-amd64.tar.gz", "kube-proxy-amd64"
+	v := newestOf(t, "1.36")
+	w := amd64World(t, v, testworld.Fault{Kind: testworld.FaultChangelogSum, Target: tarball}, testworld.Fault{Kind: testworld.FaultPromoterDigest, Target: image})
+	res := verifyVersions(t, channelsConfig(w), v.String())
+	n := map[string]int{}
+	for _, vd := range res[0].Verdicts {
+		id := vd.Artifact.Name
+		if vd.Artifact.Kind == artifacts.KindImage {
+			id = testworld.ImageRepository(vd.Artifact)
+		}
+		switch id {
+		case tarball, image:
+			want := map[string]string{tarball: "(changelog)", image: "(promoter-manifest)"}[id]
+			if vd.Status != verify.StatusFailed || vd.FailedCheck != "digest" || !errors.Is(vd.Err, verify.ErrDigestMismatch) || !strings.Contains(vd.Reason, want) {
+				t.Errorf("%s: %s [%s] %s; want failed digest naming %s", id, vd.Status, vd.FailedCheck, vd.Reason, want)
+			}
+			continue
+		}
+		if vd.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", vd.Artifact.ID(), vd.Status, vd.Reason)
+			continue
+		}
+		d := digestCheck(vd)
+		switch {
+		case vd.Artifact.Kind == artifacts.KindImage:
+			if !strings.Contains(d, "sha256 from promoter-manifest") {
+				t.Errorf("%s: digest check %q names no promoter-manifest", vd.Artifact.ID(), d)
+			}
+			n["image"]++
+		case vd.Artifact.Kind == artifacts.KindTarball && !strings.Contains(vd.Artifact.Name, "-test") && !strings.Contains(vd.Artifact.Name, "manifests"):
+			if !strings.Contains(d, "sha512 from changelog") || !strings.Contains(d, "sha512 from published .sha512") {
+				t.Errorf("%s: digest check %q", vd.Artifact.ID(), d)
+			}
+			n["tarball"]++
+		case vd.Artifact.Kind == artifacts.KindTarball:
+			// Not in the CHANGELOG's tables: verified, and said unbound.
+			if !strings.Contains(vd.Reason, "not bound by the changelog") {
+				t.Errorf("%s: reason %q does not say it is unbound", vd.Artifact.ID(), vd.Reason)
+			}
+		}
+	}
+	if n["image"] == 0 || n["tarball"] == 0 {
+		t.Fatalf("bound by the channels: %v", n)
+	}
+}
+
+// A channel that cannot be reached: the verdicts say which binding is
+// missing, and a warning says why; nothing is skipped silently. Pinned
+// to a commit the host does not serve, and to one it does.
+func TestChannelsUnreachableSaySo(t *testing.T) {
+	v := newestOf(t, "1.33")
+	w := amd64World(t, v)
+	c := channelsConfig(w)
+	c.ChangelogRef, c.PromoterRef = "0000000000000000000000000000000000000000", testworld.ChannelCommit
+	res := verifyVersions(t, c, v.String())
+	if !strings.Contains(strings.Join(res[0].Warnings, "\n"), "not bound by their CHANGELOG") {
+		t.Errorf("warnings %q", res[0].Warnings)
+	}
+	for _, vd := range res[0].Verdicts {
+		switch vd.Artifact.Kind {
+		case artifacts.KindTarball:
+			if !strings.Contains(vd.Reason, "not bound by the changelog") || !strings.Contains(vd.Reason, "404") {
+				t.Errorf("%s: %s: %s", vd.Artifact.ID(), vd.Status, vd.Reason)
+			}
+		case artifacts.KindImage:
+			if vd.Status != verify.StatusVerified || len(vd.Artifact.Unbound) > 0 || !strings.Contains(digestCheck(vd), "promoter-manifest") {
+				t.Errorf("%s (pinned to the commit served): %s: %s", vd.Artifact.ID(), vd.Status, vd.Reason)
+			}
+		}
+	}
+	if _, err := audit.NewSession(func() audit.Config { c.ChangelogRef = "../../evil"; return c }()); !errors.Is(err, audit.ErrRequest) {
+		t.Errorf("a ref leaving the repository: %v", err)
+	}
+}
+
+// The channels fetched are kept in the evidence pack: offline, the pack
+// binds the release as the channels did online, forgeries included.
+func TestChannelsInPack(t *testing.T) {
+	const tarball = "kubernetes-client-linux-amd64.tar.gz"
+	v := newestOf(t, "1.35")
+	w := amd64World(t, v, testworld.Fault{Kind: testworld.FaultChangelogSum, Target: tarball})
+	online := verifyVersions(t, channelsConfig(w), v.String())[0].Verdicts
+	dir := t.TempDir()
+	res, err := newSession(t, channelsConfig(w)).Fetch(context.Background(), audit.FetchRequest{Version: v.String(), Selection: amd64, Out: dir, TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.Changelog == "" || res.Manifest.Promoter == "" {
+		t.Fatalf("the pack keeps no channel: %+v", res.Manifest)
+	}
+	w.Close()
+	c := channelsConfig(w)
+	c.Offline, c.Pack = true, dir
+	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
+	off := verifyVersions(t, c, v.String())[0].Verdicts
+	if len(off) != len(online) {
+		t.Fatalf("%d offline verdicts, %d online", len(off), len(online))
+	}
+	failed := 0
+	for i := range online {
+		on, of := online[i], off[i]
+		if on.Artifact.ID() != of.Artifact.ID() || on.Status != of.Status || on.Reason != of.Reason {
+			t.Errorf("%s:\n online %s %s\noffline %s %s", on.Artifact.ID(), on.Status, on.Reason, of.Status, of.Reason)
+		}
+		if of.Status == verify.StatusFailed && of.Artifact.Name == tarball && of.FailedCheck == "digest" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("the disagreeing CHANGELOG failed %d verdicts offline, want 1", failed)
+	}
+}
