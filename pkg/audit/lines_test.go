@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,4 +181,106 @@ func TestChannelsInPack(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("the disagreeing CHANGELOG failed %d verdicts offline, want 1", failed)
 	}
+}
+
+// The forgery table on a recent line: worlds of the newest 1.36 release
+// (linux/amd64 and linux/arm64) carrying every forgery and substitution,
+// each on an artifact of its own (in two worlds: the release has too few
+// images for one), and the channel forgeries; verified as `verify
+// 1.36.N --download` does, with its channels. Every target fails (the
+// disagreeing CHANGELOG and promoter's manifest on check digest); every
+// other artifact verifies.
+func TestForgeriesOnRecentLine(t *testing.T) {
+	v := newestOf(t, "1.36")
+	var kinds []testworld.FaultKind
+	for _, k := range testworld.FaultKinds {
+		if !k.IsHTTP() && k != testworld.FaultLogCopy {
+			kinds = append(kinds, k)
+		}
+	}
+	half := len(kinds) / 2
+	for i, part := range [][]testworld.FaultKind{append(kinds[:half:half], testworld.FaultChangelogSum), append(kinds[half:], testworld.FaultPromoterDigest)} {
+		t.Run(fmt.Sprint("world ", i+1), func(t *testing.T) { forgeriesOnLine(t, v, part) })
+	}
+}
+
+func forgeriesOnLine(t *testing.T, v artifacts.Version, kinds []testworld.FaultKind) {
+	sel := audit.Selection{Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
+	probe := testworld.StartT(t, testworld.Options{Version: v.String(), Platforms: sel.Platforms})
+	var files, images []string
+	for p, f := range probe.Files {
+		// kubectl is the cross-arch file's target: one the release SBOM
+		// binds to its name (it lists no image archives, .tar).
+		if strings.HasPrefix(p, "bin/linux/amd64/") && f.Artifact.Signing != artifacts.SigningNever && p != "bin/linux/amd64/kubectl" {
+			files = append(files, p)
+		}
+	}
+	for repo, im := range probe.Images {
+		// kube-scheduler is the foreign referrer's, kube-proxy-arm64 the
+		// source of the cross-arch image: neither is another fault's.
+		if im.Platform != "" && !strings.HasPrefix(repo, "kube-scheduler") && !strings.HasPrefix(repo, "kube-proxy") {
+			images = append(images, repo)
+		}
+	}
+	probe.Close()
+	slices.Sort(files)
+	slices.Sort(images)
+	var faults []testworld.Fault
+	for _, k := range kinds {
+		switch k {
+		case testworld.FaultChangelogSum:
+			faults = append(faults, testworld.Fault{Kind: k, Target: "kubernetes-node-linux-amd64.tar.gz"})
+			continue
+		case testworld.FaultForeignReferrer:
+			faults = append(faults, testworld.Fault{Kind: k, Target: "kube-scheduler"})
+			continue
+		case testworld.FaultPayloadDigest, testworld.FaultPayloadName, testworld.FaultIndexAtArch, testworld.FaultPromoterDigest:
+		case testworld.FaultCrossArch:
+			faults = append(faults, testworld.Fault{Kind: k, Target: "bin/linux/amd64/kubectl"})
+		default:
+			faults = append(faults, testworld.Fault{Kind: k, Target: files[0]})
+			files = files[1:]
+		}
+		switch k {
+		case testworld.FaultFlipByte, testworld.FaultBadSHA256:
+		case testworld.FaultCrossArch:
+			faults = append(faults, testworld.Fault{Kind: k, Target: "kube-proxy-amd64"})
+		default:
+			faults = append(faults, testworld.Fault{Kind: k, Target: images[0]})
+			images = images[1:]
+		}
+	}
+	w := testworld.StartT(t, testworld.Options{Version: v.String(), Platforms: sel.Platforms, Faults: faults})
+	res, err := newSession(t, channelsConfig(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{v.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTarget := map[string]verify.Verdict{}
+	for _, vd := range res[0].Verdicts {
+		if vd.Artifact.Kind == artifacts.KindImage {
+			byTarget[testworld.ImageRepository(vd.Artifact)] = vd
+		} else {
+			byTarget[strings.TrimPrefix(vd.Artifact.Location, w.DownloadURL+"/release/"+v.String()+"/")] = vd
+		}
+	}
+	targets := map[string]bool{}
+	for _, f := range faults {
+		targets[f.Target] = true
+		vd, ok := byTarget[f.Target]
+		// Only the SBOM's sums bind a binary's name (TestSubstitutions):
+		// served with the SBOM here, cross-arch must fail too.
+		if !ok || vd.Status == verify.StatusVerified {
+			t.Errorf("%s: %s: %s", f, vd.Status, vd.Reason)
+		}
+		if (f.Kind == testworld.FaultChangelogSum || f.Kind == testworld.FaultPromoterDigest) && vd.FailedCheck != "digest" {
+			t.Errorf("%s: %s [%s] %s, want check digest", f, vd.Status, vd.FailedCheck, vd.Reason)
+		}
+	}
+	for target, vd := range byTarget {
+		// The foreign referrer's index lists other platform images.
+		if !targets[target] && vd.Status != verify.StatusVerified && !strings.HasPrefix(target, "kube-scheduler-") {
+			t.Errorf("%s beside the faults: %s: %s", target, vd.Status, vd.Reason)
+		}
+	}
+	t.Logf("%d faults among %d verdicts of %s", len(faults), len(byTarget), v)
 }
