@@ -34,10 +34,10 @@ const (
 // Options shape a world.
 type Options struct {
 	// Version of the release; default v1.24.17. Any version of the
-	// catalog; several, comma separated ("v1.24.16,v1.24.17"), or a line
-	// ("1.24": every patch release of it) build one world (one Sigstore,
-	// one log, one registry) publishing them all. Faults apply to the
-	// newest.
+	// catalog, of any line; several, comma separated ("v1.36.0,v1.24.17"),
+	// and lines ("1.33": every patch release of it; "1.24,1.36") build one
+	// world (one Sigstore, one log, one registry) publishing them all, each
+	// laid out per its line. Faults apply to the newest.
 	Version string
 	// Kinds and Platforms restrict the release (default: all of it).
 	Kinds     []artifacts.Kind
@@ -197,8 +197,10 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 		}
 	}
 	w.buildChannels()
+	for _, rs := range w.Releases { // ascending: each line's newest last
+		w.site["/release/stable-"+rs.Version.Line()+".txt"] = []byte(rs.Version.String() + "\n")
+	}
 	newest := w.Version.String()
-	w.site["/release/stable-"+w.Version.Line()+".txt"] = []byte(newest + "\n")
 	w.site["/release/stable.txt"] = []byte(newest + "\n")
 	if err := w.checkFaultTargets(); err != nil {
 		return nil, err
@@ -227,24 +229,25 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	return w, nil
 }
 
-// parseVersions parses Options.Version: versions, comma separated, or a
-// line of the catalog.
+// parseVersions parses Options.Version: versions and lines of the
+// catalog ("1.33": every patch release of it), comma separated.
 func parseVersions(s string) ([]artifacts.Version, error) {
-	if line, ok := artifacts.ParseLine(s); ok {
-		var vs []artifacts.Version
-		for _, v := range artifacts.CatalogVersions() {
-			if v.Line() == line {
-				vs = append(vs, v)
-			}
-		}
-		if len(vs) == 0 {
-			return nil, fmt.Errorf("the catalog knows no release of line %s", line)
-		}
-		return vs, nil
-	}
 	var vs []artifacts.Version
 	for _, part := range strings.Split(s, ",") {
-		v, err := artifacts.ParseVersion(strings.TrimSpace(part))
+		part = strings.TrimSpace(part)
+		if line, ok := artifacts.ParseLine(part); ok {
+			n := len(vs)
+			for _, v := range artifacts.CatalogVersions() {
+				if v.Line() == line {
+					vs = append(vs, v)
+				}
+			}
+			if len(vs) == n {
+				return nil, fmt.Errorf("the catalog knows no release of line %s", line)
+			}
+			continue
+		}
+		v, err := artifacts.ParseVersion(part)
 		if err != nil {
 			return nil, err
 		}
