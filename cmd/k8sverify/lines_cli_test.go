@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,60 @@ func TestVerifyWholeLines(t *testing.T) {
 				t.Errorf("%s %s: digest check %q", a.Release, a.ID(), checkOf(a, "digest"))
 			}
 		}
+	}
+}
+
+// A release newer than the catalog (the world's catalog without its
+// newest release) is listed from its release SBOM and bound by its
+// channels; every report, in every format, says it is not in the
+// catalog.
+func TestReleaseNewerThanCatalog(t *testing.T) {
+	w := linesWorld(t, "v1.36.3,v1.36.4")
+	data, err := os.ReadFile(w.CatalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat map[string]any
+	if err := json.Unmarshal(data, &cat); err != nil {
+		t.Fatal(err)
+	}
+	var kept []any
+	for _, r := range cat["releases"].([]any) {
+		if r.(map[string]any)["version"] != "v1.36.4" {
+			kept = append(kept, r)
+		}
+	}
+	cat["releases"] = kept
+	older := filepath.Join(t.TempDir(), "catalog.json")
+	if data, err = json.Marshal(cat); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(older, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const notice = "v1.36.4 is not in the release catalog"
+	for _, format := range []string{"table", "json", "junit", "sarif"} {
+		code, out, errOut := runIn(t, w, append([]string{"--catalog", older, "verify", "v1.36.4", "-o", format}, amd64Args...)...)
+		if code != ExitOK || !strings.Contains(out+errOut, notice) {
+			t.Errorf("%s: exit %d, no %q:\n%s\n%s", format, code, notice, out, errOut)
+		}
+		if format == "json" {
+			rep := readReport(t, out)
+			if !strings.Contains(strings.Join(rep.Warnings, "\n"), notice) {
+				t.Errorf("the JSON report's warnings %q", rep.Warnings)
+			}
+			if rep.Releases[0].Source != artifacts.SourceSBOM {
+				t.Errorf("source %q", rep.Releases[0].Source)
+			}
+			for _, a := range rep.Artifacts {
+				if a.Kind == "image" && !strings.Contains(checkOf(a, "digest"), "promoter-manifest") {
+					t.Errorf("%s: digest check %q", a.ID(), checkOf(a, "digest"))
+				}
+			}
+		}
+	}
+	code, out, errOut := runIn(t, w, append([]string{"--catalog", older, "list", "v1.36.4", "-o", "json"}, amd64Args...)...)
+	if code != ExitOK || !strings.Contains(out+errOut, notice) {
+		t.Errorf("list: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
