@@ -98,7 +98,22 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		AllowHTTPRegistry: g.allowHTTP,
 		ChangelogRef:      g.changelogRef,
 		PromoterRef:       g.promoterRef,
+		ChannelCacheDir:   g.channelCacheDir(),
 	}, nil
+}
+
+// channelCacheDir is where channel documents read at a pinned commit are
+// kept: --cache-dir, or the default cache directory ("" when there is
+// none: nothing is kept).
+func (g *globalOptions) channelCacheDir() string {
+	if g.cacheDir != "" {
+		return g.cacheDir
+	}
+	dir, err := trust.DefaultCacheDir()
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // logger is the debug log on stderr (--debug), or nil.

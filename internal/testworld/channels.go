@@ -47,9 +47,18 @@ func (w *World) startChannels() error {
 	return nil
 }
 
+// ServeChannels turns the channel host on or off (off: every document
+// answers 404, as a host that is gone would not answer at all).
+func (w *World) ServeChannels(on bool) {
+	w.siteMu.Lock()
+	defer w.siteMu.Unlock()
+	w.channelsOff = !on
+}
+
 func (w *World) serveChannels(rw http.ResponseWriter, r *http.Request) {
 	w.siteMu.RLock()
 	doc, ok := w.channelDocs[r.URL.Path]
+	ok = ok && !w.channelsOff
 	w.siteMu.RUnlock()
 	if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		http.NotFound(rw, r)

@@ -126,6 +126,7 @@ type World struct {
 	trustedRootJSON  []byte
 	site             map[string][]byte
 	channelDocs      map[string][]byte
+	channelsOff      bool
 	siteMu           sync.RWMutex
 	servers          []*http.Server
 	faultsBy         map[string]FaultKind

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -283,4 +285,31 @@ func forgeriesOnLine(t *testing.T, v artifacts.Version, kinds []testworld.FaultK
 		}
 	}
 	t.Logf("%d faults among %d verdicts of %s", len(faults), len(byTarget), v)
+}
+
+// Channels pinned to a commit are kept in the cache directory and read
+// from it in a later session; channels read at a branch are not kept.
+func TestChannelsPinnedAreCached(t *testing.T) {
+	v := newestOf(t, "1.34")
+	w := amd64World(t, v)
+	cache := t.TempDir()
+	c := channelsConfig(w)
+	c.ChannelCacheDir = cache
+	c.PromoterRef = testworld.ChannelCommit // the CHANGELOG at master: not kept
+	verifyVersions(t, c, v.String())
+	entries, err := os.ReadDir(filepath.Join(cache, "channels"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache: %v, %v; want the promoter's manifest alone", entries, err)
+	}
+	w.ServeChannels(false) // the host is gone: the pinned document is read from the cache
+	res := verifyVersions(t, c, v.String())
+	for _, vd := range res[0].Verdicts {
+		bound := vd.Status == verify.StatusVerified && len(vd.Artifact.Unbound) == 0
+		if vd.Artifact.Kind == artifacts.KindImage && !bound {
+			t.Errorf("%s from the cache: %s: %s", vd.Artifact.ID(), vd.Status, vd.Reason)
+		}
+		if vd.Artifact.Kind == artifacts.KindTarball && !strings.Contains(vd.Reason, "not bound by the changelog") {
+			t.Errorf("%s with the CHANGELOG at a branch gone: %s: %s", vd.Artifact.ID(), vd.Status, vd.Reason)
+		}
+	}
 }

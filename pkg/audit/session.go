@@ -108,6 +108,9 @@ type Config struct {
 	// Endpoints.ChannelsURL: the branch or commit of kubernetes/kubernetes
 	// (default master) and of kubernetes/k8s.io (default main).
 	ChangelogRef, PromoterRef string
+	// ChannelCacheDir is k8sverify's cache directory: channel documents
+	// read at a pinned commit are kept in its channels/ ("": none kept).
+	ChannelCacheDir string
 }
 
 // Session runs requests under one configuration: one HTTP client (shared
@@ -200,6 +203,9 @@ func NewSession(cfg Config) (*Session, error) {
 		s.channels = onlineChannels(cfg)
 		if !cfg.Offline && cfg.Endpoints.ChannelsURL != "" {
 			s.channels.Open = s.http
+			if cfg.ChannelCacheDir != "" {
+				s.channels.Open = channelCache{next: s.http, dir: cfg.ChannelCacheDir}
+			}
 		}
 	}
 	return s, nil
