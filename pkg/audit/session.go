@@ -139,16 +139,8 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = artifacts.Embedded()
 	}
-	known := cfg.Catalog.IncidentIDs()
-	for _, id := range cfg.Rules.AcceptIncidents {
-		if !slices.Contains(known, id) {
-			return nil, classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
-		}
-	}
-	for _, ref := range []string{cfg.ChangelogRef, cfg.PromoterRef} {
-		if !validRef(ref) {
-			return nil, classify(ErrRequest, fmt.Errorf("channel ref %q: want a branch or commit (letters, digits, '.', '_', '-', '/'; no '..')", ref))
-		}
+	if err := checkChoices(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -200,13 +192,7 @@ func NewSession(cfg Config) (*Session, error) {
 			on.http = s.http
 		}
 		s.src = on
-		s.channels = onlineChannels(cfg)
-		if !cfg.Offline && cfg.Endpoints.ChannelsURL != "" {
-			s.channels.Open = s.http
-			if cfg.ChannelCacheDir != "" {
-				s.channels.Open = channelCache{next: s.http, dir: cfg.ChannelCacheDir}
-			}
-		}
+		s.channels = onlineChannels(cfg, s.http)
 	}
 	return s, nil
 }
@@ -305,17 +291,38 @@ func overdue(ctx context.Context, judge *verify.Judge, r *artifacts.Release, v v
 	return v
 }
 
-// onlineChannels are the channels of an online session, not yet given a
+// onlineChannels are the channels of an online session, read through
 // client (an offline session reads none, and says why).
-func onlineChannels(cfg Config) *artifacts.Channels {
+func onlineChannels(cfg Config, client *transport.Client) *artifacts.Channels {
 	c := &artifacts.Channels{URL: cfg.Endpoints.ChannelsURL, ChangelogRef: cfg.ChangelogRef, PromoterRef: cfg.PromoterRef}
 	switch {
 	case cfg.Offline:
 		c.Offline = "offline"
 	case cfg.Endpoints.ChannelsURL == "":
 		c.Offline = "no channels host configured"
+	case cfg.ChannelCacheDir != "":
+		c.Open = channelCache{next: client, dir: cfg.ChannelCacheDir}
+	default:
+		c.Open = client
 	}
 	return c
+}
+
+// checkChoices: the incidents to accept are documented, and the
+// channels' refs name a branch or a commit.
+func checkChoices(cfg Config) error {
+	known := cfg.Catalog.IncidentIDs()
+	for _, id := range cfg.Rules.AcceptIncidents {
+		if !slices.Contains(known, id) {
+			return classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
+		}
+	}
+	for _, ref := range []string{cfg.ChangelogRef, cfg.PromoterRef} {
+		if !validRef(ref) {
+			return classify(ErrRequest, fmt.Errorf("channel ref %q: want a branch or commit (letters, digits, '.', '_', '-', '/'; no '..')", ref))
+		}
+	}
+	return nil
 }
 
 // validRef accepts a branch name or commit of a channel's repository, ""
