@@ -336,6 +336,28 @@ expect "the images verified in the air-gapped registry" "30 artifacts: 30 verifi
 expect "verify-image there" "6 artifacts: 6 verified"
 expect_err "copied from the pack" "copied from the evidence pack"
 
+echo "== every line: the newest patch of each, bound by its channels"
+# The newest patch release of each line the catalog knows (1.24 … 1.36);
+# releases after 1.24 are bound by their line's CHANGELOG and the
+# promoter's manifest, which the world serves from a host of its own.
+newest=v1.24.17,v1.25.16,v1.26.15,v1.27.16,v1.28.15,v1.29.15,v1.30.14,v1.31.14,v1.32.13,v1.33.13,v1.34.11,v1.35.8,v1.36.4
+lw=$work/lines
+start_world "$lw" -tls "$work/tls" -version "$newest"
+# shellcheck disable=SC2086 # one argument per version
+check "verify the newest patch of every line" 0 in_world "$lw" "$k8sverify" verify ${newest//,/ } --no-progress
+expect "every artifact of 13 releases verified" "1948 artifacts: 1948 verified"
+check "list a recent release online" 0 in_world "$lw" "$k8sverify" list v1.36.4 -o json
+expect "with the CHANGELOG's sums" '"source": "changelog"'
+expect "and the promoter's digests" '"source": "promoter-manifest"'
+fw=$work/lines-forged
+start_world "$fw" -tls "$work/tls" -version v1.36.4 -kind tarball,image \
+	-fault changelog-sum=kubernetes-server-linux-amd64.tar.gz -fault promoter-digest=kube-proxy-amd64 \
+	-fault foreign-identity=kubernetes-node-linux-arm64.tar.gz -fault payload-name=kube-apiserver-amd64 -fault rollback=kube-scheduler-arm64
+check "a recent line's forgeries fail, the disagreeing CHANGELOG among them" 1 in_world "$fw" "$k8sverify" verify v1.36.4 --kind tarball,image -o json
+expect "the CHANGELOG disagrees with the download site" '(changelog)'
+expect "the promoter's manifest disagrees with the registry" '(promoter-manifest)'
+expect "five failures" '"failed": 5'
+
 echo "== usage"
 check "a malformed version is a usage error" 2 "$k8sverify" verify banana
 check "plain http to a remote host is refused" 2 "$k8sverify" verify v1.24.17 --rekor-url http://rekor.example.com

@@ -42,6 +42,8 @@ type globalOptions struct {
 	acceptIncident []string
 	allowHTTP      bool
 	trustPack      string
+	changelogRef   string
+	promoterRef    string
 	// packAtFetchTime verifies a pack's TUF metadata as of its fetch
 	// time. Deliberately without an environment variable: an unsafe
 	// opt-in is asked for on the command line of each run.
@@ -152,7 +154,24 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Log:         g.logger(),
 
 		AllowHTTPRegistry: g.allowHTTP,
+		ChangelogRef:      g.changelogRef,
+		PromoterRef:       g.promoterRef,
+		ChannelCacheDir:   g.channelCacheDir(),
 	}, nil
+}
+
+// channelCacheDir is where channel documents read at a pinned commit are
+// kept: --cache-dir, or the default cache directory ("" when there is
+// none: nothing is kept).
+func (g *globalOptions) channelCacheDir() string {
+	if g.cacheDir != "" {
+		return g.cacheDir
+	}
+	dir, err := trust.DefaultCacheDir()
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // logger is the debug log on stderr (--debug), or nil.
@@ -254,7 +273,7 @@ func flagged(err error) error {
 		return err
 	}
 	flag := map[string]string{transport.EndpointDownload: "--download-url", transport.EndpointSBOM: "--sbom-url",
-		transport.EndpointRegistry: "--registry", transport.EndpointRekor: "--rekor-url"}[ee.Endpoint]
+		transport.EndpointRegistry: "--registry", transport.EndpointRekor: "--rekor-url", transport.EndpointChannels: "--channels-url"}[ee.Endpoint]
 	if flag == "" {
 		return err
 	}
@@ -333,6 +352,9 @@ the one of this release and platform.`,
 	f.StringVar(&g.endpoints.SBOMURL, "sbom-url", transport.DefaultSBOMURL, "release SBOM site")
 	f.StringVar(&g.endpoints.Registry, "registry", transport.DefaultRegistry, "image registry host[/prefix]")
 	f.StringVar(&g.endpoints.RekorURL, "rekor-url", transport.DefaultRekorURL, `Rekor transparency log ("": none; image signatures then rest on the log proofs they carry)`)
+	f.StringVar(&g.endpoints.ChannelsURL, "channels-url", transport.DefaultChannelsURL, `raw-file host the independent channels are read from for a release the catalog holds no sums for: <URL>/kubernetes/kubernetes/<ref>/CHANGELOG/CHANGELOG-1.X.md and <URL>/kubernetes/k8s.io/<ref>/registry.k8s.io/images/k8s-staging-kubernetes/images.yaml ("": none; verdicts then say so)`)
+	f.StringVar(&g.changelogRef, "changelog-ref", artifacts.DefaultChangelogRef, "branch or commit of kubernetes/kubernetes the CHANGELOG is read at")
+	f.StringVar(&g.promoterRef, "promoter-ref", artifacts.DefaultPromoterRef, "branch or commit of kubernetes/k8s.io the promoter's manifest is read at")
 	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
@@ -357,6 +379,7 @@ the one of this release and platform.`,
 		{"tuf-root", "K8SVERIFY_TUF_ROOT"}, {"concurrency", "K8SVERIFY_CONCURRENCY"}, {"timeout", "K8SVERIFY_TIMEOUT"}, {"deadline", "K8SVERIFY_DEADLINE"},
 		{"cache-dir", "K8SVERIFY_CACHE_DIR"}, {"catalog", "K8SVERIFY_CATALOG"}, {"quiet", "K8SVERIFY_QUIET"}, {"no-progress", "K8SVERIFY_NO_PROGRESS"}, {"debug", "K8SVERIFY_DEBUG"},
 		{"accept-incident", "K8SVERIFY_ACCEPT_INCIDENT"}, {"allow-http-registry", "K8SVERIFY_ALLOW_HTTP_REGISTRY"}, {"trust-pack", "K8SVERIFY_TRUST_PACK"},
+		{"channels-url", "K8SVERIFY_CHANNELS_URL"}, {"changelog-ref", "K8SVERIFY_CHANGELOG_REF"}, {"promoter-ref", "K8SVERIFY_PROMOTER_REF"},
 	} {
 		env.set(f, b.flag, b.variable)
 	}

@@ -96,8 +96,18 @@ func TestTableOnTerminal(t *testing.T) {
 				t.Errorf("%d columns: a line of %d:\n%s", cols, n, line)
 			}
 		}
-		golden(t, fmt.Sprintf("verify-terminal-%d.txt", cols), logged.ReplaceAllString(shown, "Rekor log index N, logged TIME"))
+		golden(t, fmt.Sprintf("verify-terminal-%d.txt", cols), logged.ReplaceAllString(unwrapCatalog(shown), "Rekor log index N, logged TIME"))
 	}
+}
+
+// unwrapCatalog joins the catalog header's lines: where it wraps depends
+// on the length of the world's temporary directory.
+func unwrapCatalog(shown string) string {
+	head, rest, ok := strings.Cut(shown, "\n\n")
+	if !ok || !strings.HasPrefix(head, "Catalog ") {
+		return shown
+	}
+	return strings.Join(strings.Fields(head), " ") + "\n\n" + rest
 }
 
 // A terminal that reports 0 columns gets no bar (it cannot be fitted) but

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,7 +165,7 @@ func ParseFault(s string) (Fault, error) {
 		}
 		k, f.Times = kind, times
 	}
-	for _, known := range FaultKinds {
+	for _, known := range append(slices.Clone(FaultKinds), ChannelFaultKinds...) {
 		if string(known) == k {
 			f.Kind = known
 			return f, nil

@@ -36,10 +36,10 @@ const (
 // Options shape a world.
 type Options struct {
 	// Version of the release; default v1.24.17. Any version of the
-	// catalog; several, comma separated ("v1.24.16,v1.24.17"), or a line
-	// ("1.24": every patch release of it) build one world (one Sigstore,
-	// one log, one registry) publishing them all. Faults apply to the
-	// newest.
+	// catalog, of any line; several, comma separated ("v1.36.0,v1.24.17"),
+	// and lines ("1.33": every patch release of it; "1.24,1.36") build one
+	// world (one Sigstore, one log, one registry) publishing them all, each
+	// laid out per its line. Faults apply to the newest.
 	Version string
 	// Kinds and Platforms restrict the release (default: all of it).
 	Kinds     []artifacts.Kind
@@ -95,7 +95,11 @@ type World struct {
 	// Registry is 127.0.0.1:port. The download site redirects release
 	// files to CDNURL, as dl.k8s.io redirects to cdn.dl.k8s.io.
 	DownloadURL, SBOMURL, RekorURL, Registry, CDNURL string
-	Dir                                              string
+	// ChannelsURL is the raw-file host of kubernetes/kubernetes and
+	// kubernetes/k8s.io: every line's CHANGELOG and the promoter's
+	// images.yaml (channels.go).
+	ChannelsURL string
+	Dir         string
 	// TrustedRootPath is the world's trusted_root.json.
 	TrustedRootPath string
 	// TLS is the world's TLS material when it serves HTTPS.
@@ -125,6 +129,8 @@ type World struct {
 	externalRegistry bool
 	trustedRootJSON  []byte
 	site             map[string][]byte
+	channelDocs      map[string][]byte
+	channelsOff      bool
 	siteMu           sync.RWMutex
 	servers          []*http.Server
 	faultsBy         map[string]FaultKind
@@ -174,6 +180,9 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err := w.startServers(o); err != nil {
 		return nil, err
 	}
+	if err := w.startChannels(); err != nil {
+		return nil, err
+	}
 	for _, f := range o.Faults {
 		w.faultsBy[f.Target] = f.Kind
 	}
@@ -192,8 +201,11 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 			w.buildSBOM(rs)
 		}
 	}
+	w.buildChannels()
+	for _, rs := range w.Releases { // ascending: each line's newest last
+		w.site["/release/stable-"+rs.Version.Line()+".txt"] = []byte(rs.Version.String() + "\n")
+	}
 	newest := w.Version.String()
-	w.site["/release/stable-"+w.Version.Line()+".txt"] = []byte(newest + "\n")
 	w.site["/release/stable.txt"] = []byte(newest + "\n")
 	if err := w.checkFaultTargets(); err != nil {
 		return nil, err
@@ -225,24 +237,25 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	return w, nil
 }
 
-// parseVersions parses Options.Version: versions, comma separated, or a
-// line of the catalog.
+// parseVersions parses Options.Version: versions and lines of the
+// catalog ("1.33": every patch release of it), comma separated.
 func parseVersions(s string) ([]artifacts.Version, error) {
-	if line, ok := artifacts.ParseLine(s); ok {
-		var vs []artifacts.Version
-		for _, v := range artifacts.CatalogVersions() {
-			if v.Line() == line {
-				vs = append(vs, v)
-			}
-		}
-		if len(vs) == 0 {
-			return nil, fmt.Errorf("the catalog knows no release of line %s", line)
-		}
-		return vs, nil
-	}
 	var vs []artifacts.Version
 	for _, part := range strings.Split(s, ",") {
-		v, err := artifacts.ParseVersion(strings.TrimSpace(part))
+		part = strings.TrimSpace(part)
+		if line, ok := artifacts.ParseLine(part); ok {
+			n := len(vs)
+			for _, v := range artifacts.CatalogVersions() {
+				if v.Line() == line {
+					vs = append(vs, v)
+				}
+			}
+			if len(vs) == n {
+				return nil, fmt.Errorf("the catalog knows no release of line %s", line)
+			}
+			continue
+		}
+		v, err := artifacts.ParseVersion(part)
 		if err != nil {
 			return nil, err
 		}
@@ -619,13 +632,39 @@ func (w *World) buildTUF() error {
 // sums of the world's tarballs as its CHANGELOG sums — and lists the
 // world's releases from it.
 func (w *World) buildCatalog(o Options) error {
-	data, err := artifacts.Embedded().MarshalLine(w.Version.Line())
+	var lines []any
+	for _, rs := range w.Releases {
+		if slices.ContainsFunc(lines, func(c any) bool { return c.(map[string]any)["line"] == rs.Version.Line() }) {
+			continue
+		}
+		cat, err := w.catalogLine(o, rs.Version.Line())
+		if err != nil {
+			return err
+		}
+		lines = append(lines, cat)
+	}
+	var data []byte
+	var err error
+	if len(lines) == 1 {
+		data, err = json.MarshalIndent(lines[0], "", "  ")
+	} else {
+		data, err = json.MarshalIndent(lines, "", "  ") // several lines: an array of line files
+	}
 	if err != nil {
 		return err
 	}
+	return w.writeCatalog(o, data)
+}
+
+// catalogLine is the world's catalog file of a line.
+func (w *World) catalogLine(o Options, line string) (map[string]any, error) {
+	data, err := artifacts.Embedded().MarshalLine(line)
+	if err != nil {
+		return nil, err
+	}
 	var cat map[string]any
 	if err := json.Unmarshal(data, &cat); err != nil {
-		return err
+		return nil, err
 	}
 	byVersion := map[string]*ReleaseState{}
 	for _, rs := range w.Releases {
@@ -645,17 +684,22 @@ func (w *World) buildCatalog(o Options) error {
 		}
 		// The promoter's digests of the release's tags: the world's own
 		// images (the genuine ones, whatever a fault serves at a tag).
+		// A release the embedded catalog holds no digests for has none
+		// here either: its channels bind it (channels.go).
 		digests := map[string]any{}
-		if !o.NoImageDigests {
+		if !o.NoImageDigests && artifacts.Embedded().HoldsSums(rs.Version) {
 			for repo, img := range rs.Images {
 				digests[repo] = img.Digest.String()
 			}
 		}
 		rel["imageDigests"] = digests
 	}
-	if data, err = json.MarshalIndent(cat, "", "  "); err != nil {
-		return err
-	}
+	return cat, nil
+}
+
+// writeCatalog writes the world's catalog and lists its releases from it.
+func (w *World) writeCatalog(o Options, data []byte) error {
+	var err error
 	w.CatalogPath = filepath.Join(w.Dir, "catalog.json")
 	if err := os.WriteFile(w.CatalogPath, data, 0o644); err != nil {
 		return err
@@ -687,6 +731,7 @@ func (w *World) Env() []string {
 		"K8SVERIFY_SBOM_URL="+w.SBOMURL,
 		"K8SVERIFY_REGISTRY="+w.Registry,
 		"K8SVERIFY_REKOR_URL="+w.RekorURL,
+		"K8SVERIFY_CHANNELS_URL="+w.ChannelsURL,
 		"K8SVERIFY_TRUSTED_ROOT="+w.TrustedRootPath,
 		"K8SVERIFY_TUF_URL="+w.DownloadURL+"/tuf",
 		"K8SVERIFY_TUF_ROOT="+filepath.Join(w.Dir, "tuf-root.json"),
@@ -700,6 +745,7 @@ type Description struct {
 	SBOMURL     string `json:"sbomURL"`
 	Registry    string `json:"registry"`
 	RekorURL    string `json:"rekorURL"`
+	ChannelsURL string `json:"channelsURL"`
 	TrustedRoot string `json:"trustedRoot"`
 	RekorKey    string `json:"rekorPublicKey"`
 	FulcioChain string `json:"fulcioChain"`
@@ -732,7 +778,7 @@ func (w *World) writeFiles() error {
 		return err
 	}
 	d := Description{Version: w.Version.String(), DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry,
-		RekorURL: w.RekorURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, CTTestLogKey: ctTestKey, FulcioChain: fulcio}
+		RekorURL: w.RekorURL, ChannelsURL: w.ChannelsURL, TrustedRoot: w.TrustedRootPath, RekorKey: rekorKey, CTLogKey: ctKey, CTTestLogKey: ctTestKey, FulcioChain: fulcio}
 	for _, f := range w.Faults {
 		d.Faults = append(d.Faults, f.String())
 	}

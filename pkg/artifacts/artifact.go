@@ -136,6 +136,9 @@ type Artifact struct {
 	// or tarball: the release SBOM's, and the CHANGELOG's embedded in the
 	// catalog. A verdict requires the file served to match every one.
 	Sums []Sum `json:"sums,omitempty"`
+	// Unbound are the channels that could have given a sum and did not,
+	// and why (a CHANGELOG or promoter's manifest that could not be read).
+	Unbound []Unbound `json:"unbound,omitempty"`
 }
 
 // Where a Sum was published.
@@ -146,12 +149,19 @@ const (
 	SumCatalog = "catalog"
 )
 
+// Independent reports whether a sum's source is a channel independent of
+// the download site and the registry that a served file must match
+// (the CHANGELOG's sums, embedded or read, and the promoter's digests).
+func (s Sum) Independent() bool {
+	return s.Source == SumCatalog || s.Source == SumChangelog || s.Source == SumPromoter
+}
+
 // Sum is a checksum of a file that a release document publishes.
 type Sum struct {
 	// Algorithm is "sha256" or "sha512"; Hex the lower-case digest.
 	Algorithm string `json:"algorithm"`
 	Hex       string `json:"hex"`
-	// Source is SumSBOM or SumCatalog.
+	// Source is SumSBOM, SumCatalog, SumChangelog or SumPromoter.
 	Source string `json:"source"`
 }
 

@@ -275,7 +275,8 @@ var ErrMalformedCatalog = errors.New("malformed release catalog")
 const maxCatalog = 16 << 20
 
 // ReadCatalog reads a catalog file (the embedded catalog's format: one
-// release line, schema version 1), validated as the embedded one is.
+// release line, schema version 1; or a JSON array of such line files),
+// validated as the embedded one is.
 func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxCatalog+1))
 	if err != nil {
@@ -284,12 +285,39 @@ func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	if len(data) > maxCatalog {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrMalformedCatalog, name, maxCatalog)
 	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		return readCatalogLines(data, name)
+	}
 	f, err := parseCatalogFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
 	}
 	sum := sha256.Sum256(data)
 	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name, sha256: hex.EncodeToString(sum[:])}, nil
+}
+
+// readCatalogLines reads a catalog of several lines: a JSON array of line
+// files, each validated, no line twice.
+func readCatalogLines(data []byte, name string) (*Catalog, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
+	}
+	c := &Catalog{name: "catalog " + name}
+	for i, raw := range raws {
+		f, err := parseCatalogFile(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: line file %d: %w", ErrMalformedCatalog, name, i, err)
+		}
+		if slices.ContainsFunc(c.lines, func(x *catalogFile) bool { return x.Line == f.Line }) {
+			return nil, fmt.Errorf("%w: %s: line %s twice", ErrMalformedCatalog, name, f.Line)
+		}
+		c.lines = append(c.lines, f)
+	}
+	if len(c.lines) == 0 {
+		return nil, fmt.Errorf("%w: %s: no line", ErrMalformedCatalog, name)
+	}
+	return c, nil
 }
 
 // MarshalLine returns the catalog file of a release line, in the format
@@ -479,6 +507,14 @@ func (c *Catalog) find(v Version) (*catalogFile, *catalogRelease) {
 		}
 	}
 	return nil, nil
+}
+
+// HoldsSums reports whether the catalog holds release v's independent
+// sums or digests (the CHANGELOG's SHA-512, the promoter's digests); a
+// release it does not is bound by reading those channels (Channels).
+func (c *Catalog) HoldsSums(v Version) bool {
+	_, cr := c.find(v)
+	return cr != nil && (len(cr.SHA512) > 0 || len(cr.ImageDigests) > 0)
 }
 
 // CatalogRelease returns release v as the embedded catalog describes it,

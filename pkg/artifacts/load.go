@@ -121,7 +121,7 @@ func LoadRelease(ctx context.Context, req ReleaseRequest) (*ReleaseListing, erro
 		}}, nil
 	}
 	if catErr != nil {
-		return &ReleaseListing{Release: online, SBOM: raw}, nil
+		return &ReleaseListing{Release: online, SBOM: raw, Warnings: []string{newerThanCatalog(req)}}, nil
 	}
 	return &ReleaseListing{Release: Merge(catalog, online), Differences: Diff(catalog, online), SBOM: raw}, nil
 }
@@ -173,4 +173,11 @@ func (c *sizeCap) Read(p []byte) (int, error) {
 
 func (c *sizeCap) err() error {
 	return fmt.Errorf("%w: more than %d MiB", ErrSBOMTooLarge, MaxSBOMSize>>20)
+}
+
+// newerThanCatalog says what a release the catalog does not know is
+// listed from, and what it goes without.
+func newerThanCatalog(req ReleaseRequest) string {
+	return fmt.Sprintf("%s is not in the release catalog (it covers %s): listed from its release SBOM alone, its sums and digests from the SBOM and the channels read for it; no release date (the signing-time rule has no previous release to hold its signatures to), no documented incidents of its own, no layout of its line to compare the SBOM with",
+		req.Version, req.Catalog.Coverage())
 }

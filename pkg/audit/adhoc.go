@@ -210,7 +210,7 @@ func (s *Session) file(ctx context.Context, judge *verify.Judge, r *artifacts.Re
 // fileEvidence is the evidence on file p identified as a: the release's
 // (sums, signature, log entry) and the file's own sums.
 func (s *Session) fileEvidence(ctx context.Context, a artifacts.Artifact, p string, sums []verify.DigestClaim) (verify.Evidence, error) {
-	if a.SumFrom("sha512", artifacts.SumCatalog) != "" {
+	if a.SumFrom("sha512", artifacts.SumCatalog) != "" || a.SumFrom("sha512", artifacts.SumChangelog) != "" {
 		more, err := hashFile(p, "sha512")
 		if err != nil {
 			return verify.Evidence{}, err

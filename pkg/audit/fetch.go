@@ -34,6 +34,9 @@ type FetchRequest struct {
 	// none, and offline the release files are then bound to their names
 	// by nothing but the download site).
 	SBOM []byte
+	// Channels are the channel documents read for the release, stored in
+	// the pack for its listing offline.
+	Channels artifacts.ChannelDocuments
 }
 
 // FetchResult is what a fetch wrote.
@@ -61,6 +64,7 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 		return nil, err
 	}
 	req.SBOM = listing.SBOM
+	req.Channels = listing.Channels
 	res, err := s.FetchRelease(ctx, listing.Release, req)
 	if err != nil {
 		return nil, err
@@ -86,6 +90,20 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	m := &pack.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
 	if prev != nil {
 		m.TUF, m.Images, m.SBOM = prev.TUF, prev.Images, prev.SBOM
+		m.Changelog, m.Promoter = prev.Changelog, prev.Promoter
+	}
+	for _, d := range []struct {
+		data  []byte
+		name  string
+		field *string
+	}{{req.Channels.Changelog, pack.ChangelogName, &m.Changelog}, {req.Channels.Promoter, pack.PromoterName, &m.Promoter}} {
+		if d.data == nil {
+			continue
+		}
+		if err := pw.WriteFile(d.name, d.data); err != nil {
+			return nil, err
+		}
+		*d.field = d.name
 	}
 	if req.SBOM != nil {
 		if err := pw.WriteFile(pack.SBOMName, req.SBOM); err != nil {

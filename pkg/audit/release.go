@@ -35,6 +35,9 @@ type Listing struct {
 	Warnings []string
 	// SBOM is the release SBOM as read, when kept (for an evidence pack).
 	SBOM []byte
+	// Channels are the channel documents read for the release (for an
+	// evidence pack): none when the catalog holds its sums.
+	Channels artifacts.ChannelDocuments
 }
 
 // LoadRelease resolves version ("v1.24.17", "1.24.17", "latest-1.24") and
@@ -70,7 +73,13 @@ func (s *Session) loadRelease(ctx context.Context, version string, sel Selection
 	if err != nil {
 		return nil, err
 	}
-	return &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings, SBOM: listing.SBOM}, nil
+	out := &Listing{Release: rel, Differences: selectDifferences(listing.Differences, rel), Warnings: listing.Warnings, SBOM: listing.SBOM}
+	if !s.cfg.Catalog.HoldsSums(v) {
+		var warnings []string
+		out.Channels, warnings = s.channels.Bind(ctx, rel)
+		out.Warnings = append(out.Warnings, warnings...)
+	}
+	return out, nil
 }
 
 // listToJudge lists a release whose artifacts are to be judged, as

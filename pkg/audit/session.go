@@ -98,6 +98,13 @@ type Config struct {
 	// AllowHTTPRegistry allows image registries on plain http at any
 	// address (default: only on loopback).
 	AllowHTTPRegistry bool
+	// ChangelogRef and PromoterRef pin the channels read from
+	// Endpoints.ChannelsURL: the branch or commit of kubernetes/kubernetes
+	// (default master) and of kubernetes/k8s.io (default main).
+	ChangelogRef, PromoterRef string
+	// ChannelCacheDir is k8sverify's cache directory: channel documents
+	// read at a pinned commit are kept in its channels/ ("": none kept).
+	ChannelCacheDir string
 }
 
 // Session runs requests under one configuration: one HTTP client (shared
@@ -108,6 +115,9 @@ type Session struct {
 	http    *transport.Client
 	fetcher *evidence.Fetcher
 	src     Source
+	// channels read the independent channels of releases the catalog
+	// holds no sums for, once per document in the session.
+	channels *artifacts.Channels
 
 	trustMu    sync.Mutex // guards judge, trustErr and trustNotes: the trust loads once
 	judge      *verify.Judge
@@ -123,11 +133,8 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = artifacts.Embedded()
 	}
-	known := cfg.Catalog.IncidentIDs()
-	for _, id := range cfg.Rules.AcceptIncidents {
-		if !slices.Contains(known, id) {
-			return nil, classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
-		}
+	if err := checkChoices(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -163,6 +170,7 @@ func NewSession(cfg Config) (*Session, error) {
 			return nil, err
 		}
 		s.src = ps
+		s.channels = ps.channels()
 		if s.cfg.Trust.File == "" && s.cfg.Trust.PackDir == "" {
 			s.cfg.Trust.Pack = ps.p // the pack's TUF metadata, verified from the trusted TUF root
 		}
@@ -172,6 +180,7 @@ func NewSession(cfg Config) (*Session, error) {
 			on.http = s.http
 		}
 		s.src = on
+		s.channels = onlineChannels(cfg, s.http)
 	}
 	return s, nil
 }
@@ -267,4 +276,52 @@ func overdue(ctx context.Context, judge *verify.Judge, r *artifacts.Release, v v
 	v = judge.Judge(r, v.Artifact, verify.Evidence{Unavailable: context.Cause(ctx)})
 	v.Elapsed = elapsed
 	return v
+}
+
+// onlineChannels are the channels of an online session, read through
+// client (an offline session reads none, and says why).
+func onlineChannels(cfg Config, client *transport.Client) *artifacts.Channels {
+	c := &artifacts.Channels{URL: cfg.Endpoints.ChannelsURL, ChangelogRef: cfg.ChangelogRef, PromoterRef: cfg.PromoterRef}
+	switch {
+	case cfg.Offline:
+		c.Offline = "offline"
+	case cfg.Endpoints.ChannelsURL == "":
+		c.Offline = "no channels host configured"
+	case cfg.ChannelCacheDir != "":
+		c.Open = channelCache{next: client, dir: cfg.ChannelCacheDir}
+	default:
+		c.Open = client
+	}
+	return c
+}
+
+// checkChoices: the incidents to accept are documented, and the
+// channels' refs name a branch or a commit.
+func checkChoices(cfg Config) error {
+	known := cfg.Catalog.IncidentIDs()
+	for _, id := range cfg.Rules.AcceptIncidents {
+		if !slices.Contains(known, id) {
+			return classify(ErrRequest, fmt.Errorf("no documented incident %q to accept: the catalog documents %s", id, strings.Join(known, ", ")))
+		}
+	}
+	for _, ref := range []string{cfg.ChangelogRef, cfg.PromoterRef} {
+		if !validRef(ref) {
+			return classify(ErrRequest, fmt.Errorf("channel ref %q: want a branch or commit (letters, digits, '.', '_', '-', '/'; no '..')", ref))
+		}
+	}
+	return nil
+}
+
+// validRef accepts a branch name or commit of a channel's repository, ""
+// for the default; nothing that would leave the repository's path.
+func validRef(ref string) bool {
+	if strings.Contains(ref, "..") || strings.HasPrefix(ref, "/") || strings.HasSuffix(ref, "/") {
+		return false
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -427,3 +427,24 @@ func (o packSBOM) Open(context.Context, string) (io.ReadCloser, error) {
 	}
 	return o.p.Open(o.p.Manifest.SBOM)
 }
+
+// channels: from a pack, the channel documents it keeps stand for their
+// publishers (a pack holds one release, so one CHANGELOG).
+func (p *packSource) channels() *artifacts.Channels {
+	return &artifacts.Channels{URL: "pack", Open: packChannels{p: p.p}}
+}
+
+// packChannels reads the channel documents an evidence pack keeps, in
+// place of the raw-file host's.
+type packChannels struct{ p *pack.Pack }
+
+func (o packChannels) Open(_ context.Context, url string) (io.ReadCloser, error) {
+	name := o.p.Manifest.Changelog
+	if strings.HasSuffix(url, "/images.yaml") {
+		name = o.p.Manifest.Promoter
+	}
+	if name == "" {
+		return nil, errors.New("the evidence pack holds none (it was not read when the pack was fetched)")
+	}
+	return o.p.Open(name)
+}

@@ -56,7 +56,7 @@ type sideFile struct {
 func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions) verify.Evidence {
 	var ev verify.Evidence
 	side := []*sideFile{{ext: ".sha256", limit: maxSumFile}, {ext: ".sig", limit: maxSigFile}, {ext: ".cert", limit: maxCertFile}}
-	if o.Download || a.SumFrom("sha512", artifacts.SumCatalog) != "" {
+	if o.Download || a.SumFrom("sha512", artifacts.SumCatalog) != "" || a.SumFrom("sha512", artifacts.SumChangelog) != "" {
 		side = append(side, &sideFile{ext: ".sha512", limit: maxSumFile})
 	}
 	// Not downloading, ask whether the file is there while the side files

@@ -25,12 +25,21 @@ import (
 // Version 2 stores each artifact's evidence as the judge reads it; version
 // 3 adds the release SBOM, so that a release is listed offline as it was
 // online (its files bound to their names and platforms by the SBOM's
-// sums). Packs of earlier versions are refused with a request to fetch
-// them again.
-const SchemaVersion = 3
+// sums); version 4 the independent channels read for a release the
+// catalog holds no sums for (its line's CHANGELOG, the image promoter's
+// manifest). Packs of earlier versions are refused with a request to
+// fetch them again.
+const SchemaVersion = 4
 
 // PackSBOMName is where a pack keeps the release SBOM, as read.
 const SBOMName = "sbom/release"
+
+// ChangelogName and PromoterName are where a pack keeps the channel
+// documents, as read.
+const (
+	ChangelogName = "channels/CHANGELOG.md"
+	PromoterName  = "channels/images.yaml"
+)
 
 // ManifestName is the pack's manifest, written last: a pack without it is
 // incomplete (an interrupted fetch) and never verifies.
@@ -88,7 +97,12 @@ type Manifest struct {
 	Images string `json:"images,omitempty"`
 	// SBOM is the release SBOM as fetched (PackSBOMName); "" when it could
 	// not be had.
-	SBOM      string  `json:"sbom,omitempty"`
+	SBOM string `json:"sbom,omitempty"`
+	// Changelog and Promoter are the line's CHANGELOG and the image
+	// promoter's manifest as read (ChangelogName, PromoterName); "" when
+	// not read (the catalog holds the release's sums) or not reachable.
+	Changelog string  `json:"changelog,omitempty"`
+	Promoter  string  `json:"promoter,omitempty"`
 	Artifacts []Entry `json:"artifacts"`
 }
 

@@ -92,6 +92,9 @@ func listedArtifact(a artifacts.Artifact) Artifact {
 	for _, s := range a.Sums {
 		out.Sums = append(out.Sums, Sum{Algorithm: s.Algorithm, Hex: s.Hex, Source: s.Source})
 	}
+	for _, u := range a.Unbound {
+		out.Unbound = append(out.Unbound, Unbound{Channel: u.Channel, Reason: u.Reason})
+	}
 	return out
 }
 

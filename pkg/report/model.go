@@ -230,6 +230,9 @@ type Artifact struct {
 	SHA256 string `json:"sha256,omitempty"`
 	SHA512 string `json:"sha512,omitempty"`
 	Sums   []Sum  `json:"sums,omitempty"`
+	// Unbound are the independent channels (changelog, promoter-manifest)
+	// that could have given its sum or digest and did not, and why.
+	Unbound []Unbound `json:"unbound,omitempty"`
 
 	Status       string      `json:"status,omitempty"`
 	Reason       string      `json:"reason,omitempty"`
@@ -263,6 +266,12 @@ func (a Artifact) ID() string {
 type Identity struct {
 	SAN    string `json:"san"`
 	Issuer string `json:"issuer"`
+}
+
+// Unbound is a channel that did not bind an artifact, and why.
+type Unbound struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
 }
 
 // Sum is a checksum a release document publishes.

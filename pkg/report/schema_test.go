@@ -105,6 +105,14 @@ func TestReportsMatchSchema(t *testing.T) {
 			check(t, report.NewListing(fullTool, time.Now(), rel, nil, nil))
 		}
 	})
+	t.Run("listing of v1.33.2 with its channels not reachable", func(t *testing.T) {
+		rel, err := artifacts.CatalogRelease(artifacts.Version{Major: 1, Minor: 33, Patch: 2}, artifacts.DefaultLocations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		(&artifacts.Channels{}).Bind(context.Background(), rel)
+		check(t, report.NewListing(fullTool, time.Now(), rel, nil, nil))
+	})
 	t.Run("listing of v1.24.17 from the release SBOM and the catalog", func(t *testing.T) {
 		check(t, sbomListing(t))
 	})

@@ -14,6 +14,9 @@ const (
 	DefaultSBOMURL     = "https://sbom.k8s.io"
 	DefaultRegistry    = "registry.k8s.io"
 	DefaultRekorURL    = "https://rekor.sigstore.dev"
+	// DefaultChannelsURL is the raw-file host the independent channels
+	// (a line's CHANGELOG, the image promoter's manifest) are read from.
+	DefaultChannelsURL = "https://raw.githubusercontent.com"
 )
 
 // ErrInsecureURL is returned for a plain-http URL of a non-loopback host.
@@ -25,18 +28,20 @@ type Endpoints struct {
 	SBOMURL     string // release SBOMs, e.g. https://sbom.k8s.io
 	Registry    string // image registry host[:port][/prefix], e.g. registry.k8s.io
 	RekorURL    string // Rekor transparency log, e.g. https://rekor.sigstore.dev
+	// ChannelsURL is the raw-file host of kubernetes/kubernetes and
+	// kubernetes/k8s.io, e.g. https://raw.githubusercontent.com; "" reads
+	// no channel (every artifact they could bind says so).
+	ChannelsURL string
 }
 
-// Validate checks the download site's and the SBOM site's URLs
-// (absolute, https or http to a loopback host, no credentials, no query)
-// and the registry (host[:port][/prefix], no scheme), and trims trailing
-// slashes. The Rekor URL is the transparency-log client's to check
-// (evidence.NewFetcher): "" there means no log.
 func (e *Endpoints) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{EndpointDownload, &e.DownloadURL}, {EndpointSBOM, &e.SBOMURL}} {
+	}{{EndpointDownload, &e.DownloadURL}, {EndpointSBOM, &e.SBOMURL}, {EndpointChannels, &e.ChannelsURL}} {
+		if f.v == &e.ChannelsURL && *f.v == "" {
+			continue
+		}
 		if err := CheckURL(*f.v); err != nil {
 			return &EndpointError{Endpoint: f.name, Err: err}
 		}
@@ -55,6 +60,7 @@ const (
 	EndpointSBOM     = "SBOM site"
 	EndpointRegistry = "registry"
 	EndpointRekor    = "Rekor"
+	EndpointChannels = "channels host"
 )
 
 // EndpointError says which endpoint of a configuration is not acceptable.

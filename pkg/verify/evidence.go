@@ -31,6 +31,12 @@ const (
 	// the promoter's manifest (artifacts.SumCatalog). Messages name the
 	// catalog the release was described by.
 	ChannelCatalog Channel = "release catalog"
+	// ChannelChangelog: a tarball's SHA-512 in its line's CHANGELOG, read
+	// from kubernetes/kubernetes (artifacts.SumChangelog).
+	ChannelChangelog Channel = "changelog"
+	// ChannelPromoter: the digest the image promoter's manifest gives the
+	// image's tag, read from kubernetes/k8s.io (artifacts.SumPromoter).
+	ChannelPromoter Channel = "promoter-manifest"
 )
 
 // served reports whether the channel describes what was actually served

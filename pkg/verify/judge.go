@@ -58,6 +58,7 @@ func (j *Judge) Judge(r *artifacts.Release, a artifacts.Artifact, ev Evidence) V
 		c.v.Incidents = r.IncidentsFor(a)
 	}
 	c.decide(ev)
+	c.sayUnbound()
 	c.v.Incidents = explaining(c.v)
 	return c.v
 }
@@ -125,6 +126,21 @@ func (c *decision) decide(ev Evidence) {
 	c.requireNameBinding()
 }
 
+// sayUnbound: a verdict on an artifact that a channel could have bound
+// and did not says so in its reason, whatever its status (nothing is
+// skipped silently).
+func (c *decision) sayUnbound() {
+	if len(c.v.Artifact.Unbound) == 0 {
+		return
+	}
+	note := unboundText(c.v.Artifact.Unbound)
+	if c.v.Reason == "" {
+		c.v.Reason = note
+		return
+	}
+	c.v.Reason += "; " + note
+}
+
 // Place is where a release says an artifact lives, whoever serves it: an
 // image's repository name (the last path element) and tag
 // ("kube-apiserver-amd64:v1.24.17"), a release file's path from its
@@ -152,7 +168,9 @@ func (c *decision) requireNameBinding() {
 	if c.v.Status != StatusVerified || c.r == nil || c.r.SBOMError == "" || (a.Kind != artifacts.KindBinary && a.Kind != artifacts.KindTarball) {
 		return
 	}
-	if slices.ContainsFunc(a.Sums, func(s artifacts.Sum) bool { return s.Source == artifacts.SumCatalog }) {
+	if slices.ContainsFunc(a.Sums, func(s artifacts.Sum) bool {
+		return s.Source == artifacts.SumCatalog || s.Source == artifacts.SumChangelog
+	}) {
 		return
 	}
 	err := fmt.Errorf("%w: the release SBOM could not be used (%s)", ErrNameUnbound, c.r.SBOMError)
@@ -213,7 +231,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 		return Digest{}, false
 	}
 	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
-	c.passCheck(CheckDigest, "", c.describeClaims(claims))
+	c.passCheck(CheckDigest, "", c.describeClaims(claims, a.Unbound))
 	return subject.Digest, true
 }
 
@@ -222,21 +240,39 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 // served file's SHA-512).
 func (c *decision) requireSums(claims []DigestClaim) bool {
 	for _, s := range c.v.Artifact.Sums {
-		if s.Source != artifacts.SumCatalog {
+		if !s.Independent() {
 			continue
 		}
 		if !slices.ContainsFunc(claims, func(x DigestClaim) bool { return x.Channel.served() && x.Digest.Algorithm == s.Algorithm }) {
-			c.set(StatusError, fmt.Sprintf("the release's CHANGELOG publishes the %s of this file, and no %s of the file served is known (no .%s published): verify it with a download",
-				strings.ToUpper(s.Algorithm), strings.ToUpper(s.Algorithm), s.Algorithm), nil)
+			c.set(StatusError, fmt.Sprintf("%s publishes the %s of this artifact, and no %s of what was served is known (no .%s published): verify it with a download",
+				publisher(s.Source), strings.ToUpper(s.Algorithm), strings.ToUpper(s.Algorithm), s.Algorithm), nil)
 			return false
 		}
 	}
 	return true
 }
 
+// publisher names who publishes a sum of source, for reasons.
+func publisher(source string) string {
+	switch source {
+	case artifacts.SumCatalog:
+		return "the release's CHANGELOG (embedded in the catalog)"
+	case artifacts.SumChangelog:
+		return "the release's CHANGELOG"
+	case artifacts.SumPromoter:
+		return "the image promoter's manifest"
+	}
+	return "the release SBOM"
+}
+
 func sumChannel(source string) Channel {
-	if source == artifacts.SumCatalog {
+	switch source {
+	case artifacts.SumCatalog:
 		return ChannelCatalog
+	case artifacts.SumChangelog:
+		return ChannelChangelog
+	case artifacts.SumPromoter:
+		return ChannelPromoter
 	}
 	return ChannelSBOM
 }
@@ -254,12 +290,27 @@ func (c *decision) channelName(ch Channel) string {
 	return "release catalog"
 }
 
-func (c *decision) describeClaims(claims []DigestClaim) string {
+// describeClaims names the channels that agree, and those that could
+// have and did not bind the artifact (artifacts.Artifact.Unbound).
+func (c *decision) describeClaims(claims []DigestClaim, unbound []artifacts.Unbound) string {
 	var s []string
 	for _, x := range claims {
 		s = append(s, x.Digest.Algorithm+" from "+c.channelName(x.Channel))
 	}
-	return "agree: " + strings.Join(s, ", ")
+	out := "agree: " + strings.Join(s, ", ")
+	if len(unbound) > 0 {
+		out += "; " + unboundText(unbound)
+	}
+	return out
+}
+
+// unboundText says which channels did not bind an artifact, and why.
+func unboundText(unbound []artifacts.Unbound) string {
+	var s []string
+	for _, u := range unbound {
+		s = append(s, "not bound by the "+string(sumChannel(u.Channel))+" ("+u.Reason+")")
+	}
+	return strings.Join(s, "; ")
 }
 
 func noDigestReason(a artifacts.Artifact) string {

@@ -43,7 +43,7 @@ func main() {
 		plats  string
 	)
 	flag.StringVar(&o.Dir, "dir", "", "directory for world.json, env and trusted_root.json (required)")
-	flag.StringVar(&o.Version, "version", "v1.24.17", "release to build: a version of the catalog, several comma separated, or a line (1.24: every patch release)")
+	flag.StringVar(&o.Version, "version", "v1.24.17", "release to build: a version of the catalog (any line), several comma separated (v1.36.0,v1.24.17), or a line (1.33: every patch release)")
 	flag.DurationVar(&o.Latency, "latency", 0, "latency added to every HTTP request (e.g. 50ms)")
 	flag.BoolVar(&o.Small, "small", false, "a small release: linux/amd64 and linux/arm64, two images")
 	flag.IntVar(&o.FileSize, "file-size", 1024, "size of each binary and tarball in bytes")
@@ -112,14 +112,14 @@ func main() {
 		versions = append(versions, rs.Version.String())
 		artifacts += len(rs.Release.Artifacts)
 	}
-	fmt.Printf("testworld ready: %s with %d artifacts in %s; registry %s, download %s, rekor %s; env in %s\n",
-		strings.Join(versions, ", "), artifacts, time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL, env)
+	fmt.Printf("testworld ready: %s with %d artifacts in %s; registry %s, download %s, rekor %s, channels %s; env in %s\n",
+		strings.Join(versions, ", "), artifacts, time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL, w.ChannelsURL, env)
 	<-ctx.Done()
 }
 
 func faultKinds() string {
 	var s []string
-	for _, k := range testworld.FaultKinds {
+	for _, k := range append(testworld.FaultKinds, testworld.ChannelFaultKinds...) {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")
