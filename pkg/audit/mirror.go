@@ -151,6 +151,12 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		res.Warnings = append(ps.warnings("copied"), res.Warnings...)
 	}
 	if req.DryRun {
+		// The destination must take the mirror: reachable, the
+		// credentials accepted, pushes allowed (an upload started and
+		// cancelled; nothing written).
+		if err := s.CheckDestination(ctx, req.To, path.Base(items[0].dst)); err != nil {
+			return nil, err
+		}
 		res.Release = rel
 		for _, it := range items {
 			res.Verdicts = append(res.Verdicts, it.dryRunVerdict())

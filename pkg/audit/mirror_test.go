@@ -253,13 +253,20 @@ func TestMirrorWriteFailureLeavesNoTag(t *testing.T) {
 	}
 }
 
-// A dry run verifies and writes nothing.
+// A dry run verifies, checks that the destination would take the mirror
+// (an upload started and cancelled), and writes nothing; a destination
+// that refuses pushes fails the dry run.
 func TestMirrorDryRun(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	var writes atomic.Int32
+	var writes, uploads atomic.Int32
 	to := destination(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			writes.Add(1)
+			switch r.Method {
+			case http.MethodPut, http.MethodPatch:
+				writes.Add(1)
+			case http.MethodPost:
+				uploads.Add(1)
+			}
 			next.ServeHTTP(rw, r)
 		})
 	})
@@ -270,7 +277,24 @@ func TestMirrorDryRun(t *testing.T) {
 		}
 	}
 	if writes.Load() != 0 || res.Copied != (audit.MirrorCounts{}) {
-		t.Errorf("a dry run sent %d requests to the destination", writes.Load())
+		t.Errorf("a dry run wrote %d times to the destination", writes.Load())
+	}
+	if uploads.Load() != 1 {
+		t.Errorf("a dry run started %d uploads, want 1 (the push check)", uploads.Load())
+	}
+
+	refusing := destination(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				http.Error(rw, `{"errors":[{"code":"DENIED","message":"push refused"}]}`, http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(rw, r)
+		})
+	})
+	_, err := newSession(t, mirrorConfig(w)).MirrorRelease(context.Background(), selected(t, w), audit.MirrorRequest{To: refusing, DryRun: true})
+	if !errors.Is(err, audit.ErrDestination) || !strings.Contains(err.Error(), "DENIED") {
+		t.Errorf("dry run into a registry refusing pushes: %v", err)
 	}
 }
 
