@@ -185,7 +185,7 @@ func TestVerifyWholeLines(t *testing.T) {
 			if signing == artifacts.SigningNotExpected {
 				want = "unsigned"
 			}
-			if a.Status != want {
+			if string(a.Status) != want {
 				t.Errorf("%s %s (signing %s): %s: %s", a.Release, a.ID(), signing, a.Status, a.Reason)
 			}
 			if v.Minor > 24 && !strings.Contains(a.Name, "test") && !strings.Contains(a.Name, "manifests") && !strings.Contains(checkOf(a, "digest"), "changelog") {

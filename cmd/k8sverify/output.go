@@ -85,11 +85,8 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 	if !tableOnStdout && !g.quiet && rep.Summary != nil {
 		report.WriteSummary(stderr, rep, tableOptions(g, true, stderr))
 	}
-	for _, a := range rep.Artifacts {
-		if strings.Contains(a.Reason, transport.ErrInsecureURL.Error()) {
-			fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
-			break
-		}
+	if rep.Caused(transport.ErrInsecureURL) {
+		fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
 	}
 	if interrupted {
 		return &exitError{code: ExitInterrupted}

@@ -34,6 +34,9 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 			}
 		}
 		for _, v := range s.Verdicts {
+			if v.Err != nil {
+				r.errs = append(r.errs, v.Err)
+			}
 			a := verdictArtifact(v)
 			a.Release = version
 			r.Artifacts = append(r.Artifacts, a)
@@ -47,11 +50,17 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 	return r
 }
 
+// Caused reports whether target (errors.Is) caused a verdict of the
+// report: what to advise is decided on errors, never on rendered reasons.
+func (r *Report) Caused(target error) bool {
+	return slices.ContainsFunc(r.errs, func(err error) bool { return errors.Is(err, target) })
+}
+
 // gaps says what the verdicts do not cover.
 func gaps(as []Artifact) []Gap {
 	n := 0
 	for _, a := range as {
-		if a.Status == string(verify.StatusVerified) && a.Covers == CoversPublishedDigest {
+		if a.Status == StatusVerified && a.Covers == CoversPublishedDigest {
 			n++
 		}
 	}
@@ -101,8 +110,8 @@ func listedArtifact(a artifacts.Artifact) Artifact {
 func verdictArtifact(v verify.Verdict) Artifact {
 	a := listedArtifact(v.Artifact)
 	a.SHA256, a.SHA512, a.Sums = "", "", nil
-	a.Status, a.Reason, a.FailedCheck = string(v.Status), v.Reason, string(v.FailedCheck)
-	a.Digest, a.DigestSource = v.Digest, v.DigestSource
+	a.Status, a.Reason, a.FailedCheck = Status(v.Status), v.Reason, string(v.FailedCheck)
+	a.Digest, a.DigestSource = v.Digest, string(v.DigestSource)
 	a.Checks = checks(v.Checks)
 	a.Seconds = v.Elapsed.Seconds()
 	if v.Status == verify.StatusVerified || v.Status == verify.StatusFailed {

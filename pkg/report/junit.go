@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 type junitSuites struct {
@@ -96,15 +95,15 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		}
 		s := &suites[i]
 		c := junitCase{Name: a.ID(), Classname: strings.TrimSpace("k8sverify." + a.Release + "." + a.Kind), Time: seconds(a.Seconds)}
-		m := &junitMessage{Message: oneLine(a.Reason), Type: a.Status, Body: caseBody(a)}
-		switch verify.Status(a.Status) {
-		case verify.StatusFailed:
+		m := &junitMessage{Message: oneLine(a.Reason), Type: string(a.Status), Body: caseBody(a)}
+		switch a.Status {
+		case StatusFailed:
 			c.Failure = m
 			s.Failures++
-		case verify.StatusError:
+		case StatusError:
 			c.Error = m
 			s.Errors++
-		case verify.StatusUnsigned, verify.StatusMissing, StatusNotChecked:
+		case StatusUnsigned, StatusMissing, StatusNotChecked:
 			c.Skipped = m
 			s.Skipped++
 		}
@@ -248,15 +247,15 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		run.Properties = &sarifProperties{Catalog: r.Catalog}
 	}
 	for _, a := range r.Artifacts {
-		if a.Status == string(verify.StatusVerified) {
+		if a.Status == StatusVerified {
 			continue
 		}
 		level := "warning"
-		if a.Status == string(verify.StatusFailed) {
+		if a.Status == StatusFailed {
 			level = "error"
 		}
-		msg := strings.TrimSpace(a.Release+" "+a.ID()) + ": " + a.Status + ": " + oneLine(a.Reason)
-		run.Results = append(run.Results, sarifResult{RuleID: "k8sverify/" + a.Status, Level: level, Message: sarifText{msg},
+		msg := strings.TrimSpace(a.Release+" "+a.ID()) + ": " + string(a.Status) + ": " + oneLine(a.Reason)
+		run.Results = append(run.Results, sarifResult{RuleID: "k8sverify/" + string(a.Status), Level: level, Message: sarifText{msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: a.Location}}}}})
 	}
 	enc := json.NewEncoder(&escaper{w: w, escape: jsonEscape})

@@ -57,11 +57,26 @@ type Report struct {
 	// NotChecked says what the verdicts do not cover, and for how many
 	// artifacts (verification reports).
 	NotChecked []Gap `json:"notChecked,omitempty"`
+
+	// errs are the verdicts' errors, for Caused (not part of the schema).
+	errs []error
 }
 
-// StatusNotChecked is the status of an artifact an interrupted run never
-// judged: neither a verdict nor an error.
-const StatusNotChecked = "not-checked"
+// Status is an artifact's status in a report: a verdict's
+// (verify.Status), or not-checked.
+type Status string
+
+// The statuses of a report's artifacts.
+const (
+	StatusVerified = Status(verify.StatusVerified)
+	StatusFailed   = Status(verify.StatusFailed)
+	StatusUnsigned = Status(verify.StatusUnsigned)
+	StatusMissing  = Status(verify.StatusMissing)
+	StatusError    = Status(verify.StatusError)
+	// StatusNotChecked is the status of an artifact an interrupted run
+	// never judged: neither a verdict nor an error.
+	StatusNotChecked Status = "not-checked"
+)
 
 // Covers says what a verdict is about: which bytes the digest checked
 // against the signature came from.
@@ -86,8 +101,8 @@ const (
 
 // coversOf says what a verdict on a digest from source covers ("" when
 // no digest was checked).
-func coversOf(source string) Covers {
-	switch verify.Channel(source) {
+func coversOf(source verify.Channel) Covers {
+	switch source {
 	case "":
 		return ""
 	case verify.ChannelDownload:
@@ -234,7 +249,7 @@ type Artifact struct {
 	// that could have given its sum or digest and did not, and why.
 	Unbound []Unbound `json:"unbound,omitempty"`
 
-	Status       string      `json:"status,omitempty"`
+	Status       Status      `json:"status,omitempty"`
 	Reason       string      `json:"reason,omitempty"`
 	FailedCheck  string      `json:"failedCheck,omitempty"`
 	Digest       string      `json:"digest,omitempty"`
@@ -367,16 +382,16 @@ func (s Summary) String() string {
 	return out
 }
 
-func (s *Summary) add(status string) {
+func (s *Summary) add(status Status) {
 	s.Total++
-	switch verify.Status(status) {
-	case verify.StatusVerified:
+	switch status {
+	case StatusVerified:
 		s.Verified++
-	case verify.StatusFailed:
+	case StatusFailed:
 		s.Failed++
-	case verify.StatusUnsigned:
+	case StatusUnsigned:
 		s.Unsigned++
-	case verify.StatusMissing:
+	case StatusMissing:
 		s.Missing++
 	case StatusNotChecked:
 		s.NotChecked++
@@ -393,7 +408,7 @@ func (r *Report) MarkInterrupted() {
 	n := 0
 	for i := range r.Artifacts {
 		a := &r.Artifacts[i]
-		if !a.canceled || a.Status != string(verify.StatusError) {
+		if !a.canceled || a.Status != StatusError {
 			continue
 		}
 		a.Status, a.Reason, a.FailedCheck, a.Covers = StatusNotChecked, "not checked: the run was interrupted", "", ""

@@ -88,7 +88,7 @@ func writeCatalog(w io.Writer, c *Catalog, width int) {
 // each in kind order (binary, tarball, image) and otherwise as listed.
 func split(as []Artifact) (problems, verified []Artifact) {
 	for _, a := range as {
-		if a.Status == string(verify.StatusVerified) {
+		if a.Status == StatusVerified {
 			verified = append(verified, a)
 		} else {
 			problems = append(problems, a)
@@ -122,7 +122,7 @@ func kindRank(k string) int {
 func writeIncidents(w io.Writer, r *Report, problems []Artifact, o TableOptions) {
 	concerned := map[string]bool{}
 	for _, a := range problems {
-		if a.Status == string(verify.StatusError) {
+		if a.Status == StatusError {
 			continue // a network error is never an incident's doing
 		}
 		for _, id := range a.Incidents {
@@ -161,7 +161,7 @@ func writeIncidents(w io.Writer, r *Report, problems []Artifact, o TableOptions)
 
 func detail(a Artifact) string {
 	d := a.Reason
-	if a.Status == string(verify.StatusFailed) || a.Status == string(verify.StatusUnsigned) {
+	if a.Status == StatusFailed || a.Status == StatusUnsigned {
 		for _, id := range a.Incidents {
 			d += " [known incident: " + id + "]"
 		}
@@ -174,15 +174,15 @@ func oneLine(s string) string {
 }
 
 // statusMark is a status as the table shows it.
-func statusMark(s string) string { return s }
+func statusMark(s Status) string { return string(s) }
 
 // ANSI colours of statuses.
-var colors = map[string]string{
-	string(verify.StatusVerified): "\x1b[32m",
-	string(verify.StatusFailed):   "\x1b[1;31m",
-	string(verify.StatusUnsigned): "\x1b[33m",
-	string(verify.StatusMissing):  "\x1b[33m",
-	string(verify.StatusError):    "\x1b[35m",
+var colors = map[Status]string{
+	StatusVerified: "\x1b[32m",
+	StatusFailed:   "\x1b[1;31m",
+	StatusUnsigned: "\x1b[33m",
+	StatusMissing:  "\x1b[33m",
+	StatusError:    "\x1b[35m",
 }
 
 // writeMatrix writes the history matrix of a multi-release report: per
@@ -276,14 +276,14 @@ func matrixCell(c *matrixCount) string {
 func WriteMirrorList(w io.Writer, r *Report) error {
 	incomplete := map[string]bool{}
 	for _, a := range r.Artifacts {
-		if a.Kind == "image" && a.Status != string(verify.StatusVerified) {
+		if a.Kind == "image" && a.Status != StatusVerified {
 			incomplete[a.Release+" "+a.Name] = true
 		}
 	}
 	var listed []Artifact
 	repos := map[string]bool{} // the repositories images are listed in
 	for _, a := range r.Artifacts {
-		if a.Kind != "image" || a.Status != string(verify.StatusVerified) || a.Digest == "" {
+		if a.Kind != "image" || a.Status != StatusVerified || a.Digest == "" {
 			continue
 		}
 		if a.Platform == "" && incomplete[a.Release+" "+a.Name] {

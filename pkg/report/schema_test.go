@@ -290,7 +290,7 @@ func judgedVerification(t testing.TB) *report.Report {
 
 	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: rel, Verdicts: verdicts}, {Verdicts: []verify.Verdict{blobVerdict}}}, []string{"a warning"})
 	for _, want := range []verify.Status{verify.StatusVerified, verify.StatusFailed, verify.StatusUnsigned, verify.StatusMissing, verify.StatusError} {
-		if !slices.ContainsFunc(rep.Artifacts, func(a report.Artifact) bool { return a.Status == string(want) }) {
+		if !slices.ContainsFunc(rep.Artifacts, func(a report.Artifact) bool { return a.Status == report.Status(want) }) {
 			t.Errorf("no artifact is %s", want)
 		}
 	}

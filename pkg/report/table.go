@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // WriteTable writes the verification table: problems first, grouped by
@@ -75,7 +74,7 @@ func WriteSummary(w io.Writer, r *Report, o TableOptions) {
 func coverageLine(as []Artifact) string {
 	counts := map[Covers]int{}
 	for _, a := range as {
-		if a.Status == string(verify.StatusVerified) && a.Covers != "" {
+		if a.Status == StatusVerified && a.Covers != "" {
 			counts[a.Covers]++
 		}
 	}
@@ -124,7 +123,7 @@ func expected(a Artifact) bool {
 	switch a.Status {
 	case StatusNotChecked:
 		return true
-	case string(verify.StatusUnsigned):
+	case StatusUnsigned:
 		s := artifacts.Signing(a.Signing)
 		return (s == artifacts.SigningNotExpected || s == artifacts.SigningNever) && len(a.Incidents) == 0
 	}
@@ -147,7 +146,7 @@ func collapse(problems []Artifact, o TableOptions) ([]Artifact, []tableRow) {
 			rest = append(rest, a)
 			continue
 		}
-		k := [4]string{a.Release, a.Kind, a.Status, a.Reason}
+		k := [4]string{a.Release, a.Kind, string(a.Status), a.Reason}
 		i, ok := index[k]
 		if !ok {
 			i = len(rows)
@@ -297,7 +296,7 @@ func wrapWords(s string, width int) []string {
 
 // colorize colours a status cell (padded) for a terminal.
 func colorize(cell, status string) string {
-	c, ok := colors[status]
+	c, ok := colors[Status(status)]
 	if !ok {
 		return cell
 	}

@@ -230,7 +230,7 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 	if !c.requireSums(claims) {
 		return Digest{}, false
 	}
-	c.v.Digest, c.v.DigestSource = subject.Digest.String(), string(subject.Channel)
+	c.v.Digest, c.v.DigestSource = subject.Digest.String(), subject.Channel
 	c.passCheck(CheckDigest, "", c.describeClaims(claims, a.Unbound))
 	return subject.Digest, true
 }
@@ -686,7 +686,7 @@ func (j *Judge) NotOfAnyRelease(v Verdict, searched string) Verdict {
 // Unidentified decides on a file that is none of release r's: its digest
 // is not among the sums published for the checked files ("identify").
 func (j *Judge) Unidentified(r *artifacts.Release, a artifacts.Artifact, file DigestClaim, checked int) Verdict {
-	c := &decision{j: j, r: r, v: Verdict{Artifact: a, Digest: file.Digest.String(), DigestSource: string(file.Channel)}}
+	c := &decision{j: j, r: r, v: Verdict{Artifact: a, Digest: file.Digest.String(), DigestSource: file.Channel}}
 	c.failCheck(CheckIdentify, ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
 		errors.New("not a file of "+r.Version.String()))
 	return c.v

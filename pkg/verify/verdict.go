@@ -38,7 +38,7 @@ type Verdict struct {
 	Digest string `json:"digest,omitempty"`
 	// DigestSource says where Digest came from: "published .sha256",
 	// "download", "file", "registry".
-	DigestSource string `json:"digestSource,omitempty"`
+	DigestSource Channel `json:"digestSource,omitempty"`
 	// Checks are the artifact's own checks (digest, image, platform), as
 	// they ran; each signature has its checks too.
 	Checks []Check `json:"checks,omitempty"`
