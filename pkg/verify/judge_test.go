@@ -261,9 +261,24 @@ func TestJudgeImages(t *testing.T) {
 	otherIndex := served(amd64, own)
 	otherIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": sha("another")})
 	otherIndex.Image.IndexRef = "registry.k8s.io/kube-apiserver:v1.24.17"
+	// An arm64 image passed off as amd64 by serving amd64's configuration
+	// beside its manifest (from a pack, nothing else binds the two).
+	swappedConfig := served(arm64, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", arm64.digest))
+	swappedConfig.Image.Config, swappedConfig.Image.Index, swappedConfig.Image.IndexRef = amd64.config, nil, ""
+	// Another release's genuinely signed amd64 image, with the pinned
+	// release index rewritten to list it.
+	oldRelease := newImage(t, "linux", "amd64", "kube-apiserver v1.24.16")
+	tamperedIndex := served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest))
+	tamperedIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": oldRelease.digest, "arm64": arm64.digest})
 	ok := release("2023-07-19")
 
 	runJudgeCases(t, f, []judgeCase{
+		{"a configuration that is not the one its manifest names", ok, art, swappedConfig, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the manifest names sha256:"},
+		{"a pinned release index that is not its digest's", ok, art, tamperedIndex, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the index in the evidence is sha256:"},
+		{"another release's image under the genuine index", ok, art, served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest)),
+			verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
+		{"a signature naming a look-alike image", ok, art, served(amd64, f.cosignSignature(t, backing+"/evil-kube-apiserver-amd64", amd64.digest)),
+			verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "evil-kube-apiserver-amd64"},
 		{"platform image signed in its repository", ok, art, served(amd64, own), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"platform image signed in the index's repository", ok, art, served(amd64, recursive), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"the index", ok, indexArt, indexServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
