@@ -72,10 +72,30 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 	}
 	// Online (Rekor configured), each signature's entry comes with its
 	// inclusion proof.
-	for _, v := range vs[:1] {
-		if c := checkNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
-			t.Errorf("%s: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), c)
+	for _, v := range vs {
+		for i, sig := range v.Signatures {
+			if c := checkNamed(sig, "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
+				t.Errorf("%s signature %d: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), i, c)
+			}
 		}
+	}
+}
+
+// smallImageVerdicts is how many verdicts a Small world's images give: the
+// kube-apiserver and kube-proxy indexes and their linux/amd64 and
+// linux/arm64 images.
+const smallImageVerdicts = 6
+
+// wantVerdicts fails the test unless there are n verdicts, so that a loop
+// over them cannot pass by checking none.
+func wantVerdicts(t *testing.T, vs []verify.Verdict, n int) {
+	t.Helper()
+	if len(vs) != n {
+		var ids []string
+		for _, v := range vs {
+			ids = append(ids, v.Artifact.ID())
+		}
+		t.Fatalf("%d verdicts, want %d: %v", len(vs), n, ids)
 	}
 }
 
@@ -95,14 +115,17 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 	c := config(w)
 	c.Endpoints.RekorURL = ""
 	vs := verifyWith(t, w, c, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
 	for _, v := range vs {
-		if v.Status != verify.StatusVerified {
-			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		if v.Status != verify.StatusVerified || len(v.Signatures) == 0 {
+			t.Errorf("%s: %s (%d signatures): %s", v.Artifact.ID(), v.Status, len(v.Signatures), v.Reason)
 			continue
 		}
-		c := checkNamed(v.Signatures[0], "transparency-log")
-		if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
-			t.Errorf("%s: transparency-log check %+v", v.Artifact.ID(), c)
+		for i, sig := range v.Signatures {
+			c := checkNamed(sig, "transparency-log")
+			if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
+				t.Errorf("%s signature %d: transparency-log check %+v", v.Artifact.ID(), i, c)
+			}
 		}
 	}
 }
@@ -113,12 +136,16 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 // still verifies, in the release audit and through verify-image.
 func TestPreRecursiveSigningRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
-	for repo, v := range byRepo(t, verifyWorld(t, w, audit.VerifyOptions{})) {
+	vs := verifyWorld(t, w, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
+	for repo, v := range byRepo(t, vs) {
 		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 || !strings.HasPrefix(v.Signatures[0].DockerReference, testworld.BackingRegistry+"/") {
 			t.Errorf("%s: %s (%d signatures): %s", repo, v.Status, len(v.Signatures), v.Reason)
 		}
 	}
-	for _, v := range imageRef(t, w, w.Registry+"/kube-apiserver:v1.24.10", nil) {
+	refVerdicts := imageRef(t, w, w.Registry+"/kube-apiserver:v1.24.10", nil)
+	wantVerdicts(t, refVerdicts, 3) // the index and its two platform images
+	for _, v := range refVerdicts {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("verify-image %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
@@ -131,7 +158,9 @@ func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	c := config(w)
 	c.Endpoints.RekorURL = "http://127.0.0.1:1"
-	for _, v := range verifyWith(t, w, c, audit.VerifyOptions{}) {
+	vs := verifyWith(t, w, c, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
+	for _, v := range vs {
 		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "online log lookup failed") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
@@ -212,7 +241,9 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.6 two signatures", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
-		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		vs := verifyWorld(t, w, audit.VerifyOptions{})
+		wantVerdicts(t, vs, smallImageVerdicts)
+		for _, v := range vs {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 				continue
@@ -229,7 +260,9 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.8 wrong identity", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
-		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		vs := verifyWorld(t, w, audit.VerifyOptions{})
+		wantVerdicts(t, vs, smallImageVerdicts)
+		for _, v := range vs {
 			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) ||
 				!strings.Contains(v.Reason, testworld.PromoterIdentity) {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -535,8 +568,10 @@ func TestImageRefReleaseTagRollback(t *testing.T) {
 	}
 	// The genuine images of the release, and a tag that names no release,
 	// still verify.
-	for _, ref := range []string{"/kube-proxy:" + w.Version.String(), "/kube-proxy-arm64:" + w.Version.String()} {
-		for _, v := range imageRef(t, w, w.Registry+ref, nil) {
+	for ref, n := range map[string]int{"/kube-proxy:" + w.Version.String(): 3, "/kube-proxy-arm64:" + w.Version.String(): 1} {
+		vs := imageRef(t, w, w.Registry+ref, nil)
+		wantVerdicts(t, vs, n)
+		for _, v := range vs {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s %s: %s: %s", ref, v.Artifact.ID(), v.Status, v.Reason)
 			}
@@ -560,7 +595,13 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 	}
 	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"v1.24.16"}, Selection: audit.Selection{Kinds: imageKind}}, nil)
 	must(t, err)
+	// The catalog's 30 images of v1.24.16, of which the world serves 6.
+	wantVerdicts(t, res[0].Verdicts, 30)
+	served := 0
 	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusMissing {
+			served++
+		}
 		swapped := v.Artifact.Name == "kube-apiserver" && (v.Artifact.Platform.IsZero() || v.Artifact.Platform.Arch == "amd64" || v.Artifact.Platform.Arch == "arm64")
 		switch {
 		case v.Status == verify.StatusMissing:
@@ -569,6 +610,9 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 		case !swapped && v.Status != verify.StatusVerified:
 			t.Errorf("%s: %s %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
+	}
+	if served != smallImageVerdicts {
+		t.Errorf("%d verdicts on served images, want %d", served, smallImageVerdicts)
 	}
 }
 
@@ -589,7 +633,9 @@ func TestImageRefReleaseTagDigest(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range imageRef(t, w, w.Registry+"/kube-proxy:"+w.Version.String(), nil) {
+	proxy := imageRef(t, w, w.Registry+"/kube-proxy:"+w.Version.String(), nil)
+	wantVerdicts(t, proxy, 3) // the index and its two platform images
+	for _, v := range proxy {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
