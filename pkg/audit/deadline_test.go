@@ -21,7 +21,10 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Endpoints.DownloadURL = testworld.HangingServer(t)
-	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
+	// The deadline is the only thing that ends this request (the site never
+	// answers), but what comes before the first download (the trust, the
+	// SBOM) must fit in it however loaded the machine: not 300 ms.
+	c.Timeout, c.Deadline = time.Minute, 2*time.Second
 	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +35,7 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	}
 	for _, v := range vs {
 		if v.Status != verify.StatusError || !errors.Is(v.Err, audit.ErrDeadline) || errors.Is(v.Err, context.Canceled) ||
-			!strings.Contains(v.Reason, "deadline exceeded (300ms)") {
+			!strings.Contains(v.Reason, "deadline exceeded (2s)") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
@@ -77,14 +80,12 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
-	c.Timeout = 300 * time.Millisecond
-	start := time.Now()
+	c.Timeout = 300 * time.Millisecond // the repository never answers: no other request needs to fit in it
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	// Ended by the request timeout (not by the test binary's own timeout,
+	// as an unbounded wait would be), whatever the time it took.
 	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, evidence.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming no answer, got %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s", d)
 	}
 }
 
@@ -95,14 +96,11 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Trust = evidence.TrustSource{TUF: evidence.TUFSource{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
-	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond
-	start := time.Now()
+	c.Timeout, c.Deadline = time.Minute, 300*time.Millisecond // the repository never answers: nothing else needs to fit in it
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, audit.ErrDeadline) {
+	// Ended by the deadline, not by the minute's timeout: the error names it.
+	if !errors.Is(err, audit.ErrTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, evidence.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s", d)
 	}
 }
 

@@ -157,7 +157,7 @@ func TestPreRecursiveSigningRelease(t *testing.T) {
 func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	c := config(w)
-	c.Endpoints.RekorURL = "http://127.0.0.1:1"
+	c.Endpoints.RekorURL = "http://" + testworld.ClosedPort(t) // refuses connections
 	vs := verifyWith(t, w, c, audit.VerifyOptions{})
 	wantVerdicts(t, vs, smallImageVerdicts)
 	for _, v := range vs {

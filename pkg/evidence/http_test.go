@@ -81,7 +81,9 @@ func TestStreamStalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := evidence.NewHTTPClient(evidence.WithTimeout(200*time.Millisecond), evidence.WithAttempts(1))
+	// The answer starts at once; a second (not 200ms) lets it start on a
+	// loaded machine too.
+	c := evidence.NewHTTPClient(evidence.WithTimeout(time.Second), evidence.WithAttempts(1))
 	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: c})
 	if err != nil {
 		t.Fatal(err)
