@@ -176,6 +176,27 @@ func TestImageSignature(t *testing.T) {
 	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
 		t.Errorf("no bundle: %v", r.Err)
 	}
+
+	// A payload of the largest size read verifies; one byte more is
+	// refused unread.
+	largest := append(append([]byte(nil), p...), []byte(strings.Repeat(" ", 64<<10-len(p)))...)
+	if r := f.v.ImageSignature(f.sign(t, largest, artifacts.ImageSigner), largest, d, nil, artifacts.ImageSigner); !r.Verified() {
+		t.Errorf("a payload of 64 KiB: %v", r.Err)
+	}
+	over := append(largest, ' ')
+	if r := f.v.ImageSignature(f.sign(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); verify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
+		t.Errorf("a payload over 64 KiB: %v", r.Err)
+	}
+
+	// A signature rejected by the bundle's own checks still names the
+	// signer its certificate claims.
+	w := newWorld(t)
+	withRoot := parsed(t, w.forge(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 })), testworld.ForgeRootInChain))
+	pl := cosignPayload(t, verify.SHA256Digest(w.digest))
+	r = w.v.ImageSignature(withRoot, pl, verify.SHA256Digest(w.digest), nil, artifacts.BlobSigner)
+	if r.Verified() || verify.FailedCheckOf(r.Err) == "payload" || r.Signer == nil || *r.Signer != artifacts.BlobSigner {
+		t.Errorf("rejected at %s (%v): signer %v, want %v", verify.FailedCheckOf(r.Err), r.Err, r.Signer, artifacts.BlobSigner)
+	}
 }
 
 func TestImageBundle(t *testing.T) {

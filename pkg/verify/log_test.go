@@ -45,7 +45,7 @@ func TestLogEntriesEarliestValidDecides(t *testing.T) {
 	}{
 		{"a later copy after the certificate expired", func(t *testing.T) []byte {
 			return marshal(t, w.withCopy(t, w.message(t, w.opts(nil)), later))
-		}, true, "", "a later copy"},
+		}, true, "", "after the certificate expired: a later copy, ignored"},
 		{"a copy logged first, while the certificate was valid", func(t *testing.T) []byte {
 			b := w.message(t, w.opts(nil))
 			b = w.withCopy(t, b, time.Now().Add(time.Minute))
