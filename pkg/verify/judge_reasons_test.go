@@ -3,6 +3,7 @@ package verify_test
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +167,31 @@ func parsed(t *testing.T, data []byte) *bundle.Bundle {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// What a result says of a bundle and of its checks: the kind of
+// signature, the log by a short ID, and for each failed check what was
+// expected and what was found, only when they are known.
+func TestResultWording(t *testing.T) {
+	w := newWorld(t)
+	for kind, b := range map[string][]byte{
+		"message signature": w.genuineV03JSON,
+		"DSSE envelope":     marshal(t, w.dsse(t, w.opts(nil))),
+	} {
+		r := w.v.BundleJSON(b, w.policy)
+		if len(r.Checks) == 0 || r.Checks[0].Name != "bundle" || !strings.Contains(r.Checks[0].Actual, kind) {
+			t.Errorf("%s: bundle check %+v", kind, r.Checks)
+		}
+	}
+	shortLog := regexp.MustCompile(`log [0-9a-f]{12}… index [0-9]+`)
+	r := w.v.BundleJSON(w.forge(t, w.message(t, w.opts(nil)), testworld.ForgeCheckpointKey), w.policy)
+	if !shortLog.MatchString(r.Error) {
+		t.Errorf("the entry not named by its log's short ID: %s", r.Error)
+	}
+
+	f := newSigstore(t)
+	noDigest := f.v.ImageSignature(nil, nil, verify.Digest{}, nil, verify.Policy{}.Identity)
+	if want := verify.ErrBundleInvalid.Error() + ": policy names no image digest [check: policy]"; noDigest.Error != want {
+		t.Errorf("nothing expected, nothing found: %q, want %q", noDigest.Error, want)
+	}
 }

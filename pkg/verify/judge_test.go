@@ -147,7 +147,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 		{"genuine", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-staging"},
 		{"missing", ok, kubectl, verify.Evidence{Missing: "it answers 404"}, verify.Rules{}, verify.StatusMissing, "", nil, "not published"},
 		{"unavailable", ok, kubectl, verify.Evidence{Unavailable: errors.New("connection refused")}, verify.Rules{}, verify.StatusError, "", nil, "connection refused"},
-		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "HTML"},
+		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "expected checksum files as the release publishes them, got none: .sha256 is an HTML page [check: digest]"},
 		{"no .sha256", ok, kubectl, verify.Evidence{Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "no .sha256"},
 		{".sha256 and SBOM disagree", ok, withSums(artifacts.Sum{Algorithm: "sha256", Hex: other.Hex, Source: artifacts.SumSBOM}),
 			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "release SBOM"},
