@@ -31,7 +31,7 @@ func TestExitCodeContract(t *testing.T) {
 	if err := os.WriteFile(unknown, []byte("not a release file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	refused := "http://127.0.0.1:1" // nothing listens: connection refused
+	refused := "http://" + testworld.ClosedPort(t) // nothing listens: connection refused
 	cases := []struct {
 		code int
 		args []string

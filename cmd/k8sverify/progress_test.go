@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vbauerster/mpb/v8"
 
@@ -36,8 +36,18 @@ func (s *syncBuffer) String() string {
 // problem printed above it as it is found; the bar is gone at the end.
 func TestProgressBarOnATerminal(t *testing.T) {
 	var out syncBuffer
+	// The bar draws when told to, not on a clock: draw returns once a frame
+	// drawn after it was called is written. mpb hands each refresh to its
+	// renderer over unbuffered channels, so the third refresh is taken only
+	// after the first one's frame is done.
+	refresh := make(chan any)
+	draw := func() {
+		for range 3 {
+			refresh <- struct{}{}
+		}
+	}
 	p := &progress{w: &out, problems: true, hosts: newHostNotices(&out), width: 120,
-		liveOptions: []mpb.ContainerOption{mpb.WithOutput(&out), mpb.ForceTTY(), mpb.WithAutoRefresh()}}
+		liveOptions: []mpb.ContainerOption{mpb.WithOutput(&out), mpb.ForceTTY(), mpb.WithManualRefresh(refresh)}}
 	v, _ := artifacts.ParseVersion("v1.24.17")
 	rel := &artifacts.Release{Version: v}
 	for _, name := range []string{"kubectl", "kubelet", "kubeadm", "kube-proxy"} {
@@ -50,7 +60,10 @@ func TestProgressBarOnATerminal(t *testing.T) {
 			st = verify.StatusFailed
 		}
 		p.done(rel, verify.Verdict{Artifact: a, Status: st})
-		time.Sleep(150 * time.Millisecond) // let the bar draw
+		draw()
+		if got := out.String(); !strings.Contains(got, fmt.Sprintf("verifying %d/4", i+1)) {
+			t.Errorf("after verdict %d, the bar was not drawn with it:\n%q", i+1, got)
+		}
 	}
 	p.stop()
 	got := out.String()

@@ -93,6 +93,8 @@ type BundleOptions struct {
 	PredicateType string
 	// SubjectName names the statement's subject; default "artifact".
 	SubjectName string
+	// PayloadType of a DSSE envelope; default InTotoPayloadType.
+	PayloadType string
 }
 
 func (o BundleOptions) mediaType() string {
@@ -155,7 +157,11 @@ func (s *Sigstore) DSSEBundle(digest []byte, o BundleOptions) (*bundle.Bundle, e
 	if err != nil {
 		return nil, err
 	}
-	env, err := s.signEnvelope(InTotoPayloadType, payload, o.CertOptions)
+	payloadType := o.PayloadType
+	if payloadType == "" {
+		payloadType = InTotoPayloadType
+	}
+	env, err := s.signEnvelope(payloadType, payload, o.CertOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -22,8 +22,11 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Endpoints.DownloadURL = testworld.HangingServer(t)
+	// The deadline is the only thing that ends this request (the site never
+	// answers), but what comes before the first download (the trust, the
+	// SBOM) must fit in it however loaded the machine: not 300 ms.
 	c.Timeout = time.Minute
-	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond)
+	ctx, cancel := audit.WithDeadline(context.Background(), 2*time.Second)
 	defer cancel()
 	res, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
@@ -35,7 +38,7 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	}
 	for _, v := range vs {
 		if v.Status != verify.StatusError || !errors.Is(v.Err, audit.ErrDeadline) || errors.Is(v.Err, context.Canceled) ||
-			!strings.Contains(v.Reason, "deadline exceeded (300ms)") {
+			!strings.Contains(v.Reason, "deadline exceeded (2s)") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
@@ -80,14 +83,12 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
 	c := config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
-	c.Timeout = 300 * time.Millisecond
-	start := time.Now()
+	c.Timeout = 300 * time.Millisecond // the repository never answers: no other request needs to fit in it
 	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	// Ended by the request timeout (not by the test binary's own timeout,
+	// as an unbounded wait would be), whatever the time it took.
 	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming no answer, got %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s", d)
 	}
 }
 
@@ -99,15 +100,12 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 	c := config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = time.Minute
-	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond)
+	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond) // the repository never answers: nothing else needs to fit in it
 	defer cancel()
-	start := time.Now()
 	_, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) {
+	// Ended by the deadline, not by the minute's timeout: the error names it.
+	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s", d)
 	}
 }
 

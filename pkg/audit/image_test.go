@@ -78,9 +78,15 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 	}
 	// Online (Rekor configured), each signature's entry comes with its
 	// inclusion proof.
-	for _, v := range vs[:1] {
-		if c := checkNamed(verifiedSignature(t, v), "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
-			t.Errorf("%s: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), c)
+	for _, v := range vs {
+		verifiedSignature(t, v)
+		for i, sig := range v.Signatures {
+			if !sig.Verified() {
+				continue // the carried staging signature, rejected for its identity
+			}
+			if c := checkNamed(sig, "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
+				t.Errorf("%s signature %d: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), i, c)
+			}
 		}
 	}
 }
@@ -104,6 +110,24 @@ func verifiedSignature(t *testing.T, v verify.Verdict) *verify.SignatureResult {
 	return nil
 }
 
+// smallImageVerdicts is how many verdicts a Small world's images give: the
+// kube-apiserver and kube-proxy indexes and their linux/amd64 and
+// linux/arm64 images.
+const smallImageVerdicts = 6
+
+// wantVerdicts fails the test unless there are n verdicts, so that a loop
+// over them cannot pass by checking none.
+func wantVerdicts(t *testing.T, vs []verify.Verdict, n int) {
+	t.Helper()
+	if len(vs) != n {
+		var ids []string
+		for _, v := range vs {
+			ids = append(ids, v.Artifact.ID())
+		}
+		t.Fatalf("%d verdicts, want %d: %v", len(vs), n, ids)
+	}
+}
+
 func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
 	for i := range r.Checks {
 		if string(r.Checks[i].Name) == name {
@@ -120,14 +144,21 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 	c := config(w)
 	c.Endpoints.RekorURL = ""
 	vs := verifyWith(t, w, c, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
 	for _, v := range vs {
-		if v.Status != verify.StatusVerified {
-			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		if v.Status != verify.StatusVerified || len(v.Signatures) == 0 {
+			t.Errorf("%s: %s (%d signatures): %s", v.Artifact.ID(), v.Status, len(v.Signatures), v.Reason)
 			continue
 		}
-		c := checkNamed(verifiedSignature(t, v), "transparency-log")
-		if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
-			t.Errorf("%s: transparency-log check %+v", v.Artifact.ID(), c)
+		verifiedSignature(t, v)
+		for i, sig := range v.Signatures {
+			if !sig.Verified() {
+				continue // the carried staging signature, rejected for its identity
+			}
+			c := checkNamed(sig, "transparency-log")
+			if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
+				t.Errorf("%s signature %d: transparency-log check %+v", v.Artifact.ID(), i, c)
+			}
 		}
 	}
 }
@@ -139,12 +170,16 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 // .sig holding the carried staging signature and the promoter's).
 func TestPreRecursiveSigningRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
-	for repo, v := range byRepo(t, verifyWorld(t, w, audit.VerifyOptions{})) {
+	vs := verifyWorld(t, w, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
+	for repo, v := range byRepo(t, vs) {
 		if v.Status != verify.StatusVerified || len(v.Signatures) != 2 || !isBackend(verifiedSignature(t, v).DockerReference) {
 			t.Errorf("%s: %s (%d signatures): %s", repo, v.Status, len(v.Signatures), v.Reason)
 		}
 	}
-	for _, v := range imageRef(t, w, w.Registry+"/kube-apiserver:v1.24.10", nil) {
+	refVerdicts := imageRef(t, w, w.Registry+"/kube-apiserver:v1.24.10", nil)
+	wantVerdicts(t, refVerdicts, 3) // the index and its two platform images
+	for _, v := range refVerdicts {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("verify-image %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
@@ -156,8 +191,10 @@ func TestPreRecursiveSigningRelease(t *testing.T) {
 func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	c := config(w)
-	c.Endpoints.RekorURL = "http://127.0.0.1:1"
-	for _, v := range verifyWith(t, w, c, audit.VerifyOptions{}) {
+	c.Endpoints.RekorURL = "http://" + testworld.ClosedPort(t) // refuses connections
+	vs := verifyWith(t, w, c, audit.VerifyOptions{})
+	wantVerdicts(t, vs, smallImageVerdicts)
+	for _, v := range vs {
 		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "online log lookup failed") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
@@ -250,7 +287,9 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.6 two signatures", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
-		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		vs := verifyWorld(t, w, audit.VerifyOptions{})
+		wantVerdicts(t, vs, smallImageVerdicts)
+		for _, v := range vs {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 				continue
@@ -267,7 +306,9 @@ func TestImageHistory(t *testing.T) {
 	t.Run("v1.24.8 wrong identity", func(t *testing.T) {
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
-		for _, v := range verifyWorld(t, w, audit.VerifyOptions{}) {
+		vs := verifyWorld(t, w, audit.VerifyOptions{})
+		wantVerdicts(t, vs, smallImageVerdicts)
+		for _, v := range vs {
 			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) ||
 				!strings.Contains(v.Reason, testworld.PromoterIdentity) {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -575,8 +616,10 @@ func TestImageRefReleaseTagRollback(t *testing.T) {
 	}
 	// The genuine images of the release, and a tag that names no release,
 	// still verify.
-	for _, ref := range []string{"/kube-proxy:" + w.Version.String(), "/kube-proxy-arm64:" + w.Version.String()} {
-		for _, v := range imageRef(t, w, w.Registry+ref, nil) {
+	for ref, n := range map[string]int{"/kube-proxy:" + w.Version.String(): 3, "/kube-proxy-arm64:" + w.Version.String(): 1} {
+		vs := imageRef(t, w, w.Registry+ref, nil)
+		wantVerdicts(t, vs, n)
+		for _, v := range vs {
 			if v.Status != verify.StatusVerified {
 				t.Errorf("%s %s: %s: %s", ref, v.Artifact.ID(), v.Status, v.Reason)
 			}
@@ -600,7 +643,13 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 	}
 	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"v1.24.16"}, Selection: audit.Selection{Kinds: imageKind}}, nil)
 	must(t, err)
+	// The catalog's 30 images of v1.24.16, of which the world serves 6.
+	wantVerdicts(t, res[0].Verdicts, 30)
+	served := 0
 	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusMissing {
+			served++
+		}
 		swapped := v.Artifact.Name == "kube-apiserver" && (v.Artifact.Platform.IsZero() || v.Artifact.Platform.Arch == "amd64" || v.Artifact.Platform.Arch == "arm64")
 		switch {
 		case v.Status == verify.StatusMissing:
@@ -609,6 +658,9 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 		case !swapped && v.Status != verify.StatusVerified:
 			t.Errorf("%s: %s %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
+	}
+	if served != smallImageVerdicts {
+		t.Errorf("%d verdicts on served images, want %d", served, smallImageVerdicts)
 	}
 }
 
@@ -629,7 +681,9 @@ func TestImageRefReleaseTagDigest(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range imageRef(t, w, w.Registry+"/kube-proxy:"+w.Version.String(), nil) {
+	proxy := imageRef(t, w, w.Registry+"/kube-proxy:"+w.Version.String(), nil)
+	wantVerdicts(t, proxy, 3) // the index and its two platform images
+	for _, v := range proxy {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}

@@ -388,6 +388,73 @@ func TestTamperedPacks(t *testing.T) {
 	}
 }
 
+// A pack's image blobs are named by their digest, but read as they are:
+// the judge binds each to the digest that names it. In a release whose
+// image digests the catalog does not hold (one newer than the catalog),
+// nothing else does.
+func TestTamperedPackImageBlobs(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoImageDigests: true})
+	clean := fetchPack(t, w, audit.FetchRequest{})
+	const target = "image kube-apiserver linux/amd64"
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		check  string
+		reason string
+	}{
+		{"another platform's image with this platform's configuration, index dropped", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *pack.Manifest) {
+				a, b := find(m, target), find(m, "image kube-apiserver linux/arm64")
+				a.Digests, a.Signatures = b.Digests, b.Signatures
+				a.Image.Manifest, a.Image.Index, a.Image.IndexRef = b.Image.Manifest, "", ""
+			})
+		}, "platform", "the manifest names"},
+		{"pinned release index rewritten", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *pack.Manifest) {
+				a := find(m, target)
+				if !strings.Contains(a.Image.IndexRef, "@sha256:") {
+					t.Fatalf("the index %q is not pinned", a.Image.IndexRef)
+				}
+				data, err := os.ReadFile(filepath.Join(dir, a.Image.Index))
+				must(t, err)
+				// The same manifests but the arm64 image's: it still lists
+				// this image for linux/amd64, but is not the index the
+				// reference pins.
+				var idx map[string]any
+				must(t, json.Unmarshal(data, &idx))
+				var kept []any
+				for _, e := range idx["manifests"].([]any) {
+					if p, _ := e.(map[string]any)["platform"].(map[string]any); p["architecture"] != "arm64" {
+						kept = append(kept, e)
+					}
+				}
+				idx["manifests"] = kept
+				data, err = json.Marshal(idx)
+				must(t, err)
+				a.Image.Index = "blobs/sha256/rewritten-index"
+				must(t, os.WriteFile(filepath.Join(dir, a.Image.Index), data, 0o644))
+			})
+		}, "platform", "the index in the evidence is"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.CopyFS(dir, os.DirFS(clean)))
+			tc.tamper(t, dir)
+			vs, err := offline(t, w, dir, "")
+			must(t, err)
+			wantVerdicts(t, vs, smallImageVerdicts)
+			for _, v := range vs {
+				switch id := v.Artifact.ID(); {
+				case id == target && (v.Status != verify.StatusFailed || string(v.FailedCheck) != tc.check || !strings.Contains(v.Reason, tc.reason)):
+					t.Errorf("%s: %s [%s]: %s; want failed [%s] naming %q", id, v.Status, v.FailedCheck, v.Reason, tc.check, tc.reason)
+				case id != target && v.Status != verify.StatusVerified:
+					t.Errorf("%s beside the tampering: %s: %s", id, v.Status, v.Reason)
+				}
+			}
+		})
+	}
+}
+
 func TestPackWithImages(t *testing.T) {
 	// Layers of 3 MiB: larger than any bound on signatures or manifests.
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}, ImageLayerSize: 3 << 20})

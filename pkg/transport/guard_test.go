@@ -70,13 +70,16 @@ func TestNoAnswer(t *testing.T) {
 }
 
 // A body dripping one byte every 300ms ends: read whole, it is not
-// complete within the timeout; streamed, it is under the minimum rate.
+// complete within the timeout; streamed, it is under the minimum rate. The
+// answer starts at once, but must start within the timeout on a loaded
+// machine too: a second, not 200ms.
 func TestDripStalls(t *testing.T) {
 	url := testworld.DripServer(t) + "/release/v1.24.17/kubectl"
-	if _, err := guardClient().Get(context.Background(), url, 1<<20); !errors.Is(err, transport.ErrStalled) || !strings.Contains(err.Error(), "not complete within 200ms") {
+	second := transport.WithTimeout(time.Second)
+	if _, err := guardClient(second).Get(context.Background(), url, 1<<20); !errors.Is(err, transport.ErrStalled) || !strings.Contains(err.Error(), "not complete within 1s") {
 		t.Errorf("Get: want ErrStalled, got %v", err)
 	}
-	err := download(guardClient(), url)
+	err := download(guardClient(second), url)
 	if !errors.Is(err, transport.ErrStalled) || !strings.Contains(err.Error(), "bytes/s") {
 		t.Errorf("Download: want ErrStalled under the minimum rate, got %v", err)
 	}
@@ -84,18 +87,27 @@ func TestDripStalls(t *testing.T) {
 }
 
 // A download that keeps arriving at a good rate may take much longer
-// than the timeout.
+// than the timeout. The server paces its chunks (a rate is what is
+// tested): 4 KiB every 50ms for 2.5s, against a timeout of 1s that asks
+// for 1 KiB in each second, so only a server stalled for a whole second
+// fails it.
 func TestStreamAtRateOutlastsTimeout(t *testing.T) {
 	chunk := strings.Repeat("k", 4<<10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
 		for range 50 {
 			io.WriteString(w, chunk)
 			w.(http.Flusher).Flush()
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
 		}
 	}))
 	defer srv.Close()
-	c := transport.New(transport.WithTimeout(300 * time.Millisecond))
+	c := transport.New(transport.WithTimeout(time.Second))
 	n, err := streamAll(c, srv.URL)
 	if err != nil || n != 50*int64(len(chunk)) {
 		t.Fatalf("got %d bytes, %v", n, err)
@@ -193,7 +205,9 @@ func TestSlowPathDoesNotGiveUpOnHost(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := guardClient(transport.WithAttempts(1))
+	// The slow requests end at the timeout; the fast ones, made while they
+	// hang, must answer within it on a loaded machine too: 2s, not 200ms.
+	c := guardClient(transport.WithAttempts(1), transport.WithTimeout(2*time.Second))
 	if _, err := c.Get(context.Background(), srv.URL+"/fast", 16); err != nil {
 		t.Fatal(err) // the host answers
 	}

@@ -81,7 +81,9 @@ func TestStreamStalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := transport.New(transport.WithTimeout(200*time.Millisecond), transport.WithAttempts(1))
+	// The answer starts at once; a second (not 200ms) lets it start on a
+	// loaded machine too.
+	c := transport.New(transport.WithTimeout(time.Second), transport.WithAttempts(1))
 	_, err := streamAll(c, srv.URL)
 	if !errors.Is(err, transport.ErrStalled) {
 		t.Fatalf("want ErrStalled, got %v", err)

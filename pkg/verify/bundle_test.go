@@ -1,6 +1,9 @@
 package verify_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"path/filepath"
@@ -9,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -203,6 +209,72 @@ func TestBundleGenuine(t *testing.T) {
 	}
 }
 
+// signedAs returns a genuine v0.3 bundle of the world's digest whose
+// certificate names san and issuer.
+func (w *world) signedAs(t *testing.T, san, issuer string) []byte {
+	t.Helper()
+	return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Identity, o.Issuer = san, issuer })))
+}
+
+// withChain returns a genuine v0.2 bundle whose certificate chain (leaf,
+// intermediate) is replaced by what chain makes of it.
+func (w *world) withChain(t *testing.T, chain func(leaf, intermediate *protocommon.X509Certificate) []*protocommon.X509Certificate) []byte {
+	t.Helper()
+	b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 }))
+	c := b.VerificationMaterial.GetX509CertificateChain()
+	if len(c.GetCertificates()) != 2 {
+		t.Fatalf("a v0.2 chain of %d certificates", len(c.GetCertificates()))
+	}
+	c.Certificates = chain(c.Certificates[0], c.Certificates[1])
+	return marshal(t, b)
+}
+
+// entryOfAnotherCertificate returns a bundle whose signature, digest and
+// log entry are genuine, but whose entry records another certificate of
+// the same key and identity than the bundle's: the signature and digest
+// halves of the entry agree, only the certificate does not.
+func (w *world) entryOfAnotherCertificate(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBundle, err := w.s.IssueCertificate(key.Public(), w.signer.CertOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inEntry, err := w.s.IssueCertificate(key.Public(), w.signer.CertOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemInEntry, err := cryptoutils.MarshalCertificateToPEM(inEntry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, key, w.digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := testworld.HashedRekordBody(w.digest, sig, pemInEntry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := w.s.Log.Append(body, w.policy.Digest.String(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := w.s.Log.BundleEntry(e, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := w.message(t, w.opts(nil))
+	b.GetMessageSignature().Signature = sig
+	b.VerificationMaterial.Content = &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: inBundle.Raw}}
+	b.VerificationMaterial.TlogEntries = b.VerificationMaterial.TlogEntries[:0]
+	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, entry)
+	return marshal(t, b)
+}
+
 // withExtraEntry appends the first log entry of the bundle JSON extra to b.
 func withExtraEntry(t *testing.T, b *bundle.Bundle, extra []byte) []byte {
 	t.Helper()
@@ -258,6 +330,28 @@ func TestBundleRejected(t *testing.T) {
 				o.IdentityAsURI, o.ExtraEmails = true, []string{artifacts.BlobSigner.SAN}
 			})))
 		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names"},
+		// Identities are compared whole: a look-alike that contains the
+		// real one, or that the real one contains, is another identity.
+		{"look-alike SAN containing the real one", func(t *testing.T) []byte {
+			return w.signedAs(t, "x"+artifacts.BlobSigner.SAN+".evil", artifacts.BlobSigner.Issuer)
+		}, nil, "identity", verify.ErrIdentityMismatch, "x" + artifacts.BlobSigner.SAN + ".evil"},
+		{"SAN contained in the real one", func(t *testing.T) []byte {
+			return w.signedAs(t, strings.TrimSuffix(artifacts.BlobSigner.SAN, ".com"), artifacts.BlobSigner.Issuer)
+		}, nil, "identity", verify.ErrIdentityMismatch, "gserviceaccount (issuer"},
+		{"look-alike issuer containing the real one", func(t *testing.T) []byte {
+			return w.signedAs(t, artifacts.BlobSigner.SAN, artifacts.BlobSigner.Issuer+".evil")
+		}, nil, "identity", verify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + ".evil"},
+		{"look-alike issuer path", func(t *testing.T) []byte {
+			return w.signedAs(t, artifacts.BlobSigner.SAN, artifacts.BlobSigner.Issuer+"/evil")
+		}, nil, "identity", verify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + "/evil"},
+		{"issuer contained in the real one", func(t *testing.T) []byte {
+			return w.signedAs(t, artifacts.BlobSigner.SAN, strings.TrimSuffix(artifacts.BlobSigner.Issuer, "m"))
+		}, nil, "identity", verify.ErrIdentityMismatch, "google.co)"},
+		// A DSSE envelope signs its payload type too (PAE); only in-toto
+		// statements are accepted.
+		{"dsse of another payload type", func(t *testing.T) []byte {
+			return marshal(t, w.dsse(t, w.opts(func(o *testworld.BundleOptions) { o.PayloadType = "application/json" })))
+		}, nil, "signature", verify.ErrBundleInvalid, "payload type application/json"},
 		{"certificate from another CA", func(t *testing.T) []byte {
 			b, err := w.other.MessageSignatureBundle(w.digest, w.opts(nil))
 			if err != nil {
@@ -278,6 +372,23 @@ func TestBundleRejected(t *testing.T) {
 		}, nil, "certificate-chain", verify.ErrBundleInvalid, "root certificate"},
 		{"empty chain", func(t *testing.T) []byte { return w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeEmptyChain) },
 			nil, "certificate-chain", verify.ErrBundleInvalid, "an empty certificate chain"},
+		// Each certificate after the leaf is a CA that issued the one before.
+		{"non-CA certificate after the leaf", func(t *testing.T) []byte {
+			another := w.message(t, w.opts(v02)).VerificationMaterial.GetX509CertificateChain().GetCertificates()[0]
+			return w.withChain(t, func(leaf, intermediate *protocommon.X509Certificate) []*protocommon.X509Certificate {
+				return []*protocommon.X509Certificate{leaf, another}
+			})
+		}, nil, "certificate-chain", verify.ErrBundleInvalid, "non-CA certificate"},
+		{"another CA's intermediate after the leaf", func(t *testing.T) []byte {
+			return w.withChain(t, func(leaf, _ *protocommon.X509Certificate) []*protocommon.X509Certificate {
+				return []*protocommon.X509Certificate{leaf, {RawBytes: w.other.IntermediateCert.Raw}}
+			})
+		}, nil, "certificate-chain", verify.ErrBundleInvalid, "certificate 0 not issued by"},
+		{"intermediates out of issuing order", func(t *testing.T) []byte {
+			return w.withChain(t, func(leaf, intermediate *protocommon.X509Certificate) []*protocommon.X509Certificate {
+				return []*protocommon.X509Certificate{leaf, intermediate, intermediate}
+			})
+		}, nil, "certificate-chain", verify.ErrBundleInvalid, "certificate 1 not issued by"},
 		{"public key instead of a certificate", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgePublicKey) },
 			nil, "bundle", verify.ErrBundleInvalid, "a public key"},
 
@@ -306,6 +417,8 @@ func TestBundleRejected(t *testing.T) {
 		{"entry recording another signature, dsse", func(t *testing.T) []byte {
 			return w.forge(t, w.dsse(t, w.opts(nil)), testworld.ForgeEntrySignature)
 		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "another signature"},
+		{"entry recording another certificate of the same key", func(t *testing.T) []byte { return w.entryOfAnotherCertificate(t) },
+			nil, "transparency-log", verify.ErrLogEntryInvalid, "another certificate"},
 		{"entry for another digest", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeEntryDigest) },
 			nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another artifact"},
 		{"entry for another payload, dsse", func(t *testing.T) []byte {

@@ -51,7 +51,14 @@ func imageDigest(seed string) verify.Digest {
 // backing registry as the real promoter does.
 func cosignPayload(t testing.TB, d verify.Digest) []byte {
 	t.Helper()
-	ref, err := name.NewDigest(testworld.BackingRegistry + "/kube-apiserver@" + d.String())
+	return cosignPayloadNaming(t, testworld.BackingRegistry+"/kube-apiserver", d)
+}
+
+// cosignPayloadNaming is cosign's simple-signing payload for digest in
+// the repository repo.
+func cosignPayloadNaming(t testing.TB, repo string, d verify.Digest) []byte {
+	t.Helper()
+	ref, err := name.NewDigest(repo + "@" + d.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +118,18 @@ func TestImageSignature(t *testing.T) {
 		t.Errorf("signer %v, log index %v", r.Signer, r.LogIndex)
 	}
 
+	for _, repo := range []string{testworld.BackingRegistry + "/kube-apiserver", "registry.k8s.io/kube-apiserver-amd64"} {
+		pl := cosignPayloadNaming(t, repo, d)
+		if r := f.v.ImageSignature(f.sign(t, pl, artifacts.ImageSigner), pl, d, verify.NamesFor("kube-apiserver", "amd64"), artifacts.ImageSigner); !r.Verified() {
+			t.Errorf("a signature naming %s: %v", repo, r.Err)
+		}
+	}
+
 	other := imageDigest("another image")
+	// Payloads naming repositories whose last element only looks like
+	// the image's, each genuinely signed.
+	lookAlike := func(repo string) []byte { return cosignPayloadNaming(t, testworld.BackingRegistry+"/"+repo, d) }
+	apiserverAmd64 := verify.NamesFor("kube-apiserver", "amd64")
 	cases := []struct {
 		name     string
 		payload  []byte
@@ -119,20 +137,31 @@ func TestImageSignature(t *testing.T) {
 		identity artifacts.Identity
 		sentinel error
 		check    string
+		names    verify.ImageNames
 	}{
-		{"signature of another image", p, other, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"payload not JSON", []byte("not json"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"empty payload", nil, d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"not a cosign signature", []byte(strings.Replace(string(p), payload.CosignSignatureType, "atomic container signature", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"digest not sha256", []byte(strings.Replace(string(p), "sha256:", "sha512:", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
+		{"signature of another image", p, other, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
+		{"payload not JSON", []byte("not json"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
+		{"empty payload", nil, d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
+		{"not a cosign signature", []byte(strings.Replace(string(p), payload.CosignSignatureType, "atomic container signature", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
+		{"digest not sha256", []byte(strings.Replace(string(p), "sha256:", "sha512:", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
 		// A payload naming the right image, but not the one signed.
-		{"payload swapped", []byte(strings.Replace(string(p), "kube-apiserver", "kube-evil", 1)), d, artifacts.ImageSigner, verify.ErrDigestMismatch, "signature"},
-		{"another signer", p, d, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity"},
-		{"no image digest", p, verify.Digest{}, artifacts.ImageSigner, verify.ErrBundleInvalid, "policy"},
+		{"payload swapped", []byte(strings.Replace(string(p), "kube-apiserver", "kube-evil", 1)), d, artifacts.ImageSigner, verify.ErrDigestMismatch, "signature", nil},
+		{"another signer", p, d, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity", nil},
+		{"no image digest", p, verify.Digest{}, artifacts.ImageSigner, verify.ErrBundleInvalid, "policy", nil},
+		// The name is the last path element, compared whole.
+		{"a name ending in the image's name", lookAlike("evil-kube-apiserver"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name ending in the platform image's name", lookAlike("evil-kube-apiserver-amd64"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name starting with the image's name", lookAlike("kube-apiserver-evil"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name containing the image's name", lookAlike("x-kube-apiserver-amd64-x"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"the image's name as a directory", lookAlike("kube-apiserver/evil"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := f.v.ImageSignature(b, c.payload, c.digest, nil, c.identity)
+			bnd := b
+			if c.names != nil {
+				bnd = f.sign(t, c.payload, artifacts.ImageSigner)
+			}
+			r := f.v.ImageSignature(bnd, c.payload, c.digest, c.names, c.identity)
 			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
@@ -146,6 +175,27 @@ func TestImageSignature(t *testing.T) {
 	}
 	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
 		t.Errorf("no bundle: %v", r.Err)
+	}
+
+	// A payload of the largest size read verifies; one byte more is
+	// refused unread.
+	largest := append(append([]byte(nil), p...), []byte(strings.Repeat(" ", 64<<10-len(p)))...)
+	if r := f.v.ImageSignature(f.sign(t, largest, artifacts.ImageSigner), largest, d, nil, artifacts.ImageSigner); !r.Verified() {
+		t.Errorf("a payload of 64 KiB: %v", r.Err)
+	}
+	over := append(largest, ' ')
+	if r := f.v.ImageSignature(f.sign(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); verify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
+		t.Errorf("a payload over 64 KiB: %v", r.Err)
+	}
+
+	// A signature rejected by the bundle's own checks still names the
+	// signer its certificate claims.
+	w := newWorld(t)
+	withRoot := parsed(t, w.forge(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 })), testworld.ForgeRootInChain))
+	pl := cosignPayload(t, verify.SHA256Digest(w.digest))
+	r = w.v.ImageSignature(withRoot, pl, verify.SHA256Digest(w.digest), nil, artifacts.BlobSigner)
+	if r.Verified() || verify.FailedCheckOf(r.Err) == "payload" || r.Signer == nil || *r.Signer != artifacts.BlobSigner {
+		t.Errorf("rejected at %s (%v): signer %v, want %v", verify.FailedCheckOf(r.Err), r.Err, r.Signer, artifacts.BlobSigner)
 	}
 }
 
@@ -180,18 +230,27 @@ func TestImageBundle(t *testing.T) {
 	other := imageDigest("other")
 	oh := v1.Hash{Algorithm: other.Algorithm, Hex: other.Hex}
 	msgSig := f.sign(t, cosignPayload(t, d), artifacts.ImageSigner)
+	otherPayloadType, err := f.s.DSSEBundle(d.Bytes(), testworld.BundleOptions{
+		SignOptions:   testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}},
+		PredicateType: verify.CosignSignPredicateType, SubjectName: "registry.k8s.io/kube-proxy", PayloadType: "application/json",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		b        *bundle.Bundle
 		identity artifacts.Identity
 		sentinel error
 		check    string
+		reason   string
 	}{
-		{"statement about another image", signDSSE(testworld.CosignSignStatement(oh, verify.CosignSignPredicateType), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"another predicate", signDSSE(testworld.CosignSignStatement(h, "https://spdx.dev/Document"), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"message signature", msgSig, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload"},
-		{"another signer", genuine, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity"},
-		{"no bundle", nil, artifacts.ImageSigner, verify.ErrBundleInvalid, "bundle"},
+		{"statement about another image", signDSSE(testworld.CosignSignStatement(oh, verify.CosignSignPredicateType), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
+		{"another predicate", signDSSE(testworld.CosignSignStatement(h, "https://spdx.dev/Document"), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
+		{"message signature", msgSig, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
+		{"another signer", genuine, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity", ""},
+		{"no bundle", nil, artifacts.ImageSigner, verify.ErrBundleInvalid, "bundle", ""},
+		{"a statement in a DSSE envelope of another payload type", otherPayloadType, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", "DSSE payload type application/json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -199,7 +258,38 @@ func TestImageBundle(t *testing.T) {
 			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
+			if !strings.Contains(r.Error, c.reason) {
+				t.Errorf("reason %q lacks %q", r.Error, c.reason)
+			}
 		})
+	}
+}
+
+// An image's name is the last path element of a reference, compared
+// whole with the names it may have: look-alikes that end with, start with
+// or contain a name are other images.
+func TestImageNamesMatch(t *testing.T) {
+	names := verify.NamesFor("registry.k8s.io/kube-apiserver", "amd64")
+	for ref, want := range map[string]bool{
+		"registry.k8s.io/kube-apiserver":                                                  true,
+		"registry.k8s.io/kube-apiserver:v1.24.17":                                         true,
+		"registry.k8s.io/kube-apiserver-amd64@sha256:" + strings.Repeat("0", 64):          true,
+		"europe-west1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver": true,
+		"kube-apiserver-amd64":                                                            true,
+		"registry.k8s.io/evil-kube-apiserver":                                             false,
+		"registry.k8s.io/evil-kube-apiserver-amd64:v1.24.17":                              false,
+		"registry.k8s.io/kube-apiserver-evil":                                             false,
+		"registry.k8s.io/kube-apiserver-arm64":                                            false,
+		"registry.k8s.io/kube-apiserver/evil":                                             false,
+		"registry.k8s.io/KUBE-APISERVER":                                                  false,
+		"":                                                                                false,
+	} {
+		if got := names.Match(ref); got != want {
+			t.Errorf("%v.Match(%q) = %v, want %v", names, ref, got, want)
+		}
+	}
+	if !verify.ImageNames(nil).Match("anything/at-all") {
+		t.Error("nil names must bind no name")
 	}
 }
 

@@ -147,7 +147,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 		{"genuine", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-staging"},
 		{"missing", ok, kubectl, verify.Evidence{Missing: "it answers 404"}, verify.Rules{}, verify.StatusMissing, "", nil, "not published"},
 		{"unavailable", ok, kubectl, verify.Evidence{Unavailable: errors.New("connection refused")}, verify.Rules{}, verify.StatusError, "", nil, "connection refused"},
-		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "HTML"},
+		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "expected checksum files as the release publishes them, got none: .sha256 is an HTML page [check: digest]"},
 		{"no .sha256", ok, kubectl, verify.Evidence{Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "no .sha256"},
 		{".sha256 and SBOM disagree", ok, withSums(artifacts.Sum{Algorithm: "sha256", Hex: other.Hex, Source: artifacts.SumSBOM}),
 			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "release SBOM"},
@@ -191,6 +191,32 @@ func newImage(t testing.TB, os, arch, seed string) image {
 	config := []byte(fmt.Sprintf(`{"architecture":%q,"os":%q,"config":{"Labels":{"seed":%q}},"rootfs":{"type":"layers","diff_ids":[]}}`, arch, os, seed))
 	cd := sha256.Sum256(config)
 	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%x"},"layers":[]}`, len(config), cd))
+	md := sha256.Sum256(manifest)
+	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+}
+
+// newImageOf is newImage with the configuration's platform fields as
+// given (a JSON fragment).
+func newImageOf(t testing.TB, platform, seed string) image {
+	t.Helper()
+	config := []byte(fmt.Sprintf(`{%s,"config":{"Labels":{"seed":%q}},"rootfs":{"type":"layers","diff_ids":[]}}`, platform, seed))
+	return imageWithConfig(config)
+}
+
+func imageWithConfig(config []byte) image {
+	cd := sha256.Sum256(config)
+	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%x"},"layers":[]}`, len(config), cd))
+	md := sha256.Sum256(manifest)
+	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+}
+
+// padManifest pads an image's configuration and manifest with trailing
+// white space (valid JSON still) to size bytes each.
+func padManifest(t testing.TB, im image, size int) image {
+	t.Helper()
+	config := append(append([]byte(nil), im.config...), []byte(strings.Repeat(" ", size-len(im.config)))...)
+	padded := imageWithConfig(config)
+	manifest := append(append([]byte(nil), padded.manifest...), []byte(strings.Repeat(" ", size-len(padded.manifest)))...)
 	md := sha256.Sum256(manifest)
 	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
 }
@@ -261,9 +287,43 @@ func TestJudgeImages(t *testing.T) {
 	otherIndex := served(amd64, own)
 	otherIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": sha("another")})
 	otherIndex.Image.IndexRef = "registry.k8s.io/kube-apiserver:v1.24.17"
+	// An arm64 image passed off as amd64 by serving amd64's configuration
+	// beside its manifest (from a pack, nothing else binds the two).
+	swappedConfig := served(arm64, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", arm64.digest))
+	swappedConfig.Image.Config, swappedConfig.Image.Index, swappedConfig.Image.IndexRef = amd64.config, nil, ""
+	// Another release's genuinely signed amd64 image, with the pinned
+	// release index rewritten to list it.
+	oldRelease := newImage(t, "linux", "amd64", "kube-apiserver v1.24.16")
+	tamperedIndex := served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest))
+	tamperedIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": oldRelease.digest, "arm64": arm64.digest})
+	// A platform image known without its release index (by digest).
+	noIndex := served(amd64, own)
+	noIndex.Image.Index, noIndex.Image.IndexRef = nil, ""
+	// An arm/v7 image served at the amd64 tag.
+	armv7 := newImageOf(t, `"architecture":"arm","os":"linux","variant":"v7"`, "kube-apiserver")
+	armv7AtAmd64 := served(armv7, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", armv7.digest))
+	armv7AtAmd64.Image.Index, armv7AtAmd64.Image.IndexRef = nil, ""
+	// The index served without a media type: what it is shows in it.
+	indexUntyped := indexServed
+	indexUntyped.Image = &verify.ImageEvidence{Manifest: index}
+	// A manifest and a configuration of the largest size read.
+	largest := padManifest(t, newImageOf(t, `"architecture":"amd64","os":"linux"`, "largest"), 4<<20)
+	largestServed := served(largest, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", largest.digest))
+	largestServed.Image.Index, largestServed.Image.IndexRef = nil, ""
 	ok := release("2023-07-19")
 
 	runJudgeCases(t, f, []judgeCase{
+		{"a platform image without its release index", ok, art, noIndex, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"another platform's variant", ok, art, armv7AtAmd64, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "got an image for linux/arm/v7 [check: platform]"},
+		{"another architecture, no variant", ok, art, arm64AtAmd64, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "got an image for linux/arm64 [check: platform]"},
+		{"the index served without a media type", ok, indexArt, indexUntyped, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"a manifest and configuration of the largest size read", ok, art, largestServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
+		{"a configuration that is not the one its manifest names", ok, art, swappedConfig, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the manifest names sha256:"},
+		{"a pinned release index that is not its digest's", ok, art, tamperedIndex, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the index in the evidence is sha256:"},
+		{"another release's image under the genuine index", ok, art, served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest)),
+			verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
+		{"a signature naming a look-alike image", ok, art, served(amd64, f.cosignSignature(t, backing+"/evil-kube-apiserver-amd64", amd64.digest)),
+			verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "evil-kube-apiserver-amd64"},
 		{"platform image signed in its repository", ok, art, served(amd64, own), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"platform image signed in the index's repository", ok, art, served(amd64, recursive), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"the index", ok, indexArt, indexServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
@@ -338,6 +398,10 @@ func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
 		{"signature of another file", rel(identity, unsigned), verify.Evidence{Digests: published, Signatures: signed(foreign)}, verify.Rules{}, verify.StatusFailed, nil},
 		{"an incident naming no outcome", rel(identity, unsigned, anything), verify.Evidence{Digests: published, Signatures: signed(foreign)},
 			verify.Rules{}, verify.StatusFailed, []string{"undocumented-outcome"}},
+		// Beside a verified signature, only an incident documented with the
+		// rejection's outcome accounts for it.
+		{"genuine beside a rejected identity, an incident naming no outcome", rel(anything), verify.Evidence{Digests: published, Signatures: signed(promoter, genuine)},
+			verify.Rules{}, verify.StatusVerified, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j, err := verify.NewJudge(f.v, tc.rules)
@@ -372,6 +436,8 @@ func TestJudgeNameBindingWithoutSBOM(t *testing.T) {
 	tarball := artifacts.Artifact{Kind: artifacts.KindTarball, Name: "kubernetes-server-linux-amd64.tar.gz", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
 		Location: "https://dl.k8s.io/release/v1.24.17/kubernetes-server-linux-amd64.tar.gz", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected,
 		Sums: []artifacts.Sum{{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}}}
+	unsummed := tarball
+	unsummed.Sums = nil
 	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}, {Digest: s512, Channel: verify.ChannelSHA512File}},
 		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: f.signDigest(t, d.Bytes(), artifacts.BlobSigner)}}}
 	noSBOM := release("2023-07-19")
@@ -389,6 +455,7 @@ func TestJudgeNameBindingWithoutSBOM(t *testing.T) {
 		{"binary, SBOM used", release("2023-07-19"), kubectl, verify.StatusVerified},
 		{"binary, SBOM unavailable", noSBOM, kubectl, verify.StatusError},
 		{"tarball with its CHANGELOG sum, SBOM unavailable", noSBOM, tarball, verify.StatusVerified},
+		{"tarball without a CHANGELOG sum, SBOM unavailable", noSBOM, unsummed, verify.StatusError},
 		{"a file known by itself", nil, kubectl, verify.StatusVerified},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

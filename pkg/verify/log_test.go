@@ -1,6 +1,8 @@
 package verify_test
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +47,7 @@ func TestLogEntriesEarliestValidDecides(t *testing.T) {
 	}{
 		{"a later copy after the certificate expired", func(t *testing.T) []byte {
 			return marshal(t, w.withCopy(t, w.message(t, w.opts(nil)), later))
-		}, true, "", "a later copy"},
+		}, true, "", "after the certificate expired: a later copy, ignored"},
 		{"a copy logged first, while the certificate was valid", func(t *testing.T) []byte {
 			b := w.message(t, w.opts(nil))
 			b = w.withCopy(t, b, time.Now().Add(time.Minute))
@@ -77,5 +79,31 @@ func TestLogEntriesEarliestValidDecides(t *testing.T) {
 				t.Errorf("signed at %v: the earliest entry must decide", r.SignedAt)
 			}
 		})
+	}
+}
+
+// A Rekor v2 entry of a DSSE envelope records the digest of the
+// envelope's pre-authentication encoding: an entry recording another
+// digest, even with this very signature and certificate, is another
+// envelope's.
+func TestRekorV2EntryOfAnotherEnvelope(t *testing.T) {
+	w := newWorld(t)
+	b := w.dsse(t, w.opts(func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.v2 }))
+	if r := w.v.BundleJSON(marshal(t, b), w.policy); !r.Verified() {
+		t.Fatalf("genuine: %v", r.Err)
+	}
+	cert, err := x509.ParseCertificate(b.VerificationMaterial.GetCertificate().GetRawBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sha256.Sum256([]byte("another envelope"))
+	entry, err := w.v2.AppendHashedRekord(other[:], b.GetDsseEnvelope().GetSignatures()[0].GetSig(), cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.VerificationMaterial.TlogEntries[0] = entry
+	r := w.v.BundleJSON(marshal(t, b), w.policy)
+	if r.Verified() || verify.FailedCheckOf(r.Err) != "transparency-log" || !strings.Contains(r.Error, "an entry of another envelope") {
+		t.Errorf("an entry of another digest: %v", r.Err)
 	}
 }
