@@ -138,3 +138,31 @@ func TestVerifyImageAnyNameKeepsTheTagsBinding(t *testing.T) {
 		}
 	}
 }
+
+// -o mirror-list lists exactly what mirror would copy: with --platform no
+// multi-arch index (it lists every platform, and mirror leaves indexes
+// out then), even when every image selected verified.
+func TestMirrorListOfPlatformsListsNoIndex(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultUnsigned, Target: "kube-proxy-arm64"},
+	}})
+	// The small world serves kube-apiserver and kube-proxy only: the other
+	// images are missing (exit 3).
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "image", "--platform", "linux/amd64", "-o", "mirror-list")
+	if code != ExitIncomplete {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	images := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(l, ":v1.24.17@sha256:") {
+			continue
+		}
+		images++
+		if !strings.Contains(l, "-amd64:v1.24.17@") {
+			t.Errorf("listed, and mirror would not copy it: %s", l)
+		}
+	}
+	if images != 2 {
+		t.Errorf("%d images listed, want the 2 amd64 images:\n%s", images, out)
+	}
+}

@@ -192,11 +192,17 @@ func (s *Session) destination() (*onlineSource, error) {
 func mirrorSelection(rel *artifacts.Release, req MirrorRequest) *artifacts.Release {
 	out := *rel
 	out.Artifacts = slices.DeleteFunc(slices.Clone(rel.Artifacts), func(a artifacts.Artifact) bool {
-		return a.Kind != artifacts.KindImage || (len(req.Platforms) > 0 && a.Platform.IsZero()) ||
+		return a.Kind != artifacts.KindImage || (a.Platform.IsZero() && !MirrorsIndexes(req.Platforms)) ||
 			(len(req.Platforms) > 0 && !slices.Contains(req.Platforms, a.Platform))
 	})
 	return &out
 }
+
+// MirrorsIndexes says whether a mirror of these platforms copies the
+// multi-arch indexes: an index lists every platform, so copying it would
+// copy platforms not asked for; a mirror restricted to platforms leaves
+// indexes out. The one rule for mirror and for verify's mirror list.
+func MirrorsIndexes(platforms []artifacts.Platform) bool { return len(platforms) == 0 }
 
 // mirrorDestination checks a destination host[:port][/prefix].
 func mirrorDestination(to string) (string, error) {

@@ -43,6 +43,10 @@ type Result struct {
 	// Warnings deserve the user's attention (the SBOM could not be had,
 	// the verdicts come from a pack fetched at some time).
 	Warnings []string
+	// MirrorsIndexes says whether a mirror of what was selected would copy
+	// the indexes (see MirrorsIndexes): a mirror list says what mirror
+	// would copy.
+	MirrorsIndexes bool
 }
 
 // Verify verifies the artifacts of the releases and calls emit (serially,
@@ -86,6 +90,7 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	}
 	for i, r := range results {
 		r.Warnings = append(listings[i].Warnings, r.Warnings...)
+		r.MirrorsIndexes = MirrorsIndexes(req.Selection.Platforms)
 	}
 	return results, nil
 }
@@ -109,7 +114,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 		if err := src.admit(rel); err != nil {
 			return nil, err
 		}
-		results[i] = &Result{Release: rel, Verdicts: make([]verify.Verdict, len(rel.Artifacts))}
+		results[i] = &Result{Release: rel, Verdicts: make([]verify.Verdict, len(rel.Artifacts)), MirrorsIndexes: true}
 		if ps, ok := src.(*packSource); ok {
 			results[i].Warnings = ps.warnings("verified offline")
 		}

@@ -16,6 +16,10 @@ import (
 type Section struct {
 	Release  *artifacts.Release
 	Verdicts []verify.Verdict
+	// NoIndexMirror: a mirror of what this section selected copies no
+	// multi-arch index (a selection of platforms), so the mirror list
+	// lists none.
+	NoIndexMirror bool
 }
 
 // NewVerification builds a verification report.
@@ -39,6 +43,7 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 			}
 			a := verdictArtifact(v)
 			a.Release = version
+			a.noMirror = s.NoIndexMirror && a.Kind == "image" && a.Platform == ""
 			r.Artifacts = append(r.Artifacts, a)
 			r.Summary.add(a.Status)
 			if sum != nil {

@@ -249,7 +249,9 @@ type Artifact struct {
 	// that could have given its sum or digest and did not, and why.
 	Unbound []Unbound `json:"unbound,omitempty"`
 
-	Status       Status      `json:"status,omitempty"`
+	Status Status `json:"status,omitempty"`
+	// noMirror: a mirror of the selection would not copy this index.
+	noMirror     bool
 	Reason       string      `json:"reason,omitempty"`
 	FailedCheck  string      `json:"failedCheck,omitempty"`
 	Digest       string      `json:"digest,omitempty"`

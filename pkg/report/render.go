@@ -271,8 +271,9 @@ func matrixCell(c *matrixCount) string {
 // signature was found in) and referrers (…@sha256:…) — and nothing for any
 // other verdict: everything a copy of the image needs to verify where it
 // is copied. A multi-arch index is listed only when every verdict on its
-// image (the index and each platform) of its release is verified: copying
-// an index copies every platform it lists.
+// image (the index and each platform) of its release is verified, and
+// never for a selection of platforms: copying an index copies every
+// platform it lists, and mirror copies none then (audit.MirrorsIndexes).
 func WriteMirrorList(w io.Writer, r *Report) error {
 	incomplete := map[string]bool{}
 	for _, a := range r.Artifacts {
@@ -286,7 +287,7 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 		if a.Kind != "image" || a.Status != StatusVerified || a.Digest == "" {
 			continue
 		}
-		if a.Platform == "" && incomplete[a.Release+" "+a.Name] {
+		if a.Platform == "" && (incomplete[a.Release+" "+a.Name] || a.noMirror) {
 			continue
 		}
 		listed = append(listed, a)
