@@ -106,7 +106,7 @@ type tableRow struct {
 }
 
 func artifactRow(a Artifact) tableRow {
-	return tableRow{release: Safe(a.Release), kind: Safe(a.Kind), name: Safe(a.Name), platform: Safe(orDash(a.Platform)), status: statusMark(a.Status),
+	return tableRow{release: Safe(a.Release), kind: Safe(a.Kind), name: Safe(a.Name), platform: Safe(platformCell(a)), status: statusMark(a.Status),
 		covers: a.Covers.Text(), detail: Safe(detail(a))}
 }
 
