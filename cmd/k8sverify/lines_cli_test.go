@@ -249,3 +249,22 @@ func TestReleaseNewerThanCatalog(t *testing.T) {
 		t.Errorf("list: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// verify-image NAME:vX of a release the catalog holds no digests for is
+// bound to the digest the promoter's manifest gives the tag, as verify
+// binds it: a manifest that gives another digest fails [digest].
+func TestVerifyImageBoundByPromoterManifest(t *testing.T) {
+	amd64 := []artifacts.Platform{{OS: "linux", Arch: "amd64"}}
+	w := testworld.StartT(t, testworld.Options{Version: "v1.36.0", Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: amd64})
+	code, out, errOut := runIn(t, w, "verify-image", "kube-proxy-amd64:v1.36.0", "-o", "json")
+	if code != ExitOK || !strings.Contains(out, "sha256 from promoter-manifest") {
+		t.Fatalf("exit %d: the promoter's digest not named\n%s\n%s", code, out, errOut)
+	}
+	forged := testworld.StartT(t, testworld.Options{Version: "v1.36.0", Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: amd64,
+		Faults: []testworld.Fault{{Kind: testworld.FaultPromoterDigest, Target: "kube-proxy-amd64"}}})
+	code, out, errOut = runIn(t, forged, "verify-image", "kube-proxy-amd64:v1.36.0", "-o", "json")
+	rep := readReport(t, out)
+	if code != ExitFailed || len(rep.Artifacts) == 0 || rep.Artifacts[0].FailedCheck != "digest" || !strings.Contains(rep.Artifacts[0].Reason, "promoter-manifest") {
+		t.Fatalf("exit %d: a digest the promoter's manifest does not give is not refused\n%s\n%s", code, out, errOut)
+	}
+}

@@ -49,7 +49,8 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	})
 	res := &Result{Warnings: s.takeTrustNotes()}
 	for i, list := range found {
-		rel, repo := s.tagRelease(req.Refs[i])
+		rel, repo, warnings := s.tagRelease(ctx, req.Refs[i])
+		res.Warnings = append(res.Warnings, warnings...)
 		for _, e := range list {
 			a := releaseImage(rel, repo, e.Artifact)
 			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, a, e.Evidence)))
@@ -65,30 +66,40 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 // judged as that release's, as verify judges it: a signature names a
 // digest and a repository, never a tag, so without the release's
 // signing-time rule another release's image served at the tag would verify.
-func (s *Session) tagRelease(ref string) (*artifacts.Release, string) {
+func (s *Session) tagRelease(ctx context.Context, ref string) (*artifacts.Release, string, []string) {
 	r, err := evidence.ParseImageReference(s.qualify(ref))
 	if err != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	tag, ok := refTag(r)
 	if !ok {
-		return nil, ""
+		return nil, "", nil
 	}
 	v, err := artifacts.ParseVersion(tag.TagStr())
 	if err != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
 	if err != nil {
-		return nil, ""
+		return nil, "", nil
 	}
 	repo := path.Base(tag.RepositoryStr())
-	for _, a := range rel.Artifacts {
-		if a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(repo) {
-			return rel, repo
+	if !slices.ContainsFunc(rel.Artifacts, func(a artifacts.Artifact) bool {
+		return a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(repo)
+	}) {
+		return nil, "", nil
+	}
+	var warnings []string
+	if !s.cfg.Catalog.HoldsSums(v) {
+		// The promoter's digests of a release the catalog holds none for,
+		// read from their publisher as verify reads them.
+		images, err := (Selection{Kinds: []artifacts.Kind{artifacts.KindImage}}).Apply(rel)
+		if err == nil {
+			rel = images
+			_, warnings = s.channels.Bind(ctx, rel)
 		}
 	}
-	return nil, ""
+	return rel, repo, warnings
 }
 
 // refTag returns a reference's tag: a tag's own, or the tag a digest
