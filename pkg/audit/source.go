@@ -278,13 +278,10 @@ func (p *packSource) openers() (artifacts.Opener, artifacts.Opener) {
 }
 
 // warnings say where the verdicts come from: what was done (verified
-// offline, copied) from which pack, fetched when.
+// offline, copied) from which pack, fetched when. (A pack marked
+// incomplete never gets here: pack.Open refuses it.)
 func (p *packSource) warnings(done string) []string {
-	w := []string{done + " from the evidence pack " + p.dir + ", fetched " + p.p.Manifest.Created.UTC().Format("2006-01-02T15:04:05Z")}
-	if !p.p.Manifest.Complete {
-		w = append(w, "the evidence pack is incomplete: some artifacts' evidence could not be fetched")
-	}
-	return w
+	return []string{done + " from the evidence pack " + p.dir + ", fetched " + p.p.Manifest.Created.UTC().Format("2006-01-02T15:04:05Z")}
 }
 
 func (p *packSource) Evidence(_ context.Context, r *artifacts.Release, a artifacts.Artifact, opt EvidenceOptions) verify.Evidence {
@@ -385,36 +382,23 @@ func (p *packSource) CopySignatures(ctx context.Context, w *mirror.Writer, c Sig
 
 // published returns the references of a signature in a repository of the
 // release, and whether it was published there. A repository is matched
-// by its name (its last path element: kube-apiserver, kube-apiserver-amd64):
-// the pack was fetched from whichever registry the fetch read, the
-// release's repositories are wherever this run looks. A signature with no
-// references was found at its location.
+// by its name (its last path element: kube-apiserver, kube-apiserver-amd64),
+// as signatures' names are (verify.ImageNames): the pack was fetched from
+// whichever registry the fetch read, the release's repositories are
+// wherever this run looks. A signature with no references was found at
+// its location.
 func published(se verify.SignatureEvidence, repo string) ([]string, bool) {
-	want := path.Base(repo)
+	name := verify.ImageNames{path.Base(repo)}
 	var refs []string
-	found := false
 	for _, ref := range se.References {
-		if path.Base(refRepository(ref)) == want {
+		if name.Match(ref) {
 			refs = append(refs, ref)
-			found = true
 		}
 	}
-	if len(se.References) == 0 && se.Location != "" {
-		found = path.Base(refRepository(se.Location)) == want
+	if len(se.References) == 0 {
+		return nil, se.Location != "" && name.Match(se.Location)
 	}
-	return refs, found
-}
-
-// refRepository is the repository of repository@digest or
-// repository:tag (a bare repository stays as it is).
-func refRepository(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		return ref[:i]
-	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i]
-	}
-	return ref
+	return refs, len(refs) > 0
 }
 
 // packSBOM reads the release SBOM an evidence pack keeps, in place of the
