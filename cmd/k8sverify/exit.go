@@ -8,6 +8,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/trust"
@@ -84,7 +85,7 @@ func adviceFor(err error, g *globalOptions) string {
 		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
 	case errors.Is(err, verify.ErrNoTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
-	case errors.Is(err, audit.ErrDestination):
+	case errors.Is(err, mirror.ErrDestination):
 		return "check --to, and the credentials for it (docker login REGISTRY, or a credential helper in ~/.docker/config.json)"
 	}
 	return ""

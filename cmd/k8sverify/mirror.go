@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/report"
 )
 
@@ -82,8 +82,8 @@ plain http off loopback needs --allow-http-registry.`,
 	return cmd
 }
 
-func (o *mirrorOptions) request(args []string) (audit.MirrorRequest, error) {
-	req := audit.MirrorRequest{To: o.to, DryRun: o.dryRun}
+func (o *mirrorOptions) request(args []string) (mirror.Request, error) {
+	req := mirror.Request{To: o.to, DryRun: o.dryRun}
 	if len(args) == 1 {
 		req.Version = args[0]
 	}
@@ -122,7 +122,7 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 		return err
 	}
 	defer s.Close()
-	res, err := s.Mirror(cmd.Context(), req)
+	res, err := mirror.Copy(cmd.Context(), s, req)
 	if err != nil {
 		return commandError(err)
 	}
@@ -135,7 +135,7 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 	return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
 
-func counts(c audit.MirrorCounts) report.MirrorCounts {
+func counts(c mirror.Counts) report.MirrorCounts {
 	return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
 }
 

@@ -18,7 +18,7 @@ const module = "github.com/k8sverify/k8sverify/"
 // not have (prefixes).
 var forbidden = map[string][]string{
 	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
-	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/mirror", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
 	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	"pkg/localfile": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	// The HTTP stack knows nothing of releases, evidence or verdicts.
@@ -31,9 +31,12 @@ var forbidden = map[string][]string{
 	// Fetching reads; it neither stores packs, nor loads trust, nor writes
 	// registries.
 	"pkg/evidence": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "pkg/pack", module + "pkg/mirror", module + "cmd/", module + "internal/"},
-	// Writing a mirror decides nothing and reads no pack.
-	"pkg/mirror": {"github.com/spf13/cobra", module + "pkg/audit", module + "pkg/report", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
-	"pkg/audit":  {"github.com/spf13/cobra", module + "pkg/report", module + "cmd/", module + "internal/"},
+	// A mirror copies what a session judged: it decides nothing itself
+	// (the judge does, through pkg/audit) and reads no pack (the
+	// session's source does).
+	"pkg/mirror": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	// Orchestration writes no registry: pkg/mirror, over it, does.
+	"pkg/audit": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/mirror", module + "cmd/", module + "internal/"},
 }
 
 func imports(t *testing.T, dir string) map[string]string {

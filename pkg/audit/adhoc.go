@@ -39,12 +39,12 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 			return nil, classify(ErrRequest, err)
 		}
 	}
-	judge, err := s.judgeOf(ctx)
+	judge, err := s.Judge(ctx)
 	if err != nil {
 		return nil, err
 	}
 	found := make([][]evidence.ImageRefEvidence, len(req.Refs))
-	s.each(len(req.Refs), func(i int) {
+	s.Each(len(req.Refs), func(i int) {
 		found[i] = s.fetcher.ImageRef(ctx, s.qualify(req.Refs[i]), req.Platform, artifacts.ImageSigner)
 	})
 	res := &Result{Warnings: s.takeTrustNotes()}
@@ -183,7 +183,7 @@ func (s *Session) VerifyFiles(ctx context.Context, req FilesRequest) (*Result, e
 		}
 		res.Release, res.Warnings = listing.Release, listing.Warnings
 	}
-	judge, err := s.judgeOf(ctx)
+	judge, err := s.Judge(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (s *Session) findSum(ctx context.Context, group []artifacts.Artifact, sum s
 	defer cancel()
 	sums := make([]string, len(group))
 	errs := make([]error, len(group))
-	s.each(len(group), func(i int) {
+	s.Each(len(group), func(i int) {
 		data, err := s.http.Get(ctx, group[i].Location+".sha256", 4<<10)
 		if err != nil {
 			errs[i] = err
@@ -382,7 +382,7 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	judge, err := s.judgeOf(ctx)
+	judge, err := s.Judge(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -7,61 +7,27 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/transport"
-	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 var blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 
-// config is a session's configuration for the world: its endpoints and
-// its trusted root.
-func config(w *testworld.World) audit.Config {
-	return audit.Config{
-		Endpoints: transport.Endpoints{DownloadURL: w.DownloadURL, SBOMURL: w.SBOMURL, Registry: w.Registry, RekorURL: w.RekorURL},
-		Timeout:   10 * time.Second, // generous: a loaded machine must not turn verdicts into errors
-		Trust:     trust.Source{File: w.TrustedRootPath},
-		Catalog:   w.Catalog,
-	}
-}
-
-// faultConfig is config(w): the slow fault never answers, so the
+// faultConfig is sessions.Config(w): the slow fault never answers, so the
 // generous timeout is the time it costs, and no other request of a loaded
 // machine races a shorter one.
 func faultConfig(w *testworld.World, _ testworld.FaultKind) audit.Config {
-	return config(w)
-}
-
-// selected is the world's release as verify selects it by default: every
-// artifact but the files the release process never signs.
-func selected(t testing.TB, w *testworld.World) *artifacts.Release {
-	t.Helper()
-	rel, err := audit.Selection{}.Apply(w.Release)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rel
-}
-
-func newSession(t testing.TB, c audit.Config) *audit.Session {
-	t.Helper()
-	s, err := audit.NewSession(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return sessions.Config(w)
 }
 
 // verifyWorld verifies the world's release as a session of c does.
 func verifyWith(t testing.TB, w *testworld.World, c audit.Config, o audit.VerifyOptions) []verify.Verdict {
 	t.Helper()
-	res, err := newSession(t, c).VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, o, nil)
+	res, err := sessions.New(t, c).VerifyReleases(context.Background(), []*artifacts.Release{sessions.Selected(t, w)}, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +36,7 @@ func verifyWith(t testing.TB, w *testworld.World, c audit.Config, o audit.Verify
 
 func verifyWorld(t testing.TB, w *testworld.World, o audit.VerifyOptions) []verify.Verdict {
 	t.Helper()
-	return verifyWith(t, w, config(w), o)
+	return verifyWith(t, w, sessions.Config(w), o)
 }
 
 func byPath(t *testing.T, w *testworld.World, vs []verify.Verdict) map[string]verify.Verdict {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -40,7 +41,7 @@ func BenchmarkConcurrency(b *testing.B) {
 	w := testworld.StartT(b, testworld.Options{Latency: 50 * time.Millisecond})
 	for _, c := range []int{16, 32, 64, 128, 256} {
 		b.Run(fmt.Sprintf("concurrency=%d", c), func(b *testing.B) {
-			cfg := config(w)
+			cfg := sessions.Config(w)
 			cfg.Concurrency = c
 			for b.Loop() {
 				verifyWith(b, w, cfg, audit.VerifyOptions{})

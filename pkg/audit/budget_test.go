@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -40,8 +41,8 @@ func TestRequestBudget(t *testing.T) {
 	for _, api := range []bool{false, true} {
 		t.Run(fmt.Sprintf("referrers API %v", api), func(t *testing.T) {
 			w := testworld.StartT(t, testworld.Options{ReferrersAPI: api})
-			rel := selected(t, w)
-			s := newSession(t, config(w))
+			rel := sessions.Selected(t, w)
+			s := sessions.New(t, sessions.Config(w))
 			w.ResetRequests()
 			// As users run it: the release listed from its SBOM and the
 			// catalog, the SBOM's sums bound (a binary's SHA-512 from the

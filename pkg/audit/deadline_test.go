@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/transport"
@@ -20,7 +21,7 @@ import (
 // checked by then an error wrapping ErrDeadline, not an interruption.
 func TestDeadlineEndsTheRequest(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Endpoints.DownloadURL = testworld.HangingServer(t)
 	// The deadline is the only thing that ends this request (the site never
 	// answers), but what comes before the first download (the trust, the
@@ -28,7 +29,7 @@ func TestDeadlineEndsTheRequest(t *testing.T) {
 	c.Timeout = time.Minute
 	ctx, cancel := audit.WithDeadline(context.Background(), 2*time.Second)
 	defer cancel()
-	res, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	res, err := sessions.New(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +56,9 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 	}
 	host := l.Addr().String()
 	l.Close()
-	c := config(w)
+	c := sessions.Config(w)
 	c.Endpoints.DownloadURL = "http://" + host
-	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	res, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +82,10 @@ func TestRefusingSiteGivenUp(t *testing.T) {
 // one retry), not forever.
 func TestTUFBoundedByTheTimeout(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = 300 * time.Millisecond // the repository never answers: no other request needs to fit in it
-	_, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	_, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	// Ended by the request timeout (not by the test binary's own timeout,
 	// as an unbounded wait would be), whatever the time it took.
 	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
@@ -97,12 +98,12 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 // at the deadline.
 func TestTUFBoundedByTheDeadline(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = time.Minute
 	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond) // the repository never answers: nothing else needs to fit in it
 	defer cancel()
-	_, err := newSession(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	_, err := sessions.New(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	// Ended by the deadline, not by the minute's timeout: the error names it.
 	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
@@ -113,10 +114,10 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 // next call loads the trust again, and verifies.
 func TestInterruptedTrustLoadNotKept(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}, CacheDir: t.TempDir()}
-	s := newSession(t, c)
-	rels := []*artifacts.Release{selected(t, w)}
+	s := sessions.New(t, c)
+	rels := []*artifacts.Release{sessions.Selected(t, w)}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.VerifyReleases(ctx, rels, audit.VerifyOptions{}, nil); !errors.Is(err, context.Canceled) {
@@ -139,7 +140,7 @@ func TestInterruptedTrustLoadNotKept(t *testing.T) {
 // request error, not silently ignored.
 func TestAcceptUnknownIncident(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: blobKinds, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Catalog = nil // the embedded catalog's incidents
 	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identiy"}
 	if _, err := audit.NewSession(c); !errors.Is(err, audit.ErrRequest) || !strings.Contains(err.Error(), "v1.24.8-wrong-identity") {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -28,7 +29,7 @@ func verifyAll(t *testing.T, w *testworld.World, c audit.Config) map[string][]ve
 		}
 		rels = append(rels, rel)
 	}
-	res, err := newSession(t, c).VerifyReleases(context.Background(), rels, audit.VerifyOptions{}, nil)
+	res, err := sessions.New(t, c).VerifyReleases(context.Background(), rels, audit.VerifyOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func verifyAll(t *testing.T, w *testworld.World, c audit.Config) map[string][]ve
 // 2022 CT log (v1.24.9), 2023 certificates (v1.24.17).
 func TestEachEraVerifies(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.1,v1.24.2,v1.24.9,v1.24.13,v1.24.17", Small: true})
-	for v, vs := range verifyAll(t, w, config(w)) {
+	for v, vs := range verifyAll(t, w, sessions.Config(w)) {
 		if len(vs) == 0 {
 			t.Errorf("%s: no verdicts", v)
 		}
@@ -162,7 +163,7 @@ func TestLineHistory(t *testing.T) {
 	}
 	ps := []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "s390x"}}
 	w := testworld.StartT(t, testworld.Options{Version: "1.24", Platforms: ps})
-	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"1.24"}, Selection: audit.Selection{Platforms: ps}}, nil)
+	res, err := sessions.New(t, sessions.Config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"1.24"}, Selection: audit.Selection{Platforms: ps}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

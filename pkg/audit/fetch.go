@@ -132,7 +132,7 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	}
 	entries := make([]pack.Entry, len(r.Artifacts))
 	errs := make([]error, len(r.Artifacts))
-	s.each(len(r.Artifacts), func(i int) {
+	s.Each(len(r.Artifacts), func(i int) {
 		entries[i], errs[i] = s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
 	})
 	for i, err := range errs {

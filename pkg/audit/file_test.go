@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -109,7 +110,7 @@ func TestVerifyFileFromLogWithManySignatures(t *testing.T) {
 	if err := os.WriteFile(unknown, []byte("nobody signed this"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := newSession(t, config(w)).VerifyFiles(context.Background(), audit.FilesRequest{Files: []string{genuine, unknown}})
+	res, err := sessions.New(t, sessions.Config(w)).VerifyFiles(context.Background(), audit.FilesRequest{Files: []string{genuine, unknown}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,26 +13,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 var imageKind = []artifacts.Kind{artifacts.KindImage}
-
-// byRepo keys image verdicts by the world's repository name
-// ("kube-apiserver", "kube-apiserver-amd64").
-func byRepo(t *testing.T, vs []verify.Verdict) map[string]verify.Verdict {
-	t.Helper()
-	m := map[string]verify.Verdict{}
-	for _, v := range vs {
-		if v.Artifact.Kind != artifacts.KindImage {
-			t.Fatalf("not an image: %s", v.Artifact.ID())
-		}
-		m[testworld.ImageRepository(v.Artifact)] = v
-	}
-	return m
-}
 
 func TestImagesOfFullReleaseVerify(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
@@ -42,7 +29,7 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 	if len(vs) != 30 {
 		t.Fatalf("%d image verdicts, want 30 (5 images x (index + 5 platforms))", len(vs))
 	}
-	for repo, v := range byRepo(t, vs) {
+	for repo, v := range sessions.ByRepo(t, vs) {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
 			continue
@@ -84,7 +71,7 @@ func TestImagesOfFullReleaseVerify(t *testing.T) {
 			if !sig.Verified() {
 				continue // the carried staging signature, rejected for its identity
 			}
-			if c := checkNamed(sig, "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
+			if c := sessions.CheckNamed(sig, "transparency-log"); c == nil || !strings.Contains(c.Actual, "inclusion proof") {
 				t.Errorf("%s signature %d: transparency-log check %+v, want an inclusion proof", v.Artifact.ID(), i, c)
 			}
 		}
@@ -128,20 +115,11 @@ func wantVerdicts(t *testing.T, vs []verify.Verdict, n int) {
 	}
 }
 
-func checkNamed(r *verify.SignatureResult, name string) *verify.Check {
-	for i := range r.Checks {
-		if string(r.Checks[i].Name) == name {
-			return &r.Checks[i]
-		}
-	}
-	return nil
-}
-
 // Offline (no Rekor client), the signed entry timestamp of cosign's bundle
 // annotation is the log evidence.
 func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Endpoints.RekorURL = ""
 	vs := verifyWith(t, w, c, audit.VerifyOptions{})
 	wantVerdicts(t, vs, smallImageVerdicts)
@@ -155,7 +133,7 @@ func TestImagesVerifyFromAnnotationsAlone(t *testing.T) {
 			if !sig.Verified() {
 				continue // the carried staging signature, rejected for its identity
 			}
-			c := checkNamed(sig, "transparency-log")
+			c := sessions.CheckNamed(sig, "transparency-log")
 			if c == nil || !strings.Contains(c.Actual, "signed entry timestamp") || strings.Contains(c.Actual, "inclusion proof") {
 				t.Errorf("%s signature %d: transparency-log check %+v", v.Artifact.ID(), i, c)
 			}
@@ -172,7 +150,7 @@ func TestPreRecursiveSigningRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.10", Kinds: imageKind, Small: true})
 	vs := verifyWorld(t, w, audit.VerifyOptions{})
 	wantVerdicts(t, vs, smallImageVerdicts)
-	for repo, v := range byRepo(t, vs) {
+	for repo, v := range sessions.ByRepo(t, vs) {
 		if v.Status != verify.StatusVerified || len(v.Signatures) != 2 || !isBackend(verifiedSignature(t, v).DockerReference) {
 			t.Errorf("%s: %s (%d signatures): %s", repo, v.Status, len(v.Signatures), v.Reason)
 		}
@@ -190,7 +168,7 @@ func TestPreRecursiveSigningRelease(t *testing.T) {
 // annotation still proves the entry; the reason says so.
 func TestImagesVerifyWhenRekorIsDown(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	c := config(w)
+	c := sessions.Config(w)
 	c.Endpoints.RekorURL = "http://" + testworld.ClosedPort(t) // refuses connections
 	vs := verifyWith(t, w, c, audit.VerifyOptions{})
 	wantVerdicts(t, vs, smallImageVerdicts)
@@ -248,7 +226,7 @@ func runImageForgery(t *testing.T, version string, fault testworld.FaultKind, ta
 		t.Parallel()
 		w := testworld.StartT(t, testworld.Options{Version: version, Kinds: imageKind, Small: true,
 			Faults: []testworld.Fault{{Kind: fault, Target: target}}})
-		vs := byRepo(t, verifyWith(t, w, faultConfig(w, fault), audit.VerifyOptions{}))
+		vs := sessions.ByRepo(t, verifyWith(t, w, faultConfig(w, fault), audit.VerifyOptions{}))
 		got := vs[target]
 		if got.Status != status {
 			t.Fatalf("%s: got %s (%s), want %s", target, got.Status, got.Reason, status)
@@ -275,7 +253,7 @@ func TestTransientRegistryFaultsAreRetried(t *testing.T) {
 			t.Parallel()
 			w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true,
 				Faults: []testworld.Fault{{Kind: kind, Target: target, Times: 1}}})
-			vs := byRepo(t, verifyWorld(t, w, audit.VerifyOptions{}))
+			vs := sessions.ByRepo(t, verifyWorld(t, w, audit.VerifyOptions{}))
 			if v := vs[target]; v.Status != verify.StatusVerified {
 				t.Errorf("one transient %s: %s: %s", kind, v.Status, v.Reason)
 			}
@@ -341,7 +319,7 @@ func TestImageHistory(t *testing.T) {
 // imageRef verifies a reference as verify-image does.
 func imageRef(t *testing.T, w *testworld.World, ref string, p *artifacts.Platform) []verify.Verdict {
 	t.Helper()
-	res, err := newSession(t, config(w)).VerifyImages(context.Background(), audit.ImagesRequest{Refs: []string{ref}, Platform: p})
+	res, err := sessions.New(t, sessions.Config(w)).VerifyImages(context.Background(), audit.ImagesRequest{Refs: []string{ref}, Platform: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,11 +415,11 @@ func TestImageReferrerBundles(t *testing.T) {
 	attach("kube-proxy-arm64", w.Images["kube-proxy"].Digest, artifacts.ImageSigner) // a statement about the index
 
 	for _, online := range []bool{true, false} {
-		c := config(w)
+		c := sessions.Config(w)
 		if !online {
 			c.Endpoints.RekorURL = ""
 		}
-		vs := byRepo(t, verifyWith(t, w, c, audit.VerifyOptions{}))
+		vs := sessions.ByRepo(t, verifyWith(t, w, c, audit.VerifyOptions{}))
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("referrer bundle alone: %s: %s", v.Status, v.Reason)
 		}
@@ -469,13 +447,13 @@ func TestImageReferrerBundles(t *testing.T) {
 // the artifacts the world publishes.
 func verifyListed(t *testing.T, w *testworld.World) map[string]verify.Verdict {
 	t.Helper()
-	s := newSession(t, config(w))
+	s := sessions.New(t, sessions.Config(w))
 	listing, err := s.LoadRelease(context.Background(), w.Version.String(), audit.Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	keep := map[string]bool{}
-	for _, a := range selected(t, w).Artifacts {
+	for _, a := range sessions.Selected(t, w).Artifacts {
 		keep[a.ID()] = true
 	}
 	rel := *listing.Release
@@ -641,7 +619,7 @@ func TestLaterReleaseImagesAtEarlierTags(t *testing.T) {
 		must(t, err)
 		must(t, remote.Tag(dst, desc))
 	}
-	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"v1.24.16"}, Selection: audit.Selection{Kinds: imageKind}}, nil)
+	res, err := sessions.New(t, sessions.Config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{"v1.24.16"}, Selection: audit.Selection{Kinds: imageKind}}, nil)
 	must(t, err)
 	// The catalog's 30 images of v1.24.16, of which the world serves 6.
 	wantVerdicts(t, res[0].Verdicts, 30)
@@ -694,7 +672,7 @@ func TestImageRefReleaseTagDigest(t *testing.T) {
 // not images): none to be had is no warning.
 func TestImagesNeedNoSBOM(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoSBOM: true})
-	res, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: imageKind}}, nil)
+	res, err := sessions.New(t, sessions.Config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: imageKind}}, nil)
 	must(t, err)
 	if len(res[0].Warnings) > 0 {
 		t.Errorf("warnings: %v", res[0].Warnings)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/trust"
@@ -32,9 +33,9 @@ func newestOf(t testing.TB, line string) artifacts.Version {
 	return v
 }
 
-// channelsConfig is config(w) reading the world's channels.
+// channelsConfig is sessions.Config(w) reading the world's channels.
 func channelsConfig(w *testworld.World) audit.Config {
-	c := config(w)
+	c := sessions.Config(w)
 	c.Endpoints.ChannelsURL = w.ChannelsURL
 	return c
 }
@@ -51,7 +52,7 @@ func amd64World(t *testing.T, v artifacts.Version, faults ...testworld.Fault) *t
 
 func verifyVersions(t *testing.T, c audit.Config, versions ...string) []*audit.Result {
 	t.Helper()
-	res, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: versions, Selection: amd64}, nil)
+	res, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: versions, Selection: amd64}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestChannelsInPack(t *testing.T) {
 	w := amd64World(t, v, testworld.Fault{Kind: testworld.FaultChangelogSum, Target: tarball})
 	online := verifyVersions(t, channelsConfig(w), v.String())[0].Verdicts
 	dir := t.TempDir()
-	res, err := newSession(t, channelsConfig(w)).Fetch(context.Background(), audit.FetchRequest{Version: v.String(), Selection: amd64, Out: dir, TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+	res, err := sessions.New(t, channelsConfig(w)).Fetch(context.Background(), audit.FetchRequest{Version: v.String(), Selection: amd64, Out: dir, TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func forgeriesOnLine(t *testing.T, v artifacts.Version, kinds []testworld.FaultK
 		}
 	}
 	w := testworld.StartT(t, testworld.Options{Version: v.String(), Platforms: sel.Platforms, Faults: faults})
-	res, err := newSession(t, channelsConfig(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{v.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: true}}, nil)
+	res, err := sessions.New(t, channelsConfig(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{v.String()}, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: true}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

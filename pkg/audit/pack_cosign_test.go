@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
@@ -20,12 +21,12 @@ import (
 func TestPackBundlesReadByCosign(t *testing.T) {
 	bin := testworld.CosignBinary(t)
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := fetchPack(t, w, audit.FetchRequest{})
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{})
 	var m pack.Manifest
 	data, err := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, err)
 	must(t, json.Unmarshal(data, &m))
-	e := find(&m, "binary kubectl linux/amd64")
+	e := sessions.Entry(&m, "binary kubectl linux/amd64")
 	file := filepath.Join(t.TempDir(), "kubectl")
 	must(t, os.WriteFile(file, w.Files["bin/linux/amd64/kubectl"].Content, 0o644))
 

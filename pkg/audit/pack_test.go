@@ -12,44 +12,13 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
-
-// fetchPack writes an evidence pack of the world's release.
-func fetchPack(t *testing.T, w *testworld.World, req audit.FetchRequest) string {
-	t.Helper()
-	req.Out = t.TempDir()
-	req.TUF = &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
-	res, err := newSession(t, config(w)).FetchRelease(context.Background(), selected(t, w), req)
-	if err != nil || !res.Manifest.Complete {
-		t.Fatalf("fetch: %v", err)
-	}
-	return req.Out
-}
-
-// offline verifies a pack as an air-gapped site would: the trust from the
-// pack's TUF metadata, every request refused.
-func offline(t *testing.T, w *testworld.World, dir string, filesDir string) ([]verify.Verdict, error) {
-	t.Helper()
-	c := config(w)
-	c.Offline = true
-	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
-	c.Pack, c.Files = dir, filesDir
-	s, err := audit.NewSession(c)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	res, err := s.VerifyReleases(context.Background(), []*artifacts.Release{selected(t, w)}, audit.VerifyOptions{}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return res[0].Verdicts, nil
-}
 
 func statuses(vs []verify.Verdict) map[string]verify.Status {
 	m := map[string]verify.Status{}
@@ -66,9 +35,9 @@ func TestOfflineGivesTheSameVerdictsAsOnline(t *testing.T) {
 		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-amd64"},
 	}})
 	online := statuses(verifyWorld(t, w, audit.VerifyOptions{}))
-	dir := fetchPack(t, w, audit.FetchRequest{})
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{})
 	w.Close() // the network is gone
-	vs, err := offline(t, w, dir, "")
+	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +90,9 @@ func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
 	}
 	w := testworld.StartT(t, testworld.Options{Faults: faults})
 	online := verifyWorld(t, w, audit.VerifyOptions{Download: true})
-	dir := fetchPack(t, w, audit.FetchRequest{WithFiles: true})
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithFiles: true})
 	w.Close() // the network is gone
-	got, err := offline(t, w, dir, "")
+	got, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +127,8 @@ func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
 
 func TestOfflineWithFiles(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := fetchPack(t, w, audit.FetchRequest{WithFiles: true})
-	vs, err := offline(t, w, dir, "")
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithFiles: true})
+	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +148,7 @@ func TestOfflineWithFiles(t *testing.T) {
 		}
 		must(t, os.WriteFile(dst, data, 0o644))
 	}
-	vs, err = offline(t, w, dir, files)
+	vs, err = sessions.Offline(t, w, dir, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,34 +180,13 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func editManifest(t *testing.T, dir string, edit func(m *pack.Manifest)) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, pack.ManifestName))
-	must(t, err)
-	var m pack.Manifest
-	must(t, json.Unmarshal(data, &m))
-	edit(&m)
-	data, err = json.Marshal(&m)
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, pack.ManifestName), data, 0o644))
-}
-
-func find(m *pack.Manifest, id string) *pack.Entry {
-	for i := range m.Artifacts {
-		if m.Artifacts[i].Key() == id {
-			return &m.Artifacts[i]
-		}
-	}
-	return nil
-}
-
 // Each tampering of a pack gives failed or error for what it touches,
 // never verified.
 func TestTamperedPacks(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	attacker := testworld.StartT(t, testworld.Options{Small: true})
-	clean := fetchPack(t, w, audit.FetchRequest{})
-	evil := fetchPack(t, attacker, audit.FetchRequest{})
+	clean := sessions.FetchPack(t, w, audit.FetchRequest{})
+	evil := sessions.FetchPack(t, attacker, audit.FetchRequest{})
 	const amd64, arm64 = "binary kubectl linux/amd64", "binary kubectl linux/arm64"
 
 	cases := []struct {
@@ -247,41 +195,41 @@ func TestTamperedPacks(t *testing.T) {
 		target string // the artifact that must not verify ("" : the whole pack is refused)
 	}{
 		{"bundles swapped between two artifacts", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				a, b := find(m, amd64), find(m, arm64)
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				a, b := sessions.Entry(m, amd64), sessions.Entry(m, arm64)
 				a.Signatures, b.Signatures = b.Signatures, a.Signatures
 			})
 		}, amd64},
 		{"digest edited in manifest.json", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				find(m, amd64).Digests = find(m, arm64).Digests
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				sessions.Entry(m, amd64).Digests = sessions.Entry(m, arm64).Digests
 			})
 		}, amd64},
 		{"digest and bundles of another artifact", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				a, b := find(m, "image kube-proxy linux/amd64"), find(m, "image kube-proxy linux/arm64")
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				a, b := sessions.Entry(m, "image kube-proxy linux/amd64"), sessions.Entry(m, "image kube-proxy linux/arm64")
 				a.Digests, a.Image, a.Signatures = b.Digests, b.Image, b.Signatures
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"image digest edited", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				find(m, "image kube-proxy linux/amd64").Digests = find(m, "image kube-apiserver linux/amd64").Digests
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				sessions.Entry(m, "image kube-proxy linux/amd64").Digests = sessions.Entry(m, "image kube-apiserver linux/amd64").Digests
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"image manifest blob replaced", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				must(t, os.WriteFile(filepath.Join(dir, find(m, "image kube-proxy linux/amd64").Image.Manifest), []byte(`{"schemaVersion":2}`), 0o644))
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				must(t, os.WriteFile(filepath.Join(dir, sessions.Entry(m, "image kube-proxy linux/amd64").Image.Manifest), []byte(`{"schemaVersion":2}`), 0o644))
 			})
 		}, "image kube-proxy linux/amd64"},
 		{"attacker's bundles and trusted root in the pack", func(t *testing.T, dir string) {
 			var m pack.Manifest
 			data, _ := os.ReadFile(filepath.Join(evil, pack.ManifestName))
 			must(t, json.Unmarshal(data, &m))
-			src := find(&m, amd64)
+			src := sessions.Entry(&m, amd64)
 			evilBundle, err := os.ReadFile(filepath.Join(evil, src.Signatures[0].Bundle))
 			must(t, err)
-			editManifest(t, dir, func(mm *pack.Manifest) {
-				e := find(mm, amd64)
+			sessions.EditManifest(t, dir, func(mm *pack.Manifest) {
+				e := sessions.Entry(mm, amd64)
 				e.Digests = src.Digests
 				must(t, os.WriteFile(filepath.Join(dir, e.Signatures[0].Bundle), evilBundle, 0o644))
 			})
@@ -296,32 +244,32 @@ func TestTamperedPacks(t *testing.T) {
 			must(t, err)
 			data, err := b.MarshalJSON()
 			must(t, err)
-			editManifest(t, dir, func(m *pack.Manifest) {
-				must(t, os.WriteFile(filepath.Join(dir, find(m, amd64).Signatures[0].Bundle), data, 0o644))
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				must(t, os.WriteFile(filepath.Join(dir, sessions.Entry(m, amd64).Signatures[0].Bundle), data, 0o644))
 			})
 		}, amd64},
 		{"entry pointing outside the pack", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) { find(m, amd64).Signatures[0].Bundle = "../../etc/passwd" })
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) { sessions.Entry(m, amd64).Signatures[0].Bundle = "../../etc/passwd" })
 		}, amd64},
 		{"absolute path", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) { find(m, amd64).Signatures[0].Bundle = "/etc/passwd" })
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) { sessions.Entry(m, amd64).Signatures[0].Bundle = "/etc/passwd" })
 		}, amd64},
 		{"symlink leading out", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				p := filepath.Join(dir, sessions.Entry(m, amd64).Signatures[0].Bundle)
 				must(t, os.Remove(p))
-				must(t, os.Symlink(filepath.Join(evil, find(m, amd64).Signatures[0].Bundle), p))
+				must(t, os.Symlink(filepath.Join(evil, sessions.Entry(m, amd64).Signatures[0].Bundle), p))
 			})
 		}, amd64},
 		{"truncated bundle", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				p := filepath.Join(dir, find(m, amd64).Signatures[0].Bundle)
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				p := filepath.Join(dir, sessions.Entry(m, amd64).Signatures[0].Bundle)
 				data, _ := os.ReadFile(p)
 				must(t, os.WriteFile(p, data[:len(data)/2], 0o644))
 			})
 		}, amd64},
 		{"artifact left out of the manifest", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
 				var keep []pack.Entry
 				for _, e := range m.Artifacts {
 					if e.Key() != amd64 {
@@ -332,13 +280,13 @@ func TestTamperedPacks(t *testing.T) {
 			})
 		}, amd64},
 		{"pack of another version", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) { m.Release = "v1.24.16" })
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) { m.Release = "v1.24.16" })
 		}, ""},
 		{"interrupted fetch (no manifest)", func(t *testing.T, dir string) {
 			must(t, os.Remove(filepath.Join(dir, pack.ManifestName)))
 		}, ""},
 		{"manifest of schema version 1", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) { m.SchemaVersion = 1 })
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) { m.SchemaVersion = 1 })
 		}, ""},
 		{"empty directory", func(t *testing.T, dir string) {
 			entries, _ := os.ReadDir(dir)
@@ -362,7 +310,7 @@ func TestTamperedPacks(t *testing.T) {
 			dir := t.TempDir()
 			must(t, os.CopyFS(dir, os.DirFS(clean)))
 			tc.tamper(t, dir)
-			vs, err := offline(t, w, dir, "")
+			vs, err := sessions.Offline(t, w, dir, "")
 			if tc.target == "" {
 				if err == nil {
 					t.Fatalf("the pack is accepted: %v", statuses(vs))
@@ -394,7 +342,7 @@ func TestTamperedPacks(t *testing.T) {
 // nothing else does.
 func TestTamperedPackImageBlobs(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoImageDigests: true})
-	clean := fetchPack(t, w, audit.FetchRequest{})
+	clean := sessions.FetchPack(t, w, audit.FetchRequest{})
 	const target = "image kube-apiserver linux/amd64"
 	for _, tc := range []struct {
 		name   string
@@ -403,15 +351,15 @@ func TestTamperedPackImageBlobs(t *testing.T) {
 		reason string
 	}{
 		{"another platform's image with this platform's configuration, index dropped", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				a, b := find(m, target), find(m, "image kube-apiserver linux/arm64")
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				a, b := sessions.Entry(m, target), sessions.Entry(m, "image kube-apiserver linux/arm64")
 				a.Digests, a.Signatures = b.Digests, b.Signatures
 				a.Image.Manifest, a.Image.Index, a.Image.IndexRef = b.Image.Manifest, "", ""
 			})
 		}, "platform", "the manifest names"},
 		{"pinned release index rewritten", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m *pack.Manifest) {
-				a := find(m, target)
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				a := sessions.Entry(m, target)
 				if !strings.Contains(a.Image.IndexRef, "@sha256:") {
 					t.Fatalf("the index %q is not pinned", a.Image.IndexRef)
 				}
@@ -440,7 +388,7 @@ func TestTamperedPackImageBlobs(t *testing.T) {
 			dir := t.TempDir()
 			must(t, os.CopyFS(dir, os.DirFS(clean)))
 			tc.tamper(t, dir)
-			vs, err := offline(t, w, dir, "")
+			vs, err := sessions.Offline(t, w, dir, "")
 			must(t, err)
 			wantVerdicts(t, vs, smallImageVerdicts)
 			for _, v := range vs {
@@ -458,8 +406,8 @@ func TestTamperedPackImageBlobs(t *testing.T) {
 func TestPackWithImages(t *testing.T) {
 	// Layers of 3 MiB: larger than any bound on signatures or manifests.
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}, ImageLayerSize: 3 << 20})
-	dir := fetchPack(t, w, audit.FetchRequest{WithImages: true})
-	vs, err := offline(t, w, dir, "")
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
+	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +420,7 @@ func TestPackWithImages(t *testing.T) {
 	var m pack.Manifest
 	data, _ := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, json.Unmarshal(data, &m))
-	e := find(&m, "image kube-proxy linux/amd64")
+	e := sessions.Entry(&m, "image kube-proxy linux/amd64")
 	blob := filepath.Join(dir, "oci", "blobs", "sha256", strings.TrimPrefix(e.Digests[0].Digest, "sha256:"))
 	if _, err := os.Stat(blob); err != nil {
 		t.Errorf("the OCI layout lacks the manifest: %v", err)
@@ -487,7 +435,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
 	dir := t.TempDir()
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
-	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+	res, err := sessions.New(t, sessions.Config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
 		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
@@ -497,11 +445,11 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	}
 	verifyOffline := func() map[string]verify.Verdict {
 		t.Helper()
-		c := config(w)
+		c := sessions.Config(w)
 		c.Offline = true
 		c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		c.Pack = dir
-		out, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
+		out, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -555,7 +503,7 @@ func TestPackWithoutSBOM(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
 	dir := t.TempDir()
-	res, err := newSession(t, config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+	res, err := sessions.New(t, sessions.Config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
 		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
@@ -563,15 +511,15 @@ func TestPackWithoutSBOM(t *testing.T) {
 	if res.Manifest.SBOM != "" {
 		t.Fatalf("a pack without SBOM names one: %q", res.Manifest.SBOM)
 	}
-	online, err := newSession(t, config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
+	online, err := sessions.New(t, sessions.Config(w)).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := config(w)
+	c := sessions.Config(w)
 	c.Offline = true
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	c.Pack = dir
-	off, err := newSession(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
+	off, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: sel}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

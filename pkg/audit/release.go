@@ -82,12 +82,20 @@ func (s *Session) loadRelease(ctx context.Context, version string, sel Selection
 	return out, nil
 }
 
-// listToJudge lists a release whose artifacts are to be judged, as
-// loadRelease does, except that a selection of images alone reads no SBOM
-// when the catalog covers the release: the SBOM binds release files, and
-// such a release's images are listed and bound by the catalog (an
-// air-gapped site verifying its own registry has no SBOM to read).
-func (s *Session) listToJudge(ctx context.Context, version string, sel Selection) (*Listing, error) {
+// ListToJudge lists a release whose artifacts are to be judged, as verify
+// and mirror list it: as LoadRelease does, except that a selection of
+// images alone reads no SBOM when the catalog covers the release (the
+// SBOM binds release files; such a release's images are listed and bound
+// by the catalog: an air-gapped site verifying its own registry has no
+// SBOM to read). An empty version is the session's evidence pack's
+// release.
+func (s *Session) ListToJudge(ctx context.Context, version string, sel Selection) (*Listing, error) {
+	if ps, ok := s.src.(*packSource); ok && version == "" {
+		version = ps.p.Manifest.Release
+	}
+	if version == "" {
+		return nil, classify(ErrRequest, errors.New("no version"))
+	}
 	resolve, sbom := s.src.openers()
 	if sel.imagesOnly() {
 		if v, err := artifacts.ParseVersion(version); err == nil {

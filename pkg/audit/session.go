@@ -188,11 +188,11 @@ func NewSession(cfg Config) (*Session, error) {
 // Close releases the session's evidence pack, if any.
 func (s *Session) Close() error { return s.src.Close() }
 
-// judgeOf returns the session's judge, loading the trust once: from the
+// Judge returns the session's judge, loading the trust once: from the
 // configured trusted root file, the session pack's TUF metadata, or TUF
 // online, within ctx (its deadline, its cancellation). A load cut short by
 // ctx is not kept: the next call loads again.
-func (s *Session) judgeOf(ctx context.Context) (*verify.Judge, error) {
+func (s *Session) Judge(ctx context.Context) (*verify.Judge, error) {
 	s.trustMu.Lock()
 	defer s.trustMu.Unlock()
 	if s.judge != nil || s.trustErr != nil {
@@ -241,8 +241,8 @@ func trustError(src trust.Source, err error) error {
 	return classify(verify.ErrNoTrust, err)
 }
 
-// each runs fn(0..n-1) with the session's concurrency.
-func (s *Session) each(n int, fn func(i int)) {
+// Each runs fn(0..n-1) with the session's concurrency.
+func (s *Session) Each(n int, fn func(i int)) {
 	sem := make(chan struct{}, s.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range n {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -57,9 +56,9 @@ type Source interface {
 	// Image and Index read an image artifact's content by its digest.
 	Image(ctx context.Context, a artifacts.Artifact, digest string) (v1.Image, error)
 	Index(ctx context.Context, a artifacts.Artifact, digest string) (v1.ImageIndex, error)
-	// CopySignatures writes into the destination the signatures of
+	// CopySignatures writes with w into c.Destination the signatures of
 	// c.Digest that verified and were published in c.Repository.
-	CopySignatures(ctx context.Context, w *mirror.Writer, c SignatureCopy) (Writes, error)
+	CopySignatures(ctx context.Context, w SignatureWriter, c SignatureCopy) (Writes, error)
 	// Close releases what the source holds open.
 	Close() error
 
@@ -86,6 +85,25 @@ type SignatureCopy struct {
 	Repository  string
 	Destination string
 	Signatures  []VerifiedSignature
+}
+
+// SignatureWriter writes signatures into a destination registry
+// (pkg/mirror's Writer); each method says whether it wrote (false: the
+// destination already held it).
+type SignatureWriter interface {
+	// CopySignatures copies from a .sig image as published the layers
+	// that are one of keep into dest's .sig tag of digest; it returns how
+	// many were kept.
+	CopySignatures(ctx context.Context, sigs oci.Signatures, dest, digest string, keep []verify.SignatureEvidence) (int, bool, error)
+	// WriteImage writes an image (a referrer as published) into repo.
+	WriteImage(ctx context.Context, repo string, img v1.Image) (bool, error)
+	// WriteRebuiltSignatures writes signatures rebuilt from their bundles
+	// in cosign's .sig form, each carrying its log proof, as dest's .sig
+	// tag of digest.
+	WriteRebuiltSignatures(ctx context.Context, dest, digest string, sigs []VerifiedSignature) (bool, error)
+	// WriteBundleReferrer attaches a signature's bundle to subject, in
+	// dest, as an OCI referrer.
+	WriteBundleReferrer(ctx context.Context, dest string, subject v1.Descriptor, se verify.SignatureEvidence) (bool, error)
 }
 
 // VerifiedSignature is a signature's evidence and the judge's result on it.
@@ -162,7 +180,7 @@ func (o *onlineSource) content(a artifacts.Artifact) (*evidence.ImageSession, st
 
 // CopySignatures copies the signatures as they were published: the .sig
 // tag's verified layers, and the referrers that verified.
-func (o *onlineSource) CopySignatures(ctx context.Context, w *mirror.Writer, c SignatureCopy) (Writes, error) {
+func (o *onlineSource) CopySignatures(ctx context.Context, w SignatureWriter, c SignatureCopy) (Writes, error) {
 	var n Writes
 	cs, err := o.f.ContentSession()
 	if err != nil {
@@ -343,20 +361,16 @@ func (p *packSource) Index(_ context.Context, _ artifacts.Artifact, digest strin
 // CopySignatures rebuilds the signatures from the pack's bundles: cosign's
 // .sig form with the log entry's signed entry timestamp as its bundle
 // annotation, or a referrer for a bundle that came as one.
-func (p *packSource) CopySignatures(ctx context.Context, w *mirror.Writer, c SignatureCopy) (Writes, error) {
+func (p *packSource) CopySignatures(ctx context.Context, w SignatureWriter, c SignatureCopy) (Writes, error) {
 	var n Writes
-	var tagged []oci.Signature
+	var tagged []VerifiedSignature
 	for _, vs := range c.Signatures {
 		if _, ok := published(vs.Evidence, c.Repository); !ok {
 			continue
 		}
 		switch vs.Evidence.Source {
 		case verify.SourceSignatureTag:
-			sig, err := mirror.CosignSignature(vs.Evidence, vs.Result.LogIndex)
-			if err != nil {
-				return n, err
-			}
-			tagged = append(tagged, sig)
+			tagged = append(tagged, vs)
 		case verify.SourceReferrer:
 			h, err := v1.NewHash(c.Digest)
 			if err != nil {
@@ -371,7 +385,7 @@ func (p *packSource) CopySignatures(ctx context.Context, w *mirror.Writer, c Sig
 		}
 	}
 	if len(tagged) > 0 {
-		wrote, err := w.WriteSignatures(ctx, c.Destination, c.Digest, tagged)
+		wrote, err := w.WriteRebuiltSignatures(ctx, c.Destination, c.Digest, tagged)
 		if err != nil {
 			return n, err
 		}

@@ -67,12 +67,12 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 		return nil, classify(ErrRequest, errors.New("an evidence pack holds one release"))
 	}
 	// The trust loads while the releases are listed; verification waits
-	// for it (judgeOf runs once).
-	go func() { _, _ = s.judgeOf(ctx) }()
+	// for it (Judge runs once).
+	go func() { _, _ = s.Judge(ctx) }()
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
-	s.each(len(versions), func(i int) {
-		listings[i], errs[i] = s.listToJudge(ctx, versions[i], req.Selection)
+	s.Each(len(versions), func(i int) {
+		listings[i], errs[i] = s.ListToJudge(ctx, versions[i], req.Selection)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 			results[i].Warnings = ps.warnings("verified offline")
 		}
 	}
-	judge, err := s.judgeOf(ctx)
+	judge, err := s.Judge(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 	}
 	scheduleLongestFirst(jobs, func(j job) artifacts.Artifact { return rels[j.r].Artifacts[j.a] })
 	var mu sync.Mutex
-	s.each(len(jobs), func(i int) {
+	s.Each(len(jobs), func(i int) {
 		j := jobs[i]
 		rel := rels[j.r]
 		v := s.artifact(ctx, judge, src, o, rel, rel.Artifacts[j.a])
@@ -200,3 +200,10 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src Source,
 	v.Elapsed = time.Since(start)
 	return overdue(ctx, judge, r, v)
 }
+
+// MirrorsIndexes says whether a mirror of these platforms copies the
+// multi-arch indexes: an index lists every platform, so copying it would
+// copy platforms not asked for; a mirror restricted to platforms leaves
+// indexes out. The one rule for mirror (pkg/mirror) and for verify's
+// mirror list.
+func MirrorsIndexes(platforms []artifacts.Platform) bool { return len(platforms) == 0 }

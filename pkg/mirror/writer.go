@@ -27,6 +27,7 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -42,13 +43,15 @@ type Writer struct {
 	names  []name.Option
 	puller *remote.Puller
 	pusher *remote.Pusher
+	// http is the fetcher's guarded transport, for CheckPush.
+	http http.RoundTripper
 }
 
 // NewWriter returns a writer to the registries the fetcher reaches, with
 // its HTTP client, credentials and plain-http rule.
 func NewWriter(f *evidence.Fetcher) (*Writer, error) {
 	opts := f.RegistryOptions(context.Background())
-	w := &Writer{names: f.NameOptions()}
+	w := &Writer{names: f.NameOptions(), http: f.HTTP().Guarded()}
 	var err error
 	if w.puller, err = remote.NewPuller(opts...); err == nil {
 		w.pusher, err = remote.NewPusher(opts...)
@@ -267,6 +270,21 @@ func (w *Writer) WriteSignatures(ctx context.Context, dest, digest string, sigs 
 		return false, err
 	}
 	return w.writeTagged(ctx, evidence.SignatureTag(dest, digest), img)
+}
+
+// WriteRebuiltSignatures writes signatures rebuilt from their bundles
+// (see CosignSignature, at the log entry the judge found decisive) as
+// dest's .sig tag of digest.
+func (w *Writer) WriteRebuiltSignatures(ctx context.Context, dest, digest string, sigs []audit.VerifiedSignature) (bool, error) {
+	var rebuilt []oci.Signature
+	for _, vs := range sigs {
+		sig, err := CosignSignature(vs.Evidence, vs.Result.LogIndex)
+		if err != nil {
+			return false, err
+		}
+		rebuilt = append(rebuilt, sig)
+	}
+	return w.WriteSignatures(ctx, dest, digest, rebuilt)
 }
 
 // writeTagged writes img (a small artifact: signatures) under ref, a tag;

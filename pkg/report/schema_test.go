@@ -27,6 +27,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
@@ -394,13 +395,13 @@ func worldMirror(t *testing.T) []*report.Report {
 	}
 	var out []*report.Report
 	for _, dry := range []bool{true, false} {
-		req := audit.MirrorRequest{Version: w.Version.String(), To: strings.TrimPrefix(dst.URL, "http://") + "/k8s", DryRun: dry}
-		res, err := s.Mirror(context.Background(), req)
+		req := mirror.Request{Version: w.Version.String(), To: strings.TrimPrefix(dst.URL, "http://") + "/k8s", DryRun: dry}
+		res, err := mirror.Copy(context.Background(), s, req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
-		c := func(c audit.MirrorCounts) report.MirrorCounts {
+		c := func(c mirror.Counts) report.MirrorCounts {
 			return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
 		}
 		rep.Mirror = &report.Mirror{To: res.To, DryRun: dry, Copied: c(res.Copied), Present: c(res.Present)}

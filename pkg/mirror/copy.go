@@ -1,8 +1,7 @@
-package audit
+package mirror
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -12,14 +11,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// MirrorRequest asks for a release's images to be copied into a registry
+// Request asks for a release's images to be copied into a registry
 // with their tags and signatures — only what verifies.
-type MirrorRequest struct {
+type Request struct {
 	// Version is the release ("v1.24.17", "1.24.17", "latest-1.24"); from
 	// a session's evidence pack it may be empty (the pack's release).
 	Version string
@@ -35,8 +34,8 @@ type MirrorRequest struct {
 	DryRun bool
 }
 
-// MirrorCounts counts what a mirror wrote, or found already there.
-type MirrorCounts struct {
+// Counts counts what a mirror wrote, or found already there.
+type Counts struct {
 	// Images are manifests written by digest: platform images and indexes.
 	Images int
 	// Signatures are cosign .sig tags and referrers.
@@ -45,8 +44,8 @@ type MirrorCounts struct {
 	Tags int
 }
 
-// MirrorResult is the outcome of a mirror.
-type MirrorResult struct {
+// Result is the outcome of a mirror.
+type Result struct {
 	// Release is the release as mirrored (its images at the destination).
 	Release *artifacts.Release
 	// Verdicts, in release order: for an image copied (or already there),
@@ -57,14 +56,14 @@ type MirrorResult struct {
 	Verdicts []verify.Verdict
 	// Copied is what was written; Present what the destination already
 	// held (a second mirror of the same release copies nothing).
-	Copied, Present MirrorCounts
+	Copied, Present Counts
 	// To is the destination as normalised.
 	To       string
 	Warnings []string
 }
 
-// mirrorItem is one image artifact of a mirror.
-type mirrorItem struct {
+// item is one image artifact of a mirror.
+type item struct {
 	a       artifacts.Artifact
 	ev      verify.Evidence
 	v       verify.Verdict // at the source
@@ -72,16 +71,16 @@ type mirrorItem struct {
 	dst     string         // destination repository
 	tag     string
 	digest  string
-	sigs    []VerifiedSignature
+	sigs    []audit.VerifiedSignature
 	copy    bool   // verified, and (an index) every platform it lists too
 	why     string // why not copied
 	err     error  // the copy failed
 	written bool   // content, signatures and tag are at the destination
 }
 
-// Mirror verifies a release's images at the source (the configured
-// registry, or the session's evidence pack written with images: the
-// signatures are then rebuilt from its bundles), copies every image that verified — a
+// Copy verifies a release's images at the source (the session's
+// registry, or its evidence pack written with images: the signatures are
+// then rebuilt from its bundles), copies every image that verified — a
 // platform's image, an index with every image it lists, their layers —
 // with its tag and every signature of it that verified, and verifies the
 // copies at the destination. Nothing that did not verify is copied: not
@@ -90,19 +89,12 @@ type mirrorItem struct {
 // interrupted mirror never leaves a tag naming an image without its
 // signatures. A destination that refuses a write gives that image an
 // error verdict with the registry's message.
-func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult, error) {
-	version := req.Version
-	if ps, ok := s.src.(*packSource); ok && version == "" {
-		version = ps.p.Manifest.Release
-	}
-	if version == "" {
-		return nil, classify(ErrRequest, errors.New("no version"))
-	}
-	listing, err := s.listToJudge(ctx, version, Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms})
+func Copy(ctx context.Context, s *audit.Session, req Request) (*Result, error) {
+	listing, err := s.ListToJudge(ctx, req.Version, audit.Selection{Kinds: []artifacts.Kind{artifacts.KindImage}, Platforms: req.Platforms})
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.MirrorRelease(ctx, listing.Release, req)
+	res, err := CopyRelease(ctx, s, listing.Release, req)
 	if err != nil {
 		return nil, err
 	}
@@ -110,51 +102,45 @@ func (s *Session) Mirror(ctx context.Context, req MirrorRequest) (*MirrorResult,
 	return res, nil
 }
 
-// MirrorRelease mirrors the images of a release already listed, as Mirror
+// CopyRelease copies the images of a release already listed, as Copy
 // does (the request's version is not used). Every image's place — its
 // repository and tag at the source and at the destination — comes from
 // the release, never from the evidence.
-func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req MirrorRequest) (*MirrorResult, error) {
-	to, err := mirrorDestination(req.To)
+func CopyRelease(ctx context.Context, s *audit.Session, rel *artifacts.Release, req Request) (*Result, error) {
+	to, err := destination(req.To)
 	if err != nil {
 		return nil, err
 	}
-	rel = mirrorSelection(rel, req)
+	rel = selection(rel, req)
 	if len(rel.Artifacts) == 0 {
-		return nil, classify(ErrRequest, fmt.Errorf("%s: no image selected", rel.Version))
+		return nil, audit.Classify(audit.ErrRequest, fmt.Errorf("%s: no image selected", rel.Version))
 	}
-	if err := s.src.admit(rel); err != nil {
-		return nil, err
-	}
-	judge, err := s.judgeOf(ctx)
+	judged, judge, err := s.JudgeRelease(ctx, rel)
 	if err != nil {
 		return nil, err
 	}
-	dest, err := s.destination()
+	destSrc, destFetcher, err := s.Destination()
 	if err != nil {
 		return nil, err
 	}
-	items := make([]*mirrorItem, len(rel.Artifacts))
-	s.each(len(rel.Artifacts), func(i int) {
-		a := rel.Artifacts[i]
-		ev := s.src.Evidence(ctx, rel, a, EvidenceOptions{})
-		items[i] = &mirrorItem{a: a, ev: ev, v: judge.Judge(rel, a, ev)}
-	})
-	for _, it := range items {
-		if err := it.locate(s.fetcher, to); err != nil {
+	w, err := NewWriter(destFetcher)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*item, len(judged))
+	for i, j := range judged {
+		items[i] = &item{a: j.Artifact, ev: j.Evidence, v: j.Verdict}
+		if err := items[i].locate(to); err != nil {
 			return nil, err
 		}
 	}
 	plan(items)
-	res := &MirrorResult{To: to, Warnings: s.takeTrustNotes()}
-	if ps, ok := s.src.(*packSource); ok {
-		res.Warnings = append(ps.warnings("copied"), res.Warnings...)
-	}
+	res := &Result{To: to, Warnings: s.Notes("copied")}
 	if req.DryRun {
 		// The destination must take the mirror: reachable, the
 		// credentials accepted, pushes allowed (an upload started and
 		// cancelled; nothing written).
-		if err := s.CheckDestination(ctx, req.To, path.Base(items[0].dst)); err != nil {
+		if err := w.CheckPush(ctx, items[0].dst); err != nil {
 			return nil, err
 		}
 		res.Release = rel
@@ -163,65 +149,41 @@ func (s *Session) MirrorRelease(ctx context.Context, rel *artifacts.Release, req
 		}
 		return res, nil
 	}
-	w, err := mirror.NewWriter(dest.f)
-	if err != nil {
-		return nil, err
-	}
-	c := &mirrorCounter{}
-	s.copyImages(ctx, w, items, c)
+	c := &counter{}
+	copyImages(ctx, s, w, items, c)
 	res.Copied, res.Present = c.copied, c.present
-	return s.mirrorVerdicts(ctx, judge, dest, rel, items, res)
+	return verdicts(ctx, s, judge, destSrc, rel, items, res)
 }
 
-// destination is the source the copies are read back from: the session's
-// registry access; from a pack, without a transparency log (only the
-// destination is reached: the copies verify on the log proofs they carry).
-func (s *Session) destination() (*onlineSource, error) {
-	if s.src.Mode() == Online {
-		return &onlineSource{f: s.fetcher, http: s.http}, nil
-	}
-	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, AllowHTTPRegistry: s.cfg.AllowHTTPRegistry})
-	if err != nil {
-		return nil, err
-	}
-	return &onlineSource{f: f}, nil
-}
-
-// mirrorSelection keeps the images, without the indexes when platforms
+// selection keeps the images, without the indexes when platforms
 // were asked for.
-func mirrorSelection(rel *artifacts.Release, req MirrorRequest) *artifacts.Release {
+func selection(rel *artifacts.Release, req Request) *artifacts.Release {
 	out := *rel
 	out.Artifacts = slices.DeleteFunc(slices.Clone(rel.Artifacts), func(a artifacts.Artifact) bool {
-		return a.Kind != artifacts.KindImage || (a.Platform.IsZero() && !MirrorsIndexes(req.Platforms)) ||
+		return a.Kind != artifacts.KindImage || (a.Platform.IsZero() && !audit.MirrorsIndexes(req.Platforms)) ||
 			(len(req.Platforms) > 0 && !slices.Contains(req.Platforms, a.Platform))
 	})
 	return &out
 }
 
-// MirrorsIndexes says whether a mirror of these platforms copies the
-// multi-arch indexes: an index lists every platform, so copying it would
-// copy platforms not asked for; a mirror restricted to platforms leaves
-// indexes out. The one rule for mirror and for verify's mirror list.
-func MirrorsIndexes(platforms []artifacts.Platform) bool { return len(platforms) == 0 }
-
-// mirrorDestination checks a destination host[:port][/prefix].
-func mirrorDestination(to string) (string, error) {
+// destination checks a destination host[:port][/prefix].
+func destination(to string) (string, error) {
 	registry := strings.TrimRight(to, "/")
 	if registry == "" || strings.Contains(registry, "://") {
-		return "", classify(ErrRequest, fmt.Errorf("destination %q: want host[:port][/prefix] without a scheme", to))
+		return "", audit.Classify(audit.ErrRequest, fmt.Errorf("destination %q: want host[:port][/prefix] without a scheme", to))
 	}
 	if _, err := evidence.ParseImageReference(registry + "/name:tag"); err != nil {
-		return "", classify(ErrRequest, fmt.Errorf("destination %q: %w", to, err))
+		return "", audit.Classify(audit.ErrRequest, fmt.Errorf("destination %q: %w", to, err))
 	}
 	return registry, nil
 }
 
 // locate names the item's source and destination repositories, tag and
 // digest.
-func (it *mirrorItem) locate(f *evidence.Fetcher, to string) error {
-	r, err := f.ParseImageReference(it.a.Location)
+func (it *item) locate(to string) error {
+	r, err := evidence.ParseImageReference(it.a.Location)
 	if err != nil {
-		return classify(ErrRequest, err)
+		return audit.Classify(audit.ErrRequest, err)
 	}
 	it.repo = r.Context().Name()
 	it.dst = to + "/" + path.Base(it.repo)
@@ -235,7 +197,7 @@ func (it *mirrorItem) locate(f *evidence.Fetcher, to string) error {
 // plan decides what is copied: every image that verified, an index only
 // when every manifest it lists is a platform image of the release that
 // verified too; and with each, the signatures that verified.
-func plan(items []*mirrorItem) {
+func plan(items []*item) {
 	for _, it := range items {
 		if it.v.Status != verify.StatusVerified {
 			it.why = string(it.v.Status) + " at the source"
@@ -258,8 +220,8 @@ func plan(items []*mirrorItem) {
 // verifiedSignatures pairs the signatures of the evidence with the
 // judge's results (one per signature that could be fetched, in order) and
 // keeps those that verified.
-func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]VerifiedSignature, bool) {
-	var out []VerifiedSignature
+func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]audit.VerifiedSignature, bool) {
+	var out []audit.VerifiedSignature
 	j := 0
 	for _, se := range ev.Signatures {
 		if se.Unavailable != nil {
@@ -269,7 +231,7 @@ func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]VerifiedSignatu
 			return nil, false
 		}
 		if res := v.Signatures[j]; res.Verified() {
-			out = append(out, VerifiedSignature{Evidence: se, Result: res})
+			out = append(out, audit.VerifiedSignature{Evidence: se, Result: res})
 		}
 		j++
 	}
@@ -278,7 +240,7 @@ func verifiedSignatures(ev verify.Evidence, v verify.Verdict) ([]VerifiedSignatu
 
 // indexComplete: every manifest the index lists is one of the release's
 // platform images of the same name, verified and to be copied.
-func indexComplete(idx *mirrorItem, items []*mirrorItem) (bool, string) {
+func indexComplete(idx *item, items []*item) (bool, string) {
 	im, err := v1.ParseIndexManifest(strings.NewReader(string(idx.ev.Image.Manifest)))
 	if err != nil {
 		return false, "its manifest cannot be read: " + err.Error()
@@ -289,7 +251,7 @@ func indexComplete(idx *mirrorItem, items []*mirrorItem) (bool, string) {
 		if m.Platform != nil {
 			p = m.Platform.OS + "/" + m.Platform.Architecture
 		}
-		i := slices.IndexFunc(items, func(c *mirrorItem) bool {
+		i := slices.IndexFunc(items, func(c *item) bool {
 			return c.a.Name == idx.a.Name && !c.a.Platform.IsZero() && c.a.Platform.String() == p
 		})
 		switch {
@@ -314,10 +276,10 @@ func orDash(s string) string {
 	return s
 }
 
-// mirrorCounter counts writes.
-type mirrorCounter struct {
+// counter counts writes.
+type counter struct {
 	mu              sync.Mutex
-	copied, present MirrorCounts
+	copied, present Counts
 }
 
 // What a mirror writes.
@@ -328,7 +290,7 @@ const (
 )
 
 // add counts one write of what: copied when wrote, else already there.
-func (c *mirrorCounter) add(what int, wrote bool) {
+func (c *counter) add(what int, wrote bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := &c.present
@@ -346,7 +308,7 @@ func (c *mirrorCounter) add(what int, wrote bool) {
 }
 
 // addWrites counts the writes of n.
-func (c *mirrorCounter) addWrites(what int, n Writes) {
+func (c *counter) addWrites(what int, n audit.Writes) {
 	for range n.Written {
 		c.add(what, true)
 	}
@@ -357,16 +319,16 @@ func (c *mirrorCounter) addWrites(what int, n Writes) {
 
 // copyImages copies each image's group (its platform images, then the
 // index) concurrently across groups.
-func (s *Session) copyImages(ctx context.Context, w *mirror.Writer, items []*mirrorItem, c *mirrorCounter) {
+func copyImages(ctx context.Context, s *audit.Session, w *Writer, items []*item, c *counter) {
 	var names []string
 	for _, it := range items {
 		if !slices.Contains(names, it.a.Name) {
 			names = append(names, it.a.Name)
 		}
 	}
-	s.each(len(names), func(i int) {
-		var platforms []*mirrorItem
-		var index *mirrorItem
+	s.Each(len(names), func(i int) {
+		var platforms []*item
+		var index *item
 		for _, it := range items {
 			switch {
 			case it.a.Name != names[i] || !it.copy:
@@ -376,13 +338,13 @@ func (s *Session) copyImages(ctx context.Context, w *mirror.Writer, items []*mir
 				platforms = append(platforms, it)
 			}
 		}
-		copyGroup(ctx, w, s.src, platforms, index, c)
+		copyGroup(ctx, w, s.Source(), platforms, index, c)
 	})
 }
 
 // copyGroup copies the platform images of one name, then its index; the
 // tags last.
-func copyGroup(ctx context.Context, w *mirror.Writer, src Source, platforms []*mirrorItem, index *mirrorItem, c *mirrorCounter) {
+func copyGroup(ctx context.Context, w *Writer, src audit.Source, platforms []*item, index *item, c *counter) {
 	var wg sync.WaitGroup
 	for _, it := range platforms {
 		wg.Add(1)
@@ -410,7 +372,7 @@ func copyGroup(ctx context.Context, w *mirror.Writer, src Source, platforms []*m
 }
 
 // copyContent copies a platform image and its signatures.
-func copyContent(ctx context.Context, w *mirror.Writer, src Source, it *mirrorItem, c *mirrorCounter) error {
+func copyContent(ctx context.Context, w *Writer, src audit.Source, it *item, c *counter) error {
 	img, err := src.Image(ctx, it.a, it.digest)
 	if err != nil {
 		return err
@@ -427,7 +389,7 @@ func copyContent(ctx context.Context, w *mirror.Writer, src Source, it *mirrorIt
 // too: their layers are mounted from their own repositories), its
 // signatures, and those of its platform images published in its
 // repository. Nothing is written unless every platform image was copied.
-func copyIndex(ctx context.Context, w *mirror.Writer, src Source, idx *mirrorItem, platforms []*mirrorItem, c *mirrorCounter) error {
+func copyIndex(ctx context.Context, w *Writer, src audit.Source, idx *item, platforms []*item, c *counter) error {
 	mounts := map[string]string{}
 	for _, p := range platforms {
 		if p.err != nil {
@@ -457,14 +419,14 @@ func copyIndex(ctx context.Context, w *mirror.Writer, src Source, idx *mirrorIte
 
 // copySignatures copies the item's verified signatures published in repo
 // (a source repository of the release) into dst.
-func copySignatures(ctx context.Context, w *mirror.Writer, src Source, it *mirrorItem, repo, dst string, c *mirrorCounter) error {
-	n, err := src.CopySignatures(ctx, w, SignatureCopy{Artifact: it.a, Image: it.ev.Image, Digest: it.digest, Repository: repo, Destination: dst, Signatures: it.sigs})
+func copySignatures(ctx context.Context, w *Writer, src audit.Source, it *item, repo, dst string, c *counter) error {
+	n, err := src.CopySignatures(ctx, w, audit.SignatureCopy{Artifact: it.a, Image: it.ev.Image, Digest: it.digest, Repository: repo, Destination: dst, Signatures: it.sigs})
 	c.addWrites(countSignature, n)
 	return err
 }
 
 // dryRunVerdict is the verdict at the source, saying what would be done.
-func (it *mirrorItem) dryRunVerdict() verify.Verdict {
+func (it *item) dryRunVerdict() verify.Verdict {
 	v := it.v
 	if it.copy {
 		v.Reason = fmt.Sprintf("would copy to %s:%s with %d signature(s): %s", it.dst, it.tag, len(it.sigs), v.Reason)
@@ -474,10 +436,10 @@ func (it *mirrorItem) dryRunVerdict() verify.Verdict {
 	return v
 }
 
-// mirrorVerdicts verifies at the destination what was copied, as verify
+// verdicts verifies at the destination what was copied, as verify
 // does with the destination as registry; an image not copied keeps the
 // reason it was not.
-func (s *Session) mirrorVerdicts(ctx context.Context, judge *verify.Judge, dest *onlineSource, rel *artifacts.Release, items []*mirrorItem, res *MirrorResult) (*MirrorResult, error) {
+func verdicts(ctx context.Context, s *audit.Session, judge *verify.Judge, dest audit.Source, rel *artifacts.Release, items []*item, res *Result) (*Result, error) {
 	there := *rel
 	there.Artifacts = nil
 	for _, it := range items {
@@ -496,11 +458,11 @@ func (s *Session) mirrorVerdicts(ctx context.Context, judge *verify.Judge, dest 
 	if len(copied) > 0 {
 		sub := there
 		sub.Artifacts = copied
-		results, err := s.verifyReleases(ctx, []*artifacts.Release{&sub}, VerifyOptions{}, dest, nil)
+		result, err := s.VerifyFrom(ctx, dest, &sub)
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range results[0].Verdicts {
+		for _, v := range result.Verdicts {
 			at[v.Artifact.ID()] = v
 		}
 	}

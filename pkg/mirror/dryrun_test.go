@@ -1,4 +1,4 @@
-package audit
+package mirror_test
 
 import (
 	"context"
@@ -15,13 +15,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // A dry run's destination check: a registry that takes pushes passes (an
 // upload was started, nothing written); one that refuses them, or does
 // not answer, does not.
-func TestCheckDestination(t *testing.T) {
+func TestCheckPush(t *testing.T) {
 	var uploads atomic.Int32
 	refuse := atomic.Bool{}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
@@ -39,26 +41,30 @@ func TestCheckDestination(t *testing.T) {
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
-	s, err := NewSession(Config{Timeout: 2 * time.Second, Endpoints: transport.Endpoints{DownloadURL: transport.DefaultDownloadURL, SBOMURL: transport.DefaultSBOMURL, Registry: transport.DefaultRegistry}})
+	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: transport.New(transport.WithTimeout(2 * time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := mirror.NewWriter(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.CheckDestination(ctx, host+"/mirror", "kube-apiserver"); err != nil {
+	if err := w.CheckPush(ctx, host+"/mirror/kube-apiserver"); err != nil {
 		t.Fatalf("a registry that takes pushes: %v", err)
 	}
 	if uploads.Load() != 1 {
 		t.Fatalf("%d uploads started, want 1", uploads.Load())
 	}
 	refuse.Store(true)
-	err = s.CheckDestination(ctx, host+"/mirror", "kube-apiserver")
-	if !errors.Is(err, ErrDestination) || !strings.Contains(err.Error(), "DENIED") || !strings.Contains(err.Error(), host+"/mirror/kube-apiserver") {
+	err = w.CheckPush(ctx, host+"/mirror/kube-apiserver")
+	if !errors.Is(err, mirror.ErrDestination) || !strings.Contains(err.Error(), "DENIED") || !strings.Contains(err.Error(), host+"/mirror/kube-apiserver") {
 		t.Fatalf("a registry that refuses pushes: %v", err)
 	}
-	if err := s.CheckDestination(ctx, testworld.ClosedPort(t)+"/mirror", "kube-apiserver"); !errors.Is(err, ErrDestination) {
+	if err := w.CheckPush(ctx, testworld.ClosedPort(t)+"/mirror/kube-apiserver"); !errors.Is(err, mirror.ErrDestination) {
 		t.Fatalf("an unreachable registry: %v", err)
 	}
-	if err := s.CheckDestination(ctx, "not a registry!", "kube-apiserver"); !errors.Is(err, ErrRequest) {
+	if err := w.CheckPush(ctx, "not a registry!"); err == nil || errors.Is(err, mirror.ErrDestination) {
 		t.Fatalf("a malformed destination: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package audit_test
+package mirror_test
 
 import (
 	"context"
@@ -25,13 +25,19 @@ import (
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	regmirror "github.com/k8sverify/k8sverify/pkg/mirror"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+var (
+	imageKind = []artifacts.Kind{artifacts.KindImage}
+	blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
 )
 
 // destination starts an in-process registry to mirror into (its handler
@@ -50,14 +56,14 @@ func destination(t testing.TB, wrap func(http.Handler) http.Handler) string {
 // mirrorConfig is config with a generous request timeout: a mirror
 // copies whole releases, and a loaded machine must not make errors of it.
 func mirrorConfig(w *testworld.World) audit.Config {
-	c := config(w)
+	c := sessions.Config(w)
 	c.Timeout = 30 * time.Second
 	return c
 }
 
-func mirror(t testing.TB, w *testworld.World, c audit.Config, req audit.MirrorRequest) *audit.MirrorResult {
+func copyRelease(t testing.TB, w *testworld.World, c audit.Config, req mirror.Request) *mirror.Result {
 	t.Helper()
-	res, err := newSession(t, c).MirrorRelease(context.Background(), selected(t, w), req)
+	res, err := mirror.CopyRelease(context.Background(), sessions.New(t, c), sessions.Selected(t, w), req)
 	if err != nil {
 		t.Fatalf("mirror: %v", err)
 	}
@@ -101,9 +107,9 @@ func sigLayers(t *testing.T, repo string, digest v1.Hash) int {
 	return len(list)
 }
 
-func byRepoOf(t *testing.T, res *audit.MirrorResult) map[string]verify.Verdict {
+func byRepoOf(t *testing.T, res *mirror.Result) map[string]verify.Verdict {
 	t.Helper()
-	return byRepo(t, res.Verdicts)
+	return sessions.ByRepo(t, res.Verdicts)
 }
 
 // The whole mirror: every image, tag and signature copied, verified at
@@ -112,7 +118,7 @@ func byRepoOf(t *testing.T, res *audit.MirrorResult) map[string]verify.Verdict {
 func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
 	if len(res.Verdicts) != 6 {
 		t.Fatalf("%d verdicts, want 6", len(res.Verdicts))
 	}
@@ -126,8 +132,8 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	}
 	// 6 manifests; a .sig per index and one per platform image in each of
 	// its two repositories; 6 tags.
-	want := audit.MirrorCounts{Images: 6, Signatures: 2 + 4 + 4, Tags: 6}
-	if res.Copied != want || res.Present != (audit.MirrorCounts{}) {
+	want := mirror.Counts{Images: 6, Signatures: 2 + 4 + 4, Tags: 6}
+	if res.Copied != want || res.Present != (mirror.Counts{}) {
 		t.Errorf("copied %+v, present %+v; want %+v copied", res.Copied, res.Present, want)
 	}
 	if n := sigLayers(t, to+"/kube-apiserver", w.Images["kube-apiserver-arm64"].Digest); n != 1 {
@@ -135,11 +141,11 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 	}
 
 	// As verify --registry DEST does.
-	rel := selected(t, w)
+	rel := sessions.Selected(t, w)
 	for i, a := range rel.Artifacts {
 		rel.Artifacts[i].Location = strings.Replace(a.Location, w.Registry, to, 1)
 	}
-	res2, err := newSession(t, mirrorConfig(w)).VerifyReleases(context.Background(), []*artifacts.Release{rel}, audit.VerifyOptions{}, nil)
+	res2, err := sessions.New(t, mirrorConfig(w)).VerifyReleases(context.Background(), []*artifacts.Release{rel}, audit.VerifyOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +155,8 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 		}
 	}
 
-	again := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
-	if again.Copied != (audit.MirrorCounts{}) || again.Present != want {
+	again := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
+	if again.Copied != (mirror.Counts{}) || again.Present != want {
 		t.Errorf("second mirror: copied %+v, present %+v; want nothing copied, %+v present", again.Copied, again.Present, want)
 	}
 	for _, v := range again.Verdicts {
@@ -167,7 +173,7 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 		{Kind: testworld.FaultForeignIdentity, Target: "kube-proxy-arm64"},
 	}})
 	to := destination(t, nil)
-	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) || !strings.HasPrefix(v.Reason, "not copied: failed at the source") {
 		t.Errorf("forged image: %s: %s", v.Status, v.Reason)
@@ -199,7 +205,7 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 func TestMirrorCopiesOnlyTheSignaturesThatVerify(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.6", Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
 	for repo, v := range byRepoOf(t, res) {
 		if v.Status != verify.StatusVerified || len(v.Signatures) != 1 {
 			t.Errorf("%s: %s with %d signatures at the destination: %s", repo, v.Status, len(v.Signatures), v.Reason)
@@ -230,9 +236,9 @@ func TestMirrorWriteFailureLeavesNoTag(t *testing.T) {
 		})
 	})
 	c := mirrorConfig(w)
-	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := copyRelease(t, w, c, mirror.Request{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
-	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, regmirror.ErrRegistryWrite) {
+	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "disk quota exceeded") || !errors.Is(v.Err, mirror.ErrRegistryWrite) {
 		t.Errorf("refused write: %s: %s", v.Status, v.Reason)
 	}
 	if v := vs["kube-proxy"]; v.Status != verify.StatusError || !strings.Contains(v.Reason, "linux/arm64 manifest was not copied") {
@@ -270,13 +276,13 @@ func TestMirrorDryRun(t *testing.T) {
 			next.ServeHTTP(rw, r)
 		})
 	})
-	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, DryRun: true})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to, DryRun: true})
 	for _, v := range res.Verdicts {
 		if v.Status != verify.StatusVerified || !strings.HasPrefix(v.Reason, "would copy to "+to+"/") {
 			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
-	if writes.Load() != 0 || res.Copied != (audit.MirrorCounts{}) {
+	if writes.Load() != 0 || res.Copied != (mirror.Counts{}) {
 		t.Errorf("a dry run wrote %d times to the destination", writes.Load())
 	}
 	if uploads.Load() != 1 {
@@ -292,8 +298,8 @@ func TestMirrorDryRun(t *testing.T) {
 			next.ServeHTTP(rw, r)
 		})
 	})
-	_, err := newSession(t, mirrorConfig(w)).MirrorRelease(context.Background(), selected(t, w), audit.MirrorRequest{To: refusing, DryRun: true})
-	if !errors.Is(err, audit.ErrDestination) || !strings.Contains(err.Error(), "DENIED") {
+	_, err := mirror.CopyRelease(context.Background(), sessions.New(t, mirrorConfig(w)), sessions.Selected(t, w), mirror.Request{To: refusing, DryRun: true})
+	if !errors.Is(err, mirror.ErrDestination) || !strings.Contains(err.Error(), "DENIED") {
 		t.Errorf("dry run into a registry refusing pushes: %v", err)
 	}
 }
@@ -303,7 +309,7 @@ func TestMirrorPlatforms(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
 	to := destination(t, nil)
 	amd64 := artifacts.Platform{OS: "linux", Arch: "amd64"}
-	res := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to, Platforms: []artifacts.Platform{amd64}})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to, Platforms: []artifacts.Platform{amd64}})
 	if len(res.Verdicts) != 2 {
 		t.Fatalf("%d verdicts, want the 2 amd64 images", len(res.Verdicts))
 	}
@@ -319,18 +325,18 @@ func TestMirrorPlatforms(t *testing.T) {
 func TestMirrorAcceptedIncident(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Version: "v1.24.8", Kinds: imageKind, Small: true})
 	to := destination(t, nil)
-	refused := mirror(t, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: to})
+	refused := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
 	for _, v := range refused.Verdicts {
 		if v.Status != verify.StatusFailed {
 			t.Errorf("without the incident: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
 	}
-	if refused.Copied != (audit.MirrorCounts{}) {
+	if refused.Copied != (mirror.Counts{}) {
 		t.Errorf("copied %+v without the incident accepted", refused.Copied)
 	}
 	c := mirrorConfig(w)
 	c.Rules.AcceptIncidents = []string{"v1.24.8-wrong-identity"}
-	res := mirror(t, w, c, audit.MirrorRequest{Version: w.Version.String(), To: to})
+	res := copyRelease(t, w, c, mirror.Request{Version: w.Version.String(), To: to})
 	for _, v := range res.Verdicts {
 		if v.Status != verify.StatusVerified || !strings.Contains(v.Reason, "(incident v1.24.8-wrong-identity accepted)") || !strings.HasPrefix(v.Artifact.Location, to) {
 			t.Errorf("incident accepted: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
@@ -361,13 +367,13 @@ func TestMirrorReferrers(t *testing.T) {
 	to := destination(t, nil)
 	for _, fromPack := range []bool{false, true} {
 		dest := to + map[bool]string{false: "/online", true: "/pack"}[fromPack]
-		req := audit.MirrorRequest{Version: w.Version.String(), To: dest}
+		req := mirror.Request{Version: w.Version.String(), To: dest}
 		c := mirrorConfig(w)
 		if fromPack {
-			c.Pack = fetchPack(t, w, audit.FetchRequest{WithImages: true})
+			c.Pack = sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
 			c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		}
-		vs := byRepoOf(t, mirror(t, w, c, req))
+		vs := byRepoOf(t, copyRelease(t, w, c, req))
 		if v := vs["kube-proxy-amd64"]; v.Status != verify.StatusVerified || len(v.Signatures) != 1 || v.Signatures[0].Source != verify.SourceReferrer {
 			t.Errorf("pack %v: referrer alone: %s: %s", fromPack, v.Status, v.Reason)
 		}
@@ -397,13 +403,13 @@ func TestMirrorFromPack(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
 		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-arm64"},
 	}})
-	pack := fetchPack(t, w, audit.FetchRequest{WithImages: true})
+	pack := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
 	w.Close() // the source registry, Rekor and TUF are gone
 	to := destination(t, nil)
 	c := mirrorConfig(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	c.Pack = pack
-	res := mirror(t, w, c, audit.MirrorRequest{To: to})
+	res := copyRelease(t, w, c, mirror.Request{To: to})
 	vs := byRepoOf(t, res)
 	if v := vs["kube-apiserver-arm64"]; v.Status != verify.StatusFailed || !strings.HasPrefix(v.Reason, "not copied") {
 		t.Errorf("forged: %s: %s", v.Status, v.Reason)
@@ -417,12 +423,12 @@ func TestMirrorFromPack(t *testing.T) {
 			t.Errorf("%s: %s: %s", repo, v.Status, v.Reason)
 			continue
 		}
-		if c := checkNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "signed entry timestamp") {
+		if c := sessions.CheckNamed(v.Signatures[0], "transparency-log"); c == nil || !strings.Contains(c.Actual, "signed entry timestamp") {
 			t.Errorf("%s: transparency-log check %+v, want the signed entry timestamp the signature carries", repo, c)
 		}
 	}
-	again := mirror(t, w, c, audit.MirrorRequest{To: to})
-	if again.Copied != (audit.MirrorCounts{}) {
+	again := copyRelease(t, w, c, mirror.Request{To: to})
+	if again.Copied != (mirror.Counts{}) {
 		t.Errorf("second mirror from the pack copied %+v", again.Copied)
 	}
 }
@@ -432,7 +438,7 @@ func TestMirrorFromPack(t *testing.T) {
 func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	dir := t.TempDir()
-	s := newSession(t, mirrorConfig(w))
+	s := sessions.New(t, mirrorConfig(w))
 	tuf := &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
 	for _, sel := range []audit.Selection{
 		{Kinds: blobKinds, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}},
@@ -497,7 +503,7 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n++
-			res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: fmt.Sprintf("%s/%d", dest, n)})
+			res := copyRelease(b, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: fmt.Sprintf("%s/%d", dest, n)})
 			if res.Copied.Images != 30 {
 				b.Fatalf("copied %+v", res.Copied)
 			}
@@ -505,7 +511,7 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 	})
 	b.Run("again", func(b *testing.B) {
 		for b.Loop() {
-			if res := mirror(b, w, mirrorConfig(w), audit.MirrorRequest{Version: w.Version.String(), To: dest + "/1"}); res.Copied != (audit.MirrorCounts{}) {
+			if res := copyRelease(b, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: dest + "/1"}); res.Copied != (mirror.Counts{}) {
 				b.Fatalf("copied %+v", res.Copied)
 			}
 		}
@@ -519,17 +525,17 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 // named), and nothing is written for them; the others are copied.
 func TestPackLocationsComeFromTheRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	dir := fetchPack(t, w, audit.FetchRequest{WithImages: true})
+	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
 	const apiserver, proxy, proxyArm = "image kube-apiserver linux/amd64", "image kube-proxy linux/amd64", "image kube-proxy linux/arm64"
-	editManifest(t, dir, func(m *pack.Manifest) {
-		a, b := find(m, apiserver), find(m, proxy)
+	sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+		a, b := sessions.Entry(m, apiserver), sessions.Entry(m, proxy)
 		a.Location, b.Location = b.Location, a.Location
-		c := find(m, proxyArm)
+		c := sessions.Entry(m, proxyArm)
 		c.Location = strings.Replace(c.Location, ":"+w.Version.String(), ":v9.9.9", 1)
 	})
 	moved := map[string]bool{apiserver: true, proxy: true, proxyArm: true}
 
-	vs, err := offline(t, w, dir, "")
+	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +557,7 @@ func TestPackLocationsComeFromTheRelease(t *testing.T) {
 	c := mirrorConfig(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 	c.Pack = dir
-	res := mirror(t, w, c, audit.MirrorRequest{To: to})
+	res := copyRelease(t, w, c, mirror.Request{To: to})
 	got := byRepoOf(t, res)
 	for _, repo := range []string{"kube-apiserver-amd64", "kube-proxy-amd64", "kube-proxy-arm64"} {
 		if v := got[repo]; v.Status == verify.StatusVerified {
