@@ -110,13 +110,6 @@ func artifactRow(a Artifact) tableRow {
 		covers: a.Covers.Text(), detail: Safe(detail(a))}
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // expected tells the artifacts whose state is expected: unsigned as the
 // release's history documents, or never judged after an interrupt.
 func expected(a Artifact) bool {
