@@ -84,7 +84,7 @@ type releaseWorld struct {
 
 func newReleaseWorld(t *testing.T) *releaseWorld {
 	t.Helper()
-	sbom, err := os.ReadFile(filepath.Join("..", "..", "pkg", "artifacts", "testdata", "sbom", "v1.24.17-release.spdx"))
+	sbom, err := os.ReadFile(filepath.Join("..", "..", "pkg", "sbom", "testdata", "v1.24.17-release.spdx"))
 	if err != nil {
 		t.Fatal(err)
 	}

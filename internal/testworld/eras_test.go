@@ -19,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sbom"
 )
 
 // eraWorld is one world publishing a release of each era of the 1.24
@@ -244,14 +245,14 @@ func TestSBOMVersionsByDate(t *testing.T) {
 	w := StartT(t, Options{Version: "v1.24.4,v1.24.5", Small: true})
 	for _, rs := range w.Releases {
 		want := map[string]string{"v1.24.4": "SPDX-2.2", "v1.24.5": "SPDX-2.3"}[rs.Version.String()]
-		s, err := artifacts.ParseSBOM(bytes.NewReader(w.site["/sbom/"+rs.Version.String()+"/release"]))
+		s, err := sbom.Parse(bytes.NewReader(w.site["/sbom/"+rs.Version.String()+"/release"]))
 		if err != nil {
 			t.Fatalf("%s: %v", rs.Version, err)
 		}
 		if s.SPDXVersion != want {
 			t.Errorf("%s: %s, want %s", rs.Version, s.SPDXVersion, want)
 		}
-		online, err := w.Catalog.ReleaseFromSBOM(rs.Version, s, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+		online, err := s.Release(rs.Version, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry}, w.Catalog)
 		if err != nil {
 			t.Fatalf("%s: %v", rs.Version, err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sbom"
 )
 
 // checker is the independent verifier: cosign/v2's own verification
@@ -344,19 +345,19 @@ func BenchmarkStartFullWorld(b *testing.B) {
 // that the client reports no difference.
 func TestWorldSBOMListsTheRelease(t *testing.T) {
 	w := StartT(t, Options{})
-	sbom, ok := w.site["/sbom/"+w.Version.String()+"/release"]
+	doc, ok := w.site["/sbom/"+w.Version.String()+"/release"]
 	if !ok {
 		t.Fatal("no SBOM")
 	}
-	s, err := artifacts.ParseSBOM(bytes.NewReader(sbom))
+	s, err := sbom.Parse(bytes.NewReader(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	online, err := w.Catalog.ReleaseFromSBOM(w.Version, s, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry})
+	online, err := s.Release(w.Version, artifacts.Locations{DownloadURL: w.DownloadURL, Registry: w.Registry}, w.Catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := artifacts.Diff(w.Release, online); len(d) != 0 {
+	if d := sbom.Diff(w.Release, online); len(d) != 0 {
 		t.Errorf("differences: %v", d)
 	}
 	if n := len(online.Artifacts); n != 180-20-20-6 {

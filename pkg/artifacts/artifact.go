@@ -1,7 +1,8 @@
 // Package artifacts says what a Kubernetes release is made of: its version,
 // its binaries, tarballs and images per platform, where each lives, and who
 // must have signed it. The data for known release lines is embedded in the
-// binary (the catalog); the release SBOM extends it to any release online.
+// binary (the catalog); package sbom extends it, from the release SBOM, to
+// any release online.
 package artifacts
 
 import (
@@ -194,8 +195,8 @@ func (a Artifact) SumFrom(alg, source string) string {
 	return ""
 }
 
-// addSums adds sums, each once.
-func (a *Artifact) addSums(sums ...Sum) {
+// AddSums adds sums, each once (a sum already listed is not repeated).
+func (a *Artifact) AddSums(sums ...Sum) {
 	for _, s := range sums {
 		if s.Hex != "" && !slices.Contains(a.Sums, s) {
 			a.Sums = append(a.Sums, s)

@@ -25,7 +25,8 @@ const (
 	SourceCatalog = "catalog"
 	// SourceSBOM: the release SBOM published with the release.
 	SourceSBOM = "sbom"
-	// SourceMerged: the release SBOM and the catalog together (see Merge).
+	// SourceMerged: the release SBOM and the catalog together (see
+	// sbom.Merge).
 	SourceMerged = "sbom+catalog"
 )
 
@@ -55,6 +56,20 @@ type Release struct {
 	// Catalog names the catalog the release was described by ("embedded
 	// catalog", "catalog FILE"), for messages.
 	Catalog string `json:"-"`
+}
+
+// Difference is an artifact that one source of a release lists and the
+// other does not (as package sbom compares the SBOM and the catalog).
+type Difference struct {
+	Artifact Artifact `json:"artifact"`
+	// OnlyIn is the Source of the release that lists it: SourceCatalog or
+	// SourceSBOM.
+	OnlyIn string `json:"onlyIn"`
+}
+
+// String says "binary kubectl linux/amd64 is listed only by the sbom".
+func (d Difference) String() string {
+	return fmt.Sprintf("%s is listed only by the %s", d.Artifact.ID(), d.OnlyIn)
 }
 
 // ReleaseDate is a release and the day it came out.
@@ -140,11 +155,15 @@ type Locations struct {
 // DefaultLocations are the public Kubernetes release locations.
 var DefaultLocations = Locations{DownloadURL: "https://dl.k8s.io", Registry: "registry.k8s.io"}
 
-func (l Locations) binaryURL(v Version, p Platform, name string) string {
+// BinaryURL is where binary name of release v for platform p is
+// published: <DownloadURL>/release/<v>/bin/<os>/<arch>/<name>.
+func (l Locations) BinaryURL(v Version, p Platform, name string) string {
 	return fmt.Sprintf("%s/release/%s/bin/%s/%s/%s", strings.TrimRight(l.DownloadURL, "/"), v, p.OS, p.Arch, name)
 }
 
-func (l Locations) tarballURL(v Version, name string) string {
+// TarballURL is where tarball name of release v is published:
+// <DownloadURL>/release/<v>/<name>.
+func (l Locations) TarballURL(v Version, name string) string {
 	return fmt.Sprintf("%s/release/%s/%s", strings.TrimRight(l.DownloadURL, "/"), v, name)
 }
 
@@ -550,7 +569,7 @@ func (c *Catalog) Release(v Version, loc Locations) (*Release, error) {
 	for _, fs := range f.Files {
 		for _, pattern := range fs.Names {
 			if fs.Platforms == "" {
-				add(fs.artifact(cr, Artifact{Kind: fs.Kind, Name: pattern, Location: loc.tarballURL(v, pattern)}))
+				add(fs.artifact(cr, Artifact{Kind: fs.Kind, Name: pattern, Location: loc.TarballURL(v, pattern)}))
 				continue
 			}
 			for _, p := range platforms(fs.Platforms) {
@@ -562,10 +581,10 @@ func (c *Catalog) Release(v Version, loc Locations) (*Release, error) {
 						a.Name += ".exe"
 					}
 					a.Platform = p
-					a.Location = loc.binaryURL(v, p, a.Name)
+					a.Location = loc.BinaryURL(v, p, a.Name)
 				case KindTarball:
 					a.Platform = p
-					a.Location = loc.tarballURL(v, name)
+					a.Location = loc.TarballURL(v, name)
 				}
 				add(a)
 			}
@@ -591,7 +610,7 @@ func (fs catalogFileSet) artifact(cr *catalogRelease, a Artifact) Artifact {
 		a.Signing, a.SigningNote = fs.Signing, fs.SigningNote
 	}
 	if sum, ok := cr.SHA512[a.Name]; ok {
-		a.addSums(Sum{Algorithm: "sha512", Hex: sum, Source: SumCatalog})
+		a.AddSums(Sum{Algorithm: "sha512", Hex: sum, Source: SumCatalog})
 	}
 	return a
 }
@@ -601,7 +620,7 @@ func (fs catalogFileSet) artifact(cr *catalogRelease, a Artifact) Artifact {
 // holds it.
 func (cr *catalogRelease) image(a Artifact, repo string) Artifact {
 	if d, ok := cr.ImageDigests[repo]; ok {
-		a.addSums(Sum{Algorithm: "sha256", Hex: strings.TrimPrefix(d, "sha256:"), Source: SumCatalog})
+		a.AddSums(Sum{Algorithm: "sha256", Hex: strings.TrimPrefix(d, "sha256:"), Source: SumCatalog})
 	}
 	return a
 }
@@ -633,6 +652,41 @@ func (f *catalogFile) incidentsFor(v Version) []Incident {
 	return ins
 }
 
+// EmptyRelease returns release v with no artifacts yet and what the
+// catalog knows of it besides: its date and previous release when the
+// catalog covers v, the incidents it records for v (knownIncidents), and
+// the catalog's name; Source is source. A listing of v from another
+// document (the release SBOM) starts from it.
+func (c *Catalog) EmptyRelease(v Version, source string) *Release {
+	r := &Release{Version: v, Source: source, Incidents: c.knownIncidents(v), Catalog: c.name}
+	if f, cr := c.find(v); cr != nil {
+		r.Date, r.Previous = cr.Date, f.previous(v)
+	}
+	return r
+}
+
+// SigningPolicy says whether images and blobs (binaries and tarballs) of
+// release v are expected to be signed: from the catalog when it covers v;
+// otherwise images from v1.24 on, blobs from v1.26 on, and "probe" for
+// what came between (late patches of older lines were signed as well).
+func SigningPolicy(v Version) (images, blobs Signing) { return Embedded().SigningPolicy(v) }
+
+// SigningPolicy is the package function SigningPolicy with this catalog's
+// releases.
+func (c *Catalog) SigningPolicy(v Version) (images, blobs Signing) {
+	if _, cr := c.find(v); cr != nil {
+		return cr.ImageSigning, cr.BlobSigning
+	}
+	images, blobs = SigningProbe, SigningProbe
+	if !v.Less(Version{Major: 1, Minor: 24}) {
+		images = SigningExpected
+	}
+	if !v.Less(Version{Major: 1, Minor: 26}) {
+		blobs = SigningExpected
+	}
+	return images, blobs
+}
+
 // knownIncidents returns the incidents the catalog records for v, including
 // the registry-wide ones when v is of a line the catalog does not cover
 // (registry incidents concern every image served).
@@ -659,8 +713,9 @@ func kindOrder(k Kind) int {
 	return len(Kinds)
 }
 
-// compareArtifacts orders by kind, name, platform.
-func compareArtifacts(a, b Artifact) int {
+// Compare orders artifacts by kind (report order), name, platform: the
+// order of Release.Artifacts.
+func (a Artifact) Compare(b Artifact) int {
 	if c := kindOrder(a.Kind) - kindOrder(b.Kind); c != 0 {
 		return c
 	}
@@ -670,7 +725,7 @@ func compareArtifacts(a, b Artifact) int {
 	return a.Platform.Compare(b.Platform)
 }
 
-func sortArtifacts(as []Artifact) { slices.SortFunc(as, compareArtifacts) }
+func sortArtifacts(as []Artifact) { slices.SortFunc(as, Artifact.Compare) }
 
 // IncidentsFor returns the release's incidents that concern artifact a.
 func (r *Release) IncidentsFor(a Artifact) []Incident {

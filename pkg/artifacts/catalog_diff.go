@@ -167,6 +167,3 @@ func (f *catalogFile) release(v Version) *catalogRelease {
 	}
 	return nil
 }
-
-// String names the catalog and its SHA-256.
-func (c *Catalog) String() string { return fmt.Sprintf("%s (sha256 %s)", c.name, c.sha256) }

@@ -161,7 +161,7 @@ func TestCatalogOrderAndUniqueness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.IsSortedFunc(r.Artifacts, compareArtifacts) {
+	if !slices.IsSortedFunc(r.Artifacts, Artifact.Compare) {
 		t.Error("artifacts are not in kind, name, platform order")
 	}
 	ids, locations := map[string]bool{}, map[string]bool{}

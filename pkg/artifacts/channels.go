@@ -189,7 +189,7 @@ func (c *Channels) bindChangelog(r *Release, section *ChangelogRelease, err erro
 		case section.SHA512[a.Name] == "":
 			a.Unbound = append(a.Unbound, Unbound{Channel: SumChangelog, Reason: fmt.Sprintf("the %s section of CHANGELOG-%s.md lists no SHA-512 of %s", r.Version, r.Version.Line(), a.Name)})
 		default:
-			a.addSums(Sum{Algorithm: "sha512", Hex: section.SHA512[a.Name], Source: SumChangelog})
+			a.AddSums(Sum{Algorithm: "sha512", Hex: section.SHA512[a.Name], Source: SumChangelog})
 		}
 	}
 }
@@ -211,7 +211,7 @@ func bindPromoter(r *Release, pm map[string]map[string]string, err error) {
 		case !ok || !strings.HasPrefix(d, "sha256:"):
 			a.Unbound = append(a.Unbound, Unbound{Channel: SumPromoter, Reason: fmt.Sprintf("the promoter's manifest gives no digest to %s:%s", repo, r.Version)})
 		default:
-			a.addSums(Sum{Algorithm: "sha256", Hex: strings.TrimPrefix(d, "sha256:"), Source: SumPromoter})
+			a.AddSums(Sum{Algorithm: "sha256", Hex: strings.TrimPrefix(d, "sha256:"), Source: SumPromoter})
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sbom"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
@@ -51,18 +52,18 @@ func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection
 }
 
 // loadRelease lists a release, resolving its version through resolve and
-// reading its SBOM through sbom (nil: offline, the catalog only); keep
+// reading its SBOM through openSBOM (nil: offline, the catalog only); keep
 // keeps the SBOM's bytes in the listing.
-func (s *Session) loadRelease(ctx context.Context, version string, sel Selection, resolve, sbom artifacts.Opener, keep bool) (*Listing, error) {
+func (s *Session) loadRelease(ctx context.Context, version string, sel Selection, resolve, openSBOM artifacts.Opener, keep bool) (*Listing, error) {
 	v, err := artifacts.ResolveVersion(ctx, version, s.cfg.Endpoints.DownloadURL, resolve)
 	if err != nil {
 		return nil, releaseError(err)
 	}
-	listing, err := artifacts.LoadRelease(ctx, artifacts.ReleaseRequest{
+	listing, err := sbom.LoadRelease(ctx, sbom.ReleaseRequest{
 		Version:   v,
 		Locations: artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry},
 		SBOMURL:   s.cfg.Endpoints.SBOMURL,
-		Open:      sbom,
+		Open:      openSBOM,
 		Catalog:   s.cfg.Catalog,
 		KeepSBOM:  keep,
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/sbom"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -160,25 +161,25 @@ func sbomListing(t testing.TB) *report.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join("..", "artifacts", "testdata", "sbom", "v1.24.17-release.spdx"))
+	f, err := os.Open(filepath.Join("..", "sbom", "testdata", "v1.24.17-release.spdx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	s, err := artifacts.ParseSBOM(f)
+	s, err := sbom.Parse(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	online, err := artifacts.ReleaseFromSBOM(v, s, artifacts.DefaultLocations)
+	online, err := s.Release(v, artifacts.DefaultLocations, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	online.Artifacts = online.Artifacts[1:]
-	diffs := artifacts.Diff(catalog, online)
+	diffs := sbom.Diff(catalog, online)
 	if len(diffs) == 0 {
 		t.Fatal("no differences between the SBOM and the catalog")
 	}
-	return report.NewListing(fullTool, time.Now(), artifacts.Merge(catalog, online), diffs, []string{"the release SBOM and the embedded catalog disagree"})
+	return report.NewListing(fullTool, time.Now(), sbom.Merge(catalog, online), diffs, []string{"the release SBOM and the embedded catalog disagree"})
 }
 
 // judgedVerification is a verification report of verdicts the judge gives

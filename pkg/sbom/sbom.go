@@ -1,4 +1,11 @@
-package artifacts
+// Package sbom reads a release's SBOM, the SPDX 2.x document (tag-value
+// or JSON) the Kubernetes release process publishes for every release,
+// and lists the release from it: Parse streams the document within fixed
+// bounds, Document.Release turns it into an artifacts.Release with the
+// catalog's signing policy, dates and incidents, and LoadRelease merges
+// it with the catalog's listing (Merge) and says where the two disagree
+// (Diff). It builds on package artifacts, which knows nothing of it.
+package sbom
 
 import (
 	"bufio"
@@ -11,53 +18,55 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
 // Limits of the SBOM parser. Memory use is bounded by them, not by the
 // size of the document: a 1 GiB SBOM streams through in a few MiB.
 const (
-	// MaxSBOMLine is the longest line of a tag-value SBOM, and the longest
+	// MaxLine is the longest line of a tag-value SBOM, and the longest
 	// single string, number or run of white space of a JSON SBOM.
-	MaxSBOMLine = 1 << 20
-	// MaxSBOMEntries is how many release images and files an SBOM may list.
-	MaxSBOMEntries = 1 << 16
+	MaxLine = 1 << 20
+	// MaxEntries is how many release images and files an SBOM may list.
+	MaxEntries = 1 << 16
 	// maxJSONDepth bounds the nesting of a JSON SBOM.
 	maxJSONDepth = 64
 )
 
-// SBOM formats ParseSBOM understands.
+// SBOM formats Parse understands.
 const (
 	FormatSPDXTagValue = "spdx-tag-value"
 	FormatSPDXJSON     = "spdx-json"
 )
 
-// ErrMalformedSBOM is wrapped by every error of ParseSBOM about the
+// ErrMalformed is wrapped by every error of Parse about the
 // document itself (as opposed to a failing reader). Test with errors.Is.
-var ErrMalformedSBOM = errors.New("malformed SBOM")
+var ErrMalformed = errors.New("malformed SBOM")
 
-// SBOMError is an error at a line of an SBOM.
-type SBOMError struct {
+// LineError is an error at a line of an SBOM.
+type LineError struct {
 	Line int // 1-based
 	Err  error
 }
 
-func (e *SBOMError) Error() string { return fmt.Sprintf("sbom line %d: %v", e.Line, e.Err) }
+func (e *LineError) Error() string { return fmt.Sprintf("sbom line %d: %v", e.Line, e.Err) }
 
 // Unwrap returns the underlying error.
-func (e *SBOMError) Unwrap() error { return e.Err }
+func (e *LineError) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrMalformedSBOM) true.
-func (e *SBOMError) Is(target error) bool { return target == ErrMalformedSBOM }
+// Is makes errors.Is(err, ErrMalformed) true.
+func (e *LineError) Is(target error) bool { return target == ErrMalformed }
 
 func lineErrorf(line int, format string, args ...any) error {
-	return &SBOMError{Line: line, Err: fmt.Errorf(format, args...)}
+	return &LineError{Line: line, Err: fmt.Errorf(format, args...)}
 }
 
-// SBOM is what a release SBOM says about the release's artifacts: the
+// Document is what a release SBOM says about the release's artifacts: the
 // container images and the release files (binaries under bin/<os>/<arch>/
 // and kubernetes*.tar.gz tarballs) it lists. Other packages and files
 // (source dependencies, image layers) are counted but not kept.
-type SBOM struct {
+type Document struct {
 	// Format is FormatSPDXTagValue or FormatSPDXJSON.
 	Format string
 	// SPDXVersion is e.g. "SPDX-2.3".
@@ -65,15 +74,15 @@ type SBOM struct {
 	// Name is the document name.
 	Name string
 	// Images are the packages that name a container image by reference.
-	Images []SBOMImage
+	Images []Image
 	// Files are the release files, with their checksums.
-	Files []SBOMFile
+	Files []File
 	// Packages and FileEntries count every package and file of the document.
 	Packages, FileEntries int
 }
 
-// SBOMImage is a container image an SBOM lists.
-type SBOMImage struct {
+// Image is a container image an SBOM lists.
+type Image struct {
 	// Reference as listed, e.g. "registry.k8s.io/kube-apiserver-amd64:v1.24.17".
 	Reference string
 	// Registry is the host ("registry.k8s.io"), Repository the path below
@@ -89,8 +98,8 @@ type SBOMImage struct {
 	Line int
 }
 
-// SBOMFile is a release file an SBOM lists.
-type SBOMFile struct {
+// File is a release file an SBOM lists.
+type File struct {
 	// Path as listed, without a leading "./" or "/", e.g.
 	// "bin/linux/amd64/kubectl" or "kubernetes-server-linux-amd64.tar.gz".
 	Path string
@@ -102,12 +111,12 @@ type SBOMFile struct {
 	Line int
 }
 
-// ParseSBOM reads an SPDX 2.x document, tag-value or JSON (detected from
+// Parse reads an SPDX 2.x document, tag-value or JSON (detected from
 // its first non-blank character), and returns the release images and
-// files it lists. It streams: memory is bounded by MaxSBOMLine and
-// MaxSBOMEntries, not by the size of the input. Errors about the document
-// are *SBOMError naming the line, and wrap ErrMalformedSBOM.
-func ParseSBOM(r io.Reader) (*SBOM, error) {
+// files it lists. It streams: memory is bounded by MaxLine and
+// MaxEntries, not by the size of the input. Errors about the document
+// are *LineError naming the line, and wrap ErrMalformed.
+func Parse(r io.Reader) (*Document, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	line := 1
 	for {
@@ -143,7 +152,7 @@ func ParseSBOM(r io.Reader) (*SBOM, error) {
 
 // sbomBuilder collects the release entries of an SBOM.
 type sbomBuilder struct {
-	s *SBOM
+	s *Document
 }
 
 func (b *sbomBuilder) checkSPDXVersion(line int, v string) error {
@@ -155,8 +164,8 @@ func (b *sbomBuilder) checkSPDXVersion(line int, v string) error {
 }
 
 func (b *sbomBuilder) full(line int) error {
-	if len(b.s.Images)+len(b.s.Files) >= MaxSBOMEntries {
-		return lineErrorf(line, "more than %d release images and files", MaxSBOMEntries)
+	if len(b.s.Images)+len(b.s.Files) >= MaxEntries {
+		return lineErrorf(line, "more than %d release images and files", MaxEntries)
 	}
 	return nil
 }
@@ -221,7 +230,7 @@ func (b *sbomBuilder) finish(e *element) error {
 		if err := b.full(e.line); err != nil {
 			return err
 		}
-		b.s.Files = append(b.s.Files, SBOMFile{Path: p, SPDXID: e.spdxID, SHA256: e.checksums["SHA256"], SHA512: e.checksums["SHA512"], Line: e.line})
+		b.s.Files = append(b.s.Files, File{Path: p, SPDXID: e.spdxID, SHA256: e.checksums["SHA256"], SHA512: e.checksums["SHA512"], Line: e.line})
 		return nil
 	}
 	b.s.Packages++
@@ -238,20 +247,20 @@ func (b *sbomBuilder) finish(e *element) error {
 	return nil
 }
 
-func imageFromPackage(name, spdxID string) (SBOMImage, bool) {
+func imageFromPackage(name, spdxID string) (Image, bool) {
 	if m := imageRefRE.FindStringSubmatch(name); m != nil {
-		return SBOMImage{Reference: name, Registry: m[1], Repository: m[2], Tag: m[3]}, true
+		return Image{Reference: name, Registry: m[1], Repository: m[2], Tag: m[3]}, true
 	}
 	// Fall back to the SPDXID only for a package named by a bare image
 	// name: Go modules ("github.com/spf13/cobra") have IDs of the same
 	// shape, and layers and digests have "sha256" in theirs.
 	if strings.ContainsAny(name, "/:@") || strings.Contains(spdxID, "sha256") {
-		return SBOMImage{}, false
+		return Image{}, false
 	}
 	if m := spdxImageIDRE.FindStringSubmatch(spdxID); m != nil {
-		return SBOMImage{Reference: m[1] + "/" + m[2] + ":" + m[3], Registry: m[1], Repository: m[2], Tag: m[3]}, true
+		return Image{Reference: m[1] + "/" + m[2] + ":" + m[3], Registry: m[1], Repository: m[2], Tag: m[3]}, true
 	}
-	return SBOMImage{}, false
+	return Image{}, false
 }
 
 // digestFromPurl returns the digest of pkg:oci/name@sha256:…?…, if any.
@@ -279,13 +288,13 @@ func isReleaseFile(p string) bool {
 }
 
 // binaryPath splits ".../bin/<os>/<arch>/<name>".
-func binaryPath(p string) (Platform, string, bool) {
+func binaryPath(p string) (artifacts.Platform, string, bool) {
 	parts := strings.Split(p, "/")
 	n := len(parts)
 	if n < 4 || parts[n-4] != "bin" || parts[n-3] == "" || parts[n-2] == "" || parts[n-1] == "" {
-		return Platform{}, "", false
+		return artifacts.Platform{}, "", false
 	}
-	return Platform{OS: parts[n-3], Arch: parts[n-2]}, parts[n-1], true
+	return artifacts.Platform{OS: parts[n-3], Arch: parts[n-2]}, parts[n-1], true
 }
 
 func isReleaseTarball(name string) bool {
@@ -301,11 +310,11 @@ func shorten(s string) string {
 
 // ---- SPDX tag-value ----
 
-func parseSPDXTagValue(br *bufio.Reader, firstLine int) (*SBOM, error) {
-	p := &tagValueParser{b: &sbomBuilder{s: &SBOM{Format: FormatSPDXTagValue}}, line: firstLine - 1}
+func parseSPDXTagValue(br *bufio.Reader, firstLine int) (*Document, error) {
+	p := &tagValueParser{b: &sbomBuilder{s: &Document{Format: FormatSPDXTagValue}}, line: firstLine - 1}
 	tail := &tailReader{r: br}
 	sc := bufio.NewScanner(tail)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxSBOMLine+1)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine+1)
 	for sc.Scan() {
 		p.line++
 		if err := p.parseLine(strings.TrimSuffix(sc.Text(), "\r")); err != nil {
@@ -314,7 +323,7 @@ func parseSPDXTagValue(br *bufio.Reader, firstLine int) (*SBOM, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, lineErrorf(p.line+1, "line longer than %d bytes", MaxSBOMLine)
+			return nil, lineErrorf(p.line+1, "line longer than %d bytes", MaxLine)
 		}
 		return nil, fmt.Errorf("read sbom after line %d: %w", p.line, err)
 	}
@@ -409,7 +418,7 @@ func (p *tagValueParser) checksum(tag, value string) error {
 }
 
 // end checks how the document ended and returns it.
-func (p *tagValueParser) end(tail *tailReader) (*SBOM, error) {
+func (p *tagValueParser) end(tail *tailReader) (*Document, error) {
 	if p.textTag != "" {
 		return nil, lineErrorf(p.line, "input ends inside the <text> value of %s begun on line %d: the document is truncated", p.textTag, p.textLine)
 	}

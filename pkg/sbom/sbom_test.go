@@ -1,4 +1,4 @@
-package artifacts
+package sbom
 
 import (
 	"bytes"
@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
 func openSBOM(t *testing.T, name string) *os.File {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "sbom", name))
+	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +25,7 @@ func openSBOM(t *testing.T, name string) *os.File {
 	return f
 }
 
-func TestParseSBOM(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
 		format string
@@ -32,7 +34,7 @@ func TestParseSBOM(t *testing.T) {
 		{"v1.24.17-release.spdx.json", FormatSPDXJSON},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			s, err := ParseSBOM(openSBOM(t, tc.file))
+			s, err := Parse(openSBOM(t, tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +49,7 @@ func TestParseSBOM(t *testing.T) {
 				t.Errorf("%d release files of %d, want 150 of 151", len(s.Files), s.FileEntries)
 			}
 			img := s.Images[0]
-			want := SBOMImage{
+			want := Image{
 				Reference:  "registry.k8s.io/conformance-amd64:v1.24.17",
 				Registry:   "registry.k8s.io",
 				Repository: "conformance-amd64",
@@ -59,7 +61,7 @@ func TestParseSBOM(t *testing.T) {
 			if img != want {
 				t.Errorf("first image\n got %+v\nwant %+v", img, want)
 			}
-			var kubectl *SBOMFile
+			var kubectl *File
 			for i := range s.Files {
 				if s.Files[i].Path == "bin/linux/amd64/kubectl" {
 					kubectl = &s.Files[i]
@@ -76,12 +78,12 @@ func TestParseSBOM(t *testing.T) {
 }
 
 // The two forms of the same document say the same.
-func TestParseSBOMFormatsAgree(t *testing.T) {
-	tv, err := ParseSBOM(openSBOM(t, "v1.24.17-release.spdx"))
+func TestParseFormatsAgree(t *testing.T) {
+	tv, err := Parse(openSBOM(t, "v1.24.17-release.spdx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := ParseSBOM(openSBOM(t, "v1.24.17-release.spdx.json"))
+	js, err := Parse(openSBOM(t, "v1.24.17-release.spdx.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func TestParseSBOMFormatsAgree(t *testing.T) {
 	}
 }
 
-func TestParseSBOMMalformed(t *testing.T) {
+func TestParseMalformed(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		line int
@@ -117,24 +119,24 @@ func TestParseSBOMMalformed(t *testing.T) {
 		{"bad-line.spdx", 67, `malformed line "kubernetes-src.tar.gz 4ab2f0"`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			_, err := ParseSBOM(openSBOM(t, tc.file))
-			checkSBOMError(t, err, tc.line, tc.msg)
+			_, err := Parse(openSBOM(t, tc.file))
+			checkLineError(t, err, tc.line, tc.msg)
 		})
 	}
 }
 
-func checkSBOMError(t *testing.T, err error, line int, msg string) {
+func checkLineError(t *testing.T, err error, line int, msg string) {
 	t.Helper()
-	var se *SBOMError
-	if !errors.As(err, &se) || !errors.Is(err, ErrMalformedSBOM) {
-		t.Fatalf("error %v (%T), want *SBOMError", err, err)
+	var se *LineError
+	if !errors.As(err, &se) || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("error %v (%T), want *LineError", err, err)
 	}
 	if se.Line != line || !strings.Contains(err.Error(), msg) || !strings.HasPrefix(err.Error(), fmt.Sprintf("sbom line %d: ", line)) {
 		t.Errorf("error %q, want line %d and %q", err, line, msg)
 	}
 }
 
-func TestParseSBOMSmallInputs(t *testing.T) {
+func TestParseSmallInputs(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
 		line     int
@@ -152,20 +154,20 @@ func TestParseSBOMSmallInputs(t *testing.T) {
 		{"bad checksum", "SPDXVersion: SPDX-2.3\nFileName: bin/linux/amd64/kubectl\nSPDXID: SPDXRef-File-x\nFileChecksum: SHA512 abc\n", 4, "malformed checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseSBOM(strings.NewReader(tc.in))
-			checkSBOMError(t, err, tc.line, tc.msg)
+			_, err := Parse(strings.NewReader(tc.in))
+			checkLineError(t, err, tc.line, tc.msg)
 		})
 	}
 }
 
-func TestParseSBOMAccepts(t *testing.T) {
+func TestParseAccepts(t *testing.T) {
 	in := "\ufeff\n# comment\nSPDXVersion: SPDX-2.2\r\nDocumentName: d\r\n\r\n" +
 		"PackageName: k8s.gcr.io/kube-proxy-s390x:v1.24.0\r\nSPDXID: SPDXRef-Package-k8s.gcr.io-kube-proxy-s390x-v1.24.0\r\n" +
 		// An image known only by its SPDXID, as the documented grep pipeline reads it.
 		"PackageName: kube-scheduler-arm\nSPDXID: SPDXRef-Package-registry.k8s.io-kube-scheduler-arm-v1.24.0\n" +
 		"PackageName: sha256:abc\nSPDXID: SPDXRef-Package-registry.k8s.io-kube-scheduler-arm-v1.24.0-sha256-abc\n" +
 		"FileName: ./kubernetes/server/bin/linux/amd64/kubelet\nSPDXID: SPDXRef-File-kubelet\n"
-	s, err := ParseSBOM(strings.NewReader(in))
+	s, err := Parse(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,22 +198,22 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestParseSBOMHugeLine(t *testing.T) {
-	const n = 2 * MaxSBOMLine
+func TestParseHugeLine(t *testing.T) {
+	const n = 2 * MaxLine
 	t.Run("tag-value", func(t *testing.T) {
 		r := hugeLine("SPDXVersion: SPDX-2.3\nDocumentName: x\nPackageName: ", n, "\n")
-		_, err := ParseSBOM(r)
-		checkSBOMError(t, err, 3, "line longer than")
+		_, err := Parse(r)
+		checkLineError(t, err, 3, "line longer than")
 	})
 	t.Run("json string", func(t *testing.T) {
 		r := hugeLine("{\n\"spdxVersion\": \"SPDX-2.3\",\n\"name\": \"", n, "\"\n}\n")
-		_, err := ParseSBOM(r)
-		checkSBOMError(t, err, 3, "a string longer than")
+		_, err := Parse(r)
+		checkLineError(t, err, 3, "a string longer than")
 	})
 	t.Run("json white space", func(t *testing.T) {
 		r := io.MultiReader(strings.NewReader("{\n\"spdxVersion\": \"SPDX-2.3\","), io.LimitReader(repeatReader(' '), n), strings.NewReader("}"))
-		_, err := ParseSBOM(r)
-		checkSBOMError(t, err, 2, "white space longer than")
+		_, err := Parse(r)
+		checkLineError(t, err, 2, "white space longer than")
 	})
 }
 
@@ -266,7 +268,7 @@ func (g *sbomGenerator) fill() {
 
 // A large SBOM streams through in bounded memory: the heap stays far
 // below the size of the input.
-func TestParseSBOMStreamsLargeInput(t *testing.T) {
+func TestParseStreamsLargeInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams 2 x 64 MiB")
 	}
@@ -285,7 +287,7 @@ func TestParseSBOMStreamsLargeInput(t *testing.T) {
 			runtime.ReadMemStats(&ms)
 			base := ms.HeapAlloc
 			cr := &countingReader{r: g}
-			s, err := ParseSBOM(cr)
+			s, err := Parse(cr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -315,22 +317,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func TestReleaseFromSBOM(t *testing.T) {
-	v := Version{1, 24, 17}
-	s, err := ParseSBOM(openSBOM(t, "v1.24.17-release.spdx"))
+	v := artifacts.Version{Major: 1, Minor: 24, Patch: 17}
+	s, err := Parse(openSBOM(t, "v1.24.17-release.spdx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc := Locations{DownloadURL: "http://127.0.0.1:8080", Registry: "127.0.0.1:5000/k8s"}
-	online, err := ReleaseFromSBOM(v, s, loc)
+	loc := artifacts.Locations{DownloadURL: "http://127.0.0.1:8080", Registry: "127.0.0.1:5000/k8s"}
+	online, err := s.Release(v, loc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if online.Source != SourceSBOM || online.Date != "2023-08-23" {
+	if online.Source != artifacts.SourceSBOM || online.Date != "2023-08-23" {
 		t.Errorf("source %q, date %q", online.Source, online.Date)
 	}
 	// The testdata SBOM lists exactly what the catalog does; the indexes
 	// are added to the per-arch images it lists.
-	catalog, err := CatalogRelease(v, loc)
+	catalog, err := artifacts.CatalogRelease(v, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +341,7 @@ func TestReleaseFromSBOM(t *testing.T) {
 	}
 	for i, a := range online.Artifacts {
 		c := catalog.Artifacts[i]
-		if a.Kind != KindImage && (len(a.Sum("sha256", SumSBOM)) != 64 || len(a.Sum("sha512", SumSBOM)) != 128) {
+		if a.Kind != artifacts.KindImage && (len(a.Sum("sha256", artifacts.SumSBOM)) != 64 || len(a.Sum("sha512", artifacts.SumSBOM)) != 128) {
 			t.Errorf("%s: checksums %+v", a.ID(), a.Sums)
 		}
 		if a.ID() != c.ID() || a.Location != c.Location || a.Signer != c.Signer {
@@ -348,18 +350,18 @@ func TestReleaseFromSBOM(t *testing.T) {
 	}
 
 	// The SBOM of another release does not describe this one.
-	_, err = ReleaseFromSBOM(Version{1, 24, 16}, &SBOM{Images: s.Images}, loc)
-	if !errors.Is(err, ErrSBOMMismatch) || !strings.Contains(err.Error(), "tagged v1.24.17") {
+	_, err = (&Document{Images: s.Images}).Release(artifacts.Version{Major: 1, Minor: 24, Patch: 16}, loc, nil)
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "tagged v1.24.17") {
 		t.Errorf("other release: %v", err)
 	}
-	_, err = ReleaseFromSBOM(v, &SBOM{}, loc)
-	if !errors.Is(err, ErrSBOMMismatch) {
+	_, err = (&Document{}).Release(v, loc, nil)
+	if !errors.Is(err, ErrMismatch) {
 		t.Errorf("empty SBOM: %v", err)
 	}
 	// Files carry no version: the document's name tells another release's
 	// SBOM of files apart.
-	_, err = ReleaseFromSBOM(Version{1, 24, 16}, &SBOM{Name: "Kubernetes Release v1.24.17", Files: s.Files}, loc)
-	if !errors.Is(err, ErrSBOMMismatch) || !strings.Contains(err.Error(), "Kubernetes Release v1.24.17") {
+	_, err = (&Document{Name: "Kubernetes Release v1.24.17", Files: s.Files}).Release(artifacts.Version{Major: 1, Minor: 24, Patch: 16}, loc, nil)
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "Kubernetes Release v1.24.17") {
 		t.Errorf("another release's SBOM of files: %v", err)
 	}
 }
@@ -371,11 +373,11 @@ func TestReleaseFromSBOMNewerRelease(t *testing.T) {
 		"PackageName: registry.k8s.io/kube-proxy-windows-amd64:v1.31.2\nSPDXID: SPDXRef-Package-c\n" +
 		"FileName: bin/windows/arm64/kubectl.exe\nSPDXID: SPDXRef-File-a\n" +
 		"FileName: kubernetes-node-windows-amd64.tar.gz\nSPDXID: SPDXRef-File-b\n"
-	s, err := ParseSBOM(strings.NewReader(in))
+	s, err := Parse(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := ReleaseFromSBOM(Version{1, 31, 2}, s, DefaultLocations)
+	r, err := s.Release(artifacts.Version{Major: 1, Minor: 31, Patch: 2}, artifacts.DefaultLocations, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,21 +403,21 @@ func TestReleaseFromSBOMNewerRelease(t *testing.T) {
 }
 
 func TestDiffAndMerge(t *testing.T) {
-	v := Version{1, 24, 3}
-	catalog, err := CatalogRelease(v, DefaultLocations)
+	v := artifacts.Version{Major: 1, Minor: 24, Patch: 3}
+	catalog, err := artifacts.CatalogRelease(v, artifacts.DefaultLocations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	online := &Release{Version: v, Source: SourceSBOM}
+	online := &artifacts.Release{Version: v, Source: artifacts.SourceSBOM}
 	for _, a := range catalog.Artifacts {
 		if a.Name == "mounter" && a.Platform.Arch == "s390x" {
 			continue // only in the catalog
 		}
 		online.Artifacts = append(online.Artifacts, a)
 	}
-	extra := Artifact{Kind: KindImage, Name: "kube-proxy", Platform: Platform{OS: "windows", Arch: "amd64"}, Location: "registry.k8s.io/kube-proxy-windows-amd64:v1.24.3", Signer: ImageSigner, Signing: SigningExpected}
+	extra := artifacts.Artifact{Kind: artifacts.KindImage, Name: "kube-proxy", Platform: artifacts.Platform{OS: "windows", Arch: "amd64"}, Location: "registry.k8s.io/kube-proxy-windows-amd64:v1.24.3", Signer: artifacts.ImageSigner, Signing: artifacts.SigningExpected}
 	online.Artifacts = append(online.Artifacts, extra)
-	sortArtifacts(online.Artifacts)
+	slices.SortFunc(online.Artifacts, artifacts.Artifact.Compare)
 
 	d := Diff(catalog, online)
 	if len(d) != 2 {
@@ -428,29 +430,29 @@ func TestDiffAndMerge(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	m := Merge(catalog, online)
-	if m.Source != SourceMerged || len(m.Artifacts) != len(catalog.Artifacts)+1 {
+	if m.Source != artifacts.SourceMerged || len(m.Artifacts) != len(catalog.Artifacts)+1 {
 		t.Errorf("merged: source %q, %d artifacts", m.Source, len(m.Artifacts))
 	}
 }
 
-func FuzzParseSBOM(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, name := range []string{"v1.24.17-release.spdx", "truncated.spdx", "truncated-text.spdx", "spdx3.json", "not-spdx.html"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "sbom", name))
+		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(data[:min(len(data), 4096)])
 	}
 	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","packages":[{"name":"registry.k8s.io/a-amd64:v1.24.0","SPDXID":"x","checksums":[{"algorithm":"SHA1","checksumValue":"00"}]}]}`))
-	v12417 := Version{1, 24, 17}
-	catalog, err := CatalogRelease(v12417, DefaultLocations)
+	v12417 := artifacts.Version{Major: 1, Minor: 24, Patch: 17}
+	catalog, err := artifacts.CatalogRelease(v12417, artifacts.DefaultLocations)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := ParseSBOM(bytes.NewReader(data))
+		s, err := Parse(bytes.NewReader(data))
 		if err != nil {
-			var se *SBOMError
+			var se *LineError
 			if !errors.As(err, &se) || se.Line < 1 {
 				t.Fatalf("error without a line: %v", err)
 			}
@@ -461,10 +463,10 @@ func FuzzParseSBOM(f *testing.F) {
 		}
 		// What list does with it: the release it lists, merged with the
 		// catalog's.
-		online, err := ReleaseFromSBOM(v12417, s, DefaultLocations)
+		online, err := s.Release(v12417, artifacts.DefaultLocations, nil)
 		if err != nil {
-			if !errors.Is(err, ErrSBOMMismatch) {
-				t.Fatalf("rejected without ErrSBOMMismatch: %v", err)
+			if !errors.Is(err, ErrMismatch) {
+				t.Fatalf("rejected without ErrMismatch: %v", err)
 			}
 			return
 		}
@@ -477,21 +479,21 @@ func FuzzParseSBOM(f *testing.F) {
 // image (from its tarball package's SPDXID) are read; layers are not
 // images.
 func TestParseBomShapedSBOM(t *testing.T) {
-	s, err := ParseSBOM(openSBOM(t, "bom-v1.24.17-excerpt.spdx"))
+	s, err := Parse(openSBOM(t, "bom-v1.24.17-excerpt.spdx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Name != "Kubernetes Release v1.24.17" {
 		t.Errorf("document name %q", s.Name)
 	}
-	r, err := ReleaseFromSBOM(Version{1, 24, 17}, s, DefaultLocations)
+	r, err := s.Release(artifacts.Version{Major: 1, Minor: 24, Patch: 17}, artifacts.DefaultLocations, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
 	for _, a := range r.Artifacts {
 		ids = append(ids, a.ID())
-		if a.Kind != KindImage && (len(a.Sum("sha256", SumSBOM)) != 64 || len(a.Sum("sha512", SumSBOM)) != 128) {
+		if a.Kind != artifacts.KindImage && (len(a.Sum("sha256", artifacts.SumSBOM)) != 64 || len(a.Sum("sha512", artifacts.SumSBOM)) != 128) {
 			t.Errorf("%s: sums %+v", a.ID(), a.Sums)
 		}
 	}

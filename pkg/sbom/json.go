@@ -1,4 +1,4 @@
-package artifacts
+package sbom
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 
 // The JSON form of SPDX 2.x is read token by token (encoding/json's
 // Decoder.Token), never as a whole: a guard under the decoder bounds every
-// string, number and run of white space by MaxSBOMLine and counts lines,
+// string, number and run of white space by MaxLine and counts lines,
 // so that errors name the line and memory stays bounded.
 
 // jsonGuard passes bytes through to the JSON decoder, bounding the length
@@ -35,11 +35,11 @@ func (g *jsonGuard) Read(p []byte) (int, error) {
 			g.newlines = append(g.newlines, g.off+int64(i))
 		}
 		g.step(c)
-		if g.run > MaxSBOMLine {
+		if g.run > MaxLine {
 			what := map[byte]string{'s': "a string", 'w': "white space", 'b': "a value"}[g.runKind]
 			at := g.off + int64(i)
 			g.off += int64(i)
-			return i, lineErrorf(g.lineAt(at), "%s longer than %d bytes", what, MaxSBOMLine)
+			return i, lineErrorf(g.lineAt(at), "%s longer than %d bytes", what, MaxLine)
 		}
 	}
 	g.off += int64(n)
@@ -107,20 +107,20 @@ type jsonParser struct {
 	context bool // an "@context" key: JSON-LD, i.e. SPDX 3
 }
 
-func parseSPDXJSON(r io.Reader, firstLine int) (*SBOM, error) {
+func parseSPDXJSON(r io.Reader, firstLine int) (*Document, error) {
 	g := &jsonGuard{r: r, firstLine: firstLine}
 	dec := json.NewDecoder(g)
 	dec.UseNumber()
-	p := &jsonParser{dec: dec, g: g, b: &sbomBuilder{s: &SBOM{Format: FormatSPDXJSON}}, tokLine: firstLine}
+	p := &jsonParser{dec: dec, g: g, b: &sbomBuilder{s: &Document{Format: FormatSPDXJSON}}, tokLine: firstLine}
 	if err := p.document(); err != nil {
 		return nil, p.wrap(err)
 	}
 	return p.b.s, nil
 }
 
-// wrap turns decoder errors into *SBOMError naming the line.
+// wrap turns decoder errors into *LineError naming the line.
 func (p *jsonParser) wrap(err error) error {
-	var se *SBOMError
+	var se *LineError
 	if errors.As(err, &se) {
 		return err
 	}
