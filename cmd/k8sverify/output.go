@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -39,15 +37,26 @@ func (o *outputs) parse() ([]output, error) {
 	}
 	var out []output
 	toStdout := 0
+	files := map[string]string{}
 	for _, s := range o.specs {
-		format, file, _ := strings.Cut(s, "=")
+		format, file, named := strings.Cut(s, "=")
 		if !slices.Contains(o.allowed, format) {
 			return nil, usageErrorf("-o %q: want one of %s, optionally =FILE", s, strings.Join(o.allowed, ", "))
 		}
-		if file == "" {
+		switch {
+		case named && file == "":
+			return nil, usageErrorf("-o %s: no file named after '='", s)
+		case file == "":
 			toStdout++
-		} else if err := checkWritable(file); err != nil {
-			return nil, usageErrorf("-o %s: %v", s, err)
+		default:
+			if err := checkWritable(file); err != nil {
+				return nil, usageErrorf("-o %s: %v", s, err)
+			}
+			key := reportFileKey(file)
+			if prev, ok := files[key]; ok {
+				return nil, usageErrorf("-o %s: %s is also named by -o %s; one file holds one report", s, file, prev)
+			}
+			files[key] = s
 		}
 		out = append(out, output{format: format, file: file})
 	}
@@ -108,46 +117,4 @@ func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.Tabl
 		}
 	}
 	return o
-}
-
-// checkWritable tells, before any work, whether a report can be written
-// at path: its directory takes a new file, and path is no directory.
-func checkWritable(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".k8sverify-report-*")
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("cannot write in %s: %w", dir, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
-}
-
-// writeFile writes a file atomically: a temporary file beside it, renamed
-// into place once complete, readable by others as reports are shared (CI
-// uploaders).
-func writeFile(path string, fill func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".k8sverify-report-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := fill(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
