@@ -139,6 +139,33 @@ func TestVerifyImageAnyNameKeepsTheTagsBinding(t *testing.T) {
 	}
 }
 
+// A release tag of a name's own repository names the release's index: a
+// platform's image served at it, or pinned by digest under it, fails
+// (check image), though it is a genuine signed image of the release; and
+// a platform asked of a platform's repository that is not its platform
+// fails (check platform) instead of being ignored.
+func TestVerifyImageReleaseTagNamesItsIndex(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind})
+	arm64 := w.Images["kube-proxy-arm64"].Digest.String()
+	check := func(code int, want string, args ...string) {
+		t.Helper()
+		got, out, errOut := runIn(t, w, args...)
+		if got != code || !strings.Contains(out, want) {
+			t.Errorf("%s: exit %d, want %d and %q\n%s\n%s", strings.Join(args, " "), got, code, want, out, errOut)
+		}
+	}
+	check(ExitOK, "verified", "verify-image", "kube-proxy:v1.24.17")
+	check(ExitOK, "verified", "verify-image", "kube-proxy-amd64:v1.24.17", "--platform", "linux/amd64")
+	check(ExitFailed, "index     failed", "verify-image", "kube-proxy:v1.24.17@"+arm64)
+	check(ExitFailed, "an image for linux/arm64", "verify-image", "kube-proxy-amd64:v1.24.17", "--platform", "linux/arm64")
+	if err := crane.Copy(w.Registry+"/kube-proxy-arm64@"+arm64, w.Registry+"/kube-proxy:v1.24.17", crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
+	// The catalog's digest of the tag is the index's: the platform image
+	// served there fails that first (check digest).
+	check(ExitFailed, "index     failed", "verify-image", "kube-proxy:v1.24.17")
+}
+
 // -o mirror-list lists exactly what mirror would copy: with --platform no
 // multi-arch index (it lists every platform, and mirror leaves indexes
 // out then), even when every image selected verified.

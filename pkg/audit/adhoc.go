@@ -51,8 +51,8 @@ func (s *Session) VerifyImages(ctx context.Context, req ImagesRequest) (*Result,
 	for i, list := range found {
 		rel, repo, warnings := s.tagRelease(ctx, req.Refs[i])
 		res.Warnings = append(res.Warnings, warnings...)
-		for _, e := range list {
-			a := releaseImage(rel, repo, e.Artifact)
+		for j, e := range list {
+			a := releaseImage(rel, repo, e.Artifact, j == 0, req.Platform)
 			res.Verdicts = append(res.Verdicts, overdue(ctx, judge, rel, judge.Judge(rel, a, e.Evidence)))
 		}
 	}
@@ -122,19 +122,31 @@ func refTag(r name.Reference) (name.Tag, bool) {
 }
 
 // releaseImage binds an image found at a release tag to the release as
-// verify binds it. The tag of a platform's repository
-// (kube-proxy-amd64:v1.24.17) names that platform: what is served there
-// is judged as that platform's image, whatever its configuration says, so
-// another platform's image fails check platform (accepting signatures of
-// any name, verify.Rules.AnyImageName, drops the name check only). And
-// the image gets the sums the release's catalog holds for it (the
-// promoter's digest of the tag).
-func releaseImage(rel *artifacts.Release, repo string, a artifacts.Artifact) artifacts.Artifact {
+// verify binds it. The tag of a name's own repository (kube-proxy:v1.24.17)
+// names the release's multi-platform index: what is served at it (top,
+// the manifest the reference resolved to) is judged as that index, so a
+// platform's image served there, or pinned by digest under the tag, fails
+// check image. The tag of a platform's repository (kube-proxy-amd64:v1.24.17)
+// names that platform: what is served there is judged as that platform's
+// image, whatever its configuration says, so another platform's image
+// fails check platform (accepting signatures of any name,
+// verify.Rules.AnyImageName, drops the name check only); a platform asked
+// for (asked) that is not the repository's stays the one expected, and
+// fails check platform too. And the image gets the sums the release's
+// catalog holds for it (the promoter's digest of the tag).
+func releaseImage(rel *artifacts.Release, repo string, a artifacts.Artifact, top bool, asked *artifacts.Platform) artifacts.Artifact {
 	if rel == nil {
 		return a
 	}
 	for _, c := range rel.Artifacts {
-		if c.Kind == artifacts.KindImage && !c.Platform.IsZero() && repo == path.Base(c.Name)+"-"+c.Platform.Arch {
+		if c.Kind != artifacts.KindImage {
+			continue
+		}
+		if c.Platform.IsZero() && top && repo == path.Base(c.Name) {
+			a.Platform = artifacts.Platform{}
+			break
+		}
+		if !c.Platform.IsZero() && repo == path.Base(c.Name)+"-"+c.Platform.Arch && (asked == nil || *asked == c.Platform) {
 			a.Platform = c.Platform
 			break
 		}
