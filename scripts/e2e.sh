@@ -229,7 +229,9 @@ expect "an index: linux/amd64" '"architecture":"amd64","os":"linux"'
 expect "and linux/arm64" '"architecture":"arm64","os":"linux"'
 if built "$work/image-refs" "$repo" "$digest"; then passed=$((passed + 1)); echo "ok    the registry serves the index ko built ($digest)"; else failed=$((failed + 1)); echo "FAIL  the registry serves $repo@$digest, ko built:" && sed 's/^/      /' "$work/image-refs"; fi
 hostplat=linux/$("${GO:-go}" env GOARCH)
-check "its $hostplat configuration" 0 reg "$crane" config --platform "$hostplat" "$image"
+# crane config prints no final newline.
+image_config() { reg "$crane" config --platform "$hostplat" "$image" && echo; }
+check "its $hostplat configuration" 0 image_config
 expect "entrypoint: the static binary" '"Entrypoint":\["/ko-app/k8sverify"\]'
 expect "runs as nonroot (65532), the base's user" '"User":"65532"'
 check "the real cosign finds its SBOM" 0 reg env HOME="$work" "$cosign" download sbom "$image"
