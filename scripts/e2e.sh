@@ -274,6 +274,8 @@ else
 	grep -v '^SSL_CERT_FILE=' "$w/env" | sed "s#$w#/world#g" >"$work/container.env"
 	check "$runtime runs it: verify-image against the world" 0 "$runtime" run --rm --network host --env-file "$work/container.env" -v "$w:/world:ro" "$image" verify-image kube-apiserver:v1.24.17 --no-progress
 	expect "index and 5 platforms, from the container" "6 artifacts: 6 verified"
+	# The runtime's copy goes; the registry's goes with $work.
+	"$runtime" rmi "$image" >/dev/null 2>&1
 fi
 
 echo "== air-gapped: fetch, then verify offline"
