@@ -10,6 +10,9 @@ DEMO_DIR ?= $(CURDIR)/.demo
 
 COSIGN_VERSION := v2.6.5
 REGISTRY_VERSION := v3.1.2
+# ko: the version goreleaser v2.15.1 (make release-check) builds the
+# release's image with (its go.mod requires github.com/google/ko v0.18.1).
+KO_VERSION := v0.18.1
 
 all: build
 
@@ -73,22 +76,38 @@ demo: build
 	@scripts/demo.sh "$(DEMO_DIR)"
 
 # e2e runs the built binary as users do, against test worlds (one in a real
-# registry process) and the real cosign CLI.
+# registry process) and the real cosign CLI. It also builds k8sverify's
+# container image with ko, as the release does (.goreleaser.yaml kos:, with
+# .ko.yaml here), on a stand-in for the release's base image (the real one
+# is on the internet), pushes it to the registry process, pulls it back and
+# runs it there if a container runtime works (CONTAINER_RUNTIME=docker,
+# podman, nerdctl or none; default: the first that answers `info`), and
+# says so when none does. The first run compiles k8sverify for linux/amd64
+# and linux/arm64 (a few minutes on 2 cores; cached after).
 e2e: build tools
 	$(GO) build -o bin/testworld ./internal/testworld/cmd/testworld
 	$(GO) build -o bin/htpasswd ./internal/testworld/cmd/htpasswd
-	scripts/e2e.sh
+	$(GO) build -o bin/staticbase ./internal/testworld/cmd/staticbase
+	@# crane (reads the image back) is go-containerregistry's, pinned in go.mod.
+	$(GO) build -o bin/crane github.com/google/go-containerregistry/cmd/crane
+	GO=$(GO) LDFLAGS='$(LDFLAGS)' scripts/e2e.sh
 
 # tools installs what the tests run against, pinned, built from the Go module
-# proxy into bin/ (a few minutes the first time): the real cosign CLI and
-# distribution's registry.
-tools: bin/cosign bin/registry
+# proxy into bin/ (a few minutes the first time): the real cosign CLI,
+# distribution's registry and ko (builds the image without a Docker daemon).
+# Installed with go install, not go.mod's tool directive, which would let
+# their dependencies upgrade the product's (ko's would: golang.org/x/crypto,
+# x/net).
+tools: bin/cosign bin/registry bin/ko
 
 bin/cosign:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 bin/registry:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/distribution/distribution/v3/cmd/registry@$(REGISTRY_VERSION)
+
+bin/ko:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/google/ko@$(KO_VERSION)
 
 # release-check validates .goreleaser.yaml (release archives, SBOMs and
 # keyless signatures; never needed to build or test).

@@ -70,6 +70,7 @@ require (
 	github.com/go-openapi/validate v0.26.1 // indirect
 	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
 	github.com/golang/snappy v0.0.4 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
@@ -117,4 +118,7 @@ require (
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
 
-tool github.com/fzipp/gocyclo/cmd/gocyclo
+tool (
+	github.com/fzipp/gocyclo/cmd/gocyclo
+	github.com/google/go-containerregistry/cmd/crane
+)

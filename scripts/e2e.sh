@@ -2,7 +2,9 @@
 # make e2e: the built binary, run the way users run it, against test worlds
 # on loopback — one whose images live in a real registry process
 # (distribution's registry, installed by make tools) — and against the real
-# cosign CLI. Prints "N passed, N failed" and exits non-zero on a failure.
+# cosign CLI; k8sverify's own container image, built by ko, pushed to that
+# registry and run from there when a container runtime works here. Prints
+# "N passed, N failed" and exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,9 +23,15 @@ testworld="$root/bin/testworld"
 registry="$root/bin/registry"
 cosign="$root/bin/cosign"
 htpasswd="$root/bin/htpasswd"
-for b in "$k8sverify" "$testworld" "$registry" "$cosign" "$htpasswd"; do
-	[ -x "$b" ] || { echo "e2e: $b is missing (make build tools)" >&2; exit 2; }
+ko="$root/bin/ko"
+crane="$root/bin/crane"
+staticbase="$root/bin/staticbase"
+for b in "$k8sverify" "$testworld" "$registry" "$cosign" "$htpasswd" "$ko" "$crane" "$staticbase"; do
+	[ -x "$b" ] || { echo "e2e: $b is missing (run make e2e: it builds what this needs)" >&2; exit 2; }
 done
+# The image is stamped as make build stamps bin/k8sverify: make e2e passes
+# LDFLAGS.
+[ -n "${LDFLAGS:-}" ] || { echo "e2e: LDFLAGS is not set (run make e2e)" >&2; exit 2; }
 
 # check NAME WANT-EXIT COMMAND...: run COMMAND, compare its exit code.
 check() {
@@ -192,6 +200,83 @@ expect "names the artifact" "kubectl v1.24.17 linux/arm64"
 check "verify-file from the transparency log" 0 in_world "$w" "$k8sverify" verify-file "$work/kubectl"
 check "the real cosign accepts an image of the world" 0 in_world "$w" sh -c \
 	'HOME='"$work"' TUF_ROOT='"$work"'/tuf '"$cosign"' verify "$K8SVERIFY_REGISTRY/kube-proxy-arm64:v1.24.17" --certificate-identity krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer https://accounts.google.com --trusted-root "$K8SVERIFY_TRUSTED_ROOT" --rekor-url "$K8SVERIFY_REKOR_URL"'
+
+echo "== k8sverify's own image: built by ko as the release builds it, pushed to the registry process, run from there"
+# The release's image (.goreleaser.yaml kos:) is built by ko on
+# cgr.dev/chainguard/static. Here the base is a stand-in pushed to the
+# registry process (bin/staticbase: the original's users, directories and
+# CA bundle path, the world's CA as the bundle; no internet), and ko
+# (bin/ko, the version goreleaser builds with) reads .ko.yaml: the release's
+# platforms and build flags, make build's version stamps (LDFLAGS), file
+# times from the commit.
+repo=127.0.0.1:$port/k8sverify/k8sverify
+epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+ko_build() {
+	SSL_CERT_FILE="$work/tls/ca.pem" KO_DOCKER_REPO="$1" KO_DEFAULTBASEIMAGE="127.0.0.1:$port/chainguard/static:latest" \
+		KO_GO_PATH="${GO:-go}" LDFLAGS="$LDFLAGS" SOURCE_DATE_EPOCH="$epoch" KO_DATA_DATE_EPOCH="$epoch" \
+		"$ko" build --bare --sbom=spdx --tags=e2e --image-refs "$2" ./cmd/k8sverify
+}
+reg() { SSL_CERT_FILE="$work/tls/ca.pem" "$@"; }
+# built FILE REPO DIGEST: ko's --image-refs FILE names REPO@DIGEST (by tag
+# or not; the platforms' images follow in no fixed order).
+built() { grep -qxF -e "$2@$3" -e "$2:e2e@$3" "$1"; }
+check "a stand-in for the base image (cgr.dev/chainguard/static) pushed to the registry" 0 reg "$staticbase" -ca "$work/tls/ca.pem" "127.0.0.1:$port/chainguard/static:latest"
+check "ko builds k8sverify's image (linux/amd64, linux/arm64) and pushes it, with an SBOM" 0 ko_build "$repo" "$work/image-refs"
+digest=$(reg "$crane" digest "$repo:e2e" 2>/dev/null)
+image=$repo@$digest
+check "the pushed image is pulled back by another client (crane)" 0 reg "$crane" manifest "$image"
+expect "an index: linux/amd64" '"architecture":"amd64","os":"linux"'
+expect "and linux/arm64" '"architecture":"arm64","os":"linux"'
+if built "$work/image-refs" "$repo" "$digest"; then passed=$((passed + 1)); echo "ok    the registry serves the index ko built ($digest)"; else failed=$((failed + 1)); echo "FAIL  the registry serves $repo@$digest, ko built:" && sed 's/^/      /' "$work/image-refs"; fi
+hostplat=linux/$("${GO:-go}" env GOARCH)
+# crane config prints no final newline.
+image_config() { reg "$crane" config --platform "$hostplat" "$image" && echo; }
+check "its $hostplat configuration" 0 image_config
+expect "entrypoint: the static binary" '"Entrypoint":\["/ko-app/k8sverify"\]'
+expect "runs as nonroot (65532), the base's user" '"User":"65532"'
+check "the real cosign finds its SBOM" 0 reg env HOME="$work" "$cosign" download sbom "$image"
+expect "an SPDX document" '"spdxVersion"'
+check "built again from the same commit" 0 ko_build "127.0.0.1:$port/k8sverify/again" "$work/image-refs-again"
+if built "$work/image-refs-again" "127.0.0.1:$port/k8sverify/again" "$digest"; then passed=$((passed + 1)); echo "ok    reproducible: the same digest"; else failed=$((failed + 1)); echo "FAIL  not reproducible: the first build is $digest, the second:" && sed 's/^/      /' "$work/image-refs-again"; fi
+mkdir -p "$work/image-fs"
+reg "$crane" export --platform "$hostplat" "$image" - | tar -x -C "$work/image-fs" 2>/dev/null
+want_version=$("$k8sverify" version)
+check "the entrypoint, run from the pulled file system, is this build" 0 "$work/image-fs/ko-app/k8sverify" version
+expect "prints what bin/k8sverify version prints" "$want_version"
+# A container runtime: the first of docker, podman and nerdctl that answers
+# `info` ($CONTAINER_RUNTIME names one, or none). Each trusts the registry
+# its own way: dockerd treats 127.0.0.0/8 registries as insecure by
+# default, podman reads the CA from --cert-dir, nerdctl is told.
+runtime=
+why=
+for rt in ${CONTAINER_RUNTIME:-docker podman nerdctl}; do
+	[ "$rt" = none ] && { why="CONTAINER_RUNTIME=none"; break; }
+	command -v "$rt" >/dev/null || continue
+	if "$rt" info >/dev/null 2>"$work/runtime.err"; then runtime=$rt; break; fi
+	why="${why:+$why; }$rt is installed but '$rt info' fails: $(grep -m1 . "$work/runtime.err")"
+done
+if [ -z "$runtime" ]; then
+	echo "      no container runtime here: the image was built, pushed, pulled back and its entrypoint run"
+	echo "      from its file system, but not run in a container (${why:-none of docker, podman, nerdctl is installed})"
+else
+	mkdir -p "$work/certs"
+	cp "$work/tls/ca.pem" "$work/certs/ca.crt"
+	case $runtime in
+	podman) pull=(podman pull --cert-dir "$work/certs") ;;
+	nerdctl) pull=(nerdctl pull --insecure-registry) ;;
+	*) pull=("$runtime" pull) ;;
+	esac
+	check "$runtime pulls the image from the registry process" 0 "${pull[@]}" "$image"
+	check "$runtime runs it: k8sverify version" 0 "$runtime" run --rm --network host "$image" version
+	expect "prints what bin/k8sverify version prints" "$want_version"
+	# The world's variables, its files mounted read-only (the image runs as
+	# 65532); its CA is the image's bundle.
+	grep -v '^SSL_CERT_FILE=' "$w/env" | sed "s#$w#/world#g" >"$work/container.env"
+	check "$runtime runs it: verify-image against the world" 0 "$runtime" run --rm --network host --env-file "$work/container.env" -v "$w:/world:ro" "$image" verify-image kube-apiserver:v1.24.17 --no-progress
+	expect "index and 5 platforms, from the container" "6 artifacts: 6 verified"
+	# The runtime's copy goes; the registry's goes with $work.
+	"$runtime" rmi "$image" >/dev/null 2>&1
+fi
 
 echo "== air-gapped: fetch, then verify offline"
 check "fetch an evidence pack" 0 in_world "$w" "$k8sverify" fetch v1.24.17 --out "$work/pack" --with-files --kind binary,tarball --platform linux/amd64
