@@ -50,6 +50,9 @@ func TestExitCodeContract(t *testing.T) {
 		{ExitIncomplete, []string{"verify", "v1.24.17", "--kind", "tarball", "--include-never-signed"}},
 		{ExitIncomplete, []string{"verify", "v1.24.17", "--kind", "binary", "--download-url", refused}},
 		{ExitUsage, []string{"verify", "v1.24.17", "--kind", "firmware"}},
+		// A TUF root that is no TUF root is unreadable local input.
+		{ExitUsage, []string{"verify", "v1.24.17", "--tuf-url", "https://tuf.example", "--tuf-root", unknown}},
+		{ExitUsage, []string{"verify", "v1.24.17", "--tuf-url", "https://tuf.example", "--tuf-root", w.TrustedRootPath}},
 
 		{ExitOK, []string{"verify-file", genuine, "--version", "v1.24.17"}},
 		{ExitFailed, []string{"verify-file", unknown, "--version", "v1.24.17"}},

@@ -220,8 +220,11 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 	}
 	if g.tufRoot != "" {
 		data, err := localfile.Read(g.tufRoot, 1<<20)
+		if err == nil {
+			err = trust.CheckRoot(data)
+		}
 		if err != nil {
-			return src, usageErrorf("--tuf-root: %v", err)
+			return src, usageErrorf("--tuf-root %s: %v", g.tufRoot, err)
 		}
 		src.Root = data
 	}

@@ -32,6 +32,16 @@ type TUF struct {
 	Root          []byte // trusted TUF root.json; default the embedded one
 }
 
+// CheckRoot tells whether data is a TUF root metadata file (signed
+// metadata of type root), as a trusted TUF root must be; whether its
+// signatures hold is checked when a client starts from it.
+func CheckRoot(data []byte) error {
+	if _, err := metadata.Root().FromBytes(data); err != nil {
+		return fmt.Errorf("not a TUF root.json: %w", err)
+	}
+	return nil
+}
+
 func (s TUF) options() *tuf.Options {
 	opts := tuf.DefaultOptions()
 	if s.RepositoryURL != "" {
