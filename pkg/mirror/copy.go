@@ -76,6 +76,7 @@ type item struct {
 	why     string // why not copied
 	err     error  // the copy failed
 	written bool   // content, signatures and tag are at the destination
+	moved   string // the digest the destination's tag named before it was moved
 }
 
 // Copy verifies a release's images at the source (the session's
@@ -152,6 +153,14 @@ func CopyRelease(ctx context.Context, s *audit.Session, rel *artifacts.Release, 
 	c := &counter{}
 	copyImages(ctx, s, w, items, c)
 	res.Copied, res.Present = c.copied, c.present
+	for _, it := range items {
+		if it.moved != "" {
+			// A release tag at the destination named another manifest:
+			// someone or something changed the mirror since it was
+			// written, or it held another image under the release's tag.
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s:%s named %s at the destination, not the verified %s: the tag now names the verified image; find out what changed the mirror", it.dst, it.tag, it.moved, it.digest))
+		}
+	}
 	return verdicts(ctx, s, judge, destSrc, rel, items, res)
 }
 
@@ -361,13 +370,13 @@ func copyGroup(ctx context.Context, w *Writer, src audit.Source, platforms []*it
 		if it == nil || it.err != nil {
 			continue
 		}
-		wrote, err := w.Tag(ctx, it.dst, it.tag, it.digest)
+		previous, wrote, err := w.Tag(ctx, it.dst, it.tag, it.digest)
 		if err != nil {
 			it.err = err
 			continue
 		}
 		c.add(countTag, wrote)
-		it.written = true
+		it.written, it.moved = true, previous
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -163,6 +164,27 @@ func TestMirrorCopiesEverythingThatVerifiesOnce(t *testing.T) {
 		if v.Status != verify.StatusVerified {
 			t.Errorf("second mirror: %s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 		}
+	}
+	if len(again.Warnings) != 0 {
+		t.Errorf("second mirror warns: %q", again.Warnings)
+	}
+
+	// A release tag moved at the destination (to another genuine image
+	// of the release) is put back, and the mirror says so.
+	proxy := to + "/kube-proxy:" + w.Version.String()
+	arm64 := w.Images["kube-proxy-arm64"].Digest.String()
+	if err := crane.Tag(to+"/kube-proxy@"+arm64, w.Version.String(), crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
+	third := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
+	if third.Copied != (mirror.Counts{Tags: 1}) {
+		t.Errorf("third mirror copied %+v, want the one tag", third.Copied)
+	}
+	if got := tagged(t, proxy); got != w.Images["kube-proxy"].Digest.String() {
+		t.Errorf("the moved tag names %s after the mirror", got)
+	}
+	if len(third.Warnings) != 1 || !strings.Contains(third.Warnings[0], proxy+" named "+arm64) {
+		t.Errorf("a moved tag put back without a word: %q", third.Warnings)
 	}
 }
 

@@ -203,29 +203,31 @@ func (m *mountingImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 }
 
 // Tag points repository:tag at the manifest of digest, which the
-// repository must hold; false when the tag already pointed there. Tags
-// are written last: a tag never names an image whose signatures are not
-// there yet.
-func (w *Writer) Tag(ctx context.Context, repo, tag, digest string) (bool, error) {
+// repository must hold; wrote is false when the tag already pointed
+// there, and previous is the digest the tag named before it was moved
+// ("" when it named nothing). Tags are written last: a tag never names an
+// image whose signatures are not there yet.
+func (w *Writer) Tag(ctx context.Context, repo, tag, digest string) (previous string, wrote bool, err error) {
 	t, err := name.NewTag(repo+":"+tag, w.names...)
 	if err != nil {
-		return false, fmt.Errorf("tag %s:%s: %w", repo, tag, err)
+		return "", false, fmt.Errorf("tag %s:%s: %w", repo, tag, err)
 	}
-	if got, err := w.head(ctx, t); err != nil || got == digest {
-		return false, err
+	got, err := w.head(ctx, t)
+	if err != nil || got == digest {
+		return "", false, err
 	}
 	d, err := w.digestRef(repo, digest)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	desc, err := remote.Get(d, w.readOptions(ctx)...)
 	if err != nil {
-		return false, writeError("read back "+d.String(), err)
+		return "", false, writeError("read back "+d.String(), err)
 	}
 	if err := remote.Tag(t, desc, w.writeOptions(ctx)...); err != nil {
-		return false, writeError("tag "+t.String(), err)
+		return "", false, writeError("tag "+t.String(), err)
 	}
-	return true, nil
+	return got, true, nil
 }
 
 // CopySignatures copies the cosign signatures of digest, as read from
