@@ -17,7 +17,10 @@ const module = "github.com/k8sverify/k8sverify/"
 // forbidden lists, per package directory, imports its non-test files must
 // not have (prefixes).
 var forbidden = map[string][]string{
-	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/verify": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	// The signature verifier is below the judge: it knows nothing of
+	// artifacts' evidence, verdicts, fetching, packs or trust loading.
+	"pkg/sigverify": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/verify", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "pkg/mirror", module + "cmd/", module + "internal/"},
 	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
 	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	"pkg/localfile": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},

@@ -1,8 +1,7 @@
-package verify
+package sigverify
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -43,9 +42,6 @@ func LoadTrustedRoot(path string) (*Trust, error) {
 // maxTrustedRoot bounds a trusted_root.json (the public-good one is a few
 // tens of KiB).
 const maxTrustedRoot = 16 << 20
-
-// ErrNoTrust: a verifier was asked for without trusted material.
-var ErrNoTrust = errors.New("no trusted material")
 
 // Verifier verifies Sigstore bundles against one trust. What depends only
 // on the trust (the transparency logs' verifiers, the Fulcio roots) is
