@@ -473,6 +473,13 @@ func TestBundleRejected(t *testing.T) {
 			data := marshal(t, w.message(t, w.opts(v01)))
 			return []byte(strings.Replace(string(data), testworld.BundleV01, testworld.BundleV02, 1))
 		}, nil, "bundle", sigverify.ErrBundleInvalid, "inclusion proof missing"},
+		{"v0.1 without inclusion promise", func(t *testing.T) []byte {
+			b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV01 }))
+			for _, e := range b.VerificationMaterial.TlogEntries {
+				e.InclusionPromise = nil
+			}
+			return marshal(t, b)
+		}, nil, "bundle", sigverify.ErrBundleInvalid, "inclusion promises missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -531,6 +538,27 @@ func TestBundleMisuse(t *testing.T) {
 	}
 	if _, err := sigverify.ParseBundle([]byte("{")); !errors.Is(err, sigverify.ErrBundleInvalid) {
 		t.Errorf("ParseBundle of garbage: %v", err)
+	}
+}
+
+// The verifier holds a bundle to sigstore-go's form however it was built:
+// one that bundle.NewBundle would refuse, built without it, is refused.
+func TestBundleFormCheckedByVerifier(t *testing.T) {
+	w := newWorld(t)
+	withMediaType := func(from, to string) *bundle.Bundle {
+		b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = from }))
+		b.MediaType = to
+		return b
+	}
+	for name, b := range map[string]*bundle.Bundle{
+		"v0.3 with a certificate chain": withMediaType(testworld.BundleV02, testworld.BundleV03),
+		"v0.2 without inclusion proof":  withMediaType(testworld.BundleV01, testworld.BundleV02),
+	} {
+		raw := &bundle.Bundle{Bundle: b.Bundle} // built neither by bundle.NewBundle nor by sigverify.NewBundle
+		res := w.v.Bundle(raw, w.policy)
+		if res.Verified() || sigverify.FailedCheckOf(res.Err) != "bundle" {
+			t.Errorf("%s: %v", name, res.Err)
+		}
 	}
 }
 

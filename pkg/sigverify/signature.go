@@ -23,35 +23,12 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
-// ParseBundle parses a Sigstore bundle (protobuf-specs JSON) as
-// sigstore-go does: a known media type (v0.1, v0.2, v0.3), a signature or
-// DSSE envelope, verification material, and the inclusion promises or
-// proofs the version requires. Its errors wrap ErrBundleInvalid.
-func ParseBundle(data []byte) (*bundle.Bundle, error) {
-	b, err := parseBundle(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBundleInvalid, err)
-	}
-	return b, nil
-}
-
-func parseBundle(data []byte) (*bundle.Bundle, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("empty bundle")
-	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
-
 // bundleJSON parses a bundle and verifies it as Bundle does; a bundle that
 // cannot be parsed fails the "bundle" check.
 func (v *Verifier) bundleJSON(data []byte, p Policy) *Result {
 	b, err := parseBundle(data)
 	if err != nil {
-		return (&Result{}).Fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)
+		return (&Result{}).Fail(CheckBundle, ErrBundleInvalid, mediaTypes, unusable, err)
 	}
 	return v.Bundle(b, p)
 }
@@ -159,10 +136,14 @@ func (v *Verifier) open(r *Result, b *bundle.Bundle, p Policy) (*signed, bool) {
 		r.Fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 		return nil, false
 	}
-	const mediaTypes = "a Sigstore bundle (media type v0.1, v0.2 or v0.3)"
 	version, err := b.Version()
 	if err != nil {
 		r.Fail(CheckBundle, ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
+		return nil, false
+	}
+	entries, err := checkForm(b, version)
+	if err != nil {
+		r.Fail(CheckBundle, ErrBundleInvalid, mediaTypes, unusable, err)
 		return nil, false
 	}
 	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
@@ -172,7 +153,7 @@ func (v *Verifier) open(r *Result, b *bundle.Bundle, p Policy) (*signed, bool) {
 	if !v.checkChainShape(r, b, p.AllowTrustedRootInChain) {
 		return nil, false
 	}
-	s := &signed{bundle: b, policy: p}
+	s := &signed{bundle: b, policy: p, entries: entries}
 	if err := s.parts(); err != nil {
 		r.Fail(CheckBundle, ErrBundleInvalid, "", "", err)
 		return nil, false
@@ -200,9 +181,6 @@ func (s *signed) parts() error {
 	}
 	s.leaf = s.material.Certificate()
 	if s.content, err = s.bundle.SignatureContent(); err != nil {
-		return err
-	}
-	if s.entries, err = s.bundle.TlogEntries(); err != nil {
 		return err
 	}
 	ts, err := s.bundle.Timestamps()
