@@ -79,7 +79,7 @@ func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Diges
 	if imageDigest.IsZero() {
 		return r.Fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
-	r.Signer = ClaimedSigner(b)
+	defer claimedUnlessVerified(r, b)
 	want := "a cosign container image signature of " + imageDigest.String()
 	p, err := parseSimpleSigning(pl)
 	if err != nil {
@@ -115,7 +115,7 @@ func (v *Verifier) ImageBundle(b *bundle.Bundle, imageDigest Digest, names Image
 	if b == nil || b.Bundle == nil {
 		return r.Fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 	}
-	r.Signer = ClaimedSigner(b)
+	defer claimedUnlessVerified(r, b)
 	if !checkImageStatement(r, b, imageDigest, names) {
 		return r
 	}
@@ -202,6 +202,16 @@ func parseSimpleSigning(data []byte) (*payload.SimpleContainerImage, error) {
 		return nil, fmt.Errorf("payload is not simple-signing JSON: %w", err)
 	}
 	return &p, nil
+}
+
+// claimedUnlessVerified names in r the signer b's certificate claims when
+// verification stopped before the certificate named it (the payload was
+// rejected first): reports say whose signature was rejected. The
+// certificate is read only then, not twice for every signature.
+func claimedUnlessVerified(r *Result, b *bundle.Bundle) {
+	if r.Signer == nil {
+		r.Signer = ClaimedSigner(b)
+	}
 }
 
 // ClaimedSigner names the identity a bundle's certificate claims, unverified,
