@@ -43,7 +43,7 @@ func certDERFromPEM(data []byte) ([]byte, error) {
 // over a SHA-256 digest, Fulcio certificate) and the Rekor entries that
 // record it into a standard Sigstore bundle: v0.3 when every entry carries
 // an inclusion proof, else v0.1 (inclusion promise only). Entries are not
-// checked here; pkg/verify checks everything.
+// checked here; pkg/sigverify checks everything.
 func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEntryAnon) (*bundle.Bundle, error) {
 	tles := make([]*protorekor.TransparencyLogEntry, 0, len(entries))
 	for _, e := range entries {
