@@ -58,11 +58,18 @@ func TestVerifiedSignaturesMemo(t *testing.T) {
 	verify := func(s, m []byte, opts ...signature.VerifyOption) error {
 		return v.VerifySignature(bytes.NewReader(s), bytes.NewReader(m), opts...)
 	}
-	for range 3 {
-		if err := verify(sig, msg, options.WithDigest(digest[:])); err != nil {
-			t.Fatalf("the genuine checkpoint: %v", err)
-		}
+	if err := verify(sig, msg, options.WithDigest(digest[:])); err != nil {
+		t.Fatalf("the genuine checkpoint: %v", err)
 	}
+	var wg sync.WaitGroup
+	for range 4 { // concurrent repeats, for the race detector
+		wg.Go(func() {
+			if err := verify(sig, msg, options.WithDigest(digest[:])); err != nil {
+				t.Errorf("the genuine checkpoint again: %v", err)
+			}
+		})
+	}
+	wg.Wait()
 	if inner.n != 1 {
 		t.Errorf("the same checkpoint verified %d times, want once", inner.n)
 	}
