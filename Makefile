@@ -58,7 +58,7 @@ fuzz:
 # workers on a busy 2-core machine), so not part of `make test`. Results:
 # bin/mutation/<package>.txt (each mutant) and .json.
 GREMLINS_VERSION := v0.6.0
-MUTATION_PKGS ?= ./pkg/verify
+MUTATION_PKGS ?= ./pkg/verify ./pkg/sigverify
 MUTATION_WORKERS ?= 2
 MUTATION_EFFICACY ?= 90
 mutation:

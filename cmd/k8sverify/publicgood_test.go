@@ -10,9 +10,9 @@ import (
 
 // Real public-good Sigstore data (a Fulcio certificate from a GitHub
 // Actions workflow, real SCT, real Rekor intoto entry), no test world:
-// see pkg/verify/testdata/public-good/README.md.
+// see pkg/sigverify/testdata/public-good/README.md.
 func TestVerifyBlobRealPublicGoodBundle(t *testing.T) {
-	dir := filepath.Join("..", "..", "pkg", "verify", "testdata", "public-good")
+	dir := filepath.Join("..", "..", "pkg", "sigverify", "testdata", "public-good")
 	const (
 		digest   = "sha512:76176ffa33808b54602c7c35de5c6e9a4deb96066dba6533f50ac234f4f1f4c6b3527515dc17c06fbe2860030f410eee69ea20079bd3a2c6f3dcf3b329b10751"
 		identity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"

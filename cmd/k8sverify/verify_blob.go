@@ -11,7 +11,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
 	"github.com/k8sverify/k8sverify/pkg/report"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 type verifyBlobOptions struct {
@@ -98,7 +98,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 				return commandError(err)
 			}
 			for _, v := range res.Verdicts {
-				if errors.Is(v.Err, verify.ErrRootInChain) && !o.allowRootInChain {
+				if errors.Is(v.Err, sigverify.ErrRootInChain) && !o.allowRootInChain {
 					fmt.Fprintln(cmd.ErrOrStderr(), "k8sverify: the bundle's chain holds a root certificate; a bundle of an old signer whose chain ends with the trusted Fulcio root is accepted with --allow-root-in-chain")
 				}
 			}

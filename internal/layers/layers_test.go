@@ -18,7 +18,10 @@ const module = "github.com/k8sverify/k8sverify/"
 // forbidden lists, per package directory, imports its non-test files must
 // not have (prefixes).
 var forbidden = map[string][]string{
-	"pkg/verify":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	"pkg/verify": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
+	// The signature verifier is below the judge: it knows nothing of
+	// artifacts' evidence, verdicts, fetching, packs or trust loading.
+	"pkg/sigverify": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/verify", module + "pkg/report", module + "pkg/evidence", module + "pkg/audit", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "pkg/mirror", module + "cmd/", module + "internal/"},
 	"pkg/report":    {"net/http", "net", "github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/audit", module + "pkg/mirror", module + "pkg/transport", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
 	"pkg/artifacts": {"net/http", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
 	"pkg/localfile": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},
@@ -159,5 +162,43 @@ func TestNoCitationOutsideTheRepository(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// maxPackageLines bounds a package's non-test code: a package that grows
+// past it does more than one thing (split it along what it talks to, as
+// docs/ARCHITECTURE.md describes).
+const maxPackageLines = 2500
+
+func TestPackageSize(t *testing.T) {
+	for _, root := range []string{"pkg", "cmd"} {
+		dirs, err := os.ReadDir(filepath.Join("..", "..", root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dirs {
+			if !d.IsDir() {
+				continue
+			}
+			dir := filepath.Join("..", "..", root, d.Name())
+			files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := 0
+			for _, f := range files {
+				if strings.HasSuffix(f, "_test.go") {
+					continue
+				}
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines += strings.Count(string(data), "\n")
+			}
+			if lines > maxPackageLines {
+				t.Errorf("%s/%s: %d lines of non-test code, more than %d", root, d.Name(), lines, maxPackageLines)
+			}
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -85,7 +86,7 @@ func (s *Session) tagRelease(ctx context.Context, ref string) (*artifacts.Releas
 	}
 	repo := path.Base(tag.RepositoryStr())
 	if !slices.ContainsFunc(rel.Artifacts, func(a artifacts.Artifact) bool {
-		return a.Kind == artifacts.KindImage && verify.NamesFor(a.Name, a.Platform.Arch).Match(repo)
+		return a.Kind == artifacts.KindImage && sigverify.NamesFor(a.Name, a.Platform.Arch).Match(repo)
 	}) {
 		return nil, "", nil
 	}
@@ -152,7 +153,7 @@ func releaseImage(rel *artifacts.Release, repo string, a artifacts.Artifact, top
 		}
 	}
 	for _, c := range rel.Artifacts {
-		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && verify.NamesFor(c.Name, c.Platform.Arch).Match(a.Name) {
+		if c.Kind == artifacts.KindImage && c.Platform == a.Platform && sigverify.NamesFor(c.Name, c.Platform.Arch).Match(a.Name) {
 			a.Sums = append(slices.Clone(a.Sums), c.Sums...)
 			return a
 		}
@@ -338,10 +339,10 @@ func openRegular(p string) (*os.File, error) {
 // hashFileSHA256 streams a regular file through SHA-256 in bounded memory (a
 // 1 MiB buffer, whatever the file's size). SHA-256 is what the release
 // team signs.
-func hashFileSHA256(p string) (verify.Digest, error) {
+func hashFileSHA256(p string) (sigverify.Digest, error) {
 	sums, err := hashFile(p, "sha256")
 	if err != nil {
-		return verify.Digest{}, err
+		return sigverify.Digest{}, err
 	}
 	return sums[0].Digest, nil
 }
@@ -404,13 +405,13 @@ func (s *Session) VerifyBlob(ctx context.Context, req BlobRequest) (*Result, err
 }
 
 // blobSignature reads the signature evidence a blob request names.
-func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d verify.Digest) (verify.SignatureEvidence, error) {
+func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d sigverify.Digest) (verify.SignatureEvidence, error) {
 	if req.Bundle != "" {
 		data, err := readBounded(req.Bundle, maxBundleFile)
 		if err != nil {
 			return verify.SignatureEvidence{}, err
 		}
-		b, err := verify.ParseBundle(data)
+		b, err := sigverify.ParseBundle(data)
 		return verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}, nil
 	}
 	sig, err := readBounded(req.Signature, 64<<10)
@@ -436,7 +437,7 @@ func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d verify.D
 // given.
 func blobDigest(target string) (verify.DigestClaim, error) {
 	if strings.HasPrefix(target, "sha256:") || strings.HasPrefix(target, "sha512:") {
-		d, err := verify.ParseDigest(target)
+		d, err := sigverify.ParseDigest(target)
 		if err != nil {
 			return verify.DigestClaim{}, classify(ErrRequest, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -88,17 +89,17 @@ func TestBlobForgeries(t *testing.T) {
 		status   verify.Status
 		sentinel error
 	}{
-		{testworld.FaultBadSHA256, false, verify.StatusFailed, verify.ErrSignatureInvalid},
-		{testworld.FaultBadSHA256, true, verify.StatusFailed, verify.ErrDigestMismatch},
-		{testworld.FaultFlipByte, true, verify.StatusFailed, verify.ErrDigestMismatch},
-		{testworld.FaultForeignIdentity, false, verify.StatusFailed, verify.ErrIdentityMismatch},
-		{testworld.FaultForeignIssuer, false, verify.StatusFailed, verify.ErrIdentityMismatch},
-		{testworld.FaultForeignCA, false, verify.StatusFailed, verify.ErrCertificateUntrusted},
-		{testworld.FaultReplay, false, verify.StatusFailed, verify.ErrSignatureInvalid},
-		{testworld.FaultExpiredCert, false, verify.StatusFailed, verify.ErrCertificateExpired},
-		{testworld.FaultForgedSET, false, verify.StatusFailed, verify.ErrLogEntryInvalid},
-		{testworld.FaultNotInLog, false, verify.StatusFailed, verify.ErrNotInLog},
-		{testworld.FaultGarbageSignature, false, verify.StatusFailed, verify.ErrBundleInvalid},
+		{testworld.FaultBadSHA256, false, verify.StatusFailed, sigverify.ErrSignatureInvalid},
+		{testworld.FaultBadSHA256, true, verify.StatusFailed, sigverify.ErrDigestMismatch},
+		{testworld.FaultFlipByte, true, verify.StatusFailed, sigverify.ErrDigestMismatch},
+		{testworld.FaultForeignIdentity, false, verify.StatusFailed, sigverify.ErrIdentityMismatch},
+		{testworld.FaultForeignIssuer, false, verify.StatusFailed, sigverify.ErrIdentityMismatch},
+		{testworld.FaultForeignCA, false, verify.StatusFailed, sigverify.ErrCertificateUntrusted},
+		{testworld.FaultReplay, false, verify.StatusFailed, sigverify.ErrSignatureInvalid},
+		{testworld.FaultExpiredCert, false, verify.StatusFailed, sigverify.ErrCertificateExpired},
+		{testworld.FaultForgedSET, false, verify.StatusFailed, sigverify.ErrLogEntryInvalid},
+		{testworld.FaultNotInLog, false, verify.StatusFailed, sigverify.ErrNotInLog},
+		{testworld.FaultGarbageSignature, false, verify.StatusFailed, sigverify.ErrBundleInvalid},
 		{testworld.FaultUnsigned, false, verify.StatusUnsigned, nil},
 		{testworld.FaultMissing, true, verify.StatusMissing, nil},
 		{testworld.FaultMissing, false, verify.StatusMissing, nil}, // its .sha256 and signature served, kubernetes#121509
@@ -170,7 +171,7 @@ func TestDownloadKeepsOnlyVerifiedFiles(t *testing.T) {
 	}
 	for p, v := range vs {
 		switch {
-		case p == bad && (v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrDigestMismatch)):
+		case p == bad && (v.Status != verify.StatusFailed || !errors.Is(v.Err, sigverify.ErrDigestMismatch)):
 			t.Errorf("tampered %s: %s (%v): %s", p, v.Status, v.Err, v.Reason)
 		case p != bad && v.Status != verify.StatusVerified:
 			t.Errorf("%s: %s: %s", p, v.Status, v.Reason)

@@ -21,6 +21,7 @@ func BenchmarkReleaseAudit(b *testing.B) {
 			w := testworld.StartT(b, testworld.Options{Latency: latency})
 			b.ResetTimer()
 			n := 0
+			user0, sys0 := cpuTimes(b)
 			for b.Loop() {
 				vs := verifyWorld(b, w, audit.VerifyOptions{}) // a fresh run: new connections, as the CLI
 				n = len(vs)
@@ -30,7 +31,13 @@ func BenchmarkReleaseAudit(b *testing.B) {
 					}
 				}
 			}
+			user, sys := cpuTimes(b)
 			b.ReportMetric(float64(n), "artifacts")
+			if runs := float64(b.N * n); runs > 0 {
+				// CPU of the whole process: the client and the test world's servers.
+				b.ReportMetric(float64((user-user0).Microseconds())/runs, "user-µs/artifact")
+				b.ReportMetric(float64((sys-sys0).Microseconds())/runs, "sys-µs/artifact")
+			}
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -88,7 +89,7 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	_, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	// Ended by the request timeout (not by the test binary's own timeout,
 	// as an unbounded wait would be), whatever the time it took.
-	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
+	if !errors.Is(err, sigverify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming no answer, got %v", err)
 	}
 }
@@ -105,7 +106,7 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 	defer cancel()
 	_, err := sessions.New(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	// Ended by the deadline, not by the minute's timeout: the error names it.
-	if !errors.Is(err, verify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, transport.ErrNoAnswer) {
+	if !errors.Is(err, sigverify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, transport.ErrNoAnswer) {
 		t.Fatalf("want a trust error naming the deadline, got %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -75,7 +76,7 @@ func hashWith(r io.Reader, channel verify.Channel, algs ...string) ([]verify.Dig
 	}
 	claims := make([]verify.DigestClaim, len(algs))
 	for i, alg := range algs {
-		claims[i] = verify.DigestClaim{Digest: verify.Digest{Algorithm: alg, Hex: fmt.Sprintf("%x", hs[i].Sum(nil))}, Channel: channel}
+		claims[i] = verify.DigestClaim{Digest: sigverify.Digest{Algorithm: alg, Hex: fmt.Sprintf("%x", hs[i].Sum(nil))}, Channel: channel}
 	}
 	return claims, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -189,17 +190,17 @@ func TestImageForgeries(t *testing.T) {
 		status   verify.Status
 		sentinel error
 	}{
-		{testworld.FaultForeignIdentity, target, verify.StatusFailed, verify.ErrIdentityMismatch},
-		{testworld.FaultForeignIssuer, target, verify.StatusFailed, verify.ErrIdentityMismatch},
-		{testworld.FaultForeignCA, target, verify.StatusFailed, verify.ErrCertificateUntrusted},
-		{testworld.FaultReplay, target, verify.StatusFailed, verify.ErrPayloadMismatch},
-		{testworld.FaultExpiredCert, target, verify.StatusFailed, verify.ErrCertificateExpired},
-		{testworld.FaultForgedSET, target, verify.StatusFailed, verify.ErrLogEntryInvalid},
-		{testworld.FaultNotInLog, target, verify.StatusFailed, verify.ErrNotInLog},
-		{testworld.FaultGarbageSignature, target, verify.StatusFailed, verify.ErrBundleInvalid},
-		{testworld.FaultPayloadDigest, target, verify.StatusFailed, verify.ErrPayloadMismatch},
-		{testworld.FaultPayloadDigest, "kube-proxy", verify.StatusFailed, verify.ErrPayloadMismatch},
-		{testworld.FaultPayloadName, target, verify.StatusFailed, verify.ErrPayloadMismatch},
+		{testworld.FaultForeignIdentity, target, verify.StatusFailed, sigverify.ErrIdentityMismatch},
+		{testworld.FaultForeignIssuer, target, verify.StatusFailed, sigverify.ErrIdentityMismatch},
+		{testworld.FaultForeignCA, target, verify.StatusFailed, sigverify.ErrCertificateUntrusted},
+		{testworld.FaultReplay, target, verify.StatusFailed, sigverify.ErrPayloadMismatch},
+		{testworld.FaultExpiredCert, target, verify.StatusFailed, sigverify.ErrCertificateExpired},
+		{testworld.FaultForgedSET, target, verify.StatusFailed, sigverify.ErrLogEntryInvalid},
+		{testworld.FaultNotInLog, target, verify.StatusFailed, sigverify.ErrNotInLog},
+		{testworld.FaultGarbageSignature, target, verify.StatusFailed, sigverify.ErrBundleInvalid},
+		{testworld.FaultPayloadDigest, target, verify.StatusFailed, sigverify.ErrPayloadMismatch},
+		{testworld.FaultPayloadDigest, "kube-proxy", verify.StatusFailed, sigverify.ErrPayloadMismatch},
+		{testworld.FaultPayloadName, target, verify.StatusFailed, sigverify.ErrPayloadMismatch},
 		{testworld.FaultUnsigned, target, verify.StatusUnsigned, nil},
 		{testworld.FaultMissing, target, verify.StatusMissing, nil},
 		{testworld.FaultHTTP500, target, verify.StatusError, nil},
@@ -287,7 +288,7 @@ func TestImageHistory(t *testing.T) {
 		vs := verifyWorld(t, w, audit.VerifyOptions{})
 		wantVerdicts(t, vs, smallImageVerdicts)
 		for _, v := range vs {
-			if v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) ||
+			if v.Status != verify.StatusFailed || !errors.Is(v.Err, sigverify.ErrIdentityMismatch) ||
 				!strings.Contains(v.Reason, testworld.PromoterIdentity) {
 				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
 			}
@@ -431,7 +432,7 @@ func TestImageReferrerBundles(t *testing.T) {
 			!strings.Contains(v.Reason, "OCI referrer signature in "+w.Registry+"/kube-apiserver-amd64 by "+testworld.ForeignIdentity) {
 			t.Errorf("genuine .sig beside a foreign referrer bundle: %s: %s", v.Status, v.Reason)
 		}
-		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrPayloadMismatch) {
+		if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, sigverify.ErrPayloadMismatch) {
 			t.Errorf("referrer bundle about another image: %s: %s", v.Status, v.Reason)
 		}
 		for _, repo := range []string{"kube-apiserver", "kube-apiserver-arm64", "kube-proxy"} {

@@ -14,6 +14,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -86,7 +87,7 @@ func TestRecentLineChannels(t *testing.T) {
 		switch id {
 		case tarball, image:
 			want := map[string]string{tarball: "(changelog)", image: "(promoter-manifest)"}[id]
-			if vd.Status != verify.StatusFailed || vd.FailedCheck != "digest" || !errors.Is(vd.Err, verify.ErrDigestMismatch) || !strings.Contains(vd.Reason, want) {
+			if vd.Status != verify.StatusFailed || vd.FailedCheck != "digest" || !errors.Is(vd.Err, sigverify.ErrDigestMismatch) || !strings.Contains(vd.Reason, want) {
 				t.Errorf("%s: %s [%s] %s; want failed digest naming %s", id, vd.Status, vd.FailedCheck, vd.Reason, want)
 			}
 			continue

@@ -17,6 +17,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -205,12 +206,12 @@ func (s *Session) Judge(ctx context.Context) (*verify.Judge, error) {
 	trust, err := trust.Load(src)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, classify(verify.ErrNoTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
+			return nil, classify(sigverify.ErrNoTrust, fmt.Errorf("%w: %w", context.Cause(ctx), err))
 		}
 		s.trustErr = trustError(src, err)
 		return nil, s.trustErr
 	}
-	v, err := verify.NewVerifier(trust)
+	v, err := sigverify.NewVerifier(trust)
 	if err == nil {
 		s.judge, err = verify.NewJudge(v, s.cfg.Rules)
 	}
@@ -238,7 +239,7 @@ func trustError(src trust.Source, err error) error {
 	if src.File != "" || src.PackDir != "" || src.Pack != nil {
 		return classify(ErrLocalInput, err)
 	}
-	return classify(verify.ErrNoTrust, err)
+	return classify(sigverify.ErrNoTrust, err)
 }
 
 // Each runs fn(0..n-1) with the session's concurrency.

@@ -16,6 +16,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -397,12 +398,12 @@ func (p *packSource) CopySignatures(ctx context.Context, w SignatureWriter, c Si
 // published returns the references of a signature in a repository of the
 // release, and whether it was published there. A repository is matched
 // by its name (its last path element: kube-apiserver, kube-apiserver-amd64),
-// as signatures' names are (verify.ImageNames): the pack was fetched from
+// as signatures' names are (sigverify.ImageNames): the pack was fetched from
 // whichever registry the fetch read, the release's repositories are
 // wherever this run looks. A signature with no references was found at
 // its location.
 func published(se verify.SignatureEvidence, repo string) ([]string, bool) {
-	name := verify.ImageNames{path.Base(repo)}
+	name := sigverify.ImageNames{path.Base(repo)}
 	var refs []string
 	for _, ref := range se.References {
 		if name.Match(ref) {

@@ -17,6 +17,7 @@ import (
 	"github.com/sigstore/rekor/pkg/generated/models"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -251,14 +252,14 @@ func ParseSum(data []byte) (string, error) {
 	return d.Hex, err
 }
 
-func parseSum(data []byte, alg string) (verify.Digest, error) {
+func parseSum(data []byte, alg string) (sigverify.Digest, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) == 0 {
-		return verify.Digest{}, fmt.Errorf("%w: empty checksum file", verify.ErrEvidenceMalformed)
+		return sigverify.Digest{}, fmt.Errorf("%w: empty checksum file", verify.ErrEvidenceMalformed)
 	}
-	d, err := verify.ParseDigest(alg + ":" + strings.ToLower(fields[0]))
+	d, err := sigverify.ParseDigest(alg + ":" + strings.ToLower(fields[0]))
 	if err != nil {
-		return verify.Digest{}, fmt.Errorf("%w: not a %s checksum: %q", verify.ErrEvidenceMalformed, alg, shorten(fields[0]))
+		return sigverify.Digest{}, fmt.Errorf("%w: not a %s checksum: %q", verify.ErrEvidenceMalformed, alg, shorten(fields[0]))
 	}
 	return d, nil
 }
@@ -302,8 +303,8 @@ type Sums struct {
 }
 
 func (s Sums) claims(ch verify.Channel) []verify.DigestClaim {
-	d256, _ := verify.ParseDigest("sha256:" + s.SHA256)
-	d512, _ := verify.ParseDigest("sha512:" + s.SHA512)
+	d256, _ := sigverify.ParseDigest("sha256:" + s.SHA256)
+	d512, _ := sigverify.ParseDigest("sha512:" + s.SHA512)
 	return []verify.DigestClaim{{Digest: d256, Channel: ch}, {Digest: d512, Channel: ch}}
 }
 
@@ -359,7 +360,7 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 // LogSearch finds every hashedrekord entry for digest in the log and
 // turns each into the evidence of a signature it records: verification
 // from the log alone, when no .sig/.cert are at hand.
-func (f *Fetcher) LogSearch(ctx context.Context, digest verify.Digest) verify.Evidence {
+func (f *Fetcher) LogSearch(ctx context.Context, digest sigverify.Digest) verify.Evidence {
 	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: digest, Channel: verify.ChannelFile}}}
 	if f.rekor == nil {
 		ev.Unavailable = ErrNoLog

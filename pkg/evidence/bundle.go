@@ -14,6 +14,7 @@ import (
 	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -42,7 +43,7 @@ func certDERFromPEM(data []byte) ([]byte, error) {
 // over a SHA-256 digest, Fulcio certificate) and the Rekor entries that
 // record it into a standard Sigstore bundle: v0.3 when every entry carries
 // an inclusion proof, else v0.1 (inclusion promise only). Entries are not
-// checked here; pkg/verify checks everything.
+// checked here; pkg/sigverify checks everything.
 func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEntryAnon) (*bundle.Bundle, error) {
 	tles := make([]*protorekor.TransparencyLogEntry, 0, len(entries))
 	for _, e := range entries {
@@ -58,9 +59,9 @@ func MessageSignatureBundle(digest, sig, certDER []byte, entries []*models.LogEn
 // logEntry converts a Rekor API entry into the bundle's form, with or
 // without inclusion proof: the fields of rekor's tle.GenerateTransparency
 // LogEntry, without its parse of the entry's body as a Rekor type (which
-// verifies the body's signature): the bundle's own validation parses it
-// (sigstore-go, bundle.NewBundle), and pkg/verify checks everything, so
-// the parse is not done three times per entry.
+// verifies the body's signature): the verifier parses each entry once,
+// when it checks the bundle (sigverify.NewBundle checks the rest of its
+// form here).
 func logEntry(e *models.LogEntryAnon) (*protorekor.TransparencyLogEntry, error) {
 	if e.LogID == nil || e.LogIndex == nil || e.IntegratedTime == nil || e.Verification == nil {
 		return nil, errors.New("incomplete entry")
@@ -151,7 +152,7 @@ func messageSignatureBundle(digest, sig, certDER []byte, entries []*protorekor.T
 			X509CertificateChain: &protocommon.X509CertificateChain{Certificates: []*protocommon.X509Certificate{{RawBytes: certDER}}},
 		}
 	}
-	b, err := bundle.NewBundle(pb)
+	b, err := sigverify.NewBundle(pb)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", verify.ErrEvidenceMalformed, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -44,17 +45,17 @@ type fuzzFixture struct {
 	entry                         models.LogEntryAnon
 	entryJSON, listJSON           []byte // Rekor's answers: one entry, a retrieve
 	searchJSON                    []byte // Rekor's answer to an index search
-	verifier                      *verify.Verifier
-	policy                        verify.Policy
+	verifier                      *sigverify.Verifier
+	policy                        sigverify.Policy
 
 	// An image signature, as cosign's .sig layer carries it.
-	imageDigest        verify.Digest
+	imageDigest        sigverify.Digest
 	payload            []byte
 	imageSig           string // base64
 	imageCert          []byte // PEM
 	imageAnnotation    []byte // the dev.sigstore.cosign/bundle annotation
 	imageSigner        artifacts.Identity
-	imageArtifactNames verify.ImageNames
+	imageArtifactNames sigverify.ImageNames
 
 	// An evidence pack holding both, and the judge that reads it.
 	packDir, manifest string
@@ -76,14 +77,14 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	tr, err := s.TrustedRoot()
 	must(err)
 	fx := &fuzzFixture{}
-	fx.verifier, err = verify.NewVerifier(&verify.Trust{Material: tr})
+	fx.verifier, err = sigverify.NewVerifier(&sigverify.Trust{Material: tr})
 	must(err)
 	fx.judge, err = verify.NewJudge(fx.verifier, verify.Rules{})
 	must(err)
 
 	sum := sha256.Sum256([]byte("kubectl v1.24.17 linux/amd64"))
 	fx.digest = sum[:]
-	fx.policy = verify.Policy{Identity: artifacts.BlobSigner, Digest: verify.SHA256Digest(fx.digest)}
+	fx.policy = sigverify.Policy{Identity: artifacts.BlobSigner, Digest: sigverify.SHA256Digest(fx.digest)}
 	signed, err := s.SignDigest(fx.digest, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}})
 	must(err)
 	fx.sig, fx.certDER, fx.certPEM = signed.Sig, signed.Cert.Raw, signed.CertPEM
@@ -103,8 +104,8 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	// An image signature as the promoter makes it.
 	fx.imageSigner = artifacts.ImageSigner
 	imageSum := sha256.Sum256([]byte(fuzzIndex))
-	fx.imageDigest = verify.SHA256Digest(imageSum[:])
-	fx.imageArtifactNames = verify.NamesFor("kube-apiserver", "")
+	fx.imageDigest = sigverify.SHA256Digest(imageSum[:])
+	fx.imageArtifactNames = sigverify.NamesFor("kube-apiserver", "")
 	ref, err := name.NewDigest(testworld.BackingRegistry + "/kube-apiserver@" + fx.imageDigest.String())
 	must(err)
 	fx.payload, err = payload.Cosign{Image: ref}.MarshalJSON()
@@ -147,7 +148,7 @@ func (fx *fuzzFixture) writePack(tb testing.TB) {
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
 		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningProbe}
 	pb, err := w.Store(kubectl, "bin/linux/amd64/kubectl", verify.Evidence{
-		Digests:    []verify.DigestClaim{{Digest: verify.SHA256Digest(fx.digest), Channel: verify.ChannelSHA256File}},
+		Digests:    []verify.DigestClaim{{Digest: sigverify.SHA256Digest(fx.digest), Channel: verify.ChannelSHA256File}},
 		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Location: kubectl.Location + ".sig", Bundle: blob}},
 	})
 	must(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -73,7 +74,7 @@ func resolveFailure(ref string, err error) (verify.Evidence, bool) {
 }
 
 func manifestEvidence(m *ImageManifest) verify.Evidence {
-	d, _ := verify.ParseDigest(m.Digest)
+	d, _ := sigverify.ParseDigest(m.Digest)
 	return verify.Evidence{
 		Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelRegistry}},
 		Image:   &verify.ImageEvidence{MediaType: m.MediaType, Manifest: m.Raw},

@@ -18,6 +18,7 @@ import (
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
 
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -312,7 +313,7 @@ const maxRetrieveBatch = 10
 // searchEntries searches the index by digest and keeps the entries that
 // record this signature.
 func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
-	d, err := verify.ParseDigest("sha256:" + digestHex)
+	d, err := sigverify.ParseDigest("sha256:" + digestHex)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +335,7 @@ func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, 
 // /api/v1/log/entries/retrieve). The index is experimental in Rekor
 // (sigstore/rekor#1021): an entry it does not return may still exist, so
 // finding none is no proof that nothing was signed.
-func (c *RekorClient) SearchEntries(ctx context.Context, d verify.Digest) ([]*models.LogEntryAnon, error) {
+func (c *RekorClient) SearchEntries(ctx context.Context, d sigverify.Digest) ([]*models.LogEntryAnon, error) {
 	uuids, err := c.SearchHash(ctx, d.String())
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -197,7 +198,7 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 	to := destination(t, nil)
 	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: to})
 	vs := byRepoOf(t, res)
-	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, verify.ErrIdentityMismatch) || !strings.HasPrefix(v.Reason, "not copied: failed at the source") {
+	if v := vs["kube-proxy-arm64"]; v.Status != verify.StatusFailed || !errors.Is(v.Err, sigverify.ErrIdentityMismatch) || !strings.HasPrefix(v.Reason, "not copied: failed at the source") {
 		t.Errorf("forged image: %s: %s", v.Status, v.Reason)
 	}
 	if v := vs["kube-proxy"]; v.Status != verify.StatusMissing || !strings.Contains(v.Reason, "linux/arm64 manifest") {

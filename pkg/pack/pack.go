@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/localfile"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -379,11 +381,18 @@ func (p *Pack) ReadBundle(rel string) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(data); err != nil {
+	// As bundle.UnmarshalJSON, but for the log entries, which the verifier
+	// parses once (sigverify.NewBundle): a pack's bundle is held to the form
+	// of one fetched online.
+	pb := new(protobundle.Bundle)
+	if err := protojson.Unmarshal(data, pb); err != nil {
 		return nil, fmt.Errorf("%w: bundle %s: %v", verify.ErrEvidenceMalformed, rel, err)
 	}
-	return &b, nil
+	b, err := sigverify.NewBundle(pb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bundle %s: %v", verify.ErrEvidenceMalformed, rel, err)
+	}
+	return b, nil
 }
 
 // ReadFile reads a small file of the pack (at most limit bytes).

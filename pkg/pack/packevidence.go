@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -99,7 +100,7 @@ func (p *Pack) Lookup(a artifacts.Artifact) (*Entry, bool) {
 func (p *Pack) Evidence(e *Entry) verify.Evidence {
 	ev := verify.Evidence{Missing: e.Missing, Unavailable: stringErr(e.Unavailable), Malformed: stringErr(e.Malformed)}
 	for _, d := range e.Digests {
-		digest, err := verify.ParseDigest(d.Digest)
+		digest, err := sigverify.ParseDigest(d.Digest)
 		if err != nil {
 			return verify.Evidence{Unavailable: fmt.Errorf("%w: %s: %v", ErrMalformed, e.Key(), err)}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -145,7 +146,7 @@ func signature(s *verify.SignatureResult) Signature {
 	return out
 }
 
-func checks(cs []verify.Check) []Check {
+func checks(cs []sigverify.Check) []Check {
 	var out []Check
 	for _, c := range cs {
 		out = append(out, Check{Name: string(c.Name), OK: c.OK, Expected: c.Expected, Actual: c.Actual, Error: c.Error})

@@ -30,6 +30,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/sbom"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -195,7 +196,7 @@ func judgedVerification(t testing.TB) *report.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.NewVerifier(&verify.Trust{Material: tr})
+	v, err := sigverify.NewVerifier(&sigverify.Trust{Material: tr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func judgedVerification(t testing.TB) *report.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign := func(digest verify.Digest, id artifacts.Identity) *verify.SignatureEvidence {
+	sign := func(digest sigverify.Digest, id artifacts.Identity) *verify.SignatureEvidence {
 		sig, err := s.SignDigest(digest.Bytes(), testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
 		if err != nil {
 			t.Fatal(err)
@@ -220,11 +221,11 @@ func judgedVerification(t testing.TB) *report.Report {
 		}
 		return &verify.SignatureEvidence{Source: verify.SourceSigCert, Location: "https://dl.k8s.io/release/v1.24.17/" + digest.Hex[:8] + ".sig", Bundle: b}
 	}
-	digest := func(s string) verify.Digest {
+	digest := func(s string) sigverify.Digest {
 		sum := sha256.Sum256([]byte(s))
-		return verify.SHA256Digest(sum[:])
+		return sigverify.SHA256Digest(sum[:])
 	}
-	published := func(d verify.Digest) []verify.DigestClaim {
+	published := func(d sigverify.Digest) []verify.DigestClaim {
 		return []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}}
 	}
 
@@ -254,7 +255,7 @@ func judgedVerification(t testing.TB) *report.Report {
 	// changelogSum is a tarball's published .sha512: the CHANGELOG's sum
 	// the catalog holds.
 	changelogSum := func(a artifacts.Artifact) verify.DigestClaim {
-		d, err := verify.ParseDigest("sha512:" + a.Sum("sha512", artifacts.SumCatalog))
+		d, err := sigverify.ParseDigest("sha512:" + a.Sum("sha512", artifacts.SumCatalog))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -115,7 +116,7 @@ func TestMirrorListSignatures(t *testing.T) {
 		v.Signatures = []*verify.SignatureResult{{Source: verify.SourceSignatureTag, References: refs}}
 		return v
 	}
-	rejected := &verify.SignatureResult{Source: verify.SourceReferrer, References: []string{"registry.k8s.io/kube-apiserver-amd64@sha256:99"}, Err: verify.ErrIdentityMismatch}
+	rejected := &verify.SignatureResult{Source: verify.SourceReferrer, References: []string{"registry.k8s.io/kube-apiserver-amd64@sha256:99"}, Result: sigverify.Result{Err: sigverify.ErrIdentityMismatch}}
 	apiAmd64 := signed(image("kube-apiserver", "amd64", verify.StatusVerified, "sha256:bb"),
 		"registry.k8s.io/kube-apiserver-amd64:sha256-bb.sig", "registry.k8s.io/kube-apiserver:sha256-bb.sig")
 	apiAmd64.Signatures = append(apiAmd64.Signatures, rejected)

@@ -13,7 +13,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
 	"github.com/k8sverify/k8sverify/pkg/pack"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // Source says where the trusted root of a run comes from, in order
@@ -48,10 +48,10 @@ type Source struct {
 }
 
 // Load loads the trusted material of a run, once.
-func Load(s Source) (*verify.Trust, error) {
+func Load(s Source) (*sigverify.Trust, error) {
 	switch {
 	case s.File != "":
-		return verify.LoadTrustedRoot(s.File)
+		return sigverify.LoadTrustedRoot(s.File)
 	case s.Pack != nil:
 		return trustFromPack(s.Pack, s)
 	case s.PackDir != "":
@@ -68,7 +68,7 @@ func Load(s Source) (*verify.Trust, error) {
 
 // trustFromPack verifies the pack's TUF metadata now or, when the source
 // says so, as of when it was fetched, and says which in the trust's notes.
-func trustFromPack(p *pack.Pack, s Source) (*verify.Trust, error) {
+func trustFromPack(p *pack.Pack, s Source) (*sigverify.Trust, error) {
 	if !s.PackAtFetchTime {
 		return FromPack(p, s.TUF)
 	}
@@ -97,7 +97,7 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(dir, "k8sverify"), nil
 }
 
-func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*verify.Trust, error) {
+func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*sigverify.Trust, error) {
 	opts := src.options()
 	if f != nil {
 		opts.Fetcher = f
@@ -111,7 +111,7 @@ func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*verify.Trust
 	opts.CachePath = filepath.Join(cacheDir, "tuf")
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err == nil {
-		return &verify.Trust{Material: tr}, nil
+		return &sigverify.Trust{Material: tr}, nil
 	}
 	// The cache may be what fails (truncated or garbage metadata, a
 	// directory where a file should be, metadata that no longer
@@ -121,7 +121,7 @@ func publicGoodTrust(cacheDir string, src TUF, f fetcher.Fetcher) (*verify.Trust
 	if healErr != nil {
 		return nil, fmt.Errorf("fetch the Sigstore trusted root via TUF: %w", err)
 	}
-	return &verify.Trust{Material: tr, Notes: []string{fmt.Sprintf("%s (%v)", note, err)}}, nil
+	return &sigverify.Trust{Material: tr, Notes: []string{fmt.Sprintf("%s (%v)", note, err)}}, nil
 }
 
 // healTUFCache moves the repository's TUF state aside (one rename) and

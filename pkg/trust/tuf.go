@@ -20,8 +20,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // TUF says which TUF repository holds the Sigstore trusted root and
@@ -74,7 +74,7 @@ func freshTUFState() (string, func(), error) {
 // pack's own files replay: the trusted root is loaded again from what
 // was written, as offline verification will load it, verified as of the
 // time it returns (when the trust was fetched, for the manifest).
-func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*verify.Trust, time.Time, error) {
+func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*sigverify.Trust, time.Time, error) {
 	opts := src.options()
 	if f == nil {
 		f = fetcher.NewDefaultFetcher()
@@ -103,7 +103,7 @@ func Record(w *pack.Writer, dir string, src TUF, f fetcher.Fetcher) (*verify.Tru
 // target hashes), and returns the trusted root it names. Nothing is read
 // from the network or any cache; nothing in the pack is trusted because it
 // is there. Metadata expired by now is refused (ErrPackExpired).
-func FromPack(p *pack.Pack, src TUF) (*verify.Trust, error) {
+func FromPack(p *pack.Pack, src TUF) (*sigverify.Trust, error) {
 	return FromPackAt(p, src, time.Time{})
 }
 
@@ -113,7 +113,7 @@ func FromPack(p *pack.Pack, src TUF) (*verify.Trust, error) {
 // TUF role's expiry is how a repository revokes what it signed (a key
 // rotated away, a Fulcio CA or log retired after a compromise), and
 // verifying as of an earlier time accepts what was revoked since.
-func FromPackAt(p *pack.Pack, src TUF, at time.Time) (*verify.Trust, error) {
+func FromPackAt(p *pack.Pack, src TUF, at time.Time) (*sigverify.Trust, error) {
 	if p.Manifest.TUF == "" {
 		return nil, fmt.Errorf("%w: %w", pack.ErrMalformed, pack.ErrNoTUF)
 	}
@@ -143,7 +143,7 @@ type packFiles interface {
 // replayTUF runs go-tuf's client workflow over the TUF files below dir of
 // a pack, from a fresh, empty state and the trusted TUF root of src, with
 // expiry judged as of at (zero: now), and returns the trusted root target.
-func replayTUF(files packFiles, dir string, src TUF, at time.Time) (*verify.Trust, error) {
+func replayTUF(files packFiles, dir string, src TUF, at time.Time) (*sigverify.Trust, error) {
 	opts := src.options()
 	state, done, err := freshTUFState()
 	if err != nil {
@@ -181,7 +181,7 @@ func replayTUF(files packFiles, dir string, src TUF, at time.Time) (*verify.Trus
 	if err != nil {
 		return nil, fmt.Errorf("TUF target %s: %w", trustedRootTarget, err)
 	}
-	return &verify.Trust{Material: tr}, nil
+	return &sigverify.Trust{Material: tr}, nil
 }
 
 // trustedRootTarget is the TUF target sigstore-go reads the trusted root

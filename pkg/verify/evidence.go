@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
+
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 )
 
@@ -51,7 +53,7 @@ func (c Channel) served() bool {
 
 // DigestClaim is one digest of an artifact and the channel it came from.
 type DigestClaim struct {
-	Digest  Digest
+	Digest  sigverify.Digest
 	Channel Channel
 }
 

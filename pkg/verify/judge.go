@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // Rules are what a run accepts beyond the release catalog's policy.
@@ -37,14 +38,14 @@ type Rules struct {
 // out. It is the only place a verdict's status is decided, online and
 // offline alike. Build one per run; it is safe for concurrent use.
 type Judge struct {
-	v     *Verifier
+	v     *sigverify.Verifier
 	rules Rules
 }
 
 // NewJudge returns a judge verifying with v under rules.
-func NewJudge(v *Verifier, rules Rules) (*Judge, error) {
+func NewJudge(v *sigverify.Verifier, rules Rules) (*Judge, error) {
 	if v == nil {
-		return nil, fmt.Errorf("judge: %w", ErrNoTrust)
+		return nil, fmt.Errorf("judge: %w", sigverify.ErrNoTrust)
 	}
 	return &Judge{v: v, rules: rules}, nil
 }
@@ -76,7 +77,7 @@ func explaining(v Verdict) []artifacts.Incident {
 		switch v.Status {
 		case StatusVerified:
 			keep = slices.ContainsFunc(v.Signatures, func(s *SignatureResult) bool {
-				return s.AcceptedIncident == in.ID || (!s.Verified() && len(in.Explains) > 0 && in.MayExplain(string(FailedCheckOf(s.Err))))
+				return s.AcceptedIncident == in.ID || (!s.Verified() && len(in.Explains) > 0 && in.MayExplain(string(sigverify.FailedCheckOf(s.Err))))
 			})
 		case StatusUnsigned, StatusMissing:
 			keep = in.MayExplain(string(v.Status))
@@ -182,40 +183,40 @@ func (c *decision) requireNameBinding() {
 func (c *decision) set(s Status, reason string, err error) {
 	c.v.Status, c.v.Reason, c.v.Err = s, reason, err
 	if s == StatusFailed {
-		c.v.FailedCheck = FailedCheckOf(err)
+		c.v.FailedCheck = sigverify.FailedCheckOf(err)
 	}
 }
 
 // failCheck records a failed artifact check and fails the verdict.
-func (c *decision) failCheck(check CheckName, sentinel error, expected, actual string, cause error) {
-	err := newCheckError(check, sentinel, expected, actual, cause)
-	c.v.Checks = append(c.v.Checks, Check{Name: check, Expected: expected, Actual: actual, Error: err.Error()})
+func (c *decision) failCheck(check sigverify.CheckName, sentinel error, expected, actual string, cause error) {
+	err := &sigverify.CheckError{Check: check, Sentinel: sentinel, Expected: expected, Actual: actual, Cause: cause}
+	c.v.Checks = append(c.v.Checks, sigverify.Check{Name: check, Expected: expected, Actual: actual, Error: err.Error()})
 	c.set(StatusFailed, err.Error(), err)
 }
 
-func (c *decision) passCheck(check CheckName, expected, actual string) {
-	c.v.Checks = append(c.v.Checks, Check{Name: check, OK: true, Expected: expected, Actual: actual})
+func (c *decision) passCheck(check sigverify.CheckName, expected, actual string) {
+	c.v.Checks = append(c.v.Checks, sigverify.Check{Name: check, OK: true, Expected: expected, Actual: actual})
 }
 
 // bindDigest: every channel's digest of each algorithm agrees, and the
 // artifact has a served digest to verify the signatures over ("digest").
-func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
+func (c *decision) bindDigest(ev Evidence) (sigverify.Digest, bool) {
 	a := c.v.Artifact
 	claims := slices.Clone(ev.Digests)
 	for _, s := range a.Sums {
-		d, err := ParseDigest(s.Algorithm + ":" + s.Hex)
+		d, err := sigverify.ParseDigest(s.Algorithm + ":" + s.Hex)
 		if err != nil {
 			c.set(StatusError, fmt.Sprintf("the release lists a malformed %s sum: %v", s.Source, err), err)
-			return Digest{}, false
+			return sigverify.Digest{}, false
 		}
 		claims = append(claims, DigestClaim{Digest: d, Channel: sumChannel(s.Source)})
 	}
 	for i, x := range claims {
 		for _, y := range claims[i+1:] {
 			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				c.failCheck(CheckDigest, ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
+				c.failCheck(CheckDigest, sigverify.ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
-				return Digest{}, false
+				return sigverify.Digest{}, false
 			}
 		}
 	}
@@ -225,10 +226,10 @@ func (c *decision) bindDigest(ev Evidence) (Digest, bool) {
 	}
 	if !ok {
 		c.set(StatusError, noDigestReason(a), nil)
-		return Digest{}, false
+		return sigverify.Digest{}, false
 	}
 	if !c.requireSums(claims) {
-		return Digest{}, false
+		return sigverify.Digest{}, false
 	}
 	c.v.Digest, c.v.DigestSource = subject.Digest.String(), subject.Channel
 	c.passCheck(CheckDigest, "", c.describeClaims(claims, a.Unbound))
@@ -321,7 +322,7 @@ func noDigestReason(a artifacts.Artifact) string {
 }
 
 // judgeSignatures verifies every signature found and decides.
-func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
+func (c *decision) judgeSignatures(ev Evidence, subject sigverify.Digest) {
 	var results []*SignatureResult
 	var unavailable []error
 	var unproven []*SignatureResult
@@ -361,14 +362,14 @@ func (c *decision) judgeSignatures(ev Evidence, subject Digest) {
 // withoutLog runs the checks of a signature with no log proof that need
 // no log. A rejected signature is returned as such (err nil); one that
 // passes them all is returned with the error that keeps it unproven.
-func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureResult, error) {
+func (c *decision) withoutLog(s SignatureEvidence, subject sigverify.Digest) (*SignatureResult, error) {
 	var res *SignatureResult
 	if c.v.Artifact.Kind == artifacts.KindImage || s.Bundle == nil {
-		res = (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
+		res = rejected(nil, sigverify.CheckBundle, sigverify.ErrBundleInvalid, "a file's signature and certificate", "", s.NoLogProof)
 	} else if failed, _ := c.checkBlobContent(s); failed != nil {
 		res = failed
 	} else {
-		res = c.j.v.BundleWithoutLog(s.Bundle, Policy{Identity: c.v.Artifact.Signer, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
+		res = found(c.j.v.BundleWithoutLog(s.Bundle, sigverify.Policy{Identity: c.v.Artifact.Signer, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain}))
 	}
 	res.Source, res.Location = s.Source, s.Location
 	if !res.Verified() {
@@ -376,9 +377,9 @@ func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureRe
 	}
 	var passed []string
 	for _, ck := range res.Checks {
-		if ck.Name == CheckCertificateChain {
+		if ck.Name == sigverify.CheckCertificateChain {
 			passed = append(passed, string(ck.Name)+" (at the certificate's issue time)")
-		} else if ck.Name != CheckBundle {
+		} else if ck.Name != sigverify.CheckBundle {
 			passed = append(passed, string(ck.Name))
 		}
 	}
@@ -389,18 +390,18 @@ func (c *decision) withoutLog(s SignatureEvidence, subject Digest) (*SignatureRe
 }
 
 // signature verifies one signature of the subject digest.
-func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResult {
+func (c *decision) signature(s SignatureEvidence, subject sigverify.Digest) *SignatureResult {
 	a := c.v.Artifact
 	if s.Malformed != nil {
-		return MalformedSignature("a readable signature ("+string(s.Source)+")", s.Malformed)
+		return found(sigverify.MalformedSignature("a readable signature ("+string(s.Source)+")", s.Malformed))
 	}
 	if a.Kind != artifacts.KindImage {
 		res, payload := c.checkBlobContent(s)
 		if res != nil {
 			return res
 		}
-		res = c.withIncidents(func(id artifacts.Identity) *SignatureResult {
-			return c.j.v.Bundle(s.Bundle, Policy{Identity: id, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
+		res = c.withIncidents(func(id artifacts.Identity) *sigverify.Result {
+			return c.j.v.Bundle(s.Bundle, sigverify.Policy{Identity: id, Digest: subject, AllowTrustedRootInChain: c.j.rules.AllowTrustedRootInChain})
 		})
 		if payload != "" {
 			res.Notes = append(res.Notes, payloadPrefix+payload)
@@ -409,20 +410,20 @@ func (c *decision) signature(s SignatureEvidence, subject Digest) *SignatureResu
 	}
 	names := c.imageNames()
 	if s.Source == SourceReferrer {
-		return c.withIncidents(func(id artifacts.Identity) *SignatureResult { return c.j.v.ImageBundle(s.Bundle, subject, names, id) })
+		return c.withIncidents(func(id artifacts.Identity) *sigverify.Result { return c.j.v.ImageBundle(s.Bundle, subject, names, id) })
 	}
-	return c.withIncidents(func(id artifacts.Identity) *SignatureResult {
+	return c.withIncidents(func(id artifacts.Identity) *sigverify.Result {
 		return c.j.v.ImageSignature(s.Bundle, s.Payload, subject, names, id)
 	})
 }
 
 // imageNames are the names an image's signatures must give it.
-func (c *decision) imageNames() ImageNames {
+func (c *decision) imageNames() sigverify.ImageNames {
 	if c.j.rules.AnyImageName {
 		return nil
 	}
 	a := c.v.Artifact
-	return NamesFor(a.Name, a.Platform.Arch)
+	return sigverify.NamesFor(a.Name, a.Platform.Arch)
 }
 
 // checkBlobContent: a file's signature is a message signature over its
@@ -444,8 +445,7 @@ func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, stri
 	}
 	if sc.EnvelopeContent() == nil {
 		if adhoc && len(accepted) > 0 {
-			r := &SignatureResult{Signer: signerOf(s.Bundle)}
-			return r.fail(CheckPayload, ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
+			return rejected(sigverify.ClaimedSigner(s.Bundle), sigverify.CheckPayload, sigverify.ErrPayloadMismatch, "an in-toto statement of predicate type "+strings.Join(accepted, " or "), "a message signature", nil), ""
 		}
 		return nil, ""
 	}
@@ -465,8 +465,7 @@ func (c *decision) checkBlobContent(s SignatureEvidence) (*SignatureResult, stri
 			expected = "an in-toto statement of predicate type " + strings.Join(accepted, " or ")
 		}
 	}
-	r := &SignatureResult{Signer: signerOf(s.Bundle)}
-	return r.fail(CheckPayload, ErrPayloadMismatch, expected, "an "+payload, nil), ""
+	return rejected(sigverify.ClaimedSigner(s.Bundle), sigverify.CheckPayload, sigverify.ErrPayloadMismatch, expected, "an "+payload, nil), ""
 }
 
 // payloadPrefix starts the note saying what a verified file signature's
@@ -526,7 +525,7 @@ func telling(results []*SignatureResult, want artifacts.Identity) *SignatureResu
 		}
 	}
 	for _, r := range results {
-		if !errors.Is(r.Err, ErrIdentityMismatch) {
+		if !errors.Is(r.Err, sigverify.ErrIdentityMismatch) {
 			return r
 		}
 	}
@@ -687,7 +686,7 @@ func (j *Judge) NotOfAnyRelease(v Verdict, searched string) Verdict {
 // is not among the sums published for the checked files ("identify").
 func (j *Judge) Unidentified(r *artifacts.Release, a artifacts.Artifact, file DigestClaim, checked int) Verdict {
 	c := &decision{j: j, r: r, v: Verdict{Artifact: a, Digest: file.Digest.String(), DigestSource: file.Channel}}
-	c.failCheck(CheckIdentify, ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
+	c.failCheck(CheckIdentify, sigverify.ErrDigestMismatch, fmt.Sprintf("one of the published sums of %d %s files", checked, r.Version), file.Digest.String(),
 		errors.New("not a file of "+r.Version.String()))
 	return c.v
 }

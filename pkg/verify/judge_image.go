@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // maxManifest bounds a manifest or configuration parsed here.
@@ -22,7 +23,7 @@ const maxManifest = 4 << 20
 // whose configuration (content-addressed by the manifest) names the
 // artifact's platform; and the release's index lists this very digest for
 // the platform.
-func (c *decision) checkImage(ev Evidence, subject Digest) bool {
+func (c *decision) checkImage(ev Evidence, subject sigverify.Digest) bool {
 	im := ev.Image
 	a := c.v.Artifact
 	if im == nil || len(im.Manifest) == 0 {
@@ -30,7 +31,7 @@ func (c *decision) checkImage(ev Evidence, subject Digest) bool {
 		return false
 	}
 	if got := sha256Of(im.Manifest); got != subject {
-		c.failCheck(CheckImage, ErrDigestMismatch, "the manifest of "+subject.String(), "content of "+got.String(), nil)
+		c.failCheck(CheckImage, sigverify.ErrDigestMismatch, "the manifest of "+subject.String(), "content of "+got.String(), nil)
 		return false
 	}
 	index := isIndex(im.MediaType, im.Manifest)
@@ -49,7 +50,7 @@ func (c *decision) checkImage(ev Evidence, subject Digest) bool {
 	return c.checkPlatform(im, subject)
 }
 
-func (c *decision) checkPlatform(im *ImageEvidence, subject Digest) bool {
+func (c *decision) checkPlatform(im *ImageEvidence, subject sigverify.Digest) bool {
 	a := c.v.Artifact
 	want := a.Platform.String()
 	got, err := configPlatform(im)
@@ -86,9 +87,9 @@ func platformString(p v1.Platform) string {
 	return s
 }
 
-func sha256Of(b []byte) Digest {
+func sha256Of(b []byte) sigverify.Digest {
 	sum := sha256.Sum256(b)
-	return SHA256Digest(sum[:])
+	return sigverify.SHA256Digest(sum[:])
 }
 
 // isIndex reports whether a manifest is a multi-platform index, by its
@@ -132,15 +133,15 @@ func configPlatform(im *ImageEvidence) (v1.Platform, error) {
 
 // indexChild returns the digest an index lists for platform; the index
 // must be the content of the digest its reference pins, if it pins one.
-func indexChild(index []byte, ref string, p artifacts.Platform) (Digest, error) {
+func indexChild(index []byte, ref string, p artifacts.Platform) (sigverify.Digest, error) {
 	if _, pinned, ok := strings.Cut(ref, "@"); ok {
 		if got := sha256Of(index); got.String() != pinned {
-			return Digest{}, fmt.Errorf("the index in the evidence is %s, not %s", got, pinned)
+			return sigverify.Digest{}, fmt.Errorf("the index in the evidence is %s, not %s", got, pinned)
 		}
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(index))
 	if err != nil {
-		return Digest{}, fmt.Errorf("index: %w", err)
+		return sigverify.Digest{}, fmt.Errorf("index: %w", err)
 	}
 	var found []string
 	for _, m := range idx.Manifests {
@@ -150,9 +151,9 @@ func indexChild(index []byte, ref string, p artifacts.Platform) (Digest, error) 
 	}
 	switch len(found) {
 	case 0:
-		return Digest{}, fmt.Errorf("the index lists no %s manifest", p)
+		return sigverify.Digest{}, fmt.Errorf("the index lists no %s manifest", p)
 	case 1:
-		return ParseDigest(found[0])
+		return sigverify.ParseDigest(found[0])
 	}
-	return Digest{}, fmt.Errorf("the index lists %d %s manifests: %s", len(found), p, strings.Join(found, ", "))
+	return sigverify.Digest{}, fmt.Errorf("the index lists %d %s manifests: %s", len(found), p, strings.Join(found, ", "))
 }

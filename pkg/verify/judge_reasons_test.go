@@ -3,10 +3,8 @@ package verify_test
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
@@ -115,15 +113,20 @@ func TestJudgeBlobDigest(t *testing.T) {
 // The signing-time rule holds for every signed time: a signature whose
 // entry carries none (Rekor v2) is dated by its RFC 3161 timestamp.
 func TestJudgeSigningTimeFromTimestamp(t *testing.T) {
-	w := newWorld(t)
+	w := newTimestamped(t)
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
 		Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
 	j, err := verify.NewJudge(w.v, verify.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.v2 }))
-	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: w.policy.Digest, Channel: verify.ChannelSHA256File}},
+	d := sha("kubectl v1.24.17 linux/amd64")
+	signer := testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}}
+	b, err := w.s.MessageSignatureBundle(d.Bytes(), testworld.BundleOptions{SignOptions: signer, TSA: w.tsa, RekorV2: w.v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}},
 		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: b}}}
 	if v := j.Judge(release("2023-07-19"), kubectl, ev); v.Status != verify.StatusVerified {
 		t.Fatalf("signed after the previous release: %s: %s", v.Status, v.Reason)
@@ -131,67 +134,5 @@ func TestJudgeSigningTimeFromTimestamp(t *testing.T) {
 	v := j.Judge(release("2099-01-01"), kubectl, ev)
 	if v.Status != verify.StatusFailed || v.FailedCheck != "signing-time" {
 		t.Errorf("timestamped before the previous release: %s [%s]: %s", v.Status, v.FailedCheck, v.Reason)
-	}
-}
-
-// The earliest valid entry decides, wherever it is in the bundle; with
-// several entries and none valid, the reason says how many more there
-// were.
-func TestLogEntriesOrder(t *testing.T) {
-	w := newWorld(t)
-	b := w.message(t, w.opts(nil))
-	first := b.VerificationMaterial.TlogEntries[0]
-	b = w.withCopy(t, b, time.Now().Add(5*time.Minute)) // valid: the certificate is valid for ten minutes
-	r := w.v.BundleJSON(marshal(t, b), w.policy)
-	if !r.Verified() || r.LogIndex == nil || *r.LogIndex != first.LogIndex || r.IntegratedTime == nil || r.IntegratedTime.Unix() != first.IntegratedTime {
-		t.Errorf("the later copy decided: log index %v, time %v (want %d at %d): %v", r.LogIndex, r.IntegratedTime, first.LogIndex, first.IntegratedTime, r.Err)
-	}
-
-	forged := func() []byte {
-		return w.forge(t, w.message(t, w.opts(nil)), testworld.ForgeCheckpointKey)
-	}
-	one := w.v.BundleJSON(forged(), w.policy)
-	two := w.v.BundleJSON(withExtraEntry(t, parsed(t, forged()), forged()), w.policy)
-	if one.Verified() || strings.Contains(one.Error, "more entries") {
-		t.Errorf("one forged entry: %s", one.Error)
-	}
-	if two.Verified() || !strings.Contains(two.Error, "(and 1 more entries, none valid)") {
-		t.Errorf("two forged entries: %s", two.Error)
-	}
-}
-
-func parsed(t *testing.T, data []byte) *bundle.Bundle {
-	t.Helper()
-	b, err := verify.ParseBundle(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// What a result says of a bundle and of its checks: the kind of
-// signature, the log by a short ID, and for each failed check what was
-// expected and what was found, only when they are known.
-func TestResultWording(t *testing.T) {
-	w := newWorld(t)
-	for kind, b := range map[string][]byte{
-		"message signature": w.genuineV03JSON,
-		"DSSE envelope":     marshal(t, w.dsse(t, w.opts(nil))),
-	} {
-		r := w.v.BundleJSON(b, w.policy)
-		if len(r.Checks) == 0 || r.Checks[0].Name != "bundle" || !strings.Contains(r.Checks[0].Actual, kind) {
-			t.Errorf("%s: bundle check %+v", kind, r.Checks)
-		}
-	}
-	shortLog := regexp.MustCompile(`log [0-9a-f]{12}… index [0-9]+`)
-	r := w.v.BundleJSON(w.forge(t, w.message(t, w.opts(nil)), testworld.ForgeCheckpointKey), w.policy)
-	if !shortLog.MatchString(r.Error) {
-		t.Errorf("the entry not named by its log's short ID: %s", r.Error)
-	}
-
-	f := newSigstore(t)
-	noDigest := f.v.ImageSignature(nil, nil, verify.Digest{}, nil, verify.Policy{}.Identity)
-	if want := verify.ErrBundleInvalid.Error() + ": policy names no image digest [check: policy]"; noDigest.Error != want {
-		t.Errorf("nothing expected, nothing found: %q, want %q", noDigest.Error, want)
 	}
 }

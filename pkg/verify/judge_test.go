@@ -17,6 +17,7 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -52,13 +53,13 @@ func (f *sigstoreFixture) signDigest(t *testing.T, digest []byte, id artifacts.I
 	return b
 }
 
-func sha(s string) verify.Digest {
+func sha(s string) sigverify.Digest {
 	sum := sha256.Sum256([]byte(s))
-	return verify.SHA256Digest(sum[:])
+	return sigverify.SHA256Digest(sum[:])
 }
 
-func sha512Of(s string) verify.Digest {
-	d, _ := verify.ParseDigest("sha512:" + strings.Repeat(fmt.Sprintf("%02x", len(s)), 64))
+func sha512Of(s string) sigverify.Digest {
+	d, _ := sigverify.ParseDigest("sha512:" + strings.Repeat(fmt.Sprintf("%02x", len(s)), 64))
 	return d
 }
 
@@ -112,7 +113,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 	}
 	never := kubectl
 	never.Name, never.Signing, never.SigningNote = "kube-proxy.docker_tag", artifacts.SigningNever, "krel sign blobs skips .docker_tag files"
-	published := func(ds ...verify.Digest) []verify.DigestClaim {
+	published := func(ds ...sigverify.Digest) []verify.DigestClaim {
 		var out []verify.DigestClaim
 		for _, x := range ds {
 			ch := verify.ChannelSHA256File
@@ -136,7 +137,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsse, err := verify.ParseBundle(raw)
+	dsse, err := sigverify.ParseBundle(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,13 +151,13 @@ func TestJudgeReleaseFiles(t *testing.T) {
 		{"malformed sum", ok, kubectl, verify.Evidence{Malformed: errors.New(".sha256 is an HTML page")}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrEvidenceMalformed, "expected checksum files as the release publishes them, got none: .sha256 is an HTML page [check: digest]"},
 		{"no .sha256", ok, kubectl, verify.Evidence{Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "no .sha256"},
 		{".sha256 and SBOM disagree", ok, withSums(artifacts.Sum{Algorithm: "sha256", Hex: other.Hex, Source: artifacts.SumSBOM}),
-			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "release SBOM"},
+			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", sigverify.ErrDigestMismatch, "release SBOM"},
 		{"download and .sha256 disagree", ok, kubectl, verify.Evidence{Digests: append(published(d), verify.DigestClaim{Digest: other, Channel: verify.ChannelDownload}), Signatures: signed(genuine)},
-			verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "download"},
+			verify.Rules{}, verify.StatusFailed, "digest", sigverify.ErrDigestMismatch, "download"},
 		{"CHANGELOG sum and no served SHA-512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
 			verify.Evidence{Digests: published(d), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusError, "", nil, "CHANGELOG"},
 		{"CHANGELOG sum disagrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
-			verify.Evidence{Digests: published(d, sha512Of("another")), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", verify.ErrDigestMismatch, "(release catalog)"},
+			verify.Evidence{Digests: published(d, sha512Of("another")), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "digest", sigverify.ErrDigestMismatch, "(release catalog)"},
 		{"CHANGELOG sum agrees with .sha512", ok, withSums(artifacts.Sum{Algorithm: "sha512", Hex: s512.Hex, Source: artifacts.SumCatalog}),
 			verify.Evidence{Digests: published(d, s512), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusVerified, "", nil, "signed by"},
 		{"unsigned, although signed in this release", ok, kubectl, verify.Evidence{Digests: published(d)}, verify.Rules{}, verify.StatusUnsigned, "", nil, "although this release signs"},
@@ -164,14 +165,14 @@ func TestJudgeReleaseFiles(t *testing.T) {
 		{"signature could not be fetched", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Unavailable: errors.New("rekor: 503")}}},
 			verify.Rules{}, verify.StatusError, "", nil, "rekor: 503"},
 		{"malformed signature", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Malformed: errors.New(".sig is not base64")}}},
-			verify.Rules{}, verify.StatusFailed, "bundle", verify.ErrBundleInvalid, "not base64"},
-		{"signature of another file", ok, kubectl, verify.Evidence{Digests: published(other), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "signature", verify.ErrDigestMismatch, ""},
-		{"an in-toto statement of another predicate", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(dsse)}, verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "https://slsa.dev/provenance/v1"},
+			verify.Rules{}, verify.StatusFailed, "bundle", sigverify.ErrBundleInvalid, "not base64"},
+		{"signature of another file", ok, kubectl, verify.Evidence{Digests: published(other), Signatures: signed(genuine)}, verify.Rules{}, verify.StatusFailed, "signature", sigverify.ErrDigestMismatch, ""},
+		{"an in-toto statement of another predicate", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(dsse)}, verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "https://slsa.dev/provenance/v1"},
 		{"an in-toto statement of an accepted predicate", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: signed(dsse)},
 			verify.Rules{BlobPredicateTypes: []string{"https://slsa.dev/provenance/v1"}}, verify.StatusVerified, "", nil, "signed by"},
 		{"signed before the previous release was out", release("2099-01-01"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(genuine)},
 			verify.Rules{}, verify.StatusFailed, "signing-time", verify.ErrSignedTooEarly, "before the previous patch release"},
-		{"another identity", release("2023-07-19"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(promoter)}, verify.Rules{}, verify.StatusFailed, "identity", verify.ErrIdentityMismatch, testworld.PromoterIdentity},
+		{"another identity", release("2023-07-19"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(promoter)}, verify.Rules{}, verify.StatusFailed, "identity", sigverify.ErrIdentityMismatch, testworld.PromoterIdentity},
 		{"another identity, its incident accepted", release("2023-07-19"), kubectl, verify.Evidence{Digests: published(d), Signatures: signed(promoter)},
 			verify.Rules{AcceptIncidents: []string{"promoter-identity"}}, verify.StatusVerified, "", nil, "(incident promoter-identity accepted)"},
 		{"one genuine among rejected", ok, kubectl, verify.Evidence{Digests: published(d), Signatures: append(signed(promoter), signed(genuine)...)},
@@ -183,7 +184,7 @@ func TestJudgeReleaseFiles(t *testing.T) {
 // and digest.
 type image struct {
 	manifest, config []byte
-	digest           verify.Digest
+	digest           sigverify.Digest
 }
 
 func newImage(t testing.TB, os, arch, seed string) image {
@@ -192,7 +193,7 @@ func newImage(t testing.TB, os, arch, seed string) image {
 	cd := sha256.Sum256(config)
 	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%x"},"layers":[]}`, len(config), cd))
 	md := sha256.Sum256(manifest)
-	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+	return image{manifest: manifest, config: config, digest: sigverify.SHA256Digest(md[:])}
 }
 
 // newImageOf is newImage with the configuration's platform fields as
@@ -207,7 +208,7 @@ func imageWithConfig(config []byte) image {
 	cd := sha256.Sum256(config)
 	manifest := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"sha256:%x"},"layers":[]}`, len(config), cd))
 	md := sha256.Sum256(manifest)
-	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+	return image{manifest: manifest, config: config, digest: sigverify.SHA256Digest(md[:])}
 }
 
 // padManifest pads an image's configuration and manifest with trailing
@@ -218,10 +219,10 @@ func padManifest(t testing.TB, im image, size int) image {
 	padded := imageWithConfig(config)
 	manifest := append(append([]byte(nil), padded.manifest...), []byte(strings.Repeat(" ", size-len(padded.manifest)))...)
 	md := sha256.Sum256(manifest)
-	return image{manifest: manifest, config: config, digest: verify.SHA256Digest(md[:])}
+	return image{manifest: manifest, config: config, digest: sigverify.SHA256Digest(md[:])}
 }
 
-func indexOf(children map[string]verify.Digest) []byte {
+func indexOf(children map[string]sigverify.Digest) []byte {
 	var ms []string
 	for arch, d := range children {
 		ms = append(ms, fmt.Sprintf(`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":1,"digest":%q,"platform":{"architecture":%q,"os":"linux"}}`, d, arch))
@@ -230,7 +231,7 @@ func indexOf(children map[string]verify.Digest) []byte {
 }
 
 // cosignSignature signs a simple-signing payload of digest naming ref.
-func (f *sigstoreFixture) cosignSignature(t *testing.T, ref string, d verify.Digest) verify.SignatureEvidence {
+func (f *sigstoreFixture) cosignSignature(t *testing.T, ref string, d sigverify.Digest) verify.SignatureEvidence {
 	t.Helper()
 	n, err := name.NewDigest(ref + "@" + d.String())
 	if err != nil {
@@ -247,7 +248,7 @@ func TestJudgeImages(t *testing.T) {
 	f := newSigstore(t)
 	amd64 := newImage(t, "linux", "amd64", "kube-apiserver")
 	arm64 := newImage(t, "linux", "arm64", "kube-apiserver")
-	index := indexOf(map[string]verify.Digest{"amd64": amd64.digest, "arm64": arm64.digest})
+	index := indexOf(map[string]sigverify.Digest{"amd64": amd64.digest, "arm64": arm64.digest})
 	indexDigest := sha256.Sum256(index)
 	indexRef := fmt.Sprintf("registry.k8s.io/kube-apiserver:v1.24.17@sha256:%x", indexDigest)
 	art := artifacts.Artifact{Kind: artifacts.KindImage, Name: "kube-apiserver", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
@@ -266,26 +267,26 @@ func TestJudgeImages(t *testing.T) {
 	otherArch := f.cosignSignature(t, backing+"/kube-apiserver-arm64", amd64.digest)
 	h := v1.Hash{Algorithm: "sha256", Hex: amd64.digest.Hex}
 	referrer := func(subject string) verify.SignatureEvidence {
-		raw, err := f.s.SignDSSEBundle(testworld.CosignSignStatementNamed(h, subject, verify.CosignSignPredicateType),
+		raw, err := f.s.SignDSSEBundle(testworld.CosignSignStatementNamed(h, subject, sigverify.CosignSignPredicateType),
 			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := verify.ParseBundle(raw)
+		b, err := sigverify.ParseBundle(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return verify.SignatureEvidence{Source: verify.SourceReferrer, Bundle: b}
 	}
-	indexServed := verify.Evidence{Digests: []verify.DigestClaim{{Digest: verify.SHA256Digest(indexDigest[:]), Channel: verify.ChannelRegistry}},
+	indexServed := verify.Evidence{Digests: []verify.DigestClaim{{Digest: sigverify.SHA256Digest(indexDigest[:]), Channel: verify.ChannelRegistry}},
 		Image:      &verify.ImageEvidence{MediaType: "application/vnd.docker.distribution.manifest.list.v2+json", Manifest: index},
-		Signatures: []verify.SignatureEvidence{f.cosignSignature(t, backing+"/kube-apiserver", verify.SHA256Digest(indexDigest[:]))}}
+		Signatures: []verify.SignatureEvidence{f.cosignSignature(t, backing+"/kube-apiserver", sigverify.SHA256Digest(indexDigest[:]))}}
 	arm64AtAmd64 := served(arm64, arm64Sig)
 	indexAtAmd64 := indexServed
 	tampered := served(amd64, own)
 	tampered.Image = &verify.ImageEvidence{MediaType: tampered.Image.MediaType, Manifest: arm64.manifest, Config: amd64.config}
 	otherIndex := served(amd64, own)
-	otherIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": sha("another")})
+	otherIndex.Image.Index = indexOf(map[string]sigverify.Digest{"amd64": sha("another")})
 	otherIndex.Image.IndexRef = "registry.k8s.io/kube-apiserver:v1.24.17"
 	// An arm64 image passed off as amd64 by serving amd64's configuration
 	// beside its manifest (from a pack, nothing else binds the two).
@@ -295,7 +296,7 @@ func TestJudgeImages(t *testing.T) {
 	// release index rewritten to list it.
 	oldRelease := newImage(t, "linux", "amd64", "kube-apiserver v1.24.16")
 	tamperedIndex := served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest))
-	tamperedIndex.Image.Index = indexOf(map[string]verify.Digest{"amd64": oldRelease.digest, "arm64": arm64.digest})
+	tamperedIndex.Image.Index = indexOf(map[string]sigverify.Digest{"amd64": oldRelease.digest, "arm64": arm64.digest})
 	// A platform image known without its release index (by digest).
 	noIndex := served(amd64, own)
 	noIndex.Image.Index, noIndex.Image.IndexRef = nil, ""
@@ -323,28 +324,28 @@ func TestJudgeImages(t *testing.T) {
 		{"another release's image under the genuine index", ok, art, served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest)),
 			verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
 		{"a signature naming a look-alike image", ok, art, served(amd64, f.cosignSignature(t, backing+"/evil-kube-apiserver-amd64", amd64.digest)),
-			verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "evil-kube-apiserver-amd64"},
+			verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "evil-kube-apiserver-amd64"},
 		{"platform image signed in its repository", ok, art, served(amd64, own), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"platform image signed in the index's repository", ok, art, served(amd64, recursive), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"the index", ok, indexArt, indexServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"another architecture's image and signature", ok, art, arm64AtAmd64, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "linux/arm64"},
 		{"the index served at a platform's tag", ok, art, indexAtAmd64, verify.Rules{}, verify.StatusFailed, "image", verify.ErrPlatformMismatch, "multi-platform index"},
 		{"a platform image served as the index", ok, indexArt, served(amd64, own), verify.Rules{}, verify.StatusFailed, "image", verify.ErrPlatformMismatch, "multi-platform index"},
-		{"a manifest that is not the digest's", ok, art, tampered, verify.Rules{}, verify.StatusFailed, "image", verify.ErrDigestMismatch, ""},
+		{"a manifest that is not the digest's", ok, art, tampered, verify.Rules{}, verify.StatusFailed, "image", sigverify.ErrDigestMismatch, ""},
 		{"the release index lists another digest", ok, art, otherIndex, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
-		{"a signature naming another image", ok, art, served(amd64, otherName), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-proxy-amd64"},
-		{"a signature naming another architecture", ok, art, served(amd64, otherArch), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-apiserver-arm64"},
+		{"a signature naming another image", ok, art, served(amd64, otherName), verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "kube-proxy-amd64"},
+		{"a signature naming another architecture", ok, art, served(amd64, otherArch), verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "kube-apiserver-arm64"},
 		{"another name, accepted by AnyImageName", ok, art, served(amd64, otherName), verify.Rules{AnyImageName: true}, verify.StatusVerified, "", nil, "signed by"},
 		{"a referrer bundle naming the image", ok, art, served(amd64, referrer("registry.k8s.io/kube-apiserver-amd64")), verify.Rules{}, verify.StatusVerified, "", nil, "signed by"},
-		{"a referrer bundle naming another image", ok, art, served(amd64, referrer("registry.k8s.io/kube-proxy")), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "kube-proxy"},
-		{"a referrer bundle naming no image", ok, art, served(amd64, referrer("")), verify.Rules{}, verify.StatusFailed, "payload", verify.ErrPayloadMismatch, "naming no image"},
+		{"a referrer bundle naming another image", ok, art, served(amd64, referrer("registry.k8s.io/kube-proxy")), verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "kube-proxy"},
+		{"a referrer bundle naming no image", ok, art, served(amd64, referrer("")), verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "naming no image"},
 		{"signed before the previous release was out", release("2099-01-01"), art, served(amd64, own), verify.Rules{}, verify.StatusFailed, "signing-time", verify.ErrSignedTooEarly, ""},
 	})
 }
 
 // A judge needs a verifier.
 func TestJudgeMisuse(t *testing.T) {
-	if _, err := verify.NewJudge(nil, verify.Rules{}); !errors.Is(err, verify.ErrNoTrust) {
+	if _, err := verify.NewJudge(nil, verify.Rules{}); !errors.Is(err, sigverify.ErrNoTrust) {
 		t.Errorf("a judge without a verifier: %v", err)
 	}
 }

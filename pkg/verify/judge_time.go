@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // applySigningTime: a signature of a release logged before the end of the
@@ -35,11 +36,11 @@ func (c *decision) applySigningTime(results []*SignatureResult) {
 			continue
 		}
 		if at.Before(cutoff) {
-			r.fail(CheckSigningTime, ErrSignedTooEarly, want, "signed on "+at.Format("2006-01-02"),
+			r.Fail(CheckSigningTime, ErrSignedTooEarly, want, "signed on "+at.Format("2006-01-02"),
 				errors.New("an artifact of an earlier release?"))
 			continue
 		}
-		r.pass(CheckSigningTime, want, "signed on "+at.Format("2006-01-02"))
+		r.Pass(CheckSigningTime, want, "signed on "+at.Format("2006-01-02"))
 	}
 }
 
@@ -57,14 +58,14 @@ func (c *decision) acceptedIncidents() []artifacts.Incident {
 // withIncidents verifies with the expected identity and, when that fails
 // for the identity alone, with each identity an accepted incident of the
 // artifact documents; such a result says which incident it rests on.
-func (c *decision) withIncidents(verify func(artifacts.Identity) *SignatureResult) *SignatureResult {
-	res := verify(c.v.Artifact.Signer)
-	if !errors.Is(res.Err, ErrIdentityMismatch) {
+func (c *decision) withIncidents(verify func(artifacts.Identity) *sigverify.Result) *SignatureResult {
+	res := found(verify(c.v.Artifact.Signer))
+	if !errors.Is(res.Err, sigverify.ErrIdentityMismatch) {
 		return res
 	}
 	for _, in := range c.acceptedIncidents() {
 		for _, id := range in.Identities {
-			alt := verify(id)
+			alt := found(verify(id))
 			if alt.Verified() {
 				alt.AcceptedIncident = in.ID
 				alt.Notes = append(alt.Notes, fmt.Sprintf("signed by %s, not the expected %s: accepted as the documented incident %s (%s)",

@@ -1,10 +1,10 @@
 package verify
 
 import (
-	"errors"
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // Status is the verdict on one artifact.
@@ -33,7 +33,7 @@ type Verdict struct {
 	// the signer and log entry).
 	Reason string `json:"reason"`
 	// FailedCheck names the check that failed, for StatusFailed.
-	FailedCheck CheckName `json:"failedCheck,omitempty"`
+	FailedCheck sigverify.CheckName `json:"failedCheck,omitempty"`
 	// Digest is the artifact's digest that was checked ("sha256:…").
 	Digest string `json:"digest,omitempty"`
 	// DigestSource says where Digest came from: "published .sha256",
@@ -41,7 +41,7 @@ type Verdict struct {
 	DigestSource Channel `json:"digestSource,omitempty"`
 	// Checks are the artifact's own checks (digest, image, platform), as
 	// they ran; each signature has its checks too.
-	Checks []Check `json:"checks,omitempty"`
+	Checks []sigverify.Check `json:"checks,omitempty"`
 	// Signatures found, each with its checks.
 	Signatures []*SignatureResult `json:"signatures,omitempty"`
 	// Incidents are known signing incidents that concern the artifact.
@@ -50,15 +50,6 @@ type Verdict struct {
 	Err error `json:"-"`
 	// Elapsed is how long fetching and judging the artifact took.
 	Elapsed time.Duration `json:"-"`
-}
-
-// FailedCheckOf returns the name of the check err failed, if any.
-func FailedCheckOf(err error) CheckName {
-	var ce *CheckError
-	if errors.As(err, &ce) {
-		return ce.Check
-	}
-	return ""
 }
 
 // Rank orders statuses for exit codes: failures outrank incompleteness.

@@ -17,6 +17,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -132,7 +133,7 @@ func ByRepo(t *testing.T, vs []verify.Verdict) map[string]verify.Verdict {
 }
 
 // CheckNamed is the check of a signature result named name (nil: none).
-func CheckNamed(r *verify.SignatureResult, name string) *verify.Check {
+func CheckNamed(r *verify.SignatureResult, name string) *sigverify.Check {
 	for i := range r.Checks {
 		if string(r.Checks[i].Name) == name {
 			return &r.Checks[i]

@@ -1,4 +1,4 @@
-package verify_test
+package sigverify_test
 
 import (
 	"crypto/sha256"
@@ -15,13 +15,13 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 type sigstoreFixture struct {
 	s     *testworld.Sigstore
-	trust *verify.Trust
-	v     *verify.Verifier
+	trust *sigverify.Trust
+	v     *sigverify.Verifier
 }
 
 func newSigstore(t testing.TB) *sigstoreFixture {
@@ -34,29 +34,29 @@ func newSigstore(t testing.TB) *sigstoreFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trust := &verify.Trust{Material: tr}
-	v, err := verify.NewVerifier(trust)
+	trust := &sigverify.Trust{Material: tr}
+	v, err := sigverify.NewVerifier(trust)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &sigstoreFixture{s: s, trust: trust, v: v}
 }
 
-func imageDigest(seed string) verify.Digest {
+func imageDigest(seed string) sigverify.Digest {
 	sum := sha256.Sum256([]byte(seed))
-	return verify.SHA256Digest(sum[:])
+	return sigverify.SHA256Digest(sum[:])
 }
 
 // cosignPayload is cosign's simple-signing payload for digest, naming the
 // backing registry as the real promoter does.
-func cosignPayload(t testing.TB, d verify.Digest) []byte {
+func cosignPayload(t testing.TB, d sigverify.Digest) []byte {
 	t.Helper()
 	return cosignPayloadNaming(t, testworld.BackingRegistry+"/kube-apiserver", d)
 }
 
 // cosignPayloadNaming is cosign's simple-signing payload for digest in
 // the repository repo.
-func cosignPayloadNaming(t testing.TB, repo string, d verify.Digest) []byte {
+func cosignPayloadNaming(t testing.TB, repo string, d sigverify.Digest) []byte {
 	t.Helper()
 	ref, err := name.NewDigest(repo + "@" + d.String())
 	if err != nil {
@@ -90,7 +90,7 @@ func (f *sigstoreFixture) sign(t testing.TB, p []byte, id artifacts.Identity) *b
 	return b
 }
 
-func checkNames(r *verify.SignatureResult) string {
+func checkNames(r *sigverify.Result) string {
 	var names []string
 	for _, c := range r.Checks {
 		names = append(names, string(c.Name))
@@ -120,7 +120,7 @@ func TestImageSignature(t *testing.T) {
 
 	for _, repo := range []string{testworld.BackingRegistry + "/kube-apiserver", "registry.k8s.io/kube-apiserver-amd64"} {
 		pl := cosignPayloadNaming(t, repo, d)
-		if r := f.v.ImageSignature(f.sign(t, pl, artifacts.ImageSigner), pl, d, verify.NamesFor("kube-apiserver", "amd64"), artifacts.ImageSigner); !r.Verified() {
+		if r := f.v.ImageSignature(f.sign(t, pl, artifacts.ImageSigner), pl, d, sigverify.NamesFor("kube-apiserver", "amd64"), artifacts.ImageSigner); !r.Verified() {
 			t.Errorf("a signature naming %s: %v", repo, r.Err)
 		}
 	}
@@ -129,31 +129,31 @@ func TestImageSignature(t *testing.T) {
 	// Payloads naming repositories whose last element only looks like
 	// the image's, each genuinely signed.
 	lookAlike := func(repo string) []byte { return cosignPayloadNaming(t, testworld.BackingRegistry+"/"+repo, d) }
-	apiserverAmd64 := verify.NamesFor("kube-apiserver", "amd64")
+	apiserverAmd64 := sigverify.NamesFor("kube-apiserver", "amd64")
 	cases := []struct {
 		name     string
 		payload  []byte
-		digest   verify.Digest
+		digest   sigverify.Digest
 		identity artifacts.Identity
 		sentinel error
 		check    string
-		names    verify.ImageNames
+		names    sigverify.ImageNames
 	}{
-		{"signature of another image", p, other, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
-		{"payload not JSON", []byte("not json"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
-		{"empty payload", nil, d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
-		{"not a cosign signature", []byte(strings.Replace(string(p), payload.CosignSignatureType, "atomic container signature", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
-		{"digest not sha256", []byte(strings.Replace(string(p), "sha256:", "sha512:", 1)), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", nil},
+		{"signature of another image", p, other, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", nil},
+		{"payload not JSON", []byte("not json"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", nil},
+		{"empty payload", nil, d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", nil},
+		{"not a cosign signature", []byte(strings.Replace(string(p), payload.CosignSignatureType, "atomic container signature", 1)), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", nil},
+		{"digest not sha256", []byte(strings.Replace(string(p), "sha256:", "sha512:", 1)), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", nil},
 		// A payload naming the right image, but not the one signed.
-		{"payload swapped", []byte(strings.Replace(string(p), "kube-apiserver", "kube-evil", 1)), d, artifacts.ImageSigner, verify.ErrDigestMismatch, "signature", nil},
-		{"another signer", p, d, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity", nil},
-		{"no image digest", p, verify.Digest{}, artifacts.ImageSigner, verify.ErrBundleInvalid, "policy", nil},
+		{"payload swapped", []byte(strings.Replace(string(p), "kube-apiserver", "kube-evil", 1)), d, artifacts.ImageSigner, sigverify.ErrDigestMismatch, "signature", nil},
+		{"another signer", p, d, artifacts.BlobSigner, sigverify.ErrIdentityMismatch, "identity", nil},
+		{"no image digest", p, sigverify.Digest{}, artifacts.ImageSigner, sigverify.ErrBundleInvalid, "policy", nil},
 		// The name is the last path element, compared whole.
-		{"a name ending in the image's name", lookAlike("evil-kube-apiserver"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
-		{"a name ending in the platform image's name", lookAlike("evil-kube-apiserver-amd64"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
-		{"a name starting with the image's name", lookAlike("kube-apiserver-evil"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
-		{"a name containing the image's name", lookAlike("x-kube-apiserver-amd64-x"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
-		{"the image's name as a directory", lookAlike("kube-apiserver/evil"), d, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name ending in the image's name", lookAlike("evil-kube-apiserver"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name ending in the platform image's name", lookAlike("evil-kube-apiserver-amd64"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name starting with the image's name", lookAlike("kube-apiserver-evil"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"a name containing the image's name", lookAlike("x-kube-apiserver-amd64-x"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", apiserverAmd64},
+		{"the image's name as a directory", lookAlike("kube-apiserver/evil"), d, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", apiserverAmd64},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,8 +162,8 @@ func TestImageSignature(t *testing.T) {
 				bnd = f.sign(t, c.payload, artifacts.ImageSigner)
 			}
 			r := f.v.ImageSignature(bnd, c.payload, c.digest, c.names, c.identity)
-			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
-				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
+			if !errors.Is(r.Err, c.sentinel) || string(sigverify.FailedCheckOf(r.Err)) != c.check {
+				t.Fatalf("got %v (check %s), want %v at %s", r.Err, sigverify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
 			if last := r.Checks[len(r.Checks)-1]; last.OK || string(last.Name) != c.check {
 				t.Errorf("last check %+v", last)
@@ -173,7 +173,7 @@ func TestImageSignature(t *testing.T) {
 			}
 		})
 	}
-	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, verify.ErrBundleInvalid) {
+	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, sigverify.ErrBundleInvalid) {
 		t.Errorf("no bundle: %v", r.Err)
 	}
 
@@ -184,7 +184,7 @@ func TestImageSignature(t *testing.T) {
 		t.Errorf("a payload of 64 KiB: %v", r.Err)
 	}
 	over := append(largest, ' ')
-	if r := f.v.ImageSignature(f.sign(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); verify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
+	if r := f.v.ImageSignature(f.sign(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); sigverify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
 		t.Errorf("a payload over 64 KiB: %v", r.Err)
 	}
 
@@ -192,10 +192,10 @@ func TestImageSignature(t *testing.T) {
 	// signer its certificate claims.
 	w := newWorld(t)
 	withRoot := parsed(t, w.forge(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV02 })), testworld.ForgeRootInChain))
-	pl := cosignPayload(t, verify.SHA256Digest(w.digest))
-	r = w.v.ImageSignature(withRoot, pl, verify.SHA256Digest(w.digest), nil, artifacts.BlobSigner)
-	if r.Verified() || verify.FailedCheckOf(r.Err) == "payload" || r.Signer == nil || *r.Signer != artifacts.BlobSigner {
-		t.Errorf("rejected at %s (%v): signer %v, want %v", verify.FailedCheckOf(r.Err), r.Err, r.Signer, artifacts.BlobSigner)
+	pl := cosignPayload(t, sigverify.SHA256Digest(w.digest))
+	r = w.v.ImageSignature(withRoot, pl, sigverify.SHA256Digest(w.digest), nil, artifacts.BlobSigner)
+	if r.Verified() || sigverify.FailedCheckOf(r.Err) == "payload" || r.Signer == nil || *r.Signer != artifacts.BlobSigner {
+		t.Errorf("rejected at %s (%v): signer %v, want %v", sigverify.FailedCheckOf(r.Err), r.Err, r.Signer, artifacts.BlobSigner)
 	}
 }
 
@@ -215,7 +215,7 @@ func TestImageBundle(t *testing.T) {
 		}
 		return &b
 	}
-	genuine := signDSSE(testworld.CosignSignStatement(h, verify.CosignSignPredicateType), artifacts.ImageSigner)
+	genuine := signDSSE(testworld.CosignSignStatement(h, sigverify.CosignSignPredicateType), artifacts.ImageSigner)
 	r := f.v.ImageBundle(genuine, d, nil, artifacts.ImageSigner)
 	if !r.Verified() {
 		t.Fatalf("genuine bundle: %v", r.Err)
@@ -232,7 +232,7 @@ func TestImageBundle(t *testing.T) {
 	msgSig := f.sign(t, cosignPayload(t, d), artifacts.ImageSigner)
 	otherPayloadType, err := f.s.DSSEBundle(d.Bytes(), testworld.BundleOptions{
 		SignOptions:   testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}},
-		PredicateType: verify.CosignSignPredicateType, SubjectName: "registry.k8s.io/kube-proxy", PayloadType: "application/json",
+		PredicateType: sigverify.CosignSignPredicateType, SubjectName: "registry.k8s.io/kube-proxy", PayloadType: "application/json",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -245,18 +245,18 @@ func TestImageBundle(t *testing.T) {
 		check    string
 		reason   string
 	}{
-		{"statement about another image", signDSSE(testworld.CosignSignStatement(oh, verify.CosignSignPredicateType), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
-		{"another predicate", signDSSE(testworld.CosignSignStatement(h, "https://spdx.dev/Document"), artifacts.ImageSigner), artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
-		{"message signature", msgSig, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", ""},
-		{"another signer", genuine, artifacts.BlobSigner, verify.ErrIdentityMismatch, "identity", ""},
-		{"no bundle", nil, artifacts.ImageSigner, verify.ErrBundleInvalid, "bundle", ""},
-		{"a statement in a DSSE envelope of another payload type", otherPayloadType, artifacts.ImageSigner, verify.ErrPayloadMismatch, "payload", "DSSE payload type application/json"},
+		{"statement about another image", signDSSE(testworld.CosignSignStatement(oh, sigverify.CosignSignPredicateType), artifacts.ImageSigner), artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", ""},
+		{"another predicate", signDSSE(testworld.CosignSignStatement(h, "https://spdx.dev/Document"), artifacts.ImageSigner), artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", ""},
+		{"message signature", msgSig, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", ""},
+		{"another signer", genuine, artifacts.BlobSigner, sigverify.ErrIdentityMismatch, "identity", ""},
+		{"no bundle", nil, artifacts.ImageSigner, sigverify.ErrBundleInvalid, "bundle", ""},
+		{"a statement in a DSSE envelope of another payload type", otherPayloadType, artifacts.ImageSigner, sigverify.ErrPayloadMismatch, "payload", "DSSE payload type application/json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.v.ImageBundle(c.b, d, nil, c.identity)
-			if !errors.Is(r.Err, c.sentinel) || string(verify.FailedCheckOf(r.Err)) != c.check {
-				t.Fatalf("got %v (check %s), want %v at %s", r.Err, verify.FailedCheckOf(r.Err), c.sentinel, c.check)
+			if !errors.Is(r.Err, c.sentinel) || string(sigverify.FailedCheckOf(r.Err)) != c.check {
+				t.Fatalf("got %v (check %s), want %v at %s", r.Err, sigverify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
 			if !strings.Contains(r.Error, c.reason) {
 				t.Errorf("reason %q lacks %q", r.Error, c.reason)
@@ -269,7 +269,7 @@ func TestImageBundle(t *testing.T) {
 // whole with the names it may have: look-alikes that end with, start with
 // or contain a name are other images.
 func TestImageNamesMatch(t *testing.T) {
-	names := verify.NamesFor("registry.k8s.io/kube-apiserver", "amd64")
+	names := sigverify.NamesFor("registry.k8s.io/kube-apiserver", "amd64")
 	for ref, want := range map[string]bool{
 		"registry.k8s.io/kube-apiserver":                                                  true,
 		"registry.k8s.io/kube-apiserver:v1.24.17":                                         true,
@@ -288,15 +288,15 @@ func TestImageNamesMatch(t *testing.T) {
 			t.Errorf("%v.Match(%q) = %v, want %v", names, ref, got, want)
 		}
 	}
-	if !verify.ImageNames(nil).Match("anything/at-all") {
+	if !sigverify.ImageNames(nil).Match("anything/at-all") {
 		t.Error("nil names must bind no name")
 	}
 }
 
 func TestMalformedSignature(t *testing.T) {
 	cause := errors.New("signature annotation is not base64")
-	r := verify.MalformedSignature("a readable signature", cause)
-	if r.Verified() || !errors.Is(r.Err, verify.ErrBundleInvalid) || !errors.Is(r.Err, cause) || verify.FailedCheckOf(r.Err) != "bundle" {
+	r := sigverify.MalformedSignature("a readable signature", cause)
+	if r.Verified() || !errors.Is(r.Err, sigverify.ErrBundleInvalid) || !errors.Is(r.Err, cause) || sigverify.FailedCheckOf(r.Err) != "bundle" {
 		t.Errorf("%+v", r)
 	}
 }
@@ -309,7 +309,7 @@ func TestMalformedSignature(t *testing.T) {
 func TestImageSignatureReferenceForms(t *testing.T) {
 	f := newSigstore(t)
 	d := imageDigest("kube-apiserver-amd64")
-	names := verify.NamesFor("kube-apiserver", "amd64")
+	names := sigverify.NamesFor("kube-apiserver", "amd64")
 	mirrors := map[string]any{"org.kubernetes.kpromo.mirrors": "us-west2-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64,us-central1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64"}
 	version := map[string]any{"org.kubernetes.kpromo.version": "v4.0.4"}
 	for _, tc := range []struct {

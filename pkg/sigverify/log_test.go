@@ -1,4 +1,4 @@
-package verify_test
+package sigverify_test
 
 import (
 	"crypto/sha256"
@@ -10,7 +10,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // withCopy appends to b a copy of its log entry, logged again at at:
@@ -69,8 +69,8 @@ func TestLogEntriesEarliestValidDecides(t *testing.T) {
 			if r.Verified() != tc.verified {
 				t.Fatalf("verified=%v: %v\nchecks %+v", r.Verified(), r.Err, r.Checks)
 			}
-			if !tc.verified && string(verify.FailedCheckOf(r.Err)) != tc.check {
-				t.Errorf("failed check %q, want %q: %v", verify.FailedCheckOf(r.Err), tc.check, r.Err)
+			if !tc.verified && string(sigverify.FailedCheckOf(r.Err)) != tc.check {
+				t.Errorf("failed check %q, want %q: %v", sigverify.FailedCheckOf(r.Err), tc.check, r.Err)
 			}
 			if tc.note != "" && !strings.Contains(strings.Join(r.Notes, "\n"), tc.note) {
 				t.Errorf("notes %q lack %q", r.Notes, tc.note)
@@ -103,7 +103,7 @@ func TestRekorV2EntryOfAnotherEnvelope(t *testing.T) {
 	}
 	b.VerificationMaterial.TlogEntries[0] = entry
 	r := w.v.BundleJSON(marshal(t, b), w.policy)
-	if r.Verified() || verify.FailedCheckOf(r.Err) != "transparency-log" || !strings.Contains(r.Error, "an entry of another envelope") {
+	if r.Verified() || sigverify.FailedCheckOf(r.Err) != "transparency-log" || !strings.Contains(r.Error, "an entry of another envelope") {
 		t.Errorf("an entry of another digest: %v", r.Err)
 	}
 }

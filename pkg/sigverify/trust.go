@@ -1,8 +1,7 @@
-package verify
+package sigverify
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -44,9 +43,6 @@ func LoadTrustedRoot(path string) (*Trust, error) {
 // tens of KiB).
 const maxTrustedRoot = 16 << 20
 
-// ErrNoTrust: a verifier was asked for without trusted material.
-var ErrNoTrust = errors.New("no trusted material")
-
 // Verifier verifies Sigstore bundles against one trust. What depends only
 // on the trust (the transparency logs' verifiers, the Fulcio roots) is
 // prepared once; build one Verifier per run and share it. It is safe for
@@ -87,6 +83,7 @@ func (v *Verifier) logVerifier(logID string, tl *root.TransparencyLog) (signatur
 	if err != nil {
 		return nil, fmt.Errorf("log key: %w", err)
 	}
-	v.verifiers[logID] = sv
-	return sv, nil
+	mv := rememberVerified(sv) // a checkpoint repeats across a run's entries
+	v.verifiers[logID] = mv
+	return mv, nil
 }

@@ -1,4 +1,4 @@
-package verify
+package sigverify
 
 import (
 	"bytes"
@@ -38,9 +38,9 @@ type entryOutcome struct {
 // checkLog: each entry is judged on its own; the earliest valid entry
 // decides. Entries of unknown logs, rejected entries and later copies are
 // noted.
-func (v *Verifier) checkLog(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkLog(r *Result, s *signed) bool {
 	if len(s.entries) == 0 {
-		r.fail(CheckTransparencyLog, ErrNotInLog, "a Rekor entry for this signature", "none", nil)
+		r.Fail(CheckTransparencyLog, ErrNotInLog, "a Rekor entry for this signature", "none", nil)
 		return false
 	}
 	outcomes := make([]entryOutcome, len(s.entries))
@@ -65,7 +65,7 @@ func (v *Verifier) checkLog(r *SignatureResult, s *signed) bool {
 			r.Notes = append(r.Notes, noteEntry(o, chosen))
 		}
 	}
-	r.pass(CheckTransparencyLog, "", fmt.Sprintf("%s: %s verified", describeEntry(e), chosen.proofs))
+	r.Pass(CheckTransparencyLog, "", fmt.Sprintf("%s: %s verified", describeEntry(e), chosen.proofs))
 	return true
 }
 
@@ -106,7 +106,7 @@ func earlier(a, b *tlog.Entry) bool {
 // failLog records why no entry proves the signature was logged: a
 // certificate not valid when every verifying entry was logged is an
 // expired certificate; else the first entry's own failure.
-func failLog(r *SignatureResult, outcomes []entryOutcome) bool {
+func failLog(r *Result, outcomes []entryOutcome) bool {
 	var known []entryOutcome
 	for _, o := range outcomes {
 		if !o.unknown {
@@ -118,12 +118,12 @@ func failLog(r *SignatureResult, outcomes []entryOutcome) bool {
 		for _, o := range outcomes {
 			errs = append(errs, o.err)
 		}
-		r.fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry in a Rekor log of the trusted root", describeEntry(outcomes[0].entry), errors.Join(errs...))
+		r.Fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry in a Rekor log of the trusted root", describeEntry(outcomes[0].entry), errors.Join(errs...))
 		return false
 	}
 	if !slices.ContainsFunc(known, func(o entryOutcome) bool { return !o.expired }) {
 		o := known[0]
-		r.fail(CheckValidityAtLogTime, ErrCertificateExpired, o.err.Error(), "logged at "+stamp(o.entry.IntegratedTime()), nil)
+		r.Fail(CheckValidityAtLogTime, ErrCertificateExpired, o.err.Error(), "logged at "+stamp(o.entry.IntegratedTime()), nil)
 		return false
 	}
 	for _, o := range known {
@@ -132,7 +132,7 @@ func failLog(r *SignatureResult, outcomes []entryOutcome) bool {
 			if len(known) > 1 {
 				what = fmt.Sprintf("%s (and %d more entries, none valid)", what, len(known)-1)
 			}
-			r.fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry that proves this signature was logged", what, o.err)
+			r.Fail(CheckTransparencyLog, ErrLogEntryInvalid, "an entry that proves this signature was logged", what, o.err)
 			return false
 		}
 	}

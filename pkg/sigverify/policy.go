@@ -1,4 +1,4 @@
-package verify
+package sigverify
 
 import (
 	"encoding/hex"

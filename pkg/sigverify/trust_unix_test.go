@@ -1,6 +1,6 @@
 //go:build unix
 
-package verify_test
+package sigverify_test
 
 import (
 	"path/filepath"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // A trusted root named by mistake as a FIFO, a directory or a device is
@@ -23,7 +23,7 @@ func TestLoadTrustedRootRefusesSpecialFiles(t *testing.T) {
 	for _, p := range []string{fifo, dir, "/dev/zero"} {
 		done := make(chan error, 1)
 		go func() {
-			_, err := verify.LoadTrustedRoot(p)
+			_, err := sigverify.LoadTrustedRoot(p)
 			done <- err
 		}()
 		select {

@@ -1,11 +1,11 @@
-package verify_test
+package sigverify_test
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // Old signers put the root in v0.1/v0.2 chains. With
@@ -30,7 +30,7 @@ func TestAllowTrustedRootInChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := w.v.BundleJSON(foreign, policy)
-	if r.Verified() || !errors.Is(r.Err, verify.ErrBundleInvalid) {
+	if r.Verified() || !errors.Is(r.Err, sigverify.ErrBundleInvalid) {
 		t.Errorf("a foreign root in the chain: %v", r.Err)
 	}
 }

@@ -1,4 +1,4 @@
-package verify
+package sigverify
 
 import (
 	"crypto/sha256"
@@ -74,28 +74,28 @@ func (n ImageNames) String() string {
 // registry may be any: real payloads name the backing registry). Then the
 // bundle must verify for sha256(payload) under the identity, as Bundle
 // checks a blob signature.
-func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
-	r := &SignatureResult{}
+func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Digest, names ImageNames, identity artifacts.Identity) *Result {
+	r := &Result{}
 	if imageDigest.IsZero() {
-		return r.fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
+		return r.Fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
-	r.Signer = signerOf(b)
+	defer claimedUnlessVerified(r, b)
 	want := "a cosign container image signature of " + imageDigest.String()
 	p, err := parseSimpleSigning(pl)
 	if err != nil {
-		return r.fail(CheckPayload, ErrPayloadMismatch, want, "", err)
+		return r.Fail(CheckPayload, ErrPayloadMismatch, want, "", err)
 	}
 	r.DockerReference = p.Critical.Identity.DockerReference
 	if p.Critical.Type != CosignSignatureType {
-		return r.fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest)), nil)
+		return r.Fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("%q of %s", p.Critical.Type, orNone(p.Critical.Image.DockerManifestDigest)), nil)
 	}
 	if signed, err := ParseDigest(p.Critical.Image.DockerManifestDigest); err != nil || signed != imageDigest {
-		return r.fail(CheckPayload, ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
+		return r.Fail(CheckPayload, ErrPayloadMismatch, want, "a signature of "+orNone(p.Critical.Image.DockerManifestDigest), nil)
 	}
 	if !names.Match(r.DockerReference) {
-		return r.fail(CheckPayload, ErrPayloadMismatch, "a signature of the image "+names.String(), "a signature of "+orNone(r.DockerReference), nil)
+		return r.Fail(CheckPayload, ErrPayloadMismatch, "a signature of the image "+names.String(), "a signature of "+orNone(r.DockerReference), nil)
 	}
-	r.pass(CheckPayload, want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
+	r.Pass(CheckPayload, want, "signs "+imageDigest.String()+" as "+orNone(r.DockerReference))
 	sum := sha256.Sum256(pl)
 	return r.merge(v.Bundle(b, Policy{Identity: identity, Digest: SHA256Digest(sum[:])}))
 }
@@ -107,44 +107,44 @@ func (v *Verifier) ImageSignature(b *bundle.Bundle, pl []byte, imageDigest Diges
 // subject must also name the image: cosign's sign statement binds the
 // digest only, and a digest alone cannot tell this image from another
 // signed image served under its name.
-func (v *Verifier) ImageBundle(b *bundle.Bundle, imageDigest Digest, names ImageNames, identity artifacts.Identity) *SignatureResult {
-	r := &SignatureResult{}
+func (v *Verifier) ImageBundle(b *bundle.Bundle, imageDigest Digest, names ImageNames, identity artifacts.Identity) *Result {
+	r := &Result{}
 	if imageDigest.IsZero() {
-		return r.fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
+		return r.Fail(CheckPolicy, ErrBundleInvalid, "", "", errors.New("policy names no image digest"))
 	}
 	if b == nil || b.Bundle == nil {
-		return r.fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
+		return r.Fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 	}
-	r.Signer = signerOf(b)
+	defer claimedUnlessVerified(r, b)
 	if !checkImageStatement(r, b, imageDigest, names) {
 		return r
 	}
 	return r.merge(v.Bundle(b, Policy{Identity: identity, Digest: imageDigest}))
 }
 
-func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Digest, names ImageNames) bool {
+func checkImageStatement(r *Result, b *bundle.Bundle, imageDigest Digest, names ImageNames) bool {
 	want := "an in-toto statement " + CosignSignPredicateType + " about " + imageDigest.String()
 	sc, err := b.SignatureContent()
 	if err != nil {
-		r.fail(CheckBundle, ErrBundleInvalid, "", "", err)
+		r.Fail(CheckBundle, ErrBundleInvalid, "", "", err)
 		return false
 	}
 	env := sc.EnvelopeContent()
 	if env == nil {
-		r.fail(CheckPayload, ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, want, "a message signature, not a DSSE envelope", nil)
 		return false
 	}
 	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
-		r.fail(CheckPayload, ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, want, "DSSE payload type "+orNone(pt), nil)
 		return false
 	}
 	st, err := env.Statement()
 	if err != nil {
-		r.fail(CheckPayload, ErrPayloadMismatch, want, "", err)
+		r.Fail(CheckPayload, ErrPayloadMismatch, want, "", err)
 		return false
 	}
 	if st.GetPredicateType() != CosignSignPredicateType {
-		r.fail(CheckPayload, ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, want, "predicate type "+orNone(st.GetPredicateType()), nil)
 		return false
 	}
 	var subjectName string
@@ -155,31 +155,31 @@ func checkImageStatement(r *SignatureResult, b *bundle.Bundle, imageDigest Diges
 		}
 	}
 	if !about {
-		r.fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, want, fmt.Sprintf("a statement about %d other subjects", len(st.GetSubject())), nil)
 		return false
 	}
 	if names != nil && subjectName == "" {
-		r.fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement about the digest only, naming no image", nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement about the digest only, naming no image", nil)
 		return false
 	}
 	if !names.Match(subjectName) {
-		r.fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement naming "+subjectName, nil)
+		r.Fail(CheckPayload, ErrPayloadMismatch, "a statement naming the image "+names.String(), "a statement naming "+subjectName, nil)
 		return false
 	}
 	r.DockerReference = subjectName
-	r.pass(CheckPayload, want, "statement about "+imageDigest.String()+" as "+orNone(subjectName))
+	r.Pass(CheckPayload, want, "statement about "+imageDigest.String()+" as "+orNone(subjectName))
 	return true
 }
 
 // MalformedSignature is the result for published signature material that
 // cannot even be read as a signature (garbage annotations, no certificate,
 // an unparseable bundle): a failed "bundle" check.
-func MalformedSignature(what string, cause error) *SignatureResult {
-	return (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, what, "", cause)
+func MalformedSignature(what string, cause error) *Result {
+	return (&Result{}).Fail(CheckBundle, ErrBundleInvalid, what, "", cause)
 }
 
 // merge appends the checks and outcome of a later verification step.
-func (r *SignatureResult) merge(next *SignatureResult) *SignatureResult {
+func (r *Result) merge(next *Result) *Result {
 	r.Checks = append(r.Checks, next.Checks...)
 	if next.Signer != nil {
 		r.Signer = next.Signer
@@ -204,9 +204,19 @@ func parseSimpleSigning(data []byte) (*payload.SimpleContainerImage, error) {
 	return &p, nil
 }
 
-// signerOf names the identity a bundle's certificate claims, unverified,
+// claimedUnlessVerified names in r the signer b's certificate claims when
+// verification stopped before the certificate named it (the payload was
+// rejected first): reports say whose signature was rejected. The
+// certificate is read only then, not twice for every signature.
+func claimedUnlessVerified(r *Result, b *bundle.Bundle) {
+	if r.Signer == nil {
+		r.Signer = ClaimedSigner(b)
+	}
+}
+
+// ClaimedSigner names the identity a bundle's certificate claims, unverified,
 // for reports of signatures rejected before their certificate is checked.
-func signerOf(b *bundle.Bundle) *artifacts.Identity {
+func ClaimedSigner(b *bundle.Bundle) *artifacts.Identity {
 	if b == nil || b.Bundle == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package verify
+package sigverify
 
 import (
 	"bytes"
@@ -23,35 +23,12 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
 
-// ParseBundle parses a Sigstore bundle (protobuf-specs JSON) as
-// sigstore-go does: a known media type (v0.1, v0.2, v0.3), a signature or
-// DSSE envelope, verification material, and the inclusion promises or
-// proofs the version requires. Its errors wrap ErrBundleInvalid.
-func ParseBundle(data []byte) (*bundle.Bundle, error) {
-	b, err := parseBundle(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBundleInvalid, err)
-	}
-	return b, nil
-}
-
-func parseBundle(data []byte) (*bundle.Bundle, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("empty bundle")
-	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
-
 // bundleJSON parses a bundle and verifies it as Bundle does; a bundle that
 // cannot be parsed fails the "bundle" check.
-func (v *Verifier) bundleJSON(data []byte, p Policy) *SignatureResult {
+func (v *Verifier) bundleJSON(data []byte, p Policy) *Result {
 	b, err := parseBundle(data)
 	if err != nil {
-		return (&SignatureResult{}).fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle (media type v0.1, v0.2 or v0.3)", "an unusable bundle", err)
+		return (&Result{}).Fail(CheckBundle, ErrBundleInvalid, mediaTypes, unusable, err)
 	}
 	return v.Bundle(b, p)
 }
@@ -90,13 +67,13 @@ func (v *Verifier) bundleJSON(data []byte, p Policy) *SignatureResult {
 //
 // The first failure ends verification; its error wraps one of the
 // package's sentinels.
-func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *SignatureResult {
-	r := &SignatureResult{}
+func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *Result {
+	r := &Result{}
 	s, ok := v.open(r, b, p)
 	if !ok {
 		return r
 	}
-	steps := []func(*SignatureResult, *signed) bool{
+	steps := []func(*Result, *signed) bool{
 		v.checkChain, v.checkSCT, checkIdentity, v.checkSignature, v.checkTimestamps, v.checkLog, checkValidity, v.checkChainWhenSigned,
 	}
 	for _, step := range steps {
@@ -113,14 +90,14 @@ func (v *Verifier) Bundle(b *bundle.Bundle, p Policy) *SignatureResult {
 // no log entry. A result that passes them proves who signed which digest,
 // not when: it says nothing of the certificate's validity at signing
 // time, so it must never count as verified (see
-// SignatureEvidence.NoLogProof).
-func (v *Verifier) BundleWithoutLog(b *bundle.Bundle, p Policy) *SignatureResult {
-	r := &SignatureResult{}
+// verify.SignatureEvidence.NoLogProof).
+func (v *Verifier) BundleWithoutLog(b *bundle.Bundle, p Policy) *Result {
+	r := &Result{}
 	s, ok := v.open(r, b, p)
 	if !ok {
 		return r
 	}
-	for _, step := range []func(*SignatureResult, *signed) bool{v.checkChain, v.checkSCT, checkIdentity, v.checkSignature} {
+	for _, step := range []func(*Result, *signed) bool{v.checkChain, v.checkSCT, checkIdentity, v.checkSignature} {
 		if !step(r, s) {
 			return r
 		}
@@ -150,42 +127,46 @@ type observation struct {
 }
 
 // open runs the "policy" and "bundle" checks and returns the parts.
-func (v *Verifier) open(r *SignatureResult, b *bundle.Bundle, p Policy) (*signed, bool) {
+func (v *Verifier) open(r *Result, b *bundle.Bundle, p Policy) (*signed, bool) {
 	if err := p.validate(); err != nil {
-		r.fail(CheckPolicy, ErrBundleInvalid, "", "", err)
+		r.Fail(CheckPolicy, ErrBundleInvalid, "", "", err)
 		return nil, false
 	}
 	if b == nil || b.Bundle == nil {
-		r.fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
+		r.Fail(CheckBundle, ErrBundleInvalid, "a Sigstore bundle", "none", nil)
 		return nil, false
 	}
-	const mediaTypes = "a Sigstore bundle (media type v0.1, v0.2 or v0.3)"
 	version, err := b.Version()
 	if err != nil {
-		r.fail(CheckBundle, ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
+		r.Fail(CheckBundle, ErrBundleInvalid, mediaTypes, b.GetMediaType(), err)
+		return nil, false
+	}
+	entries, err := checkForm(b, version)
+	if err != nil {
+		r.Fail(CheckBundle, ErrBundleInvalid, mediaTypes, unusable, err)
 		return nil, false
 	}
 	if pk := b.GetVerificationMaterial().GetPublicKey(); pk != nil {
-		r.fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
+		r.Fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", fmt.Sprintf("a public key (hint %q)", pk.GetHint()), nil)
 		return nil, false
 	}
 	if !v.checkChainShape(r, b, p.AllowTrustedRootInChain) {
 		return nil, false
 	}
-	s := &signed{bundle: b, policy: p}
+	s := &signed{bundle: b, policy: p, entries: entries}
 	if err := s.parts(); err != nil {
-		r.fail(CheckBundle, ErrBundleInvalid, "", "", err)
+		r.Fail(CheckBundle, ErrBundleInvalid, "", "", err)
 		return nil, false
 	}
 	if s.leaf == nil {
-		r.fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", "no certificate", nil)
+		r.Fail(CheckBundle, ErrBundleInvalid, "a Fulcio certificate (keyless signature)", "no certificate", nil)
 		return nil, false
 	}
 	kind := "message signature"
 	if s.content.EnvelopeContent() != nil {
 		kind = "DSSE envelope"
 	}
-	r.pass(CheckBundle, "", fmt.Sprintf("%s bundle: certificate, %s, %d log entries, %d RFC 3161 timestamps", version, kind, len(s.entries), s.timestamps))
+	r.Pass(CheckBundle, "", fmt.Sprintf("%s bundle: certificate, %s, %d log entries, %d RFC 3161 timestamps", version, kind, len(s.entries), s.timestamps))
 	if summary, err := certificate.SummarizeCertificate(s.leaf); err == nil {
 		s.summary = summary
 		r.Signer = &artifacts.Identity{SAN: summary.SubjectAlternativeName, Issuer: summary.Extensions.Issuer}
@@ -202,9 +183,6 @@ func (s *signed) parts() error {
 	if s.content, err = s.bundle.SignatureContent(); err != nil {
 		return err
 	}
-	if s.entries, err = s.bundle.TlogEntries(); err != nil {
-		return err
-	}
 	ts, err := s.bundle.Timestamps()
 	s.timestamps = len(ts)
 	return err
@@ -213,32 +191,32 @@ func (s *signed) parts() error {
 // checkChain: the leaf chains to a trusted Fulcio CA, at the start of its
 // validity (its validity when it was used is checked by its own name, and
 // the chain again at each signed time by checkChainWhenSigned).
-func (v *Verifier) checkChain(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkChain(r *Result, s *signed) bool {
 	chains, err := sgverify.VerifyLeafCertificate(s.leaf.NotBefore, copyCert(s.leaf), v.trust.Material)
 	if err != nil {
-		r.fail(CheckCertificateChain, ErrCertificateUntrusted, "a chain to a trusted Fulcio CA", issuerOf(s.leaf), err)
+		r.Fail(CheckCertificateChain, ErrCertificateUntrusted, "a chain to a trusted Fulcio CA", issuerOf(s.leaf), err)
 		return false
 	}
-	r.pass(CheckCertificateChain, "", issuerOf(s.leaf))
+	r.Pass(CheckCertificateChain, "", issuerOf(s.leaf))
 	r.chains = chains
 	return true
 }
 
-func (v *Verifier) checkSCT(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkSCT(r *Result, s *signed) bool {
 	if err := sgverify.VerifySignedCertificateTimestamp(r.chains, 1, v.trust.Material); err != nil {
-		r.fail(CheckSCT, ErrCertificateUntrusted, "an embedded SCT from a trusted CT log", "", err)
+		r.Fail(CheckSCT, ErrCertificateUntrusted, "an embedded SCT from a trusted CT log", "", err)
 		return false
 	}
-	r.pass(CheckSCT, "", "embedded SCT verified")
+	r.Pass(CheckSCT, "", "embedded SCT verified")
 	return true
 }
 
 // checkIdentity: one unambiguous identity, and it is the expected one:
 // exact SAN and issuer.
-func checkIdentity(r *SignatureResult, s *signed) bool {
+func checkIdentity(r *Result, s *signed) bool {
 	want := identityString(s.policy.Identity)
 	if r.Signer == nil {
-		r.fail(CheckIdentity, ErrIdentityMismatch, want, "no identity", nil)
+		r.Fail(CheckIdentity, ErrIdentityMismatch, want, "no identity", nil)
 		return false
 	}
 	if !checkUnambiguous(r, s.leaf, s.policy.Identity) {
@@ -246,10 +224,10 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 	}
 	got := identityString(*r.Signer)
 	if *r.Signer != s.policy.Identity {
-		r.fail(CheckIdentity, ErrIdentityMismatch, want, got, nil)
+		r.Fail(CheckIdentity, ErrIdentityMismatch, want, got, nil)
 		return false
 	}
-	r.pass(CheckIdentity, want, got)
+	r.Pass(CheckIdentity, want, got)
 	return true
 }
 
@@ -261,7 +239,7 @@ func checkIdentity(r *SignatureResult, s *signed) bool {
 // summarises a certificate by its first URI SAN, else its first e-mail
 // SAN, and cosign accepts any SAN that matches); and an expected e-mail
 // identity is an e-mail SAN, never a URI SAN spelled like it.
-func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts.Identity) bool {
+func checkUnambiguous(r *Result, leaf *x509.Certificate, want artifacts.Identity) bool {
 	expected := identityString(want)
 	var issuers []string
 	var first string
@@ -271,24 +249,24 @@ func checkUnambiguous(r *SignatureResult, leaf *x509.Certificate, want artifacts
 		}
 		ext, err := certificate.ParseExtensions([]pkix.Extension{e})
 		if err != nil {
-			r.fail(CheckIdentity, ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
+			r.Fail(CheckIdentity, ErrIdentityMismatch, expected, "an unreadable issuer extension "+e.Id.String(), err)
 			return false
 		}
 		issuers = append(issuers, e.Id.String()+" "+strconv.Quote(ext.Issuer))
 		if len(issuers) == 1 {
 			first = ext.Issuer
 		} else if ext.Issuer != first {
-			r.fail(CheckIdentity, ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
+			r.Fail(CheckIdentity, ErrIdentityMismatch, expected, "a certificate whose issuer extensions disagree: "+strings.Join(issuers, ", "), nil)
 			return false
 		}
 	}
 	if sans := cryptoutils.GetSubjectAlternateNames(leaf); len(sans) != 1 {
-		r.fail(CheckIdentity, ErrIdentityMismatch, expected+" as the certificate's only SAN",
+		r.Fail(CheckIdentity, ErrIdentityMismatch, expected+" as the certificate's only SAN",
 			fmt.Sprintf("%d subject alternative names: %s", len(sans), orNone(describeSANs(leaf))), nil)
 		return false
 	}
 	if isEmail(want.SAN) && len(leaf.EmailAddresses) != 1 {
-		r.fail(CheckIdentity, ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
+		r.Fail(CheckIdentity, ErrIdentityMismatch, expected+" as an e-mail SAN", describeSANs(leaf)+" (no e-mail SAN)", nil)
 		return false
 	}
 	return true
@@ -325,21 +303,21 @@ func isEmail(san string) bool {
 
 // checkSignature: what was signed is about the policy's digest, and the
 // signature verifies over it.
-func (v *Verifier) checkSignature(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkSignature(r *Result, s *signed) bool {
 	d := s.policy.Digest
 	if !checkSignedDigest(r, s.content, d) {
 		return false
 	}
 	if err := sgverify.VerifySignatureWithArtifactDigests(s.content, s.material, v.trust.Material, []sgverify.ArtifactDigest{{Algorithm: d.Algorithm, Digest: d.Bytes()}}); err != nil {
-		r.fail(CheckSignature, ErrSignatureInvalid, "a signature over "+d.String(), "", err)
+		r.Fail(CheckSignature, ErrSignatureInvalid, "a signature over "+d.String(), "", err)
 		return false
 	}
-	r.pass(CheckSignature, d.String(), "signature verified")
+	r.Pass(CheckSignature, d.String(), "signature verified")
 	return true
 }
 
 // checkTimestamps: each RFC 3161 timestamp present must verify.
-func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkTimestamps(r *Result, s *signed) bool {
 	if s.timestamps == 0 {
 		return true
 	}
@@ -348,7 +326,7 @@ func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
 		err = errors.Join(errs...)
 	}
 	if err != nil {
-		r.fail(CheckTimestamp, ErrBundleInvalid, "RFC 3161 timestamps from a timestamp authority of the trusted root",
+		r.Fail(CheckTimestamp, ErrBundleInvalid, "RFC 3161 timestamps from a timestamp authority of the trusted root",
 			fmt.Sprintf("%d of %d timestamps verify", len(verified), s.timestamps), err)
 		return false
 	}
@@ -357,19 +335,19 @@ func (v *Verifier) checkTimestamps(r *SignatureResult, s *signed) bool {
 		s.observed = append(s.observed, observation{at: ts.Time, what: "timestamped at " + stamp(ts.Time) + " by " + orNone(ts.URI), signed: true})
 		at = append(at, stamp(ts.Time))
 	}
-	r.pass(CheckTimestamp, "", "RFC 3161 timestamps verified: "+strings.Join(at, ", "))
+	r.Pass(CheckTimestamp, "", "RFC 3161 timestamps verified: "+strings.Join(at, ", "))
 	return true
 }
 
 // checkValidity: the certificate was valid whenever the signature was
 // observed, and one of those times is signed (a SET or an RFC 3161
 // timestamp: Rekor v2 entries carry no time).
-func checkValidity(r *SignatureResult, s *signed) bool {
+func checkValidity(r *Result, s *signed) bool {
 	signedTime := false
 	var whens []string
 	for _, o := range s.observed {
 		if !within(s.leaf, o.at) {
-			r.fail(CheckValidityAtLogTime, ErrCertificateExpired, validityWindow(s.leaf), o.what, nil)
+			r.Fail(CheckValidityAtLogTime, ErrCertificateExpired, validityWindow(s.leaf), o.what, nil)
 			return false
 		}
 		signedTime = signedTime || o.signed
@@ -380,10 +358,10 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 		}
 	}
 	if !signedTime {
-		r.fail(CheckValidityAtLogTime, ErrBundleInvalid, "a signed time of signing: a signed entry timestamp or an RFC 3161 timestamp", "none", nil)
+		r.Fail(CheckValidityAtLogTime, ErrBundleInvalid, "a signed time of signing: a signed entry timestamp or an RFC 3161 timestamp", "none", nil)
 		return false
 	}
-	r.pass(CheckValidityAtLogTime, "", strings.Join(whens, "; "))
+	r.Pass(CheckValidityAtLogTime, "", strings.Join(whens, "; "))
 	return true
 }
 
@@ -391,7 +369,7 @@ func checkValidity(r *SignatureResult, s *signed) bool {
 // signing, so the Fulcio CA's validity period (its validFor in the
 // trusted root) is honoured when the certificate was used, not only at
 // its NotBefore, which whoever holds a retired CA key can backdate.
-func (v *Verifier) checkChainWhenSigned(r *SignatureResult, s *signed) bool {
+func (v *Verifier) checkChainWhenSigned(r *Result, s *signed) bool {
 	const want = "a chain to a Fulcio CA of the trusted root valid at each signed time"
 	var whens []string
 	for _, o := range s.observed {
@@ -399,12 +377,12 @@ func (v *Verifier) checkChainWhenSigned(r *SignatureResult, s *signed) bool {
 			continue
 		}
 		if _, err := sgverify.VerifyLeafCertificate(o.at, copyCert(s.leaf), v.trust.Material); err != nil {
-			r.fail(CheckCertificateChain, ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
+			r.Fail(CheckCertificateChain, ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
 			return false
 		}
 		whens = append(whens, o.what)
 	}
-	r.pass(CheckCertificateChain, want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
+	r.Pass(CheckCertificateChain, want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
 	return true
 }
 
@@ -469,7 +447,7 @@ func (v *Verifier) isTrustedRoot(c *x509.Certificate) bool {
 // certificate (trust anchors come from the trusted root only). With
 // allowTrustedRoot, a chain ending in one of the trusted Fulcio roots
 // (as old signers wrote them) is accepted; the root is not used.
-func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTrustedRoot bool) bool {
+func (v *Verifier) checkChainShape(r *Result, b *bundle.Bundle, allowTrustedRoot bool) bool {
 	chain := b.GetVerificationMaterial().GetX509CertificateChain()
 	if chain == nil {
 		return true
@@ -477,14 +455,14 @@ func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTr
 	const want = "the signing certificate, then intermediates (no root)"
 	raw := chain.GetCertificates()
 	if len(raw) == 0 {
-		r.fail(CheckCertificateChain, ErrBundleInvalid, want, "an empty certificate chain", nil)
+		r.Fail(CheckCertificateChain, ErrBundleInvalid, want, "an empty certificate chain", nil)
 		return false
 	}
 	certs := make([]*x509.Certificate, len(raw))
 	for i, c := range raw {
 		cert, err := x509.ParseCertificate(c.GetRawBytes())
 		if err != nil {
-			r.fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d of the chain unparseable", i), err)
+			r.Fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d of the chain unparseable", i), err)
 			return false
 		}
 		certs[i] = cert
@@ -494,15 +472,15 @@ func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTr
 			if allowTrustedRoot && i == len(certs)-2 && v.isTrustedRoot(c) {
 				break
 			}
-			r.fail(CheckCertificateChain, ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", ErrRootInChain)
+			r.Fail(CheckCertificateChain, ErrBundleInvalid, want, "root certificate "+c.Subject.String()+" in the chain", ErrRootInChain)
 			return false
 		}
 		if !c.IsCA {
-			r.fail(CheckCertificateChain, ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
+			r.Fail(CheckCertificateChain, ErrBundleInvalid, want, "non-CA certificate "+c.Subject.String()+" after the leaf", nil)
 			return false
 		}
 		if err := certs[i].CheckSignatureFrom(c); err != nil {
-			r.fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d not issued by %s", i, c.Subject.String()), err)
+			r.Fail(CheckCertificateChain, ErrBundleInvalid, want, fmt.Sprintf("certificate %d not issued by %s", i, c.Subject.String()), err)
 			return false
 		}
 	}
@@ -512,27 +490,27 @@ func (v *Verifier) checkChainShape(r *SignatureResult, b *bundle.Bundle, allowTr
 // checkSignedDigest checks that what was signed is about the digest: a
 // message signature's digest, or a subject of a DSSE envelope's in-toto
 // statement.
-func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Digest) bool {
+func checkSignedDigest(r *Result, sc sgverify.SignatureContent, d Digest) bool {
 	if md := sc.MessageSignatureContent(); md != nil {
 		if !bytes.Equal(md.Digest(), d.Bytes()) {
 			got := Digest{Algorithm: d.Algorithm, Hex: hex.EncodeToString(md.Digest())}
-			r.fail(CheckSignature, ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
+			r.Fail(CheckSignature, ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
 			return false
 		}
 		return true
 	}
 	env := sc.EnvelopeContent()
 	if env == nil {
-		r.fail(CheckSignature, ErrBundleInvalid, "a message signature or a DSSE envelope", "none", nil)
+		r.Fail(CheckSignature, ErrBundleInvalid, "a message signature or a DSSE envelope", "none", nil)
 		return false
 	}
 	if pt := env.RawEnvelope().PayloadType; pt != InTotoPayloadType {
-		r.fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "payload type "+orNone(pt), nil)
+		r.Fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "payload type "+orNone(pt), nil)
 		return false
 	}
 	st, err := env.Statement()
 	if err != nil {
-		r.fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "", err)
+		r.Fail(CheckSignature, ErrBundleInvalid, "a DSSE envelope of an in-toto statement", "", err)
 		return false
 	}
 	var subjects []string
@@ -544,7 +522,7 @@ func checkSignedDigest(r *SignatureResult, sc sgverify.SignatureContent, d Diges
 			subjects = append(subjects, d.Algorithm+":"+h)
 		}
 	}
-	r.fail(CheckSignature, ErrDigestMismatch, "an in-toto statement about "+d.String(),
+	r.Fail(CheckSignature, ErrDigestMismatch, "an in-toto statement about "+d.String(),
 		fmt.Sprintf("a statement about %d subjects: %s", len(st.GetSubject()), orNone(strings.Join(subjects, ", "))), nil)
 	return false
 }

@@ -1,4 +1,4 @@
-package verify_test
+package sigverify_test
 
 import (
 	"crypto/ecdsa"
@@ -20,20 +20,20 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/verify"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
 // world is one virtual Sigstore with a timestamp authority and a Rekor v2
-// log, its trusted root as pkg/verify loads it, and a few strangers: a
+// log, its trusted root as pkg/sigverify loads it, and a few strangers: a
 // second Sigstore, TSA and Rekor v2 log the trusted root does not know.
 type world struct {
 	s, other       *testworld.Sigstore
 	tsa, otherTSA  *testworld.TimestampAuthority
 	v2, otherV2    *testworld.RekorV2Log
-	trust          *verify.Trust
-	v              *verify.Verifier
+	trust          *sigverify.Trust
+	v              *sigverify.Verifier
 	digest         []byte
-	policy         verify.Policy
+	policy         sigverify.Policy
 	signer         testworld.SignOptions
 	genuineV03JSON []byte
 }
@@ -78,15 +78,15 @@ func buildWorld(dir string) (*world, error) {
 	if err := w.s.WriteTrustedRootWith(path, w.tsa, w.v2); err != nil {
 		return nil, err
 	}
-	if w.trust, err = verify.LoadTrustedRoot(path); err != nil {
+	if w.trust, err = sigverify.LoadTrustedRoot(path); err != nil {
 		return nil, err
 	}
-	if w.v, err = verify.NewVerifier(w.trust); err != nil {
+	if w.v, err = sigverify.NewVerifier(w.trust); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte("kubectl v1.24.17 linux/amd64"))
 	w.digest = sum[:]
-	w.policy = verify.Policy{Identity: artifacts.BlobSigner, Digest: verify.SHA256Digest(w.digest)}
+	w.policy = sigverify.Policy{Identity: artifacts.BlobSigner, Digest: sigverify.SHA256Digest(w.digest)}
 	w.signer = testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}}
 	// Some entries first, so inclusion proofs have hashes.
 	for range 3 {
@@ -307,184 +307,191 @@ func TestBundleRejected(t *testing.T) {
 	}{
 		// The artifact and the signer.
 		{"digest mismatch", func(t *testing.T) []byte { return w.genuineV03JSON }, otherDigest[:],
-			"signature", verify.ErrDigestMismatch, "message digest is not the artifact's"},
+			"signature", sigverify.ErrDigestMismatch, "message digest is not the artifact's"},
 		{"digest mismatch dsse", func(t *testing.T) []byte { return marshal(t, w.dsse(t, w.opts(nil))) }, otherDigest[:],
-			"signature", verify.ErrDigestMismatch, "a statement about 1 subjects: sha256:"},
+			"signature", sigverify.ErrDigestMismatch, "a statement about 1 subjects: sha256:"},
 		{"wrong identity", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Identity = testworld.ForeignIdentity })))
-		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIdentity},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, testworld.ForeignIdentity},
 		{"wrong issuer", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.Issuer = testworld.ForeignIssuer })))
-		}, nil, "identity", verify.ErrIdentityMismatch, testworld.ForeignIssuer},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, testworld.ForeignIssuer},
 		{"issuer extensions disagree", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IssuerV2 = testworld.ForeignIssuer })))
-		}, nil, "identity", verify.ErrIdentityMismatch, `1.3.6.1.4.1.57264.1.8 "` + testworld.ForeignIssuer + `", 1.3.6.1.4.1.57264.1.1 "` + artifacts.BlobSigner.Issuer + `"`},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, `1.3.6.1.4.1.57264.1.8 "` + testworld.ForeignIssuer + `", 1.3.6.1.4.1.57264.1.1 "` + artifacts.BlobSigner.Issuer + `"`},
 		{"a URI SAN spelled like the e-mail", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IdentityAsURI = true })))
-		}, nil, "identity", verify.ErrIdentityMismatch, "URI SAN " + artifacts.BlobSigner.SAN + " (no e-mail SAN)"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "URI SAN " + artifacts.BlobSigner.SAN + " (no e-mail SAN)"},
 		{"two e-mail SANs, the expected one first", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.ExtraEmails = []string{testworld.ForeignIdentity} })))
-		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names: e-mail SAN " + artifacts.BlobSigner.SAN + ", e-mail SAN " + testworld.ForeignIdentity},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "2 subject alternative names: e-mail SAN " + artifacts.BlobSigner.SAN + ", e-mail SAN " + testworld.ForeignIdentity},
 		{"an e-mail SAN and a URI SAN", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
 				o.IdentityAsURI, o.ExtraEmails = true, []string{artifacts.BlobSigner.SAN}
 			})))
-		}, nil, "identity", verify.ErrIdentityMismatch, "2 subject alternative names"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "2 subject alternative names"},
 		// Identities are compared whole: a look-alike that contains the
 		// real one, or that the real one contains, is another identity.
 		{"look-alike SAN containing the real one", func(t *testing.T) []byte {
 			return w.signedAs(t, "x"+artifacts.BlobSigner.SAN+".evil", artifacts.BlobSigner.Issuer)
-		}, nil, "identity", verify.ErrIdentityMismatch, "x" + artifacts.BlobSigner.SAN + ".evil"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "x" + artifacts.BlobSigner.SAN + ".evil"},
 		{"SAN contained in the real one", func(t *testing.T) []byte {
 			return w.signedAs(t, strings.TrimSuffix(artifacts.BlobSigner.SAN, ".com"), artifacts.BlobSigner.Issuer)
-		}, nil, "identity", verify.ErrIdentityMismatch, "gserviceaccount (issuer"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "gserviceaccount (issuer"},
 		{"look-alike issuer containing the real one", func(t *testing.T) []byte {
 			return w.signedAs(t, artifacts.BlobSigner.SAN, artifacts.BlobSigner.Issuer+".evil")
-		}, nil, "identity", verify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + ".evil"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + ".evil"},
 		{"look-alike issuer path", func(t *testing.T) []byte {
 			return w.signedAs(t, artifacts.BlobSigner.SAN, artifacts.BlobSigner.Issuer+"/evil")
-		}, nil, "identity", verify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + "/evil"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, artifacts.BlobSigner.Issuer + "/evil"},
 		{"issuer contained in the real one", func(t *testing.T) []byte {
 			return w.signedAs(t, artifacts.BlobSigner.SAN, strings.TrimSuffix(artifacts.BlobSigner.Issuer, "m"))
-		}, nil, "identity", verify.ErrIdentityMismatch, "google.co)"},
+		}, nil, "identity", sigverify.ErrIdentityMismatch, "google.co)"},
 		// A DSSE envelope signs its payload type too (PAE); only in-toto
 		// statements are accepted.
 		{"dsse of another payload type", func(t *testing.T) []byte {
 			return marshal(t, w.dsse(t, w.opts(func(o *testworld.BundleOptions) { o.PayloadType = "application/json" })))
-		}, nil, "signature", verify.ErrBundleInvalid, "payload type application/json"},
+		}, nil, "signature", sigverify.ErrBundleInvalid, "payload type application/json"},
 		{"certificate from another CA", func(t *testing.T) []byte {
 			b, err := w.other.MessageSignatureBundle(w.digest, w.opts(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return marshal(t, b)
-		}, nil, "certificate-chain", verify.ErrCertificateUntrusted, "leaf certificate verification failed"},
+		}, nil, "certificate-chain", sigverify.ErrCertificateUntrusted, "leaf certificate verification failed"},
 		{"certificate without SCT", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NoSCT = true })))
-		}, nil, "sct", verify.ErrCertificateUntrusted, ""},
+		}, nil, "sct", sigverify.ErrCertificateUntrusted, ""},
 
 		// The verification material.
 		{"root certificate in a v0.2 chain", func(t *testing.T) []byte {
 			return w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeRootInChain)
-		}, nil, "certificate-chain", verify.ErrBundleInvalid, "root certificate CN=sigstore"},
+		}, nil, "certificate-chain", sigverify.ErrBundleInvalid, "root certificate CN=sigstore"},
 		{"root certificate in a v0.1 chain", func(t *testing.T) []byte {
 			return w.forge(t, w.message(t, w.opts(v01)), testworld.ForgeRootInChain)
-		}, nil, "certificate-chain", verify.ErrBundleInvalid, "root certificate"},
+		}, nil, "certificate-chain", sigverify.ErrBundleInvalid, "root certificate"},
 		{"empty chain", func(t *testing.T) []byte { return w.forge(t, w.message(t, w.opts(v02)), testworld.ForgeEmptyChain) },
-			nil, "certificate-chain", verify.ErrBundleInvalid, "an empty certificate chain"},
+			nil, "certificate-chain", sigverify.ErrBundleInvalid, "an empty certificate chain"},
 		// Each certificate after the leaf is a CA that issued the one before.
 		{"non-CA certificate after the leaf", func(t *testing.T) []byte {
 			another := w.message(t, w.opts(v02)).VerificationMaterial.GetX509CertificateChain().GetCertificates()[0]
 			return w.withChain(t, func(leaf, intermediate *protocommon.X509Certificate) []*protocommon.X509Certificate {
 				return []*protocommon.X509Certificate{leaf, another}
 			})
-		}, nil, "certificate-chain", verify.ErrBundleInvalid, "non-CA certificate"},
+		}, nil, "certificate-chain", sigverify.ErrBundleInvalid, "non-CA certificate"},
 		{"another CA's intermediate after the leaf", func(t *testing.T) []byte {
 			return w.withChain(t, func(leaf, _ *protocommon.X509Certificate) []*protocommon.X509Certificate {
 				return []*protocommon.X509Certificate{leaf, {RawBytes: w.other.IntermediateCert.Raw}}
 			})
-		}, nil, "certificate-chain", verify.ErrBundleInvalid, "certificate 0 not issued by"},
+		}, nil, "certificate-chain", sigverify.ErrBundleInvalid, "certificate 0 not issued by"},
 		{"intermediates out of issuing order", func(t *testing.T) []byte {
 			return w.withChain(t, func(leaf, intermediate *protocommon.X509Certificate) []*protocommon.X509Certificate {
 				return []*protocommon.X509Certificate{leaf, intermediate, intermediate}
 			})
-		}, nil, "certificate-chain", verify.ErrBundleInvalid, "certificate 1 not issued by"},
+		}, nil, "certificate-chain", sigverify.ErrBundleInvalid, "certificate 1 not issued by"},
 		{"public key instead of a certificate", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgePublicKey) },
-			nil, "bundle", verify.ErrBundleInvalid, "a public key"},
+			nil, "bundle", sigverify.ErrBundleInvalid, "a public key"},
 
 		// The transparency log.
 		{"not in the log", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NoLog = true })))
-		}, nil, "transparency-log", verify.ErrNotInLog, ""},
+		}, nil, "transparency-log", sigverify.ErrNotInLog, ""},
 		{"inclusion proof tampered", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeInclusionProof) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "inclusion proof"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "inclusion proof"},
 		{"inclusion proof tampered, Rekor v2", func(t *testing.T) []byte {
 			return w.forge(t, w.message(t, w.opts(rekorV2)), testworld.ForgeInclusionProof)
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "inclusion proof"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "inclusion proof"},
 		{"checkpoint signed by another key", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeCheckpointKey) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "signature on checkpoint did not verify"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "signature on checkpoint did not verify"},
 		{"checkpoint signed by another key, Rekor v2", func(t *testing.T) []byte {
 			return w.forge(t, w.message(t, w.opts(rekorV2)), testworld.ForgeCheckpointKey)
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "checkpoint"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "checkpoint"},
 		{"checkpoint for another root hash", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeCheckpointRoot) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "does not match signed tree head"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "does not match signed tree head"},
 		{"forged SET v0.3", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeSET) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
 		{"forged SET v0.1", func(t *testing.T) []byte { return w.forge(t, w.message(t, w.opts(v01)), testworld.ForgeSET) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "signed entry timestamp: unable to verify SET"},
 		{"entry recording another signature", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeEntrySignature) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "another signature"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "another signature"},
 		{"entry recording another signature, dsse", func(t *testing.T) []byte {
 			return w.forge(t, w.dsse(t, w.opts(nil)), testworld.ForgeEntrySignature)
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "another signature"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "another signature"},
 		{"entry recording another certificate of the same key", func(t *testing.T) []byte { return w.entryOfAnotherCertificate(t) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "another certificate"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "another certificate"},
 		{"entry for another digest", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeEntryDigest) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another artifact"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "an entry of another artifact"},
 		{"entry for another payload, dsse", func(t *testing.T) []byte {
 			return w.forge(t, w.dsse(t, w.opts(nil)), testworld.ForgeEntryDigest)
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another envelope"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "an entry of another envelope"},
 		{"entry for another payload, intoto", func(t *testing.T) []byte {
 			return w.forge(t, w.dsse(t, w.opts(func(o *testworld.BundleOptions) { o.EntryKind = testworld.EntryIntoto })), testworld.ForgeEntryDigest)
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "an entry of another envelope"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "an entry of another envelope"},
 		{"entry of a log not in the trusted root", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeForeignLog) },
-			nil, "transparency-log", verify.ErrLogEntryInvalid, "is not in the trusted root"},
+			nil, "transparency-log", sigverify.ErrLogEntryInvalid, "is not in the trusted root"},
 		{"entry of a Rekor v2 log not in the trusted root", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.TSA, o.RekorV2 = w.tsa, w.otherV2 })))
-		}, nil, "transparency-log", verify.ErrLogEntryInvalid, "is not in the trusted root"},
+		}, nil, "transparency-log", sigverify.ErrLogEntryInvalid, "is not in the trusted root"},
 
 		// Time.
 		{"integrated time after the certificate expired", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.NotBefore = anHourAgo })))
-		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "logged at"},
+		}, nil, "validity-at-log-time", sigverify.ErrCertificateExpired, "logged at"},
 		{"integrated time before the certificate", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.IntegratedTime = anHourAgo })))
-		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "logged at"},
+		}, nil, "validity-at-log-time", sigverify.ErrCertificateExpired, "logged at"},
 		{"timestamp after the certificate expired", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
 				o.TSA, o.TimestampTime = w.tsa, time.Now().Add(time.Hour)
 			})))
-		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "timestamped at"},
+		}, nil, "validity-at-log-time", sigverify.ErrCertificateExpired, "timestamped at"},
 		{"timestamp after the certificate expired, Rekor v2", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) {
 				o.TSA, o.RekorV2, o.TimestampTime = w.tsa, w.v2, time.Now().Add(time.Hour)
 			})))
-		}, nil, "validity-at-log-time", verify.ErrCertificateExpired, "timestamped at"},
+		}, nil, "validity-at-log-time", sigverify.ErrCertificateExpired, "timestamped at"},
 		{"timestamp from an authority not in the trusted root", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.TSA = w.otherTSA })))
-		}, nil, "timestamp", verify.ErrBundleInvalid, "0 of 1 timestamps verify"},
+		}, nil, "timestamp", sigverify.ErrBundleInvalid, "0 of 1 timestamps verify"},
 		{"Rekor v2 entry without any signed time", func(t *testing.T) []byte {
 			return marshal(t, w.message(t, w.opts(func(o *testworld.BundleOptions) { o.RekorV2 = w.v2 })))
-		}, nil, "validity-at-log-time", verify.ErrBundleInvalid, "a signed time of signing"},
+		}, nil, "validity-at-log-time", sigverify.ErrBundleInvalid, "a signed time of signing"},
 
 		// The bundle itself.
 		{"unknown media type", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeMediaType) },
-			nil, "bundle", verify.ErrBundleInvalid, "unsupported media type"},
+			nil, "bundle", sigverify.ErrBundleInvalid, "unsupported media type"},
 		{"truncated JSON", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeTruncated) },
-			nil, "bundle", verify.ErrBundleInvalid, ""},
+			nil, "bundle", sigverify.ErrBundleInvalid, ""},
 		{"garbage", func(t *testing.T) []byte { return w.forge(t, genuine(t), testworld.ForgeGarbage) },
-			nil, "bundle", verify.ErrBundleInvalid, ""},
-		{"empty file", func(t *testing.T) []byte { return nil }, nil, "bundle", verify.ErrBundleInvalid, "empty bundle"},
+			nil, "bundle", sigverify.ErrBundleInvalid, ""},
+		{"empty file", func(t *testing.T) []byte { return nil }, nil, "bundle", sigverify.ErrBundleInvalid, "empty bundle"},
 		{"v0.3 with a certificate chain", func(t *testing.T) []byte {
 			data := marshal(t, w.message(t, w.opts(v02)))
 			return []byte(strings.Replace(string(data), testworld.BundleV02, testworld.BundleV03, 1))
-		}, nil, "bundle", verify.ErrBundleInvalid, "cannot be X.509 certificate chain"},
+		}, nil, "bundle", sigverify.ErrBundleInvalid, "cannot be X.509 certificate chain"},
 		{"v0.2 without inclusion proof", func(t *testing.T) []byte {
 			data := marshal(t, w.message(t, w.opts(v01)))
 			return []byte(strings.Replace(string(data), testworld.BundleV01, testworld.BundleV02, 1))
-		}, nil, "bundle", verify.ErrBundleInvalid, "inclusion proof missing"},
+		}, nil, "bundle", sigverify.ErrBundleInvalid, "inclusion proof missing"},
+		{"v0.1 without inclusion promise", func(t *testing.T) []byte {
+			b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = testworld.BundleV01 }))
+			for _, e := range b.VerificationMaterial.TlogEntries {
+				e.InclusionPromise = nil
+			}
+			return marshal(t, b)
+		}, nil, "bundle", sigverify.ErrBundleInvalid, "inclusion promises missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := w.policy
 			if tc.digest != nil {
-				p.Digest = verify.SHA256Digest(tc.digest)
+				p.Digest = sigverify.SHA256Digest(tc.digest)
 			}
 			res := w.v.BundleJSON(tc.bundle(t), p)
 			if res.Verified() {
 				t.Fatalf("verified; checks: %+v", res.Checks)
 			}
-			if got := verify.FailedCheckOf(res.Err); string(got) != tc.check {
+			if got := sigverify.FailedCheckOf(res.Err); string(got) != tc.check {
 				t.Errorf("failed check %q, want %q: %v", got, tc.check, res.Err)
 			}
 			if !errors.Is(res.Err, tc.sentinel) {
@@ -510,27 +517,48 @@ func TestBundleRejected(t *testing.T) {
 // A nil bundle, no trust or an empty policy never verifies.
 func TestBundleMisuse(t *testing.T) {
 	w := newWorld(t)
-	b, err := verify.ParseBundle(w.genuineV03JSON)
+	b, err := sigverify.ParseBundle(w.genuineV03JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verify.NewVerifier(nil); !errors.Is(err, verify.ErrNoTrust) {
+	if _, err := sigverify.NewVerifier(nil); !errors.Is(err, sigverify.ErrNoTrust) {
 		t.Errorf("a verifier without trust: %v", err)
 	}
-	if _, err := verify.NewVerifier(&verify.Trust{}); !errors.Is(err, verify.ErrNoTrust) {
+	if _, err := sigverify.NewVerifier(&sigverify.Trust{}); !errors.Is(err, sigverify.ErrNoTrust) {
 		t.Errorf("a verifier of empty trust: %v", err)
 	}
-	for name, res := range map[string]*verify.SignatureResult{
+	for name, res := range map[string]*sigverify.Result{
 		"nil bundle":  w.v.Bundle(nil, w.policy),
-		"no identity": w.v.Bundle(b, verify.Policy{Digest: w.policy.Digest}),
-		"no digest":   w.v.Bundle(b, verify.Policy{Identity: w.policy.Identity}),
+		"no identity": w.v.Bundle(b, sigverify.Policy{Digest: w.policy.Digest}),
+		"no digest":   w.v.Bundle(b, sigverify.Policy{Identity: w.policy.Identity}),
 	} {
-		if res.Verified() || !errors.Is(res.Err, verify.ErrBundleInvalid) {
+		if res.Verified() || !errors.Is(res.Err, sigverify.ErrBundleInvalid) {
 			t.Errorf("%s: %v", name, res.Err)
 		}
 	}
-	if _, err := verify.ParseBundle([]byte("{")); !errors.Is(err, verify.ErrBundleInvalid) {
+	if _, err := sigverify.ParseBundle([]byte("{")); !errors.Is(err, sigverify.ErrBundleInvalid) {
 		t.Errorf("ParseBundle of garbage: %v", err)
+	}
+}
+
+// The verifier holds a bundle to sigstore-go's form however it was built:
+// one that bundle.NewBundle would refuse, built without it, is refused.
+func TestBundleFormCheckedByVerifier(t *testing.T) {
+	w := newWorld(t)
+	withMediaType := func(from, to string) *bundle.Bundle {
+		b := w.message(t, w.opts(func(o *testworld.BundleOptions) { o.MediaType = from }))
+		b.MediaType = to
+		return b
+	}
+	for name, b := range map[string]*bundle.Bundle{
+		"v0.3 with a certificate chain": withMediaType(testworld.BundleV02, testworld.BundleV03),
+		"v0.2 without inclusion proof":  withMediaType(testworld.BundleV01, testworld.BundleV02),
+	} {
+		raw := &bundle.Bundle{Bundle: b.Bundle} // built neither by bundle.NewBundle nor by sigverify.NewBundle
+		res := w.v.Bundle(raw, w.policy)
+		if res.Verified() || sigverify.FailedCheckOf(res.Err) != "bundle" {
+			t.Errorf("%s: %v", name, res.Err)
+		}
 	}
 }
 
@@ -562,11 +590,14 @@ func BenchmarkBundle(b *testing.B) {
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			user0, _ := cpuTimes(b)
 			for b.Loop() {
 				if res := w.v.BundleJSON(data, w.policy); !res.Verified() {
 					b.Fatal(res.Err)
 				}
 			}
+			user, _ := cpuTimes(b)
+			b.ReportMetric(float64((user-user0).Microseconds())/float64(b.N), "user-µs/op")
 		})
 	}
 }
@@ -574,7 +605,7 @@ func BenchmarkBundle(b *testing.B) {
 // withCAWindowEnd returns a verifier of w's trust whose Fulcio CAs'
 // validity periods end at end (a retired CA, as the public-good root
 // lists its first one).
-func (w *world) withCAWindowEnd(t *testing.T, end time.Time) *verify.Verifier {
+func (w *world) withCAWindowEnd(t *testing.T, end time.Time) *sigverify.Verifier {
 	t.Helper()
 	tr, err := w.s.TrustedRootWith(w.tsa, w.v2)
 	if err != nil {
@@ -590,7 +621,7 @@ func (w *world) withCAWindowEnd(t *testing.T, end time.Time) *verify.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.NewVerifier(&verify.Trust{Material: retired})
+	v, err := sigverify.NewVerifier(&sigverify.Trust{Material: retired})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,10 +672,10 @@ func TestBundleCAWindowAtSignedTime(t *testing.T) {
 			if res.Verified() {
 				t.Fatalf("verified; checks: %+v", res.Checks)
 			}
-			if got := verify.FailedCheckOf(res.Err); got != "certificate-chain" {
+			if got := sigverify.FailedCheckOf(res.Err); got != "certificate-chain" {
 				t.Errorf("failed check %q, want certificate-chain: %v", got, res.Err)
 			}
-			if !errors.Is(res.Err, verify.ErrCertificateUntrusted) {
+			if !errors.Is(res.Err, sigverify.ErrCertificateUntrusted) {
 				t.Errorf("error %v does not wrap ErrCertificateUntrusted", res.Err)
 			}
 			if !strings.Contains(res.Error, tc.reason) {

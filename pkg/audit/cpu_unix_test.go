@@ -1,0 +1,20 @@
+//go:build unix
+
+package audit_test
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTimes returns the user and system CPU time the test process has
+// used so far (the test world's servers run in it too).
+func cpuTimes(tb testing.TB) (user, sys time.Duration) {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}

@@ -1,5 +1,0 @@
-package verify
-
-// BundleJSON parses a bundle and verifies it as Bundle does (for tests and
-// fuzzing of the bundle form).
-func (v *Verifier) BundleJSON(data []byte, p Policy) *SignatureResult { return v.bundleJSON(data, p) }
