@@ -58,6 +58,9 @@ type globalOptions struct {
 	// catalog names it and its coverage, for advice.
 	catalogUsed *report.Catalog
 	catalogOf   *artifacts.Catalog
+	// fromPack: the run's evidence comes from an evidence pack (session
+	// sets it), so advice names what works offline.
+	fromPack bool
 
 	stderr io.Writer
 	log    *slog.Logger
@@ -192,6 +195,7 @@ func (g *globalOptions) session(m runMode) (*audit.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.fromPack = m.pack != ""
 	s, err := audit.NewSession(cfg)
 	if err != nil {
 		return nil, commandError(err)
@@ -226,6 +230,16 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 		src.Root = data
 	}
 	return src, nil
+}
+
+// servedFilesAdvice says how to check the bytes of files verified by
+// their published digest: download them, or offline (from a pack, where
+// --download is refused) hash the files on disk against the pack.
+func (g *globalOptions) servedFilesAdvice() string {
+	if g.fromPack {
+		return "--files DIR verifies the files on disk against the pack"
+	}
+	return "--download downloads each file and verifies what arrived"
 }
 
 // Run runs the k8sverify command line with args and returns the exit code.
