@@ -90,6 +90,16 @@ func (g *globalOptions) origin(flag string) string {
 	return "--" + flag
 }
 
+// named names a flag in a message about its value: the flag, or, when
+// the value came from the environment, the variable and its flag
+// ($K8SVERIFY_CONCURRENCY (--concurrency)), so the user knows what to fix.
+func (g *globalOptions) named(flag string) string {
+	if v, ok := g.envOnly(flag); ok {
+		return "$" + v + " (--" + flag + ")"
+	}
+	return "--" + flag
+}
+
 // envOnly returns the variable a flag's value came from, when it came
 // from the environment and not the command line.
 func (g *globalOptions) envOnly(flag string) (string, bool) {
@@ -202,7 +212,7 @@ func (g *globalOptions) session(m runMode) (*audit.Session, error) {
 	}
 	if g.trustedRoot != "" {
 		if _, err := os.Stat(g.trustedRoot); err != nil {
-			return nil, usageErrorf("--trusted-root: %v", err)
+			return nil, usageErrorf("%s: %v", g.named("trusted-root"), err)
 		}
 	}
 	return s, nil
@@ -219,13 +229,13 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 	}
 	if g.tufURL != "" {
 		if err := transport.CheckURL(g.tufURL); err != nil {
-			return src, usageErrorf("--tuf-url: %v", err)
+			return src, usageErrorf("%s: %v", g.named("tuf-url"), err)
 		}
 	}
 	if g.tufRoot != "" {
 		data, err := localfile.Read(g.tufRoot, 1<<20)
 		if err != nil {
-			return src, usageErrorf("--tuf-root: %v", err)
+			return src, usageErrorf("%s: %v", g.named("tuf-root"), err)
 		}
 		src.Root = data
 	}
@@ -269,7 +279,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
-		fmt.Fprintf(stderr, "k8sverify: %v\n", flagged(err))
+		fmt.Fprintf(stderr, "k8sverify: %v\n", g.flagged(err))
 		if advice := adviceFor(err, g); advice != "" {
 			fmt.Fprintf(stderr, "k8sverify: %s\n", advice)
 		}
@@ -280,18 +290,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return code
 }
 
-// flagged names the flag of an endpoint the library refused.
-func flagged(err error) error {
+// flagged names the flag of an endpoint the library refused (and its
+// variable, when the value came from the environment).
+func (g *globalOptions) flagged(err error) error {
 	var ee *transport.EndpointError
 	if !errors.As(err, &ee) {
 		return err
 	}
-	flag := map[string]string{transport.EndpointDownload: "--download-url", transport.EndpointSBOM: "--sbom-url",
-		transport.EndpointRegistry: "--registry", transport.EndpointRekor: "--rekor-url", transport.EndpointChannels: "--channels-url"}[ee.Endpoint]
+	flag := map[string]string{transport.EndpointDownload: "download-url", transport.EndpointSBOM: "sbom-url",
+		transport.EndpointRegistry: "registry", transport.EndpointRekor: "rekor-url", transport.EndpointChannels: "channels-url"}[ee.Endpoint]
 	if flag == "" {
 		return err
 	}
-	return fmt.Errorf("%s: %w", flag, ee.Err)
+	return fmt.Errorf("%s: %w", g.named(flag), ee.Err)
 }
 
 // envFlags binds flags to environment variables, parsed as strictly as
@@ -338,13 +349,13 @@ the one of this release and platform.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if g.concurrency < 1 {
-				return usageErrorf("--concurrency must be at least 1, got %d", g.concurrency)
+				return usageErrorf("%s must be at least 1, got %d", g.named("concurrency"), g.concurrency)
 			}
 			if g.timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", g.timeout)
+				return usageErrorf("%s must be positive, got %s", g.named("timeout"), g.timeout)
 			}
 			if g.deadline <= 0 {
-				return usageErrorf("--deadline must be positive, got %s", g.deadline)
+				return usageErrorf("%s must be positive, got %s", g.named("deadline"), g.deadline)
 			}
 			if g.quiet && g.debug {
 				return usageErrorf("--quiet and --debug (-v) contradict each other: choose one")
