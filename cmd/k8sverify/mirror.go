@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -90,8 +91,8 @@ func (o *mirrorOptions) request(args []string) (mirror.Request, error) {
 	if o.to == "" {
 		return req, usageErrorf("mirror needs --to REGISTRY[/PREFIX], the registry to copy into")
 	}
-	if strings.Contains(o.to, "://") {
-		return req, usageErrorf("--to %q: want host[:port][/prefix] without a scheme (plain http needs --allow-http-registry)", o.to)
+	if scheme, rest, ok := strings.Cut(o.to, "://"); ok {
+		return req, toSchemeError(o.to, scheme, rest)
 	}
 	for _, k := range o.kinds {
 		if strings.TrimSpace(k) != string(artifacts.KindImage) {
@@ -153,4 +154,15 @@ func mirrorSummary(w io.Writer, m *report.Mirror) {
 		fmt.Fprintf(w, "mirror to %s: copied %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags)\n",
 			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
 	}
+}
+
+// toSchemeError refuses a --to with a scheme: --to names a registry as
+// host[:port][/prefix], and whether it is reached on plain http follows
+// from the host (loopback), or --allow-http-registry, never from a scheme.
+func toSchemeError(to, scheme, rest string) error {
+	msg := fmt.Sprintf("--to %q: want host[:port][/prefix], without a scheme: --to %s", to, shellQuote(rest))
+	if strings.EqualFold(scheme, "http") {
+		msg += " (plain http needs no flag on loopback, and --allow-http-registry elsewhere)"
+	}
+	return usageError(errors.New(msg))
 }

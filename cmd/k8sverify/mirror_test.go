@@ -77,3 +77,21 @@ func TestMirrorUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// --to with a scheme is refused for the scheme: --to is host[:port][/prefix]
+// and plain http follows from the host (loopback needs no flag), so the
+// message shows the --to to write and says when plain http needs a flag.
+func TestMirrorToWithScheme(t *testing.T) {
+	for _, tc := range []struct {
+		to, want, not string
+	}{
+		{"http://127.0.0.1:5000/k8s", `want host[:port][/prefix], without a scheme: --to 127.0.0.1:5000/k8s (plain http needs no flag on loopback, and --allow-http-registry elsewhere)`, ""},
+		{"http://registry.example.com", `without a scheme: --to registry.example.com (plain http needs no flag on loopback`, ""},
+		{"https://registry.example.com/k8s", `want host[:port][/prefix], without a scheme: --to registry.example.com/k8s`, "--allow-http-registry"},
+	} {
+		code, _, errOut := run(t, "mirror", "v1.24.17", "--to", tc.to)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) || (tc.not != "" && strings.Contains(errOut, tc.not)) {
+			t.Errorf("--to %s: exit %d, want %d and %q\n%s", tc.to, code, ExitUsage, tc.want, errOut)
+		}
+	}
+}
