@@ -42,3 +42,31 @@ func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
 		})
 	}
 }
+
+// --trust-pack and --trusted-root both name the trusted root: given both,
+// from flags or variables, the run refuses (exit 2) naming both, never
+// keeping one in silence.
+func TestTrustPackConflictsWithTrustedRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"flags", nil, []string{"--trust-pack", "/p", "--trusted-root", "/r.json"},
+			"--trust-pack and --trusted-root both name the Sigstore trusted root"},
+		{"trusted root from the environment", map[string]string{"K8SVERIFY_TRUSTED_ROOT": "/r.json"}, []string{"--trust-pack", "/p"},
+			"--trust-pack and $K8SVERIFY_TRUSTED_ROOT (--trusted-root) both name"},
+		{"both from the environment", map[string]string{"K8SVERIFY_TRUSTED_ROOT": "/r.json", "K8SVERIFY_TRUST_PACK": "/p"}, nil,
+			"$K8SVERIFY_TRUST_PACK (--trust-pack) and $K8SVERIFY_TRUSTED_ROOT (--trusted-root) both name"},
+	} {
+		for _, cmd := range [][]string{{"verify", "v1.24.17", "--kind", "image"}, {"verify-image", "registry.example.com/kube-apiserver:v1.24.17"}} {
+			t.Run(tc.name+" "+cmd[0], func(t *testing.T) {
+				code, out, errOut := runEnv(tc.env, append(cmd, tc.args...)...)
+				if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+					t.Errorf("exit %d, want %d and %q\n%s\n%s", code, ExitUsage, tc.want, out, errOut)
+				}
+			})
+		}
+	}
+}

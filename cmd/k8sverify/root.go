@@ -143,6 +143,11 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 	if err != nil {
 		return audit.Config{}, err
 	}
+	if g.trustPack != "" && g.trustedRoot != "" {
+		// Both name the run's trusted root; neither is dropped in silence.
+		return audit.Config{}, usageErrorf("%s and %s both name the Sigstore trusted root (an evidence pack's TUF metadata, a trusted_root.json): choose one",
+			g.named("trust-pack"), g.named("trusted-root"))
+	}
 	if g.packAtFetchTime && (g.trustedRoot != "" || (m.pack == "" && g.trustPack == "")) {
 		return audit.Config{}, usageErrorf("--trust-pack-at-fetch-time verifies an evidence pack's TUF metadata: it goes with verify --offline --evidence DIR, mirror --from-pack DIR or --trust-pack DIR, not with --trusted-root")
 	}
