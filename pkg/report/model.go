@@ -211,7 +211,10 @@ func (t Tool) String() string { return t.Name + " " + t.Version }
 // Release is one release of a report.
 type Release struct {
 	Version string `json:"version"`
-	Date    string `json:"date,omitempty"`
+	// Requested is the alias the release was asked for by, when it is not
+	// its version: "latest-1.24" for v1.24.17.
+	Requested string `json:"requested,omitempty"`
+	Date      string `json:"date,omitempty"`
 	// Source is where the artifact list came from: "catalog", "sbom" or
 	// "sbom+catalog".
 	Source  string   `json:"source,omitempty"`
