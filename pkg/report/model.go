@@ -188,6 +188,9 @@ type Mirror struct {
 	// Copied is what was written, Present what the destination held already.
 	Copied  MirrorCounts `json:"copied"`
 	Present MirrorCounts `json:"present"`
+	// WouldCopy is what a dry run would write (dry runs only; the
+	// destination unread: what it already holds is counted too).
+	WouldCopy *MirrorCounts `json:"wouldCopy,omitempty"`
 }
 
 // MirrorCounts counts manifests (platform images and indexes), signature

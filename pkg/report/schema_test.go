@@ -407,6 +407,10 @@ func worldMirror(t *testing.T) []*report.Report {
 			return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
 		}
 		rep.Mirror = &report.Mirror{To: res.To, DryRun: dry, Copied: c(res.Copied), Present: c(res.Present)}
+		if dry {
+			would := c(res.WouldCopy)
+			rep.Mirror.WouldCopy = &would
+		}
 		out = append(out, rep)
 	}
 	return out
