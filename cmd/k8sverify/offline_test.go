@@ -153,3 +153,33 @@ func TestServedFilesAdviceOffline(t *testing.T) {
 		}
 	}
 }
+
+// fetch --out writes into a new or empty directory, or a pack of the same
+// release; a directory holding other files and no pack is refused (exit
+// 2), named, and left as it is.
+func TestFetchRefusesADirectoryThatIsNoPack(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds})
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sel := []string{"--kind", "binary", "--platform", "linux/arm64"}
+	code, out, errOut := runIn(t, w, append([]string{"fetch", "v1.24.17", "--out", dir}, sel...)...)
+	if code != ExitUsage || !strings.Contains(errOut, dir+": the directory is not empty and holds no evidence pack") {
+		t.Errorf("exit %d, want %d naming %s\n%s\n%s", code, ExitUsage, dir, out, errOut)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory was written into: %v", entries)
+	}
+	// An empty directory, then the pack it now holds, are fetched into.
+	empty := filepath.Join(dir, "pack")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, out, errOut := runIn(t, w, append([]string{"fetch", "v1.24.17", "--out", empty}, sel...)...); code != ExitOK {
+			t.Errorf("fetch into %s: exit %d\n%s\n%s", empty, code, out, errOut)
+		}
+	}
+}
