@@ -35,7 +35,7 @@ Nothing is verified while fetching. Every file is written atomically and
 manifest.json last: an interrupted fetch leaves a pack that verify refuses,
 never one that passes. Fetching into a pack of the same release adds to it
 (what is fetched again replaces what was there); a pack of another release
-is refused.
+is refused, and so is a directory that holds other files and no pack.
 
 With --with-images the images themselves are stored as an OCI image layout
 (oci/ in the pack), each entry named name:tag (kube-apiserver:v1.24.17,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -90,8 +92,8 @@ func (o *mirrorOptions) request(args []string) (mirror.Request, error) {
 	if o.to == "" {
 		return req, usageErrorf("mirror needs --to REGISTRY[/PREFIX], the registry to copy into")
 	}
-	if strings.Contains(o.to, "://") {
-		return req, usageErrorf("--to %q: want host[:port][/prefix] without a scheme (plain http needs --allow-http-registry)", o.to)
+	if scheme, rest, ok := strings.Cut(o.to, "://"); ok {
+		return req, toSchemeError(o.to, scheme, rest)
 	}
 	for _, k := range o.kinds {
 		if strings.TrimSpace(k) != string(artifacts.KindImage) {
@@ -129,8 +131,12 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 	printWarnings(cmd.ErrOrStderr(), res.Warnings)
 	rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
 	rep.Mirror = &report.Mirror{To: res.To, DryRun: req.DryRun, Copied: counts(res.Copied), Present: counts(res.Present)}
+	if req.DryRun {
+		would := counts(res.WouldCopy)
+		rep.Mirror.WouldCopy = &would
+	}
 	if !g.quiet {
-		mirrorSummary(cmd.ErrOrStderr(), rep.Mirror)
+		mirrorSummary(cmd.ErrOrStderr(), rep.Mirror, errors.Is(context.Cause(cmd.Context()), context.Canceled))
 	}
 	return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 }
@@ -139,12 +145,22 @@ func counts(c mirror.Counts) report.MirrorCounts {
 	return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
 }
 
-// mirrorSummary says on stderr what the mirror wrote.
-func mirrorSummary(w io.Writer, m *report.Mirror) {
+// mirrorSummary says on stderr what the mirror wrote, or would write
+// (a dry run), and that it was interrupted.
+func mirrorSummary(w io.Writer, m *report.Mirror, interrupted bool) {
 	c, p := m.Copied, m.Present
 	switch {
+	case m.DryRun && m.WouldCopy != nil:
+		n := *m.WouldCopy
+		fmt.Fprintf(w, "mirror to %s: dry run, nothing written; would copy %d images, %d signatures, %d tags (those the destination already holds included)\n",
+			m.To, n.Images, n.Signatures, n.Tags)
 	case m.DryRun:
 		fmt.Fprintf(w, "mirror to %s: dry run, nothing written\n", m.To)
+	case interrupted && c == (report.MirrorCounts{}):
+		fmt.Fprintf(w, "mirror to %s: interrupted before anything was copied; run it again to copy what verifies\n", m.To)
+	case interrupted:
+		fmt.Fprintf(w, "mirror to %s: interrupted after copying %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags); run it again to copy the rest\n",
+			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
 	case c == (report.MirrorCounts{}) && p == (report.MirrorCounts{}):
 		fmt.Fprintf(w, "mirror to %s: nothing copied: no image verified\n", m.To)
 	case c == (report.MirrorCounts{}):
@@ -153,4 +169,15 @@ func mirrorSummary(w io.Writer, m *report.Mirror) {
 		fmt.Fprintf(w, "mirror to %s: copied %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags)\n",
 			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
 	}
+}
+
+// toSchemeError refuses a --to with a scheme: --to names a registry as
+// host[:port][/prefix], and whether it is reached on plain http follows
+// from the host (loopback), or --allow-http-registry, never from a scheme.
+func toSchemeError(to, scheme, rest string) error {
+	msg := fmt.Sprintf("--to %q: want host[:port][/prefix], without a scheme: --to %s", to, shellQuote(rest))
+	if strings.EqualFold(scheme, "http") {
+		msg += " (plain http needs no flag on loopback, and --allow-http-registry elsewhere)"
+	}
+	return usageError(errors.New(msg))
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"log"
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,7 +31,17 @@ func mirrorRegistry(t *testing.T) string {
 func TestMirrorCommand(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind})
 	to := mirrorRegistry(t) + "/k8s"
-	code, out, errOut := runIn(t, w, "--timeout", "30s", "mirror", "v1.24.17", "--to", to)
+	// A dry run says what it would copy: what the mirror then copies.
+	code, out, errOut := runIn(t, w, "--timeout", "30s", "mirror", "v1.24.17", "--to", to, "--dry-run", "-o", "json")
+	if code != ExitOK || !strings.Contains(errOut, "mirror to "+to+": dry run, nothing written; would copy 30 images, 55 signatures, 30 tags") ||
+		!strings.Contains(out, `"wouldCopy": {
+      "images": 30,
+      "signatures": 55,
+      "tags": 30
+    }`) {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "mirror", "v1.24.17", "--to", to)
 	if code != ExitOK || !strings.Contains(out, "30 artifacts: 30 verified") ||
 		!strings.Contains(errOut, "mirror to "+to+": copied 30 images, 55 signatures, 30 tags") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -75,5 +89,64 @@ func TestMirrorUsageErrors(t *testing.T) {
 		if code, _, errOut := run(t, args...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d\n%s", args, code, ExitUsage, errOut)
 		}
+	}
+}
+
+// --to with a scheme is refused for the scheme: --to is host[:port][/prefix]
+// and plain http follows from the host (loopback needs no flag), so the
+// message shows the --to to write and says when plain http needs a flag.
+func TestMirrorToWithScheme(t *testing.T) {
+	for _, tc := range []struct {
+		to, want, not string
+	}{
+		{"http://127.0.0.1:5000/k8s", `want host[:port][/prefix], without a scheme: --to 127.0.0.1:5000/k8s (plain http needs no flag on loopback, and --allow-http-registry elsewhere)`, ""},
+		{"http://registry.example.com", `without a scheme: --to registry.example.com (plain http needs no flag on loopback`, ""},
+		{"https://registry.example.com/k8s", `want host[:port][/prefix], without a scheme: --to registry.example.com/k8s`, "--allow-http-registry"},
+	} {
+		code, _, errOut := run(t, "mirror", "v1.24.17", "--to", tc.to)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) || (tc.not != "" && strings.Contains(errOut, tc.not)) {
+			t.Errorf("--to %s: exit %d, want %d and %q\n%s", tc.to, code, ExitUsage, tc.want, errOut)
+		}
+	}
+}
+
+// From an evidence pack, a dry run says what would be copied from it, and
+// what it says it would copy is what the mirror then copies.
+func TestMirrorFromPackDryRun(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind})
+	dir := filepath.Join(t.TempDir(), "pack")
+	if code, out, errOut := runIn(t, w, "fetch", "v1.24.17", "--out", dir, "--kind", "image", "--with-images"); code != ExitOK && code != ExitIncomplete {
+		t.Fatalf("fetch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	to := mirrorRegistry(t) + "/k8s"
+	code, out, errOut := runIn(t, w, "--timeout", "30s", "mirror", "--from-pack", dir, "--to", to, "--dry-run")
+	would := regexp.MustCompile(`would copy (\d+ images, \d+ signatures, \d+ tags)`).FindStringSubmatch(errOut)
+	if code == ExitUsage || would == nil || !strings.Contains(errOut, "WARNING: would be copied from the evidence pack "+dir) ||
+		strings.Contains(errOut, "WARNING: copied") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runIn(t, w, "--timeout", "30s", "mirror", "--from-pack", dir, "--to", to)
+	if code == ExitUsage || !strings.Contains(errOut, "WARNING: copied from the evidence pack "+dir) || !strings.Contains(errOut, ": copied "+would[1]+" (already there: 0 images") {
+		t.Errorf("mirror after the dry run's %q: exit %d\n%s\n%s", would[1], code, out, errOut)
+	}
+}
+
+// An interrupted mirror says it was interrupted, not that no image
+// verified.
+func TestMirrorInterrupted(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	env := map[string]string{"K8SVERIFY_NO_PROGRESS": "1"}
+	for _, kv := range w.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	to := mirrorRegistry(t) + "/k8s"
+	var out, errOut bytes.Buffer
+	code := Run(ctx, []string{"mirror", "v1.24.17", "--to", to}, &out, &errOut, func(k string) string { return env[k] })
+	if code != ExitInterrupted || !strings.Contains(errOut.String(), "mirror to "+to+": interrupted before anything was copied") ||
+		strings.Contains(errOut.String(), "no image verified") {
+		t.Errorf("exit %d, want %d\n%s\n%s", code, ExitInterrupted, out.String(), errOut.String())
 	}
 }

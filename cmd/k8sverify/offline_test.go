@@ -128,3 +128,58 @@ func TestIncompletePackRefused(t *testing.T) {
 		}
 	}
 }
+
+// What a run leaves unchecked comes with how to check it, in the run's
+// terms: online, --download; offline (where --download is refused), the
+// files on disk against the pack with --files DIR.
+func TestServedFilesAdviceOffline(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds})
+	dir := filepath.Join(t.TempDir(), "pack")
+	sel := []string{"--kind", "binary", "--platform", "linux/arm64"}
+	if code, out, errOut := runIn(t, w, append([]string{"fetch", "v1.24.17", "--out", dir}, sel...)...); code != ExitOK {
+		t.Fatalf("fetch: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"verify", "v1.24.17"}, "; --download downloads each file and verifies what arrived.", "--files DIR"},
+		{[]string{"verify", "v1.24.17", "--offline", "--evidence", dir}, "; --files DIR verifies the files on disk against the pack.", "--download"},
+	} {
+		code, out, errOut := runIn(t, w, append(tc.args, sel...)...)
+		if code != ExitOK || !strings.Contains(out, "Not checked: the bytes the download site serves for") ||
+			!strings.Contains(out, tc.want) || strings.Contains(out, tc.not) {
+			t.Errorf("%v: exit %d, want the advice %q and not %q\n%s\n%s", tc.args, code, tc.want, tc.not, out, errOut)
+		}
+	}
+}
+
+// fetch --out writes into a new or empty directory, or a pack of the same
+// release; a directory holding other files and no pack is refused (exit
+// 2), named, and left as it is.
+func TestFetchRefusesADirectoryThatIsNoPack(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds})
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sel := []string{"--kind", "binary", "--platform", "linux/arm64"}
+	code, out, errOut := runIn(t, w, append([]string{"fetch", "v1.24.17", "--out", dir}, sel...)...)
+	if code != ExitUsage || !strings.Contains(errOut, dir+": the directory is not empty and holds no evidence pack") {
+		t.Errorf("exit %d, want %d naming %s\n%s\n%s", code, ExitUsage, dir, out, errOut)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory was written into: %v", entries)
+	}
+	// An empty directory, then the pack it now holds, are fetched into.
+	empty := filepath.Join(dir, "pack")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, out, errOut := runIn(t, w, append([]string{"fetch", "v1.24.17", "--out", empty}, sel...)...); code != ExitOK {
+			t.Errorf("fetch into %s: exit %d\n%s\n%s", empty, code, out, errOut)
+		}
+	}
+}

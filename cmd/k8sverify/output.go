@@ -108,7 +108,7 @@ func tableOptions(g *globalOptions, toStdout bool, stdout io.Writer) report.Tabl
 	o := report.TableOptions{ProblemsOnly: g.quiet, All: g.all || g.debug, ExpandHint: "--all lists each",
 		AcceptHint: "If one explains a problem and you accept what it describes: --accept-incident %s (reported as accepted, with the incident named).",
 		Advice: map[report.GapKind]string{
-			report.GapServedFiles: "--download downloads each file and verifies what arrived",
+			report.GapServedFiles: g.servedFilesAdvice(),
 			report.GapInterrupted: "run again to check them",
 		}}
 	if toStdout {

@@ -58,6 +58,9 @@ type globalOptions struct {
 	// catalog names it and its coverage, for advice.
 	catalogUsed *report.Catalog
 	catalogOf   *artifacts.Catalog
+	// fromPack: the run's evidence comes from an evidence pack (session
+	// sets it), so advice names what works offline.
+	fromPack bool
 
 	stderr io.Writer
 	log    *slog.Logger
@@ -83,6 +86,16 @@ type runMode struct {
 func (g *globalOptions) origin(flag string) string {
 	if v, ok := g.envOnly(flag); ok {
 		return "$" + v
+	}
+	return "--" + flag
+}
+
+// named names a flag in a message about its value: the flag, or, when
+// the value came from the environment, the variable and its flag
+// ($K8SVERIFY_CONCURRENCY (--concurrency)), so the user knows what to fix.
+func (g *globalOptions) named(flag string) string {
+	if v, ok := g.envOnly(flag); ok {
+		return "$" + v + " (--" + flag + ")"
 	}
 	return "--" + flag
 }
@@ -129,6 +142,11 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 	src, err := g.tufSource(m)
 	if err != nil {
 		return audit.Config{}, err
+	}
+	if g.trustPack != "" && g.trustedRoot != "" {
+		// Both name the run's trusted root; neither is dropped in silence.
+		return audit.Config{}, usageErrorf("%s and %s both name the Sigstore trusted root (an evidence pack's TUF metadata, a trusted_root.json): choose one",
+			g.named("trust-pack"), g.named("trusted-root"))
 	}
 	if g.packAtFetchTime && (g.trustedRoot != "" || (m.pack == "" && g.trustPack == "")) {
 		return audit.Config{}, usageErrorf("--trust-pack-at-fetch-time verifies an evidence pack's TUF metadata: it goes with verify --offline --evidence DIR, mirror --from-pack DIR or --trust-pack DIR, not with --trusted-root")
@@ -192,13 +210,14 @@ func (g *globalOptions) session(m runMode) (*audit.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.fromPack = m.pack != ""
 	s, err := audit.NewSession(cfg)
 	if err != nil {
 		return nil, commandError(err)
 	}
 	if g.trustedRoot != "" {
 		if _, err := os.Stat(g.trustedRoot); err != nil {
-			return nil, usageErrorf("--trusted-root: %v", err)
+			return nil, usageErrorf("%s: %v", g.named("trusted-root"), err)
 		}
 	}
 	return s, nil
@@ -215,7 +234,7 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 	}
 	if g.tufURL != "" {
 		if err := transport.CheckURL(g.tufURL); err != nil {
-			return src, usageErrorf("--tuf-url: %v", err)
+			return src, usageErrorf("%s: %v", g.named("tuf-url"), err)
 		}
 	}
 	if g.tufRoot != "" {
@@ -224,11 +243,21 @@ func (g *globalOptions) tufSource(m runMode) (trust.TUF, error) {
 			err = trust.CheckRoot(data)
 		}
 		if err != nil {
-			return src, usageErrorf("--tuf-root %s: %v", g.tufRoot, err)
+			return src, usageErrorf("%s %s: %v", g.named("tuf-root"), g.tufRoot, err)
 		}
 		src.Root = data
 	}
 	return src, nil
+}
+
+// servedFilesAdvice says how to check the bytes of files verified by
+// their published digest: download them, or offline (from a pack, where
+// --download is refused) hash the files on disk against the pack.
+func (g *globalOptions) servedFilesAdvice() string {
+	if g.fromPack {
+		return "--files DIR verifies the files on disk against the pack"
+	}
+	return "--download downloads each file and verifies what arrived"
 }
 
 // Run runs the k8sverify command line with args and returns the exit code.
@@ -258,7 +287,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
-		fmt.Fprintf(stderr, "k8sverify: %v\n", flagged(err))
+		fmt.Fprintf(stderr, "k8sverify: %v\n", g.flagged(err))
 		if advice := adviceFor(err, g); advice != "" {
 			fmt.Fprintf(stderr, "k8sverify: %s\n", advice)
 		}
@@ -269,18 +298,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return code
 }
 
-// flagged names the flag of an endpoint the library refused.
-func flagged(err error) error {
+// flagged names the flag of an endpoint the library refused (and its
+// variable, when the value came from the environment).
+func (g *globalOptions) flagged(err error) error {
 	var ee *transport.EndpointError
 	if !errors.As(err, &ee) {
 		return err
 	}
-	flag := map[string]string{transport.EndpointDownload: "--download-url", transport.EndpointSBOM: "--sbom-url",
-		transport.EndpointRegistry: "--registry", transport.EndpointRekor: "--rekor-url", transport.EndpointChannels: "--channels-url"}[ee.Endpoint]
+	flag := map[string]string{transport.EndpointDownload: "download-url", transport.EndpointSBOM: "sbom-url",
+		transport.EndpointRegistry: "registry", transport.EndpointRekor: "rekor-url", transport.EndpointChannels: "channels-url"}[ee.Endpoint]
 	if flag == "" {
 		return err
 	}
-	return fmt.Errorf("%s: %w", flag, ee.Err)
+	return fmt.Errorf("%s: %w", g.named(flag), ee.Err)
 }
 
 // envFlags binds flags to environment variables, parsed as strictly as
@@ -327,13 +357,13 @@ the one of this release and platform.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if g.concurrency < 1 {
-				return usageErrorf("--concurrency must be at least 1, got %d", g.concurrency)
+				return usageErrorf("%s must be at least 1, got %d", g.named("concurrency"), g.concurrency)
 			}
 			if g.timeout <= 0 {
-				return usageErrorf("--timeout must be positive, got %s", g.timeout)
+				return usageErrorf("%s must be positive, got %s", g.named("timeout"), g.timeout)
 			}
 			if g.deadline <= 0 {
-				return usageErrorf("--deadline must be positive, got %s", g.deadline)
+				return usageErrorf("%s must be positive, got %s", g.named("deadline"), g.deadline)
 			}
 			if g.quiet && g.debug {
 				return usageErrorf("--quiet and --debug (-v) contradict each other: choose one")

@@ -107,7 +107,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []st
 	var sections []report.Section
 	var warnings []string
 	for _, r := range results {
-		sections = append(sections, report.Section{Release: r.Release, Verdicts: r.Verdicts, NoIndexMirror: !r.MirrorsIndexes})
+		sections = append(sections, report.Section{Release: r.Release, Verdicts: r.Verdicts, NoIndexMirror: !r.MirrorsIndexes, Requested: r.Requested})
 		warnings = append(warnings, r.Warnings...)
 	}
 	printWarnings(cmd.ErrOrStderr(), warnings)

@@ -188,3 +188,44 @@ func TestVerifyUsageErrors(t *testing.T) {
 	}
 	golden(t, "verify-usage-errors.txt", b.String())
 }
+
+// A release asked for by an alias is named with what it resolved to, and
+// a release asked for twice (as v1.24.17 and 1.24.17, or through its
+// alias) is judged once.
+func TestVerifyResolvesAndDeduplicatesVersions(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds})
+	sel := []string{"--kind", "binary", "--platform", "linux/arm64"}
+	_, once, _ := runIn(t, w, append([]string{"verify", "v1.24.17"}, sel...)...)
+	summary := regexp.MustCompile(`(?m)^\d+ artifacts: .*$`).FindString(once)
+	if summary == "" {
+		t.Fatalf("no summary:\n%s", once)
+	}
+	for _, tc := range []struct {
+		versions []string
+		resolved string
+	}{
+		{[]string{"v1.24.17", "1.24.17"}, ""},
+		{[]string{"latest-1.24"}, "Resolved: latest-1.24 = v1.24.17.\n"},
+		{[]string{"latest-1.24", "v1.24.17"}, "Resolved: latest-1.24 = v1.24.17.\n"},
+		{[]string{"v1.24.17", "latest-1.24"}, ""},
+	} {
+		t.Run(strings.Join(tc.versions, " "), func(t *testing.T) {
+			code, out, errOut := runIn(t, w, append(append([]string{"verify"}, tc.versions...), sel...)...)
+			if code != ExitOK || !strings.Contains(out, summary+"\n") || strings.Contains(out, "RELEASE") {
+				t.Errorf("exit %d, want %d and v1.24.17 judged once (%s)\n%s\n%s", code, ExitOK, summary, out, errOut)
+			}
+			if tc.resolved != "" && !strings.Contains(out, tc.resolved+summary) {
+				t.Errorf("want %q before the summary:\n%s", tc.resolved, out)
+			}
+			if tc.resolved == "" && strings.Contains(out, "Resolved:") {
+				t.Errorf("nothing to resolve, yet:\n%s", out)
+			}
+		})
+	}
+	// The JSON report says it too.
+	code, out, _ := runIn(t, w, append([]string{"verify", "latest-1.24", "-o", "json"}, sel...)...)
+	if code != ExitOK || !strings.Contains(out, `"version": "v1.24.17",
+      "requested": "latest-1.24",`) {
+		t.Errorf("JSON: exit %d\n%s", code, out)
+	}
+}

@@ -182,9 +182,11 @@ func selectDifferences(diffs []artifacts.Difference, selected *artifacts.Release
 }
 
 // ExpandVersions expands release lines ("1.24": every patch release of
-// the line the session's catalog knows) among versions; other versions
-// are kept as they are, to be resolved when listed. Duplicates are
-// dropped.
+// the line the session's catalog knows) among versions; a version is
+// written as the release names it ("1.24.17" is "v1.24.17"), an alias
+// ("latest-1.24") kept as it is, to be resolved when listed. Duplicates
+// are dropped, in the order first given: "1.24 v1.24.17" judges v1.24.17
+// once.
 func (s *Session) ExpandVersions(versions []string) ([]string, error) {
 	if len(versions) == 0 {
 		return nil, classify(ErrRequest, errors.New("no version"))
@@ -198,6 +200,9 @@ func (s *Session) ExpandVersions(versions []string) ([]string, error) {
 	for _, v := range versions {
 		line, ok := artifacts.ParseLine(v)
 		if !ok {
+			if pv, err := artifacts.ParseVersion(v); err == nil {
+				v = pv.String()
+			}
 			add(v)
 			continue
 		}

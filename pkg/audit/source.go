@@ -88,6 +88,41 @@ type SignatureCopy struct {
 	Signatures  []VerifiedSignature
 }
 
+// Planned counts the signature artifacts a copy of c writes — the .sig
+// tag of c.Digest when a signature that verified was published in it,
+// and each referrer that verified — as CopySignatures counts them
+// (written or already there), for a dry run saying what it would copy.
+func (c SignatureCopy) Planned() int {
+	tagged := false
+	var referrers []string
+	for _, vs := range c.Signatures {
+		refs, ok := published(vs.Evidence, c.Repository)
+		if !ok {
+			continue
+		}
+		switch vs.Evidence.Source {
+		case verify.SourceSignatureTag:
+			tagged = true
+		case verify.SourceReferrer:
+			key := vs.Evidence.Location // a referrer from a pack: one per bundle
+			for _, ref := range refs {
+				if _, d, ok := strings.Cut(ref, "@"); ok {
+					key = d
+					break
+				}
+			}
+			if !slices.Contains(referrers, key) {
+				referrers = append(referrers, key)
+			}
+		}
+	}
+	n := len(referrers)
+	if tagged {
+		n++
+	}
+	return n
+}
+
 // SignatureWriter writes signatures into a destination registry
 // (pkg/mirror's Writer); each method says whether it wrote (false: the
 // destination already held it).

@@ -43,6 +43,10 @@ type Result struct {
 	// Warnings deserve the user's attention (the SBOM could not be had,
 	// the verdicts come from a pack fetched at some time).
 	Warnings []string
+	// Requested is the alias the release was asked for by, when it was
+	// not its version ("latest-1.24" for v1.24.17): a report says what
+	// it resolved to.
+	Requested string
 	// MirrorsIndexes says whether a mirror of what was selected would copy
 	// the indexes (see MirrorsIndexes): a mirror list says what mirror
 	// would copy.
@@ -77,6 +81,7 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	listings, versions = distinctReleases(listings, versions)
 	rels := make([]*artifacts.Release, len(listings))
 	for i, l := range listings {
 		rels[i] = l.Release
@@ -91,8 +96,28 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	for i, r := range results {
 		r.Warnings = append(listings[i].Warnings, r.Warnings...)
 		r.MirrorsIndexes = MirrorsIndexes(req.Selection.Platforms)
+		if versions[i] != r.Release.Version.String() {
+			r.Requested = versions[i]
+		}
 	}
 	return results, nil
+}
+
+// distinctReleases drops the listings of a release listed before, with
+// the versions they were listed for: an alias resolves to a version also
+// asked for ("latest-1.24 v1.24.17"), and each release is judged once.
+func distinctReleases(listings []*Listing, versions []string) ([]*Listing, []string) {
+	var ls []*Listing
+	var vs []string
+	seen := map[artifacts.Version]bool{}
+	for i, l := range listings {
+		if seen[l.Release.Version] {
+			continue
+		}
+		seen[l.Release.Version] = true
+		ls, vs = append(ls, l), append(vs, versions[i])
+	}
+	return ls, vs
 }
 
 // VerifyReleases verifies the artifacts of releases already listed (see

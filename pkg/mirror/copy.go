@@ -57,6 +57,9 @@ type Result struct {
 	// Copied is what was written; Present what the destination already
 	// held (a second mirror of the same release copies nothing).
 	Copied, Present Counts
+	// WouldCopy is what a dry run would write, the destination unread:
+	// what it already holds is counted too (and then not written).
+	WouldCopy Counts
 	// To is the destination as normalised.
 	To       string
 	Warnings []string
@@ -136,7 +139,11 @@ func CopyRelease(ctx context.Context, s *audit.Session, rel *artifacts.Release, 
 		}
 	}
 	plan(items)
-	res := &Result{To: to, Warnings: s.Notes("copied")}
+	done := "copied"
+	if req.DryRun {
+		done = "would be copied" // a dry run copies nothing
+	}
+	res := &Result{To: to, Warnings: s.Notes(done)}
 	if req.DryRun {
 		// The destination must take the mirror: reachable, the
 		// credentials accepted, pushes allowed (an upload started and
@@ -148,6 +155,7 @@ func CopyRelease(ctx context.Context, s *audit.Session, rel *artifacts.Release, 
 		for _, it := range items {
 			res.Verdicts = append(res.Verdicts, it.dryRunVerdict())
 		}
+		res.WouldCopy = wouldCopy(items)
 		return res, nil
 	}
 	c := &counter{}
@@ -432,6 +440,34 @@ func copySignatures(ctx context.Context, w *Writer, src audit.Source, it *item, 
 	n, err := src.CopySignatures(ctx, w, audit.SignatureCopy{Artifact: it.a, Image: it.ev.Image, Digest: it.digest, Repository: repo, Destination: dst, Signatures: it.sigs})
 	c.addWrites(countSignature, n)
 	return err
+}
+
+// wouldCopy counts what copyImages would write of the items planned:
+// each image with its tag, and the signature artifacts of each in its
+// repository (an index's, also those of its platform images published in
+// the index's repository).
+func wouldCopy(items []*item) Counts {
+	var n Counts
+	sigs := func(it *item, repo string) int {
+		return audit.SignatureCopy{Artifact: it.a, Image: it.ev.Image, Digest: it.digest, Repository: repo, Signatures: it.sigs}.Planned()
+	}
+	for _, it := range items {
+		if !it.copy {
+			continue
+		}
+		n.Images++
+		n.Tags++
+		n.Signatures += sigs(it, it.repo)
+		if !it.a.Platform.IsZero() {
+			continue
+		}
+		for _, p := range items {
+			if p.copy && p.a.Name == it.a.Name && !p.a.Platform.IsZero() {
+				n.Signatures += sigs(p, it.repo)
+			}
+		}
+	}
+	return n
 }
 
 // dryRunVerdict is the verdict at the source, saying what would be done.

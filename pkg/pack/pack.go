@@ -73,6 +73,9 @@ var (
 	// ErrConflict: the directory holds an evidence pack a fetch cannot
 	// add to (another release, or unreadable).
 	ErrConflict = errors.New("the directory holds another evidence pack")
+	// ErrNotPackDir: the directory holds files but no evidence pack: a
+	// fetch would write its files among them.
+	ErrNotPackDir = errors.New("the directory is not empty and holds no evidence pack")
 	// ErrNoTUF: the pack carries no TUF metadata to take the trusted
 	// root from (it was fetched without it).
 	ErrNoTUF = errors.New("the pack carries no TUF metadata")
@@ -211,11 +214,38 @@ func Extend(dir, release string) (*Writer, *Manifest, error) {
 		}
 	case errors.Is(err, ErrIncomplete), errors.Is(err, fs.ErrNotExist):
 		// Nothing to keep: a new pack, or an interrupted fetch.
+		if err := checkPackDir(dir); err != nil {
+			return nil, nil, err
+		}
 	default:
 		return nil, nil, fmt.Errorf("%w: %v: write the pack into another directory, or empty this one", ErrConflict, err)
 	}
 	w, err := Create(dir)
 	return w, prev, err
+}
+
+// checkPackDir refuses a directory that holds files but no evidence pack
+// (neither its manifest nor the lock of a fetch that was killed while
+// writing it): a fetch would write its files among files that are not
+// its own. A directory that does not exist yet, or is empty, is a new
+// pack.
+func checkPackDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("evidence pack %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.Name() == ManifestName || e.Name() == packLockName {
+			return nil
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w (no %s): write the pack into a new or empty directory", dir, ErrNotPackDir, ManifestName)
 }
 
 // Close releases the pack directory and its lock.

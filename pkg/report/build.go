@@ -21,6 +21,9 @@ type Section struct {
 	// multi-arch index (a selection of platforms), so the mirror list
 	// lists none.
 	NoIndexMirror bool
+	// Requested is the alias the release was asked for by ("latest-1.24"),
+	// when it is not its version: the report says what it resolved to.
+	Requested string
 }
 
 // NewVerification builds a verification report.
@@ -33,7 +36,7 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 		if s.Release != nil {
 			version = s.Release.Version.String()
 			sum = &Summary{}
-			r.Releases = append(r.Releases, Release{Version: version, Date: s.Release.Date, Source: s.Release.Source, Summary: sum})
+			r.Releases = append(r.Releases, Release{Version: version, Requested: s.Requested, Date: s.Release.Date, Source: s.Release.Source, Summary: sum})
 			for _, in := range s.Release.Incidents {
 				r.Incidents = append(r.Incidents, incidentOf(in, version))
 			}

@@ -188,6 +188,9 @@ type Mirror struct {
 	// Copied is what was written, Present what the destination held already.
 	Copied  MirrorCounts `json:"copied"`
 	Present MirrorCounts `json:"present"`
+	// WouldCopy is what a dry run would write (dry runs only; the
+	// destination unread: what it already holds is counted too).
+	WouldCopy *MirrorCounts `json:"wouldCopy,omitempty"`
 }
 
 // MirrorCounts counts manifests (platform images and indexes), signature
@@ -211,7 +214,10 @@ func (t Tool) String() string { return t.Name + " " + t.Version }
 // Release is one release of a report.
 type Release struct {
 	Version string `json:"version"`
-	Date    string `json:"date,omitempty"`
+	// Requested is the alias the release was asked for by, when it is not
+	// its version: "latest-1.24" for v1.24.17.
+	Requested string `json:"requested,omitempty"`
+	Date      string `json:"date,omitempty"`
 	// Source is where the artifact list came from: "catalog", "sbom" or
 	// "sbom+catalog".
 	Source  string   `json:"source,omitempty"`

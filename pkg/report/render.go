@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -154,9 +155,32 @@ func writeIncidents(w io.Writer, r *Report, problems []Artifact, o TableOptions)
 		}
 		fmt.Fprintf(w, "  %s: %s (%s)\n", id, oneLine(in.Summary), in.Source)
 	}
-	if o.AcceptHint != "" {
-		writeWrapped(w, fmt.Sprintf(o.AcceptHint, order[0].ID), o.Width, 2)
+	if id := acceptable(r, problems); o.AcceptHint != "" && id != "" {
+		writeWrapped(w, fmt.Sprintf(o.AcceptHint, id), o.Width, 2)
 	}
+}
+
+// acceptable returns the first known incident whose acceptance would
+// change a verdict of problems ("" if none): accepting an incident accepts
+// the identities it documents in place of the expected one, so it turns
+// only a verdict failed on the signer's identity, and only when the
+// incident names identities. An unsigned or missing artifact, or one
+// failed on anything else, stays what it is.
+func acceptable(r *Report, problems []Artifact) string {
+	turns := map[string]bool{} // release and incident of an identity failure
+	for _, a := range problems {
+		if a.Status == StatusFailed && a.FailedCheck == string(sigverify.CheckIdentity) {
+			for _, id := range a.Incidents {
+				turns[a.Release+" "+id] = true
+			}
+		}
+	}
+	for _, in := range r.Incidents {
+		if len(in.Identities) > 0 && turns[in.Release+" "+in.ID] {
+			return in.ID
+		}
+	}
+	return ""
 }
 
 func detail(a Artifact) string {

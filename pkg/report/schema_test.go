@@ -291,7 +291,8 @@ func judgedVerification(t testing.TB) *report.Report {
 	blobVerdict := j.Judge(nil, blobArtifact, verify.Evidence{Digests: []verify.DigestClaim{{Digest: blob, Channel: verify.ChannelArgument}},
 		Signatures: []verify.SignatureEvidence{*sign(blob, artifacts.BlobSigner)}})
 
-	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: rel, Verdicts: verdicts}, {Verdicts: []verify.Verdict{blobVerdict}}}, []string{"a warning"})
+	// The release as asked for by an alias (verify latest-1.24).
+	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: rel, Verdicts: verdicts, Requested: "latest-1.24"}, {Verdicts: []verify.Verdict{blobVerdict}}}, []string{"a warning"})
 	for _, want := range []verify.Status{verify.StatusVerified, verify.StatusFailed, verify.StatusUnsigned, verify.StatusMissing, verify.StatusError} {
 		if !slices.ContainsFunc(rep.Artifacts, func(a report.Artifact) bool { return a.Status == report.Status(want) }) {
 			t.Errorf("no artifact is %s", want)
@@ -407,6 +408,10 @@ func worldMirror(t *testing.T) []*report.Report {
 			return report.MirrorCounts{Images: c.Images, Signatures: c.Signatures, Tags: c.Tags}
 		}
 		rep.Mirror = &report.Mirror{To: res.To, DryRun: dry, Copied: c(res.Copied), Present: c(res.Present)}
+		if dry {
+			would := c(res.WouldCopy)
+			rep.Mirror.WouldCopy = &would
+		}
 		out = append(out, rep)
 	}
 	return out

@@ -57,6 +57,9 @@ func WriteSummary(w io.Writer, r *Report, o TableOptions) {
 	if r.Interrupted {
 		fmt.Fprintln(w, "INTERRUPTED: these verdicts are those reached before the interrupt.")
 	}
+	if line := resolvedLine(r.Releases); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintln(w, r.Summary)
 	if line := coverageLine(r.Artifacts); line != "" {
 		writeWrapped(w, line, o.Width, 2)
@@ -68,6 +71,21 @@ func WriteSummary(w io.Writer, r *Report, o TableOptions) {
 		}
 		writeWrapped(w, line+".", o.Width, 2)
 	}
+}
+
+// resolvedLine says which release each alias of the run resolved to
+// ("latest-1.24 = v1.24.17"), "" when none was asked for by an alias.
+func resolvedLine(rels []Release) string {
+	var parts []string
+	for _, rel := range rels {
+		if rel.Requested != "" {
+			parts = append(parts, Safe(rel.Requested)+" = "+rel.Version)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Resolved: " + strings.Join(parts, ", ") + "."
 }
 
 // coverageLine says what the verified artifacts' verdicts are about.

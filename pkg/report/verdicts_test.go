@@ -191,13 +191,50 @@ func TestIncidentsListedOnce(t *testing.T) {
 	if err := report.WriteTable(&b, rep, report.TableOptions{AcceptHint: "accept it with ACCEPT %s"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "accept it with ACCEPT signatures-by-region\n") {
-		t.Errorf("how to accept the incident is not said:\n%s", b.String())
-	}
 	if n := strings.Count(b.String(), "regional signatures differ"); n != 1 {
 		t.Errorf("the incident is listed %d times:\n%s", n, b.String())
 	}
 	if !strings.Contains(b.String(), "signatures-by-region (v1.24.11, v1.24.12): regional signatures differ") {
 		t.Errorf("the incident does not name its releases:\n%s", b.String())
+	}
+}
+
+// How to accept an incident is said only where accepting it would change
+// a verdict: an artifact failed on the signer's identity, under an
+// incident that documents the identities that signed instead. Accepting
+// any other incident (one explaining unsigned images, or a second
+// signature by another identity) changes nothing.
+func TestAcceptHintOnlyWhereItChangesAVerdict(t *testing.T) {
+	promoter := artifacts.Identity{SAN: "promoter@example.iam.gserviceaccount.com", Issuer: "https://accounts.google.com"}
+	for _, tc := range []struct {
+		name     string
+		status   verify.Status
+		check    sigverify.CheckName
+		incident artifacts.Incident
+		hint     bool
+	}{
+		{"unsigned, incident explains unsigned", verify.StatusUnsigned, "", artifacts.Incident{ID: "partly-unsigned", Explains: []string{"unsigned"}}, false},
+		{"identity failed, incident documents identities", verify.StatusFailed, sigverify.CheckIdentity, artifacts.Incident{ID: "wrong-identity", Explains: []string{"identity"}, Identities: []artifacts.Identity{promoter}}, true},
+		{"identity failed, incident documents none", verify.StatusFailed, sigverify.CheckIdentity, artifacts.Incident{ID: "double-signature", Explains: []string{"identity"}}, false},
+		{"digest failed, incident documents identities", verify.StatusFailed, verify.CheckDigest, artifacts.Incident{ID: "wrong-identity", Identities: []artifacts.Identity{promoter}}, false},
+		{"missing, incident documents identities", verify.StatusMissing, "", artifacts.Incident{ID: "wrong-identity", Identities: []artifacts.Identity{promoter}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.incident.Summary, tc.incident.Source = "what happened", "https://example.com/2789"
+			v := image("kube-proxy", "amd64", tc.status, "sha256:ee")
+			v.FailedCheck, v.Incidents = tc.check, []artifacts.Incident{tc.incident}
+			rel := &artifacts.Release{Version: artifacts.Version{Major: 1, Minor: 24, Patch: 8}, Incidents: []artifacts.Incident{tc.incident}}
+			rep := report.NewVerification(report.Tool{Name: "k8sverify", Version: "test"}, time.Unix(0, 0), []report.Section{{Release: rel, Verdicts: []verify.Verdict{v}}}, nil)
+			var b bytes.Buffer
+			if err := report.WriteTable(&b, rep, report.TableOptions{AcceptHint: "accept it with ACCEPT %s"}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tc.incident.ID+": what happened") {
+				t.Errorf("the incident is not listed:\n%s", b.String())
+			}
+			if got := strings.Contains(b.String(), "accept it with ACCEPT "+tc.incident.ID+"\n"); got != tc.hint {
+				t.Errorf("hint shown: %v, want %v:\n%s", got, tc.hint, b.String())
+			}
+		})
 	}
 }
