@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/report"
 )
 
@@ -54,7 +54,7 @@ with their signatures, into a registry on the air-gapped side.`,
 			if err != nil {
 				return err
 			}
-			req := audit.FetchRequest{Version: args[0], Selection: sel, Out: o.out, WithFiles: o.withFiles, WithImages: o.withImages}
+			req := airgap.Request{Version: args[0], Selection: sel, Out: o.out, WithFiles: o.withFiles, WithImages: o.withImages, Tool: "k8sverify " + buildInfo().Version}
 			if g.trustedRoot == "" || g.tufURL != "" {
 				src, err := g.tufSource(runMode{})
 				if err != nil {
@@ -69,7 +69,7 @@ with their signatures, into a registry on the air-gapped side.`,
 				return err
 			}
 			defer s.Close()
-			res, err := s.Fetch(cmd.Context(), req)
+			res, err := airgap.Fetch(cmd.Context(), s, req)
 			if err != nil {
 				return commandError(err)
 			}
@@ -87,7 +87,7 @@ with their signatures, into a registry on the air-gapped side.`,
 }
 
 // fetchSummary prints what the pack holds; an incomplete pack exits 3.
-func fetchSummary(cmd *cobra.Command, out string, res *audit.FetchResult) error {
+func fetchSummary(cmd *cobra.Command, out string, res *airgap.Result) error {
 	m := res.Manifest
 	var signed, unsigned, missing, failed int
 	for _, e := range m.Artifacts {

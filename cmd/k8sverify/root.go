@@ -165,7 +165,6 @@ func (g *globalOptions) config(m runMode) (audit.Config, error) {
 		Concurrency: g.concurrency,
 		Trust:       trust.Source{File: g.trustedRoot, PackDir: g.trustPack, PackAtFetchTime: g.packAtFetchTime, TUF: src, CacheDir: g.cacheDir},
 		Rules:       verify.Rules{AcceptIncidents: g.acceptIncident, AnyImageName: m.anyImageName, AllowTrustedRootInChain: m.allowRootInChain, BlobPredicateTypes: m.predicateTypes},
-		Tool:        "k8sverify " + buildInfo().Version,
 		Offline:     m.offline,
 		Pack:        m.pack,
 		Files:       m.files,

@@ -39,8 +39,12 @@ var forbidden = map[string][]string{
 	// (the judge does, through pkg/audit) and reads no pack (the
 	// session's source does).
 	"pkg/mirror": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/pack", module + "pkg/trust", module + "cmd/", module + "internal/"},
-	// Orchestration writes no registry: pkg/mirror, over it, does.
-	"pkg/audit": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/mirror", module + "cmd/", module + "internal/"},
+	// Orchestration writes no registry and no pack: pkg/mirror and
+	// pkg/airgap, over it, do.
+	"pkg/audit": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/mirror", module + "pkg/airgap", module + "cmd/", module + "internal/"},
+	// Writing a pack stores what a session fetched: it decides nothing,
+	// writes no registry.
+	"pkg/airgap": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/mirror", module + "cmd/", module + "internal/"},
 	// The SBOM reader lists releases from documents: it fetches through
 	// the Opener it is given, and builds on pkg/artifacts alone (allowed).
 	"pkg/sbom": {"net/http", "net", "github.com/spf13/cobra", module + "pkg/", module + "cmd/", module + "internal/"},

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -799,4 +801,20 @@ func (r *Release) Count(k Kind) int {
 		}
 	}
 	return n
+}
+
+// FilePath is where a release file lives below its release:
+// "bin/linux/amd64/kubectl", "kubernetes.tar.gz" — built from the
+// catalog's location, never from remote data, and always local (a path a
+// directory chosen by the user can hold).
+func (r *Release) FilePath(a Artifact) (string, error) {
+	u, err := url.Parse(a.Location)
+	if err != nil {
+		return "", err
+	}
+	_, below, ok := strings.Cut(u.Path, "/release/"+r.Version.String()+"/")
+	if !ok || below == "" || !filepath.IsLocal(filepath.FromSlash(below)) {
+		return "", fmt.Errorf("refusing to write %q outside the output directory", a.Location)
+	}
+	return below, nil
 }

@@ -1,12 +1,9 @@
 package audit
 
 import (
-	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
@@ -25,7 +22,7 @@ func newKeptFile(outDir string, r *artifacts.Release, a artifacts.Artifact) (*ke
 	if outDir == "" {
 		return nil, nil
 	}
-	rel, err := releasePath(r, a)
+	rel, err := r.FilePath(a)
 	if err != nil {
 		return nil, err
 	}
@@ -64,19 +61,4 @@ func (k *keptFile) finish(keep bool) error {
 		return err
 	}
 	return nil
-}
-
-// releasePath is where a release file lives below its release:
-// "bin/linux/amd64/kubectl", "kubernetes.tar.gz" — built from the
-// catalog's location, never from remote data, and always local.
-func releasePath(r *artifacts.Release, a artifacts.Artifact) (string, error) {
-	u, err := url.Parse(a.Location)
-	if err != nil {
-		return "", err
-	}
-	_, below, ok := strings.Cut(u.Path, "/release/"+r.Version.String()+"/")
-	if !ok || below == "" || !filepath.IsLocal(filepath.FromSlash(below)) {
-		return "", fmt.Errorf("refusing to write %q outside the output directory", a.Location)
-	}
-	return below, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -41,6 +42,11 @@ func (s *Session) JudgeRelease(ctx context.Context, rel *artifacts.Release) ([]J
 	})
 	return out, judge, nil
 }
+
+// HTTP is the session's HTTP client: one per run (shared connections, the
+// request log, the hosts given up on), for what else the run fetches (TUF
+// metadata recorded into a pack).
+func (s *Session) HTTP() *transport.Client { return s.http }
 
 // Source is the session's source of evidence and image content.
 func (s *Session) Source() Source { return s.src }

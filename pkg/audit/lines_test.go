@@ -12,6 +12,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
@@ -157,7 +158,7 @@ func TestChannelsInPack(t *testing.T) {
 	w := amd64World(t, v, testworld.Fault{Kind: testworld.FaultChangelogSum, Target: tarball})
 	online := verifyVersions(t, channelsConfig(w), v.String())[0].Verdicts
 	dir := t.TempDir()
-	res, err := sessions.New(t, channelsConfig(w)).Fetch(context.Background(), audit.FetchRequest{Version: v.String(), Selection: amd64, Out: dir, TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
+	res, err := airgap.Fetch(context.Background(), sessions.New(t, channelsConfig(w)), airgap.Request{Version: v.String(), Selection: amd64, Out: dir, TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestPackBundlesReadByCosign(t *testing.T) {
 	bin := testworld.CosignBinary(t)
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{})
+	dir := sessions.FetchPack(t, w, airgap.Request{})
 	var m pack.Manifest
 	data, err := os.ReadFile(filepath.Join(dir, pack.ManifestName))
 	must(t, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
@@ -35,7 +36,7 @@ func TestOfflineGivesTheSameVerdictsAsOnline(t *testing.T) {
 		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-amd64"},
 	}})
 	online := statuses(verifyWorld(t, w, audit.VerifyOptions{}))
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{})
+	dir := sessions.FetchPack(t, w, airgap.Request{})
 	w.Close() // the network is gone
 	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
@@ -90,7 +91,7 @@ func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
 	}
 	w := testworld.StartT(t, testworld.Options{Faults: faults})
 	online := verifyWorld(t, w, audit.VerifyOptions{Download: true})
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithFiles: true})
+	dir := sessions.FetchPack(t, w, airgap.Request{WithFiles: true})
 	w.Close() // the network is gone
 	got, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
@@ -127,7 +128,7 @@ func TestOfflineEqualsOnlineForEveryForgery(t *testing.T) {
 
 func TestOfflineWithFiles(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithFiles: true})
+	dir := sessions.FetchPack(t, w, airgap.Request{WithFiles: true})
 	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
@@ -185,8 +186,8 @@ func must(t *testing.T, err error) {
 func TestTamperedPacks(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true})
 	attacker := testworld.StartT(t, testworld.Options{Small: true})
-	clean := sessions.FetchPack(t, w, audit.FetchRequest{})
-	evil := sessions.FetchPack(t, attacker, audit.FetchRequest{})
+	clean := sessions.FetchPack(t, w, airgap.Request{})
+	evil := sessions.FetchPack(t, attacker, airgap.Request{})
 	const amd64, arm64 = "binary kubectl linux/amd64", "binary kubectl linux/arm64"
 
 	cases := []struct {
@@ -342,7 +343,7 @@ func TestTamperedPacks(t *testing.T) {
 // nothing else does.
 func TestTamperedPackImageBlobs(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, NoImageDigests: true})
-	clean := sessions.FetchPack(t, w, audit.FetchRequest{})
+	clean := sessions.FetchPack(t, w, airgap.Request{})
 	const target = "image kube-apiserver linux/amd64"
 	for _, tc := range []struct {
 		name   string
@@ -406,7 +407,7 @@ func TestTamperedPackImageBlobs(t *testing.T) {
 func TestPackWithImages(t *testing.T) {
 	// Layers of 3 MiB: larger than any bound on signatures or manifests.
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}, ImageLayerSize: 3 << 20})
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
+	dir := sessions.FetchPack(t, w, airgap.Request{WithImages: true})
 	vs, err := sessions.Offline(t, w, dir, "")
 	if err != nil {
 		t.Fatal(err)
@@ -435,7 +436,7 @@ func TestPackKeepsTheSBOM(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
 	dir := t.TempDir()
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
-	res, err := sessions.New(t, sessions.Config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+	res, err := airgap.Fetch(context.Background(), sessions.New(t, sessions.Config(w)), airgap.Request{Version: w.Version.String(), Selection: sel, Out: dir,
 		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)
@@ -503,7 +504,7 @@ func TestPackWithoutSBOM(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Small: true, NoSBOM: true, Kinds: []artifacts.Kind{artifacts.KindBinary}})
 	sel := audit.Selection{Kinds: []artifacts.Kind{artifacts.KindBinary}, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}}
 	dir := t.TempDir()
-	res, err := sessions.New(t, sessions.Config(w)).Fetch(context.Background(), audit.FetchRequest{Version: w.Version.String(), Selection: sel, Out: dir,
+	res, err := airgap.Fetch(context.Background(), sessions.New(t, sessions.Config(w)), airgap.Request{Version: w.Version.String(), Selection: sel, Out: dir,
 		TUF: &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}})
 	if err != nil {
 		t.Fatal(err)

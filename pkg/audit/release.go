@@ -51,6 +51,15 @@ func (s *Session) LoadRelease(ctx context.Context, version string, sel Selection
 	return s.loadRelease(ctx, version, sel, resolve, sbom, false)
 }
 
+// ListWithDocuments lists a release as LoadRelease does, keeping the
+// documents it was listed from (the SBOM's bytes, the channel documents
+// read) in the listing, for an evidence pack to list it offline as it was
+// listed here.
+func (s *Session) ListWithDocuments(ctx context.Context, version string, sel Selection) (*Listing, error) {
+	resolve, sbom := s.src.openers()
+	return s.loadRelease(ctx, version, sel, resolve, sbom, true)
+}
+
 // loadRelease lists a release, resolving its version through resolve and
 // reading its SBOM through openSBOM (nil: offline, the catalog only); keep
 // keeps the SBOM's bytes in the listing.

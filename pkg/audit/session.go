@@ -79,8 +79,6 @@ type Config struct {
 	Trust trust.Source
 	// Rules are what the judge accepts beyond the catalog's policy.
 	Rules verify.Rules
-	// Tool names the tool in evidence packs ("k8sverify v…").
-	Tool string
 	// Catalog is the release catalog (nil: the one embedded in k8sverify).
 	Catalog *artifacts.Catalog
 	// Offline refuses every network request: releases are listed from the

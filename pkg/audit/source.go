@@ -365,7 +365,7 @@ func (p *packSource) Evidence(_ context.Context, r *artifacts.Release, a artifac
 // pack; none when neither has it.
 func (p *packSource) fileClaims(r *artifacts.Release, a artifacts.Artifact, e *pack.Entry) ([]verify.DigestClaim, error) {
 	if p.files != nil {
-		rel, err := releasePath(r, a)
+		rel, err := r.FilePath(a)
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/evidence"
@@ -393,7 +394,7 @@ func TestMirrorReferrers(t *testing.T) {
 		req := mirror.Request{Version: w.Version.String(), To: dest}
 		c := mirrorConfig(w)
 		if fromPack {
-			c.Pack = sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
+			c.Pack = sessions.FetchPack(t, w, airgap.Request{WithImages: true})
 			c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}}
 		}
 		vs := byRepoOf(t, copyRelease(t, w, c, req))
@@ -426,7 +427,7 @@ func TestMirrorFromPack(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
 		{Kind: testworld.FaultPayloadDigest, Target: "kube-apiserver-arm64"},
 	}})
-	pack := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
+	pack := sessions.FetchPack(t, w, airgap.Request{WithImages: true})
 	w.Close() // the source registry, Rekor and TUF are gone
 	to := destination(t, nil)
 	c := mirrorConfig(w)
@@ -471,7 +472,7 @@ func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.FetchRelease(context.Background(), rel, audit.FetchRequest{Out: dir, TUF: tuf, WithImages: sel.Kinds[0] == artifacts.KindImage}); err != nil {
+		if _, err := airgap.FetchRelease(context.Background(), s, rel, airgap.Request{Out: dir, TUF: tuf, WithImages: sel.Kinds[0] == artifacts.KindImage}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -507,7 +508,7 @@ func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
 	}
 	// Fetching the images again replaces their entries.
 	rel, _ := audit.Selection{Kinds: imageKind}.Apply(w.Release)
-	if _, err := s.FetchRelease(context.Background(), rel, audit.FetchRequest{Out: dir, TUF: tuf, WithImages: true}); err != nil {
+	if _, err := airgap.FetchRelease(context.Background(), s, rel, airgap.Request{Out: dir, TUF: tuf, WithImages: true}); err != nil {
 		t.Fatal(err)
 	}
 	if idx2, _ := os.ReadFile(filepath.Join(dir, "oci", "index.json")); len(idx2) != len(idx) {
@@ -548,7 +549,7 @@ func BenchmarkMirrorFullRelease(b *testing.B) {
 // named), and nothing is written for them; the others are copied.
 func TestPackLocationsComeFromTheRelease(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true})
-	dir := sessions.FetchPack(t, w, audit.FetchRequest{WithImages: true})
+	dir := sessions.FetchPack(t, w, airgap.Request{WithImages: true})
 	const apiserver, proxy, proxyArm = "image kube-apiserver linux/amd64", "image kube-proxy linux/amd64", "image kube-proxy linux/arm64"
 	sessions.EditManifest(t, dir, func(m *pack.Manifest) {
 		a, b := sessions.Entry(m, apiserver), sessions.Entry(m, proxy)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/airgap"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
@@ -57,11 +58,11 @@ func New(t testing.TB, c audit.Config) *audit.Session {
 }
 
 // FetchPack writes an evidence pack of the world's release.
-func FetchPack(t *testing.T, w *testworld.World, req audit.FetchRequest) string {
+func FetchPack(t *testing.T, w *testworld.World, req airgap.Request) string {
 	t.Helper()
 	req.Out = t.TempDir()
 	req.TUF = &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
-	res, err := New(t, Config(w)).FetchRelease(context.Background(), Selected(t, w), req)
+	res, err := airgap.FetchRelease(context.Background(), New(t, Config(w)), Selected(t, w), req)
 	if err != nil || !res.Manifest.Complete {
 		t.Fatalf("fetch: %v", err)
 	}

@@ -1,7 +1,8 @@
-package audit
+package airgap
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -9,17 +10,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
+	"github.com/k8sverify/k8sverify/pkg/audit"
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-// FetchRequest asks for an evidence pack of a release.
-type FetchRequest struct {
+// Request asks for an evidence pack of a release.
+type Request struct {
 	Version   string
-	Selection Selection
+	Selection audit.Selection
+	// Tool names the program writing the pack ("k8sverify v1.2.3"),
+	// recorded in its manifest.
+	Tool string
 	// Out is the pack's directory.
 	Out string
 	// WithFiles stores the release files themselves in the pack.
@@ -39,8 +44,8 @@ type FetchRequest struct {
 	Channels artifacts.ChannelDocuments
 }
 
-// FetchResult is what a fetch wrote.
-type FetchResult struct {
+// Result is what a fetch wrote.
+type Result struct {
 	Release  *artifacts.Release
 	Manifest *pack.Manifest
 	// Kept counts the entries of an earlier fetch of the pack kept as
@@ -54,18 +59,17 @@ type FetchResult struct {
 // verifying the pack offline gives the verdicts verifying online gives.
 // Nothing is decided. The manifest is written last, marked complete only
 // when every artifact's evidence could be fetched.
-func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
-	if err := s.fetching(); err != nil {
+func Fetch(ctx context.Context, s *audit.Session, req Request) (*Result, error) {
+	if err := fetching(s); err != nil {
 		return nil, err
 	}
-	resolve, sbom := s.src.openers()
-	listing, err := s.loadRelease(ctx, req.Version, req.Selection, resolve, sbom, true)
+	listing, err := s.ListWithDocuments(ctx, req.Version, req.Selection)
 	if err != nil {
 		return nil, err
 	}
 	req.SBOM = listing.SBOM
 	req.Channels = listing.Channels
-	res, err := s.FetchRelease(ctx, listing.Release, req)
+	res, err := FetchRelease(ctx, s, listing.Release, req)
 	if err != nil {
 		return nil, err
 	}
@@ -78,16 +82,16 @@ func (s *Session) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 // of the same release already in the directory is added to: its entries
 // of the artifacts fetched again are replaced, the others kept. A pack of
 // another release is refused.
-func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req FetchRequest) (*FetchResult, error) {
-	if err := s.fetching(); err != nil {
+func FetchRelease(ctx context.Context, s *audit.Session, r *artifacts.Release, req Request) (*Result, error) {
+	if err := fetching(s); err != nil {
 		return nil, err
 	}
 	pw, prev, err := pack.Extend(req.Out, r.Version.String())
 	if err != nil {
-		return nil, classify(ErrLocalInput, err)
+		return nil, audit.Classify(audit.ErrLocalInput, err)
 	}
 	defer pw.Close()
-	m := &pack.Manifest{Tool: s.cfg.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
+	m := &pack.Manifest{Tool: req.Tool, Created: time.Now().UTC(), Release: r.Version.String()}
 	if prev != nil {
 		m.TUF, m.Images, m.SBOM = prev.TUF, prev.Images, prev.SBOM
 		m.Changelog, m.Promoter = prev.Changelog, prev.Promoter
@@ -117,7 +121,7 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	if req.TUF != nil {
 		// Recorded from an empty TUF state and replayed from the pack's
 		// own files before the manifest says anything of them.
-		_, fetched, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.http))
+		_, fetched, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.HTTP()))
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +137,7 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	entries := make([]pack.Entry, len(r.Artifacts))
 	errs := make([]error, len(r.Artifacts))
 	s.Each(len(r.Artifacts), func(i int) {
-		entries[i], errs[i] = s.fetchOne(ctx, r, r.Artifacts[i], pw, images, req)
+		entries[i], errs[i] = fetchOne(ctx, s.Source(), r, r.Artifacts[i], pw, images, req)
 	})
 	for i, err := range errs {
 		if err != nil {
@@ -150,20 +154,20 @@ func (s *Session) FetchRelease(ctx context.Context, r *artifacts.Release, req Fe
 	if err := pw.Finish(m); err != nil {
 		return nil, err
 	}
-	return &FetchResult{Release: r, Manifest: m, Kept: len(m.Artifacts) - len(entries)}, nil
+	return &Result{Release: r, Manifest: m, Kept: len(m.Artifacts) - len(entries)}, nil
 }
 
 // fetching: a pack is written from evidence fetched online.
-func (s *Session) fetching() error {
-	if s.src.Mode() != Online {
-		return classify(ErrRequest, errors.New("an evidence pack is fetched online, not from another pack"))
+func fetching(s *audit.Session) error {
+	if s.Source().Mode() != audit.Online {
+		return audit.Classify(audit.ErrRequest, errors.New("an evidence pack is fetched online, not from another pack"))
 	}
 	return nil
 }
 
 // fetchOne fetches one artifact's evidence into the pack. Its error is a
 // failure to write the pack; a failure to fetch is recorded in the entry.
-func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifacts.Artifact, pw *pack.Writer, images *pack.ImageLayout, req FetchRequest) (pack.Entry, error) {
+func fetchOne(ctx context.Context, src audit.Source, r *artifacts.Release, a artifacts.Artifact, pw *pack.Writer, images *pack.ImageLayout, req Request) (pack.Entry, error) {
 	base, err := packPath(r, a)
 	if err != nil {
 		return pack.Entry{}, err
@@ -172,16 +176,16 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 	file := ""
 	switch {
 	case a.Kind == artifacts.KindImage:
-		ev = s.src.Evidence(ctx, r, a, EvidenceOptions{})
+		ev = src.Evidence(ctx, r, a, audit.EvidenceOptions{})
 		if images != nil && ev.Unavailable == nil && ev.Missing == "" {
-			if err := s.copyImage(ctx, a, images); err != nil {
+			if err := copyImage(ctx, src, a, ev.Image, images); err != nil {
 				ev.Unavailable = err
 			}
 		}
 	case req.WithFiles:
 		file = "files/" + r.Version.String() + "/" + base
 		err = pw.Write(file, func(w io.Writer) error {
-			ev = s.src.Evidence(ctx, r, a, EvidenceOptions{Sink: w})
+			ev = src.Evidence(ctx, r, a, audit.EvidenceOptions{Sink: w})
 			if ev.Unavailable != nil || ev.Missing != "" {
 				return errFileNotFetched
 			}
@@ -194,7 +198,7 @@ func (s *Session) fetchOne(ctx context.Context, r *artifacts.Release, a artifact
 			return pack.Entry{}, err
 		}
 	default:
-		ev = s.src.Evidence(ctx, r, a, EvidenceOptions{})
+		ev = src.Evidence(ctx, r, a, audit.EvidenceOptions{})
 	}
 	if ev.Unavailable != nil && ctx.Err() != nil {
 		ev.Unavailable = context.Cause(ctx) // the deadline passed, or the fetch was interrupted
@@ -225,43 +229,42 @@ func mergeEntries(prev *pack.Manifest, entries []pack.Entry) []pack.Entry {
 	return append(out, entries...)
 }
 
-// copyImage copies the image (an index with every image it lists) into
-// the pack's OCI layout, named as layoutName says.
-func (s *Session) copyImage(ctx context.Context, a artifacts.Artifact, images *pack.ImageLayout) error {
-	cs, err := s.fetcher.ContentSession()
-	if err != nil {
-		return err
+// copyImage copies the image whose manifest was judged (an index with
+// every image it lists) into the pack's OCI layout, named as layoutName
+// says.
+func copyImage(ctx context.Context, src audit.Source, a artifacts.Artifact, im *verify.ImageEvidence, images *pack.ImageLayout) error {
+	if im == nil {
+		return errors.New("no manifest to copy")
 	}
-	m, err := cs.Resolve(ctx, a.Location)
-	if err != nil {
-		return err
-	}
-	if m.Index {
-		idx, err := cs.Index(ctx, m.Repository, m.Digest)
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(im.Manifest))
+	if types.MediaType(im.MediaType).IsIndex() {
+		idx, err := src.Index(ctx, a, digest)
 		if err != nil {
 			return err
 		}
-		return images.ReplaceIndex(idx, layoutName(a, m))
+		return images.ReplaceIndex(idx, layoutName(a))
 	}
-	img, err := cs.Image(ctx, m.Repository, m.Digest)
+	img, err := src.Image(ctx, a, digest)
 	if err != nil {
 		return err
 	}
-	return images.ReplaceImage(img, layoutName(a, m))
+	return images.ReplaceImage(img, layoutName(a))
 }
 
 // layoutName names an image in the pack's OCI layout as name:tag, the
 // name below the registry (kube-apiserver, kube-apiserver-amd64) and no
-// registry host: the image is the release's, wherever it is pushed.
-func layoutName(a artifacts.Artifact, m *evidence.ImageManifest) string {
+// registry host: the image is the release's, wherever it is pushed. The
+// tag is the release's (from the artifact's location in the catalog).
+func layoutName(a artifacts.Artifact) string {
 	n := a.Name
 	if !a.Platform.IsZero() {
 		n += "-" + a.Platform.Arch
 	}
-	if m.Tag == "" {
-		return n
+	ref, _, _ := strings.Cut(a.Location, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return n + ":" + ref[i+1:]
 	}
-	return n + ":" + m.Tag
+	return n
 }
 
 // packPath is where an artifact's evidence goes in the pack: below its
@@ -275,7 +278,7 @@ func packPath(r *artifacts.Release, a artifacts.Artifact) (string, error) {
 		}
 		return checkPackPath("images/" + p)
 	}
-	rel, err := releasePath(r, a)
+	rel, err := r.FilePath(a)
 	if err != nil {
 		return "", err
 	}
