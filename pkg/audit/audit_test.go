@@ -137,6 +137,9 @@ func runBlobForgery(t *testing.T, name, version, target string, fault testworld.
 		if sentinel != nil && !errors.Is(got.Err, sentinel) {
 			t.Errorf("reason %q (check %s) does not name %v", got.Reason, got.FailedCheck, sentinel)
 		}
+		if errors.Is(sentinel, sigverify.ErrSignatureInvalid) && !strings.Contains(got.Reason, "got a signature that does not verify over it") {
+			t.Errorf("reason %q: a signature was there, and did not verify", got.Reason)
+		}
 		t.Logf("%s: %s", got.Status, got.Reason)
 		for p, v := range vs {
 			if p != target && v.Status != verify.StatusVerified {

@@ -309,7 +309,7 @@ func (v *Verifier) checkSignature(r *Result, s *signed) bool {
 		return false
 	}
 	if err := sgverify.VerifySignatureWithArtifactDigests(s.content, s.material, v.trust.Material, []sgverify.ArtifactDigest{{Algorithm: d.Algorithm, Digest: d.Bytes()}}); err != nil {
-		r.Fail(CheckSignature, ErrSignatureInvalid, "a signature over "+d.String(), "", err)
+		r.Fail(CheckSignature, ErrSignatureInvalid, "a signature over "+d.String(), "a signature that does not verify over it", err)
 		return false
 	}
 	r.Pass(CheckSignature, d.String(), "signature verified")

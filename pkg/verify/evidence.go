@@ -51,6 +51,21 @@ func (c Channel) served() bool {
 	return false
 }
 
+// trust ranks a channel for saying which digest was expected when two
+// disagree: the release's own documents (SBOM, catalog, CHANGELOG,
+// promoter manifest) over the side files published beside a file, over
+// what was served.
+func (c Channel) trust() int {
+	switch c {
+	case ChannelSHA256File, ChannelSHA512File:
+		return 1
+	}
+	if c.served() {
+		return 0
+	}
+	return 2
+}
+
 // DigestClaim is one digest of an artifact and the channel it came from.
 type DigestClaim struct {
 	Digest  sigverify.Digest

@@ -214,7 +214,11 @@ func (c *decision) bindDigest(ev Evidence) (sigverify.Digest, bool) {
 	for i, x := range claims {
 		for _, y := range claims[i+1:] {
 			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				c.failCheck(CheckDigest, sigverify.ErrDigestMismatch, x.Digest.String()+" ("+c.channelName(x.Channel)+")", y.Digest.String()+" ("+c.channelName(y.Channel)+")",
+				want, got := x, y
+				if y.Channel.trust() > x.Channel.trust() {
+					want, got = y, x
+				}
+				c.failCheck(CheckDigest, sigverify.ErrDigestMismatch, want.Digest.String()+" ("+c.channelName(want.Channel)+")", got.Digest.String()+" ("+c.channelName(got.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
 				return sigverify.Digest{}, false
 			}
