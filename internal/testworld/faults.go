@@ -188,6 +188,8 @@ type httpFaults struct {
 	latency time.Duration
 	// requests counts the requests served, by method and path class.
 	requests sync.Map // string -> *atomic.Int64
+	// handshakes counts the TLS handshakes of the server (HTTPS only).
+	handshakes atomic.Int64
 
 	mu    sync.Mutex
 	rules []*httpRule
@@ -345,9 +347,21 @@ func (w *World) Requests() map[string]map[string]int64 {
 	return out
 }
 
-// ResetRequests starts counting anew.
+// ResetRequests starts counting anew (requests and TLS handshakes).
 func (w *World) ResetRequests() {
 	for _, h := range w.httpF {
 		h.requests.Clear()
+		h.handshakes.Store(0)
 	}
+}
+
+// Handshakes counts the TLS handshakes each server of the world saw (full
+// or resumed: each ClientHello), by server as Requests names them; none
+// when the world serves plain http.
+func (w *World) Handshakes() map[string]int64 {
+	out := map[string]int64{}
+	for name, h := range w.httpF {
+		out[name] = h.handshakes.Load()
+	}
+	return out
 }

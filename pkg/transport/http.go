@@ -111,6 +111,7 @@ func New(opts ...Option) *Client {
 	if c.log != nil {
 		base = &loggingTransport{inner: base, log: c.log}
 	}
+	base = &connGate{inner: base}
 	c.guard = &guardTransport{inner: base, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
 		Transport:     &redirectMemory{inner: c.guard},
@@ -123,8 +124,12 @@ func New(opts ...Option) *Client {
 // for parallel artifacts at once, each with a few requests in flight:
 // four idle connections per artifact are kept per host, so a burst of
 // requests over HTTP/1.1 reuses them rather than opening new ones and
-// closing them again (HTTP/2 multiplexes on one). The wait for an answer is bounded by the client
-// (WithTimeout), not here.
+// closing them again. HTTP/2 multiplexes on one connection per host: a
+// request waits for a free stream on it rather than dialing another
+// (StrictMaxConcurrentRequests), so a burst of requests past the server's
+// stream limit costs no handshakes (the client sends the first request to
+// a host alone, see connGate). The wait for an answer is bounded by the
+// client (WithTimeout), not here.
 func NewTransport(parallel int) *http.Transport {
 	parallel = max(parallel, 16)
 	return &http.Transport{
@@ -135,6 +140,7 @@ func NewTransport(parallel int) *http.Transport {
 		MaxIdleConnsPerHost: 4 * parallel,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
+		HTTP2:               &http.HTTP2Config{StrictMaxConcurrentRequests: true},
 	}
 }
 
