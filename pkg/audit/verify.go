@@ -66,9 +66,12 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	if s.src.Mode() == FromPack && len(versions) > 1 {
 		return nil, classify(ErrRequest, errors.New("an evidence pack holds one release"))
 	}
-	// The trust loads while the releases are listed; verification waits
-	// for it (judgeOf runs once).
+	// The trust loads while the releases are listed, and requests the
+	// run makes anyway are sent meanwhile; verification waits for the
+	// trust (judgeOf runs once).
 	go func() { _, _ = s.judgeOf(ctx) }()
+	stop := s.warm(ctx, versions, req.Selection)
+	defer stop()
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
 	s.each(len(versions), func(i int) {
