@@ -193,6 +193,8 @@ type httpFaults struct {
 
 	mu    sync.Mutex
 	rules []*httpRule
+	// onRequest, when set (OnRequest), sees each request first.
+	onRequest func(*http.Request)
 }
 
 type httpRule struct {
@@ -237,8 +239,11 @@ func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, _ := h.requests.LoadOrStore(requestClass(r), new(atomic.Int64))
 	n.(*atomic.Int64).Add(1)
 	h.mu.Lock()
-	latency := h.latency
+	latency, onRequest := h.latency, h.onRequest
 	h.mu.Unlock()
+	if onRequest != nil {
+		onRequest(r)
+	}
 	if latency > 0 {
 		select {
 		case <-time.After(latency):
@@ -345,6 +350,17 @@ func (w *World) Requests() map[string]map[string]int64 {
 		out[name] = m
 	}
 	return out
+}
+
+// OnRequest has fn see each request to server (named as Requests names
+// it) before it is served; fn may hold it, e.g. until another request has
+// arrived: a test can then tell requests sent together from requests that
+// wait for each other, without a clock. nil removes it.
+func (w *World) OnRequest(server string, fn func(*http.Request)) {
+	h := w.httpF[server]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onRequest = fn
 }
 
 // ResetRequests starts counting anew (requests and TLS handshakes).
