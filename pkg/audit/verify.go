@@ -135,8 +135,15 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 		}
 	}
 	scheduleLongestFirst(jobs, func(j job) artifacts.Artifact { return rels[j.r].Artifacts[j.a] })
+	// Without downloads an artifact's evidence is small: the concurrency
+	// scales with the work. A download holds a transfer's buffers: those
+	// keep the default.
+	limit := s.limit(len(jobs))
+	if o.Download {
+		limit = s.limit(0)
+	}
 	var mu sync.Mutex
-	s.each(len(jobs), func(i int) {
+	s.eachAtOnce(limit, len(jobs), func(i int) {
 		j := jobs[i]
 		rel := rels[j.r]
 		v := s.artifact(ctx, judge, src, o, rel, rel.Artifacts[j.a])
