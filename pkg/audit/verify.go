@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -202,7 +203,7 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src Source,
 			opt.Sink = io.Discard // downloaded and hashed, not kept
 		}
 	}
-	ev := src.Evidence(ctx, r, a, opt)
+	ev := src.Evidence(transport.WithLabel(ctx, a.ID()), r, a, opt)
 	v := judge.Judge(r, a, ev)
 	if err := kept.finish(v.Status == verify.StatusVerified); err != nil {
 		v = judge.Judge(r, a, verify.Evidence{Unavailable: fmt.Errorf("verified, but keeping the file failed: %w", err)})
