@@ -124,12 +124,10 @@ func New(opts ...Option) *Client {
 // for parallel artifacts at once, each with a few requests in flight:
 // four idle connections per artifact are kept per host, so a burst of
 // requests over HTTP/1.1 reuses them rather than opening new ones and
-// closing them again. HTTP/2 multiplexes on one connection per host: a
-// request waits for a free stream on it rather than dialing another
-// (StrictMaxConcurrentRequests), so a burst of requests past the server's
-// stream limit costs no handshakes (the client sends the first request to
-// a host alone, see connGate). The wait for an answer is bounded by the
-// client (WithTimeout), not here.
+// closing them again. HTTP/2 multiplexes on one connection per host (the
+// client sends the first request to a host alone, and keeps at most
+// maxPerOrigin in flight to it: see connGate). The wait for an answer is
+// bounded by the client (WithTimeout), not here.
 func NewTransport(parallel int) *http.Transport {
 	parallel = max(parallel, 16)
 	return &http.Transport{
@@ -140,7 +138,6 @@ func NewTransport(parallel int) *http.Transport {
 		MaxIdleConnsPerHost: 4 * parallel,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
-		HTTP2:               &http.HTTP2Config{StrictMaxConcurrentRequests: true},
 	}
 }
 
