@@ -72,25 +72,31 @@ requests=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["requests
 # site's redirect answers are counted apart (hops). Requests sent for
 # several artifacts (a batched log lookup, the registry's ping) bear the
 # label of the one that sent them.
-bin/k8sverify verify "$version" --no-progress --debug -o json="$work/report-debug.json" >/dev/null 2>"$work/debug.log" || true
-chain=$(python3 - "$work/debug.log" "$latency" <<'PY'
+# A request that starts as another one ends by chance looks dependent on
+# it: of three runs, the one with the fewest is reported.
+for i in 1 2 3; do
+	bin/k8sverify verify "$version" --no-progress --debug -o json="$work/report-debug.json" >/dev/null 2>"$work/debug$i.log" || true
+done
+chain=$(python3 - "$latency" "$work"/debug[123].log <<'PY'
 import collections, datetime, re, sys
-lat = sys.argv[2]
+lat = sys.argv[1]
 lat = float(lat[:-2]) if lat.endswith("ms") else float(lat[:-1]) * 1000
-by = collections.defaultdict(list)
-listing = 0
-for line in open(sys.argv[1]):
-    if "msg=request" not in line:
-        continue
-    end = datetime.datetime.fromisoformat(re.search(r"time=(\S+)", line).group(1).replace("Z", "+00:00")).timestamp() * 1000
-    e = re.search(r"elapsed=(\S+)", line).group(1)
-    el = float(e[:-2]) if e.endswith("ms") and not e.endswith("µs") else (float(e[:-1]) * 1000 if re.fullmatch(r"[0-9.]+s", e) else 0)
-    st = re.search(r"status=(\d+)", line)
-    label = re.search(r'for=("[^"]*"|\S+)', line)
-    if "/sbom/" in line and not label:
-        listing = 1
-    if label:
-        by[label.group(1).strip('"')].append((end - el, end, bool(st) and el >= lat / 2, bool(st) and st.group(1) in ("301", "302", "303", "307", "308")))
+def parse(path):
+    by = collections.defaultdict(list)
+    listing = 0
+    for line in open(path):
+        if "msg=request" not in line:
+            continue
+        end = datetime.datetime.fromisoformat(re.search(r"time=(\S+)", line).group(1).replace("Z", "+00:00")).timestamp() * 1000
+        e = re.search(r"elapsed=(\S+)", line).group(1)
+        el = float(e[:-2]) if e.endswith("ms") and not e.endswith("µs") else (float(e[:-1]) * 1000 if re.fullmatch(r"[0-9.]+s", e) else 0)
+        st = re.search(r"status=(\d+)", line)
+        label = re.search(r'for=("[^"]*"|\S+)', line)
+        if "/sbom/" in line and not label:
+            listing = 1
+        if label:
+            by[label.group(1).strip('"')].append((end - el, end, bool(st) and el >= lat / 2, bool(st) and st.group(1) in ("301", "302", "303", "307", "308")))
+    return by, listing
 def longest(reqs, weight):
     reqs = sorted(reqs)
     chains = []  # the longest chain ending at each request
@@ -98,8 +104,12 @@ def longest(reqs, weight):
         prev = max((c for (s2, e2, _, _), c in zip(reqs, chains) if e2 <= s + 3), default=0)
         chains.append(prev + weight(rt, redirect))
     return max(chains, default=0)
-slowest = max(by, key=lambda k: max(e for _, e, _, _ in by[k]) - min(s for s, _, _, _ in by[k]))
-print(listing + longest(by[slowest], lambda rt, redirect: rt and not redirect), listing + longest(by[slowest], lambda rt, redirect: rt), slowest)
+runs = []
+for path in sys.argv[2:]:
+    by, listing = parse(path)
+    slowest = max(by, key=lambda k: max(e for _, e, _, _ in by[k]) - min(s for s, _, _, _ in by[k]))
+    runs.append((listing + longest(by[slowest], lambda rt, redirect: rt and not redirect), listing + longest(by[slowest], lambda rt, redirect: rt), slowest))
+print(*min(runs))
 PY
 )
 read -r trips hops slowest <<<"$chain"
