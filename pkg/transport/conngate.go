@@ -22,11 +22,15 @@ const maxPerOrigin = 100
 // connections and close the rest; once the first connection is up, an
 // HTTP/2 origin's requests share it, and an HTTP/1.1 origin's dial their
 // own as before. A first request that fails releases the others too: each
-// then fares as it would have. At most maxPerOrigin requests to an https
-// origin are in flight (sent, and their answer not yet read or closed);
-// the others wait for one to end. (net/http's own HTTP/2 option to wait
-// for a stream, StrictMaxConcurrentRequests, left requests waiting past
-// their timeout in Go 1.26.)
+// then fares as it would have. At most maxPerOrigin requests read whole
+// (Bounded: every request but streamed bodies) to an https origin are in
+// flight (sent, and their answer not yet read or closed); the others wait
+// for one to end. Such a request never waits for another while it holds
+// its answer, so the wait always ends; a streamed body (a download, an
+// image layer being copied) may be held while other requests go out, and
+// is not counted. (net/http's own HTTP/2 option to wait for a stream,
+// StrictMaxConcurrentRequests, left requests waiting past their timeout
+// in Go 1.26.)
 type connGate struct {
 	inner http.RoundTripper
 
@@ -56,6 +60,9 @@ func (g *connGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	g.mu.Unlock()
 	ctx := req.Context()
+	if ctx.Value(boundedKey{}) == nil {
+		return g.send(o, known, req)
+	}
 	select {
 	case o.slots <- struct{}{}:
 	case <-ctx.Done():
