@@ -35,11 +35,12 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	start := time.Now()
 	resp, err := t.inner.RoundTrip(req)
 	attrs := []any{"method", req.Method, "url", Redact(req.URL.String())}
+	var labels []any
 	if label, ok := req.Context().Value(labelKey{}).(string); ok {
-		attrs = append(attrs, "for", label)
+		labels = []any{"for", label}
 	}
 	if err != nil {
-		t.log.Debug("request", append(attrs, "error", err, "elapsed", time.Since(start).Round(time.Millisecond))...)
+		t.log.Debug("request", append(append(attrs, "error", err, "elapsed", time.Since(start).Round(time.Millisecond)), labels...)...)
 		return nil, err
 	}
 	attrs = append(attrs, "status", resp.StatusCode, "proto", resp.Proto)
@@ -49,6 +50,6 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if loc := resp.Header.Get("Location"); loc != "" {
 		attrs = append(attrs, "location", Redact(loc))
 	}
-	t.log.Debug("request", append(attrs, "elapsed", time.Since(start).Round(time.Millisecond))...)
+	t.log.Debug("request", append(append(attrs, "elapsed", time.Since(start).Round(time.Millisecond)), labels...)...)
 	return resp, nil
 }
