@@ -60,7 +60,9 @@ const (
 	// of 1.24 in one run (2880 artifacts) at 50 ms per request on two
 	// busy cores took 12.6–16.9 s at 128, 10.8–14.8 s at 256, 8.7–12.9 s
 	// at 384, with a peak RSS of 250–270, 320–340 and 430 MB (the command
-	// line bounds its heap softly at 200 MiB: 223 MB at 256, no slower).
+	// line bounds its heap softly at 200 MiB: 223 MB at 256, no slower);
+	// on idle cores 11.2–11.4 s at 64, 6.0–6.4 s at 256 (CPU-bound: about
+	// 8 s of CPU on two cores).
 	MaxConcurrency = 256
 	// DefaultTimeout bounds each network request.
 	DefaultTimeout = 30 * time.Second
