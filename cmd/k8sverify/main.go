@@ -19,9 +19,20 @@ import (
 // 1.24 88 to 107 MB).
 const gcPercent = 200
 
+// memoryLimit is the heap's soft limit when GOMEMLIMIT is not set: a run
+// of many releases keeps up to 256 artifacts in flight, and the garbage
+// collector then keeps it near 200 MiB instead of letting it grow to
+// three times its live heap (all 18 releases of 1.24 at 50 ms per
+// request: peak RSS 330–370 MB without, 223 MB with, no slower; a live
+// heap over it still grows).
+const memoryLimit = 200 << 20
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)

@@ -355,7 +355,7 @@ the one of this release and platform.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if g.concurrency < 1 {
+			if g.flags.Changed("concurrency") && g.concurrency < 1 {
 				return usageErrorf("%s must be at least 1, got %d", g.named("concurrency"), g.concurrency)
 			}
 			if g.timeout <= 0 {
@@ -390,7 +390,7 @@ the one of this release and platform.`,
 	f.StringVar(&g.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: public-good root via the embedded TUF root)")
 	f.StringVar(&g.tufURL, "tuf-url", "", "TUF repository of the Sigstore trusted root (default: the public-good one)")
 	f.StringVar(&g.tufRoot, "tuf-root", "", "trusted TUF root.json for --tuf-url (default: the one embedded in k8sverify)")
-	f.IntVar(&g.concurrency, "concurrency", audit.DefaultConcurrency, "artifacts checked at once")
+	f.IntVar(&g.concurrency, "concurrency", 0, "artifacts checked at once (default: verify checks all of a run's artifacts at once, at least 64 and at most 256; 64 when downloading, fetching or mirroring)")
 	f.DurationVar(&g.timeout, "timeout", audit.DefaultTimeout, "timeout of each network request: to answer, and to deliver a streamed body at 1 KiB/s or more")
 	f.DurationVar(&g.deadline, "deadline", audit.DefaultDeadline, "deadline of the whole run: what is not checked by then is an error")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "k8sverify's cache: the Sigstore TUF client's state lives in DIR/tuf (default: k8sverify in the user cache dir, e.g. ~/.cache/k8sverify)")

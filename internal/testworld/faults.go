@@ -188,9 +188,13 @@ type httpFaults struct {
 	latency time.Duration
 	// requests counts the requests served, by method and path class.
 	requests sync.Map // string -> *atomic.Int64
+	// handshakes counts the TLS handshakes of the server (HTTPS only).
+	handshakes atomic.Int64
 
 	mu    sync.Mutex
 	rules []*httpRule
+	// onRequest, when set (OnRequest), sees each request first.
+	onRequest func(*http.Request)
 }
 
 type httpRule struct {
@@ -235,8 +239,11 @@ func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, _ := h.requests.LoadOrStore(requestClass(r), new(atomic.Int64))
 	n.(*atomic.Int64).Add(1)
 	h.mu.Lock()
-	latency := h.latency
+	latency, onRequest := h.latency, h.onRequest
 	h.mu.Unlock()
+	if onRequest != nil {
+		onRequest(r)
+	}
 	if latency > 0 {
 		select {
 		case <-time.After(latency):
@@ -345,9 +352,32 @@ func (w *World) Requests() map[string]map[string]int64 {
 	return out
 }
 
-// ResetRequests starts counting anew.
+// OnRequest has fn see each request to server (named as Requests names
+// it) before it is served; fn may hold it, e.g. until another request has
+// arrived: a test can then tell requests sent together from requests that
+// wait for each other, without a clock. nil removes it.
+func (w *World) OnRequest(server string, fn func(*http.Request)) {
+	h := w.httpF[server]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onRequest = fn
+}
+
+// ResetRequests starts counting anew (requests and TLS handshakes).
 func (w *World) ResetRequests() {
 	for _, h := range w.httpF {
 		h.requests.Clear()
+		h.handshakes.Store(0)
 	}
+}
+
+// Handshakes counts the TLS handshakes each server of the world saw (full
+// or resumed: each ClientHello), by server as Requests names them; none
+// when the world serves plain http.
+func (w *World) Handshakes() map[string]int64 {
+	out := map[string]int64{}
+	for name, h := range w.httpF {
+		out[name] = h.handshakes.Load()
+	}
+	return out
 }

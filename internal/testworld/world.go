@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -430,6 +431,12 @@ func (w *World) serve(h http.Handler) (string, error) {
 	w.servers = append(w.servers, srv)
 	if w.TLS != nil {
 		srv.TLSConfig = w.TLS.Config.Clone()
+		if hf, ok := h.(*httpFaults); ok {
+			srv.TLSConfig.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				hf.handshakes.Add(1)
+				return nil, nil
+			}
+		}
 		go func() { _ = srv.ServeTLS(ln, "", "") }()
 		return "https://" + ln.Addr().String(), nil
 	}

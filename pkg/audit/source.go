@@ -482,3 +482,46 @@ func (o packChannels) Open(_ context.Context, url string) (io.ReadCloser, error)
 	}
 	return o.p.Open(name)
 }
+
+// warm sends, while the releases of an online run are listed, requests
+// the run makes anyway (evidence.Warm): the registry's ping when images
+// are selected, and the .sha256 of the first selected release file the
+// catalog lists for the first version when files are (a release the
+// catalog does not hold warms no file). stop, once the run is over, ends
+// what no artifact took.
+func (s *Session) warm(ctx context.Context, versions []string, sel Selection) (stop func()) {
+	on, ok := s.src.(*onlineSource)
+	if !ok || on.http == nil {
+		return func() {}
+	}
+	var w evidence.Warm
+	if len(sel.Kinds) == 0 || slices.Contains(sel.Kinds, artifacts.KindImage) {
+		w.Registry, _, _ = strings.Cut(s.cfg.Endpoints.Registry, "/")
+	}
+	if !sel.imagesOnly() && len(versions) > 0 {
+		w.File = s.firstFile(versions[0], sel)
+	}
+	return on.f.Warm(ctx, w)
+}
+
+// firstFile is the location of the first release file of version the
+// selection selects, as the catalog lists the release ("": none known).
+func (s *Session) firstFile(version string, sel Selection) string {
+	v, err := artifacts.ParseVersion(version)
+	if err != nil {
+		return ""
+	}
+	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
+	if err != nil {
+		return ""
+	}
+	if rel, err = sel.Apply(rel); err != nil {
+		return ""
+	}
+	for _, a := range rel.Artifacts {
+		if a.Kind != artifacts.KindImage {
+			return a.Location
+		}
+	}
+	return ""
+}

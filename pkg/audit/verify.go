@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
@@ -70,9 +71,12 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	if s.src.Mode() == FromPack && len(versions) > 1 {
 		return nil, classify(ErrRequest, errors.New("an evidence pack holds one release"))
 	}
-	// The trust loads while the releases are listed; verification waits
-	// for it (Judge runs once).
+	// The trust loads while the releases are listed, and requests the
+	// run makes anyway are sent meanwhile; verification waits for the
+	// trust (Judge runs once).
 	go func() { _, _ = s.Judge(ctx) }()
+	stop := s.warm(ctx, versions, req.Selection)
+	defer stop()
 	listings := make([]*Listing, len(versions))
 	errs := make([]error, len(versions))
 	s.Each(len(versions), func(i int) {
@@ -157,8 +161,15 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 		}
 	}
 	scheduleLongestFirst(jobs, func(j job) artifacts.Artifact { return rels[j.r].Artifacts[j.a] })
+	// Without downloads an artifact's evidence is small: the concurrency
+	// scales with the work. A download holds a transfer's buffers: those
+	// keep the default.
+	limit := s.limit(len(jobs))
+	if o.Download {
+		limit = s.limit(0)
+	}
 	var mu sync.Mutex
-	s.Each(len(jobs), func(i int) {
+	s.eachAtOnce(limit, len(jobs), func(i int) {
 		j := jobs[i]
 		rel := rels[j.r]
 		v := s.artifact(ctx, judge, src, o, rel, rel.Artifacts[j.a])
@@ -217,7 +228,7 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src Source,
 			opt.Sink = io.Discard // downloaded and hashed, not kept
 		}
 	}
-	ev := src.Evidence(ctx, r, a, opt)
+	ev := src.Evidence(transport.WithLabel(ctx, a.ID()), r, a, opt)
 	v := judge.Judge(r, a, ev)
 	if err := kept.finish(v.Status == verify.StatusVerified); err != nil {
 		v = judge.Judge(r, a, verify.Evidence{Unavailable: fmt.Errorf("verified, but keeping the file failed: %w", err)})

@@ -130,7 +130,7 @@ func (f *Fetcher) fetchSide(ctx context.Context, url string, side []*sideFile) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.data, s.err = f.http.Get(ctx, url+s.ext, s.limit)
+			s.data, s.err = f.get(ctx, url+s.ext, s.limit)
 		}()
 	}
 	wg.Wait()

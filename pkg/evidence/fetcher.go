@@ -42,6 +42,9 @@ type Fetcher struct {
 	imageErr, contentErr   error
 
 	registryMemo registryMemo
+
+	prefetchMu sync.Mutex
+	prefetch   map[string]*prefetched // by URL: answers read ahead (Warm)
 }
 
 // NewFetcher returns a fetcher of the configuration.

@@ -40,26 +40,72 @@ func (f *Fetcher) Image(ctx context.Context, a artifacts.Artifact) verify.Eviden
 		return ev
 	}
 	ev := manifestEvidence(m)
-	repos := []string{m.Repository}
-	if !a.Platform.IsZero() {
-		if err := s.addPlatformEvidence(ctx, &ev, m); err != nil {
-			return verify.Evidence{Unavailable: err}
-		}
-		if indexRef, indexRepo, ok := releaseIndex(a, m); ok {
-			repos = append(repos, indexRepo)
-			idx, err := s.resolveCached(ctx, indexRef)
-			switch {
-			case errors.Is(err, transport.ErrNotFound):
-				// No index of this name and tag: nothing to bind to.
-			case err != nil:
-				return verify.Evidence{Unavailable: err}
-			default:
-				ev.Image.Index, ev.Image.IndexRef = idx.Raw, idx.PinnedReference()
-			}
-		}
+	if a.Platform.IsZero() {
+		ev.Signatures, ev.Unavailable = s.signaturesIn(ctx, []string{m.Repository}, m.Digest)
+		return ev
 	}
-	ev.Signatures, ev.Unavailable = s.signaturesIn(ctx, repos, m.Digest)
+	indexRef, indexRepo, hasIndex := releaseIndex(a, m)
+	repos := []string{m.Repository}
+	if hasIndex {
+		repos = append(repos, indexRepo)
+	} else {
+		indexRef = ""
+	}
+	p := s.platformParts(ctx, m, indexRef, repos)
+	if p.configErr != nil {
+		return verify.Evidence{Unavailable: p.configErr}
+	}
+	ev.Image.Config = p.config
+	switch {
+	case indexRef == "", errors.Is(p.indexErr, transport.ErrNotFound):
+		// No index of this name and tag: nothing to bind to.
+	case p.indexErr != nil:
+		return verify.Evidence{Unavailable: p.indexErr}
+	default:
+		ev.Image.Index, ev.Image.IndexRef = p.index.Raw, p.index.PinnedReference()
+	}
+	ev.Signatures, ev.Unavailable = p.signatures, p.signaturesErr
 	return ev
+}
+
+// imageParts is what a platform image's evidence needs besides its
+// manifest, each with its error.
+type imageParts struct {
+	config        []byte
+	configErr     error
+	index         *ImageManifest
+	indexErr      error
+	signatures    []verify.SignatureEvidence
+	signaturesErr error
+}
+
+// platformParts fetches at once what needs nothing but the manifest m:
+// its configuration (none for an index served where an image was asked
+// for: the judge rejects that), the index indexRef ("": none) and the
+// signatures of m's digest in repos. Each answer is taken as if it had
+// been fetched alone, in the order the caller decides on them; one that
+// turns out not to be needed (an earlier one failed) costs a request,
+// nothing else.
+func (s *ImageSession) platformParts(ctx context.Context, m *ImageManifest, indexRef string, repos []string) imageParts {
+	var p imageParts
+	var wg sync.WaitGroup
+	if !m.Index {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.config, p.configErr = s.config(ctx, m)
+		}()
+	}
+	if indexRef != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.index, p.indexErr = s.resolveCached(ctx, indexRef)
+		}()
+	}
+	p.signatures, p.signaturesErr = s.signaturesIn(ctx, repos, m.Digest)
+	wg.Wait()
+	return p
 }
 
 // resolveFailure turns a failed resolution into evidence.
@@ -79,21 +125,6 @@ func manifestEvidence(m *ImageManifest) verify.Evidence {
 		Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelRegistry}},
 		Image:   &verify.ImageEvidence{MediaType: m.MediaType, Manifest: m.Raw},
 	}
-}
-
-// addPlatformEvidence adds the configuration a platform image's manifest
-// names (nothing for an index served where an image was asked for: the
-// judge rejects that).
-func (s *ImageSession) addPlatformEvidence(ctx context.Context, ev *verify.Evidence, m *ImageManifest) error {
-	if m.Index {
-		return nil
-	}
-	cfg, err := s.config(ctx, m)
-	if err != nil {
-		return err
-	}
-	ev.Image.Config = cfg
-	return nil
 }
 
 // config fetches the configuration blob the image manifest names (the
@@ -246,16 +277,16 @@ func (f *Fetcher) ImageRef(ctx context.Context, ref string, platform *artifacts.
 // platform when one was asked for).
 func (s *ImageSession) refImage(ctx context.Context, a artifacts.Artifact, m *ImageManifest, platform *artifacts.Platform) ImageRefEvidence {
 	ev := manifestEvidence(m)
-	cfg, err := s.config(ctx, m)
-	if err != nil {
-		return ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: err}}
+	p := s.platformParts(ctx, m, "", []string{m.Repository})
+	if p.configErr != nil {
+		return ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: p.configErr}}
 	}
-	ev.Image.Config = cfg
-	a.Platform = configPlatform(cfg)
+	ev.Image.Config = p.config
+	a.Platform = configPlatform(p.config)
 	if platform != nil {
 		a.Platform = *platform
 	}
-	ev.Signatures, ev.Unavailable = s.signaturesIn(ctx, []string{m.Repository}, m.Digest)
+	ev.Signatures, ev.Unavailable = p.signatures, p.signaturesErr
 	return ImageRefEvidence{Artifact: a, Evidence: ev}
 }
 
@@ -276,11 +307,13 @@ func (s *ImageSession) refChildren(ctx context.Context, base artifacts.Artifact,
 				return
 			}
 			ev := manifestEvidence(m)
-			if err := s.addPlatformEvidence(ctx, &ev, m); err != nil {
-				out[i] = ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: err}}
+			p := s.platformParts(ctx, m, "", []string{idx.Repository, idx.Repository + "-" + c.Platform.Arch})
+			if p.configErr != nil {
+				out[i] = ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: p.configErr}}
 				return
 			}
-			ev.Signatures, ev.Unavailable = s.signaturesIn(ctx, []string{idx.Repository, idx.Repository + "-" + c.Platform.Arch}, c.Digest)
+			ev.Image.Config = p.config
+			ev.Signatures, ev.Unavailable = p.signatures, p.signaturesErr
 			out[i] = ImageRefEvidence{Artifact: a, Evidence: ev}
 		}()
 	}

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -115,6 +116,8 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) v
 	if size, err := sig.Size(); err == nil && size > maxSignatureBlob {
 		return malformed("payload of %d bytes exceeds %d", size, maxSignatureBlob)
 	}
+	early := s.f.lookupAhead(ctx, sig)
+	defer early.stop()
 	payload, err := sig.Payload()
 	if err != nil {
 		se.Unavailable = registryError("signature payload", err)
@@ -149,7 +152,7 @@ func (s *ImageSession) cosignSignature(ctx context.Context, sig oci.Signature) v
 		annotated = append(annotated, entry)
 	}
 	digest := sha256.Sum256(payload)
-	found, err := s.f.lookupEntries(ctx, digest[:], sigBytes, cert.Raw)
+	found, err := s.f.lookupWith(ctx, early, digest[:], sigBytes, cert.Raw)
 	switch {
 	case err != nil && len(annotated) == 0:
 		se.Unavailable = err
@@ -181,6 +184,80 @@ func appendEntries(entries []*protorekor.TransparencyLogEntry, more ...*protorek
 		}
 	}
 	return entries
+}
+
+// aheadLookup is a log lookup started from a .sig layer's descriptor
+// (its digest is the payload's SHA-256, its annotations the signature and
+// certificate) while the payload downloads: the lookup the payload would
+// ask for once read, a round trip earlier.
+type aheadLookup struct {
+	digest       []byte
+	sig, certDER []byte
+	cancel       context.CancelFunc
+	done         chan struct{}
+	found        []*protorekor.TransparencyLogEntry
+	err          error
+}
+
+// lookupAhead starts the log lookup of a cosign signature layer from its
+// descriptor, when the descriptor says all a lookup needs (nil: it does
+// not, or there is no log; lookupWith then looks up as it would have).
+func (f *Fetcher) lookupAhead(ctx context.Context, sig oci.Signature) *aheadLookup {
+	if f.rekor == nil {
+		return nil
+	}
+	h, err := sig.Digest()
+	if err != nil || h.Algorithm != "sha256" {
+		return nil
+	}
+	digest, err := hex.DecodeString(h.Hex)
+	if err != nil || len(digest) != sha256.Size {
+		return nil
+	}
+	b64, err := sig.Base64Signature()
+	if err != nil {
+		return nil
+	}
+	sigBytes, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sigBytes) == 0 {
+		return nil
+	}
+	cert, err := sig.Cert()
+	if err != nil || cert == nil {
+		return nil
+	}
+	l := &aheadLookup{digest: digest, sig: sigBytes, certDER: cert.Raw, done: make(chan struct{})}
+	lctx, cancel := context.WithCancel(ctx)
+	l.cancel = cancel
+	go func() {
+		defer close(l.done)
+		l.found, l.err = f.lookupEntries(lctx, l.digest, l.sig, l.certDER)
+	}()
+	return l
+}
+
+// lookupWith returns the log entries recording this signature: those
+// the lookup l started ahead found when it asked for exactly these (the
+// payload's digest is the one its descriptor announced), else those of a
+// lookup made now. Either answer, errors included, is the one a lookup
+// made now would have had.
+func (f *Fetcher) lookupWith(ctx context.Context, l *aheadLookup, digest, sig, certDER []byte) ([]*protorekor.TransparencyLogEntry, error) {
+	if l != nil && bytes.Equal(l.digest, digest) && bytes.Equal(l.sig, sig) && bytes.Equal(l.certDER, certDER) {
+		<-l.done
+		return l.found, l.err
+	}
+	l.stop() // not this signature's: leave it
+	return f.lookupEntries(ctx, digest, sig, certDER)
+}
+
+// stop leaves a lookup whose answer is not needed (the payload could not
+// be read, or its signature is malformed) and waits for it to end.
+func (l *aheadLookup) stop() {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	<-l.done
 }
 
 // lookupEntries finds the Rekor entries that record exactly this

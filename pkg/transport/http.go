@@ -111,6 +111,7 @@ func New(opts ...Option) *Client {
 	if c.log != nil {
 		base = &loggingTransport{inner: base, log: c.log}
 	}
+	base = &connGate{inner: base}
 	c.guard = &guardTransport{inner: base, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
 		Transport:     &redirectMemory{inner: c.guard},
@@ -123,8 +124,10 @@ func New(opts ...Option) *Client {
 // for parallel artifacts at once, each with a few requests in flight:
 // four idle connections per artifact are kept per host, so a burst of
 // requests over HTTP/1.1 reuses them rather than opening new ones and
-// closing them again (HTTP/2 multiplexes on one). The wait for an answer is bounded by the client
-// (WithTimeout), not here.
+// closing them again. HTTP/2 multiplexes on one connection per host (the
+// client sends the first request to a host alone, and keeps at most
+// maxPerOrigin in flight to it: see connGate). The wait for an answer is
+// bounded by the client (WithTimeout), not here.
 func NewTransport(parallel int) *http.Transport {
 	parallel = max(parallel, 16)
 	return &http.Transport{

@@ -5,11 +5,13 @@
 //
 // It writes DIR/world.json (URLs, registry, trusted root, artifacts) and
 // DIR/env (the K8SVERIFY_* variables), prints one line when ready, and
-// serves until interrupted.
+// serves until interrupted. SIGUSR1 writes the requests and TLS
+// handshakes counted since the last one to DIR/requests.json.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -114,7 +116,37 @@ func main() {
 	}
 	fmt.Printf("testworld ready: %s with %d artifacts in %s; registry %s, download %s, rekor %s, channels %s; env in %s\n",
 		strings.Join(versions, ", "), artifacts, time.Since(start).Round(time.Millisecond), w.Registry, w.DownloadURL, w.RekorURL, w.ChannelsURL, env)
-	<-ctx.Done()
+	// SIGUSR1 writes the requests and TLS handshakes each server saw since
+	// the last one to DIR/requests.json, then counts anew (a script
+	// measuring one run: bench/compare-cosign.sh).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	w.ResetRequests()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-usr1:
+			if err := writeCounts(w, filepath.Join(w.Dir, "requests.json")); err != nil {
+				fmt.Fprintln(os.Stderr, "testworld:", err)
+			}
+		}
+	}
+}
+
+// writeCounts writes the world's request and handshake counts to path
+// (atomically: a reader waits for the file) and resets them.
+func writeCounts(w *testworld.World, path string) error {
+	data, err := json.Marshal(map[string]any{"requests": w.Requests(), "handshakes": w.Handshakes()})
+	if err != nil {
+		return err
+	}
+	w.ResetRequests()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func faultKinds() string {

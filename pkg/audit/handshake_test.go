@@ -1,0 +1,76 @@
+package audit_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// handshakeChild names the TLS directory to the test process that runs
+// TestHandshakesPerHost itself.
+const handshakeChild = "K8SVERIFY_TEST_HANDSHAKES_TLS"
+
+// TestHandshakesPerHost audits the whole release over HTTPS (HTTP/2, as
+// the real services serve it) and counts the TLS handshakes each of the
+// world's servers sees: at most two per host. Without the first
+// connection to a host made alone, every request of the first burst
+// dials a connection of its own (136 handshakes to the CDN); without a
+// bound on the requests in flight to a host, every request past the
+// server's stream limit does (about a hundred).
+// The client trusts the world's CA as the command line does, through
+// SSL_CERT_FILE, which a process reads once: the test runs in a process
+// of its own.
+func TestHandshakesPerHost(t *testing.T) {
+	dir := os.Getenv(handshakeChild)
+	if dir == "" {
+		dir = t.TempDir()
+		if _, err := testworld.EnsureTLS(dir); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHandshakesPerHost$", "-test.v")
+		cmd.Env = append(os.Environ(), handshakeChild+"="+dir, "SSL_CERT_FILE="+dir+"/ca.pem")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if testing.Verbose() {
+			t.Logf("%s", out)
+		}
+		return
+	}
+	// At 50 ms per request, requests to the CDN overlap past its stream
+	// limit (Go's server allows 250 at once).
+	w := testworld.StartT(t, testworld.Options{TLSDir: dir, Latency: 50 * time.Millisecond})
+	s := sessions.New(t, sessions.Config(w))
+	w.ResetRequests()
+	res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+	requests := w.Requests()
+	for server, n := range w.Handshakes() {
+		var sent int64
+		for _, c := range requests[server] {
+			sent += c
+		}
+		t.Logf("%s: %d requests, %d TLS handshakes", server, sent, n)
+		switch {
+		case n > 2:
+			t.Errorf("%s: %d TLS handshakes for %d requests, at most 2", server, n, sent)
+		case sent > 0 && n == 0:
+			t.Errorf("%s: %d requests and no TLS handshake: not served over HTTPS", server, sent)
+		}
+	}
+}
