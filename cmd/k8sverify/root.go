@@ -355,7 +355,7 @@ the one of this release and platform.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if g.flags.Changed("concurrency") && g.concurrency < 1 {
+			if _, env := g.fromEnv["concurrency"]; (g.flags.Changed("concurrency") || env) && g.concurrency < 1 {
 				return usageErrorf("%s must be at least 1, got %d", g.named("concurrency"), g.concurrency)
 			}
 			if g.timeout <= 0 {
