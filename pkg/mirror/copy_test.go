@@ -2,16 +2,12 @@ package mirror_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,10 +34,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
-var (
-	imageKind = []artifacts.Kind{artifacts.KindImage}
-	blobKinds = []artifacts.Kind{artifacts.KindBinary, artifacts.KindTarball}
-)
+var imageKind = []artifacts.Kind{artifacts.KindImage}
 
 // destination starts an in-process registry to mirror into (its handler
 // wrapped by wrap, if given) and returns its host:port with a prefix.
@@ -454,65 +447,6 @@ func TestMirrorFromPack(t *testing.T) {
 	again := copyRelease(t, w, c, mirror.Request{To: to})
 	if again.Copied != (mirror.Counts{}) {
 		t.Errorf("second mirror from the pack copied %+v", again.Copied)
-	}
-}
-
-// Fetches into the same directory add to the pack (the README's
-// air-gapped recipe); the OCI layout names each image name:tag.
-func TestFetchAddsToThePackOfTheSameRelease(t *testing.T) {
-	w := testworld.StartT(t, testworld.Options{Small: true})
-	dir := t.TempDir()
-	s := sessions.New(t, mirrorConfig(w))
-	tuf := &trust.TUF{RepositoryURL: w.TUF.URL, Root: w.TUF.Root}
-	for _, sel := range []audit.Selection{
-		{Kinds: blobKinds, Platforms: []artifacts.Platform{{OS: "linux", Arch: "amd64"}}},
-		{Kinds: imageKind},
-	} {
-		rel, err := sel.Apply(w.Release)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := airgap.FetchRelease(context.Background(), s, rel, airgap.Request{Out: dir, TUF: tuf, WithImages: sel.Kinds[0] == artifacts.KindImage}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := pack.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	kinds := map[artifacts.Kind]int{}
-	for _, e := range p.Manifest.Artifacts {
-		kinds[e.Kind]++
-	}
-	if kinds[artifacts.KindImage] != 6 || kinds[artifacts.KindBinary] == 0 || !p.Manifest.Complete || p.Manifest.Images != "oci" {
-		t.Errorf("the pack holds %v (complete %v, images %q)", kinds, p.Manifest.Complete, p.Manifest.Images)
-	}
-	idx, err := os.ReadFile(filepath.Join(dir, "oci", "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var layout v1.IndexManifest
-	if err := json.Unmarshal(idx, &layout); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, m := range layout.Manifests {
-		names = append(names, m.Annotations[pack.RefNameAnnotation])
-	}
-	slices.Sort(names)
-	want := []string{"kube-apiserver-amd64:v1.24.17", "kube-apiserver-arm64:v1.24.17", "kube-apiserver:v1.24.17",
-		"kube-proxy-amd64:v1.24.17", "kube-proxy-arm64:v1.24.17", "kube-proxy:v1.24.17"}
-	if !slices.Equal(names, want) {
-		t.Errorf("layout names %q, want %q", names, want)
-	}
-	// Fetching the images again replaces their entries.
-	rel, _ := audit.Selection{Kinds: imageKind}.Apply(w.Release)
-	if _, err := airgap.FetchRelease(context.Background(), s, rel, airgap.Request{Out: dir, TUF: tuf, WithImages: true}); err != nil {
-		t.Fatal(err)
-	}
-	if idx2, _ := os.ReadFile(filepath.Join(dir, "oci", "index.json")); len(idx2) != len(idx) {
-		t.Errorf("a second fetch of the images changed the layout's index:\n%s\n%s", idx, idx2)
 	}
 }
 
