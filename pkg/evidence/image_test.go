@@ -470,3 +470,63 @@ func TestReferrerBundles(t *testing.T) {
 		})
 	}
 }
+
+// A .sig layer's payload is read by its descriptor's digest and size: a
+// registry that serves other bytes for it (same length or not) leaves that
+// signature unavailable, never a bundle over bytes that were not signed,
+// while the manifest's other layers read as signed.
+func TestSignaturePayloadMustMatchItsDescriptor(t *testing.T) {
+	for _, served := range []struct {
+		name string
+		edit func([]byte) []byte
+	}{
+		{"other bytes, same length", func(b []byte) []byte { return append([]byte("X"), b[1:]...) }},
+		{"longer", func(b []byte) []byte { return append(b, ' ') }},
+		{"shorter", func(b []byte) []byte { return b[:len(b)-1] }},
+	} {
+		t.Run(served.name, func(t *testing.T) {
+			tr := newTestRegistry(t)
+			img := pushImage(t, tr, "kube-proxy:v1")
+			d := digestOf(t, img)
+			_, certPEM := keylessCert(t)
+			var sigs []oci.Signature
+			var payloads [][]byte
+			for i := range 3 {
+				p := []byte(fmt.Sprintf(`{"critical":{"image":{"docker-manifest-digest":%q}},"optional":{"n":%d}}`, d, i))
+				s, err := static.NewSignature(p, base64.StdEncoding.EncodeToString([]byte("sig")), static.WithCertChain(certPEM, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sigs, payloads = append(sigs, s), append(payloads, p)
+			}
+			writeSignatures(t, tr, "kube-proxy", img, sigs...)
+			forged := sha256.Sum256(payloads[1])
+			blobPath := fmt.Sprintf("/blobs/sha256:%x", forged)
+			tr.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, blobPath) {
+					return false
+				}
+				_, _ = w.Write(served.edit(payloads[1]))
+				return true
+			})
+			got, err := session(t, testFetcher()).Signatures(context.Background(), tr.host+"/kube-proxy", d.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 3 {
+				t.Fatalf("%d signatures, want 3", len(got))
+			}
+			for i, g := range got {
+				if i == 1 {
+					if g.Unavailable == nil || g.Bundle != nil || g.Payload != nil {
+						t.Errorf("layer served with %s: unavailable %v, bundle %v, payload %q", served.name, g.Unavailable, g.Bundle != nil, g.Payload)
+					}
+					continue
+				}
+				if g.Unavailable != nil || g.Malformed != nil || g.Bundle == nil || string(g.Payload) != string(payloads[i]) {
+					t.Errorf("layer %d: unavailable %v, malformed %v, payload %q", i, g.Unavailable, g.Malformed, g.Payload)
+				}
+			}
+		})
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -84,6 +86,9 @@ func (s *ImageSession) cosignSignatures(ctx context.Context, d name.Digest) ([]v
 		return nil, fmt.Errorf("signatures %s: %w: %d layers, at most %d are read", tag, ErrTooManySignatures, n, MaxImageSignatures)
 	}
 	list, err := sigs.Get()
+	if err == nil && len(list) != len(m.Layers) {
+		err = fmt.Errorf("%d signatures for %d layers", len(list), len(m.Layers))
+	}
 	if err != nil {
 		return nil, registryError("signatures "+tag.String(), err)
 	}
@@ -96,13 +101,54 @@ func (s *ImageSession) cosignSignatures(ctx context.Context, d name.Digest) ([]v
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = s.cosignSignature(ctx, sig)
+			out[i] = s.cosignSignature(ctx, s.parsedLayer(ctx, tag.Context(), sig, m.Layers[i]))
 			out[i].Location = d.Context().Name()
 			out[i].References = []string{tag.String()}
 		}()
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// parsedSignature is a layer of a .sig manifest parsed once: cosign's
+// accessors for its annotations, its size and digest from its descriptor,
+// its payload read by digest. Cosign's own layer parses the manifest again
+// for its size and its payload (go-containerregistry's
+// partial.BlobDescriptor): a cost growing with the square of the layers.
+type parsedSignature struct {
+	cosignLayer // embedded by a name that does not hide its Signature method
+	desc        v1.Descriptor
+	blob        func() (v1.Layer, error)
+}
+
+type cosignLayer = oci.Signature
+
+func (s *ImageSession) parsedLayer(ctx context.Context, repo name.Repository, sig oci.Signature, desc v1.Descriptor) parsedSignature {
+	return parsedSignature{cosignLayer: sig, desc: desc, blob: func() (v1.Layer, error) {
+		return remote.Layer(repo.Digest(desc.Digest.String()), s.options(ctx)...)
+	}}
+}
+
+func (p parsedSignature) Size() (int64, error)     { return p.desc.Size, nil }
+func (p parsedSignature) Digest() (v1.Hash, error) { return p.desc.Digest, nil }
+
+// Payload reads the layer's bytes by digest, exactly as many as its
+// descriptor says; go-containerregistry checks the digest at their end.
+func (p parsedSignature) Payload() ([]byte, error) {
+	l, err := p.blob()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, p.desc.Size+1))
+	if err == nil && int64(len(b)) != p.desc.Size {
+		err = fmt.Errorf("layer %s: %d bytes, its descriptor says %d", p.desc.Digest, len(b), p.desc.Size)
+	}
+	return b, err
 }
 
 // cosignSignature normalises one layer of a .sig manifest: payload,
