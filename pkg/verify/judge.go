@@ -211,13 +211,15 @@ func (c *decision) bindDigest(ev Evidence) (sigverify.Digest, bool) {
 		}
 		claims = append(claims, DigestClaim{Digest: d, Channel: sumChannel(s.Source)})
 	}
-	for i, x := range claims {
-		for _, y := range claims[i+1:] {
-			if x.Digest.Algorithm == y.Digest.Algorithm && x.Digest != y.Digest {
-				want, got := x, y
-				if y.Channel.trust() > x.Channel.trust() {
-					want, got = y, x
-				}
+	// Compared most trusted first: a disagreement names the most trusted
+	// channel as the digest expected, and the first that differs from it
+	// as what was got (a forged .sha256 beside a genuine download is the
+	// one named, not the download).
+	ranked := slices.Clone(claims)
+	slices.SortStableFunc(ranked, func(x, y DigestClaim) int { return y.Channel.trust() - x.Channel.trust() })
+	for i, want := range ranked {
+		for _, got := range ranked[i+1:] {
+			if want.Digest.Algorithm == got.Digest.Algorithm && want.Digest != got.Digest {
 				c.failCheck(CheckDigest, sigverify.ErrDigestMismatch, want.Digest.String()+" ("+c.channelName(want.Channel)+")", got.Digest.String()+" ("+c.channelName(got.Channel)+")",
 					errors.New("the channels that name this artifact's digest disagree"))
 				return sigverify.Digest{}, false
