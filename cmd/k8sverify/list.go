@@ -50,7 +50,7 @@ embedded catalog; with --offline only the catalog is used. The catalog covers
 }
 
 func runList(cmd *cobra.Command, g *globalOptions, o *listOptions, version string) error {
-	outs, err := o.outputs.parse()
+	outs, err := o.outputs.parse(g.inputs()...)
 	if err != nil {
 		return err
 	}

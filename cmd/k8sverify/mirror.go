@@ -109,7 +109,7 @@ func (o *mirrorOptions) request(args []string) (mirror.Request, error) {
 }
 
 func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []string) error {
-	outs, err := o.outputs.parse()
+	outs, err := o.outputs.parse(append(g.inputs(), o.fromPack)...)
 	if err != nil {
 		return err
 	}
@@ -151,24 +151,33 @@ func mirrorSummary(w io.Writer, m *report.Mirror, interrupted bool) {
 	c, p := m.Copied, m.Present
 	switch {
 	case m.DryRun && m.WouldCopy != nil:
-		n := *m.WouldCopy
-		fmt.Fprintf(w, "mirror to %s: dry run, nothing written; would copy %d images, %d signatures, %d tags (those the destination already holds included)\n",
-			m.To, n.Images, n.Signatures, n.Tags)
+		fmt.Fprintf(w, "mirror to %s: dry run, nothing written; would copy %s (those the destination already holds included)\n", m.To, countsText(*m.WouldCopy, ", "))
 	case m.DryRun:
 		fmt.Fprintf(w, "mirror to %s: dry run, nothing written\n", m.To)
 	case interrupted && c == (report.MirrorCounts{}):
 		fmt.Fprintf(w, "mirror to %s: interrupted before anything was copied; run it again to copy what verifies\n", m.To)
 	case interrupted:
-		fmt.Fprintf(w, "mirror to %s: interrupted after copying %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags); run it again to copy the rest\n",
-			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
+		fmt.Fprintf(w, "mirror to %s: interrupted after copying %s (already there: %s); run it again to copy the rest\n", m.To, countsText(c, ", "), countsText(p, ", "))
 	case c == (report.MirrorCounts{}) && p == (report.MirrorCounts{}):
 		fmt.Fprintf(w, "mirror to %s: nothing copied: no image verified\n", m.To)
 	case c == (report.MirrorCounts{}):
-		fmt.Fprintf(w, "mirror to %s: nothing copied: the %d images, %d signatures and %d tags were already there\n", m.To, p.Images, p.Signatures, p.Tags)
+		fmt.Fprintf(w, "mirror to %s: nothing copied: the %s were already there\n", m.To, countsText(p, " and "))
 	default:
-		fmt.Fprintf(w, "mirror to %s: copied %d images, %d signatures, %d tags (already there: %d images, %d signatures, %d tags)\n",
-			m.To, c.Images, c.Signatures, c.Tags, p.Images, p.Signatures, p.Tags)
+		fmt.Fprintf(w, "mirror to %s: copied %s (already there: %s)\n", m.To, countsText(c, ", "), countsText(p, ", "))
 	}
+}
+
+// countsText says "30 images, 55 signatures, 1 tag" (last is what comes
+// before the last count).
+func countsText(c report.MirrorCounts, last string) string {
+	return counted(c.Images, "image") + ", " + counted(c.Signatures, "signature") + last + counted(c.Tags, "tag")
+}
+
+func counted(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // toSchemeError refuses a --to with a scheme: --to names a registry as

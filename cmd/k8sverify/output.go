@@ -23,6 +23,10 @@ type outputs struct {
 
 type output struct {
 	format, file string
+	// toStderr: FILE named the process's standard error, written
+	// through its stream (a reopened /dev/stderr has a position of its
+	// own, and the run's own lines would overwrite the report).
+	toStderr bool
 }
 
 func (o *outputs) addFlag(f *pflag.FlagSet, allowed []string) {
@@ -30,14 +34,15 @@ func (o *outputs) addFlag(f *pflag.FlagSet, allowed []string) {
 	f.StringArrayVarP(&o.specs, "output", "o", nil, "output format "+strings.Join(allowed, "|")+", optionally =FILE (repeatable; default table)")
 }
 
-// parse checks the outputs before anything is fetched.
-func (o *outputs) parse() ([]output, error) {
+// parse checks the outputs before anything is fetched; inputs are the
+// files and directories the run reads, which no report may replace.
+func (o *outputs) parse(inputs ...string) ([]output, error) {
 	if len(o.specs) == 0 {
 		return []output{{format: "table"}}, nil
 	}
 	var out []output
 	toStdout := 0
-	files := map[string]string{}
+	var files []output
 	for _, s := range o.specs {
 		format, file, named := strings.Cut(s, "=")
 		if !slices.Contains(o.allowed, format) {
@@ -46,17 +51,25 @@ func (o *outputs) parse() ([]output, error) {
 		switch {
 		case named && file == "":
 			return nil, usageErrorf("-o %s: no file named after '='", s)
-		case file == "":
+		case file == "" || stdStream(file) == 1:
+			file = ""
 			toStdout++
+		case stdStream(file) == 2:
+			out = append(out, output{format: format, toStderr: true})
+			continue
 		default:
 			if err := checkWritable(file); err != nil {
 				return nil, usageErrorf("-o %s: %v", s, err)
 			}
-			key := reportFileKey(file)
-			if prev, ok := files[key]; ok {
-				return nil, usageErrorf("-o %s: %s is also named by -o %s; one file holds one report", s, file, prev)
+			if err := checkNotInput(file, inputs); err != nil {
+				return nil, usageErrorf("-o %s: %v", s, err)
 			}
-			files[key] = s
+			for _, prev := range files {
+				if sameFile(prev.file, file) {
+					return nil, usageErrorf("-o %s: %s is also named by -o %s=%s; one file holds one report", s, file, prev.format, prev.file)
+				}
+			}
+			files = append(files, output{format: format, file: file})
 		}
 		out = append(out, output{format: format, file: file})
 	}
@@ -79,6 +92,12 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 	}
 	tableOnStdout := false
 	for _, out := range outs {
+		if out.toStderr {
+			if err := report.Write(stderr, rep, out.format, tableOptions(g, true, stderr)); err != nil {
+				return &exitError{code: ExitIncomplete, err: fmt.Errorf("write report: %w", err)}
+			}
+			continue
+		}
 		opts := tableOptions(g, out.file == "", stdout)
 		if out.file == "" {
 			tableOnStdout = tableOnStdout || out.format == "table"

@@ -19,6 +19,18 @@ import (
 // ever created or replaced. A symbolic link is followed: the file it
 // names is the one written, the link stays.
 
+// stdStream says whether path names the process's standard output (1) or
+// standard error (2), which a report is written through (0: neither).
+func stdStream(path string) int {
+	switch filepath.Clean(path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return 1
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+		return 2
+	}
+	return 0
+}
+
 // reportTarget is where a report named path is written.
 type reportTarget struct {
 	// path is the file to write: path itself, or the regular file a
@@ -65,6 +77,8 @@ func targetOf(path string) (reportTarget, error) {
 		return reportTarget{path: path, stream: true}, nil
 	case mode.IsDir():
 		return reportTarget{}, fmt.Errorf("%s is a directory", path)
+	case mode&fs.ModeSocket != 0:
+		return reportTarget{}, fmt.Errorf("%s is a socket", path)
 	default:
 		return reportTarget{}, fmt.Errorf("%s is not a regular file, a character device or a pipe (%s)", path, mode.Type())
 	}
@@ -85,17 +99,60 @@ func systemPath(path string) bool {
 	return false
 }
 
-// reportFileKey identifies the file path names, so that two -o naming the
-// same file are refused.
-func reportFileKey(path string) string {
-	t, err := targetOf(path)
+// resolvedPath is the absolute path of the file path names, links
+// resolved: the file's own when it exists, else its directory's.
+func resolvedPath(path string) string {
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return path
 	}
-	if abs, err := filepath.Abs(t.path); err == nil {
-		return abs
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
 	}
-	return t.path
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
+
+// sameFile: a and b name one file (spelt differently, through a link, or
+// hard-linked).
+func sameFile(a, b string) bool {
+	if resolvedPath(a) == resolvedPath(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// checkNotInput refuses a report file that is one of the run's inputs (a
+// file it reads) or lies inside one (a directory it reads: an evidence
+// pack, a directory of release files): a report never replaces what the
+// run verifies.
+func checkNotInput(path string, inputs []string) error {
+	if t, err := targetOf(path); err != nil || t.stream {
+		return err
+	}
+	out := resolvedPath(path)
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		fi, err := os.Stat(in)
+		if err != nil {
+			continue // the input's own check names it
+		}
+		if !fi.IsDir() && sameFile(path, in) {
+			return fmt.Errorf("%s is %s, which this run reads", path, in)
+		}
+		if fi.IsDir() {
+			if rel, err := filepath.Rel(resolvedPath(in), out); err == nil && filepath.IsLocal(rel) {
+				return fmt.Errorf("%s is inside %s, which this run reads", path, in)
+			}
+		}
+	}
+	return nil
 }
 
 // checkWritable tells, before any work, whether a report can be written

@@ -137,3 +137,65 @@ func TestOutputFilesRefused(t *testing.T) {
 		t.Errorf("two files: %v", err)
 	}
 }
+
+// A report to the process's own stdout or stderr goes through that
+// stream (reopening /dev/stderr would overwrite what the run writes
+// there), and counts as the one report on stdout.
+func TestReportToStandardStreams(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr strings.Builder
+		code := Run(t.Context(), args, &stdout, &stderr, func(string) string { return "" })
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, _ := run("list", "v1.24.17", "--offline", "-o", "json=/dev/stdout")
+	if code != ExitOK || !strings.Contains(out, `"schemaVersion"`) {
+		t.Errorf("json=/dev/stdout: exit %d, stdout %.80q", code, out)
+	}
+	code, out, errOut := run("list", "v1.24.17", "--offline", "-o", "json=/dev/stderr")
+	if code != ExitOK || out != "" || !strings.HasPrefix(strings.TrimSpace(errOut), "{") {
+		t.Errorf("json=/dev/stderr: exit %d, stdout %.80q, stderr %.80q", code, out, errOut)
+	}
+	if code, _, _ := run("list", "v1.24.17", "--offline", "-o", "table", "-o", "json=/dev/stdout"); code != ExitUsage {
+		t.Errorf("two reports on stdout: exit %d", code)
+	}
+}
+
+// No report replaces what the run reads: an input file, or a file inside
+// an input directory; nor one file under two names.
+func TestReportNeverReplacesAnInput(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "kubectl")
+	pack := filepath.Join(dir, "pack")
+	for _, err := range []error{os.WriteFile(input, []byte("binary"), 0o644), os.Mkdir(pack, 0o755), os.Symlink(pack, filepath.Join(dir, "packlink")),
+		os.WriteFile(filepath.Join(dir, "h1.json"), nil, 0o644)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(filepath.Join(dir, "h1.json"), filepath.Join(dir, "h2.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		specs  []string
+		inputs []string
+	}{
+		{[]string{"json=" + input}, []string{input}},
+		{[]string{"json=" + filepath.Join(dir, ".", "kubectl")}, []string{input}},
+		{[]string{"json=" + filepath.Join(pack, "r.json")}, []string{pack}},
+		{[]string{"json=" + filepath.Join(dir, "packlink", "r.json")}, []string{pack}},
+		{[]string{"json=" + filepath.Join(pack, "r.json"), "junit=" + filepath.Join(dir, "packlink", "r.json")}, nil},
+		{[]string{"json=" + filepath.Join(dir, "h1.json"), "junit=" + filepath.Join(dir, "h2.json")}, nil},
+	} {
+		o := outputs{specs: tc.specs, allowed: []string{"json", "junit"}}
+		if _, err := o.parse(tc.inputs...); err == nil {
+			t.Errorf("%v with inputs %v: accepted", tc.specs, tc.inputs)
+		}
+	}
+	if data, _ := os.ReadFile(input); string(data) != "binary" {
+		t.Errorf("the input was written: %q", data)
+	}
+	o := outputs{specs: []string{"json=" + filepath.Join(dir, "r.json")}, allowed: []string{"json"}}
+	if _, err := o.parse(input, pack); err != nil {
+		t.Errorf("a report beside the inputs: %v", err)
+	}
+}

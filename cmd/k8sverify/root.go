@@ -110,6 +110,12 @@ func (g *globalOptions) envOnly(flag string) (string, bool) {
 	return v, true
 }
 
+// inputs are the files and directories the global flags name for the run
+// to read (no report may replace one).
+func (g *globalOptions) inputs() []string {
+	return []string{g.catalog, g.trustedRoot, g.tufRoot, g.trustPack}
+}
+
 // loadCatalog reads the catalog the flags name (nil: the embedded one)
 // and says on stderr, once, which catalog an external one is and what it
 // changes of the embedded one: its policy decides verdicts.

@@ -83,7 +83,7 @@ func (o *verifyOptions) request(args []string) (audit.VerifyRequest, error) {
 }
 
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions, args []string) error {
-	outs, err := o.outputs.parse()
+	outs, err := o.outputs.parse(append(g.inputs(), o.evidence, o.files)...)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			outs, err := o.outputs.parse()
+			outs, err := o.outputs.parse(append(g.inputs(), args[0], o.bundle, o.signature, o.certificate)...)
 			if err != nil {
 				return err
 			}

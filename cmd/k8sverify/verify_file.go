@@ -42,7 +42,7 @@ finding no signature is no proof that the file is unsigned (exit 3).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			outs, err := o.outputs.parse()
+			outs, err := o.outputs.parse(append(g.inputs(), args...)...)
 			if err != nil {
 				return err
 			}

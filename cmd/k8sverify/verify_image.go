@@ -50,7 +50,7 @@ the digest the catalog holds for it.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			outs, err := o.outputs.parse()
+			outs, err := o.outputs.parse(g.inputs()...)
 			if err != nil {
 				return err
 			}

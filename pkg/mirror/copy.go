@@ -274,6 +274,8 @@ func indexComplete(idx *item, items []*item) (bool, string) {
 		switch {
 		case i < 0:
 			missing = append(missing, fmt.Sprintf("its %s manifest %s is none of the release's images selected", p, m.Digest))
+		case !items[i].copy && items[i].v.Status != verify.StatusVerified:
+			missing = append(missing, fmt.Sprintf("its %s manifest %s is not copied (%s)", p, m.Digest, items[i].why))
 		case items[i].v.Digest != m.Digest.String():
 			missing = append(missing, fmt.Sprintf("its %s manifest %s is not the %s image verified (%s)", p, m.Digest, p, orDash(items[i].v.Digest)))
 		case !items[i].copy:

@@ -217,6 +217,20 @@ func TestMirrorCopiesNothingUnverified(t *testing.T) {
 	}
 }
 
+// An index left out names why its platform image was not copied, also
+// when that image failed before its digest was bound (another platform's
+// image served under its name).
+func TestMirrorIndexLeftOutSaysWhy(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: imageKind, Small: true, Faults: []testworld.Fault{
+		{Kind: testworld.FaultCrossArch, Target: "kube-proxy-amd64"},
+	}})
+	res := copyRelease(t, w, mirrorConfig(w), mirror.Request{Version: w.Version.String(), To: destination(t, nil)})
+	v := byRepoOf(t, res)["kube-proxy"]
+	if v.Status != verify.StatusMissing || !strings.Contains(v.Reason, "is not copied (failed at the source)") || strings.Contains(v.Reason, "(-)") {
+		t.Errorf("index of a failed image: %s: %s", v.Status, v.Reason)
+	}
+}
+
 // Of two signatures, only the one that verifies is copied (v1.24.6's
 // images carry one by krel-staging too).
 func TestMirrorCopiesOnlyTheSignaturesThatVerify(t *testing.T) {
