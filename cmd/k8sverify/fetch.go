@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +50,9 @@ with their signatures, into a registry on the air-gapped side.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.out == "" {
 				return usageErrorf("fetch needs --out DIR")
+			}
+			if fi, err := os.Stat(o.out); err == nil && !fi.IsDir() {
+				return usageErrorf("--out %s is not a directory", o.out)
 			}
 			sel, err := o.selection.parse()
 			if err != nil {

@@ -213,3 +213,22 @@ func writeFile(path string, fill func(io.Writer) error) error {
 	}
 	return os.Rename(f.Name(), t.path)
 }
+
+// checkDir tells whether dir ("" : none named) is a directory to read.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}

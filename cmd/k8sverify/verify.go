@@ -79,6 +79,11 @@ func (o *verifyOptions) request(args []string) (audit.VerifyRequest, error) {
 	case o.outDir != "" && !o.download:
 		return audit.VerifyRequest{}, usageErrorf("--out keeps downloaded files: it needs --download")
 	}
+	for _, d := range []struct{ flag, dir string }{{"evidence", o.evidence}, {"files", o.files}} {
+		if err := checkDir(d.dir); err != nil {
+			return audit.VerifyRequest{}, usageErrorf("--%s: %v", d.flag, err)
+		}
+	}
 	return audit.VerifyRequest{Versions: args, Selection: sel, VerifyOptions: audit.VerifyOptions{Download: o.download, OutDir: o.outDir}}, nil
 }
 
