@@ -122,6 +122,9 @@ func FetchRelease(ctx context.Context, s *audit.Session, r *artifacts.Release, r
 		// Recorded from an empty TUF state and replayed from the pack's
 		// own files before the manifest says anything of them.
 		_, fetched, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.HTTP()))
+		if err != nil && ctx.Err() != nil {
+			return nil, context.Cause(ctx) // interrupted, or the deadline passed: not a TUF failure
+		}
 		if err != nil {
 			return nil, err
 		}
