@@ -119,16 +119,9 @@ func FetchRelease(ctx context.Context, s *audit.Session, r *artifacts.Release, r
 		m.TUFFetched = prev.TUFFetched
 	}
 	if req.TUF != nil {
-		// Recorded from an empty TUF state and replayed from the pack's
-		// own files before the manifest says anything of them.
-		_, fetched, err := trust.Record(pw, "tuf", *req.TUF, trust.NewFetcher(ctx, s.HTTP()))
-		if err != nil && ctx.Err() != nil {
-			return nil, context.Cause(ctx) // interrupted, or the deadline passed: not a TUF failure
-		}
-		if err != nil {
+		if err := recordTUF(ctx, s, pw, *req.TUF, m); err != nil {
 			return nil, err
 		}
-		m.TUF, m.TUFFetched = "tuf", fetched
 	}
 	var images *pack.ImageLayout
 	if req.WithImages {
@@ -158,6 +151,21 @@ func FetchRelease(ctx context.Context, s *audit.Session, r *artifacts.Release, r
 		return nil, err
 	}
 	return &Result{Release: r, Manifest: m, Kept: len(m.Artifacts) - len(entries)}, nil
+}
+
+// recordTUF records the TUF metadata into the pack: from an empty TUF
+// state, replayed from the pack's own files before the manifest says
+// anything of them.
+func recordTUF(ctx context.Context, s *audit.Session, pw *pack.Writer, tuf trust.TUF, m *pack.Manifest) error {
+	_, fetched, err := trust.Record(pw, "tuf", tuf, trust.NewFetcher(ctx, s.HTTP()))
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx) // interrupted, or the deadline passed: not a TUF failure
+	}
+	if err != nil {
+		return err
+	}
+	m.TUF, m.TUFFetched = "tuf", fetched
+	return nil
 }
 
 // fetching: a pack is written from evidence fetched online.
