@@ -21,7 +21,7 @@ func BenchmarkReleaseAudit(b *testing.B) {
 			w := testworld.StartT(b, testworld.Options{Latency: latency})
 			b.ResetTimer()
 			n := 0
-			user0, sys0 := cpuTimes(b)
+			user0, sys0 := testworld.CPUTimes(b)
 			for b.Loop() {
 				vs := verifyWorld(b, w, audit.VerifyOptions{}) // a fresh run: new connections, as the CLI
 				n = len(vs)
@@ -31,7 +31,7 @@ func BenchmarkReleaseAudit(b *testing.B) {
 					}
 				}
 			}
-			user, sys := cpuTimes(b)
+			user, sys := testworld.CPUTimes(b)
 			b.ReportMetric(float64(n), "artifacts")
 			if runs := float64(b.N * n); runs > 0 {
 				// CPU of the whole process: the client and the test world's servers.

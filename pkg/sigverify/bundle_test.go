@@ -590,13 +590,13 @@ func BenchmarkBundle(b *testing.B) {
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			user0, _ := cpuTimes(b)
+			user0, _ := testworld.CPUTimes(b)
 			for b.Loop() {
 				if res := w.v.BundleJSON(data, w.policy); !res.Verified() {
 					b.Fatal(res.Err)
 				}
 			}
-			user, _ := cpuTimes(b)
+			user, _ := testworld.CPUTimes(b)
 			b.ReportMetric(float64((user-user0).Microseconds())/float64(b.N), "user-µs/op")
 		})
 	}
