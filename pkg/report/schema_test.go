@@ -19,14 +19,14 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
+
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/sigstore/rekor/pkg/generated/models"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/mirror"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/sbom"
@@ -188,37 +188,14 @@ func sbomListing(t testing.TB) *report.Report {
 // an accepted incident, a log-lookup note, and a blob outside any release.
 func judgedVerification(t testing.TB) *report.Report {
 	t.Helper()
-	s, err := testworld.NewSigstore("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.TrustedRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := sigverify.NewVerifier(&sigverify.Trust{Material: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := signing.New(t)
 	const incident = "v1.24.17-test-promoter"
-	j, err := verify.NewJudge(v, verify.Rules{AcceptIncidents: []string{incident}})
+	j, err := verify.NewJudge(s.Verifier, verify.Rules{AcceptIncidents: []string{incident}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sign := func(digest sigverify.Digest, id artifacts.Identity) *verify.SignatureEvidence {
-		sig, err := s.SignDigest(digest.Bytes(), testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		proof, err := s.Log.InclusionProof(sig.Entry)
-		if err != nil {
-			t.Fatal(err)
-		}
-		anon := s.Log.Anon(sig.Entry, sig.Entry.SET, proof)
-		b, err := evidence.MessageSignatureBundle(digest.Bytes(), sig.Sig, sig.Cert.Raw, []*models.LogEntryAnon{&anon})
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := s.Bundle(t, digest.Bytes(), id)
 		return &verify.SignatureEvidence{Source: verify.SourceSigCert, Location: "https://dl.k8s.io/release/v1.24.17/" + digest.Hex[:8] + ".sig", Bundle: b}
 	}
 	digest := func(s string) sigverify.Digest {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
@@ -121,10 +122,10 @@ func FuzzParseBundle(f *testing.F) {
 // bytes, never makes a signature verify unless it is the very payload
 // signed; parsing it never panics.
 func FuzzImageSignature(f *testing.F) {
-	fx := newSigstore(f)
+	fx := signing.New(f)
 	d := imageDigest("kube-apiserver")
 	genuine := cosignPayload(f, d)
-	b := fx.sign(f, genuine, artifacts.ImageSigner)
+	b := fx.BundleOf(f, genuine, artifacts.ImageSigner)
 	names := sigverify.NamesFor("kube-apiserver", "")
 	f.Add(genuine)
 	f.Add(cosignPayload(f, imageDigest("kube-proxy")))
@@ -133,7 +134,7 @@ func FuzzImageSignature(f *testing.F) {
 	f.Add([]byte(`{"critical":null}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		r := fx.v.ImageSignature(b, payload, d, names, artifacts.ImageSigner)
+		r := fx.Verifier.ImageSignature(b, payload, d, names, artifacts.ImageSigner)
 		checkResult(t, r)
 		if bytes.Equal(payload, genuine) != r.Verified() {
 			t.Fatalf("payload %q: verified=%v (%v)", payload, r.Verified(), r.Err)

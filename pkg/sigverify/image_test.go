@@ -8,39 +8,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
-
-type sigstoreFixture struct {
-	s     *testworld.Sigstore
-	trust *sigverify.Trust
-	v     *sigverify.Verifier
-}
-
-func newSigstore(t testing.TB) *sigstoreFixture {
-	t.Helper()
-	s, err := testworld.NewSigstore("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := s.TrustedRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust := &sigverify.Trust{Material: tr}
-	v, err := sigverify.NewVerifier(trust)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &sigstoreFixture{s: s, trust: trust, v: v}
-}
 
 func imageDigest(seed string) sigverify.Digest {
 	sum := sha256.Sum256([]byte(seed))
@@ -51,43 +26,7 @@ func imageDigest(seed string) sigverify.Digest {
 // backing registry as the real promoter does.
 func cosignPayload(t testing.TB, d sigverify.Digest) []byte {
 	t.Helper()
-	return cosignPayloadNaming(t, testworld.BackingRegistry+"/kube-apiserver", d)
-}
-
-// cosignPayloadNaming is cosign's simple-signing payload for digest in
-// the repository repo.
-func cosignPayloadNaming(t testing.TB, repo string, d sigverify.Digest) []byte {
-	t.Helper()
-	ref, err := name.NewDigest(repo + "@" + d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := payload.Cosign{Image: ref}.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// sign signs payload as id the way the promoter does and returns the
-// signature as a bundle with its log entry (and inclusion proof).
-func (f *sigstoreFixture) sign(t testing.TB, p []byte, id artifacts.Identity) *bundle.Bundle {
-	t.Helper()
-	sum := sha256.Sum256(p)
-	sig, err := f.s.SignDigest(sum[:], testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, err := f.s.Log.InclusionProof(sig.Entry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	anon := f.s.Log.Anon(sig.Entry, sig.Entry.SET, proof)
-	b, err := evidence.MessageSignatureBundle(sum[:], sig.Sig, sig.Cert.Raw, []*models.LogEntryAnon{&anon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return signing.CosignPayload(t, testworld.BackingRegistry+"/kube-apiserver", d)
 }
 
 func checkNames(r *sigverify.Result) string {
@@ -99,12 +38,12 @@ func checkNames(r *sigverify.Result) string {
 }
 
 func TestImageSignature(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := imageDigest("kube-apiserver")
 	p := cosignPayload(t, d)
-	b := f.sign(t, p, artifacts.ImageSigner)
+	b := f.BundleOf(t, p, artifacts.ImageSigner)
 
-	r := f.v.ImageSignature(b, p, d, nil, artifacts.ImageSigner)
+	r := f.Verifier.ImageSignature(b, p, d, nil, artifacts.ImageSigner)
 	if !r.Verified() {
 		t.Fatalf("genuine signature: %v", r.Err)
 	}
@@ -119,8 +58,8 @@ func TestImageSignature(t *testing.T) {
 	}
 
 	for _, repo := range []string{testworld.BackingRegistry + "/kube-apiserver", "registry.k8s.io/kube-apiserver-amd64"} {
-		pl := cosignPayloadNaming(t, repo, d)
-		if r := f.v.ImageSignature(f.sign(t, pl, artifacts.ImageSigner), pl, d, sigverify.NamesFor("kube-apiserver", "amd64"), artifacts.ImageSigner); !r.Verified() {
+		pl := signing.CosignPayload(t, repo, d)
+		if r := f.Verifier.ImageSignature(f.BundleOf(t, pl, artifacts.ImageSigner), pl, d, sigverify.NamesFor("kube-apiserver", "amd64"), artifacts.ImageSigner); !r.Verified() {
 			t.Errorf("a signature naming %s: %v", repo, r.Err)
 		}
 	}
@@ -128,7 +67,7 @@ func TestImageSignature(t *testing.T) {
 	other := imageDigest("another image")
 	// Payloads naming repositories whose last element only looks like
 	// the image's, each genuinely signed.
-	lookAlike := func(repo string) []byte { return cosignPayloadNaming(t, testworld.BackingRegistry+"/"+repo, d) }
+	lookAlike := func(repo string) []byte { return signing.CosignPayload(t, testworld.BackingRegistry+"/"+repo, d) }
 	apiserverAmd64 := sigverify.NamesFor("kube-apiserver", "amd64")
 	cases := []struct {
 		name     string
@@ -159,9 +98,9 @@ func TestImageSignature(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bnd := b
 			if c.names != nil {
-				bnd = f.sign(t, c.payload, artifacts.ImageSigner)
+				bnd = f.BundleOf(t, c.payload, artifacts.ImageSigner)
 			}
-			r := f.v.ImageSignature(bnd, c.payload, c.digest, c.names, c.identity)
+			r := f.Verifier.ImageSignature(bnd, c.payload, c.digest, c.names, c.identity)
 			if !errors.Is(r.Err, c.sentinel) || string(sigverify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, sigverify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
@@ -173,18 +112,18 @@ func TestImageSignature(t *testing.T) {
 			}
 		})
 	}
-	if r := f.v.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, sigverify.ErrBundleInvalid) {
+	if r := f.Verifier.ImageSignature(nil, p, d, nil, artifacts.ImageSigner); !errors.Is(r.Err, sigverify.ErrBundleInvalid) {
 		t.Errorf("no bundle: %v", r.Err)
 	}
 
 	// A payload of the largest size read verifies; one byte more is
 	// refused unread.
 	largest := append(append([]byte(nil), p...), []byte(strings.Repeat(" ", 64<<10-len(p)))...)
-	if r := f.v.ImageSignature(f.sign(t, largest, artifacts.ImageSigner), largest, d, nil, artifacts.ImageSigner); !r.Verified() {
+	if r := f.Verifier.ImageSignature(f.BundleOf(t, largest, artifacts.ImageSigner), largest, d, nil, artifacts.ImageSigner); !r.Verified() {
 		t.Errorf("a payload of 64 KiB: %v", r.Err)
 	}
 	over := append(largest, ' ')
-	if r := f.v.ImageSignature(f.sign(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); sigverify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
+	if r := f.Verifier.ImageSignature(f.BundleOf(t, over, artifacts.ImageSigner), over, d, nil, artifacts.ImageSigner); sigverify.FailedCheckOf(r.Err) != "payload" || !strings.Contains(r.Error, "exceeds") {
 		t.Errorf("a payload over 64 KiB: %v", r.Err)
 	}
 
@@ -200,12 +139,12 @@ func TestImageSignature(t *testing.T) {
 }
 
 func TestImageBundle(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := imageDigest("kube-proxy")
 	h := v1.Hash{Algorithm: d.Algorithm, Hex: d.Hex}
 	signDSSE := func(statement []byte, id artifacts.Identity) *bundle.Bundle {
 		t.Helper()
-		raw, err := f.s.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
+		raw, err := f.Sigstore.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +155,7 @@ func TestImageBundle(t *testing.T) {
 		return &b
 	}
 	genuine := signDSSE(testworld.CosignSignStatement(h, sigverify.CosignSignPredicateType), artifacts.ImageSigner)
-	r := f.v.ImageBundle(genuine, d, nil, artifacts.ImageSigner)
+	r := f.Verifier.ImageBundle(genuine, d, nil, artifacts.ImageSigner)
 	if !r.Verified() {
 		t.Fatalf("genuine bundle: %v", r.Err)
 	}
@@ -229,8 +168,8 @@ func TestImageBundle(t *testing.T) {
 
 	other := imageDigest("other")
 	oh := v1.Hash{Algorithm: other.Algorithm, Hex: other.Hex}
-	msgSig := f.sign(t, cosignPayload(t, d), artifacts.ImageSigner)
-	otherPayloadType, err := f.s.DSSEBundle(d.Bytes(), testworld.BundleOptions{
+	msgSig := f.BundleOf(t, cosignPayload(t, d), artifacts.ImageSigner)
+	otherPayloadType, err := f.Sigstore.DSSEBundle(d.Bytes(), testworld.BundleOptions{
 		SignOptions:   testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}},
 		PredicateType: sigverify.CosignSignPredicateType, SubjectName: "registry.k8s.io/kube-proxy", PayloadType: "application/json",
 	})
@@ -254,7 +193,7 @@ func TestImageBundle(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := f.v.ImageBundle(c.b, d, nil, c.identity)
+			r := f.Verifier.ImageBundle(c.b, d, nil, c.identity)
 			if !errors.Is(r.Err, c.sentinel) || string(sigverify.FailedCheckOf(r.Err)) != c.check {
 				t.Fatalf("got %v (check %s), want %v at %s", r.Err, sigverify.FailedCheckOf(r.Err), c.sentinel, c.check)
 			}
@@ -307,7 +246,7 @@ func TestMalformedSignature(t *testing.T) {
 // v4.0.2, promo-tools#935), registry.k8s.io/<name>, and the staging
 // image the carried staging signature names.
 func TestImageSignatureReferenceForms(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := imageDigest("kube-apiserver-amd64")
 	names := sigverify.NamesFor("kube-apiserver", "amd64")
 	mirrors := map[string]any{"org.kubernetes.kpromo.mirrors": "us-west2-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64,us-central1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes/kube-apiserver-amd64"}
@@ -331,7 +270,7 @@ func TestImageSignatureReferenceForms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := f.v.ImageSignature(f.sign(t, p, artifacts.ImageSigner), p, d, names, artifacts.ImageSigner)
+		r := f.Verifier.ImageSignature(f.BundleOf(t, p, artifacts.ImageSigner), p, d, names, artifacts.ImageSigner)
 		if !r.Verified() || r.DockerReference != tc.ref {
 			t.Errorf("%s: verified %v (%v), docker-reference %q", tc.ref, r.Verified(), r.Err, r.DockerReference)
 		}

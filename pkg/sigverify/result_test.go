@@ -9,6 +9,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 )
 
@@ -67,8 +68,8 @@ func TestResultWording(t *testing.T) {
 		t.Errorf("the entry not named by its log's short ID: %s", r.Error)
 	}
 
-	f := newSigstore(t)
-	noDigest := f.v.ImageSignature(nil, nil, sigverify.Digest{}, nil, sigverify.Policy{}.Identity)
+	f := signing.New(t)
+	noDigest := f.Verifier.ImageSignature(nil, nil, sigverify.Digest{}, nil, sigverify.Policy{}.Identity)
 	if want := sigverify.ErrBundleInvalid.Error() + ": policy names no image digest [check: policy]"; noDigest.Error != want {
 		t.Errorf("nothing expected, nothing found: %q, want %q", noDigest.Error, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
+
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -27,8 +29,8 @@ var sentinels = []error{
 // without panicking; with no signature the verdict is never verified, and
 // an image check that fails names its check.
 func FuzzJudgeImageEvidence(f *testing.F) {
-	fx := newSigstore(f)
-	j, err := verify.NewJudge(fx.v, verify.Rules{})
+	fx := signing.New(f)
+	j, err := verify.NewJudge(fx.Verifier, verify.Rules{})
 	if err != nil {
 		f.Fatal(err)
 	}

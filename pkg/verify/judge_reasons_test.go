@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
+
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
@@ -18,7 +20,7 @@ import (
 // was found and who signed it; a long list of rejections is cut after
 // three.
 func TestJudgeReasons(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := sha("kubectl v1.24.17 linux/amd64")
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
 		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
@@ -27,14 +29,14 @@ func TestJudgeReasons(t *testing.T) {
 	sig := func(b *bundle.Bundle) verify.SignatureEvidence {
 		return verify.SignatureEvidence{Source: verify.SourceSigCert, Location: where, Bundle: b}
 	}
-	genuine := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
-	second := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
+	genuine := f.Bundle(t, d.Bytes(), artifacts.BlobSigner)
+	second := f.Bundle(t, d.Bytes(), artifacts.BlobSigner)
 	promoter := artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer}
 	var wrong []verify.SignatureEvidence
 	for range 4 {
-		wrong = append(wrong, sig(f.signDigest(t, d.Bytes(), promoter)))
+		wrong = append(wrong, sig(f.Bundle(t, d.Bytes(), promoter)))
 	}
-	j, err := verify.NewJudge(f.v, verify.Rules{})
+	j, err := verify.NewJudge(f.Verifier, verify.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestJudgeReasons(t *testing.T) {
 	if want := "none of 4 signatures verifies: " + rejected(v, 0) + "; " + rejected(v, 1) + "; " + rejected(v, 2) + "; and 1 more"; v.Reason != want {
 		t.Errorf("four rejected: %q, want %q", v.Reason, want)
 	}
-	anonymous := verify.SignatureEvidence{Bundle: f.signDigest(t, sha("another file").Bytes(), artifacts.BlobSigner)}
+	anonymous := verify.SignatureEvidence{Bundle: f.Bundle(t, sha("another file").Bytes(), artifacts.BlobSigner)}
 	v = judge(anonymous, sig(genuine))
 	if want := "; 1 of 2 signatures rejected: signature by " + artifacts.BlobSigner.SAN + ": "; !strings.Contains(v.Reason, want) {
 		t.Errorf("a rejected signature of no known source: %q lacks %q", v.Reason, want)
@@ -87,14 +89,14 @@ func TestJudgeReasons(t *testing.T) {
 // A file given by a digest alone (verify-blob) is judged over that
 // digest, whatever its algorithm; with none, it cannot be checked.
 func TestJudgeBlobDigest(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	blob := artifacts.Artifact{Kind: artifacts.KindBlob, Name: "artifact", Signer: artifacts.BlobSigner}
-	j, err := verify.NewJudge(f.v, verify.Rules{})
+	j, err := verify.NewJudge(f.Verifier, verify.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := sha("a file")
-	signatures := []verify.SignatureEvidence{{Source: verify.SourceBundleFile, Bundle: f.signDigest(t, d.Bytes(), artifacts.BlobSigner)}}
+	signatures := []verify.SignatureEvidence{{Source: verify.SourceBundleFile, Bundle: f.Bundle(t, d.Bytes(), artifacts.BlobSigner)}}
 	s512 := sha512Of("a file")
 	v := j.Judge(nil, blob, verify.Evidence{Digests: []verify.DigestClaim{{Digest: s512, Channel: verify.ChannelArgument}}, Signatures: signatures})
 	if v.Digest != s512.String() || v.Status != verify.StatusFailed || v.FailedCheck != "signature" {

@@ -8,15 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/k8sverify/k8sverify/internal/testworld/signing"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/sigstore/rekor/pkg/generated/models"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
-	"github.com/k8sverify/k8sverify/pkg/evidence"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -31,26 +29,6 @@ func release(previousDate string) *artifacts.Release {
 		Incidents: []artifacts.Incident{{ID: "promoter-identity", Summary: "signed by the promoter", Source: "https://example.com/incident",
 			Kinds:      []artifacts.Kind{artifacts.KindBinary, artifacts.KindImage},
 			Identities: []artifacts.Identity{{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer}}}}}
-}
-
-// signDigest signs a SHA-256 digest as id, as cosign sign-blob does, and
-// returns the bundle with its log entry.
-func (f *sigstoreFixture) signDigest(t *testing.T, digest []byte, id artifacts.Identity) *bundle.Bundle {
-	t.Helper()
-	sig, err := f.s.SignDigest(digest, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: id.SAN, Issuer: id.Issuer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, err := f.s.Log.InclusionProof(sig.Entry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	anon := f.s.Log.Anon(sig.Entry, sig.Entry.SET, proof)
-	b, err := evidence.MessageSignatureBundle(digest, sig.Sig, sig.Cert.Raw, []*models.LogEntryAnon{&anon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func sha(s string) sigverify.Digest {
@@ -75,11 +53,11 @@ type judgeCase struct {
 	reason   string // a part of the reason
 }
 
-func runJudgeCases(t *testing.T, f *sigstoreFixture, cases []judgeCase) {
+func runJudgeCases(t *testing.T, f *signing.Sigstore, cases []judgeCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			j, err := verify.NewJudge(f.v, tc.rules)
+			j, err := verify.NewJudge(f.Verifier, tc.rules)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +79,7 @@ func runJudgeCases(t *testing.T, f *sigstoreFixture, cases []judgeCase) {
 }
 
 func TestJudgeReleaseFiles(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := sha("kubectl v1.24.17 linux/amd64")
 	other := sha("kubectl v1.24.17 linux/arm64")
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
@@ -127,13 +105,13 @@ func TestJudgeReleaseFiles(t *testing.T) {
 	signed := func(b *bundle.Bundle) []verify.SignatureEvidence {
 		return []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: b}}
 	}
-	genuine := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
-	promoter := f.signDigest(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
+	genuine := f.Bundle(t, d.Bytes(), artifacts.BlobSigner)
+	promoter := f.Bundle(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
 	statement, err := testworld.InTotoStatement(d.Bytes(), "kubectl", "https://slsa.dev/provenance/v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := f.s.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}})
+	raw, err := f.Sigstore.SignDSSEBundle(statement, testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.BlobSigner.SAN, Issuer: artifacts.BlobSigner.Issuer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,21 +212,14 @@ func indexOf(children map[string]sigverify.Digest) []byte {
 }
 
 // cosignSignature signs a simple-signing payload of digest naming ref.
-func (f *sigstoreFixture) cosignSignature(t *testing.T, ref string, d sigverify.Digest) verify.SignatureEvidence {
+func cosignSignature(t *testing.T, f *signing.Sigstore, ref string, d sigverify.Digest) verify.SignatureEvidence {
 	t.Helper()
-	n, err := name.NewDigest(ref + "@" + d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := payload.Cosign{Image: n}.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return verify.SignatureEvidence{Source: verify.SourceSignatureTag, Payload: p, Bundle: f.sign(t, p, artifacts.ImageSigner)}
+	p := signing.CosignPayload(t, ref, d)
+	return verify.SignatureEvidence{Source: verify.SourceSignatureTag, Payload: p, Bundle: f.BundleOf(t, p, artifacts.ImageSigner)}
 }
 
 func TestJudgeImages(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	amd64 := newImage(t, "linux", "amd64", "kube-apiserver")
 	arm64 := newImage(t, "linux", "arm64", "kube-apiserver")
 	index := indexOf(map[string]sigverify.Digest{"amd64": amd64.digest, "arm64": arm64.digest})
@@ -263,14 +234,14 @@ func TestJudgeImages(t *testing.T) {
 			Image: &verify.ImageEvidence{MediaType: "application/vnd.docker.distribution.manifest.v2+json", Manifest: im.manifest, Config: im.config, Index: index, IndexRef: indexRef}, Signatures: sigs}
 	}
 	backing := testworld.BackingRegistry
-	own := f.cosignSignature(t, backing+"/kube-apiserver-amd64", amd64.digest)
-	recursive := f.cosignSignature(t, "registry.k8s.io/kube-apiserver", amd64.digest)
-	arm64Sig := f.cosignSignature(t, backing+"/kube-apiserver-arm64", arm64.digest)
-	otherName := f.cosignSignature(t, backing+"/kube-proxy-amd64", amd64.digest)
-	otherArch := f.cosignSignature(t, backing+"/kube-apiserver-arm64", amd64.digest)
+	own := cosignSignature(t, f, backing+"/kube-apiserver-amd64", amd64.digest)
+	recursive := cosignSignature(t, f, "registry.k8s.io/kube-apiserver", amd64.digest)
+	arm64Sig := cosignSignature(t, f, backing+"/kube-apiserver-arm64", arm64.digest)
+	otherName := cosignSignature(t, f, backing+"/kube-proxy-amd64", amd64.digest)
+	otherArch := cosignSignature(t, f, backing+"/kube-apiserver-arm64", amd64.digest)
 	h := v1.Hash{Algorithm: "sha256", Hex: amd64.digest.Hex}
 	referrer := func(subject string) verify.SignatureEvidence {
-		raw, err := f.s.SignDSSEBundle(testworld.CosignSignStatementNamed(h, subject, sigverify.CosignSignPredicateType),
+		raw, err := f.Sigstore.SignDSSEBundle(testworld.CosignSignStatementNamed(h, subject, sigverify.CosignSignPredicateType),
 			testworld.SignOptions{CertOptions: testworld.CertOptions{Identity: artifacts.ImageSigner.SAN, Issuer: artifacts.ImageSigner.Issuer}})
 		if err != nil {
 			t.Fatal(err)
@@ -283,7 +254,7 @@ func TestJudgeImages(t *testing.T) {
 	}
 	indexServed := verify.Evidence{Digests: []verify.DigestClaim{{Digest: sigverify.SHA256Digest(indexDigest[:]), Channel: verify.ChannelRegistry}},
 		Image:      &verify.ImageEvidence{MediaType: "application/vnd.docker.distribution.manifest.list.v2+json", Manifest: index},
-		Signatures: []verify.SignatureEvidence{f.cosignSignature(t, backing+"/kube-apiserver", sigverify.SHA256Digest(indexDigest[:]))}}
+		Signatures: []verify.SignatureEvidence{cosignSignature(t, f, backing+"/kube-apiserver", sigverify.SHA256Digest(indexDigest[:]))}}
 	arm64AtAmd64 := served(arm64, arm64Sig)
 	indexAtAmd64 := indexServed
 	tampered := served(amd64, own)
@@ -293,26 +264,26 @@ func TestJudgeImages(t *testing.T) {
 	otherIndex.Image.IndexRef = "registry.k8s.io/kube-apiserver:v1.24.17"
 	// An arm64 image passed off as amd64 by serving amd64's configuration
 	// beside its manifest (from a pack, nothing else binds the two).
-	swappedConfig := served(arm64, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", arm64.digest))
+	swappedConfig := served(arm64, cosignSignature(t, f, "registry.k8s.io/kube-apiserver", arm64.digest))
 	swappedConfig.Image.Config, swappedConfig.Image.Index, swappedConfig.Image.IndexRef = amd64.config, nil, ""
 	// Another release's genuinely signed amd64 image, with the pinned
 	// release index rewritten to list it.
 	oldRelease := newImage(t, "linux", "amd64", "kube-apiserver v1.24.16")
-	tamperedIndex := served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest))
+	tamperedIndex := served(oldRelease, cosignSignature(t, f, "registry.k8s.io/kube-apiserver", oldRelease.digest))
 	tamperedIndex.Image.Index = indexOf(map[string]sigverify.Digest{"amd64": oldRelease.digest, "arm64": arm64.digest})
 	// A platform image known without its release index (by digest).
 	noIndex := served(amd64, own)
 	noIndex.Image.Index, noIndex.Image.IndexRef = nil, ""
 	// An arm/v7 image served at the amd64 tag.
 	armv7 := newImageOf(t, `"architecture":"arm","os":"linux","variant":"v7"`, "kube-apiserver")
-	armv7AtAmd64 := served(armv7, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", armv7.digest))
+	armv7AtAmd64 := served(armv7, cosignSignature(t, f, "registry.k8s.io/kube-apiserver", armv7.digest))
 	armv7AtAmd64.Image.Index, armv7AtAmd64.Image.IndexRef = nil, ""
 	// The index served without a media type: what it is shows in it.
 	indexUntyped := indexServed
 	indexUntyped.Image = &verify.ImageEvidence{Manifest: index}
 	// A manifest and a configuration of the largest size read.
 	largest := padManifest(t, newImageOf(t, `"architecture":"amd64","os":"linux"`, "largest"), 4<<20)
-	largestServed := served(largest, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", largest.digest))
+	largestServed := served(largest, cosignSignature(t, f, "registry.k8s.io/kube-apiserver", largest.digest))
 	largestServed.Image.Index, largestServed.Image.IndexRef = nil, ""
 	ok := release("2023-07-19")
 
@@ -324,9 +295,9 @@ func TestJudgeImages(t *testing.T) {
 		{"a manifest and configuration of the largest size read", ok, art, largestServed, verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"a configuration that is not the one its manifest names", ok, art, swappedConfig, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the manifest names sha256:"},
 		{"a pinned release index that is not its digest's", ok, art, tamperedIndex, verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "the index in the evidence is sha256:"},
-		{"another release's image under the genuine index", ok, art, served(oldRelease, f.cosignSignature(t, "registry.k8s.io/kube-apiserver", oldRelease.digest)),
+		{"another release's image under the genuine index", ok, art, served(oldRelease, cosignSignature(t, f, "registry.k8s.io/kube-apiserver", oldRelease.digest)),
 			verify.Rules{}, verify.StatusFailed, "platform", verify.ErrPlatformMismatch, "lists for linux/amd64"},
-		{"a signature naming a look-alike image", ok, art, served(amd64, f.cosignSignature(t, backing+"/evil-kube-apiserver-amd64", amd64.digest)),
+		{"a signature naming a look-alike image", ok, art, served(amd64, cosignSignature(t, f, backing+"/evil-kube-apiserver-amd64", amd64.digest)),
 			verify.Rules{}, verify.StatusFailed, "payload", sigverify.ErrPayloadMismatch, "evil-kube-apiserver-amd64"},
 		{"platform image signed in its repository", ok, art, served(amd64, own), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
 		{"platform image signed in the index's repository", ok, art, served(amd64, recursive), verify.Rules{}, verify.StatusVerified, "", nil, "signed by krel-trust"},
@@ -358,7 +329,7 @@ func TestJudgeMisuse(t *testing.T) {
 // of a wrong identity an unsigned file; a network error is no incident's
 // doing; an incident that names no outcome may explain any problem.
 func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := sha("kubectl v1.24.17 linux/amd64")
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
 		Location: "https://dl.k8s.io/release/v1.24.17/bin/linux/amd64/kubectl", Signer: artifacts.BlobSigner, Signing: artifacts.SigningExpected}
@@ -370,9 +341,9 @@ func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
 		}
 		return out
 	}
-	genuine := f.signDigest(t, d.Bytes(), artifacts.BlobSigner)
-	promoter := f.signDigest(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
-	foreign := f.signDigest(t, sha("another file").Bytes(), artifacts.BlobSigner)
+	genuine := f.Bundle(t, d.Bytes(), artifacts.BlobSigner)
+	promoter := f.Bundle(t, d.Bytes(), artifacts.Identity{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer})
+	foreign := f.Bundle(t, sha("another file").Bytes(), artifacts.BlobSigner)
 
 	identity := artifacts.Incident{ID: "promoter-identity", Explains: []string{"identity"},
 		Identities: []artifacts.Identity{{SAN: testworld.PromoterIdentity, Issuer: artifacts.GoogleIssuer}}}
@@ -408,7 +379,7 @@ func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
 			verify.Rules{}, verify.StatusVerified, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j, err := verify.NewJudge(f.v, tc.rules)
+			j, err := verify.NewJudge(f.Verifier, tc.rules)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -432,7 +403,7 @@ func TestJudgeIncidentsExplainTheirOutcomes(t *testing.T) {
 // but the download site: an error, not verified — unless a CHANGELOG sum
 // binds it.
 func TestJudgeNameBindingWithoutSBOM(t *testing.T) {
-	f := newSigstore(t)
+	f := signing.New(t)
 	d := sha("kubectl v1.24.17 linux/amd64")
 	s512 := sha512Of("kubernetes-server")
 	kubectl := artifacts.Artifact{Kind: artifacts.KindBinary, Name: "kubectl", Platform: artifacts.Platform{OS: "linux", Arch: "amd64"},
@@ -443,10 +414,10 @@ func TestJudgeNameBindingWithoutSBOM(t *testing.T) {
 	unsummed := tarball
 	unsummed.Sums = nil
 	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: d, Channel: verify.ChannelSHA256File}, {Digest: s512, Channel: verify.ChannelSHA512File}},
-		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: f.signDigest(t, d.Bytes(), artifacts.BlobSigner)}}}
+		Signatures: []verify.SignatureEvidence{{Source: verify.SourceSigCert, Bundle: f.Bundle(t, d.Bytes(), artifacts.BlobSigner)}}}
 	noSBOM := release("2023-07-19")
 	noSBOM.SBOMError = "HTTP 503"
-	j, err := verify.NewJudge(f.v, verify.Rules{})
+	j, err := verify.NewJudge(f.Verifier, verify.Rules{})
 	if err != nil {
 		t.Fatal(err)
 	}
