@@ -58,7 +58,7 @@ func (s *Session) Source() Source { return s.src }
 // the log proofs they carry).
 func (s *Session) Destination() (Source, *evidence.Fetcher, error) {
 	if s.src.Mode() == Online {
-		return &onlineSource{f: s.fetcher, http: s.http}, s.fetcher, nil
+		return s.src, s.fetcher, nil // the session's own registry access
 	}
 	f, err := evidence.NewFetcher(evidence.FetcherConfig{HTTP: s.http, AllowHTTPRegistry: s.cfg.AllowHTTPRegistry})
 	if err != nil {
