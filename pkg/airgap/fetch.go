@@ -271,9 +271,8 @@ func layoutName(a artifacts.Artifact) string {
 	if !a.Platform.IsZero() {
 		n += "-" + a.Platform.Arch
 	}
-	ref, _, _ := strings.Cut(a.Location, "@")
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return n + ":" + ref[i+1:]
+	if _, tag, _ := artifacts.SplitImageReference(a.Location); tag != "" {
+		return n + ":" + tag
 	}
 	return n
 }

@@ -214,3 +214,15 @@ func (a Artifact) ID() string {
 	}
 	return s
 }
+
+// SplitImageReference splits an image reference registry/name[:tag][@digest]
+// into its repository, tag and digest ("" when absent); a registry's port
+// is not a tag. It checks nothing: references are parsed (and refused)
+// where they are fetched.
+func SplitImageReference(ref string) (repo, tag, digest string) {
+	repo, digest, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo, tag = repo[:i], repo[i+1:]
+	}
+	return repo, tag, digest
+}

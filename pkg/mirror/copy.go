@@ -204,9 +204,7 @@ func (it *item) locate(to string) error {
 	}
 	it.repo = r.Context().Name()
 	it.dst = to + "/" + path.Base(it.repo)
-	if i := strings.LastIndex(it.a.Location, ":"); i > strings.LastIndex(it.a.Location, "/") {
-		it.tag, _, _ = strings.Cut(it.a.Location[i+1:], "@")
-	}
+	_, it.tag, _ = artifacts.SplitImageReference(it.a.Location)
 	it.digest = it.v.Digest
 	return nil
 }

@@ -315,7 +315,7 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 			continue
 		}
 		listed = append(listed, a)
-		repos[referenceRepository(a.Location)] = true
+		repos[imageRepository(a.Location)] = true
 	}
 	for _, a := range listed {
 		ref := a.Location
@@ -331,7 +331,7 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 				// A signature in a repository no image is listed in (a
 				// platform's in its index's, the index not listed) is
 				// of no use there.
-				if repos[referenceRepository(sr)] && !slices.Contains(lines, sr) {
+				if repos[imageRepository(sr)] && !slices.Contains(lines, sr) {
 					lines = append(lines, sr)
 				}
 			}
@@ -345,14 +345,9 @@ func WriteMirrorList(w io.Writer, r *Report) error {
 	return nil
 }
 
-// referenceRepository is the repository of a reference
+// imageRepository is the repository of a reference
 // (registry/name[:tag][@digest]).
-func referenceRepository(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	return ref
+func imageRepository(ref string) string {
+	repo, _, _ := artifacts.SplitImageReference(ref)
+	return repo
 }
