@@ -9,7 +9,8 @@
 // root and nonroot (uid and gid 65532), a CA bundle at
 // /etc/ssl/certs/ca-certificates.crt (here the files given with -ca: a
 // test world's CA), /tmp and /home/nonroot; its configuration runs as
-// 65532. It is an index of one image per platform, as ko expects of a base
+// 65532 (Chainguard's images run as nonroot 65532:
+// chainguard-images/images BEST_PRACTICES.md). It is an index of one image per platform, as ko expects of a base
 // for a multi-platform build. It prints the pushed index's reference by
 // digest. The registry's certificate is trusted through SSL_CERT_FILE.
 package main
