@@ -376,6 +376,10 @@ func (v *Verifier) checkChainWhenSigned(r *Result, s *signed) bool {
 		if !o.signed {
 			continue
 		}
+		if v.chainStandsAt(r.chains, o.at) {
+			whens = append(whens, o.what)
+			continue
+		}
 		if _, err := sgverify.VerifyLeafCertificate(o.at, copyCert(s.leaf), v.trust.Material); err != nil {
 			r.Fail(CheckCertificateChain, ErrCertificateUntrusted, want, issuerOf(s.leaf)+"; "+o.what+": "+v.caWindows(s.leaf), err)
 			return false
@@ -383,6 +387,45 @@ func (v *Verifier) checkChainWhenSigned(r *Result, s *signed) bool {
 		whens = append(whens, o.what)
 	}
 	r.Pass(CheckCertificateChain, want, issuerOf(s.leaf)+"; valid when "+strings.Join(whens, "; "))
+	return true
+}
+
+// chainStandsAt reports whether one of the chains checkChain verified
+// (at the certificate's NotBefore) is also a verified chain at t: every
+// certificate of it valid at t, and a Fulcio CA of the trusted root that
+// holds its root and intermediates valid at t. Its signatures, key usages
+// and constraints do not depend on the time, so sigstore-go's verification
+// at t, which checks that CA's validity period and then x509's chain at t
+// from that CA's certificates, would find that same chain: the second
+// verification's signature checks are saved. When no chain stands, the
+// chain is verified afresh at t (which may find another one).
+func (v *Verifier) chainStandsAt(chains [][]*x509.Certificate, t time.Time) bool {
+	for _, chain := range chains {
+		if len(chain) < 2 || !slices.ContainsFunc(v.fulcio, func(ca *root.FulcioCertificateAuthority) bool { return caHolds(ca, chain, t) }) {
+			continue
+		}
+		if !slices.ContainsFunc(chain, func(c *x509.Certificate) bool { return !within(c, t) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// caHolds reports whether ca is valid at t and chain (a leaf, then the
+// certificates that issued it) ends in ca's root and passes only through
+// ca's intermediates.
+func caHolds(ca *root.FulcioCertificateAuthority, chain []*x509.Certificate, t time.Time) bool {
+	if ca.Root == nil || !ca.ValidityPeriodStart.IsZero() && t.Before(ca.ValidityPeriodStart) || !ca.ValidityPeriodEnd.IsZero() && t.After(ca.ValidityPeriodEnd) {
+		return false
+	}
+	if !chain[len(chain)-1].Equal(ca.Root) {
+		return false
+	}
+	for _, c := range chain[1 : len(chain)-1] {
+		if !slices.ContainsFunc(ca.Intermediates, c.Equal) {
+			return false
+		}
+	}
 	return true
 }
 

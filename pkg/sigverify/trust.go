@@ -54,6 +54,7 @@ type Verifier struct {
 	mu        sync.Mutex
 	verifiers map[string]signature.Verifier // by log ID (hex)
 	roots     []*x509.Certificate
+	fulcio    []*root.FulcioCertificateAuthority // the trust's Fulcio CAs of sigstore-go's own type
 }
 
 // NewVerifier returns a verifier of trust. Trust without material is an
@@ -66,6 +67,7 @@ func NewVerifier(trust *Trust) (*Verifier, error) {
 	for _, ca := range trust.Material.FulcioCertificateAuthorities() {
 		if f, ok := ca.(*root.FulcioCertificateAuthority); ok && f.Root != nil {
 			v.roots = append(v.roots, f.Root)
+			v.fulcio = append(v.fulcio, f)
 		}
 	}
 	return v, nil
