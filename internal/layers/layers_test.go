@@ -35,6 +35,9 @@ var forbidden = map[string][]string{
 	// Fetching reads; it neither stores packs, nor loads trust, nor writes
 	// registries.
 	"pkg/evidence": {"github.com/spf13/cobra", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "pkg/pack", module + "pkg/mirror", module + "cmd/", module + "internal/"},
+	// The Rekor client reads the log's API: it knows nothing of releases,
+	// fetching, packs, trust loading or verdicts.
+	"pkg/rekor": {"github.com/spf13/cobra", module + "pkg/evidence", module + "pkg/report", module + "pkg/audit", module + "pkg/trust", module + "pkg/pack", module + "pkg/mirror", module + "pkg/airgap", module + "pkg/artifacts", module + "cmd/", module + "internal/"},
 	// A mirror copies what a session judged: it decides nothing itself
 	// (the judge does, through pkg/audit) and reads no pack (the
 	// session's source does).

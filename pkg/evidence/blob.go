@@ -17,6 +17,7 @@ import (
 	"github.com/sigstore/rekor/pkg/generated/models"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/rekor"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -193,11 +194,11 @@ func (f *Fetcher) SigCert(ctx context.Context, location string, digest []byte, s
 		se.Unavailable = errors.New("the log is searched by SHA-256: name the file or its sha256:<hex>")
 		return se
 	}
-	if f.rekor == nil {
+	if f.log == nil {
 		se.Unavailable = fmt.Errorf("the signature's log entry: %w", ErrNoLog)
 		return se
 	}
-	entries, err := f.rekor.FindEntries(ctx, hex.EncodeToString(digest), sigBytes, certDER)
+	entries, err := f.log.FindEntries(ctx, hex.EncodeToString(digest), sigBytes, certDER)
 	if err != nil {
 		se.Unavailable = err
 		return se
@@ -282,7 +283,7 @@ func decodeSigCert(sigData, certData []byte) (sig, certDER []byte, err error) {
 			return nil, nil, fmt.Errorf("%w: .cert is neither PEM nor base64 of PEM", verify.ErrEvidenceMalformed)
 		}
 	}
-	certDER, err = certDERFromPEM(pemData)
+	certDER, err = rekor.CertificateDER(pemData)
 	if err != nil {
 		return nil, nil, fmt.Errorf(".cert: %w", err)
 	}
@@ -362,17 +363,17 @@ func (f *Fetcher) Download(ctx context.Context, url string, w io.Writer) (Sums, 
 // from the log alone, when no .sig/.cert are at hand.
 func (f *Fetcher) LogSearch(ctx context.Context, digest sigverify.Digest) verify.Evidence {
 	ev := verify.Evidence{Digests: []verify.DigestClaim{{Digest: digest, Channel: verify.ChannelFile}}}
-	if f.rekor == nil {
+	if f.log == nil {
 		ev.Unavailable = ErrNoLog
 		return ev
 	}
-	entries, err := f.rekor.SearchEntries(ctx, digest)
+	entries, err := f.log.SearchEntries(ctx, digest)
 	if err != nil {
 		ev.Unavailable = err
 		return ev
 	}
 	for _, e := range entries {
-		sig, certDER, ok := hashedRekordContent(e)
+		sig, certDER, ok := rekor.HashedRekordContent(e)
 		if !ok {
 			continue
 		}
@@ -380,7 +381,7 @@ func (f *Fetcher) LogSearch(ctx context.Context, digest sigverify.Digest) verify
 		if err != nil {
 			continue // not a keyless signature over this digest
 		}
-		ev.Signatures = append(ev.Signatures, verify.SignatureEvidence{Source: verify.SourceLogSearch, Location: f.rekor.base, Bundle: b})
+		ev.Signatures = append(ev.Signatures, verify.SignatureEvidence{Source: verify.SourceLogSearch, Location: f.log.URL(), Bundle: b})
 	}
 	return ev
 }

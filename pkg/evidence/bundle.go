@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 
@@ -23,21 +22,6 @@ const (
 	MediaTypeBundle01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
 	MediaTypeBundle03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 )
-
-// certDERFromPEM returns the DER of the single certificate in PEM data.
-func certDERFromPEM(data []byte) ([]byte, error) {
-	block, rest := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%w: no PEM certificate", verify.ErrEvidenceMalformed)
-	}
-	if len(block.Bytes) == 0 {
-		return nil, fmt.Errorf("%w: an empty PEM certificate", verify.ErrEvidenceMalformed)
-	}
-	if next, _ := pem.Decode(rest); next != nil {
-		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", verify.ErrEvidenceMalformed)
-	}
-	return block.Bytes, nil
-}
 
 // MessageSignatureBundle turns a cosign sign-blob signature (signature
 // over a SHA-256 digest, Fulcio certificate) and the Rekor entries that

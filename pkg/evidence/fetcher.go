@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/k8sverify/k8sverify/pkg/rekor"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
@@ -34,7 +35,7 @@ type FetcherConfig struct {
 // is a verify.Evidence for the judge.
 type Fetcher struct {
 	http      *transport.Client
-	rekor     *RekorClient
+	log       *rekor.Client
 	allowHTTP bool
 
 	imageOnce, contentOnce sync.Once
@@ -57,7 +58,7 @@ func NewFetcher(c FetcherConfig) (*Fetcher, error) {
 		if err := transport.CheckURL(c.RekorURL); err != nil {
 			return nil, &transport.EndpointError{Endpoint: transport.EndpointRekor, Err: err}
 		}
-		f.rekor = NewRekorClient(c.HTTP, c.RekorURL)
+		f.log = rekor.NewClient(c.HTTP, c.RekorURL)
 	}
 	return f, nil
 }

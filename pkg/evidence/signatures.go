@@ -249,7 +249,7 @@ type aheadLookup struct {
 // descriptor, when the descriptor says all a lookup needs (nil: it does
 // not, or there is no log; lookupWith then looks up as it would have).
 func (f *Fetcher) lookupAhead(ctx context.Context, sig oci.Signature) *aheadLookup {
-	if f.rekor == nil {
+	if f.log == nil {
 		return nil
 	}
 	h, err := sig.Digest()
@@ -310,10 +310,10 @@ func (l *aheadLookup) stop() {
 // signature (RekorClient.FindEntries), in the bundle's form; none without
 // a Rekor client.
 func (f *Fetcher) lookupEntries(ctx context.Context, digest, sig, certDER []byte) ([]*protorekor.TransparencyLogEntry, error) {
-	if f.rekor == nil {
+	if f.log == nil {
 		return nil, nil
 	}
-	entries, err := f.rekor.FindEntries(ctx, hex.EncodeToString(digest), sig, certDER)
+	entries, err := f.log.FindEntries(ctx, hex.EncodeToString(digest), sig, certDER)
 	if err != nil {
 		return nil, err
 	}

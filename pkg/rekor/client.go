@@ -1,4 +1,4 @@
-package evidence
+package rekor
 
 import (
 	"context"
@@ -34,22 +34,25 @@ const (
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{64}([0-9a-f]{16})?$|^[0-9a-f]{80}$`)
 
-// RekorClient reads the Rekor v1 API: index search by artifact hash and
+// Client reads the Rekor v1 API: index search by artifact hash and
 // entries by UUID. It is safe for concurrent use.
-type RekorClient struct {
+type Client struct {
 	http    *transport.Client
 	base    string
 	batches lookupBatches
 }
 
-// NewRekorClient returns a client for the Rekor instance at baseURL.
-func NewRekorClient(h *transport.Client, baseURL string) *RekorClient {
-	return &RekorClient{http: h, base: strings.TrimRight(baseURL, "/")}
+// NewClient returns a client for the Rekor instance at baseURL.
+func NewClient(h *transport.Client, baseURL string) *Client {
+	return &Client{http: h, base: strings.TrimRight(baseURL, "/")}
 }
+
+// URL is the Rekor instance's base URL.
+func (c *Client) URL() string { return c.base }
 
 // SearchHash returns the UUIDs of entries for an artifact hash
 // ("sha256:<hex>"): POST /api/v1/index/retrieve.
-func (c *RekorClient) SearchHash(ctx context.Context, hash string) ([]string, error) {
+func (c *Client) SearchHash(ctx context.Context, hash string) ([]string, error) {
 	body, err := json.Marshal(map[string]string{"hash": hash})
 	if err != nil {
 		return nil, err
@@ -81,7 +84,7 @@ func parseSearch(hash string, data []byte) ([]string, error) {
 
 // Entry fetches one entry with its SET and inclusion proof:
 // GET /api/v1/log/entries/{uuid}.
-func (c *RekorClient) Entry(ctx context.Context, uuid string) (*models.LogEntryAnon, error) {
+func (c *Client) Entry(ctx context.Context, uuid string) (*models.LogEntryAnon, error) {
 	if !uuidRE.MatchString(uuid) {
 		return nil, fmt.Errorf("rekor entry: malformed UUID %q", uuid)
 	}
@@ -119,7 +122,7 @@ func parseEntry(uuid string, data []byte) (*models.LogEntryAnon, error) {
 // the same time share one request, up to ten (Rekor's limit per request;
 // see lookupBatch). A server without that endpoint is searched by digest
 // (POST /api/v1/index/retrieve) instead.
-func (c *RekorClient) FindEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
+func (c *Client) FindEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
 	l := &proposedLookup{digestHex: digestHex, sig: sig, certDER: certDER, done: make(chan struct{})}
 	l.key = digestHex + "\x00" + string(sig) + "\x00" + string(certDER)
 	l.propose()
@@ -223,7 +226,7 @@ type lookupBatch struct {
 	timer   *time.Timer
 }
 
-func (bs *lookupBatches) add(ctx context.Context, c *RekorClient, l *proposedLookup) {
+func (bs *lookupBatches) add(ctx context.Context, c *Client, l *proposedLookup) {
 	bs.mu.Lock()
 	b := bs.pending
 	if b == nil {
@@ -258,14 +261,14 @@ func (bs *lookupBatches) add(ctx context.Context, c *RekorClient, l *proposedLoo
 }
 
 // send asks for the batch's entries and hands the answer to each lookup.
-func (b *lookupBatch) send(c *RekorClient) {
+func (b *lookupBatch) send(c *Client) {
 	defer b.cancel()
 	found, err := c.retrieveProposed(b.ctx, b.lookups)
 	// Each entry of the answer is read once, and goes to the lookups of
 	// the signature and certificate it records.
 	recording := map[string][]*models.LogEntryAnon{}
 	for _, e := range found {
-		if sig, der, ok := hashedRekordContent(e); ok {
+		if sig, der, ok := HashedRekordContent(e); ok {
 			k := string(sig) + "\x00" + string(der)
 			recording[k] = append(recording[k], e)
 		}
@@ -279,7 +282,7 @@ func (b *lookupBatch) send(c *RekorClient) {
 // retrieveProposed asks Rekor for the entries of up to ten proposed
 // entries in one request. Rekor answers every entry it holds of each, in
 // every shard, in no particular order: each caller picks its own.
-func (c *RekorClient) retrieveProposed(ctx context.Context, lookups []*proposedLookup) ([]*models.LogEntryAnon, error) {
+func (c *Client) retrieveProposed(ctx context.Context, lookups []*proposedLookup) ([]*models.LogEntryAnon, error) {
 	q := &models.SearchLogQuery{}
 	var entries []models.ProposedEntry
 	asked := map[string]bool{}
@@ -312,7 +315,7 @@ const maxRetrieveBatch = 10
 
 // searchEntries searches the index by digest and keeps the entries that
 // record this signature.
-func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
+func (c *Client) searchEntries(ctx context.Context, digestHex string, sig, certDER []byte) ([]*models.LogEntryAnon, error) {
 	d, err := sigverify.ParseDigest("sha256:" + digestHex)
 	if err != nil {
 		return nil, err
@@ -335,7 +338,7 @@ func (c *RekorClient) searchEntries(ctx context.Context, digestHex string, sig, 
 // /api/v1/log/entries/retrieve). The index is experimental in Rekor
 // (sigstore/rekor#1021): an entry it does not return may still exist, so
 // finding none is no proof that nothing was signed.
-func (c *RekorClient) SearchEntries(ctx context.Context, d sigverify.Digest) ([]*models.LogEntryAnon, error) {
+func (c *Client) SearchEntries(ctx context.Context, d sigverify.Digest) ([]*models.LogEntryAnon, error) {
 	uuids, err := c.SearchHash(ctx, d.String())
 	if err != nil {
 		return nil, err
@@ -352,7 +355,7 @@ func (c *RekorClient) SearchEntries(ctx context.Context, d sigverify.Digest) ([]
 	return out, nil
 }
 
-func (c *RekorClient) retrieveUUIDs(ctx context.Context, uuids []string) ([]*models.LogEntryAnon, error) {
+func (c *Client) retrieveUUIDs(ctx context.Context, uuids []string) ([]*models.LogEntryAnon, error) {
 	body, err := json.Marshal(models.SearchLogQuery{EntryUUIDs: uuids})
 	if err != nil {
 		return nil, err
@@ -390,13 +393,13 @@ func parseEntryList(data []byte, max int) ([]*models.LogEntryAnon, error) {
 // signature by this certificate. It only selects evidence; pkg/verify
 // checks the entry in full.
 func RecordsSignature(e *models.LogEntryAnon, sig, certDER []byte) bool {
-	s, der, ok := hashedRekordContent(e)
+	s, der, ok := HashedRekordContent(e)
 	return ok && string(s) == string(sig) && string(der) == string(certDER)
 }
 
-// hashedRekordContent returns the signature and certificate a hashedrekord
+// HashedRekordContent returns the signature and certificate a hashedrekord
 // entry records.
-func hashedRekordContent(e *models.LogEntryAnon) (sig, certDER []byte, ok bool) {
+func HashedRekordContent(e *models.LogEntryAnon) (sig, certDER []byte, ok bool) {
 	s, isString := e.Body.(string)
 	if !isString {
 		return nil, nil, false
@@ -415,9 +418,34 @@ func hashedRekordContent(e *models.LogEntryAnon) (sig, certDER []byte, ok bool) 
 	if env.Spec.Signature == nil || env.Spec.Signature.PublicKey == nil {
 		return nil, nil, false
 	}
-	der, err := certDERFromPEM(env.Spec.Signature.PublicKey.Content)
+	der, err := CertificateDER(env.Spec.Signature.PublicKey.Content)
 	if err != nil {
 		return nil, nil, false
 	}
 	return env.Spec.Signature.Content, der, true
+}
+
+// CertificateDER returns the DER of the single certificate in PEM data,
+// as a hashedrekord entry's public key and dl.k8s.io's .cert files hold
+// it (the latter base64-encoded once more).
+func CertificateDER(data []byte) ([]byte, error) {
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%w: no PEM certificate", verify.ErrEvidenceMalformed)
+	}
+	if len(block.Bytes) == 0 {
+		return nil, fmt.Errorf("%w: an empty PEM certificate", verify.ErrEvidenceMalformed)
+	}
+	if next, _ := pem.Decode(rest); next != nil {
+		return nil, fmt.Errorf("%w: more than one PEM block where one certificate is expected", verify.ErrEvidenceMalformed)
+	}
+	return block.Bytes, nil
+}
+
+// shorten cuts s for an error message.
+func shorten(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
 }

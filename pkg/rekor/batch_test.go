@@ -1,10 +1,16 @@
-package evidence
+package rekor
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -69,9 +75,8 @@ func TestFindEntriesBatches(t *testing.T) {
 	e := &echoRekor{}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	c := NewRekorClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
-	_, certPEM := keylessCert(t)
-	der := mustCertDER(t, certPEM)
+	c := NewClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
+	der := testCertDER(t)
 	const n = 45
 	var wg sync.WaitGroup
 	for i := range n {
@@ -103,9 +108,8 @@ func TestFindEntriesBatchFailures(t *testing.T) {
 	e := &echoRekor{}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	c := NewRekorClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
-	_, certPEM := keylessCert(t)
-	der := mustCertDER(t, certPEM)
+	c := NewClient(transport.New(transport.WithTimeout(5*time.Second)), srv.URL)
+	der := testCertDER(t)
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := c.FindEntries(gone, fmt.Sprintf("%064x", 1), []byte("a"), der); err == nil {
@@ -123,9 +127,16 @@ func TestFindEntriesBatchFailures(t *testing.T) {
 	}
 }
 
-func mustCertDER(t *testing.T, certPEM []byte) []byte {
+// testCertDER is a self-signed certificate: the client only carries it.
+func testCertDER(t *testing.T) []byte {
 	t.Helper()
-	der, err := certDERFromPEM(certPEM)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
