@@ -43,13 +43,17 @@ func hold(r *http.Request, s *signal) {
 // TestImageChainOverlaps holds requests until the requests they must not
 // wait for have arrived: a step of the image chain that waited for
 // another would then wait for its own timeout, and its artifact fail.
-// Counted in dependent round trips, the image chain is four: the SBOM
+// Counted in dependent round trips, the image chain is three: the SBOM
 // (the registry's ping and the download site's redirect meanwhile), the
-// tag, the .sig manifests (the configuration and the release index
-// meanwhile), the payloads (the log lookup meanwhile).
+// .sig manifests of the digest the release's documents give the tag (the
+// tag itself meanwhile, then its configuration and release index), the
+// payloads (the log lookup meanwhile).
 //
 //   - The release's SBOM is answered only once the registry has been
 //     pinged and the download site asked below /release/.
+//   - The release tag of an image is answered only once the .sig
+//     manifest of its repository was asked for: the signatures are looked
+//     up beside the tag, not after it.
 //   - No blob of a repository (configuration, signature payload) is
 //     answered before the .sig manifest of that repository was asked
 //     for: the configuration is read beside the signatures.
@@ -90,6 +94,8 @@ func TestImageChainOverlaps(t *testing.T) {
 					pinged.fire()
 				case strings.Contains(p, "/manifests/sha256-") && strings.HasSuffix(p, ".sig"):
 					signed(repo).fire()
+				case strings.HasSuffix(p, "/manifests/"+w.Version.String()):
+					hold(r, signed(repo))
 				case !tc.files && strings.Contains(p, "/blobs/"):
 					hold(r, signed(repo))
 					hold(r, logAsked)
@@ -120,5 +126,52 @@ func TestImageChainOverlaps(t *testing.T) {
 				t.Errorf("pinged %v, log asked %v, site asked %v", pinged.fired(), logAsked.fired(), siteAsked.fired())
 			}
 		})
+	}
+}
+
+// The signatures of an image are looked up beside its tag for the digest
+// the release's documents give it; when the registry serves another (the
+// previous release's image at the tag), those are dropped and the evidence
+// holds the signatures of the digest served, as if looked up after it.
+func TestEarlySignaturesOfTheServedDigest(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Faults: []testworld.Fault{{Kind: testworld.FaultRollback, Target: "kube-apiserver-amd64"}}})
+	s := sessions.New(t, sessions.Config(w))
+	listing, err := s.LoadRelease(context.Background(), w.Version.String(), audit.Selection{Kinds: []artifacts.Kind{artifacts.KindImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged, _, err := s.JudgeRelease(context.Background(), listing.Release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, j := range judged {
+		if j.Artifact.ID() != "image kube-apiserver linux/amd64" {
+			continue
+		}
+		found = true
+		documented := j.Artifact.SumFrom("sha256", artifacts.SumCatalog)
+		var served string
+		for _, c := range j.Evidence.Digests {
+			if c.Channel == verify.ChannelRegistry {
+				served = c.Digest.Hex
+			}
+		}
+		if documented == "" || served == "" || documented == served {
+			t.Fatalf("documented %q, served %q: the fault should serve another digest than the catalog's", documented, served)
+		}
+		if len(j.Evidence.Signatures) == 0 {
+			t.Fatal("no signatures: the previous release's image is signed")
+		}
+		for _, se := range j.Evidence.Signatures {
+			for _, ref := range se.References {
+				if strings.HasSuffix(ref, ".sig") && !strings.HasSuffix(ref, ":sha256-"+served+".sig") {
+					t.Errorf("served sha256:%s, the evidence holds %s", served, ref)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no kube-apiserver linux/amd64 judged")
 	}
 }

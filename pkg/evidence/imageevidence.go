@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,13 +36,15 @@ func (f *Fetcher) Image(ctx context.Context, a artifacts.Artifact) verify.Eviden
 	if err != nil {
 		return verify.Evidence{Unavailable: err}
 	}
+	early := s.startEarly(ctx, a)
 	m, err := s.resolveCached(ctx, a.Location)
 	if ev, done := resolveFailure(a.Location, err); done {
+		early.stop()
 		return ev
 	}
 	ev := manifestEvidence(m)
 	if a.Platform.IsZero() {
-		ev.Signatures, ev.Unavailable = s.signaturesIn(ctx, []string{m.Repository}, m.Digest)
+		ev.Signatures, ev.Unavailable = s.signaturesOf(ctx, early, []string{m.Repository}, m.Digest)
 		return ev
 	}
 	indexRef, indexRepo, hasIndex := releaseIndex(a, m)
@@ -51,7 +54,7 @@ func (f *Fetcher) Image(ctx context.Context, a artifacts.Artifact) verify.Eviden
 	} else {
 		indexRef = ""
 	}
-	p := s.platformParts(ctx, m, indexRef, repos)
+	p := s.platformParts(ctx, m, indexRef, repos, early)
 	if p.configErr != nil {
 		return verify.Evidence{Unavailable: p.configErr}
 	}
@@ -86,7 +89,7 @@ type imageParts struct {
 // been fetched alone, in the order the caller decides on them; one that
 // turns out not to be needed (an earlier one failed) costs a request,
 // nothing else.
-func (s *ImageSession) platformParts(ctx context.Context, m *ImageManifest, indexRef string, repos []string) imageParts {
+func (s *ImageSession) platformParts(ctx context.Context, m *ImageManifest, indexRef string, repos []string, early *earlySignatures) imageParts {
 	var p imageParts
 	var wg sync.WaitGroup
 	if !m.Index {
@@ -103,9 +106,88 @@ func (s *ImageSession) platformParts(ctx context.Context, m *ImageManifest, inde
 			p.index, p.indexErr = s.resolveCached(ctx, indexRef)
 		}()
 	}
-	p.signatures, p.signaturesErr = s.signaturesIn(ctx, repos, m.Digest)
+	p.signatures, p.signaturesErr = s.signaturesOf(ctx, early, repos, m.Digest)
 	wg.Wait()
 	return p
+}
+
+// earlySignatures is the look-up of an image's signatures started before
+// its manifest is read, for the digest the release's own documents give
+// its tag (the catalog's, the promoter's manifest's): the registry should
+// serve that digest, and the signatures of a digest need nothing else,
+// so the two are fetched at once rather than one after the other. Its
+// answer is taken only for the very digest and repositories the manifest
+// read then calls for, as if fetched then; otherwise it is cancelled and
+// those are looked up, as without it.
+type earlySignatures struct {
+	repos  []string
+	digest string
+	cancel context.CancelFunc
+	done   chan struct{}
+	sigs   []verify.SignatureEvidence
+	err    error
+}
+
+// startEarly starts the look-up for image a when its location is a tag
+// and the release's documents agree on one digest for it; nil otherwise.
+func (s *ImageSession) startEarly(ctx context.Context, a artifacts.Artifact) *earlySignatures {
+	digest := documentedDigest(a)
+	r, err := s.f.ParseImageReference(a.Location)
+	if digest == "" || err != nil {
+		return nil
+	}
+	if _, ok := r.(name.Tag); !ok {
+		return nil
+	}
+	repos := []string{r.Context().Name()}
+	if index, ok := strings.CutSuffix(repos[0], "-"+a.Platform.Arch); ok && !a.Platform.IsZero() {
+		repos = append(repos, index)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlySignatures{repos: repos, digest: digest, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.sigs, e.err = s.signaturesIn(ctx, repos, digest)
+	}()
+	return e
+}
+
+// signaturesOf returns the signatures of digest in repos: the early
+// look-up's answer when it was for them, else a look-up now.
+func (s *ImageSession) signaturesOf(ctx context.Context, e *earlySignatures, repos []string, digest string) ([]verify.SignatureEvidence, error) {
+	if e != nil && e.digest == digest && slices.Equal(e.repos, repos) {
+		<-e.done
+		e.cancel()
+		return e.sigs, e.err
+	}
+	e.stop()
+	return s.signaturesIn(ctx, repos, digest)
+}
+
+// stop cancels the look-up and waits for it; nil is nothing.
+func (e *earlySignatures) stop() {
+	if e == nil {
+		return
+	}
+	e.cancel()
+	<-e.done
+}
+
+// documentedDigest is the sha256 digest that the independent documents
+// of a's release (the catalog, the promoter's manifest) give a's tag, when
+// they give one and agree; "" otherwise.
+func documentedDigest(a artifacts.Artifact) string {
+	digest := ""
+	for _, sum := range a.Sums {
+		if sum.Algorithm != "sha256" || !sum.Independent() {
+			continue
+		}
+		if digest != "" && digest != "sha256:"+sum.Hex {
+			return ""
+		}
+		digest = "sha256:" + sum.Hex
+	}
+	return digest
 }
 
 // resolveFailure turns a failed resolution into evidence.
@@ -277,7 +359,7 @@ func (f *Fetcher) ImageRef(ctx context.Context, ref string, platform *artifacts.
 // platform when one was asked for).
 func (s *ImageSession) refImage(ctx context.Context, a artifacts.Artifact, m *ImageManifest, platform *artifacts.Platform) ImageRefEvidence {
 	ev := manifestEvidence(m)
-	p := s.platformParts(ctx, m, "", []string{m.Repository})
+	p := s.platformParts(ctx, m, "", []string{m.Repository}, nil)
 	if p.configErr != nil {
 		return ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: p.configErr}}
 	}
@@ -307,7 +389,7 @@ func (s *ImageSession) refChildren(ctx context.Context, base artifacts.Artifact,
 				return
 			}
 			ev := manifestEvidence(m)
-			p := s.platformParts(ctx, m, "", []string{idx.Repository, idx.Repository + "-" + c.Platform.Arch})
+			p := s.platformParts(ctx, m, "", []string{idx.Repository, idx.Repository + "-" + c.Platform.Arch}, nil)
 			if p.configErr != nil {
 				out[i] = ImageRefEvidence{Artifact: a, Evidence: verify.Evidence{Unavailable: p.configErr}}
 				return
