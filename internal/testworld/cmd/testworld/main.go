@@ -7,6 +7,10 @@
 // DIR/env (the K8SVERIFY_* variables), prints one line when ready, and
 // serves until interrupted. SIGUSR1 writes the requests and TLS
 // handshakes counted since the last one to DIR/requests.json.
+//
+// -cpuprofile FILE profiles the world's own CPU from when it is ready
+// until it is interrupted, and writes the profile to FILE (go tool pprof
+// reads it): what serving clients costs, without building the world.
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +60,7 @@ func main() {
 	flag.StringVar(&o.TLSDir, "tls", "", "serve HTTPS with the TLS material in this directory (a CA and a server certificate for 127.0.0.1, created if absent); clients trust it with SSL_CERT_FILE=DIR/ca.pem")
 	tlsOnly := flag.Bool("tls-only", false, "with -tls: create the TLS material (for a registry process to serve) and exit")
 	noSBOM := flag.Bool("no-sbom", false, "publish no release SBOM")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of serving (from ready until interrupted) to this file")
 	flag.Var(&faults, "fault", "inject a fault KIND=TARGET or KIND*N=TARGET (repeatable); kinds: "+faultKinds())
 	flag.Parse()
 	o.NoSBOM = *noSBOM
@@ -122,6 +128,14 @@ func main() {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	w.ResetRequests()
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testworld:", err)
+			os.Exit(1)
+		}
+		defer stopProfile()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -132,6 +146,25 @@ func main() {
 			}
 		}
 	}
+}
+
+// startCPUProfile profiles the process's CPU into path until the
+// returned function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "testworld: CPU profile:", err)
+		}
+	}, nil
 }
 
 // writeCounts writes the world's request and handshake counts to path
