@@ -244,6 +244,17 @@ func (l *RekorLog) Entry(uuid string) (*LogEntry, bool) {
 	return nil, false
 }
 
+// bodies returns the bodies of the log's entries, by log index.
+func (l *RekorLog) bodies() [][]byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([][]byte, len(l.entries))
+	for i, e := range l.entries {
+		out[i] = e.Body
+	}
+	return out
+}
+
 // EntriesOf returns every entry of a leaf hash (hex): an entry and its
 // copies in other shards.
 func (l *RekorLog) EntriesOf(leaf string) []*LogEntry {
