@@ -255,6 +255,21 @@ func (l *RekorLog) bodies() [][]byte {
 	return out
 }
 
+// inactiveEntries returns the entries of the shards that take no more
+// entries: once the log has rotated, every shard but the active one.
+func (l *RekorLog) inactiveEntries() []*LogEntry {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.active != len(l.shards)-1 {
+		return nil
+	}
+	var out []*LogEntry
+	for _, sh := range l.shards[:l.active] {
+		out = append(out, sh.entries...)
+	}
+	return out
+}
+
 // EntriesOf returns every entry of a leaf hash (hex): an entry and its
 // copies in other shards.
 func (l *RekorLog) EntriesOf(leaf string) []*LogEntry {

@@ -43,6 +43,13 @@ type RekorServer struct {
 	leavesMu sync.RWMutex
 	leaves   map[string]string
 	known    map[string]string
+	// answers holds the JSON of the answer for an entry of an inactive
+	// shard, {uuid: entry} (entryJSON), rendered by Warm: such an
+	// answer does not change (the shard takes no more entries, its
+	// checkpoint is signed once) unless its SET is forged, which is
+	// signed anew for each answer. nil: every answer is rendered.
+	answersMu sync.RWMutex
+	answers   map[*LogEntry][]byte
 }
 
 // NewRekorServer serves log.
@@ -56,7 +63,7 @@ func NewRekorServer(log *RekorLog) *RekorServer {
 		panic(err)
 	}
 	return &RekorServer{Log: log, forged: map[string]bool{}, hidden: map[string]bool{}, forger: forger,
-		leaves: map[string]string{}, known: map[string]string{}}
+		leaves: map[string]string{}, known: map[string]string{}, answers: map[*LogEntry][]byte{}}
 }
 
 // Warm computes, for every hashedrekord entry the log holds now, what
@@ -66,6 +73,7 @@ func NewRekorServer(log *RekorLog) *RekorServer {
 // entry that does not parse or canonicalize again is left to be answered
 // when asked, as it would have been.
 func (s *RekorServer) Warm() {
+	s.warmAnswers()
 	for _, body := range s.Log.bodies() {
 		pe, err := models.UnmarshalProposedEntry(bytes.NewReader(body), runtime.JSONConsumer())
 		if _, ok := pe.(*models.Hashedrekord); err != nil || !ok {
@@ -89,6 +97,29 @@ func (s *RekorServer) Warm() {
 			}
 			s.leavesMu.Unlock()
 		}
+	}
+}
+
+// warmAnswers renders the answer for each entry of an inactive shard
+// whose SET is not forged (answers).
+func (s *RekorServer) warmAnswers() {
+	for _, e := range s.Log.inactiveEntries() {
+		if forged, _ := s.state(e.UUID); forged {
+			continue
+		}
+		anon, err := s.render(e)
+		if err != nil {
+			continue
+		}
+		data, err := json.Marshal(map[string]models.LogEntryAnon{e.UUID: anon})
+		if err != nil {
+			continue
+		}
+		s.answersMu.Lock()
+		if s.answers != nil {
+			s.answers[e] = data
+		}
+		s.answersMu.Unlock()
 	}
 }
 
@@ -152,8 +183,15 @@ func proposalKey(pe models.ProposedEntry) (string, bool) {
 // timestamp signed by a key that is not the log's.
 func (s *RekorServer) ForgeSET(uuid string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.forged[uuid] = true
+	s.mu.Unlock()
+	s.answersMu.Lock()
+	defer s.answersMu.Unlock()
+	for e := range s.answers {
+		if e.UUID == uuid {
+			delete(s.answers, e)
+		}
+	}
 }
 
 // Hide makes the server deny knowing the entry.
@@ -347,13 +385,24 @@ func (s *RekorServer) knownQuery(body []byte) (uuids []string, indexes []*int64,
 }
 
 // answerList answers a retrieve query with the entries found, but those
-// hidden.
+// hidden: a list of {uuid: entry}, as writeJSON encodes it. When each
+// entry's answer is ready (answers), the list is joined from them.
 func (s *RekorServer) answerList(w http.ResponseWriter, found []*LogEntry) {
-	out := []map[string]models.LogEntryAnon{}
+	var shown []*LogEntry
 	for _, e := range found {
-		if _, hidden := s.state(e.UUID); hidden {
-			continue
+		if _, hidden := s.state(e.UUID); !hidden {
+			shown = append(shown, e)
 		}
+	}
+	if data, ok := s.readyList(shown); ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data)
+		return
+	}
+	out := []map[string]models.LogEntryAnon{}
+	for _, e := range shown {
 		anon, err := s.render(e)
 		if err != nil {
 			apiError(w, http.StatusInternalServerError, err.Error())
@@ -362,6 +411,32 @@ func (s *RekorServer) answerList(w http.ResponseWriter, found []*LogEntry) {
 		out = append(out, map[string]models.LogEntryAnon{e.UUID: anon})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// readyList joins the ready answers for entries into the list that
+// writeJSON encodes (a JSON encoder writes a list's elements as each
+// alone, separated by commas, and a newline after the value); false if
+// one is not ready.
+func (s *RekorServer) readyList(entries []*LogEntry) ([]byte, bool) {
+	s.answersMu.RLock()
+	defer s.answersMu.RUnlock()
+	size := 3
+	for _, e := range entries {
+		data, ok := s.answers[e]
+		if !ok {
+			return nil, false
+		}
+		size += len(data) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '[')
+	for i, e := range entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s.answers[e]...)
+	}
+	return append(out, "]\n"...), true
 }
 
 // create is POST /api/v1/log/entries: anyone may log an entry, and Rekor

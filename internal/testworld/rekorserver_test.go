@@ -85,6 +85,23 @@ func TestRekorReadyAnswersAreTheComputedOnes(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no hashedrekord entry in the log")
 	}
+	// Each entry's answer is ready but those that change: a forged SET is
+	// signed anew for each answer, the active shard's checkpoint too.
+	forged := w.Files["bin/linux/arm64/kubelet"].Signature.Entry
+	for _, e := range w.Sigstore.Log.entries {
+		data, ok := s.answers[e]
+		if changes := e == forged || e.TreeID == ActiveTreeID; ok == changes {
+			t.Errorf("entry %d (tree %d): answer ready %v", e.Index, e.TreeID, ok)
+		}
+		if !ok {
+			continue
+		}
+		anon, err := s.render(e)
+		must(t, err)
+		if want, err := json.Marshal(map[string]models.LogEntryAnon{e.UUID: anon}); err != nil || string(data) != string(want) {
+			t.Errorf("entry %d: ready answer\n%s\nrendered\n%s", e.Index, data, want)
+		}
+	}
 	// Another file's signature over this file's digest.
 	f, other := w.Files["bin/linux/amd64/kubectl"], w.Files["bin/linux/arm64/kubectl"]
 	pe := decodeProposal(t, hashedRekordProposal(f.SHA256, other.Signature.Sig, other.Signature.CertPEM))
@@ -167,9 +184,9 @@ func TestRekorRetrieveAnswersAsComputed(t *testing.T) {
 				t.Errorf("answered from what is ready: %v, want %v", known, ready[name])
 			}
 			answer := retrieveAnswer(t, w, q)
-			leaves, known := w.Rekor.setMemos(nil, nil)
+			leaves, known, answers := w.Rekor.setMemos(nil, nil, nil)
 			computed := retrieveAnswer(t, w, q)
-			w.Rekor.setMemos(leaves, known)
+			w.Rekor.setMemos(leaves, known, answers)
 			if answer != computed {
 				t.Errorf("answered\n%s\ncomputed\n%s", answer, computed)
 			}
@@ -179,12 +196,14 @@ func TestRekorRetrieveAnswersAsComputed(t *testing.T) {
 
 // setMemos sets the server's memos (nil: every answer computed) and
 // returns those it had.
-func (s *RekorServer) setMemos(leaves, known map[string]string) (map[string]string, map[string]string) {
+func (s *RekorServer) setMemos(leaves, known map[string]string, answers map[*LogEntry][]byte) (map[string]string, map[string]string, map[*LogEntry][]byte) {
 	s.leavesMu.Lock()
 	defer s.leavesMu.Unlock()
-	oldLeaves, oldKnown := s.leaves, s.known
-	s.leaves, s.known = leaves, known
-	return oldLeaves, oldKnown
+	s.answersMu.Lock()
+	defer s.answersMu.Unlock()
+	oldLeaves, oldKnown, oldAnswers := s.leaves, s.known, s.answers
+	s.leaves, s.known, s.answers = leaves, known, answers
+	return oldLeaves, oldKnown, oldAnswers
 }
 
 // retrieveAnswer is the status, headers and body of the world's answer
