@@ -57,6 +57,7 @@ type RekorLog struct {
 	baseURL string
 
 	mu      sync.RWMutex
+	cpMu    sync.Mutex // guards the shards' checkpoints (checkpointOf)
 	shards  []*shard
 	active  int
 	entries []*LogEntry // by log index
@@ -73,6 +74,10 @@ type shard struct {
 	frozen  time.Time
 	tree    *testonly.Tree
 	entries []*LogEntry
+	// checkpoint is the signed checkpoint of the tree at checkpointSize,
+	// once the shard is inactive (checkpointOf).
+	checkpoint     []byte
+	checkpointSize uint64
 }
 
 // LogEntry is one entry of the log.
@@ -239,6 +244,32 @@ func (l *RekorLog) Entry(uuid string) (*LogEntry, bool) {
 	return nil, false
 }
 
+// bodies returns the bodies of the log's entries, by log index.
+func (l *RekorLog) bodies() [][]byte {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([][]byte, len(l.entries))
+	for i, e := range l.entries {
+		out[i] = e.Body
+	}
+	return out
+}
+
+// inactiveEntries returns the entries of the shards that take no more
+// entries: once the log has rotated, every shard but the active one.
+func (l *RekorLog) inactiveEntries() []*LogEntry {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.active != len(l.shards)-1 {
+		return nil
+	}
+	var out []*LogEntry
+	for _, sh := range l.shards[:l.active] {
+		out = append(out, sh.entries...)
+	}
+	return out
+}
+
 // EntriesOf returns every entry of a leaf hash (hex): an entry and its
 // copies in other shards.
 func (l *RekorLog) EntriesOf(leaf string) []*LogEntry {
@@ -287,7 +318,7 @@ func (l *RekorLog) InclusionProof(e *LogEntry) (*models.InclusionProof, error) {
 		return nil, err
 	}
 	rootHash := sh.tree.Hash()
-	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), sh.treeID, size, rootHash, l.signer)
+	cp, err := l.checkpointOf(sh, size, rootHash)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +329,33 @@ func (l *RekorLog) InclusionProof(e *LogEntry) (*models.InclusionProof, error) {
 	rh := hex.EncodeToString(rootHash)
 	treeSize, index, cps := int64(size), e.TreeIndex, string(cp)
 	return &models.InclusionProof{TreeSize: &treeSize, RootHash: &rh, LogIndex: &index, Hashes: hexHashes, Checkpoint: &cps}, nil
+}
+
+// checkpointOf signs a checkpoint of the shard's tree at size and root
+// hash. An inactive shard's is signed once, as Rekor signs those of its
+// inactive shards once, when it starts, and serves them with every
+// inclusion proof and log info since (rekor pkg/api/api.go
+// cachedCheckpoints, pkg/api/entries.go logEntryFromLeaf); the active
+// shard's is signed for each answer. Callers hold l.mu, for reading at
+// least.
+func (l *RekorLog) checkpointOf(sh *shard, size uint64, rootHash []byte) ([]byte, error) {
+	sign := func() ([]byte, error) {
+		return util.CreateAndSignCheckpoint(context.Background(), l.origin(), sh.treeID, size, rootHash, l.signer)
+	}
+	if l.active != len(l.shards)-1 || sh == l.shards[l.active] {
+		return sign() // active (or, before Rotate, any)
+	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	if sh.checkpoint != nil && sh.checkpointSize == size {
+		return sh.checkpoint, nil
+	}
+	cp, err := sign()
+	if err != nil {
+		return nil, err
+	}
+	sh.checkpoint, sh.checkpointSize = cp, size
+	return cp, nil
 }
 
 func (l *RekorLog) shardOf(treeID int64) *shard {
@@ -336,7 +394,7 @@ func (l *RekorLog) Info() (*models.LogInfo, error) {
 func (l *RekorLog) treeInfo(sh *shard) (*models.LogInfo, error) {
 	size := sh.tree.Size()
 	rootHash := sh.tree.Hash()
-	cp, err := util.CreateAndSignCheckpoint(context.Background(), l.origin(), sh.treeID, size, rootHash, l.signer)
+	cp, err := l.checkpointOf(sh, size, rootHash)
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,7 @@ func Start(ctx context.Context, o Options) (_ *World, err error) {
 	if err := w.installHTTPFaults(); err != nil {
 		return nil, err
 	}
+	w.Rekor.Warm()
 	// The wide-area latency applies once the world is built, and requests
 	// are counted from then on.
 	for _, h := range w.httpF {
