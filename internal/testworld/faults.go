@@ -195,6 +195,12 @@ type httpFaults struct {
 	rules []*httpRule
 	// onRequest, when set (OnRequest), sees each request first.
 	onRequest func(*http.Request)
+	// faultsOf, when set, holds the rules instead, which match the path
+	// faultPath gives: a registry's backend faults the requests of the
+	// image repositories its front's rules name, wherever the client sends
+	// them.
+	faultsOf  *httpFaults
+	faultPath func(string) string
 }
 
 type httpRule struct {
@@ -251,7 +257,11 @@ func (h *httpFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	kind, ok := h.match(r.URL.Path)
+	rules, p := h, r.URL.Path
+	if h.faultsOf != nil {
+		rules, p = h.faultsOf, h.faultPath(p)
+	}
+	kind, ok := rules.match(p)
 	if !ok {
 		h.next.ServeHTTP(w, r)
 		return

@@ -24,12 +24,18 @@ import (
 // world's own pushes, and tests') go to the origin as they are.
 type registryFront struct {
 	origin http.Handler
-	// canonical, regional and storage are the backends' base URLs.
-	canonical, regional, storage string
-	referrers                    bool // the edge passes the referrers API through
+	// canonical, regional and storage are the backends' base URLs;
+	// relocated is where moved repositories' manifests go (MoveRepository).
+	canonical, regional, storage, relocated string
+	referrers                               bool // the edge passes the referrers API through
+	// rid is the trace id archeio appends to every redirect's location
+	// (handlers.go withTraceID: ?rid=<id>): one for the world, as archeio
+	// keeps one for a pull session that presents its token.
+	rid string
 
-	mu   sync.RWMutex
-	lost map[string]bool // "<repo>@<digest>" of .sig manifests the regional backend lacks
+	mu    sync.RWMutex
+	lost  map[string]bool // "<repo>@<digest>" of .sig manifests the regional backend lacks
+	moved map[string]bool // repositories moved to the relocated backend
 }
 
 // Paths of the backends: the Artifact Registry repository behind
@@ -47,30 +53,55 @@ func (f *registryFront) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	_, ref, manifest := strings.Cut(p, "/manifests/")
 	_, blob, isBlob := strings.Cut(p, "/blobs/")
+	repo, _, _ := strings.Cut(strings.TrimPrefix(p, "/v2/"), "/manifests/")
 	switch {
 	case strings.Contains(p, "/referrers/") && !f.referrers:
 		ociError(rw, http.StatusNotFound, "NOT_FOUND", "referrers API not served at the edge")
+	case manifest && f.isMoved(repo):
+		f.redirect(rw, r, f.relocated+backendPrefix+strings.TrimPrefix(p, "/v2/"))
 	case manifest && strings.HasPrefix(ref, "sha256:"):
-		http.Redirect(rw, r, f.regional+backendPrefix+strings.TrimPrefix(p, "/v2/"), http.StatusTemporaryRedirect)
+		f.redirect(rw, r, f.regional+backendPrefix+strings.TrimPrefix(p, "/v2/"))
 	case manifest:
-		http.Redirect(rw, r, f.canonical+backendPrefix+strings.TrimPrefix(p, "/v2/"), http.StatusTemporaryRedirect)
+		f.redirect(rw, r, f.canonical+backendPrefix+strings.TrimPrefix(p, "/v2/"))
 	case isBlob && !strings.HasPrefix(blob, "uploads"):
-		http.Redirect(rw, r, f.storage+storagePrefix+blob, http.StatusTemporaryRedirect)
+		f.redirect(rw, r, f.storage+storagePrefix+blob)
 	default:
 		f.origin.ServeHTTP(rw, r)
 	}
 }
 
+// RegistryPath is the path of a request to the world's registry in its
+// front's terms (/v2/<repository>/...), whether it reached the front or a
+// backend; object storage's paths (/containers/images/<digest>) name no
+// repository and stay as they are.
+func RegistryPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, backendPrefix); ok {
+		return "/v2/" + rest
+	}
+	return p
+}
+
+// redirect answers r with a redirect to location, the trace id appended.
+func (f *registryFront) redirect(rw http.ResponseWriter, r *http.Request, location string) {
+	http.Redirect(rw, r, location+"?rid="+f.rid, http.StatusTemporaryRedirect)
+}
+
 // backend serves the origin's repositories below backendPrefix; regional,
-// it lacks the lost signature manifests.
-func (f *registryFront) backend(regional bool) http.Handler {
+// it lacks the lost signature manifests; relocated, it serves the moved
+// repositories, which the others answer 500 for.
+func (f *registryFront) backend(regional, relocated bool) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, backendPrefix)
 		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			ociError(rw, http.StatusNotFound, "NAME_UNKNOWN", "no such repository")
 			return
 		}
-		if repo, ref, ok := strings.Cut(rest, "/manifests/"); ok && regional && f.isLost(repo, ref) {
+		repo, ref, isManifest := strings.Cut(rest, "/manifests/")
+		if isManifest && !relocated && f.isMoved(repo) {
+			ociError(rw, http.StatusInternalServerError, "UNAVAILABLE", "repository moved")
+			return
+		}
+		if isManifest && regional && f.isLost(repo, ref) {
 			ociError(rw, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")
 			return
 		}
@@ -103,6 +134,12 @@ func (f *registryFront) lose(repo, digest string) {
 		f.lost = map[string]bool{}
 	}
 	f.lost[repo+"@"+digest] = true
+}
+
+func (f *registryFront) isMoved(repo string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.moved[repo]
 }
 
 func (f *registryFront) isLost(repo, digest string) bool {

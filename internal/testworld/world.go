@@ -3,8 +3,10 @@ package testworld
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -354,16 +356,45 @@ func (w *World) startServers(o Options) error {
 	return nil
 }
 
+// MoveRepository has the registry front move repo's manifests to another
+// backend ("relocated"): from now on the canonical and regional backends
+// answer 500 for them, and the front redirects their requests to the new
+// one. A client that goes to where the front sent them before must ask
+// the front again.
+func (w *World) MoveRepository(repo string) error {
+	if w.front == nil {
+		return fmt.Errorf("move %s: an external registry has no front", repo)
+	}
+	w.front.mu.Lock()
+	defer w.front.mu.Unlock()
+	if w.front.moved == nil {
+		w.front.moved = map[string]bool{}
+	}
+	w.front.moved[repo] = true
+	return nil
+}
+
 // startRegistryFront puts the world's in-process registry behind a front
 // like registry.k8s.io's, with its backends on hosts of their own (their
 // requests counted as "backend" and "storage").
 func (w *World) startRegistryFront(origin http.Handler, front *httpFaults, o Options) error {
-	f := &registryFront{origin: origin, referrers: o.ReferrersAPI}
-	backendH := &httpFaults{next: f.backend(false)}
-	regionalH := &httpFaults{next: f.backend(true)}
+	rid := make([]byte, 16)
+	if _, err := rand.Read(rid); err != nil {
+		return err
+	}
+	f := &registryFront{origin: origin, referrers: o.ReferrersAPI, rid: hex.EncodeToString(rid)}
+	// An image's HTTP faults apply at the front and at the backends (in
+	// the front's terms: the same rules, the same counts), not in object
+	// storage, whose paths name no repository.
+	backendH := &httpFaults{next: f.backend(false, false), faultsOf: front, faultPath: RegistryPath}
+	regionalH := &httpFaults{next: f.backend(true, false), faultsOf: front, faultPath: RegistryPath}
+	relocatedH := &httpFaults{next: f.backend(false, true), faultsOf: front, faultPath: RegistryPath}
 	storageH := &httpFaults{next: f.storageHandler()}
-	w.httpF["backend"], w.httpF["regional"], w.httpF["storage"] = backendH, regionalH, storageH
+	w.httpF["backend"], w.httpF["regional"], w.httpF["relocated"], w.httpF["storage"] = backendH, regionalH, relocatedH, storageH
 	var err error
+	if f.relocated, err = w.serve(relocatedH); err != nil {
+		return err
+	}
 	if f.canonical, err = w.serve(backendH); err != nil {
 		return err
 	}

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
@@ -86,9 +89,16 @@ func TestImageChainOverlaps(t *testing.T) {
 				}
 				return sigAsked[repo]
 			}
-			w.OnRequest("registry", func(r *http.Request) {
-				p := r.URL.Path
+			// The registry's requests wherever they reach it: its front, its
+			// backends, object storage (whose paths name only a blob's
+			// digest: blobRepositories names its repository).
+			blobRepo := blobRepositories(t, w)
+			registry := func(r *http.Request) {
+				p := testworld.RegistryPath(r.URL.Path)
 				repo, _, _ := strings.Cut(strings.TrimPrefix(p, "/v2/"), "/")
+				if digest, ok := strings.CutPrefix(p, "/containers/images/"); ok {
+					repo, p = blobRepo[digest], "/v2/"+blobRepo[digest]+"/blobs/"+digest
+				}
 				switch {
 				case p == "/v2/":
 					pinged.fire()
@@ -100,7 +110,10 @@ func TestImageChainOverlaps(t *testing.T) {
 					hold(r, signed(repo))
 					hold(r, logAsked)
 				}
-			})
+			}
+			for _, server := range []string{"registry", "backend", "regional", "storage"} {
+				w.OnRequest(server, registry)
+			}
 			w.OnRequest("rekor", func(*http.Request) { logAsked.fire() })
 			w.OnRequest("site", func(r *http.Request) {
 				switch {
@@ -174,4 +187,50 @@ func TestEarlySignaturesOfTheServedDigest(t *testing.T) {
 	if !found {
 		t.Fatal("no kube-apiserver linux/amd64 judged")
 	}
+}
+
+// blobRepositories maps the digest of each image configuration and
+// signature payload of the world's newest release to the repository it
+// was published in: the configuration's image's, the .sig tag's.
+func blobRepositories(t *testing.T, w *testworld.World) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	opts := []remote.Option{remote.WithContext(context.Background())}
+	for repo, im := range w.Images {
+		for _, other := range w.Images {
+			if other.Repository != repo && !strings.HasPrefix(other.Repository, repo+"-") {
+				continue // not signed in repo
+			}
+			sig, err := name.NewTag(w.Registry+"/"+repo+":"+strings.Replace(other.Digest.String(), ":", "-", 1)+".sig", name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img, err := remote.Image(sig, opts...); err == nil {
+				m, err := img.Manifest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range m.Layers {
+					out[l.Digest.String()] = repo
+				}
+			}
+		}
+		if im.Platform == "" {
+			continue // an index: no configuration
+		}
+		d, err := name.NewDigest(w.Registry+"/"+repo+"@"+im.Digest.String(), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(d, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[config.String()] = repo
+	}
+	return out
 }

@@ -484,11 +484,12 @@ func (o packChannels) Open(_ context.Context, url string) (io.ReadCloser, error)
 }
 
 // warm sends, while the releases of an online run are listed, requests
-// the run makes anyway (evidence.Warm): the registry's ping when images
-// are selected, and the .sha256 of the first selected release file the
-// catalog lists for the first version when files are (a release the
-// catalog does not hold warms no file). stop, once the run is over, ends
-// what no artifact took.
+// the run makes anyway (evidence.Warm): when images are selected, the
+// registry's ping, and the tag and the cosign signature tag (of the digest
+// the catalog gives it) of the first selected image the catalog lists for
+// the first version; when files are, the .sha256 of the first selected
+// release file (a release the catalog does not hold warms neither). stop,
+// once the run is over, ends what no artifact took.
 func (s *Session) warm(ctx context.Context, versions []string, sel Selection) (stop func()) {
 	on, ok := s.src.(*onlineSource)
 	if !ok || on.http == nil {
@@ -498,30 +499,43 @@ func (s *Session) warm(ctx context.Context, versions []string, sel Selection) (s
 	if len(sel.Kinds) == 0 || slices.Contains(sel.Kinds, artifacts.KindImage) {
 		w.Registry, _, _ = strings.Cut(s.cfg.Endpoints.Registry, "/")
 	}
-	if !sel.imagesOnly() && len(versions) > 0 {
-		w.File = s.firstFile(versions[0], sel)
+	if len(versions) > 0 {
+		file, image := s.firstArtifacts(versions[0], sel)
+		if !sel.imagesOnly() {
+			w.File = file.Location
+		}
+		if w.Registry != "" && image.Location != "" {
+			w.Image = image.Location
+			if hex := image.SumFrom("sha256", artifacts.SumCatalog); hex != "" {
+				w.Digest = "sha256:" + hex
+			}
+		}
 	}
 	return on.f.Warm(ctx, w)
 }
 
-// firstFile is the location of the first release file of version the
-// selection selects, as the catalog lists the release ("": none known).
-func (s *Session) firstFile(version string, sel Selection) string {
+// firstArtifacts are the first release file and the first image of
+// version the selection selects, as the catalog lists the release (zero:
+// none known).
+func (s *Session) firstArtifacts(version string, sel Selection) (file, image artifacts.Artifact) {
 	v, err := artifacts.ParseVersion(version)
 	if err != nil {
-		return ""
+		return file, image
 	}
 	rel, err := s.cfg.Catalog.Release(v, artifacts.Locations{DownloadURL: s.cfg.Endpoints.DownloadURL, Registry: s.cfg.Endpoints.Registry})
 	if err != nil {
-		return ""
+		return file, image
 	}
 	if rel, err = sel.Apply(rel); err != nil {
-		return ""
+		return file, image
 	}
 	for _, a := range rel.Artifacts {
-		if a.Kind != artifacts.KindImage {
-			return a.Location
+		switch {
+		case a.Kind == artifacts.KindImage && image.Location == "":
+			image = a
+		case a.Kind != artifacts.KindImage && file.Location == "":
+			file = a
 		}
 	}
-	return ""
+	return file, image
 }

@@ -42,10 +42,9 @@ type Fetcher struct {
 	image, content         *ImageSession
 	imageErr, contentErr   error
 
-	registryMemo registryMemo
-
-	prefetchMu sync.Mutex
-	prefetch   map[string]*prefetched // by URL: answers read ahead (Warm)
+	registryMemo   registryMemo
+	registryRoutes transport.RegistryRoutes // a registry front's redirects learned
+	ahead          transport.ReadAhead      // answers read ahead (Warm)
 }
 
 // NewFetcher returns a fetcher of the configuration.

@@ -146,7 +146,7 @@ func (f *Fetcher) ImageSession() (*ImageSession, error) {
 func (f *Fetcher) ContentSession() (*ImageSession, error) {
 	f.contentOnce.Do(func() {
 		opts := f.RegistryOptions(context.Background())
-		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, stream: true, allowHTTP: f.allowHTTP}))
+		opts = append(opts, remote.WithTransport(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, routes: &f.registryRoutes, stream: true, allowHTTP: f.allowHTTP}))
 		p, err := remote.NewPuller(opts...)
 		f.content, f.contentErr = &ImageSession{f: f, puller: p}, err
 	})
@@ -163,7 +163,7 @@ func (f *Fetcher) RegistryOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(&registryTransport{inner: h.Guarded(), memo: &f.registryMemo, allowHTTP: f.allowHTTP}),
+		remote.WithTransport(&registryTransport{inner: h.Guarded(), memo: &f.registryMemo, routes: &f.registryRoutes, allowHTTP: f.allowHTTP}),
 		remote.WithUserAgent(h.UserAgent()),
 		remote.WithRetryBackoff(remote.Backoff{Duration: backoff, Factor: 2, Jitter: 0.1, Steps: attempts}),
 		remote.WithRetryPredicate(registryRetryable),
@@ -293,7 +293,8 @@ type registryTransport struct {
 	// allowHTTP allows plain http to any registry (AllowHTTPRegistry).
 	allowHTTP bool
 	// memo answers what a registry answers the same every time.
-	memo *registryMemo
+	memo   *registryMemo
+	routes *transport.RegistryRoutes // where a registry front sends each kind
 }
 
 func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -301,7 +302,7 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, fmt.Errorf("%s: %w", transport.Redact(req.URL.String()), transport.ErrInsecureURL)
 	}
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
-		return t.inner.RoundTrip(req)
+		return t.routes.RoundTrip(req, t.inner.RoundTrip)
 	}
 	send := func(req *http.Request) (*http.Response, error) {
 		return t.inner.RoundTrip(req.WithContext(transport.Bounded(req.Context())))
@@ -314,7 +315,7 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	case t.memo != nil && isReferrers(req):
 		resp, err = t.memo.referrers(req, send)
 	default:
-		resp, err = send(req)
+		resp, err = t.routes.RoundTrip(req, send)
 	}
 	if err != nil {
 		return nil, err

@@ -2,9 +2,12 @@ package evidence
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -16,21 +19,20 @@ type Warm struct {
 	// ping (how to authenticate, asked once per run) is sent now: the
 	// registry sessions take its answer from the fetcher's memo.
 	Registry string
-	// File is the location of a release file whose evidence the run
-	// fetches ("": none). Its .sha256 is read now and kept for Blob, which
-	// takes it instead of reading it again: the download site's redirect
-	// (learned from the first request below /release/) is then known
-	// before the release files' requests fan out.
+	// Image is the reference (registry/name:tag) of an image the run
+	// verifies ("": none), Digest the digest the catalog gives its tag
+	// ("": unknown). A HEAD of its tag and one of Digest's cosign
+	// signature tag are sent now, with the ping, and not followed: a
+	// registry front's redirects of both kinds (transport.RegistryRoutes)
+	// are then learned before the images' requests fan out, which they
+	// could not be from the run's first image (go-containerregistry asks
+	// for a manifest only once the ping is answered).
+	Image, Digest string
+	// File is the location of a release file the run verifies ("":
+	// none). Its .sha256 is read now and kept for Blob: the download
+	// site's redirect (learned from the first request below /release/)
+	// is then known before the release files' requests fan out.
 	File string
-}
-
-// prefetched is an answer read ahead of its use, taken once.
-type prefetched struct {
-	url   string
-	limit int64
-	done  chan struct{}
-	data  []byte
-	err   error
 }
 
 // Warm sends w's requests. stop, called once the run is over, forgets an
@@ -39,62 +41,61 @@ type prefetched struct {
 func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	if w.Registry != "" {
-		if reg, err := name.NewRegistry(w.Registry, f.NameOptions()...); err == nil {
-			rt := gcrtransport.NewUserAgent(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, allowHTTP: f.allowHTTP}, f.http.UserAgent())
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _ = gcrtransport.Ping(ctx, reg, rt)
-			}()
-		}
-	}
-	var p *prefetched
-	if w.File != "" {
-		p = &prefetched{url: w.File + ".sha256", limit: maxSumFile, done: make(chan struct{})}
-		f.prefetchMu.Lock()
-		if f.prefetch == nil {
-			f.prefetch = map[string]*prefetched{}
-		}
-		f.prefetch[p.url] = p
-		f.prefetchMu.Unlock()
+	if reg, err := name.NewRegistry(w.Registry, f.NameOptions()...); err == nil && w.Registry != "" {
+		rt := gcrtransport.NewUserAgent(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, routes: &f.registryRoutes, allowHTTP: f.allowHTTP}, f.http.UserAgent())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(p.done)
-			p.data, p.err = f.http.Get(ctx, p.url, p.limit)
+			_, _ = gcrtransport.Ping(ctx, reg, rt)
 		}()
+		for _, u := range w.probes(f.NameOptions()) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil); err == nil {
+					if resp, err := rt.RoundTrip(req); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+	}
+	forget := func() {}
+	if w.File != "" {
+		url := w.File + ".sha256"
+		forget = f.ahead.Start(ctx, &wg, "get "+url+" "+strconv.FormatInt(maxSumFile, 10), func(ctx context.Context) (any, error) {
+			return f.http.Get(ctx, url, maxSumFile)
+		})
 	}
 	return func() {
-		if p != nil {
-			f.prefetchMu.Lock()
-			if f.prefetch[p.url] == p {
-				delete(f.prefetch, p.url)
-			}
-			f.prefetchMu.Unlock()
-		}
+		forget()
 		cancel()
 		wg.Wait()
 	}
 }
 
+// probes are the URLs of w.Image's tag manifest and of w.Digest's cosign
+// signature tag, as go-containerregistry and cosign ask for them.
+func (w Warm) probes(opts []name.Option) []string {
+	tag, err := name.NewTag(w.Image, opts...)
+	if err != nil || w.Image == "" {
+		return nil
+	}
+	repo := tag.Context()
+	base := repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/manifests/"
+	urls := []string{base + tag.TagStr()}
+	if h, err := v1.NewHash(w.Digest); err == nil {
+		urls = append(urls, base+h.Algorithm+"-"+h.Hex+".sig")
+	}
+	return urls
+}
+
 // get reads url as f.http.Get does, or takes the answer read ahead of it
 // (Warm).
 func (f *Fetcher) get(ctx context.Context, url string, limit int64) ([]byte, error) {
-	f.prefetchMu.Lock()
-	p := f.prefetch[url]
-	if p != nil && p.limit == limit {
-		delete(f.prefetch, url)
-	} else {
-		p = nil
-	}
-	f.prefetchMu.Unlock()
-	if p != nil {
-		select {
-		case <-p.done:
-			return p.data, p.err
-		case <-ctx.Done():
-		}
+	if a, ok := f.ahead.Take(ctx, "get "+url+" "+strconv.FormatInt(limit, 10)); ok {
+		data, _ := a.Value.([]byte)
+		return data, a.Err
 	}
 	return f.http.Get(ctx, url, limit)
 }

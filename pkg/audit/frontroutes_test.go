@@ -1,0 +1,179 @@
+package audit_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
+	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/audit"
+	"github.com/k8sverify/k8sverify/pkg/verify"
+)
+
+// registryCounter counts the GET requests the servers of the world's
+// registry see, by server, repository and kind (tag, cosign tag, digest,
+// blob), in the front's terms; and those of backends and storage that
+// lack the front's trace id (rid) in their query.
+type registryCounter struct {
+	mu    sync.Mutex
+	n     map[string]int // "<server> <kind>" and "<server> <repo> <kind>"
+	noRID int
+}
+
+func countRegistry(w *testworld.World) *registryCounter {
+	c := &registryCounter{n: map[string]int{}}
+	for _, server := range []string{"registry", "backend", "regional", "relocated", "storage"} {
+		w.OnRequest(server, func(r *http.Request) {
+			if r.Method != http.MethodGet {
+				return
+			}
+			p := testworld.RegistryPath(r.URL.Path)
+			repo, kind := "", ""
+			switch before, ref, ok := strings.Cut(p, "/manifests/"); {
+			case ok:
+				repo, kind = strings.TrimPrefix(before, "/v2/"), "tag"
+				switch {
+				case strings.HasPrefix(ref, "sha256:"):
+					kind = "digest"
+				case strings.HasPrefix(ref, "sha256-") && strings.HasSuffix(ref, ".sig"):
+					kind = "cosign tag"
+				case strings.HasPrefix(ref, "sha256-"):
+					kind = "referrers tag"
+				}
+			case strings.Contains(p, "/blobs/") || strings.HasPrefix(p, "/containers/images/"):
+				kind = "blob"
+			default:
+				return
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.n[server+" "+kind]++
+			if repo != "" {
+				c.n[server+" "+repo+" "+kind]++
+			}
+			if server != "registry" && !strings.HasPrefix(r.URL.RawQuery, "rid=") {
+				c.noRID++
+			}
+		})
+	}
+	return c
+}
+
+func (c *registryCounter) get(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
+}
+
+// behind is how many GETs of a kind the servers behind the front saw.
+func (c *registryCounter) behind(kind string) int {
+	return c.get("backend "+kind) + c.get("regional "+kind) + c.get("relocated "+kind) + c.get("storage "+kind)
+}
+
+// The registry front redirects every manifest and blob request (as
+// registry.k8s.io does): once it has redirected a kind of request, later
+// requests of that kind go to where it sent them, with its trace id
+// (transport.RegistryRoutes); the warm-up during the SBOM fetch teaches
+// the tags' and the cosign tags' routes before the images fan out.
+// Without the routes, each request to the front is followed to a backend:
+// as many there as at the front.
+func TestFrontRoutesLearned(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{})
+	s := sessions.New(t, sessions.Config(w))
+	c := countRegistry(w)
+	res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+	for _, kind := range []string{"tag", "cosign tag", "blob"} {
+		front, behind := c.get("registry "+kind), c.behind(kind)
+		t.Logf("%s: %d GETs at the front, %d behind it", kind, front, behind)
+		if front >= behind {
+			t.Errorf("%s: %d GETs at the front, %d behind it: none went there directly", kind, front, behind)
+		}
+	}
+	if c.noRID != 0 {
+		t.Errorf("%d requests behind the front without its trace id", c.noRID)
+	}
+}
+
+// A signature manifest the regional backend lacks (fetched by digest
+// there it answers 404, kubernetes/registry.k8s.io#324): every image
+// still verifies, in a first run and in a second with every route learned
+// (the run reads .sig manifests by tag, from the canonical backend; the
+// 404 by digest is TestLostSignatureManifestAskedOnce's, in
+// pkg/evidence).
+func TestFrontRoutesSigLostInRegion(t *testing.T) {
+	const lost = "kube-proxy-amd64"
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage},
+		Faults: []testworld.Fault{{Kind: testworld.FaultSigLostInRegion, Target: lost}}})
+	s := sessions.New(t, sessions.Config(w))
+	rel := []*artifacts.Release{sessions.Selected(t, w)}
+	c := countRegistry(w)
+	for run := range 2 { // the second with every route learned
+		res, err := s.VerifyReleases(context.Background(), rel, audit.VerifyOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res[0].Verdicts) == 0 {
+			t.Fatal("no verdicts")
+		}
+		for _, v := range res[0].Verdicts {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("run %d: %s: %s: %s", run, v.Artifact.ID(), v.Status, v.Reason)
+			}
+		}
+	}
+	if n := c.get("regional " + lost + " digest"); n != 0 {
+		t.Logf("%d requests by digest for %s at the regional backend", n, lost)
+	}
+}
+
+// A repository that moves after the routes were learned: the old backend
+// answers 500 for it, the client asks the front again, which redirects it
+// to the new backend; the run verifies, and the old backend is not asked
+// twice for the same request. The session's second run sends the
+// repository's .sig manifest request, which it cannot verify without, to
+// the route learned in the first.
+func TestFrontRoutesMovedRepository(t *testing.T) {
+	const moved = "kube-proxy-amd64"
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: []artifacts.Kind{artifacts.KindImage}})
+	s := sessions.New(t, sessions.Config(w))
+	rel := []*artifacts.Release{sessions.Selected(t, w)}
+	run := func() {
+		t.Helper()
+		res, err := s.VerifyReleases(context.Background(), rel, audit.VerifyOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res[0].Verdicts) == 0 {
+			t.Fatal("no verdicts")
+		}
+		for _, v := range res[0].Verdicts {
+			if v.Status != verify.StatusVerified {
+				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+			}
+		}
+	}
+	run()
+	if err := w.MoveRepository(moved); err != nil {
+		t.Fatal(err)
+	}
+	c := countRegistry(w)
+	run()
+	key := moved + " cosign tag"
+	atOld, asked, atNew := c.get("backend "+key), c.get("registry "+key), c.get("relocated "+key)
+	t.Logf("%s's .sig manifest: %d requests to the old backend, %d to the front, %d to the new backend", moved, atOld, asked, atNew)
+	if atOld > 1 || asked < 1 || atNew < 1 {
+		t.Errorf("%s's .sig manifest: %d requests to the old backend, %d to the front, %d to the new backend; want at most 1, at least 1, at least 1", moved, atOld, asked, atNew)
+	}
+}

@@ -1,0 +1,320 @@
+package transport
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// RegistryRoutes saves the redirect hop of a registry front that sends
+// requests elsewhere. registry.k8s.io answers /v2/ itself and every other
+// request with a redirect (kubernetes/registry.k8s.io cmd/archeio,
+// docs/request-handling.md; cmd/archeio/internal/app/handlers.go):
+// manifests to an upstream registry under another path (the upstream's
+// path joined with the request's path after /v2/), cosign's signature and
+// attestation tags (sha256-<hex>.sig, .att: reCosignTag) to a signature
+// upstream when it has one, blobs to object storage at
+// <bucket>/containers/images/<digest> when the blob is there, else to the
+// upstream like manifests. Each redirect carries a trace id in its query
+// (withTraceID: ?rid=<id>, one id for a pull session with a token).
+//
+// Where a front sends each kind of request is a probe, not an assumption:
+// nothing is known before the front answers. The first GET or HEAD of a
+// kind (a manifest by digest, a cosign signature or attestation tag,
+// another tag, a blob) to a registry host is sent to the front; when the
+// answer is a redirect that is a pure rewrite, later requests of that kind
+// to that host go where the rewrite sends them. A pure rewrite is one of:
+//
+//   - prefix: the location's path is a prefix P (ending in /) followed by
+//     the request's path after /v2/; later requests go to P followed by
+//     their own path after /v2/;
+//   - digest, for blobs only: the location's path is P followed by the
+//     blob's digest (the request's last path segment); later blob
+//     requests go to P followed by their own digest.
+//
+// The location must be https (or http to a loopback host) as
+// CheckRedirectTarget accepts, without credentials or fragment. Its query
+// (a request that carries a query of its own is never routed) is carried
+// verbatim onto the requests sent directly. Requests that start while the
+// probe is out are sent as asked: waiting would save the front a request,
+// never time. Credentials and cookies meant for the front are not sent to
+// another origin, as a client following a redirect does not send them.
+//
+// Nothing learned is assumed to hold: a request sent directly that fails
+// (an error, or an answer that is not 2xx) is sent to the front as asked.
+// When the front redirects it to the very URL that answered 404 or 410,
+// that answer is returned (the redirect would lead to it again) and the
+// route stands; otherwise the route of that kind on that host is
+// forgotten and the front's answer is returned, for the client to follow
+// (the next request of the kind probes again).
+//
+// It never changes what is verified, only which server is asked first:
+// manifests and blobs are verified by their digest downstream, tags by
+// the digest they must resolve to. A nil *RegistryRoutes sends every
+// request as asked; the zero value is ready; it is safe for concurrent use
+// and meant to be shared by a run's registry requests.
+type RegistryRoutes struct {
+	mu     sync.Mutex
+	routes map[routeKey]*registryRoute
+}
+
+// routeKey is a registry host and a kind of request.
+type routeKey struct {
+	scheme, host string
+	kind         routeKind
+}
+
+// routeKind is a kind of registry request whose redirects are learned
+// apart.
+type routeKind int
+
+const (
+	routeDigest    routeKind = iota // a manifest by digest
+	routeCosignTag                  // sha256-<hex>.sig or .att
+	routeTag                        // another tag (the referrers tag schema sha256-<hex> included)
+	routeBlob                       // a blob by digest
+)
+
+// registryRoute is where a kind of request to a host goes; ready closes
+// when the probe's answer is known, and to is read only then.
+type registryRoute struct {
+	ready chan struct{}
+	to    *rewrite // nil: nothing learned (yet)
+}
+
+// rewrite is a pure rewrite learned from a redirect.
+type rewrite struct {
+	origin string // scheme://host of the location
+	prefix string // P, escaped, ending in /
+	digest bool   // P + the digest (blobs) rather than P + the path after /v2/
+	query  string // the location's raw query, carried verbatim
+}
+
+// url is where the rewrite sends a request whose path after /v2/ is rest
+// and whose last path segment is last.
+func (w *rewrite) url(rest, last string) string {
+	u := w.origin + w.prefix + rest
+	if w.digest {
+		u = w.origin + w.prefix + last
+	}
+	if w.query != "" {
+		u += "?" + w.query
+	}
+	return u
+}
+
+// RoundTrip sends req with send, directly where a redirect of the front
+// learned for its host and kind sends it when there is one.
+func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	if m == nil {
+		return send(req)
+	}
+	key, rest, last, ok := routedRequest(req)
+	if !ok {
+		return send(req)
+	}
+	r, first := m.route(key)
+	if first {
+		return m.probe(key, r, req, rest, last, send)
+	}
+	if !isClosed(r.ready) || r.to == nil {
+		return send(req)
+	}
+	target := r.to.url(rest, last)
+	direct, err := directRequest(req, target)
+	if err != nil {
+		m.forget(key, r)
+		return send(req)
+	}
+	resp, err := send(direct)
+	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	var kept *http.Response
+	if err == nil {
+		kept = keepRefusal(resp)
+	}
+	front, err := send(req)
+	if err == nil && kept != nil {
+		if to := learn(req, key.kind, rest, last, front); to != nil && to.url(rest, last) == target {
+			closeResponse(front)
+			return kept, nil
+		}
+	}
+	closeResponse(kept)
+	m.forget(key, r)
+	return front, err
+}
+
+// route returns the route of key, and whether the caller is the first to
+// ask for it (and so probes).
+func (m *RegistryRoutes) route(key routeKey) (*registryRoute, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.routes == nil {
+		m.routes = map[routeKey]*registryRoute{}
+	}
+	r, known := m.routes[key]
+	if !known {
+		r = &registryRoute{ready: make(chan struct{})}
+		m.routes[key] = r
+	}
+	return r, !known
+}
+
+// forget drops the route of key when it is still r.
+func (m *RegistryRoutes) forget(key routeKey, r *registryRoute) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.routes[key] == r {
+		delete(m.routes, key)
+	}
+}
+
+// probe sends req as asked and learns from the answer; when there is
+// nothing to learn (an error, a 2xx: the host serves the kind itself, a
+// redirect that is no pure rewrite, a refusal), the route is forgotten and
+// the next request of the kind probes again.
+func (m *RegistryRoutes) probe(key routeKey, r *registryRoute, req *http.Request, rest, last string, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	defer close(r.ready)
+	resp, err := send(req)
+	if err == nil {
+		r.to = learn(req, key.kind, rest, last, resp)
+	}
+	if r.to == nil {
+		m.forget(key, r)
+	}
+	return resp, err
+}
+
+// routedRequest returns the route key of a GET or HEAD without a query of
+// /v2/<name>/manifests/<reference> or /v2/<name>/blobs/<digest>, its path
+// after /v2/ (escaped) and its last segment.
+func routedRequest(req *http.Request) (routeKey, string, string, bool) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead || req.URL.RawQuery != "" || req.URL.ForceQuery {
+		return routeKey{}, "", "", false
+	}
+	rest, ok := strings.CutPrefix(req.URL.EscapedPath(), "/v2/")
+	if !ok {
+		return routeKey{}, "", "", false
+	}
+	key := routeKey{scheme: req.URL.Scheme, host: req.URL.Host}
+	if i := strings.LastIndex(rest, "/manifests/"); i > 0 {
+		ref := rest[i+len("/manifests/"):]
+		if ref == "" || strings.Contains(ref, "/") {
+			return routeKey{}, "", "", false
+		}
+		key.kind = referenceKind(ref)
+		return key, rest, ref, true
+	}
+	if i := strings.LastIndex(rest, "/blobs/"); i > 0 {
+		digest := rest[i+len("/blobs/"):]
+		if !strings.Contains(digest, ":") || strings.Contains(digest, "/") {
+			return routeKey{}, "", "", false
+		}
+		key.kind = routeBlob
+		return key, rest, digest, true
+	}
+	return routeKey{}, "", "", false
+}
+
+// referenceKind: a digest, a cosign signature or attestation tag (which
+// registry.k8s.io may send to a signature upstream of its own:
+// kubernetes/registry.k8s.io cmd/archeio/internal/app/handlers.go,
+// reCosignTag), or another tag.
+func referenceKind(ref string) routeKind {
+	if strings.Contains(ref, ":") {
+		return routeDigest
+	}
+	if strings.HasPrefix(ref, "sha256-") && (strings.HasSuffix(ref, ".sig") || strings.HasSuffix(ref, ".att")) {
+		return routeCosignTag
+	}
+	return routeTag
+}
+
+// learn returns the pure rewrite a redirect answer to req is, or nil.
+func learn(req *http.Request, kind routeKind, rest, last string, resp *http.Response) *rewrite {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil
+	}
+	loc, err := req.URL.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Fragment != "" || loc.User != nil || loc.Opaque != "" || loc.ForceQuery || CheckRedirectTarget(loc) != nil {
+		return nil
+	}
+	w := &rewrite{origin: (&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String(), query: loc.RawQuery}
+	p := loc.EscapedPath()
+	switch {
+	case strings.HasSuffix(p, "/"+rest):
+		w.prefix = strings.TrimSuffix(p, rest)
+	case kind == routeBlob && strings.HasSuffix(p, "/"+last):
+		w.prefix, w.digest = strings.TrimSuffix(p, last), true
+	default:
+		return nil
+	}
+	if w.url(rest, last) != loc.String() {
+		return nil // the location does not read back as the rewrite says
+	}
+	return w
+}
+
+// directRequest is req sent to target; credentials and cookies stay with
+// the front when target is another origin, as when a client follows a
+// redirect.
+func directRequest(req *http.Request, target string) (*http.Request, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	d := req.Clone(req.Context())
+	d.URL, d.Host = u, ""
+	if u.Scheme != req.URL.Scheme || u.Host != req.URL.Host {
+		for _, h := range []string{"Authorization", "Proxy-Authorization", "Www-Authenticate", "Cookie", "Cookie2"} {
+			d.Header.Del(h)
+		}
+	}
+	return d, nil
+}
+
+// maxRefusal bounds the body of a refusal kept while the front is asked.
+const maxRefusal = 64 << 10
+
+// keepRefusal returns resp read whole when it is a 404 or 410 (a refusal
+// the front may send back to) of at most maxRefusal bytes, and closes it
+// otherwise.
+func keepRefusal(resp *http.Response) *http.Response {
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusGone {
+		closeResponse(resp)
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxRefusal+1))
+	resp.Body.Close()
+	if err != nil || len(data) > maxRefusal {
+		return nil
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+	return resp
+}
+
+// closeResponse drains a little of resp's body (so its connection may be
+// reused) and closes it; nil is nothing.
+func closeResponse(resp *http.Response) {
+	if resp == nil || resp.Body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxRefusal))
+	resp.Body.Close()
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

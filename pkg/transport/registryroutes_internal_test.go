@@ -1,0 +1,107 @@
+package transport
+
+import (
+	"net/http"
+	"testing"
+)
+
+// What a redirect answer teaches: only a pure rewrite (a prefix before the
+// path after /v2/; for blobs also a prefix before the digest) to https or
+// loopback http, without credentials or fragment; its query is carried.
+func TestLearnRewrite(t *testing.T) {
+	const (
+		tag    = "https://registry.k8s.io/v2/kube-proxy/manifests/v1.24.17"
+		digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		blob   = "https://registry.k8s.io/v2/kube-proxy/blobs/" + digest
+		ar     = "https://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/"
+		s3     = "https://prod-registry-k8s-io-us-east-2.s3.dualstack.us-east-2.amazonaws.com/containers/images/"
+	)
+	cases := []struct {
+		asked    string
+		status   int
+		location string
+		// where the rewrite sends another request of the kind, "" none learned.
+		other, want string
+	}{
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17",
+			"https://registry.k8s.io/v2/pause/manifests/3.9", ar + "pause/manifests/3.9"},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17?rid=0a1b",
+			"https://registry.k8s.io/v2/pause/manifests/3.9", ar + "pause/manifests/3.9?rid=0a1b"},
+		{tag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/v1.24.17",
+			"https://registry.k8s.io/v2/pause/manifests/3.9", "http://127.0.0.1:5000/v2/x/pause/manifests/3.9"},
+		{blob, http.StatusTemporaryRedirect, s3 + digest + "?rid=0a1b",
+			"https://registry.k8s.io/v2/pause/blobs/sha256:ff", s3 + "sha256:ff?rid=0a1b"},
+		{blob, http.StatusTemporaryRedirect, ar + "kube-proxy/blobs/" + digest,
+			"https://registry.k8s.io/v2/pause/blobs/sha256:ff", ar + "pause/blobs/sha256:ff"},
+		// Not pure, or not to be followed directly.
+		{tag, http.StatusTemporaryRedirect, "http://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/v1.24.17", "", ""},
+		{tag, http.StatusTemporaryRedirect, "https://user:pw@us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/v1.24.17", "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17#x", "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-apiserver/manifests/v1.24.17", "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "other-kube-proxy/manifests/v1.24.17", "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.16", "", ""},
+		{tag, http.StatusTemporaryRedirect, s3 + "v1.24.17", "", ""}, // a digest form for a manifest
+		{tag, http.StatusOK, ar + "kube-proxy/manifests/v1.24.17", "", ""},
+		{tag, http.StatusNotFound, ar + "kube-proxy/manifests/v1.24.17", "", ""},
+		{blob, http.StatusTemporaryRedirect, s3 + "sha256:ff", "", ""},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequest(http.MethodGet, tc.asked, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, rest, last, ok := routedRequest(req)
+		if !ok {
+			t.Fatalf("%s: not routed", tc.asked)
+		}
+		resp := &http.Response{StatusCode: tc.status, Header: http.Header{"Location": {tc.location}}}
+		w := learn(req, key.kind, rest, last, resp)
+		got := ""
+		if w != nil {
+			other, err := http.NewRequest(http.MethodGet, tc.other, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			okey, orest, olast, ok := routedRequest(other)
+			if !ok || okey.kind != key.kind {
+				t.Fatalf("%s: %v %v", tc.other, okey, ok)
+			}
+			got = w.url(orest, olast)
+		}
+		if got != tc.want {
+			t.Errorf("%d %s to %s: %s sent to %q, want %q", tc.status, tc.asked, tc.location, tc.other, got, tc.want)
+		}
+	}
+}
+
+// The kinds learned apart, and the requests never routed.
+func TestRoutedRequest(t *testing.T) {
+	cases := []struct {
+		method, url string
+		kind        routeKind
+		ok          bool
+	}{
+		{http.MethodGet, "https://r.example/v2/a/b/manifests/v1", routeTag, true},
+		{http.MethodHead, "https://r.example/v2/a/manifests/sha256:0a", routeDigest, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a.sig", routeCosignTag, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a.att", routeCosignTag, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a", routeTag, true}, // the referrers tag schema
+		{http.MethodGet, "https://r.example/v2/a/blobs/sha256:0a", routeBlob, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/v1?x=1", 0, false},
+		{http.MethodPut, "https://r.example/v2/a/manifests/v1", 0, false},
+		{http.MethodGet, "https://r.example/v2/a/blobs/uploads/", 0, false},
+		{http.MethodGet, "https://r.example/v2/a/referrers/sha256:0a", 0, false},
+		{http.MethodGet, "https://r.example/v2/", 0, false},
+		{http.MethodGet, "https://r.example/token", 0, false},
+	}
+	for _, tc := range cases {
+		req, err := http.NewRequest(tc.method, tc.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, _, ok := routedRequest(req)
+		if ok != tc.ok || ok && key.kind != tc.kind {
+			t.Errorf("%s %s: kind %d routed %v, want %d %v", tc.method, tc.url, key.kind, ok, tc.kind, tc.ok)
+		}
+	}
+}
