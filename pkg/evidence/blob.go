@@ -99,21 +99,45 @@ func (f *Fetcher) Blob(ctx context.Context, a artifacts.Artifact, o BlobOptions)
 		}
 		ev.Digests = append(ev.Digests, got.claims(verify.ChannelDownload)...)
 	} else {
-		head := <-exists
-		switch {
-		case head.err != nil:
-			ev.Unavailable = head.err
-			return ev
-		case !head.exists:
-			ev.Missing = transport.Redact(a.Location) + " answers 404"
-			if sums[".sha256"].err == nil || signed {
-				ev.Missing += ", although its .sha256 or signature is published"
-			}
-			return ev
-		}
+		return f.publishedFile(ctx, a.Location, ev, exists, sig, cert, sums[".sha256"].err == nil)
 	}
 	if signed {
 		ev.Signatures = []verify.SignatureEvidence{f.blobSignature(ctx, a.Location, ev, sig, cert)}
+	}
+	return ev
+}
+
+// publishedFile completes the evidence of a file verified by its
+// published digest: its signature is looked up in the log while the
+// answer to whether the file is there (exists) is awaited, rather than
+// after it; a file that is not there (or whose check failed) drops the
+// look-up and is missing (unavailable).
+func (f *Fetcher) publishedFile(ctx context.Context, url string, ev verify.Evidence, exists <-chan headResult, sig, cert *sideFile, sumPublished bool) verify.Evidence {
+	signed := sig.err == nil || cert.err == nil
+	lookupCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	looked := make(chan verify.SignatureEvidence, 1)
+	if signed {
+		go func() { looked <- f.blobSignature(lookupCtx, url, ev, sig, cert) }()
+	}
+	head := <-exists
+	switch {
+	case head.err != nil:
+		ev.Unavailable = head.err
+	case !head.exists:
+		ev.Missing = transport.Redact(url) + " answers 404"
+		if sumPublished || signed {
+			ev.Missing += ", although its .sha256 or signature is published"
+		}
+	case signed:
+		ev.Signatures = []verify.SignatureEvidence{<-looked}
+		return ev
+	default:
+		return ev
+	}
+	if signed {
+		cancel()
+		<-looked
 	}
 	return ev
 }
