@@ -15,6 +15,7 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,6 +49,9 @@ type testRegistry struct {
 	host     string
 	next     http.Handler
 	requests atomic.Int64
+	// hellos counts connections that opened with a TLS record (an https
+	// request to this plain-http registry).
+	hellos atomic.Int64
 	// fault, when set, answers a request instead of the registry.
 	fault atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 }
@@ -56,16 +60,51 @@ func newTestRegistry(t *testing.T, opts ...registry.Option) *testRegistry {
 	t.Helper()
 	reg := registry.New(append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)...)
 	tr := &testRegistry{next: reg}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.requests.Add(1)
 		if f := tr.fault.Load(); f != nil && (*f)(w, r) {
 			return
 		}
 		reg.ServeHTTP(w, r)
 	}))
+	srv.Listener = &helloCounter{Listener: srv.Listener, hellos: &tr.hellos}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	tr.host = strings.TrimPrefix(srv.URL, "http://")
 	return tr
+}
+
+// helloCounter counts the accepted connections whose first byte opens a
+// TLS handshake record (0x16), as their first read finds it.
+type helloCounter struct {
+	net.Listener
+	hellos *atomic.Int64
+}
+
+func (l *helloCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &peekedConn{Conn: c, hellos: l.hellos}, nil
+}
+
+// peekedConn counts a TLS hello it reads first.
+type peekedConn struct {
+	net.Conn
+	hellos *atomic.Int64
+	read   bool
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.read && n > 0 {
+		c.read = true
+		if p[0] == 0x16 {
+			c.hellos.Add(1)
+		}
+	}
+	return n, err
 }
 
 func (tr *testRegistry) setFault(f func(w http.ResponseWriter, r *http.Request) bool) {

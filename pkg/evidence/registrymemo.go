@@ -2,7 +2,9 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -19,6 +21,12 @@ import (
 //     the registry for each repository it reads, to learn how to
 //     authenticate; the answer depends on the registry alone (the
 //     distribution spec's API version check).
+//   - that it does not speak TLS: go-containerregistry pings over https
+//     first, then over http where plain http is allowed (a registry on
+//     loopback, or AllowHTTPRegistry); a registry that answered an
+//     https request with bytes that are no TLS record serves plain http
+//     at that address, and each later https request to it fails alike
+//     at once rather than sending another TLS hello.
 //   - whether it has the referrers API: a registry without it answers a
 //     referrers request 404 (or 400, 405, 406) with no OCI error code
 //     NAME_UNKNOWN, and go-containerregistry then reads the referrers
@@ -42,6 +50,7 @@ type registryMemo struct {
 type memoAnswer struct {
 	ready  chan struct{}
 	ok     bool
+	err    error // kept: the request's error (no TLS at the address)
 	status int
 	header http.Header
 	body   []byte
@@ -139,7 +148,10 @@ func (m *registryMemo) answer(table *map[string]*memoAnswer, req *http.Request, 
 		case <-req.Context().Done():
 			return nil, req.Context().Err()
 		}
-		if a.ok {
+		switch {
+		case a.ok && a.err != nil:
+			return nil, a.err
+		case a.ok:
 			return a.replay(req), nil
 		}
 		return send(req)
@@ -149,6 +161,8 @@ func (m *registryMemo) answer(table *map[string]*memoAnswer, req *http.Request, 
 	decided := false
 	if err == nil {
 		decided, err = learn(resp, a)
+	} else if noTLS(req, err) {
+		a.ok, a.err, decided = true, err, true
 	}
 	if !decided {
 		a.ok = false
@@ -186,4 +200,11 @@ func nameUnknown(body []byte) bool {
 		}
 	}
 	return false
+}
+
+// noTLS: an https request answered with bytes that are no TLS record (the
+// address serves plain http).
+func noTLS(req *http.Request, err error) bool {
+	var rh tls.RecordHeaderError
+	return req.URL.Scheme == "https" && errors.As(err, &rh)
 }
