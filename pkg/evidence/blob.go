@@ -118,7 +118,9 @@ func (f *Fetcher) publishedFile(ctx context.Context, url string, ev verify.Evide
 	defer cancel()
 	looked := make(chan verify.SignatureEvidence, 1)
 	if signed {
-		go func() { looked <- f.blobSignature(lookupCtx, url, ev, sig, cert) }()
+		// The look-up reads its own copy of the evidence: this one is
+		// written below while it runs.
+		go func(ev verify.Evidence) { looked <- f.blobSignature(lookupCtx, url, ev, sig, cert) }(ev)
 	}
 	head := <-exists
 	switch {

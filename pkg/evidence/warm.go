@@ -21,12 +21,14 @@ type Warm struct {
 	Registry string
 	// Image is the reference (registry/name:tag) of an image the run
 	// verifies ("": none), Digest the digest the catalog gives its tag
-	// ("": unknown). A HEAD of its tag and one of Digest's cosign
-	// signature tag are sent now, with the ping, and not followed: a
-	// registry front's redirects of both kinds (transport.RegistryRoutes)
-	// are then learned before the images' requests fan out, which they
-	// could not be from the run's first image (go-containerregistry asks
-	// for a manifest only once the ping is answered).
+	// ("": unknown, and nothing is sent). A HEAD of Digest's cosign
+	// signature tag in Image's repository is sent now, with the ping, and
+	// not followed: a registry front's redirect of cosign tags
+	// (transport.RegistryRoutes) is then learned before the images'
+	// requests fan out, which it could not be from the run's first image
+	// (go-containerregistry asks for a manifest only once the ping is
+	// answered). The image's tag itself is not: a name is always resolved
+	// at the front.
 	Image, Digest string
 	// File is the location of a release file the run verifies ("":
 	// none). Its .sha256 is read now and kept for Blob: the download
@@ -74,20 +76,16 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 	}
 }
 
-// probes are the URLs of w.Image's tag manifest and of w.Digest's cosign
-// signature tag, as go-containerregistry and cosign ask for them.
+// probes are the URLs of w.Digest's cosign signature tag in w.Image's
+// repository, as cosign asks for it.
 func (w Warm) probes(opts []name.Option) []string {
 	tag, err := name.NewTag(w.Image, opts...)
-	if err != nil || w.Image == "" {
+	h, herr := v1.NewHash(w.Digest)
+	if err != nil || herr != nil || w.Image == "" {
 		return nil
 	}
 	repo := tag.Context()
-	base := repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/manifests/"
-	urls := []string{base + tag.TagStr()}
-	if h, err := v1.NewHash(w.Digest); err == nil {
-		urls = append(urls, base+h.Algorithm+"-"+h.Hex+".sig")
-	}
-	return urls
+	return []string{repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/manifests/" + h.Algorithm + "-" + h.Hex + ".sig"}
 }
 
 // get reads url as f.http.Get does, or takes the answer read ahead of it

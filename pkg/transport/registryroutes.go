@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,10 +22,17 @@ import (
 // upstream like manifests. Each redirect carries a trace id in its query
 // (withTraceID: ?rid=<id>, one id for a pull session with a token).
 //
+// Only requests named by a digest are routed: a manifest by digest, a
+// cosign signature or attestation tag of a digest, the OCI referrers tag
+// of a digest (sha256-<hex>), a blob. A tag that names an image is always
+// asked at the front: which digest a name resolves to is the front's to
+// say (a front, or a mirror, may send one repository elsewhere than the
+// others), never a backend's it chose for another request.
+//
 // Where a front sends each kind of request is a probe, not an assumption:
 // nothing is known before the front answers. The first GET or HEAD of a
-// kind (a manifest by digest, a cosign signature or attestation tag,
-// another tag, a blob) to a registry host is sent to the front; when the
+// kind (a manifest by digest, a cosign signature or attestation tag, a
+// referrers tag, a blob) to a registry host is sent to the front; when the
 // answer is a redirect that is a pure rewrite, later requests of that kind
 // to that host go where the rewrite sends them. A pure rewrite is one of:
 //
@@ -44,16 +52,22 @@ import (
 // another origin, as a client following a redirect does not send them.
 //
 // Nothing learned is assumed to hold: a request sent directly that fails
-// (an error, or an answer that is not 2xx) is sent to the front as asked.
+// (an error, or an answer that is not 2xx) is sent to the front as asked,
+// unless it waited its whole time for an answer (ErrNoAnswer, ErrStalled):
+// that one fails as it is, so that a stalled server costs one timeout, not
+// two, and the kind's route is forgotten.
 // When the front redirects it to the very URL that answered 404 or 410,
 // that answer is returned (the redirect would lead to it again) and the
 // route stands; otherwise the route of that kind on that host is
 // forgotten and the front's answer is returned, for the client to follow
 // (the next request of the kind probes again).
 //
-// It never changes what is verified, only which server is asked first:
-// manifests and blobs are verified by their digest downstream, tags by
-// the digest they must resolve to. A nil *RegistryRoutes sends every
+// It never changes which digest an image's name stands for, only which
+// server is asked first for what a digest names: manifests and blobs are
+// verified by their digest downstream, signatures over the digest they
+// sign (a front that sends one repository's signatures elsewhere than the
+// others' can make a signature found at the front be missed, never one
+// that does not verify count). A nil *RegistryRoutes sends every
 // request as asked; the zero value is ready; it is safe for concurrent use
 // and meant to be shared by a run's registry requests.
 type RegistryRoutes struct {
@@ -72,10 +86,10 @@ type routeKey struct {
 type routeKind int
 
 const (
-	routeDigest    routeKind = iota // a manifest by digest
-	routeCosignTag                  // sha256-<hex>.sig or .att
-	routeTag                        // another tag (the referrers tag schema sha256-<hex> included)
-	routeBlob                       // a blob by digest
+	routeDigest       routeKind = iota // a manifest by digest
+	routeCosignTag                     // sha256-<hex>.sig or .att
+	routeReferrersTag                  // sha256-<hex>: the OCI referrers tag schema
+	routeBlob                          // a blob by digest
 )
 
 // registryRoute is where a kind of request to a host goes; ready closes
@@ -132,6 +146,14 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 	resp, err := send(direct)
 	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
+	}
+	if errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrStalled) || req.Context().Err() != nil {
+		// A request that waited its whole time (or was cancelled) is not
+		// sent again: the front would most likely send it to that same
+		// server, for a second wait. The route is forgotten: the kind's
+		// next request asks the front.
+		m.forget(key, r)
+		return nil, err
 	}
 	var kept *http.Response
 	if err == nil {
@@ -207,7 +229,11 @@ func routedRequest(req *http.Request) (routeKey, string, string, bool) {
 		if ref == "" || strings.Contains(ref, "/") {
 			return routeKey{}, "", "", false
 		}
-		key.kind = referenceKind(ref)
+		kind, named := referenceKind(ref)
+		if !named {
+			return routeKey{}, "", "", false
+		}
+		key.kind = kind
 		return key, rest, ref, true
 	}
 	if i := strings.LastIndex(rest, "/blobs/"); i > 0 {
@@ -224,15 +250,40 @@ func routedRequest(req *http.Request) (routeKey, string, string, bool) {
 // referenceKind: a digest, a cosign signature or attestation tag (which
 // registry.k8s.io may send to a signature upstream of its own:
 // kubernetes/registry.k8s.io cmd/archeio/internal/app/handlers.go,
-// reCosignTag), or another tag.
-func referenceKind(ref string) routeKind {
+// reCosignTag), or the referrers tag of a digest (the OCI distribution
+// spec's tag schema); false for a tag that names an image.
+func referenceKind(ref string) (routeKind, bool) {
 	if strings.Contains(ref, ":") {
-		return routeDigest
+		return routeDigest, true
 	}
-	if strings.HasPrefix(ref, "sha256-") && (strings.HasSuffix(ref, ".sig") || strings.HasSuffix(ref, ".att")) {
-		return routeCosignTag
+	hex, ok := strings.CutPrefix(ref, "sha256-")
+	if !ok {
+		return 0, false
 	}
-	return routeTag
+	if h, ok := strings.CutSuffix(hex, ".sig"); ok {
+		hex = h
+	} else if h, ok := strings.CutSuffix(hex, ".att"); ok {
+		hex = h
+	} else if isHex64(hex) {
+		return routeReferrersTag, true
+	}
+	if !isHex64(hex) {
+		return 0, false
+	}
+	return routeCosignTag, true
+}
+
+// isHex64 reports whether s is a SHA-256 digest's 64 lower-case hex digits.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // learn returns the pure rewrite a redirect answer to req is, or nil.

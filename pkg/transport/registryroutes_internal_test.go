@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -10,11 +11,13 @@ import (
 // loopback http, without credentials or fragment; its query is carried.
 func TestLearnRewrite(t *testing.T) {
 	const (
-		tag    = "https://registry.k8s.io/v2/kube-proxy/manifests/v1.24.17"
-		digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-		blob   = "https://registry.k8s.io/v2/kube-proxy/blobs/" + digest
-		ar     = "https://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/"
-		s3     = "https://prod-registry-k8s-io-us-east-2.s3.dualstack.us-east-2.amazonaws.com/containers/images/"
+		sigTag   = "sha256-" + hex64 + ".sig"
+		otherSig = "sha256-" + hex64b + ".sig"
+		tag      = "https://registry.k8s.io/v2/kube-proxy/manifests/" + sigTag
+		digest   = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		blob     = "https://registry.k8s.io/v2/kube-proxy/blobs/" + digest
+		ar       = "https://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/"
+		s3       = "https://prod-registry-k8s-io-us-east-2.s3.dualstack.us-east-2.amazonaws.com/containers/images/"
 	)
 	cases := []struct {
 		asked    string
@@ -23,26 +26,26 @@ func TestLearnRewrite(t *testing.T) {
 		// where the rewrite sends another request of the kind, "" none learned.
 		other, want string
 	}{
-		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17",
-			"https://registry.k8s.io/v2/pause/manifests/3.9", ar + "pause/manifests/3.9"},
-		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17?rid=0a1b",
-			"https://registry.k8s.io/v2/pause/manifests/3.9", ar + "pause/manifests/3.9?rid=0a1b"},
-		{tag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/v1.24.17",
-			"https://registry.k8s.io/v2/pause/manifests/3.9", "http://127.0.0.1:5000/v2/x/pause/manifests/3.9"},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/" + sigTag,
+			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, ar + "pause/manifests/" + otherSig},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/" + sigTag + "?rid=0a1b",
+			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, ar + "pause/manifests/" + otherSig + "?rid=0a1b"},
+		{tag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/" + sigTag,
+			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, "http://127.0.0.1:5000/v2/x/pause/manifests/" + otherSig},
 		{blob, http.StatusTemporaryRedirect, s3 + digest + "?rid=0a1b",
 			"https://registry.k8s.io/v2/pause/blobs/sha256:ff", s3 + "sha256:ff?rid=0a1b"},
 		{blob, http.StatusTemporaryRedirect, ar + "kube-proxy/blobs/" + digest,
 			"https://registry.k8s.io/v2/pause/blobs/sha256:ff", ar + "pause/blobs/sha256:ff"},
 		// Not pure, or not to be followed directly.
-		{tag, http.StatusTemporaryRedirect, "http://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/v1.24.17", "", ""},
-		{tag, http.StatusTemporaryRedirect, "https://user:pw@us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/v1.24.17", "", ""},
-		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.17#x", "", ""},
-		{tag, http.StatusTemporaryRedirect, ar + "kube-apiserver/manifests/v1.24.17", "", ""},
-		{tag, http.StatusTemporaryRedirect, ar + "other-kube-proxy/manifests/v1.24.17", "", ""},
-		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/v1.24.16", "", ""},
-		{tag, http.StatusTemporaryRedirect, s3 + "v1.24.17", "", ""}, // a digest form for a manifest
-		{tag, http.StatusOK, ar + "kube-proxy/manifests/v1.24.17", "", ""},
-		{tag, http.StatusNotFound, ar + "kube-proxy/manifests/v1.24.17", "", ""},
+		{tag, http.StatusTemporaryRedirect, "http://us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/" + sigTag, "", ""},
+		{tag, http.StatusTemporaryRedirect, "https://user:pw@us-west1-docker.pkg.dev/v2/k8s-artifacts-prod/images/kube-proxy/manifests/" + sigTag, "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/" + sigTag + "#x", "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-apiserver/manifests/" + sigTag, "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "other-kube-proxy/manifests/" + sigTag, "", ""},
+		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/" + otherSig, "", ""},
+		{tag, http.StatusTemporaryRedirect, s3 + sigTag, "", ""}, // a digest form for a manifest
+		{tag, http.StatusOK, ar + "kube-proxy/manifests/" + sigTag, "", ""},
+		{tag, http.StatusNotFound, ar + "kube-proxy/manifests/" + sigTag, "", ""},
 		{blob, http.StatusTemporaryRedirect, s3 + "sha256:ff", "", ""},
 	}
 	for _, tc := range cases {
@@ -74,6 +77,11 @@ func TestLearnRewrite(t *testing.T) {
 	}
 }
 
+const (
+	hex64  = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	hex64b = "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
 // The kinds learned apart, and the requests never routed.
 func TestRoutedRequest(t *testing.T) {
 	cases := []struct {
@@ -81,11 +89,14 @@ func TestRoutedRequest(t *testing.T) {
 		kind        routeKind
 		ok          bool
 	}{
-		{http.MethodGet, "https://r.example/v2/a/b/manifests/v1", routeTag, true},
+		{http.MethodGet, "https://r.example/v2/a/b/manifests/v1", 0, false}, // a name: the front's to resolve
 		{http.MethodHead, "https://r.example/v2/a/manifests/sha256:0a", routeDigest, true},
-		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a.sig", routeCosignTag, true},
-		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a.att", routeCosignTag, true},
-		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a", routeTag, true}, // the referrers tag schema
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-" + hex64 + ".sig", routeCosignTag, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-" + hex64 + ".att", routeCosignTag, true},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-" + hex64, routeReferrersTag, true}, // the referrers tag schema
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a", 0, false},                      // a name like one
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-0a.sig", 0, false},
+		{http.MethodGet, "https://r.example/v2/a/manifests/sha256-" + strings.ToUpper(hex64), 0, false},
 		{http.MethodGet, "https://r.example/v2/a/blobs/sha256:0a", routeBlob, true},
 		{http.MethodGet, "https://r.example/v2/a/manifests/v1?x=1", 0, false},
 		{http.MethodPut, "https://r.example/v2/a/manifests/v1", 0, false},

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,6 +129,12 @@ func get(t *testing.T, c *http.Client, f *front, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// ref is the OCI referrers tag of the n-th digest, sig its cosign
+// signature tag, att its attestation tag: names a digest gives.
+func ref(n int) string { return fmt.Sprintf("sha256-%064x", n) }
+func sig(n int) string { return ref(n) + ".sig" }
+func att(n int) string { return ref(n) + ".att" }
+
 const (
 	digestA = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	digestB = "sha256:1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -141,26 +148,28 @@ func TestRegistryRoutes(t *testing.T) {
 		// requests at the front and the backend.
 		front, backend int64
 	}{
-		{"tags of a host: learned from the first, whatever the repository", archeio,
-			[]string{"/v2/a/manifests/v1", "/v2/a/manifests/v2", "/v2/b/manifests/v3", "/v2/c/d/manifests/sha256-0a"}, 1, 4},
+		{"referrers tags of a host: learned from the first, whatever the repository", archeio,
+			[]string{"/v2/a/manifests/" + ref(1), "/v2/a/manifests/" + ref(2), "/v2/b/manifests/" + ref(3), "/v2/c/d/manifests/" + ref(4)}, 1, 4},
+		{"tags that name an image: asked at the front, every one", archeio,
+			[]string{"/v2/a/manifests/v1", "/v2/a/manifests/v2", "/v2/b/manifests/v3", "/v2/b/manifests/sha256-0a"}, 4, 4},
 		{"each kind learned apart", archeio,
-			[]string{"/v2/a/manifests/v1", "/v2/a/manifests/" + digestA, "/v2/a/manifests/sha256-0a.sig", "/v2/a/blobs/" + digestA,
-				"/v2/b/manifests/v1", "/v2/b/manifests/" + digestB, "/v2/b/manifests/sha256-0b.att", "/v2/b/blobs/" + digestB}, 4, 8},
+			[]string{"/v2/a/manifests/" + ref(1), "/v2/a/manifests/" + digestA, "/v2/a/manifests/" + sig(1), "/v2/a/blobs/" + digestA,
+				"/v2/b/manifests/" + ref(2), "/v2/b/manifests/" + digestB, "/v2/b/manifests/" + att(2), "/v2/b/blobs/" + digestB}, 4, 8},
 		{"blobs by digest in object storage: learned", archeioBlobs,
 			[]string{"/v2/a/blobs/" + digestA, "/v2/b/blobs/" + digestB, "/v2/a/blobs/" + digestB}, 1, 3},
 		{"a trace id added: learned, carried", func(b string, r *http.Request) string { return archeio(b, r) + "?rid=0a" },
-			[]string{"/v2/a/manifests/v1", "/v2/a/manifests/v2", "/v2/b/manifests/v3"}, 1, 3},
+			[]string{"/v2/a/manifests/" + sig(1), "/v2/a/manifests/" + sig(2), "/v2/b/manifests/" + sig(3)}, 1, 3},
 		{"requests with a query of their own: never routed", archeio,
-			[]string{"/v2/a/manifests/v1?x=1", "/v2/a/manifests/v2?x=1", "/v2/a/manifests/v3?x=1"}, 3, 3},
+			[]string{"/v2/a/manifests/" + ref(1) + "?x=1", "/v2/a/manifests/" + ref(2) + "?x=1", "/v2/a/manifests/" + ref(3) + "?x=1"}, 3, 3},
 		{"another repository's path: each redirected", func(b string, r *http.Request) string {
 			return b + backendPath + "mirror/" + path.Base(r.URL.Path)
-		}, []string{"/v2/a/manifests/v1", "/v2/a/manifests/v2"}, 2, 2},
+		}, []string{"/v2/a/manifests/" + ref(1), "/v2/a/manifests/" + ref(2)}, 2, 2},
 		{"manifests by the last segment only: each redirected", func(b string, r *http.Request) string {
 			return b + "/containers/images/" + path.Base(r.URL.Path)
-		}, []string{"/v2/a/manifests/v1", "/v2/a/manifests/v2"}, 2, 2},
+		}, []string{"/v2/a/manifests/" + ref(1), "/v2/a/manifests/" + ref(2)}, 2, 2},
 		{"a prefix that is not a whole segment: each redirected", func(b string, r *http.Request) string {
 			return b + "/v2/mirror-" + strings.TrimPrefix(r.URL.Path, "/v2/")
-		}, []string{"/v2/a/manifests/v1", "/v2/a/manifests/v2"}, 2, 2},
+		}, []string{"/v2/a/manifests/" + ref(1), "/v2/a/manifests/" + ref(2)}, 2, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,8 +205,8 @@ func TestRegistryRoutes(t *testing.T) {
 func TestRegistryRoutesNil(t *testing.T) {
 	f := newFront(t, archeio)
 	c := routesClient(nil)
-	get(t, c, f, "/v2/a/manifests/v1")
-	get(t, c, f, "/v2/a/manifests/v2")
+	get(t, c, f, "/v2/a/manifests/"+ref(1))
+	get(t, c, f, "/v2/a/manifests/"+ref(2))
 	if fr := f.atFront.Load(); fr != 2 {
 		t.Errorf("%d requests at the front, want 2", fr)
 	}
@@ -209,13 +218,13 @@ func TestRegistryRoutesNil(t *testing.T) {
 func TestRegistryRoutesNotFoundKept(t *testing.T) {
 	f := newFront(t, func(b string, r *http.Request) string { return archeio(b, r) + "?rid=0a" })
 	c := routesClient(&transport.RegistryRoutes{})
-	f.answer(backendPath+"a/manifests/gone", http.StatusNotFound)
-	get(t, c, f, "/v2/a/manifests/v1")
-	if status, _ := get(t, c, f, "/v2/a/manifests/gone"); status != http.StatusNotFound {
+	f.answer(backendPath+"a/manifests/"+ref(99), http.StatusNotFound)
+	get(t, c, f, "/v2/a/manifests/"+ref(1))
+	if status, _ := get(t, c, f, "/v2/a/manifests/"+ref(99)); status != http.StatusNotFound {
 		t.Errorf("a missing manifest: %d", status)
 	}
-	get(t, c, f, "/v2/a/manifests/v2")
-	if fr, b, gone := f.atFront.Load(), f.atBack.Load(), f.requested(backendPath+"a/manifests/gone"); fr != 2 || b != 3 || gone != 1 {
+	get(t, c, f, "/v2/a/manifests/"+ref(2))
+	if fr, b, gone := f.atFront.Load(), f.atBack.Load(), f.requested(backendPath+"a/manifests/"+ref(99)); fr != 2 || b != 3 || gone != 1 {
 		t.Errorf("%d requests at the front, %d at the backend (%d for the missing one); want 2, 3 and 1", fr, b, gone)
 	}
 }
@@ -226,14 +235,14 @@ func TestRegistryRoutesNotFoundKept(t *testing.T) {
 func TestRegistryRoutesServerErrorForgets(t *testing.T) {
 	f := newFront(t, archeio)
 	c := routesClient(&transport.RegistryRoutes{})
-	get(t, c, f, "/v2/a/manifests/v1")
-	f.answer(backendPath+"a/manifests/v2", http.StatusInternalServerError)
-	if status, _ := get(t, c, f, "/v2/a/manifests/v2"); status != http.StatusInternalServerError {
+	get(t, c, f, "/v2/a/manifests/"+ref(1))
+	f.answer(backendPath+"a/manifests/"+ref(2), http.StatusInternalServerError)
+	if status, _ := get(t, c, f, "/v2/a/manifests/"+ref(2)); status != http.StatusInternalServerError {
 		t.Errorf("a failing backend: %d", status)
 	}
-	f.answer(backendPath+"a/manifests/v2", 0)
-	get(t, c, f, "/v2/a/manifests/v3") // probes again
-	get(t, c, f, "/v2/a/manifests/v4") // learned anew
+	f.answer(backendPath+"a/manifests/"+ref(2), 0)
+	get(t, c, f, "/v2/a/manifests/"+ref(3)) // probes again
+	get(t, c, f, "/v2/a/manifests/"+ref(4)) // learned anew
 	// front: v1, v2 (fallback), v3; backend: v1, v2 direct, v2 followed, v3, v4.
 	if fr, b := f.atFront.Load(), f.atBack.Load(); fr != 3 || b != 5 {
 		t.Errorf("%d requests at the front, %d at the backend; want 3 and 5", fr, b)
@@ -258,18 +267,55 @@ func TestRegistryRoutesMovedRepository(t *testing.T) {
 		return archeio(b, r)
 	})
 	c := routesClient(&transport.RegistryRoutes{})
-	get(t, c, f, "/v2/a/manifests/v1")
-	get(t, c, f, "/v2/a/manifests/sha256-0a.sig")
+	get(t, c, f, "/v2/a/manifests/"+ref(1))
+	get(t, c, f, "/v2/a/manifests/"+sig(10))
 	moved.Store(true)
-	f.answer(backendPath+"a/manifests/v2", http.StatusNotFound)
-	if status, body := get(t, c, f, "/v2/a/manifests/v2"); status != http.StatusOK || !strings.HasSuffix(body, "/a/manifests/v2") {
+	f.answer(backendPath+"a/manifests/"+ref(2), http.StatusNotFound)
+	if status, body := get(t, c, f, "/v2/a/manifests/"+ref(2)); status != http.StatusOK || !strings.HasSuffix(body, "/a/manifests/"+ref(2)) {
 		t.Errorf("after the move: %d %q", status, body)
 	}
-	get(t, c, f, "/v2/b/manifests/v3")            // the tags' route forgotten: the front again, learned anew
-	get(t, c, f, "/v2/b/manifests/v4")            // direct
-	get(t, c, f, "/v2/b/manifests/sha256-0b.sig") // the cosign tags' route stands: direct
+	get(t, c, f, "/v2/b/manifests/"+ref(3))  // the referrers tags' route forgotten: the front again, learned anew
+	get(t, c, f, "/v2/b/manifests/"+ref(4))  // direct
+	get(t, c, f, "/v2/b/manifests/"+sig(11)) // the cosign tags' route stands: direct
 	// front: v1, .sig, v2 (fallback), v3; old backend: v1, .sig, v2 (404), v3, v4, .sig b; new: v2.
 	if fr, b, o := f.atFront.Load(), f.atBack.Load(), atOther.Load(); fr != 4 || b != 6 || o != 1 {
 		t.Errorf("%d requests at the front, %d at the old backend, %d at the new; want 4, 6 and 1", fr, b, o)
+	}
+}
+
+// A request sent directly that gets no answer in its time fails as it
+// is: the front is not asked for a second wait at the same server, and
+// the kind's route is forgotten (the next request asks the front).
+func TestRegistryRoutesNoAnswerNotAskedTwice(t *testing.T) {
+	const front, backend = "https://front.example", "https://backend.example"
+	var atFront, atBackend int
+	send := func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host == "backend.example" {
+			atBackend++
+			return nil, fmt.Errorf("GET %s: %w within 30s", r.URL, transport.ErrNoAnswer)
+		}
+		atFront++
+		loc := backend + backendPath + strings.TrimPrefix(r.URL.Path, "/v2/")
+		return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: http.Header{"Location": {loc}}, Body: http.NoBody, Request: r}, nil
+	}
+	routes := &transport.RegistryRoutes{}
+	do := func(n int) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodGet, front+"/v2/a/manifests/"+sig(n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return routes.RoundTrip(req, send)
+	}
+	if resp, err := do(1); err != nil || resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("probe: %v, %v", resp, err)
+	}
+	if _, err := do(2); !errors.Is(err, transport.ErrNoAnswer) {
+		t.Fatalf("direct, no answer: %v", err)
+	}
+	if atFront != 1 || atBackend != 1 {
+		t.Errorf("%d requests at the front, %d at the backend; want 1 and 1", atFront, atBackend)
+	}
+	if resp, err := do(3); err != nil || resp.StatusCode != http.StatusTemporaryRedirect || atFront != 2 {
+		t.Errorf("after it: %v, %v, %d at the front (the route forgotten: want the front asked)", resp, err, atFront)
 	}
 }
