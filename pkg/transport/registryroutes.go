@@ -55,7 +55,9 @@ import (
 // (an error, or an answer that is not 2xx) is sent to the front as asked,
 // unless it waited its whole time for an answer (ErrNoAnswer, ErrStalled):
 // that one fails as it is, so that a stalled server costs one timeout, not
-// two, and the kind's route is forgotten.
+// two, and the kind's route is forgotten. After maxRouteFailures learned
+// routes of a kind failed on a host, that kind is sent to the front as
+// asked for the rest of the run.
 // When the front redirects it to the very URL that answered 404 or 410,
 // that answer is returned (the redirect would lead to it again) and the
 // route stands; otherwise the route of that kind on that host is
@@ -73,7 +75,15 @@ import (
 type RegistryRoutes struct {
 	mu     sync.Mutex
 	routes map[routeKey]*registryRoute
+	failed map[routeKey]int // learned routes of a kind that failed
 }
+
+// maxRouteFailures is how many learned routes of a kind may fail on a
+// host before the kind is sent as asked for the rest of the run: a front
+// whose redirects only look like rewrites (a signed location valid for
+// one blob, its signature in the query) then costs one request more, not
+// one per request.
+const maxRouteFailures = 2
 
 // routeKey is a registry host and a kind of request.
 type routeKey struct {
@@ -152,7 +162,7 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 		// sent again: the front would most likely send it to that same
 		// server, for a second wait. The route is forgotten: the kind's
 		// next request asks the front.
-		m.forget(key, r)
+		m.fail(key, r)
 		return nil, err
 	}
 	var kept *http.Response
@@ -167,7 +177,7 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 		}
 	}
 	closeResponse(kept)
-	m.forget(key, r)
+	m.fail(key, r)
 	return front, err
 }
 
@@ -188,6 +198,27 @@ func (m *RegistryRoutes) route(key routeKey) (*registryRoute, bool) {
 }
 
 // forget drops the route of key when it is still r.
+// fail forgets the learned route r of key, which failed; past
+// maxRouteFailures, the kind is sent as asked from then on.
+func (m *RegistryRoutes) fail(key routeKey, r *registryRoute) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.routes[key] != r {
+		return
+	}
+	if m.failed == nil {
+		m.failed = map[routeKey]int{}
+	}
+	m.failed[key]++
+	if m.failed[key] < maxRouteFailures {
+		delete(m.routes, key)
+		return
+	}
+	never := &registryRoute{ready: make(chan struct{})}
+	close(never.ready)
+	m.routes[key] = never
+}
+
 func (m *RegistryRoutes) forget(key routeKey, r *registryRoute) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

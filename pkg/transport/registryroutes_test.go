@@ -319,3 +319,50 @@ func TestRegistryRoutesNoAnswerNotAskedTwice(t *testing.T) {
 		t.Errorf("after it: %v, %v, %d at the front (the route forgotten: want the front asked)", resp, err, atFront)
 	}
 }
+
+// A front whose blob locations only look like a rewrite (a location
+// signed for one blob, the signature in its query, as object storage's
+// signed URLs are): a learned route that fails is forgotten, and after a
+// second failure blobs are sent to the front as asked for the rest of the
+// run, at the cost of two requests more, not one per blob.
+func TestRegistryRoutesSignedLocationsGiveUp(t *testing.T) {
+	var atFront, refused atomic.Int64
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		digest := path.Base(r.URL.Path)
+		if r.URL.Query().Get("sig") != "for-"+digest {
+			refused.Add(1)
+			http.Error(w, "signature does not match", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	defer storage.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		atFront.Add(1)
+		_, digest, _ := strings.Cut(r.URL.Path, "/blobs/")
+		http.Redirect(w, r, storage.URL+"/blobs/"+digest+"?sig=for-"+digest, http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	c := routesClient(&transport.RegistryRoutes{})
+	const blobs = 10
+	for i := range blobs {
+		digest := fmt.Sprintf("sha256:%064x", i)
+		resp, err := c.Get(front.URL + "/v2/a/blobs/" + digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasSuffix(string(body), digest) {
+			t.Errorf("blob %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	// Each blob is asked at the front once (directly, then the front,
+	// for those whose learned location was refused).
+	if r, f := refused.Load(), atFront.Load(); r != maxFailures || f != blobs {
+		t.Errorf("%d refused direct requests, %d at the front; want %d and %d", r, f, maxFailures, blobs)
+	}
+}
+
+// maxFailures is transport's maxRouteFailures.
+const maxFailures = 2
