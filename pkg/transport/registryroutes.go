@@ -157,7 +157,7 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
-	if errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrStalled) || req.Context().Err() != nil {
+	if err != nil && (errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrStalled) || req.Context().Err() != nil) {
 		// A request that waited its whole time (or was cancelled) is not
 		// sent again: the front would most likely send it to that same
 		// server, for a second wait. The route is forgotten: the kind's

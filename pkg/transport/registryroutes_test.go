@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -366,3 +367,33 @@ func TestRegistryRoutesSignedLocationsGiveUp(t *testing.T) {
 
 // maxFailures is transport's maxRouteFailures.
 const maxFailures = 2
+
+// A direct request answered (not 2xx) while its context ends is not
+// mistaken for one that had no answer: an answer or an error comes back,
+// never neither.
+func TestRegistryRoutesAnsweredWhileCancelled(t *testing.T) {
+	const front, backend = "https://front.example", "https://backend.example"
+	ctx, cancel := context.WithCancel(context.Background())
+	send := func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host == "backend.example" {
+			cancel()
+			return &http.Response{StatusCode: http.StatusNotFound, Body: http.NoBody, Request: r}, nil
+		}
+		if err := r.Context().Err(); err != nil {
+			return nil, err
+		}
+		loc := backend + backendPath + strings.TrimPrefix(r.URL.Path, "/v2/")
+		return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: http.Header{"Location": {loc}}, Body: http.NoBody, Request: r}, nil
+	}
+	routes := &transport.RegistryRoutes{}
+	for n := range 2 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, front+"/v2/a/manifests/"+sig(n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := routes.RoundTrip(req, send)
+		if resp == nil && err == nil {
+			t.Fatalf("request %d: neither an answer nor an error", n)
+		}
+	}
+}
