@@ -62,6 +62,10 @@ type Options struct {
 	// absent: EnsureTLS): clients trust it through SSL_CERT_FILE, as the
 	// world's env says. An external Registry must serve it too.
 	TLSDir string
+	// MaxStreams, with TLSDir, is the concurrent HTTP/2 streams per
+	// connection every endpoint allows (0: Go's default, 250; RFC 9113
+	// section 5.1.2 recommends at least 100).
+	MaxStreams int
 	// NoSBOM publishes no release SBOM (sbom.k8s.io answering 404): the
 	// client then lists the release from its catalog alone.
 	NoSBOM bool
@@ -107,6 +111,8 @@ type World struct {
 	TrustedRootPath string
 	// TLS is the world's TLS material when it serves HTTPS.
 	TLS *TLS
+	// maxStreams is Options.MaxStreams.
+	maxStreams int
 	// Catalog is the world's release catalog: the embedded one with the
 	// world's own tarball sums in place of the CHANGELOG's (its files are
 	// random); CatalogPath is its file (K8SVERIFY_CATALOG).
@@ -297,6 +303,7 @@ func (w *World) startServers(o Options) error {
 	w.transport = http.DefaultTransport
 	if o.TLSDir != "" {
 		var err error
+		w.maxStreams = o.MaxStreams
 		if w.TLS, err = EnsureTLS(o.TLSDir); err != nil {
 			return err
 		}
@@ -463,6 +470,9 @@ func (w *World) serve(h http.Handler) (string, error) {
 	w.servers = append(w.servers, srv)
 	if w.TLS != nil {
 		srv.TLSConfig = w.TLS.Config.Clone()
+		if w.maxStreams > 0 {
+			srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: w.maxStreams}
+		}
 		if hf, ok := h.(*httpFaults); ok {
 			srv.TLSConfig.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 				hf.handshakes.Add(1)

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -45,9 +46,29 @@ func TestHandshakesPerHost(t *testing.T) {
 		}
 		return
 	}
-	// At 50 ms per request, requests to the CDN overlap past its stream
-	// limit (Go's server allows 250 at once).
-	w := testworld.StartT(t, testworld.Options{TLSDir: dir, Latency: 50 * time.Millisecond})
+	// At 50 ms per request, requests to the CDN overlap past a stream
+	// limit: Go's server's (250), and the 100 RFC 9113 recommends as a
+	// minimum (one lane's worth: each lane then fits one connection).
+	for _, streams := range []int{0, 100} {
+		t.Run(fmt.Sprintf("max streams %d", streams), func(t *testing.T) {
+			if streams == 100 {
+				// Known, not fixed: against a server that allows 100
+				// streams, net/http dials tens of connections to the CDN
+				// although at most 100 requests per lane are in flight
+				// (measured: 26 to 146; a lane of 64 too): its count of a
+				// connection's streams lags behind the answers read.
+				t.Skip("known: a server allowing 100 streams gets tens of TLS handshakes (issue 25 note)")
+			}
+			w := testworld.StartT(t, testworld.Options{TLSDir: dir, Latency: 50 * time.Millisecond, MaxStreams: streams})
+			handshakesPerHost(t, w)
+		})
+	}
+}
+
+// handshakesPerHost verifies the world's release and holds each host to
+// at most two TLS handshakes.
+func handshakesPerHost(t *testing.T, w *testworld.World) {
+	t.Helper()
 	s := sessions.New(t, sessions.Config(w))
 	w.ResetRequests()
 	res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)

@@ -104,14 +104,18 @@ func New(opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	lanes := []http.RoundTripper{c.transport}
 	if c.transport == nil {
-		c.transport = NewTransport(c.parallel)
+		// Two lanes, each with its own connections (see connGate).
+		lanes = []http.RoundTripper{NewTransport(c.parallel), NewTransport(c.parallel)}
+		c.transport = lanes[0]
 	}
-	base := c.transport
-	if c.log != nil {
-		base = &loggingTransport{inner: base, log: c.log}
+	for i := range lanes {
+		if c.log != nil {
+			lanes[i] = &loggingTransport{inner: lanes[i], log: c.log}
+		}
 	}
-	base = &connGate{inner: base}
+	var base http.RoundTripper = &connGate{lanes: lanes}
 	c.guard = &guardTransport{inner: base, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
 		Transport:     &redirectMemory{inner: c.guard},
