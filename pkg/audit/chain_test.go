@@ -43,6 +43,27 @@ func hold(r *http.Request, s *signal) {
 	}
 }
 
+// wantVerified fails t for every verdict that is not verified.
+func wantVerified(t *testing.T, vs []verify.Verdict) {
+	t.Helper()
+	for _, v := range vs {
+		if v.Status != verify.StatusVerified {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
+	}
+}
+
+// verifyRun verifies w's release in s as the CLI does (listed from its
+// SBOM, the warm-up meanwhile) and wants every verdict verified.
+func verifyRun(t *testing.T, s *audit.Session, w *testworld.World) {
+	t.Helper()
+	res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVerified(t, res[0].Verdicts)
+}
+
 // TestImageChainOverlaps holds requests until the requests they must not
 // wait for have arrived: a step of the image chain that waited for
 // another would then wait for its own timeout, and its artifact fail.
@@ -144,11 +165,7 @@ func TestImageChainOverlaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range res[0].Verdicts {
-				if v.Status != verify.StatusVerified {
-					t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
-				}
-			}
+			wantVerified(t, res[0].Verdicts)
 			if !pinged.fired() && !tc.noImage || !logAsked.fired() || (tc.files && !siteAsked.fired()) {
 				t.Errorf("pinged %v, log asked %v, site asked %v", pinged.fired(), logAsked.fired(), siteAsked.fired())
 			}

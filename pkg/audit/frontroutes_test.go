@@ -11,7 +11,6 @@ import (
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // registryCounter counts the GET requests the servers of the world's
@@ -88,23 +87,11 @@ func (c *registryCounter) behind(kind string) int {
 func TestFrontRoutesLearned(t *testing.T) {
 	w := testworld.StartT(t, testworld.Options{})
 	s := sessions.New(t, sessions.Config(w))
-	verifyAll := func() {
-		t.Helper()
-		res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range res[0].Verdicts {
-			if v.Status != verify.StatusVerified {
-				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
-			}
-		}
-	}
 	// The first run: the warm-up taught the cosign tags' route; how many
 	// blobs go directly depends on how many are asked before the front
 	// answered the first (all at once here, with no latency).
 	c := countRegistry(w)
-	verifyAll()
+	verifyRun(t, s, w)
 	if front, behind := c.get("registry cosign tag"), c.behind("cosign tag"); front != 0 || behind < 55 {
 		t.Errorf("cosign tags, first run: %d GETs at the front, %d behind it; want none at the front", front, behind)
 	}
@@ -113,7 +100,7 @@ func TestFrontRoutesLearned(t *testing.T) {
 	// A second run of the same session: every route is known (the tags
 	// were resolved once for the session).
 	c = countRegistry(w)
-	verifyAll()
+	verifyRun(t, s, w)
 	for _, kind := range []string{"cosign tag", "blob", "digest"} {
 		if front := c.get("registry " + kind); front != 0 {
 			t.Errorf("%s, second run: %d GETs at the front, %d behind it; want none at the front", kind, front, c.behind(kind))
@@ -154,13 +141,9 @@ func TestFrontRoutesSigLostInRegion(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(res[0].Verdicts) == 0 {
-			t.Fatal("no verdicts")
+			t.Fatalf("run %d: no verdicts", run)
 		}
-		for _, v := range res[0].Verdicts {
-			if v.Status != verify.StatusVerified {
-				t.Errorf("run %d: %s: %s: %s", run, v.Artifact.ID(), v.Status, v.Reason)
-			}
-		}
+		wantVerified(t, res[0].Verdicts)
 	}
 	if n := c.get("regional " + lost + " digest"); n != 0 {
 		t.Logf("%d requests by digest for %s at the regional backend", n, lost)
@@ -187,11 +170,7 @@ func TestFrontRoutesMovedRepository(t *testing.T) {
 		if len(res[0].Verdicts) == 0 {
 			t.Fatal("no verdicts")
 		}
-		for _, v := range res[0].Verdicts {
-			if v.Status != verify.StatusVerified {
-				t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
-			}
-		}
+		wantVerified(t, res[0].Verdicts)
 	}
 	run()
 	if err := w.MoveRepository(moved); err != nil {

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/internal/testworld/sessions"
-	"github.com/k8sverify/k8sverify/pkg/audit"
-	"github.com/k8sverify/k8sverify/pkg/verify"
 )
 
 // handshakeChild names the TLS directory to the test process that runs
@@ -71,15 +68,7 @@ func handshakesPerHost(t *testing.T, w *testworld.World) {
 	t.Helper()
 	s := sessions.New(t, sessions.Config(w))
 	w.ResetRequests()
-	res, err := s.Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range res[0].Verdicts {
-		if v.Status != verify.StatusVerified {
-			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
-		}
-	}
+	verifyRun(t, s, w)
 	requests := w.Requests()
 	for server, n := range w.Handshakes() {
 		var sent int64
