@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
@@ -877,4 +878,21 @@ func certOptionsOf(c *x509.Certificate) CertOptions {
 		}
 	}
 	return o
+}
+
+// SelfSigned is a self-signed P-256 certificate named cn, valid from
+// notBefore to notAfter, and its key: for tests that need a certificate
+// to carry, parse or compare, not one that chains to the world's CAs.
+func SelfSigned(tb testing.TB, cn string, notBefore, notAfter time.Time) (*x509.Certificate, *ecdsa.PrivateKey) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
+	cert, err := createCert(tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cert, key
 }

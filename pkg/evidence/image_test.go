@@ -3,18 +3,14 @@ package evidence
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +35,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
+	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
@@ -346,17 +343,7 @@ func TestRegistryTransportRefusesPlainHTTPToRemoteHosts(t *testing.T) {
 // never judges it.
 func keylessCert(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	cert, key := testworld.SelfSigned(t, "test", time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
 	pemBytes, err := cryptoutils.MarshalCertificateToPEM(cert)
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,9 @@ package rekor
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -21,6 +15,7 @@ import (
 	"github.com/go-openapi/swag"
 	"github.com/sigstore/rekor/pkg/generated/models"
 
+	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
@@ -130,15 +125,6 @@ func TestFindEntriesBatchFailures(t *testing.T) {
 // testCertDER is a self-signed certificate: the client only carries it.
 func testCertDER(t *testing.T) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
+	cert, _ := testworld.SelfSigned(t, "test", time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+	return cert.Raw
 }

@@ -1,15 +1,11 @@
 package sigverify
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"testing"
 	"time"
 
+	"github.com/k8sverify/k8sverify/internal/testworld"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -20,20 +16,7 @@ import (
 func TestChainStandsAt(t *testing.T) {
 	t0 := time.Date(2023, 8, 22, 16, 0, 0, 0, time.UTC)
 	cert := func(cn string, notBefore, notAfter time.Time) *x509.Certificate {
-		t.Helper()
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, _ := testworld.SelfSigned(t, cn, notBefore, notAfter)
 		return c
 	}
 	long := func(cn string) *x509.Certificate { return cert(cn, t0.AddDate(-1, 0, 0), t0.AddDate(5, 0, 0)) }
