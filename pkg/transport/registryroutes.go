@@ -291,17 +291,13 @@ func referenceKind(ref string) (routeKind, bool) {
 	if !ok {
 		return 0, false
 	}
-	if h, ok := strings.CutSuffix(hex, ".sig"); ok {
-		hex = h
-	} else if h, ok := strings.CutSuffix(hex, ".att"); ok {
-		hex = h
-	} else if isHex64(hex) {
-		return routeReferrersTag, true
+	kind := routeReferrersTag
+	for _, suffix := range []string{".sig", ".att"} {
+		if h, found := strings.CutSuffix(hex, suffix); found {
+			hex, kind = h, routeCosignTag
+		}
 	}
-	if !isHex64(hex) {
-		return 0, false
-	}
-	return routeCosignTag, true
+	return kind, isHex64(hex)
 }
 
 // isHex64 reports whether s is a SHA-256 digest's 64 lower-case hex digits.
