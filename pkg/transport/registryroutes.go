@@ -295,6 +295,7 @@ func referenceKind(ref string) (routeKind, bool) {
 	for _, suffix := range []string{".sig", ".att"} {
 		if h, found := strings.CutSuffix(hex, suffix); found {
 			hex, kind = h, routeCosignTag
+			break
 		}
 	}
 	return kind, isHex64(hex)
