@@ -72,9 +72,10 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithTransport replaces the transport (default: a pooled transport sized
-// for concurrent fetching). The client's timeouts and its giving up on
-// hosts apply to it as well.
+// WithTransport replaces the transport (default: NewTransport). The
+// client's timeouts and its giving up on hosts apply to it as well; an
+// *http.Transport's https origins are served over the client's own
+// HTTP/2 connections (see connPool).
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *Client) { c.transport = rt }
 }
@@ -104,18 +105,16 @@ func New(opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
-	lanes := []http.RoundTripper{c.transport}
 	if c.transport == nil {
-		// Two lanes, each with its own connections (see connGate).
-		lanes = []http.RoundTripper{NewTransport(c.parallel), NewTransport(c.parallel)}
-		c.transport = lanes[0]
+		c.transport = NewTransport(c.parallel)
 	}
-	for i := range lanes {
-		if c.log != nil {
-			lanes[i] = &loggingTransport{inner: lanes[i], log: c.log}
-		}
+	base := c.transport
+	if t, ok := base.(*http.Transport); ok {
+		base = &connPool{t: t}
 	}
-	var base http.RoundTripper = &connGate{lanes: lanes}
+	if c.log != nil {
+		base = &loggingTransport{inner: base, log: c.log}
+	}
 	c.guard = &guardTransport{inner: base, timeout: c.timeout, hosts: &hosts{}}
 	c.client = &http.Client{
 		Transport:     &redirectMemory{inner: c.guard},
@@ -128,10 +127,9 @@ func New(opts ...Option) *Client {
 // for parallel artifacts at once, each with a few requests in flight:
 // four idle connections per artifact are kept per host, so a burst of
 // requests over HTTP/1.1 reuses them rather than opening new ones and
-// closing them again. HTTP/2 multiplexes on one connection per host (the
-// client sends the first request to a host alone, and keeps at most
-// maxPerOrigin in flight to it: see connGate). The wait for an answer is
-// bounded by the client (WithTimeout), not here.
+// closing them again. A Client sends its https requests over HTTP/2
+// connections of its own, at most two per host (see connPool). The wait
+// for an answer is bounded by the client (WithTimeout), not here.
 func NewTransport(parallel int) *http.Transport {
 	parallel = max(parallel, 16)
 	return &http.Transport{

@@ -1,0 +1,202 @@
+package transport_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
+)
+
+// h2Server is an HTTPS test server that counts its TLS handshakes and
+// the requests it holds at once.
+type h2Server struct {
+	*httptest.Server
+	handshakes atomic.Int32
+	inFlight   atomic.Int32
+	maxSeen    atomic.Int32
+}
+
+// startH2 starts handler over TLS, with HTTP/2 unless http1, allowing
+// streams concurrent streams per connection (0: Go's default, 250).
+func startH2(t *testing.T, http1 bool, streams int, handler http.HandlerFunc) *h2Server {
+	t.Helper()
+	s := &h2Server{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		for seen := s.maxSeen.Load(); n > seen && !s.maxSeen.CompareAndSwap(seen, n); seen = s.maxSeen.Load() {
+		}
+		handler(w, r)
+	}))
+	s.EnableHTTP2 = !http1
+	// Closing the server ends the handshakes of connections net/http's
+	// pool dialled ahead: not this test's business.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if streams > 0 {
+		s.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: streams}
+	}
+	s.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		s.handshakes.Add(1)
+		return nil, nil
+	}}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// client trusts the server's certificate.
+func (s *h2Server) client(opts ...transport.Option) *transport.Client {
+	roots := x509.NewCertPool()
+	roots.AddCert(s.Certificate())
+	tr := transport.NewTransport(16)
+	tr.Proxy = nil
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	return transport.New(append([]transport.Option{transport.WithTransport(tr), transport.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}, opts...)...)
+}
+
+// getAll sends n requests at once and returns the first error.
+func getAll(c *transport.Client, url string, n int) error {
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			data, err := c.Get(context.Background(), fmt.Sprintf("%s/%d", url, i), 1<<10)
+			if err == nil && string(data) != "ok" {
+				err = fmt.Errorf("request %d: got %q", i, data)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Hundreds of requests at once to an HTTP/2 origin take at most two
+// connections, two TLS handshakes, whatever the streams the server
+// allows, down to minStreams (8); below that, as many as 16 streams take.
+// net/http's own pool dialled a connection for each request that found
+// its connection full, which happened whenever its count of streams
+// lagged behind the answers read: tens of handshakes against a server
+// allowing 100.
+func TestConnPoolHandshakes(t *testing.T) {
+	for _, tc := range []struct {
+		streams, handshakes int
+	}{
+		{0, 2}, // Go's 250
+		{100, 2},
+		{10, 2},
+		{4, 4},
+	} {
+		t.Run(fmt.Sprintf("streams %d", tc.streams), func(t *testing.T) {
+			s := startH2(t, false, tc.streams, func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(time.Millisecond) // the answers overlap
+				io.WriteString(w, "ok")
+			})
+			c := s.client()
+			// The first request learns the server's settings.
+			if err := getAll(c, s.URL, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := getAll(c, s.URL, 400); err != nil {
+				t.Fatal(err)
+			}
+			if n := int(s.handshakes.Load()); n > tc.handshakes {
+				t.Errorf("%d TLS handshakes for 401 requests, at most %d", n, tc.handshakes)
+			}
+			t.Logf("%d handshakes, at most %d requests at once", s.handshakes.Load(), s.maxSeen.Load())
+		})
+	}
+}
+
+// A request that finds every stream taken waits for one, and ends with
+// its timeout, without dialling a third connection.
+func TestConnPoolWaitsForStream(t *testing.T) {
+	release := make(chan struct{})
+	held := make(chan struct{}, 64)
+	s := startH2(t, false, 8, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/x/first" {
+			held <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	c := s.client(transport.WithTimeout(10*time.Second), transport.WithAttempts(1))
+	if _, err := c.Get(context.Background(), s.URL+"/x/first", 16); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			_, err := c.Get(context.Background(), fmt.Sprintf("%s/x/held/%d", s.URL, i), 16)
+			errs <- err
+		})
+	}
+	for i := range 16 {
+		select {
+		case <-held:
+		case err := <-errs:
+			t.Fatalf("%d requests held, then: %v", i, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Get(ctx, s.URL+"/x/waiting", 16)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("request past every stream: %v, want the context's deadline", err)
+	}
+	if n := s.handshakes.Load(); n != 2 {
+		t.Errorf("%d TLS handshakes, want 2 (two connections of 8 streams)", n)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// An origin without HTTP/2 is served over HTTP/1.1, as many connections
+// as requests need; a connection the server closes is replaced.
+func TestConnPoolFallsBackAndRedials(t *testing.T) {
+	for _, http1 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("http1 %v", http1), func(t *testing.T) {
+			s := startH2(t, http1, 0, func(w http.ResponseWriter, r *http.Request) {
+				want := "HTTP/2.0"
+				if http1 {
+					want = "HTTP/1.1"
+				}
+				if r.Proto != want {
+					http.Error(w, r.Proto, http.StatusHTTPVersionNotSupported)
+					return
+				}
+				io.WriteString(w, "ok")
+			})
+			c := s.client()
+			if err := getAll(c, s.URL, 50); err != nil {
+				t.Fatal(err)
+			}
+			s.CloseClientConnections()
+			if err := getAll(c, s.URL, 50); err != nil {
+				t.Fatalf("after the server closed its connections: %v", err)
+			}
+		})
+	}
+}
