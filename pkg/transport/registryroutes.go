@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -46,9 +47,13 @@ import (
 // The location must be https (or http to a loopback host) as
 // CheckRedirectTarget accepts, without credentials or fragment. Its query
 // (a request that carries a query of its own is never routed) is carried
-// verbatim onto the requests sent directly. Requests that start while the
-// probe is out are sent as asked: waiting would save the front a request,
-// never time. Credentials and cookies meant for the front are not sent to
+// verbatim onto the requests sent directly. Requests of a kind that start
+// while its probe is out wait for the probe's answer when a route of
+// another kind was learned on that host (the front redirects: the probe,
+// sent earlier, answers before the front would answer them, and a learned
+// route then saves them the front's hop); on a host that has redirected
+// nothing they are sent as asked, as waiting would then only delay them.
+// Credentials and cookies meant for the front are not sent to
 // another origin, as a client following a redirect does not send them.
 //
 // Nothing learned is assumed to hold: a request sent directly that fails
@@ -76,6 +81,12 @@ type RegistryRoutes struct {
 	mu     sync.Mutex
 	routes map[routeKey]*registryRoute
 	failed map[routeKey]int // learned routes of a kind that failed
+	// redirecting holds the hosts (scheme and host; kind 0) of which a
+	// route was learned.
+	redirecting map[routeKey]bool
+	// waiting, for tests, is called when a request starts waiting for
+	// its kind's probe.
+	waiting func()
 }
 
 // maxRouteFailures is how many learned routes of a kind may fail on a
@@ -144,6 +155,9 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 	if first {
 		return m.probe(key, r, req, rest, last, send)
 	}
+	if err := m.awaitProbe(key, r, req); err != nil {
+		return nil, err
+	}
 	if !isClosed(r.ready) || r.to == nil {
 		return send(req)
 	}
@@ -181,6 +195,24 @@ func (m *RegistryRoutes) RoundTrip(req *http.Request, send func(*http.Request) (
 	return front, err
 }
 
+// awaitProbe waits for the answer of the probe of req's kind, when it is
+// out and the front redirected another kind: that answer comes sooner
+// than the front's own to req would.
+func (m *RegistryRoutes) awaitProbe(key routeKey, r *registryRoute, req *http.Request) error {
+	if isClosed(r.ready) || !m.redirects(key) {
+		return nil
+	}
+	if m.waiting != nil {
+		m.waiting()
+	}
+	select {
+	case <-r.ready:
+		return nil
+	case <-req.Context().Done():
+		return context.Cause(req.Context())
+	}
+}
+
 // route returns the route of key, and whether the caller is the first to
 // ask for it (and so probes).
 func (m *RegistryRoutes) route(key routeKey) (*registryRoute, bool) {
@@ -197,7 +229,24 @@ func (m *RegistryRoutes) route(key routeKey) (*registryRoute, bool) {
 	return r, !known
 }
 
-// forget drops the route of key when it is still r.
+// learned notes that key's host redirects a kind as a pure rewrite.
+func (m *RegistryRoutes) learned(key routeKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.redirecting == nil {
+		m.redirecting = map[routeKey]bool{}
+	}
+	m.redirecting[routeKey{scheme: key.scheme, host: key.host}] = true
+}
+
+// redirects reports whether a route of another kind was learned on key's
+// host.
+func (m *RegistryRoutes) redirects(key routeKey) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.redirecting[routeKey{scheme: key.scheme, host: key.host}]
+}
+
 // fail forgets the learned route r of key, which failed; past
 // maxRouteFailures, the kind is sent as asked from then on.
 func (m *RegistryRoutes) fail(key routeKey, r *registryRoute) {
@@ -219,6 +268,7 @@ func (m *RegistryRoutes) fail(key routeKey, r *registryRoute) {
 	m.routes[key] = never
 }
 
+// forget drops the route of key when it is still r.
 func (m *RegistryRoutes) forget(key routeKey, r *registryRoute) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -239,6 +289,8 @@ func (m *RegistryRoutes) probe(key routeKey, r *registryRoute, req *http.Request
 	}
 	if r.to == nil {
 		m.forget(key, r)
+	} else {
+		m.learned(key)
 	}
 	return resp, err
 }

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -114,5 +117,94 @@ func TestRoutedRequest(t *testing.T) {
 		if ok != tc.ok || ok && key.kind != tc.kind {
 			t.Errorf("%s %s: kind %d routed %v, want %d %v", tc.method, tc.url, key.kind, ok, tc.kind, tc.ok)
 		}
+	}
+}
+
+// A request of a kind whose probe is out waits for the probe's answer, and
+// then goes where it learned, when the front redirected another kind as a
+// rewrite; on a host that redirected nothing yet, it is sent to the front
+// at once.
+func TestRegistryRoutesWaitForProbe(t *testing.T) {
+	const (
+		front   = "https://registry.k8s.io"
+		storage = "https://s3.example/containers/images/"
+		upper   = "https://ar.example/v2/k8s-artifacts-prod/images/"
+		blobA   = front + "/v2/pause/blobs/sha256:" + hex64
+		blobB   = front + "/v2/pause/blobs/sha256:" + hex64b
+	)
+	for _, redirecting := range []bool{true, false} {
+		t.Run(fmt.Sprintf("redirecting %v", redirecting), func(t *testing.T) {
+			release := make(chan struct{})
+			probeOut := make(chan struct{})
+			var mu sync.Mutex
+			sent := map[string]int{}
+			send := func(req *http.Request) (*http.Response, error) {
+				u := req.URL.String()
+				mu.Lock()
+				sent[u]++
+				mu.Unlock()
+				if !strings.HasPrefix(u, front) {
+					return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}, nil
+				}
+				rest := strings.TrimPrefix(req.URL.Path, "/v2/")
+				loc := upper + rest
+				if _, digest, ok := strings.Cut(rest, "/blobs/"); ok {
+					loc = storage + digest
+				}
+				if u == blobA {
+					close(probeOut)
+					<-release
+				}
+				return &http.Response{StatusCode: http.StatusTemporaryRedirect, Body: http.NoBody, Header: http.Header{"Location": {loc}}}, nil
+			}
+			m := &RegistryRoutes{}
+			waited := make(chan struct{})
+			m.waiting = func() { close(waited) }
+			do := func(u string) {
+				req, err := http.NewRequest(http.MethodGet, u, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp, err := m.RoundTrip(req, send)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}
+			if redirecting {
+				do(front + "/v2/pause/manifests/sha256:" + hex64) // learned: a manifest by digest
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() { do(blobA) })
+			<-probeOut
+			wg.Go(func() { do(blobB) })
+			// Blob B either waits for the probe or is sent to the front.
+		decided:
+			for {
+				select {
+				case <-waited:
+					break decided
+				default:
+				}
+				mu.Lock()
+				n := sent[blobB]
+				mu.Unlock()
+				if n > 0 {
+					break
+				}
+				runtime.Gosched()
+			}
+			close(release)
+			wg.Wait()
+			direct := storage + "sha256:" + hex64b
+			switch {
+			case redirecting && (sent[blobB] != 0 || sent[direct] != 1):
+				t.Errorf("blob B: %d at the front, %d direct; want 0 and 1 (it waits for the probe)", sent[blobB], sent[direct])
+			case !redirecting && sent[blobB] != 1:
+				t.Errorf("blob B: %d at the front, want 1 (sent as asked on a host that redirected nothing)", sent[blobB])
+			}
+		})
 	}
 }
