@@ -74,7 +74,8 @@ func verifyRun(t *testing.T, s *audit.Session, w *testworld.World) {
 // payloads (the log lookup meanwhile).
 //
 //   - The release's SBOM is answered only once the registry has been
-//     pinged and the download site asked below /release/.
+//     pinged, asked for an image's referrers (the API, and the referrers
+//     tag) and the download site asked below /release/.
 //   - The release tag of an image is answered only once the .sig
 //     manifest of its repository was asked for: the signatures are looked
 //     up beside the tag, not after it.
@@ -105,6 +106,7 @@ func TestImageChainOverlaps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := testworld.StartT(t, testworld.Options{Kinds: tc.sel.Kinds, Platforms: tc.sel.Platforms})
 			pinged, siteAsked, logAsked := newSignal(), newSignal(), newSignal()
+			referrersAPI, referrersTag := newSignal(), newSignal()
 			var mu sync.Mutex
 			sigAsked := map[string]*signal{} // by repository
 			signed := func(repo string) *signal {
@@ -128,6 +130,10 @@ func TestImageChainOverlaps(t *testing.T) {
 				switch {
 				case p == "/v2/":
 					pinged.fire()
+				case strings.Contains(p, "/referrers/"):
+					referrersAPI.fire()
+				case strings.Contains(p, "/manifests/sha256-") && !strings.Contains(p, "."):
+					referrersTag.fire()
 				case strings.Contains(p, "/manifests/sha256-") && strings.HasSuffix(p, ".sig"):
 					signed(repo).fire()
 				case strings.HasSuffix(p, "/manifests/"+w.Version.String()):
@@ -155,6 +161,8 @@ func TestImageChainOverlaps(t *testing.T) {
 				case strings.HasPrefix(r.URL.Path, "/sbom/"):
 					if !tc.noImage {
 						hold(r, pinged)
+						hold(r, referrersAPI)
+						hold(r, referrersTag)
 					}
 					if tc.files {
 						hold(r, siteAsked)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	gcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Warm names requests a run makes anyway that can be sent before the run
@@ -21,14 +22,18 @@ type Warm struct {
 	Registry string
 	// Image is the reference (registry/name:tag) of an image the run
 	// verifies ("": none), Digest the digest the catalog gives its tag
-	// ("": unknown, and nothing is sent). A HEAD of Digest's cosign
-	// signature tag in Image's repository is sent now, with the ping, and
-	// not followed: a registry front's redirect of cosign tags
-	// (transport.RegistryRoutes) is then learned before the images'
-	// requests fan out, which it could not be from the run's first image
-	// (go-containerregistry asks for a manifest only once the ping is
-	// answered). The image's tag itself is not: a name is always resolved
-	// at the front.
+	// ("": unknown, and nothing is sent). HEADs of Digest's cosign
+	// signature tag and of its OCI referrers tag (sha256-<hex>) in
+	// Image's repository are sent now, with the ping, and not followed: a
+	// registry front's redirects of those kinds
+	// (transport.RegistryRoutes) are then learned before the images'
+	// requests fan out, which they could not be from the run's first
+	// image (go-containerregistry asks for a manifest only once the ping
+	// is answered). So is Digest's referrers API request, as
+	// go-containerregistry sends it: a registry without the API answers
+	// it once for the run (the fetcher's memo), and the images' referrer
+	// look-ups then go to the referrers tag at once. The image's tag
+	// itself is not: a name is always resolved at the front.
 	Image, Digest string
 	// File is the location of a release file the run verifies ("":
 	// none). Its .sha256 is read now and kept for Blob: the download
@@ -50,11 +55,14 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 			defer wg.Done()
 			_, _ = gcrtransport.Ping(ctx, reg, rt)
 		}()
-		for _, u := range w.probes(f.NameOptions()) {
+		for _, p := range w.probes(f.NameOptions()) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil); err == nil {
+				if req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil); err == nil {
+					if p.accept != "" {
+						req.Header.Set("Accept", p.accept)
+					}
 					if resp, err := rt.RoundTrip(req); err == nil {
 						resp.Body.Close()
 					}
@@ -76,16 +84,27 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 	}
 }
 
-// probes are the URLs of w.Digest's cosign signature tag in w.Image's
-// repository, as cosign asks for it.
-func (w Warm) probes(opts []name.Option) []string {
+// probe is a request Warm sends.
+type probe struct{ method, url, accept string }
+
+// probes are the requests for w.Digest in w.Image's repository: a HEAD of
+// its cosign signature tag, as cosign asks for it; its referrers API
+// request and a HEAD of its referrers tag, as go-containerregistry asks
+// for them.
+func (w Warm) probes(opts []name.Option) []probe {
 	tag, err := name.NewTag(w.Image, opts...)
 	h, herr := v1.NewHash(w.Digest)
 	if err != nil || herr != nil || w.Image == "" {
 		return nil
 	}
 	repo := tag.Context()
-	return []string{repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/manifests/" + h.Algorithm + "-" + h.Hex + ".sig"}
+	base := repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr()
+	index := string(types.OCIImageIndex)
+	return []probe{
+		{http.MethodHead, base + "/manifests/" + h.Algorithm + "-" + h.Hex + ".sig", ""},
+		{http.MethodGet, base + "/referrers/" + h.String(), index},
+		{http.MethodHead, base + "/manifests/" + h.Algorithm + "-" + h.Hex, index},
+	}
 }
 
 // get reads url as f.http.Get does, or takes the answer read ahead of it
