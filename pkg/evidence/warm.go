@@ -50,21 +50,34 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 	var wg sync.WaitGroup
 	if reg, err := name.NewRegistry(w.Registry, f.NameOptions()...); err == nil && w.Registry != "" {
 		rt := gcrtransport.NewUserAgent(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, routes: &f.registryRoutes, allowHTTP: f.allowHTTP}, f.http.UserAgent())
+		// go-containerregistry asks a registry on loopback or a private
+		// address over https, then over http when that fails (Ping):
+		// so do the probes; any other registry over https only.
+		schemes := []string{"https"}
+		if reg.Scheme() == "http" {
+			schemes = append(schemes, "http")
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, _ = gcrtransport.Ping(ctx, reg, rt)
 		}()
-		for _, p := range w.probes(f.NameOptions()) {
+		for i := range w.probes("https", f.NameOptions()) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil); err == nil {
+				for _, scheme := range schemes {
+					p := w.probes(scheme, f.NameOptions())[i]
+					req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil)
+					if err != nil {
+						return
+					}
 					if p.accept != "" {
 						req.Header.Set("Accept", p.accept)
 					}
 					if resp, err := rt.RoundTrip(req); err == nil {
 						resp.Body.Close()
+						return
 					}
 				}
 			}()
@@ -87,18 +100,18 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 // probe is a request Warm sends.
 type probe struct{ method, url, accept string }
 
-// probes are the requests for w.Digest in w.Image's repository: a HEAD of
-// its cosign signature tag, as cosign asks for it; its referrers API
-// request and a HEAD of its referrers tag, as go-containerregistry asks
-// for them.
-func (w Warm) probes(opts []name.Option) []probe {
+// probes are the requests for w.Digest in w.Image's repository, over
+// scheme: a HEAD of its cosign signature tag, as cosign asks for it; its
+// referrers API request and a HEAD of its referrers tag, as
+// go-containerregistry asks for them.
+func (w Warm) probes(scheme string, opts []name.Option) []probe {
 	tag, err := name.NewTag(w.Image, opts...)
 	h, herr := v1.NewHash(w.Digest)
 	if err != nil || herr != nil || w.Image == "" {
 		return nil
 	}
 	repo := tag.Context()
-	base := repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr()
+	base := scheme + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr()
 	index := string(types.OCIImageIndex)
 	return []probe{
 		{http.MethodHead, base + "/manifests/" + h.Algorithm + "-" + h.Hex + ".sig", ""},

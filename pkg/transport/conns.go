@@ -42,9 +42,10 @@ const dialTimeout = 30 * time.Second
 const coldStreams = 100
 
 // resends is how often a request the server did not process (see
-// unprocessed) is sent again: a server that ends its connections every
-// few dozen answers (GOAWAY) may catch one request several times.
-const resends = 10
+// unprocessed), or that was not written before its connection failed, is
+// sent again: a server that ends its connections every few answers
+// (GOAWAY) may catch one request many times.
+const resends = 30
 
 // connPool sends the requests to https origins over HTTP/2 connections of
 // its own, connsPerOrigin per origin (more to a server that allows few
@@ -68,9 +69,9 @@ const resends = 10
 // reserved past what it does allow wait for each other's reservations
 // (net/http's awaitOpenSlotForStreamLocked holds the connection while it
 // waits for a stream, and the reservations behind it count as streams)
-// until their timeouts. Requests sent without a reservation wait inside
-// net/http for a stream, bounded by their contexts, or are refused before
-// the settings arrive and sent again. The server sends its settings
+// until their timeouts. Requests sent without a reservation past the
+// limit fail at once (the connection is not usable for them), or are
+// refused before the settings arrive, and are sent again. The server sends its settings
 // before anything else (RFC 9113, section 3.4), so once an answer has
 // arrived they are known, and streams are reserved from then on: the
 // requests sent cold past the limit and not yet written (GETs and HEADs)
@@ -79,8 +80,9 @@ const resends = 10
 // reservations as streams, and would wait for them as they wait for it).
 //
 // A request the server did not process (refused, or on a connection that
-// is going away: see unprocessed) is sent again, on another connection,
-// as net/http's own pool does.
+// is going away: see unprocessed), or whose headers were not written
+// before its connection failed, is sent again, on another connection, as
+// net/http's own pool does.
 //
 // An origin that does not speak HTTP/2 (no "h2" in ALPN) is sent
 // through the transport's own pool, as is plain http. A streamed body (a download; see Bounded) takes a
@@ -120,7 +122,7 @@ type poolConn struct {
 
 // coldRequest is a request sent on a connection before its first answer.
 type coldRequest struct {
-	wrote  atomic.Bool // its headers were written: the server may have it
+	wrote  *atomic.Bool // its headers were written: the server may have it
 	cancel context.CancelCauseFunc
 	safe   bool // a GET or HEAD: sending it twice does no harm
 }
@@ -150,9 +152,10 @@ func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
 		if c == nil {
 			return p.t.RoundTrip(req)
 		}
-		r, cr := req, (*coldRequest)(nil)
+		var wrote atomic.Bool // its headers were written: the server may have it
+		r, cr := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})), (*coldRequest)(nil)
 		if cold {
-			r, cr = p.coldRequest(c, req)
+			r, cr = p.coldRequest(c, r, &wrote)
 		}
 		resp, err := c.cc.RoundTrip(r)
 		p.sent(o, c, cr, err == nil)
@@ -160,7 +163,9 @@ func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
 			sent-- // never sent: not a resend
 			continue
 		}
-		if err != nil && sent < resends && unprocessed(req, err) && rewind(req) {
+		if err != nil && sent < resends && req.Context().Err() == nil && (!wrote.Load() || unprocessed(err)) && rewind(req) {
+			// Not written (the connection failed before), or not
+			// processed: sent again, on another connection.
 			continue
 		}
 		return resp, err
@@ -312,11 +317,10 @@ func (c *poolConn) unwrittenCold() bool {
 
 // coldRequest registers req as sent cold on c: req with a context that
 // errResend cancels, and that notes when its headers were written.
-func (p *connPool) coldRequest(c *poolConn, req *http.Request) (*http.Request, *coldRequest) {
-	cr := &coldRequest{safe: req.Method == http.MethodGet || req.Method == http.MethodHead}
+func (p *connPool) coldRequest(c *poolConn, req *http.Request, wrote *atomic.Bool) (*http.Request, *coldRequest) {
+	cr := &coldRequest{wrote: wrote, safe: req.Method == http.MethodGet || req.Method == http.MethodHead}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	cr.cancel = cancel
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { cr.wrote.Store(true) }})
 	p.mu.Lock()
 	if c.cold == nil {
 		c.cold = map[*coldRequest]bool{}
@@ -403,24 +407,20 @@ func canonicalAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// unprocessed reports whether the server did not process req (RFC 9113,
-// section 8.7), which may then be sent again: a stream it refused
-// (REFUSED_STREAM), a connection that went away before the request was
-// sent on it (GOAWAY, or not usable any more), or, for a request without
-// effects (GET, HEAD), a stream it reset as a protocol error, as
-// net/http's own pool decides (http2canRetryError; golang/go#47635).
-// net/http does not export these errors; their texts name them.
-func unprocessed(req *http.Request, err error) bool {
+// unprocessed reports whether err says the server did not process the
+// request (RFC 9113, section 8.7), which may then be sent again (its body
+// too, when it can be had afresh): a stream it refused (REFUSED_STREAM),
+// a connection that went away before the request was sent on it (GOAWAY,
+// or not usable any more), or a stream it reset as a protocol error, as
+// net/http's own pool decides (http2canRetryError, golang/go#47635). Go's
+// server resets a stream opened just as another closes, at its limit,
+// that way. net/http does not export these errors; their texts name them.
+func unprocessed(err error) bool {
 	text := err.Error()
-	switch {
-	case strings.Contains(text, "REFUSED_STREAM"),
-		strings.Contains(text, "http2: client conn not usable"),
-		strings.Contains(text, "http2: Transport received Server's graceful shutdown GOAWAY"):
-		return true
-	case strings.Contains(text, "PROTOCOL_ERROR; received from peer"):
-		return req.Method == http.MethodGet || req.Method == http.MethodHead
-	}
-	return false
+	return strings.Contains(text, "REFUSED_STREAM") ||
+		strings.Contains(text, "PROTOCOL_ERROR; received from peer") ||
+		strings.Contains(text, "http2: client conn not usable") ||
+		strings.Contains(text, "http2: Transport received Server's graceful shutdown GOAWAY")
 }
 
 // rewind readies req to be sent again: a request without a body, or one
