@@ -51,8 +51,10 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 	if reg, err := name.NewRegistry(w.Registry, f.NameOptions()...); err == nil && w.Registry != "" {
 		rt := gcrtransport.NewUserAgent(&registryTransport{inner: f.http.Guarded(), memo: &f.registryMemo, routes: &f.registryRoutes, allowHTTP: f.allowHTTP}, f.http.UserAgent())
 		// go-containerregistry asks a registry on loopback or a private
-		// address over https, then over http when that fails (Ping):
-		// so do the probes; any other registry over https only.
+		// address over https and over http at once (Ping), and keeps
+		// the scheme that answers: so do the probes (the other fails at
+		// once: no TLS at the address, or not plain http); any other
+		// registry over https only.
 		schemes := []string{"https"}
 		if reg.Scheme() == "http" {
 			schemes = append(schemes, "http")
@@ -62,25 +64,21 @@ func (f *Fetcher) Warm(ctx context.Context, w Warm) (stop func()) {
 			defer wg.Done()
 			_, _ = gcrtransport.Ping(ctx, reg, rt)
 		}()
-		for i := range w.probes("https", f.NameOptions()) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for _, scheme := range schemes {
-					p := w.probes(scheme, f.NameOptions())[i]
-					req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil)
-					if err != nil {
-						return
+		for _, scheme := range schemes {
+			for _, p := range w.probes(scheme, f.NameOptions()) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if req, err := http.NewRequestWithContext(ctx, p.method, p.url, nil); err == nil {
+						if p.accept != "" {
+							req.Header.Set("Accept", p.accept)
+						}
+						if resp, err := rt.RoundTrip(req); err == nil {
+							resp.Body.Close()
+						}
 					}
-					if p.accept != "" {
-						req.Header.Set("Accept", p.accept)
-					}
-					if resp, err := rt.RoundTrip(req); err == nil {
-						resp.Body.Close()
-						return
-					}
-				}
-			}()
+				}()
+			}
 		}
 	}
 	forget := func() {}
