@@ -71,13 +71,14 @@ const resends = 30
 // waits for a stream, and the reservations behind it count as streams)
 // until their timeouts. Requests sent without a reservation past the
 // limit fail at once (the connection is not usable for them), or are
-// refused before the settings arrive, and are sent again. The server sends its settings
-// before anything else (RFC 9113, section 3.4), so once an answer has
-// arrived they are known, and streams are reserved from then on: the
-// requests sent cold past the limit and not yet written (GETs and HEADs)
-// are sent again with one, and no stream is reserved on the connection
-// while a request sent cold waits inside net/http (it counts
-// reservations as streams, and would wait for them as they wait for it).
+// refused before the settings arrive, and are sent again. The server
+// sends its settings before anything else (RFC 9113, section 3.4), so
+// once an answer has arrived they are known, and streams are reserved
+// from then on: the requests sent cold past the limit and not yet written
+// (GETs and HEADs) are sent again with one, and no stream is reserved on
+// the connection while a request sent cold waits inside net/http (it
+// counts reservations as streams, and would wait for them as they wait
+// for it).
 //
 // A request the server did not process (refused, or on a connection that
 // is going away: see unprocessed), or whose headers were not written
@@ -85,10 +86,11 @@ const resends = 30
 // net/http's own pool does.
 //
 // An origin that does not speak HTTP/2 (no "h2" in ALPN) is sent
-// through the transport's own pool, as is plain http. A streamed body (a download; see Bounded) takes a
-// free stream if there is one and never waits for one: it may be held
-// while other requests go out, so it is sent through the transport's own
-// pool rather than wait for a stream another streamed body holds.
+// through the transport's own pool, as is plain http. A streamed body (a
+// download; see Bounded) takes a free stream if there is one and never
+// waits for one: it may be held while other requests go out, so it is
+// sent through the transport's own pool rather than wait for a stream
+// another streamed body holds.
 type connPool struct {
 	t *http.Transport
 

@@ -56,23 +56,19 @@ func startH2(t *testing.T, http1 bool, streams int, handler http.HandlerFunc) *h
 	return s
 }
 
-// client trusts the server's certificate; tweak changes its transport.
-func (s *h2Server) client(opts ...any) *transport.Client {
+// client trusts the server's certificate; tweak (if not nil) changes its
+// transport.
+func (s *h2Server) client(tweak func(*http.Transport), opts ...transport.Option) *transport.Client {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.Certificate())
 	tr := transport.NewTransport(16)
 	tr.Proxy = nil
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
-	options := []transport.Option{transport.WithBackoff(5*time.Millisecond, 50*time.Millisecond)}
-	for _, o := range opts {
-		switch o := o.(type) {
-		case transport.Option:
-			options = append(options, o)
-		case func(*http.Transport):
-			o(tr)
-		}
+	if tweak != nil {
+		tweak(tr)
 	}
-	return transport.New(append(options, transport.WithTransport(tr))...)
+	options := []transport.Option{transport.WithBackoff(5*time.Millisecond, 50*time.Millisecond), transport.WithTransport(tr)}
+	return transport.New(append(options, opts...)...)
 }
 
 // getAll sends n requests at once and returns the first error.
@@ -118,7 +114,7 @@ func TestConnPoolHandshakes(t *testing.T) {
 				time.Sleep(time.Millisecond) // the answers overlap
 				io.WriteString(w, "ok")
 			})
-			c := s.client()
+			c := s.client(nil)
 			if err := getAll(c, s.URL, 400); err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +153,7 @@ func TestConnPoolColdBurst(t *testing.T) {
 				io.WriteString(w, "ok")
 			})
 			d := &net.Dialer{}
-			c := s.client(transport.WithTimeout(3*time.Second), transport.WithAttempts(1), func(tr *http.Transport) {
+			c := s.client(func(tr *http.Transport) {
 				tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 					conn, err := d.DialContext(ctx, network, addr)
 					if err != nil {
@@ -165,7 +161,7 @@ func TestConnPoolColdBurst(t *testing.T) {
 					}
 					return slowWrites{conn}, nil
 				}
-			})
+			}, transport.WithTimeout(3*time.Second), transport.WithAttempts(1))
 			errs := make(chan error, 80)
 			for i := range 80 {
 				go func() {
@@ -208,7 +204,7 @@ func TestConnPoolGoaway(t *testing.T) {
 				time.Sleep(2 * time.Millisecond) // the answers overlap
 				io.WriteString(w, "ok")
 			})
-			c := s.client(transport.WithTimeout(5*time.Second), transport.WithAttempts(1))
+			c := s.client(nil, transport.WithTimeout(5*time.Second), transport.WithAttempts(1))
 			if err := getAll(c, s.URL, 400); err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +225,7 @@ func TestConnPoolWaitsForStream(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	})
-	c := s.client(transport.WithTimeout(10*time.Second), transport.WithAttempts(1))
+	c := s.client(nil, transport.WithTimeout(10*time.Second), transport.WithAttempts(1))
 	if _, err := c.Get(context.Background(), s.URL+"/x/first", 16); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +279,7 @@ func TestConnPoolFallsBackAndRedials(t *testing.T) {
 				}
 				io.WriteString(w, "ok")
 			})
-			c := s.client()
+			c := s.client(nil)
 			if err := getAll(c, s.URL, 50); err != nil {
 				t.Fatal(err)
 			}

@@ -81,9 +81,8 @@ type RegistryRoutes struct {
 	mu     sync.Mutex
 	routes map[routeKey]*registryRoute
 	failed map[routeKey]int // learned routes of a kind that failed
-	// redirecting holds the hosts (scheme and host; kind 0) of which a
-	// route was learned.
-	redirecting map[routeKey]bool
+	// redirecting holds the hosts of which a route was learned.
+	redirecting map[registryHost]bool
 	// waiting, for tests, is called when a request starts waiting for
 	// its kind's probe.
 	waiting func()
@@ -96,10 +95,13 @@ type RegistryRoutes struct {
 // one per request.
 const maxRouteFailures = 2
 
+// registryHost is a registry's scheme and host.
+type registryHost struct{ scheme, host string }
+
 // routeKey is a registry host and a kind of request.
 type routeKey struct {
-	scheme, host string
-	kind         routeKind
+	registryHost
+	kind routeKind
 }
 
 // routeKind is a kind of registry request whose redirects are learned
@@ -234,9 +236,9 @@ func (m *RegistryRoutes) learned(key routeKey) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.redirecting == nil {
-		m.redirecting = map[routeKey]bool{}
+		m.redirecting = map[registryHost]bool{}
 	}
-	m.redirecting[routeKey{scheme: key.scheme, host: key.host}] = true
+	m.redirecting[key.registryHost] = true
 }
 
 // redirects reports whether a route of another kind was learned on key's
@@ -244,7 +246,7 @@ func (m *RegistryRoutes) learned(key routeKey) {
 func (m *RegistryRoutes) redirects(key routeKey) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.redirecting[routeKey{scheme: key.scheme, host: key.host}]
+	return m.redirecting[key.registryHost]
 }
 
 // fail forgets the learned route r of key, which failed; past
@@ -306,7 +308,7 @@ func routedRequest(req *http.Request) (routeKey, string, string, bool) {
 	if !ok {
 		return routeKey{}, "", "", false
 	}
-	key := routeKey{scheme: req.URL.Scheme, host: req.URL.Host}
+	key := routeKey{registryHost: registryHost{scheme: req.URL.Scheme, host: req.URL.Host}}
 	if i := strings.LastIndex(rest, "/manifests/"); i > 0 {
 		ref := rest[i+len("/manifests/"):]
 		if ref == "" || strings.Contains(ref, "/") {
