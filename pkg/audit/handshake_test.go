@@ -46,7 +46,7 @@ func TestHandshakesPerHost(t *testing.T) {
 	}
 	// At 50 ms per request, requests to the CDN overlap past a stream
 	// limit: Go's server's (250), and the 100 RFC 9113 recommends as a
-	// minimum, which CDNs and Google's front ends allow. (To a server
+	// minimum (what the live services allow was not measured). (To a server
 	// that allows fewer, the client opens as many connections as 200
 	// streams take, at most 16: TestConnPoolHandshakes in pkg/transport.)
 	for _, tc := range []struct{ streams, handshakes int }{{0, 2}, {100, 2}} {

@@ -62,7 +62,7 @@ func main() {
 	flag.StringVar(&kinds, "kind", "", "restrict to kinds, comma separated (binary,tarball,image)")
 	flag.StringVar(&plats, "platform", "", "restrict to platforms, comma separated (linux/amd64,linux/s390x)")
 	flag.StringVar(&o.TLSDir, "tls", "", "serve HTTPS with the TLS material in this directory (a CA and a server certificate for 127.0.0.1, created if absent); clients trust it with SSL_CERT_FILE=DIR/ca.pem")
-	flag.IntVar(&o.MaxStreams, "max-streams", 0, "with -tls: the concurrent HTTP/2 streams each server allows per connection (0: Go's default, 250; CDNs and Google's front ends allow 100)")
+	flag.IntVar(&o.MaxStreams, "max-streams", 0, "with -tls: the concurrent HTTP/2 streams each server allows per connection (0: Go's default, 250; RFC 9113 recommends at least 100)")
 	tlsOnly := flag.Bool("tls-only", false, "with -tls: create the TLS material (for a registry process to serve) and exit")
 	noSBOM := flag.Bool("no-sbom", false, "publish no release SBOM")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of serving (from ready until interrupted) to this file")
