@@ -73,8 +73,19 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 	}
 	// The trust loads while the releases are listed, and requests the
 	// run makes anyway are sent meanwhile; verification waits for the
-	// trust (Judge runs once).
-	go func() { _, _ = s.Judge(ctx) }()
+	// trust (Judge runs once). A call that ends early ends the load and
+	// waits for it: nothing of the call writes the trust cache after it
+	// returned (a load cut short is not kept).
+	loadCtx, cancelLoad := context.WithCancel(ctx)
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		_, _ = s.Judge(loadCtx)
+	}()
+	defer func() {
+		cancelLoad()
+		<-loaded
+	}()
 	stop := s.warm(ctx, versions, req.Selection)
 	defer stop()
 	listings := make([]*Listing, len(versions))
