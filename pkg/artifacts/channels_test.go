@@ -8,17 +8,19 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld/fakeweb"
 )
 
 // countingWeb counts the documents opened.
 type countingWeb struct {
-	fakeWeb
+	fakeweb.Pages
 	n atomic.Int32
 }
 
 func (w *countingWeb) Open(ctx context.Context, url string) (io.ReadCloser, error) {
 	w.n.Add(1)
-	return w.fakeWeb.Open(ctx, url)
+	return w.Pages.Open(ctx, url)
 }
 
 // stripSums returns r's artifacts without the catalog's sums, as a
@@ -42,7 +44,7 @@ func TestChannelsChangelogEqualsEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Channels{URL: "https://raw.example"}
-	web := fakeWeb{c.ChangelogURL("1.24"): string(doc)}
+	web := fakeweb.Pages{c.ChangelogURL("1.24"): string(doc)}
 	c.Open = web
 	embedded, err := CatalogRelease(Version{1, 24, 14}, DefaultLocations)
 	if err != nil {
@@ -80,7 +82,7 @@ func TestChannelsUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := &countingWeb{fakeWeb: fakeWeb{}}
+	web := &countingWeb{Pages: fakeweb.Pages{}}
 	c := &Channels{URL: "https://raw.example", ChangelogRef: "abc123", Open: web}
 	for range 2 {
 		r := stripSums(rel)
@@ -136,7 +138,7 @@ func TestChannelsPromoter(t *testing.T) {
 		}
 		b.WriteString("- name: " + repo + "\n  dmap:\n    \"" + d + "\": [\"v1.33.2\"]\n")
 	}
-	c.Open = fakeWeb{c.PromoterURL(): b.String()}
+	c.Open = fakeweb.Pages{c.PromoterURL(): b.String()}
 	c.Bind(context.Background(), rel)
 	for _, a := range rel.Artifacts {
 		if a.Name == "kube-proxy" && a.Platform.Arch == "s390x" {

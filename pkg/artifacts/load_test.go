@@ -3,27 +3,14 @@ package artifacts
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld/fakeweb"
 )
 
-// fakeWeb serves documents by URL; other URLs fail with errNotHere.
-type fakeWeb map[string]string
-
-var errNotHere = errors.New("404 not found")
-
-func (w fakeWeb) Open(_ context.Context, url string) (io.ReadCloser, error) {
-	doc, ok := w[url]
-	if !ok {
-		return nil, fmt.Errorf("GET %s: %w", url, errNotHere)
-	}
-	return io.NopCloser(strings.NewReader(doc)), nil
-}
-
 func TestResolveVersion(t *testing.T) {
-	web := fakeWeb{
+	web := fakeweb.Pages{
 		"https://dl.example/release/stable-1.24.txt": "v1.24.17\n",
 		"https://dl.example/release/stable-1.25.txt": "v1.24.3\n",
 		"https://dl.example/release/stable-1.26.txt": "<html>",
@@ -39,7 +26,7 @@ func TestResolveVersion(t *testing.T) {
 		{"1.24.3", web, Version{1, 24, 3}, nil, ""},
 		{"latest-1.24", web, Version{1, 24, 17}, nil, ""},
 		{"latest-1.24", nil, Version{}, ErrNeedsNetwork, "latest-1.24 needs the network: it is read from https://dl.example/release/stable-1.24.txt"},
-		{"latest-1.23", web, Version{}, errNotHere, "resolve latest-1.23"},
+		{"latest-1.23", web, Version{}, fakeweb.ErrNotHere, "resolve latest-1.23"},
 		{"latest-1.25", web, Version{}, nil, "names v1.24.3, which is not of line 1.25"},
 		{"latest-1.26", web, Version{}, ErrMalformedVersion, "stable-1.26.txt"},
 		{"banana", web, Version{}, ErrMalformedVersion, `malformed version "banana"`},

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/internal/testworld/fakeweb"
 )
 
 func TestParseVersion(t *testing.T) {
@@ -186,7 +188,7 @@ func FuzzResolveVersion(f *testing.F) {
 	f.Add("v1.24.3", "")
 	f.Fuzz(func(t *testing.T, s, stable string) {
 		const site = "https://dl.k8s.io"
-		web := fakeWeb{}
+		web := fakeweb.Pages{}
 		line, latest := ParseLatest(s)
 		if latest {
 			web[site+"/release/stable-"+line.Line()+".txt"] = stable

@@ -3,28 +3,15 @@ package sbom
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/k8sverify/k8sverify/internal/testworld/fakeweb"
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
 )
-
-// fakeWeb serves documents by URL; other URLs fail with errNotHere.
-type fakeWeb map[string]string
-
-var errNotHere = errors.New("404 not found")
-
-func (w fakeWeb) Open(_ context.Context, url string) (io.ReadCloser, error) {
-	doc, ok := w[url]
-	if !ok {
-		return nil, fmt.Errorf("GET %s: %w", url, errNotHere)
-	}
-	return io.NopCloser(strings.NewReader(doc)), nil
-}
 
 func TestLoadRelease(t *testing.T) {
 	sbom, err := os.ReadFile(filepath.Join("testdata", "v1.24.17-release.spdx"))
@@ -32,7 +19,7 @@ func TestLoadRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	partial := strings.Replace(string(sbom), "FileName: bin/linux/s390x/mounter\n", "FileName: bin/linux/s390x/mounter-renamed\n", 1)
-	web := fakeWeb{
+	web := fakeweb.Pages{
 		"https://sbom.example/v1.24.17/release": string(sbom),
 		"https://sbom.example/v1.24.16/release": strings.ReplaceAll(partial, "v1.24.17", "v1.24.16"),
 		"https://sbom.example/v1.24.15/release": "<html>gateway timeout</html>\n",
@@ -57,7 +44,7 @@ func TestLoadRelease(t *testing.T) {
 		{"online broken SBOM", req(artifacts.Version{Major: 1, Minor: 24, Patch: 15}, web), artifacts.SourceCatalog, 180, 0, "could not use the release SBOM of v1.24.15: release SBOM https://sbom.example/v1.24.15/release: sbom line 1: not an SPDX document", nil},
 		{"online no SBOM", req(artifacts.Version{Major: 1, Minor: 24, Patch: 14}, web), artifacts.SourceCatalog, 180, 0, "could not use the release SBOM of v1.24.14: get the release SBOM: GET https://sbom.example/v1.24.14/release: 404 not found", nil},
 		{"online beyond the catalog", req(artifacts.Version{Major: 1, Minor: 37, Patch: 0}, web), artifacts.SourceSBOM, 2, 0, "v1.37.0 is not in the release catalog (it covers v1.24.0 … v1.36.4", nil},
-		{"online unknown", req(artifacts.Version{Major: 1, Minor: 24, Patch: 99}, web), "", 0, 0, "", errNotHere},
+		{"online unknown", req(artifacts.Version{Major: 1, Minor: 24, Patch: 99}, web), "", 0, 0, "", fakeweb.ErrNotHere},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := LoadRelease(context.Background(), tc.req)
