@@ -306,15 +306,21 @@ func ReadCatalog(r io.Reader, name string) (*Catalog, error) {
 	if len(data) > maxCatalog {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrMalformedCatalog, name, maxCatalog)
 	}
+	var c *Catalog
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		return readCatalogLines(data, name)
-	}
-	f, err := parseCatalogFile(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
+		if c, err = readCatalogLines(data, name); err != nil {
+			return nil, err
+		}
+	} else {
+		f, err := parseCatalogFile(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformedCatalog, name, err)
+		}
+		c = &Catalog{lines: []*catalogFile{f}, name: "catalog " + name}
 	}
 	sum := sha256.Sum256(data)
-	return &Catalog{lines: []*catalogFile{f}, name: "catalog " + name, sha256: hex.EncodeToString(sum[:])}, nil
+	c.sha256 = hex.EncodeToString(sum[:])
+	return c, nil
 }
 
 // readCatalogLines reads a catalog of several lines: a JSON array of line

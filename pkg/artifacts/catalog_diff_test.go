@@ -66,3 +66,28 @@ func TestCatalogChanges(t *testing.T) {
 		t.Errorf("changes:\n got %s\nwant %s", got, want)
 	}
 }
+
+// A catalog of several lines (a JSON array of line files) is named by the
+// SHA-256 of the file as read, as one of a single line is: reports carry
+// it, and their schema wants 64 hex characters.
+func TestCatalogOfLinesHasItsSHA256(t *testing.T) {
+	var lines []json.RawMessage
+	for _, line := range []string{"1.24", "1.36"} {
+		data, err := Embedded().MarshalLine(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, data)
+	}
+	data, err := json.Marshal(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ReadCatalog(bytes.NewReader(data), "lines.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(data); c.SHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("sha256 %q, want %s", c.SHA256(), hex.EncodeToString(sum[:]))
+	}
+}
