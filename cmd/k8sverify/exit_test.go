@@ -50,6 +50,11 @@ func TestExitCodeContract(t *testing.T) {
 		{ExitIncomplete, []string{"verify", "v1.24.17", "--kind", "tarball", "--include-never-signed"}},
 		{ExitIncomplete, []string{"verify", "v1.24.17", "--kind", "binary", "--download-url", refused}},
 		{ExitUsage, []string{"verify", "v1.24.17", "--kind", "firmware"}},
+		// --out names where verified downloads are kept: a file there is
+		// refused before anything is fetched; a directory not there yet
+		// is made.
+		{ExitUsage, []string{"verify", "v1.24.17", "--platform", "linux/arm64", "--kind", "binary", "--download", "--out", genuine}},
+		{ExitOK, []string{"verify", "v1.24.17", "--platform", "linux/arm64", "--kind", "binary", "--download", "--out", filepath.Join(dir, "kept", "here")}},
 		// A TUF root that is no TUF root is unreadable local input.
 		{ExitUsage, []string{"verify", "v1.24.17", "--tuf-url", "https://tuf.example", "--tuf-root", unknown}},
 		{ExitUsage, []string{"verify", "v1.24.17", "--tuf-url", "https://tuf.example", "--tuf-root", w.TrustedRootPath}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -216,6 +217,22 @@ func (req VerifyOptions) check(m Mode) error {
 		return classify(ErrRequest, errors.New("keeping downloaded files needs a download"))
 	case m == FromPack && req.Download:
 		return classify(ErrRequest, errors.New("downloading needs the network; an evidence pack is verified without it"))
+	}
+	return req.makeOutDir()
+}
+
+// makeOutDir makes the directory downloaded files are kept in before
+// anything is fetched, so that one that cannot be (a file of that name,
+// a directory not writable) is refused at once, not once per artifact.
+func (req VerifyOptions) makeOutDir() error {
+	if req.OutDir == "" {
+		return nil
+	}
+	if fi, err := os.Stat(req.OutDir); err == nil && !fi.IsDir() {
+		return classify(ErrLocalInput, fmt.Errorf("the directory to keep downloaded files in, %s, is not a directory", req.OutDir))
+	}
+	if err := os.MkdirAll(req.OutDir, 0o755); err != nil {
+		return classify(ErrLocalInput, fmt.Errorf("the directory to keep downloaded files in: %w", err))
 	}
 	return nil
 }
