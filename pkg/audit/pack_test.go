@@ -262,6 +262,11 @@ func TestTamperedPacks(t *testing.T) {
 				must(t, os.Symlink(filepath.Join(evil, sessions.Entry(m, amd64).Signatures[0].Bundle), p))
 			})
 		}, amd64},
+		{"bundle lost (removed from the pack)", func(t *testing.T, dir string) {
+			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
+				must(t, os.Remove(filepath.Join(dir, sessions.Entry(m, amd64).Signatures[0].Bundle)))
+			})
+		}, amd64},
 		{"truncated bundle", func(t *testing.T, dir string) {
 			sessions.EditManifest(t, dir, func(m *pack.Manifest) {
 				p := filepath.Join(dir, sessions.Entry(m, amd64).Signatures[0].Bundle)
@@ -327,6 +332,9 @@ func TestTamperedPacks(t *testing.T) {
 				if id == tc.target {
 					if v.Status != verify.StatusFailed && v.Status != verify.StatusError {
 						t.Errorf("%s: %s: %s", id, v.Status, v.Reason)
+					}
+					if strings.Contains(tc.name, "lost") && !strings.Contains(v.Reason, "is not in the pack") {
+						t.Errorf("%s: the reason does not say which file is not in the pack: %s", id, v.Reason)
 					}
 					t.Logf("%s: %s: %s", id, v.Status, v.Reason)
 				} else if v.Status != verify.StatusVerified && !strings.Contains(tc.name, "swapped") {

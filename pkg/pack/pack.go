@@ -454,11 +454,22 @@ func readIn(root *os.Root, rel string, limit int64) ([]byte, error) {
 	switch {
 	case errors.Is(err, localfile.ErrNotRegular), errors.Is(err, localfile.ErrTooLarge):
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, notInPack(rel)
 	case err != nil:
 		return nil, fmt.Errorf("evidence pack: %w", err)
 	}
 	return data, nil
 }
+
+// notInPack is the error of a file the pack should hold and does not: a
+// malformed pack (ErrMalformed), and a file that does not exist
+// (fs.ErrNotExist).
+type notInPack string
+
+func (e notInPack) Error() string { return fmt.Sprintf("%v: %s is not in the pack", ErrMalformed, string(e)) }
+
+func (e notInPack) Is(target error) bool { return target == ErrMalformed || target == fs.ErrNotExist }
 
 // CheckPath accepts a slash-separated relative path inside the pack.
 func CheckPath(rel string) error {
