@@ -467,7 +467,9 @@ func readIn(root *os.Root, rel string, limit int64) ([]byte, error) {
 // (fs.ErrNotExist).
 type notInPack string
 
-func (e notInPack) Error() string { return fmt.Sprintf("%v: %s is not in the pack", ErrMalformed, string(e)) }
+func (e notInPack) Error() string {
+	return fmt.Sprintf("%v: %s is not in the pack", ErrMalformed, string(e))
+}
 
 func (e notInPack) Is(target error) bool { return target == ErrMalformed || target == fs.ErrNotExist }
 
