@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -413,5 +414,21 @@ func TestVerifyBlobInTotoStatementNeedsPredicateType(t *testing.T) {
 				t.Errorf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.want, out, errOut)
 			}
 		})
+	}
+}
+
+// A bundle signs a SHA-256 digest: a file's SHA-512 cannot be compared
+// with it, so the artifact is not checked (exit 3, saying what to give
+// instead), never failed as a mismatch nor verified.
+func TestVerifyBlobDigestOfAnotherAlgorithm(t *testing.T) {
+	d := newBlobDir(t)
+	data, err := os.ReadFile(d.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum512(data)
+	code, out, errOut := d.verifyBlob(t, "sha512:"+hex.EncodeToString(sum[:]), d.bundles["genuine"])
+	if code != ExitIncomplete || !strings.Contains(out, "the bundle signs a sha256 digest: name the file or its sha256:<hex>") {
+		t.Errorf("exit %d (want 3):\n%s%s", code, out, errOut)
 	}
 }

@@ -412,7 +412,15 @@ func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d sigverif
 			return verify.SignatureEvidence{}, err
 		}
 		b, err := sigverify.ParseBundle(data)
-		return verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}, nil
+		se := verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}
+		if err == nil {
+			if alg := sigverify.MessageDigestAlgorithm(b); alg != "" && alg != d.Algorithm {
+				// As a detached signature's: what cannot be compared is
+				// not checked, not failed.
+				se.Bundle, se.Unavailable = nil, fmt.Errorf("the bundle signs a %s digest: name the file or its %s:<hex>", alg, alg)
+			}
+		}
+		return se, nil
 	}
 	sig, err := readBounded(req.Signature, 64<<10)
 	if err != nil {

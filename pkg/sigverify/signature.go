@@ -535,8 +535,16 @@ func (v *Verifier) checkChainShape(r *Result, b *bundle.Bundle, allowTrustedRoot
 // statement.
 func checkSignedDigest(r *Result, sc sgverify.SignatureContent, d Digest) bool {
 	if md := sc.MessageSignatureContent(); md != nil {
+		got := Digest{Algorithm: messageDigestAlgorithm(md.DigestAlgorithm()), Hex: hex.EncodeToString(md.Digest())}
+		if got.Algorithm == "" {
+			got.Algorithm = d.Algorithm // not named: the bytes alone are compared
+		}
+		if got.Algorithm != d.Algorithm {
+			r.Fail(CheckSignature, ErrDigestMismatch, d.String(), "a signature over "+got.String(),
+				fmt.Errorf("the bundle signs a %s digest, which a %s digest cannot be compared with", got.Algorithm, d.Algorithm))
+			return false
+		}
 		if !bytes.Equal(md.Digest(), d.Bytes()) {
-			got := Digest{Algorithm: d.Algorithm, Hex: hex.EncodeToString(md.Digest())}
 			r.Fail(CheckSignature, ErrDigestMismatch, d.String(), got.String(), errors.New("the bundle's message digest is not the artifact's"))
 			return false
 		}
@@ -568,6 +576,35 @@ func checkSignedDigest(r *Result, sc sgverify.SignatureContent, d Digest) bool {
 	r.Fail(CheckSignature, ErrDigestMismatch, "an in-toto statement about "+d.String(),
 		fmt.Sprintf("a statement about %d subjects: %s", len(st.GetSubject()), orNone(strings.Join(subjects, ", "))), nil)
 	return false
+}
+
+// MessageDigestAlgorithm names the digest a bundle's message signature
+// signs, as digests are written here ("sha256", "sha512"); "" when the
+// bundle holds a DSSE envelope instead, or names no algorithm it knows.
+func MessageDigestAlgorithm(b *bundle.Bundle) string {
+	sc, err := b.SignatureContent()
+	if err != nil {
+		return ""
+	}
+	md := sc.MessageSignatureContent()
+	if md == nil {
+		return ""
+	}
+	return messageDigestAlgorithm(md.DigestAlgorithm())
+}
+
+// messageDigestAlgorithm turns a bundle's hash algorithm name (SHA2_256)
+// into a digest's (sha256); "" for one it does not know (unspecified).
+func messageDigestAlgorithm(name string) string {
+	switch name {
+	case "SHA2_256":
+		return "sha256"
+	case "SHA2_384":
+		return "sha384"
+	case "SHA2_512":
+		return "sha512"
+	}
+	return ""
 }
 
 func identityString(id artifacts.Identity) string {
