@@ -12,6 +12,7 @@ import (
 	"github.com/k8sverify/k8sverify/pkg/pack"
 	"github.com/k8sverify/k8sverify/pkg/report"
 	"github.com/k8sverify/k8sverify/pkg/sigverify"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/trust"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -83,9 +84,11 @@ func adviceFor(err error, g *globalOptions) string {
 	case errors.Is(err, trust.ErrPackUntrusted):
 		return "verify with the TUF root the pack was fetched with (--tuf-root), or name a trusted_root.json with --trusted-root"
 	case errors.Is(err, pack.ErrNoTUF):
-		return "the pack was fetched without TUF metadata: name a trusted root with --trusted-root"
+		return "the pack lacks its TUF metadata (fetched without it, or lost since): fetch it again, or name a trusted root with --trusted-root"
 	case errors.Is(err, sigverify.ErrNoTrust):
 		return "name a trusted_root.json with --trusted-root to work without the Sigstore TUF repository"
+	case errors.Is(err, transport.ErrPlainHTTPServer):
+		return "a server answered in plain http where https was asked: if it is a registry of yours, allow it with --allow-http-registry"
 	case errors.Is(err, mirror.ErrDestination):
 		return "check --to, and the credentials for it (docker login REGISTRY, or a credential helper in ~/.docker/config.json)"
 	}

@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/k8sverify/k8sverify/internal/testworld"
+	"github.com/k8sverify/k8sverify/pkg/mirror"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // One exit-code contract for every command (README "Exit codes"):
@@ -106,5 +112,18 @@ func TestExitCodeContract(t *testing.T) {
 		if code := Run(ctx, args, &out, &errOut, func(k string) string { return env[k] }); code != ExitInterrupted {
 			t.Errorf("%v interrupted: exit %d, want %d\n%s\n%s", args, code, ExitInterrupted, out.String(), errOut.String())
 		}
+	}
+}
+
+// A destination registry that answers only plain http is named so, with
+// the flag that allows it, before the advice about credentials.
+func TestAdviceForPlainHTTPRegistry(t *testing.T) {
+	c := transport.New(transport.WithTimeout(time.Second))
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	_, err := c.Get(context.Background(), "https://"+strings.TrimPrefix(srv.URL, "http://")+"/v2/", 16)
+	err = fmt.Errorf("%w: registry.example/k8s: %w", mirror.ErrDestination, err)
+	if advice := adviceFor(err, nil); !strings.Contains(advice, "--allow-http-registry") {
+		t.Errorf("advice for %v: %q", err, advice)
 	}
 }

@@ -113,7 +113,7 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 	if !tableOnStdout && !g.quiet && rep.Summary != nil {
 		report.WriteSummary(stderr, rep, tableOptions(g, true, stderr))
 	}
-	if rep.Caused(transport.ErrInsecureURL) {
+	if rep.Caused(transport.ErrInsecureURL) || rep.Caused(transport.ErrPlainHTTPServer) {
 		fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
 	}
 	if interrupted {

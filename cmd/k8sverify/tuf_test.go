@@ -101,6 +101,16 @@ func TestFetchWithWarmTUFCacheVerifiesOfflineElsewhere(t *testing.T) {
 	if verdictLines(offline) != verdictLines(online) {
 		t.Errorf("offline verdicts differ from online:\n%s\n%s", offline, online)
 	}
+
+	// The same pack, its TUF metadata lost on the way: refused (exit 2),
+	// saying what is missing and what to do, not that a download failed.
+	if err := os.RemoveAll(filepath.Join(pack, "tuf")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runEnv(env, append([]string{"verify", "--offline", "--evidence", pack}, sel...)...)
+	if code != ExitUsage || !strings.Contains(errOut, "tuf/timestamp.json is not in the pack") || !strings.Contains(errOut, "fetch it again, or name a trusted root with --trusted-root") {
+		t.Errorf("pack without its TUF metadata: exit %d (want 2)\n%s\n%s", code, out, errOut)
+	}
 }
 
 // The TUF client's state lives in k8sverify's own cache directory

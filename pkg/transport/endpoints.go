@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -21,6 +23,22 @@ const (
 
 // ErrInsecureURL is returned for a plain-http URL of a non-loopback host.
 var ErrInsecureURL = errors.New("plain http is allowed only for loopback hosts")
+
+// ErrPlainHTTPServer: an https request was answered in plain http (the
+// server speaks only http on that port).
+var ErrPlainHTTPServer = errors.New("the server answers only plain http")
+
+// plainHTTPAnswer marks the error of an https request answered in plain
+// http with ErrPlainHTTPServer: the TLS handshake read "HTTP/" where a
+// TLS record begins (net/http's ErrSchemeMismatch, which http.Client
+// makes of it only when the error reaches it unwrapped).
+func plainHTTPAnswer(err error) error {
+	var header tls.RecordHeaderError
+	if errors.Is(err, http.ErrSchemeMismatch) || (errors.As(err, &header) && string(header.RecordHeader[:]) == "HTTP/") {
+		return fmt.Errorf("%w (%w)", ErrPlainHTTPServer, http.ErrSchemeMismatch)
+	}
+	return err
+}
 
 // Endpoints are where a release and its evidence live.
 type Endpoints struct {

@@ -215,6 +215,7 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ours := w.end(); ours != nil {
 			return nil, ours
 		}
+		err = plainHTTPAnswer(err)
 		if req.Context().Err() == nil && IsHostFailure(err) {
 			g.hosts.fail(host, w.started, err)
 		}

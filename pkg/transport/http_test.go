@@ -131,3 +131,25 @@ func TestCheckRedirectTarget(t *testing.T) {
 		}
 	}
 }
+
+// An https request to a server that speaks only plain http on that port
+// is ErrPlainHTTPServer, which callers test to say how to allow it.
+func TestPlainHTTPServerNamed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	https := "https://" + strings.TrimPrefix(srv.URL, "http://")
+	c := transport.New(transport.WithTimeout(time.Second), transport.WithAttempts(1))
+	if _, err := c.Get(context.Background(), https, 16); !errors.Is(err, transport.ErrPlainHTTPServer) {
+		t.Errorf("Get: %v", err)
+	}
+	req, err := http.NewRequest(http.MethodGet, https+"/v2/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Client().Do(req); !errors.Is(err, transport.ErrPlainHTTPServer) {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Errorf("Do: %v", err)
+	}
+}

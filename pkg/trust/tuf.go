@@ -120,6 +120,11 @@ func FromPackAt(p *pack.Pack, src TUF, at time.Time) (*sigverify.Trust, error) {
 	if err := pack.CheckPath(p.Manifest.TUF); err != nil {
 		return nil, err
 	}
+	// The timestamp role is read first, and always: without it the replay
+	// would only say that the repository answered 404.
+	if _, err := p.ReadFile(path.Join(p.Manifest.TUF, "timestamp.json"), 1<<20); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w: %s/timestamp.json is not in the pack", pack.ErrMalformed, pack.ErrNoTUF, p.Manifest.TUF)
+	}
 	tr, err := replayTUF(p, p.Manifest.TUF, src, at)
 	if errors.Is(err, &metadata.ErrExpiredMetadata{}) {
 		return nil, fmt.Errorf("%w: %w: %w", ErrPackUntrusted, ErrPackExpired, err)
