@@ -124,12 +124,14 @@ func runMirror(cmd *cobra.Command, g *globalOptions, o *mirrorOptions, args []st
 		return err
 	}
 	defer s.Close()
+	start := time.Now()
 	res, err := mirror.Copy(cmd.Context(), s, req)
 	if err != nil {
 		return commandError(err)
 	}
 	printWarnings(cmd.ErrOrStderr(), res.Warnings)
 	rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
+	rep.Seconds = time.Since(start).Seconds()
 	rep.Mirror = &report.Mirror{To: res.To, DryRun: req.DryRun, Copied: counts(res.Copied), Present: counts(res.Present)}
 	if req.DryRun {
 		would := counts(res.WouldCopy)

@@ -92,6 +92,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 				return err
 			}
 			defer s.Close()
+			start := time.Now()
 			res, err := s.VerifyBlob(cmd.Context(), audit.BlobRequest{Target: args[0], Bundle: o.bundle, Signature: o.signature, Certificate: o.certificate,
 				Identity: artifacts.Identity{SAN: o.identity, Issuer: o.issuer}})
 			if err != nil {
@@ -104,6 +105,7 @@ verify (the failed check is named), 2 usage error, 3 it could not be proved
 			}
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
+			rep.Seconds = time.Since(start).Seconds()
 			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}

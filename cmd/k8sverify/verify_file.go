@@ -56,6 +56,7 @@ finding no signature is no proof that the file is unsigned (exit 3).`,
 				return err
 			}
 			defer s.Close()
+			start := time.Now()
 			res, err := s.VerifyFiles(cmd.Context(), audit.FilesRequest{Files: args, Version: o.version})
 			if err != nil {
 				return commandError(err)
@@ -63,6 +64,7 @@ finding no signature is no proof that the file is unsigned (exit 3).`,
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Release: res.Release, Verdicts: res.Verdicts}}, res.Warnings)
+			rep.Seconds = time.Since(start).Seconds()
 			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}

@@ -67,6 +67,7 @@ the digest the catalog holds for it.`,
 				return err
 			}
 			defer s.Close()
+			start := time.Now()
 			res, err := s.VerifyImages(cmd.Context(), req)
 			if err != nil {
 				return commandError(err)
@@ -74,6 +75,7 @@ the digest the catalog holds for it.`,
 			newHostNotices(cmd.ErrOrStderr()).noteAll(res.Verdicts)
 			printWarnings(cmd.ErrOrStderr(), res.Warnings)
 			rep := report.NewVerification(buildInfo().tool(), time.Now(), []report.Section{{Verdicts: res.Verdicts}}, res.Warnings)
+			rep.Seconds = time.Since(start).Seconds()
 			return o.outputs.write(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), rep, outs)
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -191,5 +192,25 @@ func TestMirrorListOfPlatformsListsNoIndex(t *testing.T) {
 	}
 	if images != 2 {
 		t.Errorf("%d images listed, want the 2 amd64 images:\n%s", images, out)
+	}
+}
+
+// Every verification report carries the run's wall time, whichever
+// command made it (a JUnit suite's time is taken from it).
+func TestReportsCarryTheirSeconds(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: imageKind})
+	for _, args := range [][]string{
+		{"verify", "v1.24.17", "--kind", "image"},
+		{"verify-image", "kube-apiserver:v1.24.17"},
+	} {
+		code, out, errOut := runIn(t, w, append(args, "-o", "json")...)
+		var rep struct {
+			Seconds float64 `json:"seconds"`
+		}
+		// (The small world publishes two of the release's images: the
+		// others are missing, exit 3.)
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code == ExitUsage || rep.Seconds <= 0 {
+			t.Errorf("%v: exit %d, seconds %v, %v\n%s", args, code, rep.Seconds, err, errOut)
+		}
 	}
 }
