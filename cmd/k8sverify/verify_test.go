@@ -207,7 +207,8 @@ func TestVerifyResolvesAndDeduplicatesVersions(t *testing.T) {
 		{[]string{"v1.24.17", "1.24.17"}, ""},
 		{[]string{"latest-1.24"}, "Resolved: latest-1.24 = v1.24.17.\n"},
 		{[]string{"latest-1.24", "v1.24.17"}, "Resolved: latest-1.24 = v1.24.17.\n"},
-		{[]string{"v1.24.17", "latest-1.24"}, ""},
+		// The alias is resolved whichever comes first.
+		{[]string{"v1.24.17", "latest-1.24"}, "Resolved: latest-1.24 = v1.24.17.\n"},
 	} {
 		t.Run(strings.Join(tc.versions, " "), func(t *testing.T) {
 			code, out, errOut := runIn(t, w, append(append([]string{"verify"}, tc.versions...), sel...)...)

@@ -122,15 +122,20 @@ func (s *Session) Verify(ctx context.Context, req VerifyRequest, emit func(*arti
 // distinctReleases drops the listings of a release listed before, with
 // the versions they were listed for: an alias resolves to a version also
 // asked for ("latest-1.24 v1.24.17"), and each release is judged once.
+// The release keeps an alias it was asked for by, in either order, for
+// the report to say what the alias resolved to.
 func distinctReleases(listings []*Listing, versions []string) ([]*Listing, []string) {
 	var ls []*Listing
 	var vs []string
-	seen := map[artifacts.Version]bool{}
+	seen := map[artifacts.Version]int{}
 	for i, l := range listings {
-		if seen[l.Release.Version] {
+		if at, ok := seen[l.Release.Version]; ok {
+			if vs[at] == l.Release.Version.String() {
+				vs[at] = versions[i]
+			}
 			continue
 		}
-		seen[l.Release.Version] = true
+		seen[l.Release.Version] = len(ls)
 		ls, vs = append(ls, l), append(vs, versions[i])
 	}
 	return ls, vs
