@@ -203,8 +203,9 @@ func nameUnknown(body []byte) bool {
 }
 
 // noTLS: an https request answered with bytes that are no TLS record (the
-// address serves plain http).
+// address serves plain http, transport.ErrPlainHTTPServer, or something
+// else than TLS).
 func noTLS(req *http.Request, err error) bool {
 	var rh tls.RecordHeaderError
-	return req.URL.Scheme == "https" && errors.As(err, &rh)
+	return req.URL.Scheme == "https" && (errors.As(err, &rh) || errors.Is(err, transport.ErrPlainHTTPServer))
 }
