@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -228,5 +229,29 @@ func TestVerifyResolvesAndDeduplicatesVersions(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, `"version": "v1.24.17",
       "requested": "latest-1.24",`) {
 		t.Errorf("JSON: exit %d\n%s", code, out)
+	}
+}
+
+// A release SBOM that does not list a file (served cut short at a line's
+// end, it still parses) binds it to nothing: the file, however genuinely
+// signed, is an error, since another signed file of the release served in
+// its place would pass as it; the files it lists still verify.
+func TestFileTheSBOMDoesNotListIsNotBound(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds,
+		Faults: []testworld.Fault{{Kind: testworld.FaultSBOMOmits, Target: "bin/linux/amd64/kubectl"}}})
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/amd64", "-o", "json")
+	var rep struct {
+		Artifacts []struct{ Name, Status, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitIncomplete {
+		t.Fatalf("exit %d (want 3), %v\n%s\n%s", code, err, out, errOut)
+	}
+	for _, a := range rep.Artifacts {
+		switch {
+		case a.Name == "kubectl" && (a.Status != "error" || !strings.Contains(a.Reason, "nothing independent of the download site binds this file to its name and platform: the release SBOM does not list it")):
+			t.Errorf("kubectl: %s: %s", a.Status, a.Reason)
+		case a.Name != "kubectl" && a.Status != "verified":
+			t.Errorf("%s beside it: %s: %s", a.Name, a.Status, a.Reason)
+		}
 	}
 }

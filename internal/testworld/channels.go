@@ -22,11 +22,18 @@ const (
 	// FaultPromoterDigest: the promoter's images.yaml gives the image's
 	// tag another digest than the one served (and signed).
 	FaultPromoterDigest FaultKind = "promoter-digest"
+	// FaultSBOMOmits: the release SBOM does not list the file, as one
+	// served cut short at the end of a line (a body that ends with its
+	// connection, or an early end of its chunks or stream) still parses.
+	// The file itself is genuine; nothing but the download site then
+	// binds it to its name and platform.
+	FaultSBOMOmits FaultKind = "sbom-omits"
 )
 
-// ChannelFaultKinds are the channel forgeries (apart from FaultKinds:
-// they apply to releases whose channels are read).
-var ChannelFaultKinds = []FaultKind{FaultChangelogSum, FaultPromoterDigest}
+// ChannelFaultKinds are the faults of the channels that bind artifacts to
+// their names (apart from FaultKinds: the CHANGELOG and the promoter's
+// manifest apply to releases whose channels are read).
+var ChannelFaultKinds = []FaultKind{FaultChangelogSum, FaultPromoterDigest, FaultSBOMOmits}
 
 // ChannelCommit is a commit the world's channel host serves besides the
 // default branches, to pin the channels to (--changelog-ref,

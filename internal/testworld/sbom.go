@@ -37,7 +37,7 @@ func (w *World) buildSBOM(rs *ReleaseState) {
 	var described []string
 	for _, a := range rs.Release.Artifacts {
 		f := rs.findFile(a)
-		if f == nil || strings.HasSuffix(a.Name, ".tar") || strings.HasSuffix(a.Name, ".docker_tag") {
+		if f == nil || strings.HasSuffix(a.Name, ".tar") || strings.HasSuffix(a.Name, ".docker_tag") || w.channelFault(rs, f.Path) == FaultSBOMOmits {
 			continue
 		}
 		id := spdxID("SPDXRef-File-", buildPath(v, f))

@@ -204,6 +204,22 @@ func (a *Artifact) AddSums(sums ...Sum) {
 	}
 }
 
+// OmittedFromSBOM reports whether the release SBOM leaves an artifact
+// out by design: krel lists the build's binaries without the image
+// archives (.tar) and their .docker_tag files (kubernetes/release
+// pkg/anago/stage.go, ListBuildBinaries), and its image packages are the
+// image archives of the server tarballs, which the conformance image is
+// not (kubernetes/kubernetes build/lib/release.sh builds it apart).
+func (a Artifact) OmittedFromSBOM() bool {
+	switch a.Kind {
+	case KindBinary:
+		return strings.HasSuffix(a.Name, ".tar") || strings.HasSuffix(a.Name, ".docker_tag")
+	case KindImage:
+		return a.Name == "conformance"
+	}
+	return false
+}
+
 // ID names the artifact uniquely within its release, e.g.
 // "binary kubectl linux/amd64", "image kube-apiserver linux/arm64" or, for
 // a multi-arch index, "image kube-apiserver".

@@ -134,7 +134,7 @@ func Diff(catalog, online *artifacts.Release) []artifacts.Difference {
 	inCatalog, inOnline := in(catalog), in(online)
 	var ds []artifacts.Difference
 	for _, a := range catalog.Artifacts {
-		if !inOnline[a.ID()] && !(online.Source == artifacts.SourceSBOM && omittedFromSBOM(a)) {
+		if !inOnline[a.ID()] && !(online.Source == artifacts.SourceSBOM && a.OmittedFromSBOM()) {
 			ds = append(ds, artifacts.Difference{Artifact: a, OnlyIn: catalog.Source})
 		}
 	}
@@ -145,22 +145,6 @@ func Diff(catalog, online *artifacts.Release) []artifacts.Difference {
 	}
 	slices.SortStableFunc(ds, func(x, y artifacts.Difference) int { return x.Artifact.Compare(y.Artifact) })
 	return ds
-}
-
-// omittedFromSBOM reports whether the release SBOM leaves an artifact out
-// by design: krel lists the build's binaries without the image archives
-// (.tar) and their .docker_tag files (kubernetes/release pkg/anago/
-// stage.go, ListBuildBinaries), and its image packages are the image
-// archives of the server tarballs, which the conformance image is not
-// (kubernetes/kubernetes build/lib/release.sh builds it apart).
-func omittedFromSBOM(a artifacts.Artifact) bool {
-	switch a.Kind {
-	case artifacts.KindBinary:
-		return strings.HasSuffix(a.Name, ".tar") || strings.HasSuffix(a.Name, ".docker_tag")
-	case artifacts.KindImage:
-		return a.Name == "conformance"
-	}
-	return false
 }
 
 // Merge returns the union of catalog and online, two views of the same

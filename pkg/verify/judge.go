@@ -159,24 +159,35 @@ func Place(location string) string {
 
 // requireNameBinding: a blob signature covers a digest, nothing else. A
 // release file's digest is bound to its name and platform by the release
-// SBOM's sums (and a tarball's by its CHANGELOG sum too); when the SBOM
-// was sought and could not be used, a file without a CHANGELOG sum is
-// bound by nothing but the download site that served it — any other
-// genuinely signed file of the release would pass as it. Its signature
-// verified, but the verdict is an error: it could not be checked.
+// SBOM's sums (and a tarball's by its CHANGELOG sum too). A file that no
+// such sum names is bound by nothing but the download site that served it
+// — any other genuinely signed file of the release would pass as it —
+// when the SBOM could not be used, or does not list it (an SBOM cut short
+// at a line's end still parses). Its signature verified, but the verdict
+// is an error: it could not be checked. Nothing is asked where no SBOM
+// was sought (a release given directly, offline without an evidence
+// pack), nor of the files the SBOM leaves out by design.
 func (c *decision) requireNameBinding() {
 	a := c.v.Artifact
-	if c.v.Status != StatusVerified || c.r == nil || c.r.SBOMError == "" || (a.Kind != artifacts.KindBinary && a.Kind != artifacts.KindTarball) {
+	if c.v.Status != StatusVerified || c.r == nil || (a.Kind != artifacts.KindBinary && a.Kind != artifacts.KindTarball) {
 		return
 	}
 	if slices.ContainsFunc(a.Sums, func(s artifacts.Sum) bool {
-		return s.Source == artifacts.SumCatalog || s.Source == artifacts.SumChangelog
+		return s.Source == artifacts.SumSBOM || s.Source == artifacts.SumCatalog || s.Source == artifacts.SumChangelog
 	}) {
 		return
 	}
-	err := fmt.Errorf("%w: the release SBOM could not be used (%s)", ErrNameUnbound, c.r.SBOMError)
-	c.set(StatusError, fmt.Sprintf("%s; but nothing independent of the download site binds this file to its name and platform: the release SBOM could not be used (%s)",
-		c.v.Reason, c.r.SBOMError), err)
+	var why string
+	switch {
+	case c.r.SBOMError != "":
+		why = fmt.Sprintf("the release SBOM could not be used (%s)", c.r.SBOMError)
+	case (c.r.Source == artifacts.SourceSBOM || c.r.Source == artifacts.SourceMerged) && !a.OmittedFromSBOM():
+		why = "the release SBOM does not list it"
+	default:
+		return
+	}
+	err := fmt.Errorf("%w: %s", ErrNameUnbound, why)
+	c.set(StatusError, fmt.Sprintf("%s; but nothing independent of the download site binds this file to its name and platform: %s", c.v.Reason, why), err)
 }
 
 // set decides the verdict's status: every status is assigned here.
