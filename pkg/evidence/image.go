@@ -301,6 +301,13 @@ func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if req.URL.Scheme == "http" && !transport.IsLoopback(req.URL.Hostname()) && !t.allowHTTP {
 		return nil, fmt.Errorf("%s: %w", transport.Redact(req.URL.String()), transport.ErrInsecureURL)
 	}
+	// go-containerregistry's client follows redirects without a limit:
+	// the hops are counted here, as the HTTP client's are.
+	if hops, origin := transport.RedirectOf(req); hops > 0 {
+		if err := transport.CheckRedirect(req.URL, origin, hops); err != nil {
+			return nil, fmt.Errorf("%s: %w", transport.Redact(origin.String()), err)
+		}
+	}
 	if p := req.URL.Path; t.stream && !strings.Contains(p, "/manifests/") && !strings.Contains(p, "/referrers/") {
 		return t.routes.RoundTrip(req, t.inner.RoundTrip)
 	}

@@ -2,13 +2,16 @@ package evidence
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // A registry is pinged once per run, not once per repository; its lack of
@@ -83,4 +86,29 @@ func TestRegistryMemoNameUnknown(t *testing.T) {
 	if n := sent.Load(); n != 3 {
 		t.Errorf("%d sent, want 3", n)
 	}
+}
+
+// go-containerregistry follows a registry's redirects without a limit: a
+// registry redirecting a manifest to itself is cut after
+// transport.MaxRedirects hops, not followed until the deadline.
+func TestRegistryRedirectLoopIsCut(t *testing.T) {
+	tr := newTestRegistry(t)
+	d := digestOf(t, pushImage(t, tr, "loop:v1")).String()
+	var hops atomic.Int64
+	tr.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
+		}
+		hops.Add(1)
+		http.Redirect(w, r, r.URL.Path+"x", http.StatusTemporaryRedirect)
+		return true
+	})
+	// (The context only ends the test if the loop is followed on.)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := session(t, testFetcher()).Resolve(ctx, tr.host+"/loop@"+d)
+	if !errors.Is(err, transport.ErrTooManyRedirects) {
+		t.Errorf("resolve: %v", err)
+	}
+	t.Logf("%d redirects answered: %v", hops.Load(), err)
 }

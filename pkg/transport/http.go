@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -143,16 +144,50 @@ func NewTransport(parallel int) *http.Transport {
 	}
 }
 
-// checkRedirect follows at most 10 redirects, each to https (or http on
-// loopback): a redirect never downgrades to plain http.
+// checkRedirect follows a redirect as CheckRedirect says, and only to
+// https (or http on loopback): a redirect never downgrades to plain http.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return fmt.Errorf("stopped after %d redirects", len(via))
+	if err := CheckRedirect(req.URL, via[0].URL, len(via)); err != nil {
+		return err
 	}
 	if err := CheckRedirectTarget(req.URL); err != nil {
 		return fmt.Errorf("redirect refused: %w", err)
 	}
 	return nil
+}
+
+// MaxRedirects is how many redirects a request follows.
+const MaxRedirects = 10
+
+// ErrTooManyRedirects: a request was redirected more than MaxRedirects
+// times (a loop, most likely): it is not sent again.
+var ErrTooManyRedirects = errors.New("too many redirects")
+
+// CheckRedirect checks a redirect to target of a request first sent to
+// origin, after hops requests: at most MaxRedirects; and to this machine
+// (loopback) only for a request that began on it: a remote server cannot
+// send k8sverify to a service of the machine it runs on.
+func CheckRedirect(target, origin *url.URL, hops int) error {
+	if hops >= MaxRedirects {
+		return fmt.Errorf("%w: stopped after %d", ErrTooManyRedirects, hops)
+	}
+	if IsLoopback(target.Hostname()) && !IsLoopback(origin.Hostname()) {
+		return fmt.Errorf("redirect refused: %s, a remote host, redirected to %s, on this machine", origin.Host, Redact(target.String()))
+	}
+	return nil
+}
+
+// RedirectOf returns how many redirects led to req, and the URL of the
+// request that began them (req's own when none): for transports under a
+// client whose CheckRedirect is not this package's (go-containerregistry
+// counts no hops), to apply CheckRedirect themselves.
+func RedirectOf(req *http.Request) (hops int, origin *url.URL) {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+		hops++
+	}
+	return hops, first.URL
 }
 
 // Client returns the underlying *http.Client, e.g. for go-containerregistry:
@@ -277,7 +312,7 @@ func unwrapURLError(err error) error {
 
 func retryable(err error) bool {
 	var down *HostDownError
-	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, context.Canceled) || errors.As(err, &down) {
+	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrTooManyRedirects) || errors.Is(err, context.Canceled) || errors.As(err, &down) {
 		return false
 	}
 	var he *StatusError

@@ -2,14 +2,18 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
 // site is a download site that redirects every path below /release/ to a
@@ -117,6 +121,43 @@ func TestRedirectMemoryKeepsTheRedirectRules(t *testing.T) {
 		_, err := c.Get(context.Background(), fmt.Sprintf("%s/release/f%d", origin.URL, i), 1<<10)
 		if err == nil || !strings.Contains(err.Error(), "redirect refused") {
 			t.Errorf("request %d: %v", i, err)
+		}
+	}
+}
+
+// A redirect loop is cut after MaxRedirects hops and not sent again; a
+// redirect from a remote host to this machine is refused, one from this
+// machine to itself followed.
+func TestRedirectLimits(t *testing.T) {
+	var hops atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hops.Add(1)
+		http.Redirect(w, r, r.URL.Path+"x", http.StatusFound)
+	}))
+	defer srv.Close()
+	_, err := fastClient().Get(context.Background(), srv.URL+"/loop", 16)
+	if !errors.Is(err, transport.ErrTooManyRedirects) || hops.Load() != transport.MaxRedirects {
+		t.Errorf("loop: %d requests, %v", hops.Load(), err)
+	}
+	u := func(s string) *url.URL {
+		p, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		origin, target string
+		ok             bool
+	}{
+		{"https://dl.k8s.io/release/x", "https://cdn.dl.k8s.io/release/x", true},
+		{"https://dl.k8s.io/release/x", "http://127.0.0.1:2375/containers/json", false},
+		{"https://dl.k8s.io/release/x", "https://localhost:8443/x", false},
+		{"https://dl.k8s.io/release/x", "http://[::1]/x", false},
+		{"http://127.0.0.1:8080/release/x", "http://127.0.0.1:9090/release/x", true},
+	} {
+		if err := transport.CheckRedirect(u(tc.target), u(tc.origin), 1); (err == nil) != tc.ok {
+			t.Errorf("%s -> %s: %v", tc.origin, tc.target, err)
 		}
 	}
 }
