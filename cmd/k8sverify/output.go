@@ -86,6 +86,9 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 	if rep.Catalog == nil {
 		rep.Catalog = g.catalogUsed
 	}
+	if g.sess != nil {
+		g.sess.CloseIdleConnections() // the report files need descriptors
+	}
 	interrupted := rep.Kind == report.KindVerification && errors.Is(context.Cause(ctx), context.Canceled)
 	if interrupted {
 		rep.MarkInterrupted()

@@ -61,6 +61,9 @@ type globalOptions struct {
 	// fromPack: the run's evidence comes from an evidence pack (session
 	// sets it), so advice names what works offline.
 	fromPack bool
+	// sess is the command's session, once made: its idle connections are
+	// closed before the reports are written.
+	sess *audit.Session
 
 	stderr io.Writer
 	log    *slog.Logger
@@ -220,6 +223,7 @@ func (g *globalOptions) session(m runMode) (*audit.Session, error) {
 	if err != nil {
 		return nil, commandError(err)
 	}
+	g.sess = s
 	if g.trustedRoot != "" {
 		if _, err := os.Stat(g.trustedRoot); err != nil {
 			return nil, usageErrorf("%s: %v", g.named("trusted-root"), err)

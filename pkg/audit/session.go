@@ -199,6 +199,10 @@ func NewSession(cfg Config) (*Session, error) {
 // Close releases the session's evidence pack, if any.
 func (s *Session) Close() error { return s.src.Close() }
 
+// CloseIdleConnections closes the session's connections no request uses
+// (see transport.Client.CloseIdleConnections); later calls open new ones.
+func (s *Session) CloseIdleConnections() { s.http.CloseIdleConnections() }
+
 // Judge returns the session's judge, loading the trust once: from the
 // configured trusted root file, the session pack's TUF metadata, or TUF
 // online, within ctx (its deadline, its cancellation). A load cut short by

@@ -70,8 +70,13 @@ func IsHostFailure(err error) bool {
 	return connectFailure(err)
 }
 
-// connectFailure: the connection could not be made (nothing was sent).
+// connectFailure: the connection could not be made (nothing was sent),
+// for want of the host: a process out of file descriptors (EMFILE,
+// ENFILE) could not even try, which says nothing of the host.
 func connectFailure(err error) bool {
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return false
+	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
 		return true

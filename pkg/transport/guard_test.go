@@ -252,3 +252,18 @@ func TestRetryAfterBeyondDeadline(t *testing.T) {
 		t.Errorf("want the 429 after one request, before the deadline; got %v after %d requests", err, n.Load())
 	}
 }
+
+// A dial that failed for want of file descriptors says nothing of the
+// host: it is no host failure (a host is never given up on for it), while
+// a refused connection is.
+func TestOutOfDescriptorsIsNoHostFailure(t *testing.T) {
+	for _, tc := range []struct {
+		errno syscall.Errno
+		host  bool
+	}{{syscall.EMFILE, false}, {syscall.ENFILE, false}, {syscall.ECONNREFUSED, true}} {
+		err := fmt.Errorf("get: %w", &net.OpError{Op: "dial", Net: "tcp", Err: &net.OpError{Op: "socket", Err: tc.errno}})
+		if transport.IsHostFailure(err) != tc.host {
+			t.Errorf("%v: host failure %v, want %v", tc.errno, !tc.host, tc.host)
+		}
+	}
+}

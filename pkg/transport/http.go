@@ -426,6 +426,16 @@ func (c *Client) open(ctx context.Context, url string) (io.ReadCloser, int64, er
 // redirect memory: each request sent through it is bounded in time (see
 // Bounded) and refused for a host given up on. It serves libraries that
 // retry and follow redirects themselves, such as registry clients.
+// CloseIdleConnections closes the connections no request uses, as a run
+// that has its answers does before it writes its reports: a release's
+// HTTP/1.1 connections could otherwise hold the file descriptors a report
+// file needs.
+func (c *Client) CloseIdleConnections() {
+	if t, ok := c.transport.(*http.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
 func (c *Client) Guarded() http.RoundTripper { return c.guard }
 
 // UserAgent is the User-Agent the client sends.
