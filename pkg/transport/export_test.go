@@ -19,3 +19,6 @@ func WithAttempts(n int) Option {
 func WithBackoff(first, max time.Duration) Option {
 	return func(c *Client) { c.backoff, c.maxBackoff = first, max }
 }
+
+// ConnsPerHost exposes connsPerHost to the tests.
+var ConnsPerHost = connsPerHost

@@ -139,9 +139,25 @@ func NewTransport(parallel int) *http.Transport {
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        8 * parallel,
 		MaxIdleConnsPerHost: 4 * parallel,
+		MaxConnsPerHost:     connsPerHost(openFileLimit()),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
+}
+
+// connsPerHost bounds the connections to one host so that a run's
+// connections fit the process's open-file limit: over HTTP/1.1 every
+// request in flight holds a connection, and a release fans out hundreds
+// at once (a CDN saw 544 from one run), which a limit of 256 or 512 cannot
+// hold. About six hosts share the limit, with 64 descriptors left for
+// files and the rest; a limit of several thousand, as is usual, bounds
+// nothing (0). HTTP/2 needs no bound: two connections per host carry all.
+func connsPerHost(limit uint64) int {
+	const hosts, spare = 6, 64
+	if limit == 0 || limit >= 8192 {
+		return 0
+	}
+	return max(8, int((limit-min(limit, spare))/hosts))
 }
 
 // checkRedirect follows a redirect as CheckRedirect says, and only to

@@ -153,3 +153,19 @@ func TestPlainHTTPServerNamed(t *testing.T) {
 		t.Errorf("Do: %v", err)
 	}
 }
+
+// The connections to one host fit the open-file limit: six hosts and 64
+// spare descriptors within 256 or 512; no bound under a usual limit.
+func TestConnsPerHostFitTheFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit uint64
+		want  int
+	}{{0, 0}, {64, 8}, {256, 32}, {512, 74}, {8192, 0}, {1 << 20, 0}} {
+		if got := transport.ConnsPerHost(tc.limit); got != tc.want {
+			t.Errorf("limit %d: %d connections per host, want %d", tc.limit, got, tc.want)
+		}
+		if n := transport.ConnsPerHost(tc.limit); n > 0 && uint64(6*n+64) > max(tc.limit, 6*8+64) {
+			t.Errorf("limit %d: 6 hosts of %d connections do not fit", tc.limit, n)
+		}
+	}
+}
