@@ -230,6 +230,9 @@ func (g *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, ours
 	}
+	// The host answered: whatever its other requests do (one hanging
+	// among downloads that stream), it is up.
+	g.hosts.answer(host)
 	resp.Body = &watchedBody{rc: resp.Body, w: w}
 	return resp, nil
 }
@@ -310,7 +313,8 @@ func (w *watch) answered() error {
 	return w.err
 }
 
-// read counts body bytes; at the end of the body the host has answered.
+// read counts body bytes; bytes arriving are the host answering (a host
+// streaming downloads is up, whatever another request of it does).
 func (w *watch) read(n int, eof bool) {
 	w.mu.Lock()
 	w.window += int64(n)
@@ -320,7 +324,7 @@ func (w *watch) read(n int, eof bool) {
 		w.timer.Stop()
 	}
 	w.mu.Unlock()
-	if finished {
+	if finished || n > 0 {
 		w.g.hosts.answer(w.host)
 	}
 }

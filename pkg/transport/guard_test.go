@@ -267,3 +267,68 @@ func TestOutOfDescriptorsIsNoHostFailure(t *testing.T) {
 		}
 	}
 }
+
+// A host whose download keeps streaming is up: requests of it that hang
+// meanwhile fail on their own, and the host is not given up on (a CDN
+// throttling large downloads while a few requests hung had every other
+// artifact of the run fail).
+func TestStreamingHostIsNotGivenUp(t *testing.T) {
+	chunk := strings.Repeat("x", 1<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/stream":
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				if _, err := io.WriteString(w, chunk); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-tick.C:
+				case <-r.Context().Done():
+					return
+				}
+			}
+		case "/hang":
+			<-r.Context().Done()
+		default:
+			io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	c := guardClient(transport.WithTimeout(300 * time.Millisecond))
+	ctx, stop := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streaming := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1<<10)
+		for first := true; ; first = false {
+			if _, err := resp.Body.Read(buf); err != nil {
+				return
+			}
+			if first {
+				close(streaming)
+			}
+		}
+	}()
+	defer func() { stop(); resp.Body.Close(); <-done }()
+	<-streaming
+	for i := range 3 {
+		if _, err := c.Get(context.Background(), srv.URL+"/hang", 16); !errors.Is(err, transport.ErrNoAnswer) {
+			t.Fatalf("hanging request %d: %v", i, err)
+		}
+	}
+	if data, err := c.Get(context.Background(), srv.URL+"/ok", 16); err != nil || string(data) != "ok" {
+		t.Errorf("after three hanging requests beside a stream: %q, %v", data, err)
+	}
+}
