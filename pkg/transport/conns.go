@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -147,6 +148,7 @@ func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	o := p.origin(canonicalAddr(req.URL))
 	streamed := req.Context().Value(boundedKey{}) == nil
+	lost := false // sent again once after its connection died
 	for sent := 0; ; sent++ {
 		c, cold, err := p.conn(req, o, streamed)
 		if err != nil {
@@ -162,17 +164,43 @@ func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := c.cc.RoundTrip(r)
 		p.sent(o, c, cr, err == nil)
-		if err != nil && cr != nil && context.Cause(r.Context()) == errResend && req.Context().Err() == nil && rewind(req) {
-			sent-- // never sent: not a resend
-			continue
+		if err == nil || req.Context().Err() != nil {
+			return resp, err
 		}
-		if err != nil && sent < resends && req.Context().Err() == nil && (!wrote.Load() || unprocessed(err)) && rewind(req) {
+		switch {
+		case cr != nil && context.Cause(r.Context()) == errResend && rewind(req):
+			sent-- // never sent: not a resend
+		case sent < resends && (!wrote.Load() || unprocessed(err)) && rewind(req):
 			// Not written (the connection failed before), or not
 			// processed: sent again, on another connection.
-			continue
+		case !lost && idempotent(req) && connectionLost(err):
+			// Its connection died under it (closed by the server, reset,
+			// or no answer to a ping): a request that changes nothing is
+			// sent again once, on another connection, as every request
+			// sharing that connection would fail otherwise.
+			lost = true
+		default:
+			return resp, err
 		}
-		return resp, err
 	}
+}
+
+// idempotent: a request that changes nothing on the server, and has no
+// body to send again (GET, HEAD).
+func idempotent(req *http.Request) bool {
+	return (req.Method == http.MethodGet || req.Method == http.MethodHead) && (req.Body == nil || req.Body == http.NoBody)
+}
+
+// connectionLost reports the errors of a request whose HTTP/2 connection
+// died under it, before its answer: net/http exports no values for them,
+// only their texts (net/http/h2_bundle.go).
+func connectionLost(err error) bool {
+	text := err.Error()
+	return strings.Contains(text, "http2: client connection lost") ||
+		strings.Contains(text, "http2: client connection force closed") ||
+		strings.Contains(text, "connection error: ") || // a connection-level HTTP/2 error, e.g. COMPRESSION_ERROR
+		strings.Contains(text, "connection reset by peer") ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // conn returns a connection for req (cold: sent without a reservation

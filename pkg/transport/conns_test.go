@@ -290,3 +290,59 @@ func TestConnPoolFallsBackAndRedials(t *testing.T) {
 		})
 	}
 }
+
+// Requests that change nothing, in flight on a connection that dies under
+// them (the server closes it), are sent again once on another connection
+// instead of all failing: registry sessions do not retry.
+func TestConnPoolResendsWhenTheConnectionDies(t *testing.T) {
+	const n = 3
+	var calls atomic.Int32
+	held := make(chan struct{}, n)
+	release := make(chan struct{})
+	s := startH2(t, false, 0, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= n {
+			held <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	defer close(release)
+	c := s.client(nil, transport.WithTimeout(10*time.Second))
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			// (Each under a path of its own: the client waits for the
+			// first request under a path to learn its redirects.)
+			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/p%d/x", s.URL, i), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			resp, err := c.Client().Do(req)
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(body) != "ok" {
+					err = fmt.Errorf("body %q", body)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		<-held
+	}
+	s.CloseClientConnections()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := calls.Load(); got != 2*n {
+		t.Errorf("%d requests served, want %d", got, 2*n)
+	}
+}

@@ -142,6 +142,12 @@ func NewTransport(parallel int) *http.Transport {
 		MaxConnsPerHost:     connsPerHost(openFileLimit()),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
+		// An HTTP/2 connection that has been silent for 10 s is pinged,
+		// and closed if the ping goes unanswered for 5 s: all requests
+		// share two connections per host, and one that died silently
+		// (a dropped route) would otherwise hold each until its timeout.
+		// Its requests that change nothing are sent again (connPool).
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 10 * time.Second, PingTimeout: 5 * time.Second},
 	}
 }
 
