@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -265,12 +266,26 @@ func (s *ImageSession) Resolve(ctx context.Context, ref string) (*ImageManifest,
 
 // registryError names what failed; a 404 wraps transport.ErrNotFound.
 func registryError(what string, err error) error {
+	err = redactedError{err}
 	var te *gcrtransport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusNotFound || te.StatusCode == http.StatusGone) {
 		return fmt.Errorf("%s: %w: %v", what, transport.ErrNotFound, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// redactedError is an error of go-containerregistry whose text names URLs
+// with their queries (a signed storage URL's signature among them): its
+// text drops the queries, as transport.Redact does; errors.Is and As see
+// the error as it was.
+type redactedError struct{ err error }
+
+var urlQuery = regexp.MustCompile(`(https?://[^\s"?]+)\?[^\s"]*`)
+
+func (e redactedError) Error() string {
+	return urlQuery.ReplaceAllString(e.err.Error(), "${1}?REDACTED")
+}
+func (e redactedError) Unwrap() error { return e.err }
 
 func isNetworkError(err error) bool {
 	var ne interface{ Timeout() bool }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -111,4 +112,14 @@ func TestRegistryRedirectLoopIsCut(t *testing.T) {
 		t.Errorf("resolve: %v", err)
 	}
 	t.Logf("%d redirects answered: %v", hops.Load(), err)
+}
+
+// A registry error names the URL it failed on without its query (a signed
+// storage URL carries its signature there).
+func TestRegistryErrorsRedactQueries(t *testing.T) {
+	inner := fmt.Errorf(`Get "https://storage.example/blob?X-Goog-Signature=secret&rid=1": %w`, io.ErrUnexpectedEOF)
+	err := registryError("blob", inner)
+	if strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), `"https://storage.example/blob?REDACTED"`) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("%v", err)
+	}
 }
