@@ -48,6 +48,7 @@ func NewVerification(tool Tool, now time.Time, sections []Section, warnings []st
 			a := verdictArtifact(v)
 			a.Release = version
 			a.noMirror = s.NoIndexMirror && a.Kind == "image" && a.Platform == ""
+			a.unboundName = s.Release != nil && v.Artifact.Kind == artifacts.KindBinary && v.Artifact.OmittedFromSBOM()
 			r.Artifacts = append(r.Artifacts, a)
 			r.Summary.add(a.Status)
 			if sum != nil {
@@ -67,17 +68,25 @@ func (r *Report) Caused(target error) bool {
 
 // gaps says what the verdicts do not cover.
 func gaps(as []Artifact) []Gap {
-	n := 0
+	served, unbound := 0, 0
 	for _, a := range as {
 		if a.Status == StatusVerified && a.Covers == CoversPublishedDigest {
-			n++
+			served++
+		}
+		if a.Status == StatusVerified && a.unboundName {
+			unbound++
 		}
 	}
-	if n == 0 {
-		return nil
+	var gs []Gap
+	if served > 0 {
+		gs = append(gs, Gap{Kind: GapServedFiles, Count: served,
+			Description: fmt.Sprintf("the bytes the download site serves for %d %s verified by their published digest (not downloaded)", served, plural(served, "file", "files"))})
 	}
-	return []Gap{{Kind: GapServedFiles, Count: n,
-		Description: fmt.Sprintf("the bytes the download site serves for %d %s verified by their published digest (not downloaded)", n, plural(n, "file", "files"))}}
+	if unbound > 0 {
+		gs = append(gs, Gap{Kind: GapUnboundArchives, Count: unbound,
+			Description: fmt.Sprintf("the names and platforms of %d image %s (.tar), verified on their signature alone: the release SBOM leaves them out, so nothing but the download site binds each to its name and platform", unbound, plural(unbound, "archive", "archives"))})
+	}
+	return gs
 }
 
 // NewListing builds the listing report of release rel.

@@ -144,6 +144,10 @@ const (
 	GapServedFiles GapKind = "served-files"
 	// GapInterrupted: artifacts never judged, the run interrupted.
 	GapInterrupted GapKind = "interrupted"
+	// GapUnboundArchives: image archives (.tar) verified on their
+	// signature alone: the release SBOM leaves them out by design, so
+	// nothing but the download site binds each to its name and platform.
+	GapUnboundArchives GapKind = "unbound-archives"
 )
 
 // Gap is something a run did not check, and how many artifacts it
@@ -258,6 +262,9 @@ type Artifact struct {
 	Status Status `json:"status,omitempty"`
 	// noMirror: a mirror of the selection would not copy this index.
 	noMirror     bool
+	// unboundName: a release file verified that nothing but the download
+	// site binds to its name and platform (GapUnboundArchives).
+	unboundName bool
 	Reason       string      `json:"reason,omitempty"`
 	FailedCheck  string      `json:"failedCheck,omitempty"`
 	Digest       string      `json:"digest,omitempty"`

@@ -639,3 +639,25 @@ func coverValue(doc map[string]any, prop map[string]any, v any, seen map[string]
 		}
 	}
 }
+
+// Image archives (.tar) that verified are named as not bound to their
+// names and platforms (the release SBOM leaves them out); other files
+// are not.
+func TestUnboundArchivesAreNotChecked(t *testing.T) {
+	rel := &artifacts.Release{Version: artifacts.Version{Major: 1, Minor: 24, Patch: 17}}
+	platform := artifacts.Platform{OS: "linux", Arch: "amd64"}
+	var vs []verify.Verdict
+	for _, name := range []string{"kube-apiserver.tar", "kube-proxy.tar", "kubectl"} {
+		vs = append(vs, verify.Verdict{Artifact: artifacts.Artifact{Kind: artifacts.KindBinary, Name: name, Platform: platform}, Status: verify.StatusVerified})
+	}
+	rep := report.NewVerification(fullTool, time.Now(), []report.Section{{Release: rel, Verdicts: vs}}, nil)
+	var got []report.Gap
+	for _, g := range rep.NotChecked {
+		if g.Kind == report.GapUnboundArchives {
+			got = append(got, g)
+		}
+	}
+	if len(got) != 1 || got[0].Count != 2 {
+		t.Errorf("not checked: %+v", rep.NotChecked)
+	}
+}
