@@ -261,10 +261,10 @@ type Artifact struct {
 
 	Status Status `json:"status,omitempty"`
 	// noMirror: a mirror of the selection would not copy this index.
-	noMirror     bool
+	noMirror bool
 	// unboundName: a release file verified that nothing but the download
 	// site binds to its name and platform (GapUnboundArchives).
-	unboundName bool
+	unboundName  bool
 	Reason       string      `json:"reason,omitempty"`
 	FailedCheck  string      `json:"failedCheck,omitempty"`
 	Digest       string      `json:"digest,omitempty"`
