@@ -431,4 +431,20 @@ func TestVerifyBlobDigestOfAnotherAlgorithm(t *testing.T) {
 	if code != ExitIncomplete || !strings.Contains(out, "the bundle signs a sha256 digest: name the file or its sha256:<hex>") {
 		t.Errorf("exit %d (want 3):\n%s%s", code, out, errOut)
 	}
+	// A bundle edited to say it signs a SHA-512 fails the file it names.
+	genuine, err := os.ReadFile(d.bundles["genuine"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(genuine), `"SHA2_256"`, `"SHA2_512"`, 1)
+	if edited == string(genuine) {
+		t.Fatal("no SHA2_256 in the bundle")
+	}
+	path := filepath.Join(t.TempDir(), "edited.json")
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := d.verifyBlob(t, d.file, path); code != ExitFailed || !strings.Contains(out, "[check: signature]") {
+		t.Errorf("bundle edited to SHA2_512, the file given: exit %d (want 1):\n%s%s", code, out, errOut)
+	}
 }

@@ -413,10 +413,12 @@ func (s *Session) blobSignature(ctx context.Context, req BlobRequest, d sigverif
 		}
 		b, err := sigverify.ParseBundle(data)
 		se := verify.SignatureEvidence{Source: verify.SourceBundleFile, Location: req.Bundle, Bundle: b, Malformed: err}
-		if err == nil {
+		if given := strings.HasPrefix(req.Target, d.Algorithm+":"); err == nil && given {
 			if alg := sigverify.MessageDigestAlgorithm(b); alg != "" && alg != d.Algorithm {
-				// As a detached signature's: what cannot be compared is
-				// not checked, not failed.
+				// A digest given of another algorithm, as a detached
+				// signature's: what cannot be compared is not checked,
+				// not failed. (A file's SHA-256 against a bundle naming
+				// another algorithm fails, as its signature check does.)
 				se.Bundle, se.Unavailable = nil, fmt.Errorf("the bundle signs a %s digest: name the file or its %s:<hex>", alg, alg)
 			}
 		}

@@ -129,13 +129,15 @@ func CheckRedirectTarget(u *url.URL) error {
 	return CheckURL((&url.URL{Scheme: u.Scheme, Host: u.Host}).String())
 }
 
-// IsLoopback reports whether host is localhost or a loopback IP address.
+// IsLoopback reports whether host is this machine: localhost, a loopback
+// IP address, or the unspecified address (0.0.0.0, ::), which a dial
+// reaches this machine at too.
 func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 // Redact removes credentials and the query from a URL for logs and errors.

@@ -178,11 +178,12 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// MaxRedirects is how many redirects a request follows.
+// MaxRedirects is how many requests a chain of redirects may make: the
+// first and MaxRedirects-1 redirects.
 const MaxRedirects = 10
 
-// ErrTooManyRedirects: a request was redirected more than MaxRedirects
-// times (a loop, most likely): it is not sent again.
+// ErrTooManyRedirects: a request's chain of redirects reached
+// MaxRedirects requests (a loop, most likely): it is not sent again.
 var ErrTooManyRedirects = errors.New("too many redirects")
 
 // CheckRedirect checks a redirect to target of a request first sent to
@@ -444,10 +445,6 @@ func (c *Client) open(ctx context.Context, url string) (io.ReadCloser, int64, er
 	return resp.Body, resp.ContentLength, nil
 }
 
-// Guarded returns the round tripper under the client's retries and
-// redirect memory: each request sent through it is bounded in time (see
-// Bounded) and refused for a host given up on. It serves libraries that
-// retry and follow redirects themselves, such as registry clients.
 // CloseIdleConnections closes the connections no request uses, as a run
 // that has its answers does before it writes its reports: a release's
 // HTTP/1.1 connections could otherwise hold the file descriptors a report
@@ -458,6 +455,10 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
+// Guarded returns the round tripper under the client's retries and
+// redirect memory: each request sent through it is bounded in time (see
+// Bounded) and refused for a host given up on. It serves libraries that
+// retry and follow redirects themselves, such as registry clients.
 func (c *Client) Guarded() http.RoundTripper { return c.guard }
 
 // UserAgent is the User-Agent the client sends.

@@ -100,7 +100,8 @@ func (m *redirectMemory) probe(key redirectKey, rule *redirectRule, req *http.Re
 }
 
 // wholeRedirect returns the origin a redirect answer sends u to, when it
-// keeps u's path and query and CheckRedirectTarget accepts it.
+// keeps u's path and query and CheckRedirectTarget and CheckRedirect
+// accept it (never learned: a remote host's redirect to this machine).
 func wholeRedirect(u *url.URL, resp *http.Response) *url.URL {
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -111,7 +112,7 @@ func wholeRedirect(u *url.URL, resp *http.Response) *url.URL {
 	if err != nil || loc.Host == u.Host && loc.Scheme == u.Scheme {
 		return nil
 	}
-	if loc.EscapedPath() != u.EscapedPath() || loc.RawQuery != u.RawQuery || loc.User != nil || CheckRedirectTarget(loc) != nil {
+	if loc.EscapedPath() != u.EscapedPath() || loc.RawQuery != u.RawQuery || loc.User != nil || CheckRedirectTarget(loc) != nil || CheckRedirect(loc, u, 1) != nil {
 		return nil
 	}
 	return &url.URL{Scheme: loc.Scheme, Host: loc.Host}

@@ -2,8 +2,11 @@ package transport_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
@@ -154,10 +158,67 @@ func TestRedirectLimits(t *testing.T) {
 		{"https://dl.k8s.io/release/x", "http://127.0.0.1:2375/containers/json", false},
 		{"https://dl.k8s.io/release/x", "https://localhost:8443/x", false},
 		{"https://dl.k8s.io/release/x", "http://[::1]/x", false},
+		{"https://dl.k8s.io/release/x", "http://0.0.0.0:2375/x", false},
+		{"https://dl.k8s.io/release/x", "http://[::]:2375/x", false},
 		{"http://127.0.0.1:8080/release/x", "http://127.0.0.1:9090/release/x", true},
 	} {
 		if err := transport.CheckRedirect(u(tc.target), u(tc.origin), 1); (err == nil) != tc.ok {
 			t.Errorf("%s -> %s: %v", tc.origin, tc.target, err)
 		}
+	}
+}
+
+// A remote host's redirect to this machine is neither followed nor
+// learned: the download site's whole-site redirect and a registry front's
+// routes are learned from answers before any client follows them, and a
+// learned route is then used without a redirect to check.
+func TestRemoteRedirectToLoopbackNeverLearned(t *testing.T) {
+	var local atomic.Int32
+	loopback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local.Add(1)
+		io.WriteString(w, "a local service")
+	}))
+	defer loopback.Close()
+	remote := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, loopback.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer remote.Close()
+	// The TLS server poses as example.com, a remote host.
+	addr := strings.TrimPrefix(remote.URL, "https://")
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: remote.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"},
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			if strings.HasPrefix(a, "example.com:") {
+				a = addr
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, a)
+		},
+	}
+	c := transport.New(transport.WithTransport(tr), transport.WithTimeout(2*time.Second), transport.WithBackoff(time.Millisecond, time.Millisecond))
+	for _, p := range []string{"/release/a", "/release/b", "/release/c"} {
+		if data, err := c.Get(context.Background(), "https://example.com"+p, 1<<10); err == nil {
+			t.Errorf("%s: %q from a redirect to this machine", p, data)
+		}
+	}
+
+	var m transport.RegistryRoutes
+	front := func(req *http.Request) (*http.Response, error) {
+		if req.URL.Host == "registry.example" {
+			h := http.Header{"Location": {loopback.URL + "/admin" + req.URL.Path}}
+			return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: h, Body: http.NoBody, Request: req}, nil
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	for _, d := range []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64)} {
+		req, err := http.NewRequest(http.MethodGet, "https://registry.example/v2/x/blobs/"+d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := m.RoundTrip(req, front); err == nil {
+			resp.Body.Close()
+		}
+	}
+	if n := local.Load(); n > 0 {
+		t.Errorf("a remote host's redirect reached this machine %d times", n)
 	}
 }

@@ -376,7 +376,7 @@ func learn(req *http.Request, kind routeKind, rest, last string, resp *http.Resp
 		return nil
 	}
 	loc, err := req.URL.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Fragment != "" || loc.User != nil || loc.Opaque != "" || loc.ForceQuery || CheckRedirectTarget(loc) != nil {
+	if err != nil || loc.Fragment != "" || loc.User != nil || loc.Opaque != "" || loc.ForceQuery || CheckRedirectTarget(loc) != nil || CheckRedirect(loc, req.URL, 1) != nil {
 		return nil
 	}
 	w := &rewrite{origin: (&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String(), query: loc.RawQuery}

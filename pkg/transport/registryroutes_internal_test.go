@@ -33,8 +33,11 @@ func TestLearnRewrite(t *testing.T) {
 			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, ar + "pause/manifests/" + otherSig},
 		{tag, http.StatusTemporaryRedirect, ar + "kube-proxy/manifests/" + sigTag + "?rid=0a1b",
 			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, ar + "pause/manifests/" + otherSig + "?rid=0a1b"},
-		{tag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/" + sigTag,
-			"https://registry.k8s.io/v2/pause/manifests/" + otherSig, "http://127.0.0.1:5000/v2/x/pause/manifests/" + otherSig},
+		{"http://127.0.0.1:4000/v2/kube-proxy/manifests/" + sigTag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/" + sigTag,
+			"http://127.0.0.1:4000/v2/pause/manifests/" + otherSig, "http://127.0.0.1:5000/v2/x/pause/manifests/" + otherSig},
+		// A remote front's route to this machine is never learned.
+		{tag, http.StatusFound, "http://127.0.0.1:5000/v2/x/kube-proxy/manifests/" + sigTag, "", ""},
+		{tag, http.StatusFound, "https://127.0.0.1:5000/v2/x/kube-proxy/manifests/" + sigTag, "", ""},
 		{blob, http.StatusTemporaryRedirect, s3 + digest + "?rid=0a1b",
 			"https://registry.k8s.io/v2/pause/blobs/sha256:ff", s3 + "sha256:ff?rid=0a1b"},
 		{blob, http.StatusTemporaryRedirect, ar + "kube-proxy/blobs/" + digest,
