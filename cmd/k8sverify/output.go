@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/k8sverify/k8sverify/pkg/report"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 )
 
@@ -118,6 +119,9 @@ func (o *outputs) write(ctx context.Context, g *globalOptions, stdout, stderr io
 	}
 	if rep.Caused(transport.ErrInsecureURL) || rep.Caused(transport.ErrPlainHTTPServer) {
 		fmt.Fprintln(stderr, "k8sverify: a registry answers only on plain http: if it is yours, allow it with --allow-http-registry")
+	}
+	if rep.Caused(sigverify.ErrNoTrust) {
+		fmt.Fprintln(stderr, "k8sverify: "+adviceFor(sigverify.ErrNoTrust, g))
 	}
 	if interrupted {
 		return &exitError{code: ExitInterrupted}

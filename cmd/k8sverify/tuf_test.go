@@ -320,3 +320,32 @@ func garbage(t *testing.T, p string) {
 		t.Fatal(err)
 	}
 }
+
+// Without trusted material (the TUF repository cannot be reached) every
+// artifact is an error naming why, the reports are written, exit 3, and
+// stderr says how to work without the repository.
+func TestReportsWrittenWithoutTrust(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Kinds: []artifacts.Kind{artifacts.KindBinary}, Small: true})
+	homeAt(t, t.TempDir())
+	env := tufEnv(w, "K8SVERIFY_TUF_URL=http://"+testworld.ClosedPort(t), "K8SVERIFY_CACHE_DIR="+t.TempDir())
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, out, errOut := runEnv(env, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/arm64", "-o", "json="+path)
+	if code != ExitIncomplete || !strings.Contains(errOut, "--trusted-root") {
+		t.Errorf("exit %d (want 3)\n%s\n%s", code, out, errOut)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Artifacts []struct{ Status, Reason string }
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Artifacts) == 0 {
+		t.Fatalf("%d artifacts, %v", len(rep.Artifacts), err)
+	}
+	for _, a := range rep.Artifacts {
+		if a.Status != "error" || !strings.Contains(a.Reason, "could not check without trusted material: fetch the Sigstore trusted root via TUF") {
+			t.Errorf("%s: %s", a.Status, a.Reason)
+		}
+	}
+}

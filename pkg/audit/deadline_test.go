@@ -86,11 +86,24 @@ func TestTUFBoundedByTheTimeout(t *testing.T) {
 	c := sessions.Config(w)
 	c.Trust = trust.Source{TUF: trust.TUF{RepositoryURL: testworld.HangingServer(t), Root: w.TUF.Root}, CacheDir: t.TempDir()}
 	c.Timeout = 300 * time.Millisecond // the repository never answers: no other request needs to fit in it
-	_, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	res, err := sessions.New(t, c).Verify(context.Background(), audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
 	// Ended by the request timeout (not by the test binary's own timeout,
-	// as an unbounded wait would be), whatever the time it took.
-	if !errors.Is(err, sigverify.ErrNoTrust) || !errors.Is(err, transport.ErrNoAnswer) {
-		t.Fatalf("want a trust error naming no answer, got %v", err)
+	// as an unbounded wait would be), whatever the time it took; every
+	// artifact an error saying why, for the reports.
+	allUntrusted(t, res, err, transport.ErrNoAnswer, nil)
+}
+
+// allUntrusted: a call whose trust could not be had gives every artifact
+// an error naming why (a trust error caused by cause, not by not).
+func allUntrusted(t *testing.T, res []*audit.Result, err, cause, not error) {
+	t.Helper()
+	if err != nil || len(res) == 0 || len(res[0].Verdicts) == 0 {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for _, v := range res[0].Verdicts {
+		if v.Status != verify.StatusError || !errors.Is(v.Err, sigverify.ErrNoTrust) || !errors.Is(v.Err, cause) || (not != nil && errors.Is(v.Err, not)) {
+			t.Errorf("%s: %s: %s", v.Artifact.ID(), v.Status, v.Reason)
+		}
 	}
 }
 
@@ -104,11 +117,9 @@ func TestTUFBoundedByTheDeadline(t *testing.T) {
 	c.Timeout = time.Minute
 	ctx, cancel := audit.WithDeadline(context.Background(), 300*time.Millisecond) // the repository never answers: nothing else needs to fit in it
 	defer cancel()
-	_, err := sessions.New(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
-	// Ended by the deadline, not by the minute's timeout: the error names it.
-	if !errors.Is(err, sigverify.ErrNoTrust) || !errors.Is(err, audit.ErrDeadline) || errors.Is(err, transport.ErrNoAnswer) {
-		t.Fatalf("want a trust error naming the deadline, got %v", err)
-	}
+	res, err := sessions.New(t, c).Verify(ctx, audit.VerifyRequest{Versions: []string{w.Version.String()}, Selection: audit.Selection{Kinds: blobKinds}}, nil)
+	// Ended by the deadline, not by the minute's timeout: the errors name it.
+	allUntrusted(t, res, err, audit.ErrDeadline, transport.ErrNoAnswer)
 }
 
 // A trust load cut short (an interrupted call) is not kept: the session's

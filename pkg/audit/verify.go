@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/k8sverify/k8sverify/pkg/artifacts"
+	"github.com/k8sverify/k8sverify/pkg/sigverify"
 	"github.com/k8sverify/k8sverify/pkg/transport"
 	"github.com/k8sverify/k8sverify/pkg/verify"
 )
@@ -167,7 +168,7 @@ func (s *Session) verifyReleases(ctx context.Context, rels []*artifacts.Release,
 	}
 	judge, err := s.Judge(ctx)
 	if err != nil {
-		return nil, err
+		return untrusted(ctx, rels, results, err, emit)
 	}
 	results[0].Warnings = append(results[0].Warnings, s.takeTrustNotes()...)
 	type job struct{ r, a int }
@@ -276,3 +277,24 @@ func (s *Session) artifact(ctx context.Context, judge *verify.Judge, src Source,
 // indexes out. The one rule for mirror (pkg/mirror) and for verify's
 // mirror list.
 func MirrorsIndexes(platforms []artifacts.Platform) bool { return len(platforms) == 0 }
+
+// untrusted ends a verification whose trusted material could not be had
+// (the TUF repository unreachable, or the deadline passing while it was
+// read): every artifact is an error saying why, so that the reports are
+// written as for any run that could not check. Local input that is no
+// trusted material, and an interrupt, stay the call's error.
+func untrusted(ctx context.Context, rels []*artifacts.Release, results []*Result, err error, emit func(*artifacts.Release, verify.Verdict)) ([]*Result, error) {
+	if !errors.Is(err, sigverify.ErrNoTrust) || errors.Is(context.Cause(ctx), context.Canceled) {
+		return nil, err
+	}
+	for r, rel := range rels {
+		for a, art := range rel.Artifacts {
+			v := verify.Verdict{Artifact: art, Status: verify.StatusError, Reason: "could not check without trusted material: " + err.Error(), Err: err}
+			results[r].Verdicts[a] = v
+			if emit != nil {
+				emit(rel, v)
+			}
+		}
+	}
+	return results, nil
+}
