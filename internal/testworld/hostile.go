@@ -91,15 +91,3 @@ func ClosedPort(t testing.TB) string {
 	l.Close()
 	return addr
 }
-
-// HostileMessageServer answers every request with 403 and an error whose
-// message is HostileMessage (an OCI registry's error document); it
-// returns its host:port.
-func HostileMessageServer(t testing.TB) string {
-	t.Helper()
-	h := &httpFaults{next: http.NotFoundHandler()}
-	h.add("/", FaultHostileMessage, 0)
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return s.Listener.Addr().String()
-}
