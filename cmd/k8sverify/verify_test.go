@@ -255,3 +255,22 @@ func TestFileTheSBOMDoesNotListIsNotBound(t *testing.T) {
 		}
 	}
 }
+
+// A file whose .cert is published without its .sig could not be checked:
+// an error saying which half is missing (exit 3), not a failure.
+func TestHalfASignatureIsNotChecked(t *testing.T) {
+	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds,
+		Faults: []testworld.Fault{{Kind: testworld.FaultCertOnly, Target: "bin/linux/amd64/kubectl"}}})
+	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/amd64", "-o", "json")
+	var rep struct {
+		Artifacts []struct{ Name, Status, Reason string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitIncomplete {
+		t.Fatalf("exit %d (want 3), %v\n%s\n%s", code, err, out, errOut)
+	}
+	for _, a := range rep.Artifacts {
+		if a.Name == "kubectl" && (a.Status != "error" || !strings.Contains(a.Reason, "its .cert is published without its .sig")) {
+			t.Errorf("kubectl: %s: %s", a.Status, a.Reason)
+		}
+	}
+}

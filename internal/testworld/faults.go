@@ -96,6 +96,11 @@ const (
 	// canonical one, which the front sends tags to, has them. The image
 	// must still verify.
 	FaultSigLostInRegion FaultKind = "sig-lost-in-region"
+	// FaultCertOnly: the download site serves a file's .cert but not its
+	// .sig, as a publication cut short would (no public incident is
+	// known; modelled so that the verdict is tested). The file could not
+	// be checked: an error, never failed, never verified.
+	FaultCertOnly FaultKind = "cert-only"
 )
 
 // A release file whose binary the CDN lacks while it serves the .sha256
@@ -125,7 +130,7 @@ var FaultKinds = []FaultKind{
 	FaultReplay, FaultExpiredCert, FaultForgedSET, FaultNotInLog, FaultUnsigned,
 	FaultGarbageSignature, FaultPayloadDigest, FaultPayloadName, FaultMissing,
 	FaultCrossArch, FaultIndexAtArch, FaultRollback, FaultForeignReferrer, FaultLogCopy,
-	FaultSignedLate, FaultSigLostInRegion,
+	FaultSignedLate, FaultSigLostInRegion, FaultCertOnly,
 	FaultHTTP500, FaultHTTP429, FaultSlow, FaultTruncate, FaultReset, FaultHostileMessage,
 }
 

@@ -157,6 +157,9 @@ func (w *World) publishFile(rs *ReleaseState, f, next *File, fault FaultKind) er
 		w.site[base+".sig"] = []byte("this is not a signature\n")
 		w.site[base+".cert"] = []byte("bm90IGEgY2VydGlmaWNhdGU=\n")
 	}
+	if fault == FaultCertOnly {
+		delete(w.site, base+".sig")
+	}
 	return nil
 }
 

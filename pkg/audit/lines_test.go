@@ -201,7 +201,7 @@ func TestForgeriesOnRecentLine(t *testing.T) {
 	for _, k := range testworld.FaultKinds {
 		// Forgeries only: not transport faults, nor the states users hit
 		// that are no tampering (late signatures, a region lacking one).
-		if !k.IsHTTP() && !slices.Contains([]testworld.FaultKind{testworld.FaultLogCopy, testworld.FaultSignedLate, testworld.FaultSigLostInRegion, testworld.FaultHostileMessage}, k) {
+		if !k.IsHTTP() && !slices.Contains([]testworld.FaultKind{testworld.FaultLogCopy, testworld.FaultSignedLate, testworld.FaultSigLostInRegion, testworld.FaultCertOnly, testworld.FaultHostileMessage}, k) {
 			kinds = append(kinds, k)
 		}
 	}

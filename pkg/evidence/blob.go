@@ -191,8 +191,15 @@ func publishedSums(url string, s256, s512 *sideFile) ([]verify.DigestClaim, erro
 // (what was downloaded, else the published .sha256).
 func (f *Fetcher) blobSignature(ctx context.Context, url string, ev verify.Evidence, sig, cert *sideFile) verify.SignatureEvidence {
 	if sig.err != nil || cert.err != nil {
+		// One of the pair is published without the other: a publication
+		// cut short as likely as a tampering, and nothing to check
+		// either way. The file could not be checked, not failed.
 		se := verify.SignatureEvidence{Source: verify.SourceSigCert, Location: transport.Redact(url) + ".sig"}
-		se.Malformed = fmt.Errorf("%w: only one of .sig and .cert is published", verify.ErrEvidenceMalformed)
+		missing, there := ".sig", ".cert"
+		if cert.err != nil {
+			missing, there = ".cert", ".sig"
+		}
+		se.Unavailable = fmt.Errorf("its %s is published without its %s", there, missing)
 		return se
 	}
 	digest, ok := subjectDigest(ev)
