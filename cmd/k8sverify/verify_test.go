@@ -232,45 +232,39 @@ func TestVerifyResolvesAndDeduplicatesVersions(t *testing.T) {
 	}
 }
 
-// A release SBOM that does not list a file (served cut short at a line's
-// end, it still parses) binds it to nothing: the file, however genuinely
-// signed, is an error, since another signed file of the release served in
-// its place would pass as it; the files it lists still verify.
-func TestFileTheSBOMDoesNotListIsNotBound(t *testing.T) {
-	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds,
-		Faults: []testworld.Fault{{Kind: testworld.FaultSBOMOmits, Target: "bin/linux/amd64/kubectl"}}})
-	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/amd64", "-o", "json")
-	var rep struct {
-		Artifacts []struct{ Name, Status, Reason string }
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitIncomplete {
-		t.Fatalf("exit %d (want 3), %v\n%s\n%s", code, err, out, errOut)
-	}
-	for _, a := range rep.Artifacts {
-		switch {
-		case a.Name == "kubectl" && (a.Status != "error" || !strings.Contains(a.Reason, "nothing independent of the download site binds this file to its name and platform: the release SBOM does not list it")):
-			t.Errorf("kubectl: %s: %s", a.Status, a.Reason)
-		case a.Name != "kubectl" && a.Status != "verified":
-			t.Errorf("%s beside it: %s: %s", a.Name, a.Status, a.Reason)
-		}
-	}
-}
-
-// A file whose .cert is published without its .sig could not be checked:
-// an error saying which half is missing (exit 3), not a failure.
-func TestHalfASignatureIsNotChecked(t *testing.T) {
-	w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds,
-		Faults: []testworld.Fault{{Kind: testworld.FaultCertOnly, Target: "bin/linux/amd64/kubectl"}}})
-	code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/amd64", "-o", "json")
-	var rep struct {
-		Artifacts []struct{ Name, Status, Reason string }
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitIncomplete {
-		t.Fatalf("exit %d (want 3), %v\n%s\n%s", code, err, out, errOut)
-	}
-	for _, a := range rep.Artifacts {
-		if a.Name == "kubectl" && (a.Status != "error" || !strings.Contains(a.Reason, "its .cert is published without its .sig")) {
-			t.Errorf("kubectl: %s: %s", a.Status, a.Reason)
-		}
+// A linux/amd64 kubectl that cannot be checked is an error (exit 3), never
+// failed nor verified, and the reason says why; the files beside it still
+// verify:
+//   - a release SBOM that does not list it (served cut short at a line's
+//     end, it still parses) binds it to nothing: another signed file of the
+//     release served in its place would pass as it;
+//   - its .cert published without its .sig is half a signature.
+func TestKubectlThatCannotBeCheckedIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		fault  testworld.FaultKind
+		reason string
+	}{
+		{testworld.FaultSBOMOmits, "nothing independent of the download site binds this file to its name and platform: the release SBOM does not list it"},
+		{testworld.FaultCertOnly, "its .cert is published without its .sig"},
+	} {
+		t.Run(string(tc.fault), func(t *testing.T) {
+			w := testworld.StartT(t, testworld.Options{Small: true, Kinds: blobKinds,
+				Faults: []testworld.Fault{{Kind: tc.fault, Target: "bin/linux/amd64/kubectl"}}})
+			code, out, errOut := runIn(t, w, "verify", "v1.24.17", "--kind", "binary", "--platform", "linux/amd64", "-o", "json")
+			var rep struct {
+				Artifacts []struct{ Name, Status, Reason string }
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitIncomplete {
+				t.Fatalf("exit %d (want 3), %v\n%s\n%s", code, err, out, errOut)
+			}
+			for _, a := range rep.Artifacts {
+				switch {
+				case a.Name == "kubectl" && (a.Status != "error" || !strings.Contains(a.Reason, tc.reason)):
+					t.Errorf("kubectl: %s: %s", a.Status, a.Reason)
+				case a.Name != "kubectl" && a.Status != "verified":
+					t.Errorf("%s beside it: %s: %s", a.Name, a.Status, a.Reason)
+				}
+			}
+		})
 	}
 }
