@@ -128,7 +128,7 @@ type poolConn struct {
 type coldRequest struct {
 	wrote  *atomic.Bool // its headers were written: the server may have it
 	cancel context.CancelCauseFunc
-	safe   bool // a GET or HEAD: sending it twice does no harm
+	safe   bool // safeMethod
 }
 
 // errResend cancels a request sent on a new connection, not yet written,
@@ -185,10 +185,16 @@ func (p *connPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// safeMethod: a GET or HEAD, which changes nothing on the server: sending
+// it twice does no harm.
+func safeMethod(req *http.Request) bool {
+	return req.Method == http.MethodGet || req.Method == http.MethodHead
+}
+
 // idempotent: a request that changes nothing on the server, and has no
-// body to send again (GET, HEAD).
+// body to send again.
 func idempotent(req *http.Request) bool {
-	return (req.Method == http.MethodGet || req.Method == http.MethodHead) && (req.Body == nil || req.Body == http.NoBody)
+	return safeMethod(req) && (req.Body == nil || req.Body == http.NoBody)
 }
 
 // connectionLost reports the errors of a request whose HTTP/2 connection
@@ -349,7 +355,7 @@ func (c *poolConn) unwrittenCold() bool {
 // coldRequest registers req as sent cold on c: req with a context that
 // errResend cancels, and that notes when its headers were written.
 func (p *connPool) coldRequest(c *poolConn, req *http.Request, wrote *atomic.Bool) (*http.Request, *coldRequest) {
-	cr := &coldRequest{wrote: wrote, safe: req.Method == http.MethodGet || req.Method == http.MethodHead}
+	cr := &coldRequest{wrote: wrote, safe: safeMethod(req)}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	cr.cancel = cancel
 	p.mu.Lock()
